@@ -1,0 +1,286 @@
+//! Typed custom headers. On the wire a header is the command's `extFields`: a flat map
+//! of strings. [`Fields`] reads them with clear errors; each struct here knows its names.
+
+use std::str::FromStr;
+
+use crate::command::ExtFields;
+use crate::ProtocolError;
+
+/// Typed access to `extFields`, naming the field in every error.
+pub trait Fields {
+    fn raw(&self, name: &str) -> Option<&str>;
+
+    fn req_str(&self, name: &'static str) -> Result<&str, ProtocolError> {
+        self.raw(name).ok_or(ProtocolError::MissingField(name))
+    }
+
+    fn req<T: FromStr>(&self, name: &'static str) -> Result<T, ProtocolError> {
+        let v = self.req_str(name)?;
+        v.trim().parse().map_err(|_| ProtocolError::BadField { field: name, value: v.to_string() })
+    }
+
+    fn opt<T: FromStr>(&self, name: &'static str) -> Result<Option<T>, ProtocolError> {
+        match self.raw(name) {
+            None | Some("") | Some("null") => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| ProtocolError::BadField { field: name, value: v.to_string() }),
+        }
+    }
+
+    /// Java's `Boolean.parseBoolean`: anything but "true" (any case) is false.
+    fn flag(&self, name: &str) -> bool {
+        self.raw(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+impl Fields for ExtFields {
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+}
+
+/// `SendMessageRequestHeader`, decoded from either the long names (code 10) or the
+/// single-letter names of `SendMessageRequestHeaderV2` (codes 310, 320, 325).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SendMessageRequestHeader {
+    pub producer_group: String,
+    pub topic: String,
+    pub default_topic: String,
+    pub default_topic_queue_nums: i32,
+    pub queue_id: i32,
+    pub sys_flag: i32,
+    pub born_timestamp: i64,
+    pub flag: i32,
+    pub properties: String,
+    pub reconsume_times: i32,
+    pub unit_mode: bool,
+    pub max_reconsume_times: Option<i32>,
+    pub batch: bool,
+    pub broker_name: Option<String>,
+}
+
+impl SendMessageRequestHeader {
+    pub fn decode(ext: &ExtFields, v2: bool) -> Result<Self, ProtocolError> {
+        let n = |long: &'static str, short: &'static str| if v2 { short } else { long };
+        Ok(SendMessageRequestHeader {
+            producer_group: ext.req_str(n("producerGroup", "a"))?.to_string(),
+            topic: ext.req_str(n("topic", "b"))?.to_string(),
+            default_topic: ext.raw(n("defaultTopic", "c")).unwrap_or("TBW102").to_string(),
+            default_topic_queue_nums: ext.opt(n("defaultTopicQueueNums", "d"))?.unwrap_or(4),
+            queue_id: ext.req(n("queueId", "e"))?,
+            sys_flag: ext.opt(n("sysFlag", "f"))?.unwrap_or(0),
+            born_timestamp: ext.req(n("bornTimestamp", "g"))?,
+            flag: ext.opt(n("flag", "h"))?.unwrap_or(0),
+            properties: ext.raw(n("properties", "i")).unwrap_or("").to_string(),
+            reconsume_times: ext.opt(n("reconsumeTimes", "j"))?.unwrap_or(0),
+            unit_mode: ext.flag(n("unitMode", "k")),
+            max_reconsume_times: ext.opt(n("maxReconsumeTimes", "l"))?,
+            batch: ext.flag(n("batch", "m")),
+            broker_name: ext.raw(n("brokerName", "n")).filter(|s| !s.is_empty()).map(str::to_string),
+        })
+    }
+
+    /// Writes the V2 (single-letter) form, as the Java client does for codes 310 and 320.
+    pub fn encode_v2(&self, ext: &mut ExtFields) {
+        ext.insert("a".into(), self.producer_group.clone());
+        ext.insert("b".into(), self.topic.clone());
+        ext.insert("c".into(), self.default_topic.clone());
+        ext.insert("d".into(), self.default_topic_queue_nums.to_string());
+        ext.insert("e".into(), self.queue_id.to_string());
+        ext.insert("f".into(), self.sys_flag.to_string());
+        ext.insert("g".into(), self.born_timestamp.to_string());
+        ext.insert("h".into(), self.flag.to_string());
+        ext.insert("i".into(), self.properties.clone());
+        ext.insert("j".into(), self.reconsume_times.to_string());
+        ext.insert("k".into(), self.unit_mode.to_string());
+        if let Some(m) = self.max_reconsume_times {
+            ext.insert("l".into(), m.to_string());
+        }
+        ext.insert("m".into(), self.batch.to_string());
+    }
+}
+
+/// `SendMessageResponseHeader`. Every `@CFNotNull` field is always written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendMessageResponseHeader {
+    pub msg_id: String,
+    pub queue_id: i32,
+    pub queue_offset: i64,
+    pub transaction_id: Option<String>,
+}
+
+impl SendMessageResponseHeader {
+    pub fn encode(&self, ext: &mut ExtFields, region: &str, trace_on: bool) {
+        ext.insert("msgId".into(), self.msg_id.clone());
+        ext.insert("queueId".into(), self.queue_id.to_string());
+        ext.insert("queueOffset".into(), self.queue_offset.to_string());
+        if let Some(t) = &self.transaction_id {
+            ext.insert("transactionId".into(), t.clone());
+        }
+        ext.insert("MSG_REGION".into(), region.to_string());
+        ext.insert("TRACE_ON".into(), trace_on.to_string());
+    }
+
+    pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(SendMessageResponseHeader {
+            msg_id: ext.req_str("msgId")?.to_string(),
+            queue_id: ext.req("queueId")?,
+            queue_offset: ext.req("queueOffset")?,
+            transaction_id: ext.raw("transactionId").map(str::to_string),
+        })
+    }
+}
+
+/// `PullMessageRequestHeader` (codes 11 and 361).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PullMessageRequestHeader {
+    pub consumer_group: String,
+    pub topic: String,
+    pub queue_id: i32,
+    pub queue_offset: i64,
+    pub max_msg_nums: i32,
+    pub sys_flag: i32,
+    pub commit_offset: i64,
+    pub suspend_timeout_millis: i64,
+    pub subscription: Option<String>,
+    pub sub_version: i64,
+    pub expression_type: Option<String>,
+    pub max_msg_bytes: Option<i32>,
+}
+
+impl PullMessageRequestHeader {
+    pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(PullMessageRequestHeader {
+            consumer_group: ext.req_str("consumerGroup")?.to_string(),
+            topic: ext.req_str("topic")?.to_string(),
+            queue_id: ext.req("queueId")?,
+            queue_offset: ext.req("queueOffset")?,
+            max_msg_nums: ext.req("maxMsgNums")?,
+            sys_flag: ext.req("sysFlag")?,
+            commit_offset: ext.opt("commitOffset")?.unwrap_or(0),
+            suspend_timeout_millis: ext.opt("suspendTimeoutMillis")?.unwrap_or(0),
+            subscription: ext.raw("subscription").map(str::to_string),
+            sub_version: ext.opt("subVersion")?.unwrap_or(0),
+            expression_type: ext.raw("expressionType").map(str::to_string),
+            max_msg_bytes: ext.opt("maxMsgBytes")?,
+        })
+    }
+
+    pub fn encode(&self, ext: &mut ExtFields) {
+        ext.insert("consumerGroup".into(), self.consumer_group.clone());
+        ext.insert("topic".into(), self.topic.clone());
+        ext.insert("queueId".into(), self.queue_id.to_string());
+        ext.insert("queueOffset".into(), self.queue_offset.to_string());
+        ext.insert("maxMsgNums".into(), self.max_msg_nums.to_string());
+        ext.insert("sysFlag".into(), self.sys_flag.to_string());
+        ext.insert("commitOffset".into(), self.commit_offset.to_string());
+        ext.insert("suspendTimeoutMillis".into(), self.suspend_timeout_millis.to_string());
+        if let Some(s) = &self.subscription {
+            ext.insert("subscription".into(), s.clone());
+        }
+        ext.insert("subVersion".into(), self.sub_version.to_string());
+        if let Some(t) = &self.expression_type {
+            ext.insert("expressionType".into(), t.clone());
+        }
+    }
+}
+
+/// `PullMessageResponseHeader`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PullMessageResponseHeader {
+    pub suggest_which_broker_id: i64,
+    pub next_begin_offset: i64,
+    pub min_offset: i64,
+    pub max_offset: i64,
+}
+
+impl PullMessageResponseHeader {
+    pub fn encode(&self, ext: &mut ExtFields) {
+        ext.insert("suggestWhichBrokerId".into(), self.suggest_which_broker_id.to_string());
+        ext.insert("nextBeginOffset".into(), self.next_begin_offset.to_string());
+        ext.insert("minOffset".into(), self.min_offset.to_string());
+        ext.insert("maxOffset".into(), self.max_offset.to_string());
+    }
+
+    pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(PullMessageResponseHeader {
+            suggest_which_broker_id: ext.opt("suggestWhichBrokerId")?.unwrap_or(0),
+            next_begin_offset: ext.req("nextBeginOffset")?,
+            min_offset: ext.req("minOffset")?,
+            max_offset: ext.req("maxOffset")?,
+        })
+    }
+}
+
+/// `RegisterBrokerRequestHeader` (code 103).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegisterBrokerRequestHeader {
+    pub broker_name: String,
+    pub broker_addr: String,
+    pub cluster_name: String,
+    pub ha_server_addr: String,
+    pub broker_id: i64,
+    pub heartbeat_timeout_millis: Option<i64>,
+    pub compressed: bool,
+    pub body_crc32: i32,
+}
+
+impl RegisterBrokerRequestHeader {
+    pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
+        Ok(RegisterBrokerRequestHeader {
+            broker_name: ext.req_str("brokerName")?.to_string(),
+            broker_addr: ext.req_str("brokerAddr")?.to_string(),
+            cluster_name: ext.req_str("clusterName")?.to_string(),
+            ha_server_addr: ext.raw("haServerAddr").unwrap_or("").to_string(),
+            broker_id: ext.req("brokerId")?,
+            heartbeat_timeout_millis: ext.opt("heartbeatTimeoutMillis")?,
+            compressed: ext.flag("compressed"),
+            body_crc32: ext.opt("bodyCrc32")?.unwrap_or(0),
+        })
+    }
+
+    pub fn encode(&self, ext: &mut ExtFields) {
+        ext.insert("brokerName".into(), self.broker_name.clone());
+        ext.insert("brokerAddr".into(), self.broker_addr.clone());
+        ext.insert("clusterName".into(), self.cluster_name.clone());
+        ext.insert("haServerAddr".into(), self.ha_server_addr.clone());
+        ext.insert("brokerId".into(), self.broker_id.to_string());
+        if let Some(t) = self.heartbeat_timeout_millis {
+            ext.insert("heartbeatTimeoutMillis".into(), t.to_string());
+        }
+        ext.insert("compressed".into(), self.compressed.to_string());
+        ext.insert("bodyCrc32".into(), self.body_crc32.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_header_v2_round_trip() {
+        let h = SendMessageRequestHeader {
+            producer_group: "pg".into(),
+            topic: "t".into(),
+            default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4,
+            queue_id: 2,
+            born_timestamp: 1_700_000_000_000,
+            properties: "TAGS\u{1}a\u{2}".into(),
+            max_reconsume_times: Some(3),
+            ..Default::default()
+        };
+        let mut ext = ExtFields::new();
+        h.encode_v2(&mut ext);
+        assert_eq!(SendMessageRequestHeader::decode(&ext, true).unwrap(), h);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut ext = ExtFields::new();
+        ext.insert("a".into(), "pg".into());
+        assert_eq!(SendMessageRequestHeader::decode(&ext, true), Err(ProtocolError::MissingField("b")));
+        ext.insert("b".into(), "t".into());
+        ext.insert("e".into(), "x".into());
+        assert!(matches!(SendMessageRequestHeader::decode(&ext, true), Err(ProtocolError::BadField { field: "e", .. })));
+    }
+}

@@ -1,0 +1,15 @@
+//! The RocketMQ remoting protocol as pure data: frames, [`RemotingCommand`] with both
+//! header encodings, request/response codes, typed custom headers, JSON bodies and the
+//! stored-message layout. Nothing here performs I/O, so every decoder can be fuzzed.
+
+pub mod body;
+pub mod codes;
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod header;
+pub mod message;
+pub mod names;
+
+pub use command::{LanguageCode, RemotingCommand, SerializeType};
+pub use error::ProtocolError;
