@@ -1,0 +1,293 @@
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::codes::flag;
+use protocol::frame::take_frame;
+use protocol::RemotingCommand;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+#[derive(Debug, Error)]
+pub enum RemotingError {
+    #[error("connect to {addr} failed: {source}")]
+    Connect { addr: String, source: std::io::Error },
+    #[error("connection to {0} is closed")]
+    Closed(SocketAddr),
+    #[error("request to {addr} timed out after {timeout_ms} ms")]
+    Timeout { addr: SocketAddr, timeout_ms: u128 },
+}
+
+/// Serves the requests a peer sends on a channel.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request. `None` sends nothing (and must be the answer to a oneway
+    /// request); a response's opaque is set by the channel.
+    fn handle(&self, channel: Arc<Channel>, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>>;
+
+    /// Called once when the connection closes, for whatever reason.
+    fn on_close(&self, _channel: &Arc<Channel>) {}
+}
+
+/// Limits of one connection.
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    pub frame_max_bytes: usize,
+    /// Frames waiting to be written; a full queue makes senders wait, so a peer that
+    /// never reads cannot grow our memory.
+    pub write_queue_frames: usize,
+    /// A connection with no incoming bytes for this long is closed (0 = never).
+    pub idle_timeout: Duration,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        ChannelConfig {
+            frame_max_bytes: protocol::frame::DEFAULT_FRAME_MAX_BYTES,
+            write_queue_frames: 4096,
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// One TCP connection, either direction.
+pub struct Channel {
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    writer: mpsc::Sender<Bytes>,
+    /// Our requests waiting for the peer's response, by opaque. A std mutex: it is
+    /// never held across an await.
+    pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
+    next_opaque: AtomicI32,
+    closed: AtomicBool,
+    closed_notify: Notify,
+}
+
+static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Channel#{}({})", self.id, self.peer)
+    }
+}
+
+impl Channel {
+    /// Starts the reader and writer tasks of a connected stream.
+    pub fn spawn(stream: TcpStream, handler: Arc<dyn Handler>, config: ChannelConfig) -> std::io::Result<Arc<Channel>> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        stream.set_nodelay(true)?;
+        let (read_half, write_half) = stream.into_split();
+        let (tx, rx) = mpsc::channel(config.write_queue_frames.max(1));
+        let channel = Arc::new(Channel {
+            id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+            peer,
+            local,
+            writer: tx,
+            pending: Mutex::new(HashMap::new()),
+            next_opaque: AtomicI32::new(1),
+            closed: AtomicBool::new(false),
+            closed_notify: Notify::new(),
+        });
+        tokio::spawn(write_loop(channel.clone(), write_half, rx));
+        tokio::spawn(read_loop(channel.clone(), read_half, handler, config));
+        Ok(channel)
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Queues an encoded frame; waits while the write queue is full.
+    pub async fn send(&self, cmd: &RemotingCommand) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(RemotingError::Closed(self.peer));
+        }
+        self.writer.send(cmd.encode_to_bytes()).await.map_err(|_| RemotingError::Closed(self.peer))
+    }
+
+    /// Sends a request and waits for the matching response.
+    pub async fn invoke(&self, mut cmd: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
+        cmd.opaque = self.next_opaque.fetch_add(1, Ordering::Relaxed);
+        cmd.flag &= !flag::RESPONSE;
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(cmd.opaque, tx);
+        let opaque = cmd.opaque;
+        let result = async {
+            self.send(&cmd).await?;
+            rx.await.map_err(|_| RemotingError::Closed(self.peer))
+        };
+        match tokio::time::timeout(timeout, result).await {
+            Ok(r) => {
+                if r.is_err() {
+                    self.lock_pending().remove(&opaque);
+                }
+                r
+            }
+            Err(_) => {
+                self.lock_pending().remove(&opaque);
+                Err(RemotingError::Timeout { addr: self.peer, timeout_ms: timeout.as_millis() })
+            }
+        }
+    }
+
+    /// Sends a request that expects no response.
+    pub async fn oneway(&self, mut cmd: RemotingCommand) -> Result<(), RemotingError> {
+        cmd.opaque = self.next_opaque.fetch_add(1, Ordering::Relaxed);
+        cmd.flag = (cmd.flag | flag::ONEWAY) & !flag::RESPONSE;
+        self.send(&cmd).await
+    }
+
+    /// Closes the connection; pending invocations fail.
+    pub fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.closed_notify.notify_waiters();
+        }
+        self.lock_pending().clear();
+    }
+
+    /// Resolves once the channel is closed.
+    pub async fn closed(&self) {
+        let notified = self.closed_notify.notified();
+        tokio::pin!(notified);
+        // Register before checking the flag, so a close in between is not missed.
+        notified.as_mut().enable();
+        if self.is_closed() {
+            return;
+        }
+        notified.await;
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
+        // A poisoned map only means another task panicked mid-insert; the map is still usable.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Connects to `addr` and serves the peer's requests with `handler`.
+pub async fn connect(addr: &str, handler: Arc<dyn Handler>, config: ChannelConfig, timeout: Duration) -> Result<Arc<Channel>, RemotingError> {
+    let err = |source| RemotingError::Connect { addr: addr.to_string(), source };
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
+        .map_err(err)?;
+    Channel::spawn(stream, handler, config).map_err(err)
+}
+
+/// Most bytes gathered into one write.
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
+async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let first = tokio::select! {
+            frame = rx.recv() => frame,
+            _ = channel.closed() => None,
+        };
+        let Some(first) = first else { break };
+        // Gather what is already queued into one write; never wait for more.
+        buf.extend_from_slice(&first);
+        while buf.len() < WRITE_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(frame) => buf.extend_from_slice(&frame),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = sink.write_all(&buf).await {
+            tracing::debug!(peer = %channel.peer, error = %e, "write failed; closing");
+            break;
+        }
+        buf.clear();
+    }
+    channel.close();
+    let _ = sink.shutdown().await;
+}
+
+async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Arc<dyn Handler>, config: ChannelConfig) {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let reason = loop {
+        match take_frame(&mut buf, config.frame_max_bytes) {
+            Ok(Some(frame)) => {
+                match RemotingCommand::decode(frame) {
+                    Ok(cmd) => dispatch(&channel, &handler, cmd),
+                    Err(e) => break format!("undecodable command: {e}"),
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => break format!("bad frame: {e}"),
+        }
+        let read = async {
+            tokio::select! {
+                r = source.read_buf(&mut buf) => Some(r),
+                _ = channel.closed() => None,
+            }
+        };
+        let result = if config.idle_timeout.is_zero() {
+            read.await
+        } else {
+            match tokio::time::timeout(config.idle_timeout, read).await {
+                Ok(r) => r,
+                Err(_) => break "idle timeout".to_string(),
+            }
+        };
+        match result {
+            None => break "closed locally".to_string(),
+            Some(Ok(0)) => break "closed by peer".to_string(),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => break format!("read error: {e}"),
+        }
+    };
+    if reason.starts_with("bad frame") || reason.starts_with("undecodable") {
+        tracing::warn!(peer = %channel.peer, "closing connection: {reason}");
+    } else {
+        tracing::debug!(peer = %channel.peer, "connection closed: {reason}");
+    }
+    channel.close();
+    handler.on_close(&channel);
+}
+
+fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCommand) {
+    if cmd.is_response() {
+        if let Some(tx) = channel.lock_pending().remove(&cmd.opaque) {
+            let _ = tx.send(cmd);
+        }
+        return;
+    }
+    let oneway = cmd.is_oneway();
+    let opaque = cmd.opaque;
+    let fut = handler.handle(channel.clone(), cmd);
+    let channel = channel.clone();
+    tokio::spawn(async move {
+        if let Some(mut response) = fut.await {
+            if oneway {
+                return;
+            }
+            response.opaque = opaque;
+            response.flag |= flag::RESPONSE;
+            let _ = channel.send(&response).await;
+        }
+    });
+}

@@ -1,0 +1,318 @@
+//! The single owner of the CommitLog append path.
+//!
+//! One thread takes every queued put, lays the records out back to back (rolling to a
+//! new segment where one does not fit), writes them with one positional write per
+//! segment, publishes the new write end, dispatches consume-queue and index entries,
+//! wakes long-polling readers, and — under SYNC_FLUSH — covers the whole batch with a
+//! single fdatasync before answering anyone (group commit). Batching takes only what is
+//! already queued; it never waits for more.
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use protocol::message::{patch_record, pos, BLANK_MAGIC};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::commitlog::Segment;
+use crate::recovery::Tail;
+use crate::store::{Dispatch, FlushMode, PutMessage, PutResult, Shared};
+use crate::{PutError, StoreError};
+
+pub(crate) enum Job {
+    Put(PutMessage, oneshot::Sender<Result<PutResult, PutError>>),
+    DeleteTopic(String, oneshot::Sender<Result<(), PutError>>),
+    Flush(oneshot::Sender<Result<(), PutError>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Most puts gathered into one write and one flush.
+const MAX_BATCH_JOBS: usize = 1024;
+/// An end-of-file blank needs 8 bytes: `{int maxBlank, int BLANK_MAGIC}`.
+const BLANK_HEADER_BYTES: u64 = 8;
+
+pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) -> Result<Vec<JoinHandle<()>>, StoreError> {
+    let mut threads = Vec::new();
+    let appender = Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, next_queue_offset: HashMap::new() };
+    threads.push(
+        std::thread::Builder::new()
+            .name("store-appender".into())
+            .spawn(move || appender.run(rx))
+            .map_err(|e| StoreError::io("store-appender thread", e))?,
+    );
+    if shared.config.flush_mode == FlushMode::Async {
+        let s = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("store-flusher".into())
+                .spawn(move || periodic_flush(s))
+                .map_err(|e| StoreError::io("store-flusher thread", e))?,
+        );
+    }
+    Ok(threads)
+}
+
+struct Appender {
+    shared: Arc<Shared>,
+    segment: Arc<Segment>,
+    /// Absolute CommitLog offset of the next record.
+    write_pos: u64,
+    next_queue_offset: HashMap<(String, i32), i64>,
+}
+
+/// A put laid out in the write buffer, waiting for its answer.
+struct Placed {
+    msg: PutMessage,
+    reply: oneshot::Sender<Result<PutResult, PutError>>,
+    result: Result<PutResult, PutError>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Appender {
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH_JOBS);
+        while let Some(job) = rx.blocking_recv() {
+            batch.push(job);
+            while batch.len() < MAX_BATCH_JOBS {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            if self.process(&mut batch) {
+                return;
+            }
+        }
+        let _ = self.flush_all();
+    }
+
+    /// Handles one batch; returns true on shutdown.
+    fn process(&mut self, batch: &mut Vec<Job>) -> bool {
+        let mut placed = Vec::new();
+        let mut buf = BytesMut::new();
+        let mut buf_start = self.write_pos;
+        let mut failed: Option<PutError> = None;
+        let mut shutdown = None;
+        let mut others = Vec::new();
+        for job in batch.drain(..) {
+            match job {
+                Job::Put(msg, reply) => {
+                    let result = match &failed {
+                        Some(e) => Err(e.clone()),
+                        None => match self.place(&msg, &mut buf, &mut buf_start) {
+                            Ok(r) => Ok(r),
+                            Err(PlaceError::Illegal(e)) => Err(e),
+                            Err(PlaceError::Io(e)) => {
+                                tracing::error!(error = %e, "CommitLog write failed");
+                                failed = Some(PutError::Io(e.to_string()));
+                                Err(PutError::Io(e.to_string()))
+                            }
+                        },
+                    };
+                    placed.push(Placed { msg, reply, result });
+                }
+                Job::Shutdown(reply) => shutdown = Some(reply),
+                other => others.push(other),
+            }
+        }
+        if failed.is_none() {
+            if let Err(e) = self.write_buffer(&buf, buf_start) {
+                tracing::error!(error = %e, "CommitLog write failed");
+                failed = Some(PutError::Io(e.to_string()));
+            }
+        }
+        if let Some(e) = failed {
+            // Nothing of this batch was published; rewind so the space is reused.
+            self.write_pos = self.shared.commitlog.max_offset();
+            self.next_queue_offset.clear();
+            for p in placed {
+                let _ = p.reply.send(Err(e.clone()));
+            }
+            return false;
+        }
+        self.shared.commitlog.write_end.store(self.write_pos, Ordering::Release);
+        self.dispatch(&placed);
+        self.acknowledge(placed);
+        for job in others {
+            self.run_other(job);
+        }
+        if let Some(reply) = shutdown {
+            let _ = self.flush_all();
+            let _ = reply.send(());
+            return true;
+        }
+        false
+    }
+
+    /// Assigns offsets to a put and appends its records to the write buffer.
+    fn place(&mut self, msg: &PutMessage, buf: &mut BytesMut, buf_start: &mut u64) -> Result<PutResult, PlaceError> {
+        let total: u64 = msg.records.iter().map(|r| r.bytes.len() as u64).sum();
+        if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {
+            return Err(PlaceError::Illegal(PutError::MessageIllegal(format!("{total} bytes do not fit in a CommitLog file"))));
+        }
+        let seg_end = self.segment.base + self.shared.config.commit_log_file_bytes;
+        if self.write_pos + total + BLANK_HEADER_BYTES > seg_end {
+            // Close this segment with a blank and continue in a fresh one.
+            let blank = (seg_end - self.write_pos) as i32;
+            buf.extend_from_slice(&blank.to_be_bytes());
+            buf.extend_from_slice(&BLANK_MAGIC.to_be_bytes());
+            self.write_buffer(buf, *buf_start).map_err(PlaceError::Io)?;
+            buf.clear();
+            self.roll(seg_end).map_err(PlaceError::Io)?;
+            *buf_start = self.write_pos;
+        }
+        let key = (msg.topic.clone(), msg.queue_id);
+        let next = match self.next_queue_offset.get(&key) {
+            Some(n) => *n,
+            None => self.shared.queue(&msg.topic, msg.queue_id).map_or(0, |q| q.max_offset()),
+        };
+        let store_ts = now_ms();
+        let mut phys_offsets = Vec::with_capacity(msg.records.len());
+        for (i, rec) in msg.records.iter().enumerate() {
+            let at = buf.len();
+            buf.extend_from_slice(&rec.bytes);
+            patch_record(&mut buf[at..], next + i as i64, self.write_pos as i64, store_ts);
+            phys_offsets.push(self.write_pos as i64);
+            self.write_pos += rec.bytes.len() as u64;
+        }
+        self.next_queue_offset.insert(key, next + msg.records.len() as i64);
+        Ok(PutResult { first_queue_offset: next, phys_offsets, store_timestamp: store_ts })
+    }
+
+    fn write_buffer(&self, buf: &[u8], start: u64) -> Result<(), StoreError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let seg = &self.segment;
+        seg.file.write_all_at(buf, start - seg.base).map_err(|e| StoreError::io(&seg.path, e))
+    }
+
+    fn roll(&mut self, base: u64) -> Result<(), StoreError> {
+        // The finished segment must be durable before records follow in the next one.
+        self.segment.file.sync_data().map_err(|e| StoreError::io(&self.segment.path, e))?;
+        let seg = Arc::new(Segment::open(&self.shared.commitlog.dir, base, self.shared.config.commit_log_file_bytes)?);
+        self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner()).push(seg.clone());
+        self.segment = seg;
+        self.write_pos = base;
+        Ok(())
+    }
+
+    fn dispatch(&self, placed: &[Placed]) {
+        for p in placed {
+            let Ok(result) = &p.result else { continue };
+            for (i, (rec, phys)) in p.msg.records.iter().zip(&result.phys_offsets).enumerate() {
+                let d = Dispatch {
+                    topic: &p.msg.topic,
+                    queue_id: p.msg.queue_id,
+                    queue_offset: result.first_queue_offset + i as i64,
+                    phys_offset: *phys,
+                    size: rec.bytes.len() as i32,
+                    sys_flag: record_sys_flag(&rec.bytes),
+                    tags_code: rec.tags_code,
+                    keys: &rec.keys,
+                };
+                if let Err(e) = self.shared.dispatch(&d) {
+                    // The record is in the CommitLog; recovery will rebuild the entry.
+                    tracing::error!(error = %e, topic = %p.msg.topic, "consume queue dispatch failed");
+                }
+            }
+            self.shared.arrivals.notify(&p.msg.topic, p.msg.queue_id);
+        }
+    }
+
+    fn acknowledge(&self, placed: Vec<Placed>) {
+        let sync = self.shared.config.flush_mode == FlushMode::Sync && placed.iter().any(|p| p.msg.wait_flush && p.result.is_ok());
+        let mut flush_error = None;
+        let mut timed_out = false;
+        if sync {
+            let started = Instant::now();
+            match self.flush_all() {
+                Ok(()) => timed_out = started.elapsed() > self.shared.config.sync_flush_timeout,
+                Err(e) => flush_error = Some(e),
+            }
+        }
+        for p in placed {
+            let result = match (&p.result, &flush_error) {
+                (Ok(_), Some(e)) if p.msg.wait_flush => Err(PutError::Io(e.to_string())),
+                (Ok(_), None) if sync && p.msg.wait_flush && timed_out => Err(PutError::FlushDiskTimeout),
+                _ => p.result,
+            };
+            let _ = p.reply.send(result);
+        }
+    }
+
+    fn flush_all(&self) -> Result<(), StoreError> {
+        flush_segments(&self.shared)
+    }
+
+    fn run_other(&mut self, job: Job) {
+        match job {
+            Job::Flush(reply) => {
+                let _ = reply.send(self.flush_all().map_err(|e| PutError::Io(e.to_string())));
+            }
+            Job::DeleteTopic(topic, reply) => {
+                let queues: Vec<_> = {
+                    let mut map = self.shared.queues.write().unwrap_or_else(|e| e.into_inner());
+                    let keys: Vec<_> = map.keys().filter(|(t, _)| *t == topic).cloned().collect();
+                    keys.into_iter().filter_map(|k| map.remove(&k)).collect()
+                };
+                self.next_queue_offset.retain(|(t, _), _| *t != topic);
+                let mut result = Ok(());
+                for q in queues {
+                    if let Err(e) = q.remove_files() {
+                        result = Err(PutError::Io(e.to_string()));
+                    }
+                }
+                let _ = std::fs::remove_dir(self.shared.config.consume_queue_dir().join(&topic));
+                let _ = reply.send(result);
+            }
+            Job::Put(..) | Job::Shutdown(..) => {}
+        }
+    }
+}
+
+fn record_sys_flag(record: &[u8]) -> i32 {
+    record.get(pos::SYS_FLAG..pos::SYS_FLAG + 4).map_or(0, |b| i32::from_be_bytes(b.try_into().unwrap_or_default()))
+}
+
+enum PlaceError {
+    Illegal(PutError),
+    Io(StoreError),
+}
+
+/// fdatasyncs every segment holding bytes between the flushed end and the write end.
+fn flush_segments(shared: &Shared) -> Result<(), StoreError> {
+    let cl = &shared.commitlog;
+    let end = cl.write_end.load(Ordering::Acquire);
+    let flushed = cl.flushed_end.load(Ordering::Acquire);
+    if end <= flushed {
+        return Ok(());
+    }
+    for seg in cl.segments().iter().rev() {
+        if seg.base + cl.file_size <= flushed {
+            break;
+        }
+        if seg.base < end {
+            seg.file.sync_data().map_err(|e| StoreError::io(&seg.path, e))?;
+        }
+    }
+    cl.flushed_end.fetch_max(end, Ordering::AcqRel);
+    Ok(())
+}
+
+fn periodic_flush(shared: Arc<Shared>) {
+    let interval = shared.config.flush_interval.max(Duration::from_millis(1));
+    while !shared.stopped.load(Ordering::Acquire) {
+        std::thread::sleep(interval);
+        if let Err(e) = flush_segments(&shared) {
+            tracing::error!(error = %e, "periodic CommitLog flush failed");
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! ConsumeQueue: per topic and queue, fixed 20-byte entries `{i64 commitlog offset,
+//! i32 size, i64 tags code}`; logical offset N lives at byte N × 20 across files of
+//! `entries_per_file` entries, each named by its 20-digit starting byte offset.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::commitlog::SEGMENT_NAME_DIGITS;
+use crate::StoreError;
+
+pub const CQ_ENTRY_BYTES: u64 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CqEntry {
+    pub phys_offset: i64,
+    pub size: i32,
+    pub tags_code: i64,
+}
+
+impl CqEntry {
+    fn encode(&self) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        b[..8].copy_from_slice(&self.phys_offset.to_be_bytes());
+        b[8..12].copy_from_slice(&self.size.to_be_bytes());
+        b[12..].copy_from_slice(&self.tags_code.to_be_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> CqEntry {
+        CqEntry {
+            phys_offset: i64::from_be_bytes(b[..8].try_into().unwrap_or_default()),
+            size: i32::from_be_bytes(b[8..12].try_into().unwrap_or_default()),
+            tags_code: i64::from_be_bytes(b[12..20].try_into().unwrap_or_default()),
+        }
+    }
+}
+
+pub(crate) struct ConsumeQueue {
+    dir: PathBuf,
+    entries_per_file: u64,
+    /// Files by number (file i holds entries i*entries_per_file ..).
+    files: RwLock<Vec<Option<Arc<File>>>>,
+    max_offset: AtomicI64,
+    min_offset: AtomicI64,
+}
+
+impl ConsumeQueue {
+    /// Opens (or creates) the queue directory and finds the number of valid entries.
+    pub fn open(dir: PathBuf, entries_per_file: u64) -> Result<ConsumeQueue, StoreError> {
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let mut numbered: Vec<(u64, PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+            if let Some(start) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
+                numbered.push((start / (entries_per_file * CQ_ENTRY_BYTES), entry.path()));
+            }
+        }
+        numbered.sort();
+        let cq = ConsumeQueue {
+            dir,
+            entries_per_file,
+            files: RwLock::new(Vec::new()),
+            max_offset: AtomicI64::new(0),
+            min_offset: AtomicI64::new(0),
+        };
+        let mut files = Vec::new();
+        for (no, path) in &numbered {
+            let file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| StoreError::io(path, e))?;
+            while files.len() < *no as usize {
+                files.push(None);
+            }
+            files.push(Some(Arc::new(file)));
+        }
+        *cq.files.write().unwrap_or_else(|e| e.into_inner()) = files;
+        if let Some((first_no, _)) = numbered.first() {
+            cq.min_offset.store((first_no * entries_per_file) as i64, Ordering::Release);
+        }
+        // The last file's valid entries end at the first all-zero entry (size 0).
+        if let Some((last_no, path)) = numbered.last() {
+            let base = (last_no * entries_per_file) as i64;
+            let f = cq.file(*last_no).ok_or_else(|| StoreError::Corrupt { path: path.clone(), offset: 0, reason: "missing".into() })?;
+            let (mut lo, mut hi) = (0i64, entries_per_file as i64);
+            // Entries are written in order, so valid ones form a prefix: binary search it.
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                let mut b = [0u8; 20];
+                f.read_exact_at(&mut b, mid as u64 * CQ_ENTRY_BYTES).map_err(|e| StoreError::io(path, e))?;
+                if CqEntry::decode(&b).size > 0 {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            cq.max_offset.store(base + lo, Ordering::Release);
+        }
+        Ok(cq)
+    }
+
+    fn file(&self, no: u64) -> Option<Arc<File>> {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).get(no as usize).cloned().flatten()
+    }
+
+    fn file_path(&self, no: u64) -> PathBuf {
+        self.dir.join(format!("{:0width$}", no * self.entries_per_file * CQ_ENTRY_BYTES, width = SEGMENT_NAME_DIGITS))
+    }
+
+    fn file_or_create(&self, no: u64) -> Result<Arc<File>, StoreError> {
+        if let Some(f) = self.file(no) {
+            return Ok(f);
+        }
+        let path = self.file_path(no);
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| StoreError::io(&path, e))?;
+        file.set_len(self.entries_per_file * CQ_ENTRY_BYTES).map_err(|e| StoreError::io(&path, e))?;
+        let file = Arc::new(file);
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        while files.len() <= no as usize {
+            files.push(None);
+        }
+        files[no as usize] = Some(file.clone());
+        Ok(file)
+    }
+
+    pub fn max_offset(&self) -> i64 {
+        self.max_offset.load(Ordering::Acquire)
+    }
+
+    pub fn min_offset(&self) -> i64 {
+        self.min_offset.load(Ordering::Acquire)
+    }
+
+    /// Writes the entry at logical `offset` (the appender's next offset). Only the
+    /// appender and recovery call this.
+    pub fn put(&self, offset: i64, entry: CqEntry) -> Result<(), StoreError> {
+        let no = offset as u64 / self.entries_per_file;
+        let file = self.file_or_create(no)?;
+        let at = (offset as u64 % self.entries_per_file) * CQ_ENTRY_BYTES;
+        file.write_all_at(&entry.encode(), at).map_err(|e| StoreError::io(self.file_path(no), e))?;
+        if offset >= self.max_offset() {
+            self.max_offset.store(offset + 1, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Reads up to `max` entries from `from`, stopping at the end of a file.
+    pub fn read(&self, from: i64, max: usize) -> Result<Vec<CqEntry>, StoreError> {
+        let end = self.max_offset().min(from + max as i64);
+        if from < self.min_offset() || from >= end {
+            return Ok(Vec::new());
+        }
+        let no = from as u64 / self.entries_per_file;
+        let file_end = ((no + 1) * self.entries_per_file) as i64;
+        let end = end.min(file_end);
+        let Some(file) = self.file(no) else { return Ok(Vec::new()) };
+        let mut buf = vec![0u8; ((end - from) as u64 * CQ_ENTRY_BYTES) as usize];
+        file.read_exact_at(&mut buf, (from as u64 % self.entries_per_file) * CQ_ENTRY_BYTES).map_err(|e| StoreError::io(self.file_path(no), e))?;
+        Ok(buf.chunks_exact(20).map(CqEntry::decode).collect())
+    }
+
+    pub fn entry(&self, offset: i64) -> Result<Option<CqEntry>, StoreError> {
+        Ok(self.read(offset, 1)?.into_iter().next())
+    }
+
+    /// Drops entries at and past `offset` (recovery after a torn CommitLog tail).
+    pub fn truncate(&self, offset: i64) -> Result<(), StoreError> {
+        let max = self.max_offset();
+        for o in offset.max(self.min_offset())..max {
+            let no = o as u64 / self.entries_per_file;
+            if let Some(f) = self.file(no) {
+                let at = (o as u64 % self.entries_per_file) * CQ_ENTRY_BYTES;
+                f.write_all_at(&[0u8; 20], at).map_err(|e| StoreError::io(self.file_path(no), e))?;
+            }
+        }
+        if offset < max {
+            self.max_offset.store(offset.max(self.min_offset()), Ordering::Release);
+        }
+        Ok(())
+    }
+
+    pub fn remove_files(&self) -> Result<(), StoreError> {
+        self.files.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.max_offset.store(0, Ordering::Release);
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(&self.dir, e)),
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Startup recovery: open the CommitLog segments, scan every record (size, magic, CRC
+//! and physical offset must agree), stop at the first record that fails, zero the torn
+//! tail, trim consume-queue entries that point past it, and re-dispatch records whose
+//! consume-queue entries or index keys are missing.
+
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use protocol::message::{decode_record, tags_code, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
+
+use crate::commitlog::Segment;
+use crate::store::{Dispatch, Shared};
+use crate::StoreError;
+
+/// Where appending resumes.
+pub(crate) struct Tail {
+    pub segment: Arc<Segment>,
+    pub write_pos: u64,
+}
+
+pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
+    let cl = &shared.commitlog;
+    let dir = &cl.dir;
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    open_consume_queues(shared)?;
+
+    let mut bases = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))? {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        if let Some(base) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    for pair in bases.windows(2) {
+        if pair[1] != pair[0] + cl.file_size {
+            return Err(StoreError::Corrupt {
+                path: dir.clone(),
+                offset: pair[0],
+                reason: format!("CommitLog files are not contiguous ({} then {}); is mappedFileSizeCommitLog unchanged?", pair[0], pair[1]),
+            });
+        }
+    }
+    if bases.is_empty() {
+        bases.push(0);
+    }
+    let mut segments = Vec::new();
+    for base in &bases {
+        segments.push(Arc::new(Segment::open(dir, *base, cl.file_size)?));
+    }
+    *cl.segments.write().unwrap_or_else(|e| e.into_inner()) = segments.clone();
+
+    let mut end = segments[0].base;
+    let mut last = 0;
+    for (i, seg) in segments.iter().enumerate() {
+        last = i;
+        match scan_segment(shared, seg)? {
+            SegmentEnd::Full => end = seg.base + cl.file_size,
+            SegmentEnd::At(pos) => {
+                end = pos;
+                break;
+            }
+        }
+    }
+    // A segment that ended with a blank but has no successor: resume in a new one.
+    if end == segments[last].base + cl.file_size {
+        let seg = Arc::new(Segment::open(dir, end, cl.file_size)?);
+        cl.segments.write().unwrap_or_else(|e| e.into_inner()).push(seg.clone());
+        segments.push(seg);
+        last = segments.len() - 1;
+    }
+    let seg = segments[last].clone();
+    truncate_tail(&seg, end, cl.file_size)?;
+    for later in &segments[last + 1..] {
+        tracing::warn!(file = %later.path.display(), "removing CommitLog file past the recovered end");
+        std::fs::remove_file(&later.path).map_err(|e| StoreError::io(&later.path, e))?;
+    }
+    cl.segments.write().unwrap_or_else(|e| e.into_inner()).truncate(last + 1);
+    cl.write_end.store(end, Ordering::Release);
+    cl.flushed_end.store(end, Ordering::Release);
+    trim_consume_queues(shared, end)?;
+    tracing::info!(commitlog_end = end, "store recovered");
+    Ok(Tail { segment: seg, write_pos: end })
+}
+
+enum SegmentEnd {
+    /// Records (and a closing blank) fill the file; the log continues in the next one.
+    Full,
+    /// The last valid record ends here.
+    At(u64),
+}
+
+fn scan_segment(shared: &Shared, seg: &Segment) -> Result<SegmentEnd, StoreError> {
+    let size = shared.commitlog.file_size;
+    let mut file = seg.file.try_clone().map_err(|e| StoreError::io(&seg.path, e))?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| StoreError::io(&seg.path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut pos = 0u64;
+    let mut head = [0u8; 8];
+    loop {
+        if pos + 8 > size {
+            return Ok(SegmentEnd::At(seg.base + pos));
+        }
+        if reader.read_exact(&mut head).is_err() {
+            return Ok(SegmentEnd::At(seg.base + pos));
+        }
+        let total = i32::from_be_bytes(head[..4].try_into().unwrap_or_default());
+        let magic = i32::from_be_bytes(head[4..].try_into().unwrap_or_default());
+        if magic == BLANK_MAGIC && total > 0 && pos + total as u64 == size {
+            return Ok(SegmentEnd::Full);
+        }
+        if (magic != MAGIC_V1 && magic != MAGIC_V2) || total < 8 || pos + total as u64 > size {
+            return Ok(SegmentEnd::At(seg.base + pos));
+        }
+        let mut rec = BytesMut::zeroed(total as usize);
+        rec[..8].copy_from_slice(&head);
+        if reader.read_exact(&mut rec[8..]).is_err() {
+            return Ok(SegmentEnd::At(seg.base + pos));
+        }
+        let rec: Bytes = rec.freeze();
+        let phys = seg.base + pos;
+        let m = match decode_record(&rec, true) {
+            Ok(m) if m.physical_offset == phys as i64 => m,
+            Ok(_) | Err(_) => {
+                tracing::warn!(file = %seg.path.display(), offset = phys, "CommitLog ends with an invalid record; truncating there");
+                return Ok(SegmentEnd::At(phys));
+            }
+        };
+        let props = Properties::parse(&m.properties);
+        let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
+        if let Some(u) = props.get(protocol::message::prop::UNIQ_KEY) {
+            keys.push(u.to_string());
+        }
+        let tags = tags_code(props.get(protocol::message::prop::TAGS));
+        shared.dispatch(&Dispatch {
+            topic: &m.topic,
+            queue_id: m.queue_id,
+            queue_offset: m.queue_offset,
+            phys_offset: phys as i64,
+            size: total,
+            sys_flag: m.sys_flag,
+            tags_code: tags,
+            keys: &keys,
+        })?;
+        pos += total as u64;
+    }
+}
+
+/// Zeroes everything after `end` in its segment, so no torn bytes remain.
+fn truncate_tail(seg: &Segment, end: u64, file_size: u64) -> Result<(), StoreError> {
+    let local = end - seg.base;
+    seg.file.set_len(local).map_err(|e| StoreError::io(&seg.path, e))?;
+    seg.file.set_len(file_size).map_err(|e| StoreError::io(&seg.path, e))?;
+    seg.file.sync_all().map_err(|e| StoreError::io(&seg.path, e))
+}
+
+fn open_consume_queues(shared: &Shared) -> Result<(), StoreError> {
+    let root = shared.config.consume_queue_dir();
+    let Ok(topics) = std::fs::read_dir(&root) else { return Ok(()) };
+    for topic in topics {
+        let topic = topic.map_err(|e| StoreError::io(&root, e))?;
+        let Some(name) = topic.file_name().to_str().map(str::to_string) else { continue };
+        let Ok(queues) = std::fs::read_dir(topic.path()) else { continue };
+        for q in queues {
+            let q = q.map_err(|e| StoreError::io(topic.path(), e))?;
+            if let Some(id) = q.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) {
+                shared.queue_or_create(&name, id)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops consume-queue entries that point at or past the recovered CommitLog end.
+fn trim_consume_queues(shared: &Shared, end: u64) -> Result<(), StoreError> {
+    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    for cq in queues {
+        let mut keep = cq.max_offset();
+        while keep > cq.min_offset() {
+            match cq.entry(keep - 1)? {
+                Some(e) if e.size > 0 && (e.phys_offset + e.size as i64) as u64 <= end => break,
+                _ => keep -= 1,
+            }
+        }
+        cq.truncate(keep)?;
+    }
+    Ok(())
+}

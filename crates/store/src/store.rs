@@ -1,0 +1,421 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::message::{decode_record, sys_flag};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::appender::{self, Job};
+use crate::commitlog::CommitLog;
+use crate::consume_queue::{ConsumeQueue, CqEntry, CQ_ENTRY_BYTES};
+use crate::index::KeyIndex;
+use crate::{recovery, PutError, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushMode {
+    /// Acknowledge after the write reaches the page cache; flush periodically.
+    Async,
+    /// Acknowledge only after an fdatasync covers the message (group commit).
+    Sync,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub root_dir: PathBuf,
+    /// `mappedFileSizeCommitLog`.
+    pub commit_log_file_bytes: u64,
+    /// `mappedFileSizeConsumeQueue` / 20.
+    pub consume_queue_file_entries: u64,
+    pub flush_mode: FlushMode,
+    /// `flushIntervalCommitLog`, for ASYNC_FLUSH.
+    pub flush_interval: Duration,
+    /// `syncFlushTimeout`: a SYNC_FLUSH put slower than this answers FLUSH_DISK_TIMEOUT.
+    pub sync_flush_timeout: Duration,
+    /// Puts waiting for the appender; senders wait beyond this.
+    pub append_queue_depth: usize,
+    /// `maxTransferCountOnMessageInMemory` / `maxTransferBytesOnMessageInMemory`.
+    pub max_transfer_count: usize,
+    pub max_transfer_bytes: usize,
+    /// Verify body CRCs on every read, not only in recovery.
+    pub check_crc_on_read: bool,
+}
+
+impl StoreConfig {
+    pub fn new(root_dir: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            root_dir: root_dir.into(),
+            commit_log_file_bytes: 1024 * 1024 * 1024,
+            consume_queue_file_entries: 300_000,
+            flush_mode: FlushMode::Async,
+            flush_interval: Duration::from_millis(500),
+            sync_flush_timeout: Duration::from_millis(5000),
+            append_queue_depth: 16_384,
+            max_transfer_count: 32,
+            max_transfer_bytes: 256 * 1024,
+            check_crc_on_read: false,
+        }
+    }
+
+    pub fn commit_log_dir(&self) -> PathBuf {
+        self.root_dir.join("commitlog")
+    }
+
+    pub fn consume_queue_dir(&self) -> PathBuf {
+        self.root_dir.join("consumequeue")
+    }
+}
+
+/// One encoded record (offsets and store time still zero) with what dispatch needs.
+#[derive(Debug)]
+pub struct EncodedRecord {
+    pub bytes: BytesMut,
+    pub tags_code: i64,
+    /// Index keys: each KEYS entry and the UNIQ_KEY.
+    pub keys: Vec<String>,
+}
+
+/// Records for one topic and queue, appended contiguously with consecutive queue offsets.
+#[derive(Debug)]
+pub struct PutMessage {
+    pub topic: String,
+    pub queue_id: i32,
+    pub records: Vec<EncodedRecord>,
+    /// The WAIT property: under SYNC_FLUSH, answer only once flushed.
+    pub wait_flush: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutResult {
+    pub first_queue_offset: i64,
+    pub phys_offsets: Vec<i64>,
+    pub store_timestamp: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetStatus {
+    Found,
+    NoMatchedMessage,
+    NoMessageInQueue,
+    OffsetTooSmall,
+    OffsetOverflowOne,
+    OffsetOverflowBadly,
+    /// The queue does not exist.
+    NoMatchedLogicQueue,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetResult {
+    pub status: GetStatus,
+    pub next_begin_offset: i64,
+    pub min_offset: i64,
+    pub max_offset: i64,
+    /// Concatenated stored records, exactly as in the CommitLog.
+    pub messages: Bytes,
+    pub message_count: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundaryType {
+    Lower,
+    Upper,
+}
+
+/// Wakes long-polling readers when a queue grows.
+#[derive(Default)]
+pub struct Arrivals {
+    waiters: Mutex<HashMap<(String, i32), Arc<Notify>>>,
+}
+
+impl Arrivals {
+    pub fn notifier(&self, topic: &str, queue_id: i32) -> Arc<Notify> {
+        let mut map = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((topic.to_string(), queue_id)).or_default().clone()
+    }
+
+    pub(crate) fn notify(&self, topic: &str, queue_id: i32) {
+        let map = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get(&(topic.to_string(), queue_id)) {
+            n.notify_waiters();
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub config: StoreConfig,
+    pub commitlog: CommitLog,
+    pub queues: RwLock<HashMap<(String, i32), Arc<ConsumeQueue>>>,
+    pub index: KeyIndex,
+    pub arrivals: Arrivals,
+    pub stopped: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    pub fn queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
+        self.queues.read().unwrap_or_else(|e| e.into_inner()).get(&(topic.to_string(), queue_id)).cloned()
+    }
+
+    pub fn queue_or_create(&self, topic: &str, queue_id: i32) -> Result<Arc<ConsumeQueue>, StoreError> {
+        if let Some(q) = self.queue(topic, queue_id) {
+            return Ok(q);
+        }
+        let dir = self.config.consume_queue_dir().join(topic).join(queue_id.to_string());
+        let q = Arc::new(ConsumeQueue::open(dir, self.config.consume_queue_file_entries)?);
+        let mut map = self.queues.write().unwrap_or_else(|e| e.into_inner());
+        Ok(map.entry((topic.to_string(), queue_id)).or_insert(q).clone())
+    }
+
+    /// Writes a record's consume-queue entry and index keys. Prepared and rolled-back
+    /// transaction records are not consumable and get no entry.
+    pub fn dispatch(&self, d: &Dispatch<'_>) -> Result<(), StoreError> {
+        let tx = d.sys_flag & sys_flag::TRANSACTION_MASK;
+        if tx == sys_flag::TRANSACTION_PREPARED || tx == sys_flag::TRANSACTION_ROLLBACK {
+            return Ok(());
+        }
+        let cq = self.queue_or_create(d.topic, d.queue_id)?;
+        if d.queue_offset >= cq.max_offset() {
+            cq.put(d.queue_offset, CqEntry { phys_offset: d.phys_offset, size: d.size, tags_code: d.tags_code })?;
+        }
+        self.index.add(d.topic, d.keys.iter().map(String::as_str), d.phys_offset);
+        Ok(())
+    }
+}
+
+/// What the consume queue and the index learn about one appended record.
+pub(crate) struct Dispatch<'a> {
+    pub topic: &'a str,
+    pub queue_id: i32,
+    pub queue_offset: i64,
+    pub phys_offset: i64,
+    pub size: i32,
+    pub sys_flag: i32,
+    pub tags_code: i64,
+    pub keys: &'a [String],
+}
+
+/// The message store. Cheap to share behind an `Arc`.
+pub struct Store {
+    shared: Arc<Shared>,
+    jobs: mpsc::Sender<Job>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens the store, recovering the CommitLog tail and rebuilding what is missing
+    /// from the consume queues and the index, then starts the appender.
+    pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        let shared = Arc::new(Shared {
+            commitlog: CommitLog {
+                dir: config.commit_log_dir(),
+                file_size: config.commit_log_file_bytes,
+                segments: RwLock::new(Vec::new()),
+                write_end: Default::default(),
+                flushed_end: Default::default(),
+            },
+            config,
+            queues: RwLock::new(HashMap::new()),
+            index: KeyIndex::default(),
+            arrivals: Arrivals::default(),
+            stopped: Default::default(),
+        });
+        let tail = recovery::recover(&shared)?;
+        let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
+        let threads = appender::start(shared.clone(), rx, tail)?;
+        Ok(Store { shared, jobs, threads: Mutex::new(threads) })
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.shared.config
+    }
+
+    /// Appends records; resolves when they are as durable as the flush mode promises.
+    pub async fn put(&self, msg: PutMessage) -> Result<PutResult, PutError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Put(msg, tx)).await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?;
+        rx.await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?
+    }
+
+    /// Removes a topic's consume queues (its CommitLog records age out with retention).
+    pub async fn delete_topic(&self, topic: &str) -> Result<(), PutError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::DeleteTopic(topic.to_string(), tx)).await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?;
+        rx.await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?
+    }
+
+    pub fn arrivals(&self) -> &Arrivals {
+        &self.shared.arrivals
+    }
+
+    pub fn commit_log_min_offset(&self) -> i64 {
+        self.shared.commitlog.min_offset() as i64
+    }
+
+    pub fn commit_log_max_offset(&self) -> i64 {
+        self.shared.commitlog.max_offset() as i64
+    }
+
+    pub fn max_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.shared.queue(topic, queue_id).map_or(0, |q| q.max_offset())
+    }
+
+    pub fn min_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.shared.queue(topic, queue_id).map_or(0, |q| q.min_offset())
+    }
+
+    /// Topics that have consume queues, with their queue ids.
+    pub fn queues(&self) -> Vec<(String, i32)> {
+        self.shared.queues.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
+    /// Reads messages of one queue from `offset`, keeping those whose tag code passes
+    /// `filter`, as RocketMQ's `getMessage` does.
+    pub fn get(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn Fn(i64) -> bool) -> Result<GetResult, StoreError> {
+        let Some(cq) = self.shared.queue(topic, queue_id) else {
+            return Ok(empty_result(GetStatus::NoMatchedLogicQueue, 0, 0, 0));
+        };
+        let (min, max) = (cq.min_offset(), cq.max_offset());
+        if max == 0 {
+            return Ok(empty_result(GetStatus::NoMessageInQueue, 0, min, max));
+        }
+        if offset < min {
+            return Ok(empty_result(GetStatus::OffsetTooSmall, min, min, max));
+        }
+        if offset == max {
+            return Ok(empty_result(GetStatus::OffsetOverflowOne, offset, min, max));
+        }
+        if offset > max {
+            return Ok(empty_result(GetStatus::OffsetOverflowBadly, max, min, max));
+        }
+        let cfg = &self.shared.config;
+        let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
+        // Scan more entries than wanted so a sparse tag filter still makes progress.
+        let entries = cq.read(offset, want.max(1) * 4)?;
+        let cl_min = self.shared.commitlog.min_offset() as i64;
+        let mut out = BytesMut::new();
+        let (mut count, mut next) = (0usize, offset);
+        for e in &entries {
+            if count >= want || (count > 0 && out.len() + e.size as usize > cfg.max_transfer_bytes) {
+                break;
+            }
+            next += 1;
+            if e.phys_offset < cl_min || !filter(e.tags_code) {
+                continue;
+            }
+            let rec = self.shared.commitlog.read(e.phys_offset as u64, e.size as usize)?;
+            if cfg.check_crc_on_read {
+                decode_record(&rec, true).map_err(|err| StoreError::Corrupt {
+                    path: cfg.commit_log_dir(),
+                    offset: e.phys_offset as u64,
+                    reason: err.to_string(),
+                })?;
+            }
+            out.extend_from_slice(&rec);
+            count += 1;
+        }
+        let status = if count > 0 { GetStatus::Found } else { GetStatus::NoMatchedMessage };
+        Ok(GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: out.freeze(), message_count: count })
+    }
+
+    /// The record that starts at `phys_offset`, if one does.
+    pub fn read_message(&self, phys_offset: i64) -> Result<Option<Bytes>, StoreError> {
+        let cl = &self.shared.commitlog;
+        if phys_offset < cl.min_offset() as i64 || phys_offset >= cl.max_offset() as i64 {
+            return Ok(None);
+        }
+        let Ok(rec) = cl.read_record(phys_offset as u64) else { return Ok(None) };
+        match decode_record(&rec, false) {
+            Ok(m) if m.physical_offset == phys_offset => Ok(Some(rec)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Messages of `topic` whose KEYS contain `key` or whose UNIQ_KEY is `key`, stored
+    /// within `[begin_ms, end_ms]`, newest first.
+    pub fn query_by_key(&self, topic: &str, key: &str, max: usize, begin_ms: i64, end_ms: i64) -> Result<Vec<Bytes>, StoreError> {
+        let mut found = Vec::new();
+        for phys in self.shared.index.candidates(topic, key, max.saturating_mul(4).max(max)) {
+            if found.len() >= max {
+                break;
+            }
+            let Some(rec) = self.read_message(phys)? else { continue };
+            let Ok(m) = decode_record(&rec, false) else { continue };
+            if m.topic != topic || m.store_timestamp < begin_ms || m.store_timestamp > end_ms {
+                continue;
+            }
+            let props = protocol::message::Properties::parse(&m.properties);
+            if props.get(protocol::message::prop::UNIQ_KEY) == Some(key) || props.keys().any(|k| k == key) {
+                found.push(rec);
+            }
+        }
+        Ok(found)
+    }
+
+    fn store_time_at(&self, cq: &ConsumeQueue, offset: i64) -> Result<Option<i64>, StoreError> {
+        let Some(e) = cq.entry(offset)? else { return Ok(None) };
+        let Some(rec) = self.read_message(e.phys_offset)? else { return Ok(None) };
+        Ok(decode_record(&rec, false).ok().map(|m| m.store_timestamp))
+    }
+
+    pub fn earliest_store_time(&self, topic: &str, queue_id: i32) -> Result<Option<i64>, StoreError> {
+        match self.shared.queue(topic, queue_id) {
+            Some(cq) => self.store_time_at(&cq, cq.min_offset()),
+            None => Ok(None),
+        }
+    }
+
+    /// `Lower`: the first offset stored at or after `timestamp_ms` (max offset if none).
+    /// `Upper`: one past the last offset stored at or before it (min offset if none).
+    pub fn offset_by_time(&self, topic: &str, queue_id: i32, timestamp_ms: i64, boundary: BoundaryType) -> Result<i64, StoreError> {
+        let Some(cq) = self.shared.queue(topic, queue_id) else { return Ok(0) };
+        let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
+        // Store times grow with the offset, so binary search the first entry past the boundary.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let t = self.store_time_at(&cq, mid)?.unwrap_or(i64::MIN);
+            let before = match boundary {
+                BoundaryType::Lower => t < timestamp_ms,
+                BoundaryType::Upper => t <= timestamp_ms,
+            };
+            if before {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Flushes everything written so far.
+    pub async fn flush(&self) -> Result<(), PutError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Flush(tx)).await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?;
+        rx.await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?
+    }
+
+    /// Stops the appender after it has answered every queued put, and flushes.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send(Job::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        self.shared.stopped.store(true, Ordering::Release);
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(threads); // they end on their own once stopped
+    }
+
+    /// Bytes of the consume queue of one queue (for stats).
+    pub fn consume_queue_bytes(&self, topic: &str, queue_id: i32) -> u64 {
+        self.shared.queue(topic, queue_id).map_or(0, |q| (q.max_offset() - q.min_offset()) as u64 * CQ_ENTRY_BYTES)
+    }
+
+    pub fn flushed_offset(&self) -> i64 {
+        self.shared.commitlog.flushed_end.load(Ordering::Acquire) as i64
+    }
+}
+
+fn empty_result(status: GetStatus, next: i64, min: i64, max: i64) -> GetResult {
+    GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: Bytes::new(), message_count: 0 }
+}

@@ -1,0 +1,137 @@
+use std::net::SocketAddr;
+
+use bytes::BytesMut;
+use protocol::message::{decode_records, tags_code, NewRecord, Properties};
+use store::{BoundaryType, EncodedRecord, FlushMode, GetStatus, PutMessage, Store, StoreConfig};
+
+fn config(dir: &std::path::Path) -> StoreConfig {
+    let mut c = StoreConfig::new(dir);
+    c.commit_log_file_bytes = 4096;
+    c.consume_queue_file_entries = 8;
+    c
+}
+
+fn record(topic: &str, queue_id: i32, body: &[u8], tag: &str, key: &str) -> EncodedRecord {
+    let host: SocketAddr = "127.0.0.1:10911".parse().unwrap();
+    let mut props = Properties::default();
+    props.set("TAGS", tag);
+    props.set("KEYS", key);
+    props.set("UNIQ_KEY", format!("U-{key}"));
+    let props = props.encode();
+    let mut bytes = BytesMut::new();
+    NewRecord {
+        topic,
+        queue_id,
+        flag: 0,
+        sys_flag: 0,
+        born_timestamp: 1,
+        born_host: host,
+        store_host: host,
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+        body,
+        properties: &props,
+    }
+    .encode(&mut bytes)
+    .unwrap();
+    EncodedRecord { bytes, tags_code: tags_code(Some(tag)), keys: vec![key.to_string(), format!("U-{key}")] }
+}
+
+async fn put(store: &Store, topic: &str, queue_id: i32, i: usize) -> i64 {
+    let body = format!("message-{i}-{}", "x".repeat(i % 50));
+    let r = store
+        .put(PutMessage { topic: topic.into(), queue_id, records: vec![record(topic, queue_id, body.as_bytes(), if i % 2 == 0 { "even" } else { "odd" }, &format!("k{i}"))], wait_flush: true })
+        .await
+        .unwrap();
+    r.first_queue_offset
+}
+
+fn bodies(store: &Store, topic: &str, queue_id: i32, from: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut offset = from;
+    loop {
+        let r = store.get(topic, queue_id, offset, 32, &|_| true).unwrap();
+        if r.status != GetStatus::Found {
+            return out;
+        }
+        for m in decode_records(&r.messages).unwrap() {
+            out.push(String::from_utf8(m.body.to_vec()).unwrap());
+        }
+        offset = r.next_begin_offset;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_get_across_segments_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    for i in 0..200 {
+        assert_eq!(put(&store, "T", (i % 2) as i32, i).await, (i / 2) as i64);
+    }
+    let expected: Vec<String> = (0..200).filter(|i| i % 2 == 0).map(|i| format!("message-{i}-{}", "x".repeat(i % 50))).collect();
+    assert_eq!(bodies(&store, "T", 0, 0), expected);
+    assert!(std::fs::read_dir(dir.path().join("commitlog")).unwrap().count() > 3, "rolled over several segments");
+    let found = store.query_by_key("T", "k10", 10, 0, i64::MAX).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(store.query_by_key("T", "U-k10", 10, 0, i64::MAX).unwrap().len(), 1);
+    store.shutdown().await;
+    drop(store);
+
+    let store = Store::open(config(dir.path())).unwrap();
+    assert_eq!(store.max_offset("T", 0), 100);
+    assert_eq!(bodies(&store, "T", 0, 0), expected);
+    assert_eq!(put(&store, "T", 0, 1000).await, 100);
+    assert_eq!(store.query_by_key("T", "k11", 10, 0, i64::MAX).unwrap().len(), 1, "index rebuilt after restart");
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statuses_follow_rocketmq() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    assert_eq!(store.get("T", 0, 0, 32, &|_| true).unwrap().status, GetStatus::NoMatchedLogicQueue);
+    for i in 0..4 {
+        put(&store, "T", 0, i).await;
+    }
+    let r = store.get("T", 0, 4, 32, &|_| true).unwrap();
+    assert_eq!((r.status, r.next_begin_offset), (GetStatus::OffsetOverflowOne, 4));
+    let r = store.get("T", 0, 9, 32, &|_| true).unwrap();
+    assert_eq!((r.status, r.next_begin_offset), (GetStatus::OffsetOverflowBadly, 4));
+    let odd = tags_code(Some("odd"));
+    let r = store.get("T", 0, 0, 32, &|code| code == odd).unwrap();
+    assert_eq!(r.message_count, 2);
+    assert_eq!(r.next_begin_offset, 4);
+    let r = store.get("T", 0, 0, 32, &|code| code == 12345).unwrap();
+    assert_eq!((r.status, r.next_begin_offset), (GetStatus::NoMatchedMessage, 4));
+    assert_eq!(store.offset_by_time("T", 0, 0, BoundaryType::Lower).unwrap(), 0);
+    assert_eq!(store.offset_by_time("T", 0, i64::MAX, BoundaryType::Lower).unwrap(), 4);
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn torn_tail_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.commit_log_file_bytes = 1 << 20;
+    cfg.flush_mode = FlushMode::Sync;
+    let store = Store::open(cfg.clone()).unwrap();
+    for i in 0..10 {
+        put(&store, "T", 0, i).await;
+    }
+    let end = store.commit_log_max_offset() as u64;
+    store.shutdown().await;
+    drop(store);
+    // Tear the last record in half and leave garbage behind it.
+    let seg = dir.path().join("commitlog").join(format!("{:020}", 0));
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(&[0xAB; 64], end - 20).unwrap();
+    drop(f);
+
+    let store = Store::open(cfg).unwrap();
+    assert_eq!(store.max_offset("T", 0), 9, "torn record dropped from the consume queue");
+    assert_eq!(bodies(&store, "T", 0, 0).len(), 9);
+    assert_eq!(put(&store, "T", 0, 99).await, 9);
+    assert_eq!(bodies(&store, "T", 0, 0).len(), 10);
+    store.shutdown().await;
+}
