@@ -1,1 +1,8 @@
+//! The NameServer: brokers register their topics here; clients ask it for routes.
+//! All state is in [`routes::RouteTable`]; [`server`] maps request codes onto it.
 
+pub mod kv;
+pub mod routes;
+pub mod server;
+
+pub use server::{start, NamesrvConfig, NamesrvHandle};
