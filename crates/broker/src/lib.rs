@@ -1,1 +1,127 @@
+//! The Broker: request handlers (one module per request kind, under [`processor`])
+//! over the message store and a few small managers of broker state.
 
+pub mod clients;
+pub mod config;
+pub mod groups;
+pub mod locks;
+pub mod offsets;
+mod persist;
+pub mod processor;
+mod register;
+mod stats;
+pub mod topics;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use config::{BrokerConfig, ConfigError};
+
+use crate::clients::ClientManager;
+use crate::groups::GroupManager;
+use crate::offsets::OffsetManager;
+use crate::stats::Stats;
+use crate::topics::TopicManager;
+
+/// Everything a request handler may touch. Each part guards its own state.
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub store: Store,
+    pub topics: TopicManager,
+    pub groups: GroupManager,
+    pub offsets: OffsetManager,
+    pub clients: ClientManager,
+    pub locks: locks::LockTable,
+    pub stats: Stats,
+    /// Where this broker's records say they are stored (brokerIP1:listenPort).
+    pub store_host: SocketAddr,
+    /// Wakes the registration loop to register with the NameServers now.
+    pub register_now: Notify,
+    pub parked_pulls: AtomicUsize,
+    pub started: Instant,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("brokerIP1 `{0}` is not an IP address")]
+    BadIp(String),
+}
+
+pub struct BrokerHandle {
+    pub broker: Arc<Broker>,
+    pub local_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl BrokerHandle {
+    /// Unregisters from the NameServers, stops serving, flushes offsets and the store.
+    pub async fn shutdown(self) {
+        register::unregister_all(&self.broker).await;
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.broker.offsets.flush();
+        self.broker.store.shutdown().await;
+    }
+}
+
+/// Opens the store, binds the listener and starts serving, registering and housekeeping.
+pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+    let ip: std::net::IpAddr = config.broker_ip1.parse().map_err(|_| StartError::BadIp(config.broker_ip1.clone()))?;
+    let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.listen_port))).await?;
+    let local_addr = listener.local_addr()?;
+    let store = Store::open(config.store_config())?;
+    let root = config.store_path_root_dir.clone();
+    let broker = Arc::new(Broker {
+        topics: TopicManager::load(&config)?,
+        groups: GroupManager::load(&root, config.auto_create_subscription_group)?,
+        offsets: OffsetManager::load(&root)?,
+        clients: ClientManager::default(),
+        locks: locks::LockTable::default(),
+        stats: Stats::default(),
+        store_host: SocketAddr::new(ip, local_addr.port()),
+        register_now: Notify::new(),
+        parked_pulls: AtomicUsize::new(0),
+        started: Instant::now(),
+        store,
+        config,
+    });
+    let server_config = remoting::ServerConfig {
+        channel: remoting::ChannelConfig {
+            frame_max_bytes: broker.config.frame_max_bytes,
+            idle_timeout: Duration::from_secs(broker.config.server_channel_max_idle_time_seconds),
+            ..Default::default()
+        },
+        max_connections: broker.config.max_connections,
+    };
+    let mut tasks = vec![tokio::spawn(remoting::serve(listener, Arc::new(processor::BrokerHandler(broker.clone())), server_config))];
+    tasks.push(tokio::spawn(register::run(broker.clone())));
+    tasks.push(tokio::spawn(housekeeping(broker.clone())));
+    tasks.push(tokio::spawn(stats::sample(broker.clone())));
+    Ok(BrokerHandle { broker, local_addr, tasks })
+}
+
+/// Offsets flush and expiry of silent client channels.
+async fn housekeeping(broker: Arc<Broker>) {
+    let period = Duration::from_millis(broker.config.flush_consumer_offset_interval_ms.max(100));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        broker.offsets.flush();
+        let timeout = Duration::from_millis(broker.config.channel_expired_timeout_ms);
+        for group in broker.clients.expire(timeout, Instant::now()) {
+            broker.clients.notify_ids_changed(&group);
+        }
+    }
+}

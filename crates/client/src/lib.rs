@@ -1,1 +1,9 @@
+//! A minimal Rust client: connections by address, and the calls our broker, CLI,
+//! tests and benchmark need (routes, send, pull, offsets, topic admin). The full SDK
+//! with consumers and rebalancing is its own work.
 
+mod api;
+mod pool;
+
+pub use api::{Client, ClientError, PullResult, SendResult};
+pub use pool::{ConnectionPool, IgnoreRequests};

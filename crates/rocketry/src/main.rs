@@ -1,1 +1,153 @@
-fn main() {}
+//! `rocketry`: the NameServer, the Broker, both at once (`standalone`), and the
+//! benchmark, in one binary.
+
+mod bench;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use broker::config::parse_properties;
+use broker::BrokerConfig;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rocketry", version, about = "A RocketMQ-compatible NameServer and Broker in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a NameServer.
+    Namesrv {
+        /// Port to listen on.
+        #[arg(short, long, default_value_t = 9876)]
+        port: u16,
+        /// Where KV config is kept (kvConfigPath).
+        #[arg(long)]
+        kv_config: Option<PathBuf>,
+    },
+    /// Run a Broker from a broker.conf (Java properties, Java key names).
+    Broker {
+        /// broker.conf
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+        /// NameServer address(es), `host:port;host:port`; overrides namesrvAddr.
+        #[arg(short = 'n', long = "namesrv")]
+        namesrv: Option<String>,
+    },
+    /// Run a NameServer and a Broker in one process with a default config.
+    Standalone {
+        /// Data directory (storePathRootDir).
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 9876)]
+        namesrv_port: u16,
+        #[arg(long, default_value_t = 10911)]
+        broker_port: u16,
+        /// broker.conf with any broker keys to override.
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+    },
+    /// Load generators.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Error = Box<dyn std::error::Error>;
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Namesrv { port, kv_config } => {
+            let ns = namesrv::start(namesrv_config(port, kv_config)).await?;
+            println!("rocketry namesrv listening on {}", ns.local_addr);
+            wait_for_signal().await;
+            Ok(())
+        }
+        Command::Broker { config, namesrv } => {
+            let mut cfg = load_broker_config(config.as_deref())?;
+            if let Some(n) = namesrv {
+                cfg.namesrv_addr = Some(n);
+            }
+            let handle = broker::start(cfg.clone()).await?;
+            println!("rocketry broker {} listening on {} (advertised {}), data in {}", cfg.broker_name, handle.local_addr, cfg.broker_addr(), cfg.store_path_root_dir.display());
+            wait_for_signal().await;
+            handle.shutdown().await;
+            Ok(())
+        }
+        Command::Standalone { data_dir, namesrv_port, broker_port, config } => {
+            let ns = namesrv::start(namesrv_config(namesrv_port, Some(data_dir.join("namesrv").join("kvConfig.json")))).await?;
+            let mut cfg = BrokerConfig { store_path_root_dir: data_dir.clone(), listen_port: broker_port, ..BrokerConfig::default() };
+            if let Some(path) = config.as_deref() {
+                apply_file(&mut cfg, path)?;
+            }
+            cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));
+            let handle = broker::start(cfg.clone()).await?;
+            println!("rocketry standalone: namesrv listening on {}", ns.local_addr);
+            println!("rocketry standalone: broker {} listening on {} (advertised {})", cfg.broker_name, handle.local_addr, cfg.broker_addr());
+            println!("rocketry standalone: data in {}", data_dir.display());
+            wait_for_signal().await;
+            handle.shutdown().await;
+            ns.stop();
+            Ok(())
+        }
+        Command::Bench(cmd) => bench::run(cmd).await,
+    }
+}
+
+fn namesrv_config(port: u16, kv_config_path: Option<PathBuf>) -> namesrv::NamesrvConfig {
+    namesrv::NamesrvConfig { listen_addr: SocketAddr::from(([0, 0, 0, 0], port)), kv_config_path, ..Default::default() }
+}
+
+fn apply_file(cfg: &mut BrokerConfig, path: &std::path::Path) -> Result<(), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for key in cfg.apply(&parse_properties(&text))? {
+        tracing::warn!(key = %key, file = %path.display(), "unknown broker config key ignored");
+    }
+    Ok(())
+}
+
+fn load_broker_config(path: Option<&std::path::Path>) -> Result<BrokerConfig, Error> {
+    let mut cfg = BrokerConfig::default();
+    if let Some(path) = path {
+        apply_file(&mut cfg, path)?;
+    }
+    Ok(cfg)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -241,7 +241,7 @@ impl Appender {
         for p in placed {
             let result = match (&p.result, &flush_error) {
                 (Ok(_), Some(e)) if p.msg.wait_flush => Err(PutError::Io(e.to_string())),
-                (Ok(_), None) if sync && p.msg.wait_flush && timed_out => Err(PutError::FlushDiskTimeout),
+                (Ok(r), None) if sync && p.msg.wait_flush && timed_out => Err(PutError::FlushDiskTimeout(r.clone())),
                 _ => p.result,
             };
             let _ = p.reply.send(result);

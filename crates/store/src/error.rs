@@ -25,8 +25,9 @@ pub enum PutError {
     MessageIllegal(String),
     #[error("store is not available: {0}")]
     ServiceUnavailable(String),
+    /// Stored, but the flush did not finish within `syncFlushTimeout`.
     #[error("flush to disk timed out")]
-    FlushDiskTimeout,
+    FlushDiskTimeout(crate::PutResult),
     #[error("store I/O failed: {0}")]
     Io(String),
 }

@@ -1,0 +1,185 @@
+//! Producer and consumer connections by group, with the subscriptions consumers
+//! declare in their heartbeats. Changes to a consumer group's members are pushed to
+//! its other members (NOTIFY_CONSUMER_IDS_CHANGED) so they rebalance at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use protocol::body::{Connection, ConsumerConnection, ConsumerData, SubscriptionData};
+use protocol::codes::request;
+use protocol::{LanguageCode, RemotingCommand};
+use remoting::Channel;
+
+#[derive(Clone)]
+pub struct ClientChannel {
+    pub channel: Arc<Channel>,
+    pub client_id: String,
+    pub language: LanguageCode,
+    pub version: i32,
+    pub last_update: Instant,
+}
+
+#[derive(Clone, Default)]
+pub struct ConsumerGroup {
+    pub channels: HashMap<u64, ClientChannel>,
+    pub subscriptions: BTreeMap<String, SubscriptionData>,
+    pub consume_type: Option<String>,
+    pub message_model: Option<String>,
+    pub consume_from_where: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ClientManager {
+    producers: RwLock<HashMap<String, HashMap<u64, ClientChannel>>>,
+    consumers: RwLock<HashMap<String, ConsumerGroup>>,
+}
+
+impl ClientManager {
+    pub fn register_producer(&self, group: &str, client: ClientChannel) {
+        let mut p = self.producers.write().unwrap_or_else(|e| e.into_inner());
+        p.entry(group.to_string()).or_default().insert(client.channel.id(), client);
+    }
+
+    /// Records a consumer heartbeat; returns true when the group's members changed.
+    pub fn register_consumer(&self, data: &ConsumerData, client: ClientChannel) -> bool {
+        let mut c = self.consumers.write().unwrap_or_else(|e| e.into_inner());
+        let g = c.entry(data.group_name.clone()).or_default();
+        let id = client.channel.id();
+        let new_member = g.channels.get(&id).is_none_or(|old| old.client_id != client.client_id);
+        g.channels.insert(id, client);
+        g.consume_type = data.consume_type.clone();
+        g.message_model = data.message_model.clone();
+        g.consume_from_where = data.consume_from_where.clone();
+        let mut changed_subs = false;
+        for sub in &data.subscription_data_set {
+            match g.subscriptions.get(&sub.topic) {
+                Some(old) if old.sub_version >= sub.sub_version => {}
+                _ => {
+                    g.subscriptions.insert(sub.topic.clone(), sub.clone());
+                    changed_subs = true;
+                }
+            }
+        }
+        let before = g.subscriptions.len();
+        g.subscriptions.retain(|topic, _| data.subscription_data_set.iter().any(|s| &s.topic == topic));
+        changed_subs |= before != g.subscriptions.len();
+        new_member || changed_subs
+    }
+
+    pub fn subscription(&self, group: &str, topic: &str) -> Option<SubscriptionData> {
+        self.consumers.read().unwrap_or_else(|e| e.into_inner()).get(group)?.subscriptions.get(topic).cloned()
+    }
+
+    pub fn consumer_group(&self, group: &str) -> Option<ConsumerGroup> {
+        self.consumers.read().unwrap_or_else(|e| e.into_inner()).get(group).cloned()
+    }
+
+    pub fn consumer_ids(&self, group: &str) -> Vec<String> {
+        let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = c.get(group).map(|g| g.channels.values().map(|ch| ch.client_id.clone()).collect()).unwrap_or_default();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Groups subscribed to a topic.
+    pub fn groups_of_topic(&self, topic: &str) -> Vec<String> {
+        let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        c.iter().filter(|(_, g)| g.subscriptions.contains_key(topic)).map(|(n, _)| n.clone()).collect()
+    }
+
+    pub fn connection(&self, group: &str) -> Option<ConsumerConnection> {
+        let g = self.consumer_group(group)?;
+        if g.channels.is_empty() {
+            return None;
+        }
+        Some(ConsumerConnection {
+            connection_set: g
+                .channels
+                .values()
+                .map(|c| Connection {
+                    client_id: c.client_id.clone(),
+                    client_addr: c.channel.peer_addr().to_string(),
+                    language: c.language.name().to_string(),
+                    version: c.version,
+                })
+                .collect(),
+            subscription_table: g.subscriptions.clone(),
+            consume_type: g.consume_type.clone(),
+            message_model: g.message_model.clone(),
+            consume_from_where: g.consume_from_where.clone(),
+        })
+    }
+
+    /// Removes a client from the named groups; returns the consumer groups that changed.
+    pub fn unregister(&self, channel_id: u64, producer_group: Option<&str>, consumer_group: Option<&str>) -> Vec<String> {
+        if let Some(pg) = producer_group {
+            if let Some(m) = self.producers.write().unwrap_or_else(|e| e.into_inner()).get_mut(pg) {
+                m.remove(&channel_id);
+            }
+        }
+        let mut changed = Vec::new();
+        if let Some(cg) = consumer_group {
+            let mut c = self.consumers.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(g) = c.get_mut(cg) {
+                if g.channels.remove(&channel_id).is_some() {
+                    changed.push(cg.to_string());
+                }
+            }
+        }
+        changed
+    }
+
+    /// Removes a closed channel everywhere; returns the consumer groups that changed.
+    pub fn channel_closed(&self, channel_id: u64) -> Vec<String> {
+        for m in self.producers.write().unwrap_or_else(|e| e.into_inner()).values_mut() {
+            m.remove(&channel_id);
+        }
+        let mut changed = Vec::new();
+        let mut c = self.consumers.write().unwrap_or_else(|e| e.into_inner());
+        for (name, g) in c.iter_mut() {
+            if g.channels.remove(&channel_id).is_some() {
+                changed.push(name.clone());
+            }
+        }
+        changed
+    }
+
+    /// Drops channels silent for longer than `timeout`; returns the changed groups.
+    pub fn expire(&self, timeout: Duration, now: Instant) -> Vec<String> {
+        let stale = |c: &ClientChannel| now.duration_since(c.last_update) > timeout;
+        for m in self.producers.write().unwrap_or_else(|e| e.into_inner()).values_mut() {
+            m.retain(|_, c| !stale(c));
+        }
+        let mut changed = Vec::new();
+        let mut c = self.consumers.write().unwrap_or_else(|e| e.into_inner());
+        for (name, g) in c.iter_mut() {
+            let before = g.channels.len();
+            g.channels.retain(|_, ch| {
+                let keep = !stale(ch);
+                if !keep {
+                    ch.channel.close();
+                }
+                keep
+            });
+            if g.channels.len() != before {
+                changed.push(name.clone());
+            }
+        }
+        changed
+    }
+
+    /// Tells every member of a group that its members changed (oneway, best effort).
+    pub fn notify_ids_changed(&self, group: &str) {
+        let Some(g) = self.consumer_group(group) else { return };
+        for c in g.channels.into_values() {
+            let cmd = RemotingCommand::request(request::NOTIFY_CONSUMER_IDS_CHANGED).with_ext("consumerGroup", group);
+            tokio::spawn(async move {
+                if let Err(e) = c.channel.oneway(cmd).await {
+                    tracing::debug!(error = %e, "NOTIFY_CONSUMER_IDS_CHANGED not delivered");
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! broker.conf: Java properties with the Java broker's key names and defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use store::FlushMode;
+
+/// Keys the Java broker knows that Rocketry accepts but does not act on yet.
+const ACCEPTED_UNUSED_KEYS: &[&str] = &[
+    "brokerIP2", "brokerRole", "deleteWhen", "fileReservedTime", "haListenPort", "diskMaxUsedSpaceRatio",
+    "sendMessageThreadPoolNums", "pullMessageThreadPoolNums", "useReentrantLockWhenPutMessage", "waitTimeMillsInSendQueue",
+    "slaveReadEnable", "transientStorePoolEnable", "messageDelayLevel", "enablePropertyFilter", "aclEnable",
+    "timerWheelEnable", "enableDLegerCommitLog", "enableControllerMode", "storePathCommitLog", "rocketmqHome",
+    "transactionTimeOut", "transactionCheckMax", "transactionCheckInterval", "serverWorkerThreads", "clientWorkerThreads",
+];
+
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub broker_cluster_name: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    pub namesrv_addr: Option<String>,
+    pub broker_ip1: String,
+    pub listen_port: u16,
+    pub store_path_root_dir: PathBuf,
+    pub flush_disk_type: FlushMode,
+    pub auto_create_topic_enable: bool,
+    pub auto_create_subscription_group: bool,
+    pub default_topic_queue_nums: i32,
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    pub trace_topic_enable: bool,
+    pub msg_trace_topic_name: String,
+    pub broker_permission: i32,
+    pub region_id: String,
+    pub trace_on: bool,
+    pub mapped_file_size_commit_log: u64,
+    pub mapped_file_size_consume_queue: u64,
+    pub max_message_size: usize,
+    pub flush_interval_commit_log_ms: u64,
+    pub sync_flush_timeout_ms: u64,
+    pub register_name_server_period_ms: u64,
+    pub long_polling_enable: bool,
+    pub short_polling_time_mills: u64,
+    pub max_transfer_count_on_message_in_memory: usize,
+    pub max_transfer_bytes_on_message_in_memory: usize,
+    pub channel_expired_timeout_ms: u64,
+    pub flush_consumer_offset_interval_ms: u64,
+    pub server_channel_max_idle_time_seconds: u64,
+    /// Rocketry limits (no Java counterpart).
+    pub frame_max_bytes: usize,
+    pub max_batch_messages: usize,
+    pub max_connections: usize,
+    pub max_parked_pulls: usize,
+    pub append_queue_depth: usize,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        BrokerConfig {
+            broker_cluster_name: "DefaultCluster".into(),
+            broker_name: "broker-a".into(),
+            broker_id: 0,
+            namesrv_addr: std::env::var("NAMESRV_ADDR").ok().filter(|s| !s.is_empty()),
+            broker_ip1: "127.0.0.1".into(),
+            listen_port: 10911,
+            store_path_root_dir: home.join("store"),
+            flush_disk_type: FlushMode::Async,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            cluster_topic_enable: true,
+            broker_topic_enable: true,
+            trace_topic_enable: false,
+            msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".into(),
+            broker_permission: 6,
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+            mapped_file_size_commit_log: 1024 * 1024 * 1024,
+            mapped_file_size_consume_queue: 300_000 * 20,
+            max_message_size: 4 * 1024 * 1024,
+            flush_interval_commit_log_ms: 500,
+            sync_flush_timeout_ms: 5000,
+            register_name_server_period_ms: 30_000,
+            long_polling_enable: true,
+            short_polling_time_mills: 1000,
+            max_transfer_count_on_message_in_memory: 32,
+            max_transfer_bytes_on_message_in_memory: 256 * 1024,
+            channel_expired_timeout_ms: 120_000,
+            flush_consumer_offset_interval_ms: 5000,
+            server_channel_max_idle_time_seconds: 120,
+            frame_max_bytes: protocol::frame::DEFAULT_FRAME_MAX_BYTES,
+            max_batch_messages: 1024,
+            max_connections: 10_000,
+            max_parked_pulls: 100_000,
+            append_queue_depth: 16_384,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid value `{value}` for broker config key `{key}`: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Parses Java properties text: `key=value` or `key: value`, `#`/`!` comments.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let split = line.find(['=', ':']).unwrap_or(line.len());
+        let (key, value) = line.split_at(split);
+        let value = value.get(1..).unwrap_or("");
+        out.insert(key.trim().to_string(), value.trim().to_string());
+    }
+    out
+}
+
+fn parse<T: FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e: T::Err| ConfigError { key: key.into(), value: value.into(), reason: e.to_string() })
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError { key: key.into(), value: value.into(), reason: "expected true or false".into() }),
+    }
+}
+
+impl BrokerConfig {
+    /// Applies properties over the current values. Unknown keys are returned for a
+    /// warning; a bad value is an error naming its key.
+    pub fn apply(&mut self, props: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
+        let mut unknown = Vec::new();
+        for (k, v) in props {
+            let k = k.as_str();
+            let v = v.as_str();
+            match k {
+                "brokerClusterName" => self.broker_cluster_name = v.into(),
+                "brokerName" => self.broker_name = v.into(),
+                "brokerId" => self.broker_id = parse(k, v)?,
+                "namesrvAddr" => self.namesrv_addr = Some(v.to_string()).filter(|s| !s.is_empty()),
+                "brokerIP1" => self.broker_ip1 = v.into(),
+                "listenPort" => self.listen_port = parse(k, v)?,
+                "storePathRootDir" => self.store_path_root_dir = PathBuf::from(v),
+                "flushDiskType" => {
+                    self.flush_disk_type = match v {
+                        "ASYNC_FLUSH" => FlushMode::Async,
+                        "SYNC_FLUSH" => FlushMode::Sync,
+                        _ => return Err(ConfigError { key: k.into(), value: v.into(), reason: "expected ASYNC_FLUSH or SYNC_FLUSH".into() }),
+                    }
+                }
+                "autoCreateTopicEnable" => self.auto_create_topic_enable = parse_bool(k, v)?,
+                "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse_bool(k, v)?,
+                "defaultTopicQueueNums" => self.default_topic_queue_nums = parse(k, v)?,
+                "clusterTopicEnable" => self.cluster_topic_enable = parse_bool(k, v)?,
+                "brokerTopicEnable" => self.broker_topic_enable = parse_bool(k, v)?,
+                "traceTopicEnable" => self.trace_topic_enable = parse_bool(k, v)?,
+                "msgTraceTopicName" => self.msg_trace_topic_name = v.into(),
+                "brokerPermission" => self.broker_permission = parse(k, v)?,
+                "regionId" => self.region_id = v.into(),
+                "traceOn" => self.trace_on = parse_bool(k, v)?,
+                "mappedFileSizeCommitLog" => self.mapped_file_size_commit_log = parse(k, v)?,
+                "mappedFileSizeConsumeQueue" => self.mapped_file_size_consume_queue = parse(k, v)?,
+                "maxMessageSize" => self.max_message_size = parse(k, v)?,
+                "flushIntervalCommitLog" => self.flush_interval_commit_log_ms = parse(k, v)?,
+                "syncFlushTimeout" => self.sync_flush_timeout_ms = parse(k, v)?,
+                "registerNameServerPeriod" => self.register_name_server_period_ms = parse(k, v)?,
+                "longPollingEnable" => self.long_polling_enable = parse_bool(k, v)?,
+                "shortPollingTimeMills" => self.short_polling_time_mills = parse(k, v)?,
+                "maxTransferCountOnMessageInMemory" => self.max_transfer_count_on_message_in_memory = parse(k, v)?,
+                "maxTransferBytesOnMessageInMemory" => self.max_transfer_bytes_on_message_in_memory = parse(k, v)?,
+                "channelExpiredTimeout" => self.channel_expired_timeout_ms = parse(k, v)?,
+                "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval_ms = parse(k, v)?,
+                "serverChannelMaxIdleTimeSeconds" => self.server_channel_max_idle_time_seconds = parse(k, v)?,
+                "frameMaxLength" => self.frame_max_bytes = parse(k, v)?,
+                "maxBatchMessages" => self.max_batch_messages = parse(k, v)?,
+                "maxConnections" => self.max_connections = parse(k, v)?,
+                "maxParkedPulls" => self.max_parked_pulls = parse(k, v)?,
+                "appendQueueDepth" => self.append_queue_depth = parse(k, v)?,
+                _ if ACCEPTED_UNUSED_KEYS.contains(&k) => tracing::info!(key = k, "broker config key accepted but not used yet"),
+                _ => unknown.push(k.to_string()),
+            }
+        }
+        self.validate()?;
+        Ok(unknown)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, value: String, reason: &str| Err(ConfigError { key: key.into(), value, reason: reason.into() });
+        if self.broker_name.is_empty() {
+            return bad("brokerName", String::new(), "must not be empty");
+        }
+        if self.default_topic_queue_nums < 1 {
+            return bad("defaultTopicQueueNums", self.default_topic_queue_nums.to_string(), "must be at least 1");
+        }
+        if self.mapped_file_size_commit_log < 64 * 1024 {
+            return bad("mappedFileSizeCommitLog", self.mapped_file_size_commit_log.to_string(), "must be at least 65536");
+        }
+        if self.mapped_file_size_consume_queue < 20 || self.mapped_file_size_consume_queue % 20 != 0 {
+            return bad("mappedFileSizeConsumeQueue", self.mapped_file_size_consume_queue.to_string(), "must be a positive multiple of 20");
+        }
+        if self.max_message_size == 0 || self.max_message_size as u64 + 64 * 1024 > self.mapped_file_size_commit_log {
+            return bad("maxMessageSize", self.max_message_size.to_string(), "must be positive and fit in a CommitLog file");
+        }
+        if self.frame_max_bytes < 1024 {
+            return bad("frameMaxLength", self.frame_max_bytes.to_string(), "must be at least 1024");
+        }
+        Ok(())
+    }
+
+    pub fn broker_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip1, self.listen_port)
+    }
+
+    pub fn store_config(&self) -> store::StoreConfig {
+        let mut c = store::StoreConfig::new(&self.store_path_root_dir);
+        c.commit_log_file_bytes = self.mapped_file_size_commit_log;
+        c.consume_queue_file_entries = self.mapped_file_size_consume_queue / 20;
+        c.flush_mode = self.flush_disk_type;
+        c.flush_interval = std::time::Duration::from_millis(self.flush_interval_commit_log_ms);
+        c.sync_flush_timeout = std::time::Duration::from_millis(self.sync_flush_timeout_ms);
+        c.append_queue_depth = self.append_queue_depth;
+        c.max_transfer_count = self.max_transfer_count_on_message_in_memory;
+        c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
+        c
+    }
+
+    /// The properties text GET_BROKER_CONFIG answers with.
+    pub fn to_properties(&self) -> String {
+        let flush = match self.flush_disk_type {
+            FlushMode::Async => "ASYNC_FLUSH",
+            FlushMode::Sync => "SYNC_FLUSH",
+        };
+        [
+            ("brokerClusterName", self.broker_cluster_name.clone()),
+            ("brokerName", self.broker_name.clone()),
+            ("brokerId", self.broker_id.to_string()),
+            ("namesrvAddr", self.namesrv_addr.clone().unwrap_or_default()),
+            ("brokerIP1", self.broker_ip1.clone()),
+            ("listenPort", self.listen_port.to_string()),
+            ("storePathRootDir", self.store_path_root_dir.display().to_string()),
+            ("flushDiskType", flush.to_string()),
+            ("autoCreateTopicEnable", self.auto_create_topic_enable.to_string()),
+            ("autoCreateSubscriptionGroup", self.auto_create_subscription_group.to_string()),
+            ("defaultTopicQueueNums", self.default_topic_queue_nums.to_string()),
+            ("brokerPermission", self.broker_permission.to_string()),
+            ("mappedFileSizeCommitLog", self.mapped_file_size_commit_log.to_string()),
+            ("mappedFileSizeConsumeQueue", self.mapped_file_size_consume_queue.to_string()),
+            ("maxMessageSize", self.max_message_size.to_string()),
+            ("brokerRole", "ASYNC_MASTER".to_string()),
+            ("regionId", self.region_id.clone()),
+            ("traceOn", self.trace_on.to_string()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_keys_and_errors() {
+        let mut c = BrokerConfig::default();
+        let props = parse_properties("# comment\nbrokerName = broker-b\nlistenPort:10921\nflushDiskType=SYNC_FLUSH\nnoSuchKey=1\n");
+        let unknown = c.apply(&props).unwrap();
+        assert_eq!(unknown, vec!["noSuchKey".to_string()]);
+        assert_eq!((c.broker_name.as_str(), c.listen_port, c.flush_disk_type), ("broker-b", 10921, FlushMode::Sync));
+        let err = c.apply(&parse_properties("listenPort=abc")).unwrap_err();
+        assert_eq!(err.key, "listenPort");
+        let err = c.apply(&parse_properties("flushDiskType=SOMETIMES")).unwrap_err();
+        assert_eq!(err.key, "flushDiskType");
+    }
+}

@@ -1,0 +1,81 @@
+//! Consumer offsets by `topic@group` and queue, kept in memory and flushed to
+//! `config/consumerOffset.json` periodically and at shutdown.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::persist;
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct OffsetFile {
+    offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
+}
+
+pub struct OffsetManager {
+    path: PathBuf,
+    table: RwLock<BTreeMap<String, BTreeMap<i32, i64>>>,
+    dirty: AtomicBool,
+}
+
+fn key(topic: &str, group: &str) -> String {
+    format!("{topic}@{group}")
+}
+
+impl OffsetManager {
+    pub fn load(root: &std::path::Path) -> std::io::Result<OffsetManager> {
+        let path = root.join("config").join("consumerOffset.json");
+        let file: OffsetFile = persist::load(&path)?;
+        Ok(OffsetManager { path, table: RwLock::new(file.offset_table), dirty: AtomicBool::new(false) })
+    }
+
+    pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
+        self.table.write().unwrap_or_else(|e| e.into_inner()).entry(key(topic, group)).or_default().insert(queue_id, offset);
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        self.table.read().unwrap_or_else(|e| e.into_inner()).get(&key(topic, group))?.get(&queue_id).copied()
+    }
+
+    /// Topics a group has offsets for.
+    pub fn topics_of_group(&self, group: &str) -> Vec<String> {
+        let suffix = format!("@{group}");
+        self.table.read().unwrap_or_else(|e| e.into_inner()).keys().filter_map(|k| k.strip_suffix(&suffix).map(str::to_string)).collect()
+    }
+
+    /// Groups that have offsets for a topic.
+    pub fn groups_of_topic(&self, topic: &str) -> Vec<String> {
+        let prefix = format!("{topic}@");
+        self.table.read().unwrap_or_else(|e| e.into_inner()).keys().filter_map(|k| k.strip_prefix(&prefix).map(str::to_string)).collect()
+    }
+
+    pub fn remove_group(&self, group: &str) {
+        let suffix = format!("@{group}");
+        self.table.write().unwrap_or_else(|e| e.into_inner()).retain(|k, _| !k.ends_with(&suffix));
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    pub fn remove_topic(&self, topic: &str) {
+        let prefix = format!("{topic}@");
+        self.table.write().unwrap_or_else(|e| e.into_inner()).retain(|k, _| !k.starts_with(&prefix));
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Writes the table if it changed since the last flush.
+    pub fn flush(&self) {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let file = OffsetFile { offset_table: self.table.read().unwrap_or_else(|e| e.into_inner()).clone() };
+        let body = serde_json::to_vec_pretty(&file).unwrap_or_default();
+        if let Err(e) = persist::write_atomic(&self.path, &body) {
+            self.dirty.store(true, Ordering::Release);
+            tracing::error!(path = %self.path.display(), error = %e, "failed to persist consumer offsets");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! One module per request kind. Each decodes its typed header, checks, acts on the
+//! store or a manager, and answers. [`BrokerHandler`] routes codes to them.
+
+mod admin;
+mod client_manage;
+mod consumer;
+mod lock;
+mod pull;
+mod query;
+mod send;
+
+use std::sync::Arc;
+
+use protocol::codes::{request as rq, response as rs};
+use protocol::{ProtocolError, RemotingCommand};
+use remoting::{BoxFuture, Channel, Handler};
+
+use crate::Broker;
+
+pub struct BrokerHandler(pub Arc<Broker>);
+
+impl Handler for BrokerHandler {
+    fn handle(&self, channel: Arc<Channel>, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+        let broker = self.0.clone();
+        Box::pin(async move {
+            let result = dispatch(&broker, &channel, &request).await;
+            Some(match result {
+                Ok(response) => response,
+                Err(e) => error(&request, rs::SYSTEM_ERROR, e.to_string()),
+            })
+        })
+    }
+
+    fn on_close(&self, channel: &Arc<Channel>) {
+        for group in self.0.clients.channel_closed(channel.id()) {
+            self.0.clients.notify_ids_changed(&group);
+        }
+    }
+}
+
+async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
+    match req.code {
+        rq::SEND_MESSAGE | rq::SEND_MESSAGE_V2 | rq::SEND_BATCH_MESSAGE => send::process(b, ch, req).await,
+        rq::PULL_MESSAGE | rq::LITE_PULL_MESSAGE => pull::process(b, req).await,
+        rq::HEART_BEAT => client_manage::heartbeat(b, ch, req),
+        rq::UNREGISTER_CLIENT => client_manage::unregister(b, ch, req),
+        rq::GET_CONSUMER_LIST_BY_GROUP => client_manage::consumer_list(b, req),
+        rq::CHECK_CLIENT_CONFIG => client_manage::check_client_config(req),
+        rq::QUERY_CONSUMER_OFFSET => consumer::query_offset(b, req),
+        rq::UPDATE_CONSUMER_OFFSET => consumer::update_offset(b, req),
+        rq::GET_MAX_OFFSET => consumer::max_offset(b, req),
+        rq::GET_MIN_OFFSET => consumer::min_offset(b, req),
+        rq::SEARCH_OFFSET_BY_TIMESTAMP => consumer::search_offset(b, req),
+        rq::GET_EARLIEST_MSG_STORETIME => consumer::earliest_store_time(b, req),
+        rq::VIEW_MESSAGE_BY_ID => query::view_by_offset(b, req),
+        rq::QUERY_MESSAGE => query::by_key(b, req),
+        rq::LOCK_BATCH_MQ => lock::lock(b, req),
+        rq::UNLOCK_BATCH_MQ => lock::unlock(b, req),
+        rq::UPDATE_AND_CREATE_TOPIC => admin::create_topic(b, req),
+        rq::DELETE_TOPIC_IN_BROKER => admin::delete_topic(b, req).await,
+        rq::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(b, req),
+        rq::GET_TOPIC_CONFIG => admin::topic_config(b, req),
+        rq::GET_TOPIC_NAME_LIST => admin::topic_names(b, req),
+        rq::GET_TOPIC_STATS_INFO => admin::topic_stats(b, req),
+        rq::GET_SYSTEM_TOPIC_LIST_FROM_BROKER => admin::system_topics(b, req),
+        rq::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => admin::create_group(b, req),
+        rq::DELETE_SUBSCRIPTIONGROUP => admin::delete_group(b, req),
+        rq::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_groups(b, req),
+        rq::GET_SUBSCRIPTIONGROUP_CONFIG => admin::group_config(b, req),
+        rq::GET_BROKER_RUNTIME_INFO => admin::runtime_info(b, req),
+        rq::GET_BROKER_CONFIG => admin::broker_config(b, req),
+        rq::GET_CONSUMER_CONNECTION_LIST => admin::consumer_connections(b, req),
+        rq::GET_CONSUME_STATS => admin::consume_stats(b, req),
+        rq::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(b, req),
+        code => Ok(error(req, rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
+    }
+}
+
+pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
+    RemotingCommand::response_to(req, rs::SUCCESS)
+}
+
+pub(crate) fn error(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
+    RemotingCommand::response_to(req, code).with_remark(remark)
+}

@@ -1,0 +1,209 @@
+//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use protocol::body::TopicConfig;
+use protocol::codes::{perm, request as rq, response as rs};
+use protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
+use protocol::message::{decode_batch, hex_upper, offset_msg_id, prop, tags_code, NewRecord, Properties};
+use protocol::names::{self, RETRY_GROUP_TOPIC_PREFIX};
+use protocol::{ProtocolError, RemotingCommand};
+use rand::Rng;
+use remoting::Channel;
+use store::{EncodedRecord, PutError, PutMessage};
+
+use super::error;
+use crate::Broker;
+
+/// Properties that ask for features this broker does not offer yet; refusing them is
+/// better than delivering such a message at the wrong time or outside a transaction.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (prop::DELAY, "delay-level messages are not supported by this broker yet"),
+    ("TIMER_DELIVER_MS", "timer messages are not supported by this broker yet"),
+    ("TIMER_DELAY_SEC", "timer messages are not supported by this broker yet"),
+    ("TIMER_DELAY_MS", "timer messages are not supported by this broker yet"),
+];
+
+pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
+    let v2 = req.code != rq::SEND_MESSAGE;
+    let h = SendMessageRequestHeader::decode(&req.ext_fields, v2)?;
+    let batch = req.code == rq::SEND_BATCH_MESSAGE;
+    let topic = match check(b, req, &h) {
+        Ok(t) => t,
+        Err(resp) => return Ok(resp),
+    };
+    let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
+    if req.body.len() > b.config.max_message_size {
+        return Ok(error(req, rs::MESSAGE_ILLEGAL, format!("the message body size over max value, MAX: {}", b.config.max_message_size)));
+    }
+    let (mut topic_name, mut queue_id) = (h.topic.clone(), queue_id);
+    let mut items: Vec<(i32, Bytes, Properties)> = if batch {
+        if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+            return Ok(error(req, rs::MESSAGE_ILLEGAL, "batch request does not support retry group"));
+        }
+        match decode_batch(&req.body, b.config.max_batch_messages) {
+            Ok(items) => items.into_iter().map(|i| (i.flag, i.body, Properties::parse(&i.properties))).collect(),
+            Err(e) => return Ok(error(req, rs::MESSAGE_ILLEGAL, e.to_string())),
+        }
+    } else {
+        vec![(h.flag, req.body.clone(), Properties::parse(&h.properties))]
+    };
+    if items.is_empty() {
+        return Ok(error(req, rs::MESSAGE_ILLEGAL, "empty batch"));
+    }
+    for (_, _, props) in &items {
+        if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| props.get(k).is_some_and(|v| v != "0" && v != "-1")) {
+            return Ok(error(req, rs::MESSAGE_ILLEGAL, *why));
+        }
+        if props.get(prop::TRAN_MSG) == Some("true") {
+            return Ok(error(req, rs::NO_PERMISSION, format!("the broker[{}] sending transaction message is forbidden", b.config.broker_name)));
+        }
+    }
+    if !batch && h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+        if let Some((dlq, qid)) = dead_letter_target(b, &h) {
+            (topic_name, queue_id) = (dlq, qid);
+        }
+    }
+    let born_host = ch.peer_addr();
+    let wait_flush = items.iter().all(|(_, _, p)| p.get(prop::WAIT) != Some("false"));
+    let mut records = Vec::with_capacity(items.len());
+    let mut uniq_keys = Vec::with_capacity(items.len());
+    for (flag, body, props) in &mut items {
+        if props.get(prop::UNIQ_KEY).is_none() {
+            props.set(prop::UNIQ_KEY, next_uniq_key(b.store_host.ip()));
+        }
+        props.set(prop::CLUSTER, b.config.broker_cluster_name.clone());
+        if topic_name != h.topic && props.get(prop::RETRY_TOPIC).is_none() {
+            props.set(prop::RETRY_TOPIC, h.topic.clone());
+        }
+        uniq_keys.push(props.get(prop::UNIQ_KEY).unwrap_or_default().to_string());
+        match encode(b, &h, &topic_name, queue_id, *flag, body, props, born_host) {
+            Ok(r) => records.push(r),
+            Err(e) => return Ok(error(req, rs::MESSAGE_ILLEGAL, e.to_string())),
+        }
+    }
+    let count = records.len() as u64;
+    let result = b.store.put(PutMessage { topic: topic_name, queue_id, records, wait_flush }).await;
+    let (code, put) = match result {
+        Ok(r) => (rs::SUCCESS, r),
+        Err(PutError::FlushDiskTimeout(r)) => (rs::FLUSH_DISK_TIMEOUT, r),
+        Err(PutError::MessageIllegal(m)) => return Ok(error(req, rs::MESSAGE_ILLEGAL, m)),
+        Err(PutError::ServiceUnavailable(m)) => return Ok(error(req, rs::SERVICE_NOT_AVAILABLE, m)),
+        Err(PutError::Io(m)) => return Ok(error(req, rs::SYSTEM_ERROR, format!("store write failed: {m}"))),
+    };
+    b.stats.put_total.fetch_add(count, Ordering::Relaxed);
+    let msg_ids: Vec<String> = put.phys_offsets.iter().map(|o| offset_msg_id(b.store_host, *o)).collect();
+    let header = SendMessageResponseHeader {
+        msg_id: msg_ids.join(","),
+        queue_id,
+        queue_offset: put.first_queue_offset,
+        transaction_id: (!batch).then(|| uniq_keys[0].clone()),
+    };
+    let mut resp = RemotingCommand::response_to(req, code);
+    header.encode(&mut resp.ext_fields, &b.config.region_id, b.config.trace_on);
+    Ok(resp)
+}
+
+/// Permission, topic and queue checks (`msgCheck`), auto-creating the topic when allowed.
+fn check(b: &Broker, req: &RemotingCommand, h: &SendMessageRequestHeader) -> Result<TopicConfig, RemotingCommand> {
+    if b.config.broker_permission & perm::WRITE == 0 {
+        return Err(error(req, rs::NO_PERMISSION, format!("the broker[{}] sending message is forbidden", b.config.broker_ip1)));
+    }
+    names::validate_topic(&h.topic).map_err(|m| error(req, rs::INVALID_PARAMETER, m))?;
+    names::validate_group(&h.producer_group).map_err(|m| error(req, rs::INVALID_PARAMETER, m))?;
+    if names::NOT_ALLOWED_SEND_TOPICS.contains(&h.topic.as_str()) {
+        return Err(error(req, rs::NO_PERMISSION, format!("Sending message to topic[{}] is forbidden.", h.topic)));
+    }
+    let topic = match b.topics.get(&h.topic) {
+        Some(t) => Some(t),
+        None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => {
+            let t = TopicConfig { topic_name: h.topic.clone(), read_queue_nums: 1, write_queue_nums: 1, perm: perm::READ | perm::WRITE, ..Default::default() };
+            Some(created(b, b.topics.get_or_create(t)))
+        }
+        None if b.config.auto_create_topic_enable => b.topics.create_from_default(&h.topic, &h.default_topic, h.default_topic_queue_nums).inspect(|t| {
+            tracing::info!(topic = %t.topic_name, queues = t.write_queue_nums, "topic auto-created on send");
+            b.register_now.notify_one();
+        }),
+        None => None,
+    };
+    let Some(topic) = topic else {
+        return Err(error(req, rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+    };
+    if topic.perm & perm::WRITE == 0 {
+        return Err(error(req, rs::NO_PERMISSION, format!("the topic[{}] sending message is forbidden", h.topic)));
+    }
+    if h.queue_id >= topic.write_queue_nums {
+        return Err(error(req, rs::INVALID_PARAMETER, format!("request queueId[{}] is illegal, topic {} has {} write queues", h.queue_id, h.topic, topic.write_queue_nums)));
+    }
+    Ok(topic)
+}
+
+pub(crate) fn created(b: &Broker, (topic, new): (TopicConfig, bool)) -> TopicConfig {
+    if new {
+        b.register_now.notify_one();
+    }
+    topic
+}
+
+/// A retry re-send past its group's max reconsume times goes to `%DLQ%<group>`.
+fn dead_letter_target(b: &Broker, h: &SendMessageRequestHeader) -> Option<(String, i32)> {
+    let group = h.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX)?;
+    let max = h.max_reconsume_times.unwrap_or_else(|| b.groups.get(group).map_or(16, |g| g.retry_max_times));
+    if h.reconsume_times < max {
+        return None;
+    }
+    let dlq = names::dlq_topic(group);
+    let t = TopicConfig { topic_name: dlq.clone(), read_queue_nums: 1, write_queue_nums: 1, perm: perm::READ | perm::WRITE, ..Default::default() };
+    created(b, b.topics.get_or_create(t));
+    Some((dlq, 0))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode(
+    b: &Broker,
+    h: &SendMessageRequestHeader,
+    topic: &str,
+    queue_id: i32,
+    flag: i32,
+    body: &[u8],
+    props: &Properties,
+    born_host: SocketAddr,
+) -> Result<EncodedRecord, ProtocolError> {
+    let properties = props.encode();
+    let mut bytes = BytesMut::new();
+    NewRecord {
+        topic,
+        queue_id,
+        flag,
+        sys_flag: h.sys_flag,
+        born_timestamp: h.born_timestamp,
+        born_host,
+        store_host: b.store_host,
+        reconsume_times: h.reconsume_times,
+        prepared_transaction_offset: 0,
+        body,
+        properties: &properties,
+    }
+    .encode(&mut bytes)?;
+    let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
+    if let Some(u) = props.get(prop::UNIQ_KEY) {
+        keys.push(u.to_string());
+    }
+    Ok(EncodedRecord { bytes, tags_code: tags_code(props.get(prop::TAGS)), keys })
+}
+
+static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A UNIQ_KEY for messages that arrive without one, shaped like client ids.
+fn next_uniq_key(ip: IpAddr) -> String {
+    let ip = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u32);
+    let n = UNIQ_COUNTER.fetch_add(1, Ordering::Relaxed);
+    hex_upper(&[&ip[..], &(std::process::id() as u16).to_be_bytes(), &now.to_be_bytes(), &n.to_be_bytes()].concat())
+}

@@ -1,0 +1,79 @@
+//! Registration with every NameServer: at start, every `registerNameServerPeriod`
+//! (clamped to 10–60 s as in RocketMQ), and at once when topics change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use client::Client;
+use protocol::body::{self, RegisterBrokerBody};
+use protocol::codes::request;
+use protocol::header::RegisterBrokerRequestHeader;
+use protocol::RemotingCommand;
+
+use crate::Broker;
+
+fn namesrv_addrs(broker: &Broker) -> Vec<String> {
+    broker.config.namesrv_addr.as_deref().unwrap_or("").split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+pub(crate) async fn run(broker: Arc<Broker>) {
+    let addrs = namesrv_addrs(&broker);
+    if addrs.is_empty() {
+        tracing::warn!("no namesrvAddr configured; the broker will not be routable");
+        return;
+    }
+    let client = Client::new(addrs.clone());
+    let period = Duration::from_millis(broker.config.register_name_server_period_ms.clamp(10_000, 60_000));
+    loop {
+        register_all(&broker, &client, &addrs).await;
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = broker.register_now.notified() => {}
+        }
+    }
+}
+
+async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
+    let mut wrapper = broker.topics.snapshot();
+    // Topics inherit the broker's permission, as RocketMQ does when it registers.
+    if broker.config.broker_permission & protocol::codes::perm::WRITE == 0 {
+        for t in wrapper.topic_config_table.values_mut() {
+            t.perm &= broker.config.broker_permission;
+        }
+    }
+    let body = body::encode(&RegisterBrokerBody { topic_config_serialize_wrapper: wrapper, filter_server_list: Vec::new() });
+    let header = RegisterBrokerRequestHeader {
+        broker_name: broker.config.broker_name.clone(),
+        broker_addr: broker.config.broker_addr(),
+        cluster_name: broker.config.broker_cluster_name.clone(),
+        ha_server_addr: format!("{}:{}", broker.config.broker_ip1, broker.config.listen_port + 1),
+        broker_id: broker.config.broker_id,
+        heartbeat_timeout_millis: None,
+        compressed: false,
+        body_crc32: protocol::message::crc32(&body),
+    };
+    for addr in addrs {
+        let mut cmd = RemotingCommand::request(request::REGISTER_BROKER).with_body(body.clone());
+        header.encode(&mut cmd.ext_fields);
+        match client.invoke_ok(addr, cmd).await {
+            Ok(_) => tracing::debug!(namesrv = %addr, "registered"),
+            Err(e) => tracing::warn!(namesrv = %addr, error = %e, "broker registration failed"),
+        }
+    }
+}
+
+pub(crate) async fn unregister_all(broker: &Broker) {
+    let addrs = namesrv_addrs(broker);
+    let client = Client::new(addrs.clone());
+    for addr in &addrs {
+        let cmd = RemotingCommand::request(request::UNREGISTER_BROKER)
+            .with_ext("brokerName", &broker.config.broker_name)
+            .with_ext("brokerAddr", broker.config.broker_addr())
+            .with_ext("clusterName", &broker.config.broker_cluster_name)
+            .with_ext("brokerId", broker.config.broker_id);
+        if let Err(e) = client.invoke_ok(addr, cmd).await {
+            tracing::warn!(namesrv = %addr, error = %e, "unregister failed");
+        }
+    }
+    client.close();
+}

@@ -1,0 +1,215 @@
+//! Topic configs: system topics, auto-creation from TBW102, 5.x attributes, and
+//! `config/topics.json`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::RwLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
+use protocol::codes::perm;
+use protocol::names;
+
+use crate::config::BrokerConfig;
+use crate::persist;
+
+/// Supported attributes with their allowed values and whether they may change later
+/// (`TopicAttributes`).
+const ATTRIBUTES: &[(&str, &[&str], bool)] = &[
+    ("message.type", &["UNSPECIFIED", "NORMAL", "FIFO", "DELAY", "TRANSACTION", "MIXED"], true),
+    ("queue.type", &["BatchCQ", "SimpleCQ"], false),
+    ("cleanup.policy", &["DELETE", "COMPACTION"], false),
+];
+
+pub struct TopicManager {
+    path: PathBuf,
+    state: RwLock<TopicConfigSerializeWrapper>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn topic(name: &str, queues: i32, perm: i32) -> TopicConfig {
+    TopicConfig { topic_name: name.to_string(), read_queue_nums: queues, write_queue_nums: queues, perm, ..Default::default() }
+}
+
+impl TopicManager {
+    pub fn load(config: &BrokerConfig) -> std::io::Result<TopicManager> {
+        let path = config.store_path_root_dir.join("config").join("topics.json");
+        let mut state: TopicConfigSerializeWrapper = persist::load(&path)?;
+        let rw = perm::READ | perm::WRITE;
+        let mut system = vec![
+            topic("SELF_TEST_TOPIC", 1, rw),
+            topic("BenchmarkTest", 1024, rw),
+            topic(&config.broker_cluster_name, 16, perm::INHERIT | if config.cluster_topic_enable { rw } else { 0 }),
+            topic(&config.broker_name, 1, perm::INHERIT | if config.broker_topic_enable { rw } else { 0 }),
+            topic("OFFSET_MOVED_EVENT", 1, rw),
+            topic("SCHEDULE_TOPIC_XXXX", 18, rw),
+            topic("RMQ_SYS_TRANS_HALF_TOPIC", 1, rw),
+            topic("RMQ_SYS_TRANS_OP_HALF_TOPIC", 1, rw),
+            topic(&format!("{}_REPLY_TOPIC", config.broker_cluster_name), 1, rw),
+        ];
+        if config.auto_create_topic_enable {
+            system.push(topic(names::AUTO_CREATE_TOPIC_KEY, config.default_topic_queue_nums, perm::INHERIT | rw));
+        }
+        if config.trace_topic_enable {
+            system.push(topic(&config.msg_trace_topic_name, 1, rw));
+        }
+        for t in system {
+            state.topic_config_table.entry(t.topic_name.clone()).or_insert(t);
+        }
+        if state.data_version.timestamp == 0 {
+            state.data_version = DataVersion { state_version: 0, timestamp: now_ms(), counter: 0 };
+        }
+        let mgr = TopicManager { path, state: RwLock::new(state) };
+        mgr.persist();
+        Ok(mgr)
+    }
+
+    pub fn get(&self, name: &str) -> Option<TopicConfig> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).topic_config_table.get(name).cloned()
+    }
+
+    pub fn snapshot(&self) -> TopicConfigSerializeWrapper {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).topic_config_table.keys().cloned().collect()
+    }
+
+    /// Creates or replaces a topic; returns false when nothing changed.
+    pub fn upsert(&self, config: TopicConfig) -> bool {
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if s.topic_config_table.get(&config.topic_name) == Some(&config) {
+            return false;
+        }
+        s.topic_config_table.insert(config.topic_name.clone(), config);
+        bump(&mut s.data_version);
+        drop(s);
+        self.persist();
+        true
+    }
+
+    /// Creates the topic unless it exists; returns the topic and whether it is new.
+    pub fn get_or_create(&self, config: TopicConfig) -> (TopicConfig, bool) {
+        if let Some(t) = self.get(&config.topic_name) {
+            return (t, false);
+        }
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = s.topic_config_table.get(&config.topic_name) {
+            return (t.clone(), false);
+        }
+        s.topic_config_table.insert(config.topic_name.clone(), config.clone());
+        bump(&mut s.data_version);
+        drop(s);
+        self.persist();
+        (config, true)
+    }
+
+    pub fn delete(&self, name: &str) -> bool {
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let removed = s.topic_config_table.remove(name).is_some();
+        if removed {
+            bump(&mut s.data_version);
+        }
+        drop(s);
+        if removed {
+            self.persist();
+        }
+        removed
+    }
+
+    /// Auto-creation on send (`msgCheck`): from a default topic that has PERM_INHERIT.
+    pub fn create_from_default(&self, name: &str, default_topic: &str, client_queue_nums: i32) -> Option<TopicConfig> {
+        let default = self.get(default_topic)?;
+        if default.perm & perm::INHERIT == 0 {
+            return None;
+        }
+        let queues = client_queue_nums.clamp(1, default.write_queue_nums.max(1));
+        let t = TopicConfig { topic_sys_flag: 0, ..topic(name, queues, default.perm & !perm::INHERIT) };
+        Some(self.get_or_create(t).0)
+    }
+
+    fn persist(&self) {
+        let body = serde_json::to_vec_pretty(&*self.state.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
+        if let Err(e) = persist::write_atomic(&self.path, &body) {
+            tracing::error!(path = %self.path.display(), error = %e, "failed to persist topic configs");
+        }
+    }
+}
+
+fn bump(v: &mut DataVersion) {
+    v.counter += 1;
+    v.timestamp = now_ms();
+}
+
+/// Applies an attribute modification string (`+k=v,-k`) to `current`, as
+/// `AttributeUtil.alterCurrentAttributes` does. Errors are the client-visible remark.
+pub fn alter_attributes(create: bool, current: &BTreeMap<String, String>, modification: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut result = current.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    for part in modification.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (sign, rest) = part.split_at(1);
+        let (key, value) = match rest.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (rest, None),
+        };
+        if key.is_empty() || key.contains('+') || key.contains('-') {
+            return Err("kv string format wrong.".into());
+        }
+        if !seen.insert(key.to_string()) {
+            return Err(format!("alter duplication key. key: {key}"));
+        }
+        let Some((_, allowed, changeable)) = ATTRIBUTES.iter().find(|(k, _, _)| *k == key) else {
+            return Err(format!("unsupported key: {key}"));
+        };
+        match sign {
+            "+" => {
+                let value = value.ok_or_else(|| "kv string format wrong.".to_string())?;
+                if !create && !changeable {
+                    return Err(format!("attempt to update an unchangeable attribute. key: {key}"));
+                }
+                if !allowed.contains(&value) {
+                    return Err(format!("value is not in set: {allowed:?}"));
+                }
+                if key == "message.type" && value == "MIXED" {
+                    return Err("MIXED message type is not supported.".into());
+                }
+                result.insert(key.to_string(), value.to_string());
+            }
+            "-" if !create => {
+                if !changeable {
+                    return Err(format!("attempt to update an unchangeable attribute. key: {key}"));
+                }
+                if result.remove(key).is_none() {
+                    return Err(format!("attempt to delete a nonexistent key: {key}"));
+                }
+            }
+            "-" => return Err(format!("only add attribute is supported while creating topic. key: {key}")),
+            _ => return Err(format!("wrong format key: {key}")),
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_follow_java_rules() {
+        let none = BTreeMap::new();
+        let a = alter_attributes(true, &none, "+message.type=FIFO").unwrap();
+        assert_eq!(a.get("message.type").map(String::as_str), Some("FIFO"));
+        assert!(alter_attributes(true, &none, "+message.type=WEIRD").is_err());
+        assert!(alter_attributes(true, &none, "+nope=1").unwrap_err().contains("unsupported key"));
+        assert!(alter_attributes(true, &none, "-message.type").is_err());
+        assert!(alter_attributes(true, &none, "+message.type=MIXED").is_err());
+        let q = alter_attributes(true, &none, "+queue.type=BatchCQ").unwrap();
+        assert!(alter_attributes(false, &q, "+queue.type=SimpleCQ").unwrap_err().contains("unchangeable"));
+        let b = alter_attributes(false, &a, "-message.type").unwrap();
+        assert!(b.is_empty());
+    }
+}
