@@ -203,9 +203,10 @@ pub struct SubscriptionGroupWrapper {
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MessageQueue {
-    pub topic: String,
+    // Alphabetical, as fastjson writes bean fields.
     pub broker_name: String,
     pub queue_id: i32,
+    pub topic: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

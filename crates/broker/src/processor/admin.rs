@@ -92,9 +92,9 @@ fn mq(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TopicOffset {
-    min_offset: i64,
-    max_offset: i64,
     last_update_timestamp: i64,
+    max_offset: i64,
+    min_offset: i64,
 }
 
 pub fn topic_stats(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
@@ -106,7 +106,7 @@ pub fn topic_stats(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCom
     for q in 0..config.write_queue_nums {
         let (min, max) = (b.store.min_offset(topic, q), b.store.max_offset(topic, q));
         let last = if max > 0 { last_store_time(b, topic, q, max) } else { 0 };
-        entries.push((mq(b, topic, q), TopicOffset { min_offset: min, max_offset: max, last_update_timestamp: last }));
+        entries.push((mq(b, topic, q), TopicOffset { last_update_timestamp: last, max_offset: max, min_offset: min }));
     }
     let body = format!("{{\"offsetTable\":{},\"topicPutTps\":0.0}}", body::object_keyed_map(&entries));
     Ok(ok(req).with_body(body))
@@ -239,8 +239,8 @@ pub fn consumer_connections(b: &Arc<Broker>, req: &RemotingCommand) -> Result<Re
 struct OffsetWrapper {
     broker_offset: i64,
     consumer_offset: i64,
-    pull_offset: i64,
     last_timestamp: i64,
+    pull_offset: i64,
 }
 
 pub fn consume_stats(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
@@ -264,7 +264,7 @@ pub fn consume_stats(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
             let broker_offset = b.store.max_offset(topic, q);
             let consumer_offset = b.offsets.query(group, topic, q).unwrap_or(-1);
             let last = if consumer_offset > 0 { last_store_time(b, topic, q, consumer_offset) } else { 0 };
-            entries.push((mq(b, topic, q), OffsetWrapper { broker_offset, consumer_offset, pull_offset: consumer_offset.max(0), last_timestamp: last }));
+            entries.push((mq(b, topic, q), OffsetWrapper { broker_offset, consumer_offset, last_timestamp: last, pull_offset: consumer_offset.max(0) }));
         }
     }
     if entries.is_empty() {
