@@ -61,6 +61,7 @@ pub enum StartError {
 pub struct BrokerHandle {
     pub broker: Arc<Broker>,
     pub local_addr: SocketAddr,
+    connections: Arc<remoting::Connections>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -71,16 +72,19 @@ impl BrokerHandle {
         for t in &self.tasks {
             t.abort();
         }
+        self.connections.close_all();
         self.broker.offsets.flush();
         self.broker.store.shutdown().await;
     }
 }
 
 /// Opens the store, binds the listener and starts serving, registering and housekeeping.
-pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     let ip: std::net::IpAddr = config.broker_ip1.parse().map_err(|_| StartError::BadIp(config.broker_ip1.clone()))?;
     let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.listen_port))).await?;
     let local_addr = listener.local_addr()?;
+    // With listenPort=0 the OS picks the port; advertise the real one.
+    config.listen_port = local_addr.port();
     let store = Store::open(config.store_config())?;
     let root = config.store_path_root_dir.clone();
     let broker = Arc::new(Broker {
@@ -105,11 +109,13 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         },
         max_connections: broker.config.max_connections,
     };
-    let mut tasks = vec![tokio::spawn(remoting::serve(listener, Arc::new(processor::BrokerHandler(broker.clone())), server_config))];
+    let connections = Arc::new(remoting::Connections::default());
+    let handler = Arc::new(processor::BrokerHandler(broker.clone()));
+    let mut tasks = vec![tokio::spawn(remoting::serve(listener, handler, server_config, connections.clone()))];
     tasks.push(tokio::spawn(register::run(broker.clone())));
     tasks.push(tokio::spawn(housekeeping(broker.clone())));
     tasks.push(tokio::spawn(stats::sample(broker.clone())));
-    Ok(BrokerHandle { broker, local_addr, tasks })
+    Ok(BrokerHandle { broker, local_addr, connections, tasks })
 }
 
 /// Offsets flush and expiry of silent client channels.

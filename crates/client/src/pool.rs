@@ -55,3 +55,9 @@ impl ConnectionPool {
         }
     }
 }
+
+impl Drop for ConnectionPool {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}

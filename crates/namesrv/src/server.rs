@@ -51,6 +51,7 @@ pub struct NameServer {
 
 pub struct NamesrvHandle {
     pub local_addr: SocketAddr,
+    connections: Arc<remoting::Connections>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -59,6 +60,7 @@ impl NamesrvHandle {
         for t in &self.tasks {
             t.abort();
         }
+        self.connections.close_all();
     }
 }
 
@@ -74,7 +76,8 @@ pub async fn start(config: NamesrvConfig) -> std::io::Result<NamesrvHandle> {
     let local_addr = listener.local_addr()?;
     let kv = KvConfig::load(config.kv_config_path.clone())?;
     let ns = Arc::new(NameServer { config: config.clone(), routes: RwLock::new(RouteTable::default()), kv });
-    let server = tokio::spawn(remoting::serve(listener, ns.clone(), config.server.clone()));
+    let connections = Arc::new(remoting::Connections::default());
+    let server = tokio::spawn(remoting::serve(listener, ns.clone(), config.server.clone(), connections.clone()));
     let scanner = {
         let ns = ns.clone();
         tokio::spawn(async move {
@@ -85,7 +88,7 @@ pub async fn start(config: NamesrvConfig) -> std::io::Result<NamesrvHandle> {
             }
         })
     };
-    Ok(NamesrvHandle { local_addr, tasks: vec![server, scanner] })
+    Ok(NamesrvHandle { local_addr, connections, tasks: vec![server, scanner] })
 }
 
 impl Handler for NameServer {

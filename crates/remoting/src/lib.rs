@@ -7,6 +7,6 @@ mod channel;
 mod server;
 
 pub use channel::{connect, BoxFuture, Channel, ChannelConfig, Handler, RemotingError};
-pub use server::{serve, ServerConfig};
+pub use server::{serve, Connections, ServerConfig};
 
 pub use protocol::RemotingCommand;

@@ -1,4 +1,5 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -19,8 +20,31 @@ impl Default for ServerConfig {
     }
 }
 
+/// The live connections of a server, so a stopping server can close them all.
+#[derive(Default)]
+pub struct Connections {
+    live: Mutex<HashMap<u64, Arc<Channel>>>,
+}
+
+impl Connections {
+    pub fn close_all(&self) {
+        let live: Vec<_> = self.live.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, c)| c).collect();
+        for c in live {
+            c.close();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Accepts connections until the listener fails or the task is dropped.
-pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, config: ServerConfig) {
+pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, config: ServerConfig, connections: Arc<Connections>) {
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
@@ -35,8 +59,11 @@ pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, config: Ser
         };
         match Channel::spawn(stream, handler.clone(), config.channel.clone()) {
             Ok(channel) => {
+                connections.live.lock().unwrap_or_else(|e| e.into_inner()).insert(channel.id(), channel.clone());
+                let connections = connections.clone();
                 tokio::spawn(async move {
                     channel.closed().await;
+                    connections.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&channel.id());
                     drop(permit);
                 });
             }
