@@ -121,10 +121,30 @@ pub struct SubscriptionData {
     pub class_filter_mode: bool,
     pub topic: String,
     pub sub_string: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub tags_set: BTreeSet<String>,
+    /// Java sends numbers; other clients may send numeric strings.
+    #[serde(deserialize_with = "de_lenient_codes")]
     pub code_set: BTreeSet<i32>,
     pub sub_version: i64,
     pub expression_type: Option<String>,
+}
+
+/// `null` reads as the empty value (Go clients write nil collections as null).
+fn null_as_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn de_lenient_codes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeSet<i32>, D::Error> {
+    let raw: Option<Vec<Value>> = Option::deserialize(d)?;
+    raw.unwrap_or_default()
+        .into_iter()
+        .map(|v| match &v {
+            Value::Number(n) => n.as_i64().map(|n| n as i32).ok_or_else(|| serde::de::Error::custom(format!("bad tag code {v}"))),
+            Value::String(s) => s.trim().parse::<i64>().map(|n| n as i32).map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom(format!("bad tag code {v}"))),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -134,6 +154,7 @@ pub struct ConsumerData {
     pub consume_type: Option<String>,
     pub message_model: Option<String>,
     pub consume_from_where: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
     pub subscription_data_set: Vec<SubscriptionData>,
     pub unit_mode: bool,
 }
@@ -149,7 +170,9 @@ pub struct ProducerData {
 pub struct HeartbeatData {
     #[serde(rename = "clientID")]
     pub client_id: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub producer_data_set: Vec<ProducerData>,
+    #[serde(deserialize_with = "null_as_default")]
     pub consumer_data_set: Vec<ConsumerData>,
     pub heartbeat_fingerprint: i32,
     pub without_sub: bool,
@@ -359,6 +382,14 @@ mod tests {
         let std = encode_route(&route(), true);
         let back: TopicRouteData = decode(&std).unwrap();
         assert_eq!(back, route());
+    }
+
+    #[test]
+    fn tag_codes_may_be_strings_or_null() {
+        let s: SubscriptionData = decode(br#"{"topic":"t","codeSet":["12",-5],"tagsSet":null}"#).unwrap();
+        assert_eq!(s.code_set, BTreeSet::from([12, -5]));
+        let s: SubscriptionData = decode(br#"{"topic":"t","codeSet":null}"#).unwrap();
+        assert!(s.code_set.is_empty());
     }
 
     #[test]
