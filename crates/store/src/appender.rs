@@ -37,7 +37,7 @@ const BLANK_HEADER_BYTES: u64 = 8;
 
 pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) -> Result<Vec<JoinHandle<()>>, StoreError> {
     let mut threads = Vec::new();
-    let appender = Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, next_queue_offset: HashMap::new() };
+    let appender = Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, next_queue_offset: HashMap::new(), failed: None };
     threads.push(
         std::thread::Builder::new()
             .name("store-appender".into())
@@ -62,6 +62,10 @@ struct Appender {
     /// Absolute CommitLog offset of the next record.
     write_pos: u64,
     next_queue_offset: HashMap<(String, i32), i64>,
+    /// Set by the first failed write. The appender then refuses every put: after a
+    /// partial write its view of the file cannot be trusted, and recovery at the next
+    /// start finds the true end.
+    failed: Option<String>,
 }
 
 /// A put laid out in the write buffer, waiting for its answer.
@@ -98,7 +102,7 @@ impl Appender {
         let mut placed = Vec::new();
         let mut buf = BytesMut::new();
         let mut buf_start = self.write_pos;
-        let mut failed: Option<PutError> = None;
+        let mut failed: Option<PutError> = self.failed.as_ref().map(|m| PutError::ServiceUnavailable(format!("store stopped after a write failure: {m}")));
         let mut shutdown = None;
         let mut others = Vec::new();
         for job in batch.drain(..) {
@@ -129,11 +133,19 @@ impl Appender {
             }
         }
         if let Some(e) = failed {
-            // Nothing of this batch was published; rewind so the space is reused.
-            self.write_pos = self.shared.commitlog.max_offset();
-            self.next_queue_offset.clear();
+            // Nothing of this batch was published, and nothing more will be.
+            if self.failed.is_none() {
+                self.failed = Some(e.to_string());
+            }
             for p in placed {
                 let _ = p.reply.send(Err(e.clone()));
+            }
+            for job in others {
+                self.run_other(job);
+            }
+            if let Some(reply) = shutdown {
+                let _ = reply.send(());
+                return true;
             }
             return false;
         }
