@@ -15,5 +15,5 @@ fi
 cat "$here"/java/target/surefire-reports/*.txt | grep "Tests run" || true
 
 echo "-- Go (rocketmq-client-go/v2)"
-(cd "$here/go" && ROCKETRY_BIN="$bin" go test -count=1 -v ./... 2>&1 | grep -E "^(=== RUN|--- |PASS|FAIL|ok)" )
+(cd "$here/go" && ROCKETRY_BIN="$bin" go test -count=1 -v ./...)
 echo "compatibility suites passed"
