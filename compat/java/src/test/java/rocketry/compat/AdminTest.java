@@ -136,6 +136,47 @@ class AdminTest {
         assertEquals(17, e.getResponseCode());
     }
 
+    @Test
+    void subscriptionGroups() throws Exception {
+        org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig g =
+            new org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig();
+        g.setGroupName("admin_group");
+        g.setRetryMaxTimes(5);
+        admin.createAndUpdateSubscriptionGroupConfig(server.brokerAddr(), g);
+        assertEquals(5, admin.examineSubscriptionGroupConfig(server.brokerAddr(), "admin_group").getRetryMaxTimes());
+        g.setRetryMaxTimes(7);
+        admin.createAndUpdateSubscriptionGroupConfig(server.brokerAddr(), g);
+        assertEquals(7, admin.examineSubscriptionGroupConfig(server.brokerAddr(), "admin_group").getRetryMaxTimes());
+        admin.deleteSubscriptionGroup(server.brokerAddr(), "admin_group", true);
+        // The admin reads the whole table (GET_ALL_SUBSCRIPTIONGROUP_CONFIG): a deleted group is absent.
+        org.junit.jupiter.api.Assertions.assertNull(admin.examineSubscriptionGroupConfig(server.brokerAddr(), "admin_group"));
+    }
+
+    /** The mqadmin commands themselves, which parse runtime info and route JSON. */
+    @Test
+    void mqadminCommands() throws Exception {
+        String clusterList = mqadmin("clusterList", "-n", server.namesrvAddr());
+        assertTrue(clusterList.contains("DefaultCluster") && clusterList.contains("broker-a") && clusterList.contains(server.brokerAddr()), clusterList);
+        String topics = mqadmin("topicList", "-n", server.namesrvAddr());
+        assertTrue(topics.contains("TBW102"), topics);
+        String status = mqadmin("brokerStatus", "-n", server.namesrvAddr(), "-b", server.brokerAddr());
+        assertTrue(status.contains("msgPutTotalTodayNow"), status);
+    }
+
+    static String mqadmin(String... args) {
+        java.io.PrintStream original = System.out;
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            org.apache.rocketmq.tools.command.MQAdminStartup.main0(args, null);
+        } finally {
+            System.setOut(original);
+        }
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertFalse(out.contains("Exception"), out);
+        return out;
+    }
+
     static String body(MessageExt m) {
         return new String(m.getBody(), StandardCharsets.UTF_8);
     }
