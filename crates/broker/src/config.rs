@@ -54,6 +54,8 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub max_parked_pulls: usize,
     pub append_queue_depth: usize,
+    pub truncate_corrupt_commit_log: bool,
+    pub check_crc_on_read: bool,
 }
 
 impl Default for BrokerConfig {
@@ -96,6 +98,8 @@ impl Default for BrokerConfig {
             max_connections: 10_000,
             max_parked_pulls: 100_000,
             append_queue_depth: 16_384,
+            truncate_corrupt_commit_log: false,
+            check_crc_on_read: false,
         }
     }
 }
@@ -190,6 +194,8 @@ impl BrokerConfig {
                 "maxConnections" => self.max_connections = parse(k, v)?,
                 "maxParkedPulls" => self.max_parked_pulls = parse(k, v)?,
                 "appendQueueDepth" => self.append_queue_depth = parse(k, v)?,
+                "truncateCorruptCommitLog" => self.truncate_corrupt_commit_log = parse_bool(k, v)?,
+                "checkCrcOnRead" => self.check_crc_on_read = parse_bool(k, v)?,
                 _ if ACCEPTED_UNUSED_KEYS.contains(&k) => tracing::info!(key = k, "broker config key accepted but not used yet"),
                 _ => unknown.push(k.to_string()),
             }
@@ -235,6 +241,8 @@ impl BrokerConfig {
         c.append_queue_depth = self.append_queue_depth;
         c.max_transfer_count = self.max_transfer_count_on_message_in_memory;
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
+        c.truncate_corrupt = self.truncate_corrupt_commit_log;
+        c.check_crc_on_read = self.check_crc_on_read;
         c
     }
 

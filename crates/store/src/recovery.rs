@@ -64,6 +64,16 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             }
         }
     }
+    if let Some(valid_at) = valid_record_after(shared, &segments[last..], end)? {
+        let reason = format!(
+            "the record at offset {end} is damaged but a valid record follows at offset {valid_at}; \
+             this is corruption inside the log, not a torn tail"
+        );
+        if !shared.config.truncate_corrupt {
+            return Err(StoreError::Corrupt { path: segments[last].path.clone(), offset: end - segments[last].base, reason: format!("{reason}. Refusing to start; set truncateCorruptCommitLog=true to drop everything from offset {end} on") });
+        }
+        tracing::error!(file = %segments[last].path.display(), offset = end, "{reason}; truncating because truncateCorruptCommitLog=true");
+    }
     // A segment that ended with a blank but has no successor: resume in a new one.
     if end == segments[last].base + cl.file_size {
         let seg = Arc::new(Segment::open(dir, end, cl.file_size)?);
@@ -122,7 +132,7 @@ fn scan_segment(shared: &Shared, seg: &Segment) -> Result<SegmentEnd, StoreError
         let rec: Bytes = rec.freeze();
         let phys = seg.base + pos;
         let m = match decode_record(&rec, true) {
-            Ok(m) if m.physical_offset == phys as i64 => m,
+            Ok(m) if m.physical_offset == phys as i64 && properties_whole(&m.properties) => m,
             Ok(_) | Err(_) => {
                 tracing::warn!(file = %seg.path.display(), offset = phys, "CommitLog ends with an invalid record; truncating there");
                 return Ok(SegmentEnd::At(phys));
@@ -146,6 +156,70 @@ fn scan_segment(shared: &Shared, seg: &Segment) -> Result<SegmentEnd, StoreError
         })?;
         pos += total as u64;
     }
+}
+
+/// Looks for any valid record past `end`: in the rest of its segment (by searching for the
+/// magic code) or at the start of a later segment. Finding one means the damage at `end`
+/// is in the middle of the log, where truncating would silently drop good records.
+fn valid_record_after(shared: &Shared, segments: &[Arc<Segment>], end: u64) -> Result<Option<u64>, StoreError> {
+    let size = shared.commitlog.file_size;
+    let Some(first) = segments.first() else { return Ok(None) };
+    let mut file = first.file.try_clone().map_err(|e| StoreError::io(&first.path, e))?;
+    let start = end - first.base;
+    file.seek(SeekFrom::Start(start)).map_err(|e| StoreError::io(&first.path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut window = Vec::with_capacity(2 << 20);
+    let mut window_start = start; // file position of window[0]
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| StoreError::io(&first.path, e))?;
+        if n == 0 {
+            break;
+        }
+        window.extend_from_slice(&chunk[..n]);
+        // Candidates: a magic code 4 bytes into a record that starts after `end`.
+        let mut i = 4;
+        while i + 4 <= window.len() {
+            let magic = i32::from_be_bytes(window[i..i + 4].try_into().unwrap_or_default());
+            let at = window_start + i as u64 - 4;
+            if (magic == MAGIC_V1 || magic == MAGIC_V2) && at > start && record_valid_at(first, at, size)? {
+                return Ok(Some(first.base + at));
+            }
+            i += 1;
+        }
+        // Keep the last bytes, which may hold the start of a magic code split by the chunk.
+        let keep = window.len().min(7);
+        window_start += (window.len() - keep) as u64;
+        window.drain(..window.len() - keep);
+    }
+    for seg in &segments[1..] {
+        if record_valid_at(seg, 0, size)? {
+            return Ok(Some(seg.base));
+        }
+    }
+    Ok(None)
+}
+
+fn record_valid_at(seg: &Segment, at: u64, file_size: u64) -> Result<bool, StoreError> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 4];
+    if at + 4 > file_size || seg.file.read_exact_at(&mut head, at).is_err() {
+        return Ok(false);
+    }
+    let total = i32::from_be_bytes(head);
+    if total < 8 || at + total as u64 > file_size {
+        return Ok(false);
+    }
+    let mut rec = BytesMut::zeroed(total as usize);
+    seg.file.read_exact_at(&mut rec, at).map_err(|e| StoreError::io(&seg.path, e))?;
+    Ok(matches!(decode_record(&rec.freeze(), true), Ok(m) if m.physical_offset == (seg.base + at) as i64 && properties_whole(&m.properties)))
+}
+
+/// The body CRC does not cover the topic and properties that follow it, so a write torn
+/// inside them would pass it. Properties are written with a trailing separator: a torn
+/// (zero-filled) end loses it.
+fn properties_whole(properties: &str) -> bool {
+    properties.is_empty() || properties.ends_with('\u{2}')
 }
 
 /// Zeroes everything after `end` in its segment, so no torn bytes remain.

@@ -42,6 +42,9 @@ pub struct StoreConfig {
     pub max_transfer_bytes: usize,
     /// Verify body CRCs on every read, not only in recovery.
     pub check_crc_on_read: bool,
+    /// Start even when recovery finds corruption inside the CommitLog, dropping every
+    /// record from the damage on. Off by default: the store refuses to start instead.
+    pub truncate_corrupt: bool,
 }
 
 impl StoreConfig {
@@ -57,6 +60,7 @@ impl StoreConfig {
             max_transfer_count: 32,
             max_transfer_bytes: 256 * 1024,
             check_crc_on_read: false,
+            truncate_corrupt: false,
         }
     }
 

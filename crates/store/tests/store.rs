@@ -135,3 +135,102 @@ async fn torn_tail_is_truncated() {
     assert_eq!(bodies(&store, "T", 0, 0).len(), 10);
     store.shutdown().await;
 }
+
+fn segment0(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("commitlog").join(format!("{:020}", 0))
+}
+
+async fn fill(cfg: &StoreConfig, n: usize) -> Vec<i64> {
+    let store = Store::open(cfg.clone()).unwrap();
+    let mut ends = Vec::new();
+    for i in 0..n {
+        put(&store, "T", 0, i).await;
+        ends.push(store.commit_log_max_offset());
+    }
+    store.shutdown().await;
+    ends
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tails_torn_at_any_byte_recover_to_the_last_whole_record() {
+    let mut seed = 0x1234_5678_9ABC_DEF1u64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..12 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.commit_log_file_bytes = 1 << 20;
+        let ends = fill(&cfg, 20).await;
+        // Cut somewhere in the last five records, then maybe leave garbage behind the cut.
+        let lo = ends[14] as u64;
+        let hi = ends[19] as u64;
+        let cut = lo + rand() % (hi - lo);
+        let f = std::fs::OpenOptions::new().write(true).open(segment0(dir.path())).unwrap();
+        f.set_len(cut).unwrap();
+        f.set_len(cfg.commit_log_file_bytes).unwrap();
+        if round % 2 == 1 {
+            use std::os::unix::fs::FileExt;
+            let garbage: Vec<u8> = (0..300).map(|_| rand() as u8).collect();
+            f.write_all_at(&garbage, cut).unwrap();
+        }
+        drop(f);
+        let whole = ends.iter().filter(|e| **e as u64 <= cut).count();
+        let store = Store::open(cfg.clone()).unwrap();
+        assert_eq!(store.max_offset("T", 0), whole as i64, "round {round}: cut at {cut}");
+        assert_eq!(store.commit_log_max_offset(), ends[whole - 1], "round {round}");
+        assert_eq!(bodies(&store, "T", 0, 0).len(), whole);
+        // Appending continues right after the last whole record.
+        assert_eq!(put(&store, "T", 0, 500).await, whole as i64);
+        store.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corruption_inside_the_log_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.commit_log_file_bytes = 1 << 20;
+    let ends = fill(&cfg, 10).await;
+    // Flip one byte in the body of the sixth record.
+    let at = ends[4] as u64 + 90;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(segment0(dir.path())).unwrap();
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ 0xFF], at).unwrap();
+    drop(f);
+
+    let err = Store::open(cfg.clone()).err().expect("refuses to start");
+    let text = err.to_string();
+    assert!(text.contains(&format!("{:020}", 0)) && text.contains(&format!("offset {}", ends[4])), "{text}");
+    assert!(text.contains("truncateCorruptCommitLog"), "{text}");
+
+    cfg.truncate_corrupt = true;
+    let store = Store::open(cfg).unwrap();
+    assert_eq!(store.max_offset("T", 0), 5);
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_flush_group_commits_concurrent_puts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.commit_log_file_bytes = 1 << 20;
+    cfg.flush_mode = FlushMode::Sync;
+    let store = std::sync::Arc::new(Store::open(cfg).unwrap());
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { put(&store, "T", i % 4, i as usize).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.flushed_offset(), store.commit_log_max_offset(), "every acknowledged byte is flushed");
+    store.shutdown().await;
+}

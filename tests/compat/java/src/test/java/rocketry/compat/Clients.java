@@ -1,0 +1,88 @@
+package rocketry.compat;
+
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.rocketmq.client.ClientConfig;
+import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
+import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
+import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
+import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
+import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
+import org.apache.rocketmq.remoting.protocol.heartbeat.MessageModel;
+import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
+
+/** Official-client factories with short intervals, each client with its own instance (own MQClientInstance). */
+final class Clients {
+    private static final AtomicInteger SEQ = new AtomicInteger();
+    /** Unique per JVM run, so topic/group names never collide with a previous run's data. */
+    static final String RUN = UUID.randomUUID().toString().substring(0, 8);
+
+    private Clients() {
+    }
+
+    static String unique(String prefix) {
+        return prefix + "_" + RUN + "_" + SEQ.incrementAndGet();
+    }
+
+    private static void tune(ClientConfig c, String namesrv, String what) {
+        c.setNamesrvAddr(namesrv);
+        // A distinct instance name gives each client its own MQClientInstance (own connections, own heartbeats).
+        c.setInstanceName(unique(what));
+        c.setClientIP(Rocketry.LOOPBACK);
+        c.setPollNameServerInterval(1000);
+        c.setHeartbeatBrokerInterval(1000);
+        c.setPersistConsumerOffsetInterval(1000);
+    }
+
+    static DefaultMQProducer producer(Harness h, String namesrv) throws Exception {
+        DefaultMQProducer p = new DefaultMQProducer(unique("PG"));
+        tune(p, namesrv, "producer");
+        p.setSendMsgTimeout(5000);
+        p.start();
+        h.track(p::shutdown);
+        return p;
+    }
+
+    static DefaultMQAdminExt admin(Harness h, String namesrv) throws Exception {
+        DefaultMQAdminExt a = new DefaultMQAdminExt(5000);
+        tune(a, namesrv, "admin");
+        a.setAdminExtGroup(unique("ADMIN"));
+        a.start();
+        h.track(a::shutdown);
+        return a;
+    }
+
+    /** Clustering push consumer from the first offset; the collector records what it receives. */
+    static DefaultMQPushConsumer push(Harness h, String namesrv, String group, String topic, String subExpression,
+        Received collector) throws Exception {
+        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
+        tune(c, namesrv, "push");
+        c.setMessageModel(MessageModel.CLUSTERING);
+        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        c.subscribe(topic, subExpression);
+        c.setConsumeThreadMin(2);
+        c.setConsumeThreadMax(4);
+        c.setAwaitTerminationMillisWhenShutdown(5000);
+        c.registerMessageListener((MessageListenerConcurrently) (msgs, context) -> {
+            msgs.forEach(collector::add);
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+        });
+        c.start();
+        h.track(c::shutdown);
+        return c;
+    }
+
+    static DefaultLitePullConsumer litePull(Harness h, String namesrv, String group, String topic, String subExpression)
+        throws Exception {
+        DefaultLitePullConsumer c = new DefaultLitePullConsumer(group);
+        tune(c, namesrv, "litepull");
+        c.setMessageModel(MessageModel.CLUSTERING);
+        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        c.setAutoCommitIntervalMillis(1000);
+        c.subscribe(topic, subExpression);
+        c.start();
+        h.track(c::shutdown);
+        return c;
+    }
+}
