@@ -8,7 +8,7 @@ use store::FlushMode;
 
 /// Keys the Java broker knows that Rocketry accepts but does not act on yet.
 const ACCEPTED_UNUSED_KEYS: &[&str] = &[
-    "brokerIP2", "brokerRole", "deleteWhen", "fileReservedTime", "haListenPort", "diskMaxUsedSpaceRatio",
+    "brokerIP2", "brokerRole", "haListenPort",
     "sendMessageThreadPoolNums", "pullMessageThreadPoolNums", "useReentrantLockWhenPutMessage", "waitTimeMillsInSendQueue",
     "slaveReadEnable", "transientStorePoolEnable", "messageDelayLevel", "enablePropertyFilter", "aclEnable",
     "timerWheelEnable", "enableDLegerCommitLog", "enableControllerMode", "storePathCommitLog", "rocketmqHome",
@@ -56,6 +56,16 @@ pub struct BrokerConfig {
     pub append_queue_depth: usize,
     pub truncate_corrupt_commit_log: bool,
     pub check_crc_on_read: bool,
+    /// Hours a CommitLog file is kept.
+    pub file_reserved_time_hours: u64,
+    pub delete_when: Vec<u32>,
+    /// Percent, as in RocketMQ.
+    pub disk_max_used_space_ratio: u32,
+    pub disk_space_clean_forcibly_ratio: f64,
+    pub disk_space_warning_level_ratio: f64,
+    pub delete_file_batch_max: usize,
+    pub clean_resource_interval_ms: u64,
+    pub disk_capacity_bytes: Option<u64>,
 }
 
 impl Default for BrokerConfig {
@@ -100,6 +110,14 @@ impl Default for BrokerConfig {
             append_queue_depth: 16_384,
             truncate_corrupt_commit_log: false,
             check_crc_on_read: false,
+            file_reserved_time_hours: 72,
+            delete_when: vec![4],
+            disk_max_used_space_ratio: 75,
+            disk_space_clean_forcibly_ratio: 0.85,
+            disk_space_warning_level_ratio: 0.90,
+            delete_file_batch_max: 10,
+            clean_resource_interval_ms: 10_000,
+            disk_capacity_bytes: None,
         }
     }
 }
@@ -196,6 +214,16 @@ impl BrokerConfig {
                 "appendQueueDepth" => self.append_queue_depth = parse(k, v)?,
                 "truncateCorruptCommitLog" => self.truncate_corrupt_commit_log = parse_bool(k, v)?,
                 "checkCrcOnRead" => self.check_crc_on_read = parse_bool(k, v)?,
+                "fileReservedTime" => self.file_reserved_time_hours = parse(k, v)?,
+                "deleteWhen" => {
+                    self.delete_when = store::retention::parse_delete_when(v).map_err(|reason| ConfigError { key: k.into(), value: v.into(), reason })?
+                }
+                "diskMaxUsedSpaceRatio" => self.disk_max_used_space_ratio = parse(k, v)?,
+                "diskSpaceCleanForciblyRatio" => self.disk_space_clean_forcibly_ratio = parse(k, v)?,
+                "diskSpaceWarningLevelRatio" => self.disk_space_warning_level_ratio = parse(k, v)?,
+                "deleteFileBatchMax" => self.delete_file_batch_max = parse(k, v)?,
+                "cleanResourceInterval" => self.clean_resource_interval_ms = parse(k, v)?,
+                "diskCapacityBytes" => self.disk_capacity_bytes = Some(parse(k, v)?).filter(|c| *c > 0),
                 _ if ACCEPTED_UNUSED_KEYS.contains(&k) => tracing::info!(key = k, "broker config key accepted but not used yet"),
                 _ => unknown.push(k.to_string()),
             }
@@ -221,6 +249,14 @@ impl BrokerConfig {
         if self.max_message_size == 0 || self.max_message_size as u64 + 64 * 1024 > self.mapped_file_size_commit_log {
             return bad("maxMessageSize", self.max_message_size.to_string(), "must be positive and fit in a CommitLog file");
         }
+        if !(1..=99).contains(&self.disk_max_used_space_ratio) {
+            return bad("diskMaxUsedSpaceRatio", self.disk_max_used_space_ratio.to_string(), "must be a percentage 1-99");
+        }
+        for (key, v) in [("diskSpaceCleanForciblyRatio", self.disk_space_clean_forcibly_ratio), ("diskSpaceWarningLevelRatio", self.disk_space_warning_level_ratio)] {
+            if !(0.01..=0.99).contains(&v) {
+                return bad(key, v.to_string(), "must be a ratio between 0.01 and 0.99");
+            }
+        }
         if self.frame_max_bytes < 1024 {
             return bad("frameMaxLength", self.frame_max_bytes.to_string(), "must be at least 1024");
         }
@@ -243,6 +279,16 @@ impl BrokerConfig {
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
         c.truncate_corrupt = self.truncate_corrupt_commit_log;
         c.check_crc_on_read = self.check_crc_on_read;
+        c.retention = store::RetentionPolicy {
+            file_reserved_time: std::time::Duration::from_secs(self.file_reserved_time_hours * 3600),
+            delete_when_hours: self.delete_when.clone(),
+            disk_max_used_space_ratio: self.disk_max_used_space_ratio as f64 / 100.0,
+            disk_space_clean_forcibly_ratio: self.disk_space_clean_forcibly_ratio,
+            disk_space_warning_level_ratio: self.disk_space_warning_level_ratio,
+            delete_file_batch_max: self.delete_file_batch_max.max(1),
+        };
+        c.clean_interval = std::time::Duration::from_millis(self.clean_resource_interval_ms.max(10));
+        c.disk_capacity_bytes = self.disk_capacity_bytes;
         c
     }
 

@@ -37,13 +37,22 @@ const BLANK_HEADER_BYTES: u64 = 8;
 
 pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) -> Result<Vec<JoinHandle<()>>, StoreError> {
     let mut threads = Vec::new();
-    let appender = Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, next_queue_offset: HashMap::new(), failed: None };
+    let appender = Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, next_queue_offset: HashMap::new() };
     threads.push(
         std::thread::Builder::new()
             .name("store-appender".into())
             .spawn(move || appender.run(rx))
             .map_err(|e| StoreError::io("store-appender thread", e))?,
     );
+    {
+        let s = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("store-cleaner".into())
+                .spawn(move || periodic_clean(s))
+                .map_err(|e| StoreError::io("store-cleaner thread", e))?,
+        );
+    }
     if shared.config.flush_mode == FlushMode::Async {
         let s = shared.clone();
         threads.push(
@@ -62,10 +71,6 @@ struct Appender {
     /// Absolute CommitLog offset of the next record.
     write_pos: u64,
     next_queue_offset: HashMap<(String, i32), i64>,
-    /// Set by the first failed write. The appender then refuses every put: after a
-    /// partial write its view of the file cannot be trusted, and recovery at the next
-    /// start finds the true end.
-    failed: Option<String>,
 }
 
 /// A put laid out in the write buffer, waiting for its answer.
@@ -102,7 +107,8 @@ impl Appender {
         let mut placed = Vec::new();
         let mut buf = BytesMut::new();
         let mut buf_start = self.write_pos;
-        let mut failed: Option<PutError> = self.failed.as_ref().map(|m| PutError::ServiceUnavailable(format!("store stopped after a write failure: {m}")));
+        let mut failed: Option<PutError> = None;
+        let (start_segment, start_pos) = (self.segment.clone(), self.write_pos);
         let mut shutdown = None;
         let mut others = Vec::new();
         for job in batch.drain(..) {
@@ -133,10 +139,9 @@ impl Appender {
             }
         }
         if let Some(e) = failed {
-            // Nothing of this batch was published, and nothing more will be.
-            if self.failed.is_none() {
-                self.failed = Some(e.to_string());
-            }
+            // Nothing of this batch was published: go back to the published end, so the
+            // next batch overwrites whatever part of this one reached the file.
+            self.rewind(start_segment, start_pos);
             for p in placed {
                 let _ = p.reply.send(Err(e.clone()));
             }
@@ -163,11 +168,27 @@ impl Appender {
         false
     }
 
+    fn rewind(&mut self, segment: Arc<Segment>, write_pos: u64) {
+        let mut segs = self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
+        while segs.last().is_some_and(|s| s.base > segment.base) {
+            if let Some(extra) = segs.pop() {
+                let _ = std::fs::remove_file(&extra.path);
+            }
+        }
+        drop(segs);
+        self.segment = segment;
+        self.write_pos = write_pos;
+        self.next_queue_offset.clear();
+    }
+
     /// Assigns offsets to a put and appends its records to the write buffer.
     fn place(&mut self, msg: &PutMessage, buf: &mut BytesMut, buf_start: &mut u64) -> Result<PutResult, PlaceError> {
         let total: u64 = msg.records.iter().map(|r| r.bytes.len() as u64).sum();
         if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {
             return Err(PlaceError::Illegal(PutError::MessageIllegal(format!("{total} bytes do not fit in a CommitLog file"))));
+        }
+        if let Some(why) = self.shared.disk_full(total) {
+            return Err(PlaceError::Illegal(PutError::ServiceUnavailable(why)));
         }
         let seg_end = self.segment.base + self.shared.config.commit_log_file_bytes;
         if self.write_pos + total + BLANK_HEADER_BYTES > seg_end {
@@ -325,6 +346,27 @@ fn periodic_flush(shared: Arc<Shared>) {
         std::thread::sleep(interval);
         if let Err(e) = flush_segments(&shared) {
             tracing::error!(error = %e, "periodic CommitLog flush failed");
+        }
+    }
+}
+
+/// Retention and disk-usage checks every `clean_interval`, checking for shutdown often.
+fn periodic_clean(shared: Arc<Shared>) {
+    let step = Duration::from_millis(50);
+    let mut waited = Duration::ZERO;
+    loop {
+        if waited.is_zero() {
+            if let Err(e) = crate::store::clean(&shared) {
+                tracing::error!(error = %e, "retention pass failed");
+            }
+        }
+        if shared.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        std::thread::sleep(step);
+        waited += step;
+        if waited >= shared.config.clean_interval {
+            waited = Duration::ZERO;
         }
     }
 }

@@ -179,6 +179,33 @@ impl ConsumeQueue {
         Ok(())
     }
 
+    /// Moves the min offset past entries pointing below `commitlog_min` and deletes the
+    /// files that hold nothing else.
+    pub fn drop_below(&self, commitlog_min: i64) -> Result<(), StoreError> {
+        let (mut lo, mut hi) = (self.min_offset(), self.max_offset());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.entry(mid)? {
+                Some(e) if e.phys_offset >= commitlog_min => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        if lo <= self.min_offset() {
+            return Ok(());
+        }
+        self.min_offset.store(lo, Ordering::Release);
+        let first_kept_file = lo as u64 / self.entries_per_file;
+        let doomed: Vec<u64> = {
+            let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+            (0..first_kept_file.min(files.len() as u64)).filter(|no| files[*no as usize].take().is_some()).collect()
+        };
+        for no in doomed {
+            let path = self.file_path(no);
+            std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+        }
+        Ok(())
+    }
+
     pub fn remove_files(&self) -> Result<(), StoreError> {
         self.files.write().unwrap_or_else(|e| e.into_inner()).clear();
         self.max_offset.store(0, Ordering::Release);

@@ -37,4 +37,13 @@ impl KeyIndex {
         let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
         map.get(&key_hash(topic, key)).map(|v| v.iter().rev().take(max).copied().collect()).unwrap_or_default()
     }
+
+    /// Forgets offsets below `min_offset`, after old CommitLog files are deleted.
+    pub fn retain_from(&self, min_offset: i64) {
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, v| {
+            v.retain(|&o| o >= min_offset);
+            !v.is_empty()
+        });
+    }
 }

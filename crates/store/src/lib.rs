@@ -13,11 +13,13 @@ mod consume_queue;
 mod error;
 mod index;
 mod recovery;
+pub mod retention;
 mod store;
 
 pub use commitlog::SEGMENT_NAME_DIGITS;
 pub use consume_queue::CQ_ENTRY_BYTES;
 pub use error::{PutError, StoreError};
+pub use retention::RetentionPolicy;
 pub use store::{
     Arrivals, BoundaryType, EncodedRecord, FlushMode, GetResult, GetStatus, PutMessage, PutResult, Store, StoreConfig,
 };

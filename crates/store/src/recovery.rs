@@ -91,6 +91,11 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     cl.write_end.store(end, Ordering::Release);
     cl.flushed_end.store(end, Ordering::Release);
     trim_consume_queues(shared, end)?;
+    let min = shared.commitlog.min_offset() as i64;
+    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    for q in queues {
+        q.drop_below(min)?;
+    }
     tracing::info!(commitlog_end = end, "store recovered");
     Ok(Tail { segment: seg, write_pos: end })
 }

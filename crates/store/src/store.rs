@@ -13,6 +13,7 @@ use crate::appender::{self, Job};
 use crate::commitlog::CommitLog;
 use crate::consume_queue::{ConsumeQueue, CqEntry, CQ_ENTRY_BYTES};
 use crate::index::KeyIndex;
+use crate::retention::{self, FileAge, RetentionPolicy};
 use crate::{recovery, PutError, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,11 @@ pub struct StoreConfig {
     /// Start even when recovery finds corruption inside the CommitLog, dropping every
     /// record from the damage on. Off by default: the store refuses to start instead.
     pub truncate_corrupt: bool,
+    pub retention: RetentionPolicy,
+    /// `cleanResourceInterval`: how often retention and disk usage are checked.
+    pub clean_interval: Duration,
+    /// Count usage against this many bytes instead of the filesystem's size.
+    pub disk_capacity_bytes: Option<u64>,
 }
 
 impl StoreConfig {
@@ -61,6 +67,9 @@ impl StoreConfig {
             max_transfer_bytes: 256 * 1024,
             check_crc_on_read: false,
             truncate_corrupt: false,
+            retention: RetentionPolicy::default(),
+            clean_interval: Duration::from_secs(10),
+            disk_capacity_bytes: None,
         }
     }
 
@@ -155,9 +164,42 @@ pub(crate) struct Shared {
     pub index: KeyIndex,
     pub arrivals: Arrivals,
     pub stopped: std::sync::atomic::AtomicBool,
+    /// Used fraction of the disk (or of `disk_capacity_bytes`) at the last check, ×10⁶.
+    pub disk_used_ppm: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
+    /// Bytes the store holds: the live CommitLog range and the consume queues.
+    fn store_bytes(&self) -> u64 {
+        let cl = self.commitlog.max_offset().saturating_sub(self.commitlog.min_offset());
+        let cq: u64 = self.queues.read().unwrap_or_else(|e| e.into_inner()).values().map(|q| (q.max_offset() - q.min_offset()).max(0) as u64 * CQ_ENTRY_BYTES).sum();
+        cl + cq
+    }
+
+    /// Used fraction of the disk the store lives on, or of the configured capacity.
+    pub fn disk_used_ratio(&self) -> f64 {
+        match self.config.disk_capacity_bytes {
+            Some(cap) if cap > 0 => self.store_bytes() as f64 / cap as f64,
+            _ => match nix::sys::statvfs::statvfs(&self.config.root_dir) {
+                Ok(s) if s.blocks() > 0 => {
+                    let total = s.blocks() as f64;
+                    (total - s.blocks_available() as f64) / total
+                }
+                _ => 0.0,
+            },
+        }
+    }
+
+    /// Why a put of `bytes` more must be refused for lack of space, if it must.
+    pub fn disk_full(&self, bytes: u64) -> Option<String> {
+        let limit = self.config.retention.disk_space_warning_level_ratio;
+        let ratio = match self.config.disk_capacity_bytes {
+            Some(cap) if cap > 0 => (self.store_bytes() + bytes) as f64 / cap as f64,
+            _ => self.disk_used_ppm.load(Ordering::Acquire) as f64 / 1e6,
+        };
+        (ratio > limit).then(|| format!("disk full: usage {:.1}% is over diskSpaceWarningLevelRatio {:.0}%; sends are refused until space is freed", ratio * 100.0, limit * 100.0))
+    }
+
     pub fn queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
         self.queues.read().unwrap_or_else(|e| e.into_inner()).get(&(topic.to_string(), queue_id)).cloned()
     }
@@ -224,6 +266,7 @@ impl Store {
             index: KeyIndex::default(),
             arrivals: Arrivals::default(),
             stopped: Default::default(),
+            disk_used_ppm: Default::default(),
         });
         let tail = recovery::recover(&shared)?;
         let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
@@ -392,6 +435,16 @@ impl Store {
         Ok(lo)
     }
 
+    /// One retention pass: deletes what the policy says, moves the min offsets of the
+    /// CommitLog, the consume queues and the index, and refreshes the disk-full state.
+    pub fn clean_now(&self) -> Result<Vec<u64>, StoreError> {
+        clean(&self.shared)
+    }
+
+    pub fn disk_used_ratio(&self) -> f64 {
+        self.shared.disk_used_ratio()
+    }
+
     /// Flushes everything written so far.
     pub async fn flush(&self) -> Result<(), PutError> {
         let (tx, rx) = oneshot::channel();
@@ -422,4 +475,40 @@ impl Store {
 
 fn empty_result(status: GetStatus, next: i64, min: i64, max: i64) -> GetResult {
     GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: Bytes::new(), message_count: 0 }
+}
+
+pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
+    let ratio = shared.disk_used_ratio();
+    let segments = shared.commitlog.segments();
+    let files: Vec<FileAge> = segments
+        .iter()
+        .map(|seg| {
+            let modified = seg.file.metadata().and_then(|m| m.modified()).ok();
+            let modified_ms = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as i64);
+            FileAge { base: seg.base, modified_ms }
+        })
+        .collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let hour = ((now.as_secs() / 3600) % 24) as u32;
+    let doomed = retention::plan(&shared.config.retention, &files, now.as_millis() as i64, hour, ratio);
+    if !doomed.is_empty() {
+        let removed = {
+            let mut segs = shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
+            let n = segs.iter().take(segs.len().saturating_sub(1)).take_while(|s| doomed.contains(&s.base)).count();
+            segs.drain(..n).collect::<Vec<_>>()
+        };
+        for seg in &removed {
+            tracing::info!(file = %seg.path.display(), "retention: deleting CommitLog file");
+            std::fs::remove_file(&seg.path).map_err(|e| StoreError::io(&seg.path, e))?;
+        }
+        let min = shared.commitlog.min_offset() as i64;
+        let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for q in queues {
+            q.drop_below(min)?;
+        }
+        shared.index.retain_from(min);
+    }
+    let ratio = shared.disk_used_ratio();
+    shared.disk_used_ppm.store((ratio * 1e6) as u64, Ordering::Release);
+    Ok(doomed)
 }

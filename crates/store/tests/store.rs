@@ -2,7 +2,9 @@ use std::net::SocketAddr;
 
 use bytes::BytesMut;
 use protocol::message::{decode_records, tags_code, NewRecord, Properties};
-use store::{BoundaryType, EncodedRecord, FlushMode, GetStatus, PutMessage, Store, StoreConfig};
+use std::time::Duration;
+
+use store::{BoundaryType, EncodedRecord, FlushMode, GetStatus, PutError, PutMessage, Store, StoreConfig};
 
 fn config(dir: &std::path::Path) -> StoreConfig {
     let mut c = StoreConfig::new(dir);
@@ -232,5 +234,71 @@ async fn sync_flush_group_commits_concurrent_puts() {
         t.await.unwrap();
     }
     assert_eq!(store.flushed_offset(), store.commit_log_max_offset(), "every acknowledged byte is flushed");
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_disk_refuses_sends_keeps_reads_and_retention_frees_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.disk_capacity_bytes = Some(48 * 1024);
+    cfg.clean_interval = Duration::from_secs(3600); // passes run only when the test asks
+    let store = Store::open(cfg).unwrap();
+    let mut stored = 0;
+    let refusal = loop {
+        let body = format!("message-{stored}-{}", "x".repeat(200));
+        let r = store
+            .put(PutMessage { topic: "T".into(), queue_id: 0, records: vec![record("T", 0, body.as_bytes(), "t", &format!("k{stored}"))], wait_flush: true })
+            .await;
+        match r {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 10_000, "never refused");
+    };
+    assert!(matches!(&refusal, PutError::ServiceUnavailable(m) if m.contains("disk full")), "{refusal:?}");
+    // Reads go on.
+    assert_eq!(bodies(&store, "T", 0, 0).len(), stored);
+
+    // Over diskSpaceCleanForciblyRatio the oldest files go, whatever their age.
+    let deleted = store.clean_now().unwrap();
+    assert!(!deleted.is_empty());
+    let min = store.min_offset("T", 0);
+    assert!(min > 0, "the queue's min offset moved");
+    assert!(store.commit_log_min_offset() > 0);
+    let r = store.get("T", 0, 0, 32, &|_| true).unwrap();
+    assert_eq!((r.status, r.next_begin_offset), (GetStatus::OffsetTooSmall, min));
+    assert_eq!(bodies(&store, "T", 0, min).len() as i64, stored as i64 - min);
+    assert!(store.query_by_key("T", "k0", 10, 0, i64::MAX).unwrap().is_empty(), "deleted messages leave the index");
+    // Space is back: sends succeed again.
+    assert_eq!(put(&store, "T", 0, 1).await, stored as i64);
+    store.shutdown().await;
+    drop(store);
+
+    // The moved min offset holds after a restart.
+    let mut cfg = config(dir.path());
+    cfg.disk_capacity_bytes = Some(48 * 1024);
+    let store = Store::open(cfg).unwrap();
+    assert_eq!(store.min_offset("T", 0), min);
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_files_are_deleted_at_the_delete_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.clean_interval = Duration::from_secs(3600);
+    cfg.retention.file_reserved_time = Duration::ZERO;
+    cfg.retention.delete_when_hours = (0..24).collect();
+    let store = Store::open(cfg).unwrap();
+    for i in 0..100 {
+        put(&store, "T", 0, i).await;
+    }
+    let files_before = std::fs::read_dir(dir.path().join("commitlog")).unwrap().count();
+    assert!(files_before > 2);
+    let deleted = store.clean_now().unwrap();
+    assert_eq!(deleted.len(), (files_before - 1).min(10));
+    assert_eq!(std::fs::read_dir(dir.path().join("commitlog")).unwrap().count(), files_before - deleted.len());
+    assert!(store.min_offset("T", 0) > 0);
     store.shutdown().await;
 }

@@ -162,7 +162,7 @@ pub fn runtime_info(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCo
         0
     };
     let started_ms = now_ms() - b.started.elapsed().as_millis() as i64;
-    let disk_ratio = disk_used_ratio(&b.config.store_path_root_dir);
+    let disk_ratio = store.disk_used_ratio();
     let mut table = std::collections::BTreeMap::new();
     let mut put = |k: &str, v: String| {
         table.insert(k.to_string(), v);
@@ -212,18 +212,6 @@ pub fn runtime_info(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCo
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Used fraction of the filesystem holding the store, as RocketMQ reports it.
-fn disk_used_ratio(path: &std::path::Path) -> f64 {
-    match nix::sys::statvfs::statvfs(path) {
-        Ok(s) if s.blocks() > 0 => {
-            let total = s.blocks() as f64;
-            let free = s.blocks_available() as f64;
-            ((total - free) / total).clamp(0.0, 1.0)
-        }
-        _ => -1.0,
-    }
 }
 
 pub fn consumer_connections(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {

@@ -156,6 +156,21 @@ final class Msgs {
         }
     }
 
+    /** Sends n messages synchronously (seq prefix-00..), checking every SendResult; tags cycle TagA/TagB/none. */
+    static List<Sent> sendSync(org.apache.rocketmq.client.producer.DefaultMQProducer p, String topic, String prefix, int n)
+        throws Exception {
+        List<Sent> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Message m = make(topic, String.format("%s-%03d", prefix, i), i % 3 == 0 ? "TagA" : i % 3 == 1 ? "TagB" : null, 40 + i);
+            Sent s = expect(m);
+            SendResult r = p.send(m);
+            sentAt(s, m);
+            record(s, r, topic);
+            out.add(s);
+        }
+        return out;
+    }
+
     /** No two sent messages may have been given the same (broker, queue, offset) or offsetMsgId. */
     static void assertDistinctPositions(Collection<Sent> sent) {
         Map<String, String> byPos = new TreeMap<>();
