@@ -20,7 +20,16 @@ pub(crate) struct Tail {
     pub write_pos: u64,
 }
 
+/// Present while a store is open; found at start it means the last run did not shut down
+/// cleanly (RocketMQ's `abort` file).
+pub(crate) const ABORT_FILE: &str = "abort";
+/// Written at a clean shutdown: the CommitLog end offset, in decimal.
+pub(crate) const CLEAN_END_FILE: &str = "clean_shutdown";
+
 pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
+    let unclean = shared.config.root_dir.join(ABORT_FILE).exists();
+    let clean_end_path = shared.config.root_dir.join(CLEAN_END_FILE);
+    let clean_end: Option<u64> = if unclean { None } else { std::fs::read_to_string(&clean_end_path).ok().and_then(|t| t.trim().parse().ok()) };
     let cl = &shared.commitlog;
     let dir = &cl.dir;
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
@@ -64,9 +73,17 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             }
         }
     }
-    if let Some(valid_at) = valid_record_after(shared, &segments[last..], end)? {
+    // After a crash, make sure what ends the log is a torn tail and not damage with good
+    // records behind it. After a clean shutdown the end is known good.
+    let damage = match clean_end {
+        // A clean shutdown said where the log ends: ending earlier means damage before it.
+        Some(known) if end < known => Some(known),
+        None if unclean => valid_record_after(shared, &segments[last..], end)?,
+        _ => valid_segment_after(shared, &segments[last..])?,
+    };
+    if let Some(valid_at) = damage {
         let reason = format!(
-            "the record at offset {end} is damaged but a valid record follows at offset {valid_at}; \
+            "the record at offset {end} is damaged but the log continues to offset {valid_at}; \
              this is corruption inside the log, not a torn tail"
         );
         if !shared.config.truncate_corrupt {
@@ -96,7 +113,7 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     for q in queues {
         q.drop_below(min)?;
     }
-    tracing::info!(commitlog_end = end, "store recovered");
+    tracing::info!(commitlog_end = end, after_crash = unclean, "store recovered");
     Ok(Tail { segment: seg, write_pos: end })
 }
 
@@ -184,7 +201,12 @@ fn valid_record_after(shared: &Shared, segments: &[Arc<Segment>], end: u64) -> R
         window.extend_from_slice(&chunk[..n]);
         // Candidates: a magic code 4 bytes into a record that starts after `end`.
         let mut i = 4;
-        while i + 4 <= window.len() {
+        // Both magic codes start with 0xDA: jump between candidates with memchr.
+        while let Some(hit) = memchr::memchr(0xDA, window.get(i..).unwrap_or_default()) {
+            i += hit;
+            if i + 4 > window.len() {
+                break;
+            }
             let magic = i32::from_be_bytes(window[i..i + 4].try_into().unwrap_or_default());
             let at = window_start + i as u64 - 4;
             if (magic == MAGIC_V1 || magic == MAGIC_V2) && at > start && record_valid_at(first, at, size)? {
@@ -197,8 +219,13 @@ fn valid_record_after(shared: &Shared, segments: &[Arc<Segment>], end: u64) -> R
         window_start += (window.len() - keep) as u64;
         window.drain(..window.len() - keep);
     }
-    for seg in &segments[1..] {
-        if record_valid_at(seg, 0, size)? {
+    valid_segment_after(shared, segments)
+}
+
+/// A later CommitLog file that starts with a valid record.
+fn valid_segment_after(shared: &Shared, segments: &[Arc<Segment>]) -> Result<Option<u64>, StoreError> {
+    for seg in segments.iter().skip(1) {
+        if record_valid_at(seg, 0, shared.commitlog.file_size)? {
             return Ok(Some(seg.base));
         }
     }

@@ -269,6 +269,9 @@ impl Store {
             disk_used_ppm: Default::default(),
         });
         let tail = recovery::recover(&shared)?;
+        let abort = shared.config.root_dir.join(recovery::ABORT_FILE);
+        std::fs::write(&abort, b"").map_err(|e| StoreError::io(&abort, e))?;
+        let _ = std::fs::remove_file(shared.config.root_dir.join(recovery::CLEAN_END_FILE));
         let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
         let threads = appender::start(shared.clone(), rx, tail)?;
         Ok(Store { shared, jobs, threads: Mutex::new(threads) })
@@ -455,8 +458,14 @@ impl Store {
     /// Stops the appender after it has answered every queued put, and flushes.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.jobs.send(Job::Shutdown(tx)).await.is_ok() {
-            let _ = rx.await;
+        if self.jobs.send(Job::Shutdown(tx)).await.is_ok() && rx.await.is_ok() {
+            // Everything is flushed: record where the log ends, then drop the crash marker.
+            let root = &self.shared.config.root_dir;
+            let end = self.shared.commitlog.max_offset().to_string();
+            let marked = std::fs::write(root.join(recovery::CLEAN_END_FILE), end).and_then(|_| std::fs::remove_file(root.join(recovery::ABORT_FILE)));
+            if let Err(e) = marked {
+                tracing::warn!(error = %e, "could not mark the clean shutdown; the next start checks as after a crash");
+            }
         }
         self.shared.stopped.store(true, Ordering::Release);
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));

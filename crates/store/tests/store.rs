@@ -123,6 +123,7 @@ async fn torn_tail_is_truncated() {
     let end = store.commit_log_max_offset() as u64;
     store.shutdown().await;
     drop(store);
+    as_if_crashed(dir.path());
     // Tear the last record in half and leave garbage behind it.
     let seg = dir.path().join("commitlog").join(format!("{:020}", 0));
     let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
@@ -136,6 +137,12 @@ async fn torn_tail_is_truncated() {
     assert_eq!(put(&store, "T", 0, 99).await, 9);
     assert_eq!(bodies(&store, "T", 0, 0).len(), 10);
     store.shutdown().await;
+}
+
+/// Leaves the markers a killed process leaves: the crash marker, no clean end.
+fn as_if_crashed(dir: &std::path::Path) {
+    std::fs::write(dir.join("abort"), b"").unwrap();
+    let _ = std::fs::remove_file(dir.join("clean_shutdown"));
 }
 
 fn segment0(dir: &std::path::Path) -> std::path::PathBuf {
@@ -180,6 +187,7 @@ async fn tails_torn_at_any_byte_recover_to_the_last_whole_record() {
             f.write_all_at(&garbage, cut).unwrap();
         }
         drop(f);
+        as_if_crashed(dir.path());
         let whole = ends.iter().filter(|e| **e as u64 <= cut).count();
         let store = Store::open(cfg.clone()).unwrap();
         assert_eq!(store.max_offset("T", 0), whole as i64, "round {round}: cut at {cut}");
@@ -206,10 +214,15 @@ async fn corruption_inside_the_log_refuses_to_start() {
     f.write_all_at(&[b[0] ^ 0xFF], at).unwrap();
     drop(f);
 
+    // Found through the end a clean shutdown recorded...
     let err = Store::open(cfg.clone()).err().expect("refuses to start");
     let text = err.to_string();
     assert!(text.contains(&format!("{:020}", 0)) && text.contains(&format!("offset {}", ends[4])), "{text}");
     assert!(text.contains("truncateCorruptCommitLog"), "{text}");
+    // ...and, after a crash, by finding valid records behind the damage.
+    as_if_crashed(dir.path());
+    let err = Store::open(cfg.clone()).err().expect("refuses to start after a crash too");
+    assert!(err.to_string().contains(&format!("continues to offset {}", ends[5])), "{err}");
 
     cfg.truncate_corrupt = true;
     let store = Store::open(cfg).unwrap();

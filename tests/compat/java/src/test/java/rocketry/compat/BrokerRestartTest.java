@@ -31,6 +31,7 @@ class BrokerRestartTest {
         Rocketry.Proc proc = H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
         String namesrv = Rocketry.LOOPBACK + ":" + ports[0];
         Map<String, String> brokers = Map.of("broker-a", Rocketry.LOOPBACK + ":" + ports[1]);
+        Clients.awaitAutoCreateRoute(H, namesrv, brokers.keySet());
         String topic = Clients.unique("BrokerRestart");
         String group = Clients.unique("CG_brestart");
 
@@ -49,6 +50,7 @@ class BrokerRestartTest {
         int exit = proc.terminate();
         assertEquals(0, exit, "exit code of rocketry standalone after SIGTERM (clean shutdown)");
         proc.start(); // same command line: same ports, same data dir
+        Clients.awaitAutoCreateRoute(H, namesrv, brokers.keySet());
 
         DefaultMQProducer p2 = Clients.producer(H, namesrv);
         List<Msgs.Sent> second = Msgs.sendSync(p2, topic, "d2", 50);

@@ -53,6 +53,23 @@ final class Clients {
         return a;
     }
 
+    /**
+     * Waits until the NameServer routes TBW102 (the auto-create template topic) to every named broker.
+     * A broker's port accepts connections before the broker has registered with the NameServer; until
+     * it has, a producer's first send to a new topic fails with "No route info of this topic".
+     */
+    static void awaitAutoCreateRoute(Harness h, String namesrv, java.util.Set<String> brokerNames) throws Exception {
+        DefaultMQAdminExt a = admin(h, namesrv);
+        try {
+            Wait.until("TBW102 routed to " + brokerNames + " by the NameServer", 15_000,
+                () -> a.examineTopicRouteInfo("TBW102"),
+                r -> r.getBrokerDatas().stream().map(b -> b.getBrokerName()).collect(java.util.stream.Collectors.toSet())
+                    .containsAll(brokerNames));
+        } finally {
+            a.shutdown();
+        }
+    }
+
     /** Clustering push consumer from the first offset; the collector records what it receives. */
     static DefaultMQPushConsumer push(Harness h, String namesrv, String group, String topic, String subExpression,
         Received collector) throws Exception {

@@ -32,6 +32,7 @@ class ConsumerRestartTest {
         H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
         String namesrv = Rocketry.LOOPBACK + ":" + ports[0];
         Map<String, String> brokers = Map.of("broker-a", Rocketry.LOOPBACK + ":" + ports[1]);
+        Clients.awaitAutoCreateRoute(H, namesrv, brokers.keySet());
         String topic = Clients.unique("ConsumerRestart");
         String group = Clients.unique("CG_restart");
         DefaultMQProducer producer = Clients.producer(H, namesrv);

@@ -76,6 +76,7 @@ class RoundTripTest {
         H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
         namesrv = Rocketry.LOOPBACK + ":" + ports[0];
         brokers = Map.of("broker-a", Rocketry.LOOPBACK + ":" + ports[1]);
+        Clients.awaitAutoCreateRoute(H, namesrv, brokers.keySet());
         topic = Clients.unique("RoundTrip");
         producer = Clients.producer(H, namesrv);
         // Precondition for the "> 4096 B body is compressed by the client" cases below.

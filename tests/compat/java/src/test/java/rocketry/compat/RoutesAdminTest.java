@@ -69,6 +69,7 @@ class RoutesAdminTest {
         brokerAddr = Rocketry.LOOPBACK + ":" + brokerPort;
         producer = Clients.producer(H, namesrv);
         admin = Clients.admin(H, namesrv);
+        Clients.awaitAutoCreateRoute(H, namesrv, java.util.Set.of(BROKER));
     }
 
     @Test
