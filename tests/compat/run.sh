@@ -30,7 +30,8 @@ export ROCKETRY_BIN="$bin"
 echo "== compat/java: official Java client and admin tools against $bin"
 rm -rf "$here/java/target/surefire-reports"
 java_rc=0
-(cd "$here/java" && mvn -B -q test -DrocketryBin="$bin") || java_rc=$?
+(cd "$here/java" && mvn -B -q -Dstyle.color=never test -DrocketryBin="$bin") || java_rc=$?
+echo
 java_run=0 java_fail=0 java_err=0 java_skip=0
 shopt -s nullglob
 for f in "$here"/java/target/surefire-reports/*.txt; do

@@ -161,7 +161,10 @@ impl Appender {
             self.run_other(job);
         }
         if let Some(reply) = shutdown {
-            let _ = self.flush_all();
+            if let Err(e) = self.flush_everything() {
+                tracing::error!(error = %e, "flush at shutdown failed");
+                return true; // no reply: the shutdown is not clean
+            }
             let _ = reply.send(());
             return true;
         }
@@ -250,6 +253,7 @@ impl Appender {
                     sys_flag: record_sys_flag(&rec.bytes),
                     tags_code: rec.tags_code,
                     keys: &rec.keys,
+                    store_timestamp: result.store_timestamp,
                 };
                 if let Err(e) = self.shared.dispatch(&d) {
                     // The record is in the CommitLog; recovery will rebuild the entry.
@@ -285,10 +289,16 @@ impl Appender {
         flush_segments(&self.shared)
     }
 
+    /// Everything, index included: at shutdown and on request.
+    fn flush_everything(&self) -> Result<(), StoreError> {
+        flush_segments(&self.shared)?;
+        self.shared.index.sync()
+    }
+
     fn run_other(&mut self, job: Job) {
         match job {
             Job::Flush(reply) => {
-                let _ = reply.send(self.flush_all().map_err(|e| PutError::Io(e.to_string())));
+                let _ = reply.send(self.flush_everything().map_err(|e| PutError::Io(e.to_string())));
             }
             Job::DeleteTopic(topic, reply) => {
                 let queues: Vec<_> = {
@@ -344,8 +354,8 @@ fn periodic_flush(shared: Arc<Shared>) {
     let interval = shared.config.flush_interval.max(Duration::from_millis(1));
     while !shared.stopped.load(Ordering::Acquire) {
         std::thread::sleep(interval);
-        if let Err(e) = flush_segments(&shared) {
-            tracing::error!(error = %e, "periodic CommitLog flush failed");
+        if let Err(e) = flush_segments(&shared).and_then(|_| shared.index.sync()) {
+            tracing::error!(error = %e, "periodic flush failed");
         }
     }
 }

@@ -106,6 +106,9 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     }
     cl.segments.write().unwrap_or_else(|e| e.into_inner()).truncate(last + 1);
     cl.write_end.store(end, Ordering::Release);
+    // Index entries past a truncated end point at records that are gone; new records
+    // written there must be indexed again.
+    shared.index_skip_below.fetch_min(end as i64, Ordering::AcqRel);
     cl.flushed_end.store(end, Ordering::Release);
     trim_consume_queues(shared, end)?;
     let min = shared.commitlog.min_offset() as i64;
@@ -175,6 +178,7 @@ fn scan_segment(shared: &Shared, seg: &Segment) -> Result<SegmentEnd, StoreError
             sys_flag: m.sys_flag,
             tags_code: tags,
             keys: &keys,
+            store_timestamp: m.store_timestamp,
         })?;
         pos += total as u64;
     }

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::appender::{self, Job};
 use crate::commitlog::CommitLog;
 use crate::consume_queue::{ConsumeQueue, CqEntry, CQ_ENTRY_BYTES};
-use crate::index::KeyIndex;
+use crate::index::{IndexLimits, KeyIndex};
 use crate::retention::{self, FileAge, RetentionPolicy};
 use crate::{recovery, PutError, StoreError};
 
@@ -51,6 +51,8 @@ pub struct StoreConfig {
     pub clean_interval: Duration,
     /// Count usage against this many bytes instead of the filesystem's size.
     pub disk_capacity_bytes: Option<u64>,
+    /// `maxHashSlotNum` and `maxIndexNum` of each index file.
+    pub index_limits: IndexLimits,
 }
 
 impl StoreConfig {
@@ -70,6 +72,7 @@ impl StoreConfig {
             retention: RetentionPolicy::default(),
             clean_interval: Duration::from_secs(10),
             disk_capacity_bytes: None,
+            index_limits: IndexLimits::default(),
         }
     }
 
@@ -166,6 +169,8 @@ pub(crate) struct Shared {
     pub stopped: std::sync::atomic::AtomicBool,
     /// Used fraction of the disk (or of `disk_capacity_bytes`) at the last check, ×10⁶.
     pub disk_used_ppm: std::sync::atomic::AtomicU64,
+    /// Records below this CommitLog offset are already indexed.
+    pub index_skip_below: std::sync::atomic::AtomicI64,
 }
 
 impl Shared {
@@ -225,7 +230,10 @@ impl Shared {
         if d.queue_offset >= cq.max_offset() {
             cq.put(d.queue_offset, CqEntry { phys_offset: d.phys_offset, size: d.size, tags_code: d.tags_code })?;
         }
-        self.index.add(d.topic, d.keys.iter().map(String::as_str), d.phys_offset);
+        // Keys of records below this are in the index already (recovery re-dispatch).
+        if d.phys_offset >= self.index_skip_below.load(Ordering::Acquire) {
+            self.index.add(d.topic, d.keys.iter().map(String::as_str), d.phys_offset, d.store_timestamp)?;
+        }
         Ok(())
     }
 }
@@ -240,6 +248,7 @@ pub(crate) struct Dispatch<'a> {
     pub sys_flag: i32,
     pub tags_code: i64,
     pub keys: &'a [String],
+    pub store_timestamp: i64,
 }
 
 /// The message store. Cheap to share behind an `Arc`.
@@ -253,6 +262,7 @@ impl Store {
     /// Opens the store, recovering the CommitLog tail and rebuilding what is missing
     /// from the consume queues and the index, then starts the appender.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        let index = KeyIndex::open(config.root_dir.join("index"), config.index_limits)?;
         let shared = Arc::new(Shared {
             commitlog: CommitLog {
                 dir: config.commit_log_dir(),
@@ -263,10 +273,11 @@ impl Store {
             },
             config,
             queues: RwLock::new(HashMap::new()),
-            index: KeyIndex::default(),
             arrivals: Arrivals::default(),
             stopped: Default::default(),
             disk_used_ppm: Default::default(),
+            index_skip_below: std::sync::atomic::AtomicI64::new(index.end_phys()),
+            index,
         });
         let tail = recovery::recover(&shared)?;
         let abort = shared.config.root_dir.join(recovery::ABORT_FILE);
@@ -386,7 +397,7 @@ impl Store {
     /// within `[begin_ms, end_ms]`, newest first.
     pub fn query_by_key(&self, topic: &str, key: &str, max: usize, begin_ms: i64, end_ms: i64) -> Result<Vec<Bytes>, StoreError> {
         let mut found = Vec::new();
-        for phys in self.shared.index.candidates(topic, key, max.saturating_mul(4).max(max)) {
+        for phys in self.shared.index.candidates(topic, key, max.saturating_mul(4).max(max), begin_ms, end_ms) {
             if found.len() >= max {
                 break;
             }
@@ -515,7 +526,7 @@ pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
         for q in queues {
             q.drop_below(min)?;
         }
-        shared.index.retain_from(min);
+        shared.index.retain_from(min)?;
     }
     let ratio = shared.disk_used_ratio();
     shared.disk_used_ppm.store((ratio * 1e6) as u64, Ordering::Release);
