@@ -53,7 +53,7 @@ pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) ->
                 .map_err(|e| StoreError::io("store-cleaner thread", e))?,
         );
     }
-    if shared.config.flush_mode == FlushMode::Async {
+    {
         let s = shared.clone();
         threads.push(
             std::thread::Builder::new()
@@ -241,6 +241,7 @@ impl Appender {
     }
 
     fn dispatch(&self, placed: &[Placed]) {
+        let mut touched = std::collections::HashSet::new();
         for p in placed {
             let Ok(result) = &p.result else { continue };
             for (i, (rec, phys)) in p.msg.records.iter().zip(&result.phys_offsets).enumerate() {
@@ -261,7 +262,10 @@ impl Appender {
                 }
             }
             self.shared.arrivals.notify(&p.msg.topic, p.msg.queue_id);
+            touched.insert((p.msg.topic.clone(), p.msg.queue_id));
         }
+        self.shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner()).extend(touched);
+        self.shared.dispatched_end.store(self.write_pos, Ordering::Release);
     }
 
     fn acknowledge(&self, placed: Vec<Placed>) {
@@ -289,10 +293,10 @@ impl Appender {
         flush_segments(&self.shared)
     }
 
-    /// Everything, index included: at shutdown and on request.
+    /// Everything, queues and index included: at shutdown and on request.
     fn flush_everything(&self) -> Result<(), StoreError> {
         flush_segments(&self.shared)?;
-        self.shared.index.sync()
+        self.shared.checkpoint()
     }
 
     fn run_other(&mut self, job: Job) {
@@ -350,11 +354,14 @@ fn flush_segments(shared: &Shared) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// ASYNC_FLUSH: flushes the CommitLog every `flush_interval`. Both modes: then syncs the
+/// consume queues and index and writes the checkpoint recovery starts from.
 fn periodic_flush(shared: Arc<Shared>) {
     let interval = shared.config.flush_interval.max(Duration::from_millis(1));
     while !shared.stopped.load(Ordering::Acquire) {
         std::thread::sleep(interval);
-        if let Err(e) = flush_segments(&shared).and_then(|_| shared.index.sync()) {
+        let flushed = if shared.config.flush_mode == FlushMode::Async { flush_segments(&shared) } else { Ok(()) };
+        if let Err(e) = flushed.and_then(|_| shared.checkpoint()) {
             tracing::error!(error = %e, "periodic flush failed");
         }
     }

@@ -206,6 +206,16 @@ impl ConsumeQueue {
         Ok(())
     }
 
+    /// Makes the written entries durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let files: Vec<(u64, Arc<File>)> = self.files.read().unwrap_or_else(|e| e.into_inner()).iter().enumerate().filter_map(|(no, f)| f.clone().map(|f| (no as u64, f))).collect();
+        // Only the newest file takes writes; older ones were synced when they were.
+        if let Some((no, f)) = files.last() {
+            f.sync_data().map_err(|e| StoreError::io(self.file_path(*no), e))?;
+        }
+        Ok(())
+    }
+
     pub fn remove_files(&self) -> Result<(), StoreError> {
         self.files.write().unwrap_or_else(|e| e.into_inner()).clear();
         self.max_offset.store(0, Ordering::Release);

@@ -61,9 +61,12 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     }
     *cl.segments.write().unwrap_or_else(|e| e.into_inner()) = segments.clone();
 
-    let mut end = segments[0].base;
-    let mut last = 0;
-    for (i, seg) in segments.iter().enumerate() {
+    // Files before the scan's first one are trusted: every record in them was flushed,
+    // dispatched and synced (checkpoint) or the last run ended cleanly.
+    let first = scan_start(shared, &segments, clean_end.is_some(), unclean);
+    let mut end = segments[first].base;
+    let mut last = first;
+    for (i, seg) in segments.iter().enumerate().skip(first) {
         last = i;
         match scan_segment(shared, seg)? {
             SegmentEnd::Full => end = seg.base + cl.file_size,
@@ -118,6 +121,42 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     }
     tracing::info!(commitlog_end = end, after_crash = unclean, "store recovered");
     Ok(Tail { segment: seg, write_pos: end })
+}
+
+/// The first file to scan: the last one after a clean shutdown, the one holding the
+/// checkpoint after a crash, the first one when nothing is known.
+fn scan_start(shared: &Shared, segments: &[Arc<Segment>], clean: bool, unclean: bool) -> usize {
+    if clean && !unclean {
+        return segments.len() - 1;
+    }
+    match read_checkpoint(&shared.config.root_dir) {
+        Some(cp) => segments.iter().rposition(|s| s.base <= cp).unwrap_or(0),
+        None => 0,
+    }
+}
+
+pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
+
+/// The CommitLog offset below which every record is flushed and its consume-queue and
+/// index entries are synced: 8 bytes big-endian, then their CRC32.
+pub(crate) fn read_checkpoint(root: &std::path::Path) -> Option<u64> {
+    let b = std::fs::read(root.join(CHECKPOINT_FILE)).ok()?;
+    if b.len() != 12 || crc32fast::hash(&b[..8]).to_be_bytes() != b[8..12] {
+        tracing::warn!("checkpoint unreadable; recovery scans the whole CommitLog");
+        return None;
+    }
+    Some(u64::from_be_bytes(b[..8].try_into().ok()?))
+}
+
+pub(crate) fn write_checkpoint(root: &std::path::Path, offset: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut b = offset.to_be_bytes().to_vec();
+    b.extend_from_slice(&crc32fast::hash(&b).to_be_bytes());
+    let tmp = root.join("checkpoint.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&b)?;
+    f.sync_data()?;
+    std::fs::rename(tmp, root.join(CHECKPOINT_FILE))
 }
 
 enum SegmentEnd {

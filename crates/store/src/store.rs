@@ -171,9 +171,28 @@ pub(crate) struct Shared {
     pub disk_used_ppm: std::sync::atomic::AtomicU64,
     /// Records below this CommitLog offset are already indexed.
     pub index_skip_below: std::sync::atomic::AtomicI64,
+    /// CommitLog offset up to which records are dispatched to queues and index.
+    pub dispatched_end: std::sync::atomic::AtomicU64,
+    /// Consume queues written since the last checkpoint.
+    pub dirty_queues: Mutex<std::collections::HashSet<(String, i32)>>,
 }
 
 impl Shared {
+    /// Syncs the consume queues written since the last checkpoint and the index, then
+    /// records that everything below the flushed and dispatched offset is safe.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let target = self.dispatched_end.load(Ordering::Acquire).min(self.commitlog.flushed_end.load(Ordering::Acquire));
+        let dirty = std::mem::take(&mut *self.dirty_queues.lock().unwrap_or_else(|e| e.into_inner()));
+        for (topic, queue_id) in dirty {
+            if let Some(q) = self.queue(&topic, queue_id) {
+                q.sync()?;
+            }
+        }
+        self.index.sync()?;
+        let root = &self.config.root_dir;
+        recovery::write_checkpoint(root, target).map_err(|e| StoreError::io(root.join(recovery::CHECKPOINT_FILE), e))
+    }
+
     /// Bytes the store holds: the live CommitLog range and the consume queues.
     fn store_bytes(&self) -> u64 {
         let cl = self.commitlog.max_offset().saturating_sub(self.commitlog.min_offset());
@@ -277,9 +296,12 @@ impl Store {
             stopped: Default::default(),
             disk_used_ppm: Default::default(),
             index_skip_below: std::sync::atomic::AtomicI64::new(index.end_phys()),
+            dispatched_end: Default::default(),
+            dirty_queues: Default::default(),
             index,
         });
         let tail = recovery::recover(&shared)?;
+        shared.dispatched_end.store(tail.write_pos, Ordering::Release);
         let abort = shared.config.root_dir.join(recovery::ABORT_FILE);
         std::fs::write(&abort, b"").map_err(|e| StoreError::io(&abort, e))?;
         let _ = std::fs::remove_file(shared.config.root_dir.join(recovery::CLEAN_END_FILE));
