@@ -11,6 +11,6 @@ echo "== cargo test"
 cargo test --workspace --locked
 
 echo "== compatibility suites (official Java and Go clients)"
-bash compat/run.sh "$PWD/target/debug/rocketry"
+bash tests/compat/run.sh "$PWD/target/debug/rocketry"
 
 echo "== all tests passed"

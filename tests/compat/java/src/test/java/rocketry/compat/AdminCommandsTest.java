@@ -1,0 +1,118 @@
+package rocketry.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Properties;
+import java.util.Set;
+import org.apache.rocketmq.client.exception.MQBrokerException;
+import org.apache.rocketmq.common.TopicConfig;
+import org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig;
+import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
+import org.apache.rocketmq.tools.command.MQAdminStartup;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Subscription groups, topic deletion, broker config, and the `mqadmin` commands themselves
+ * (which parse GET_BROKER_RUNTIME_INFO and the route and cluster JSON on their own).
+ *
+ * <p>Request codes exercised: UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200),
+ * GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), DELETE_TOPIC_IN_BROKER (215),
+ * DELETE_TOPIC_IN_NAMESRV (216), GET_TOPIC_CONFIG (351), GET_BROKER_CONFIG (26),
+ * GET_BROKER_CLUSTER_INFO (106), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_BROKER_RUNTIME_INFO (28).
+ */
+class AdminCommandsTest {
+    @RegisterExtension
+    static final Harness H = new Harness("admincmd");
+
+    static String namesrv;
+    static String brokerAddr;
+    static DefaultMQAdminExt admin;
+
+    @BeforeAll
+    static void start() throws Exception {
+        int[] ports = Rocketry.freePorts(2);
+        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
+        namesrv = Rocketry.LOOPBACK + ":" + ports[0];
+        brokerAddr = Rocketry.LOOPBACK + ":" + ports[1];
+        admin = Clients.admin(H, namesrv);
+        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
+    }
+
+    @Test
+    void subscriptionGroupsAreCreatedUpdatedAndDeleted() throws Exception {
+        String group = Clients.unique("admin_group");
+        SubscriptionGroupConfig g = new SubscriptionGroupConfig();
+        g.setGroupName(group);
+        g.setRetryMaxTimes(5);
+        admin.createAndUpdateSubscriptionGroupConfig(brokerAddr, g);
+        assertEquals(5, admin.examineSubscriptionGroupConfig(brokerAddr, group).getRetryMaxTimes());
+        g.setRetryMaxTimes(7);
+        admin.createAndUpdateSubscriptionGroupConfig(brokerAddr, g);
+        assertEquals(7, admin.examineSubscriptionGroupConfig(brokerAddr, group).getRetryMaxTimes());
+        admin.deleteSubscriptionGroup(brokerAddr, group, true);
+        // The admin reads the whole table (GET_ALL_SUBSCRIPTIONGROUP_CONFIG): a deleted group is absent.
+        assertNull(admin.examineSubscriptionGroupConfig(brokerAddr, group));
+    }
+
+    @Test
+    void topicsAreDeletedFromBrokerAndNameServer() throws Exception {
+        String topic = Clients.unique("Doomed");
+        admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 1, 1, 6));
+        Wait.until("route of " + topic, 10_000, () -> {
+            try {
+                return admin.examineTopicRouteInfo(topic);
+            } catch (Exception e) {
+                return null;
+            }
+        }, r -> r != null);
+        admin.deleteTopicInBroker(Set.of(brokerAddr), topic);
+        admin.deleteTopicInNameServer(Set.of(namesrv), topic);
+        assertFalse(admin.fetchAllTopicList().getTopicList().contains(topic));
+        MQBrokerException e = assertThrows(MQBrokerException.class, () -> admin.examineTopicConfig(brokerAddr, topic));
+        assertEquals(17, e.getResponseCode(), "TOPIC_NOT_EXIST");
+    }
+
+    @Test
+    void brokerConfigUsesJavaKeyNames() throws Exception {
+        Properties config = admin.getBrokerConfig(brokerAddr);
+        assertEquals("broker-a", config.getProperty("brokerName"));
+        assertEquals("DefaultCluster", config.getProperty("brokerClusterName"));
+        assertEquals("ASYNC_FLUSH", config.getProperty("flushDiskType"));
+    }
+
+    @Test
+    void mqadminCommandsWork() {
+        String clusterList = mqadmin("clusterList", "-n", namesrv);
+        assertTrue(clusterList.contains("DefaultCluster") && clusterList.contains("broker-a") && clusterList.contains(brokerAddr), clusterList);
+        String topics = mqadmin("topicList", "-n", namesrv);
+        assertTrue(topics.contains("TBW102"), topics);
+        String status = mqadmin("brokerStatus", "-n", namesrv, "-b", brokerAddr);
+        assertTrue(status.contains("msgPutTotalTodayNow") && status.contains("brokerVersionDesc"), status);
+        String route = mqadmin("topicRoute", "-n", namesrv, "-t", "TBW102");
+        assertTrue(route.contains("\"brokerName\":\"broker-a\""), route);
+    }
+
+    /** Runs an mqadmin command in this JVM and returns what it printed; it must not print an exception. */
+    static String mqadmin(String... args) {
+        PrintStream original = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            MQAdminStartup.main0(args, null);
+        } finally {
+            System.setOut(original);
+        }
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertFalse(out.contains("Exception"), out);
+        return out;
+    }
+}
