@@ -300,7 +300,9 @@ impl Store {
             dirty_queues: Default::default(),
             index,
         });
+        let started = std::time::Instant::now();
         let tail = recovery::recover(&shared)?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "recovery finished");
         shared.dispatched_end.store(tail.write_pos, Ordering::Release);
         let abort = shared.config.root_dir.join(recovery::ABORT_FILE);
         std::fs::write(&abort, b"").map_err(|e| StoreError::io(&abort, e))?;
