@@ -10,7 +10,7 @@ use store::FlushMode;
 const ACCEPTED_UNUSED_KEYS: &[&str] = &[
     "brokerIP2", "brokerRole", "haListenPort",
     "sendMessageThreadPoolNums", "pullMessageThreadPoolNums", "useReentrantLockWhenPutMessage", "waitTimeMillsInSendQueue",
-    "slaveReadEnable", "transientStorePoolEnable", "messageDelayLevel", "enablePropertyFilter", "aclEnable",
+    "slaveReadEnable", "transientStorePoolEnable", "enablePropertyFilter", "aclEnable",
     "timerWheelEnable", "enableDLegerCommitLog", "enableControllerMode", "storePathCommitLog", "rocketmqHome",
     "transactionTimeOut", "transactionCheckMax", "transactionCheckInterval", "serverWorkerThreads", "clientWorkerThreads",
 ];
@@ -66,6 +66,7 @@ pub struct BrokerConfig {
     pub delete_file_batch_max: usize,
     pub clean_resource_interval_ms: u64,
     pub disk_capacity_bytes: Option<u64>,
+    pub delay_levels: crate::put::DelayLevels,
 }
 
 impl Default for BrokerConfig {
@@ -118,6 +119,7 @@ impl Default for BrokerConfig {
             delete_file_batch_max: 10,
             clean_resource_interval_ms: 10_000,
             disk_capacity_bytes: None,
+            delay_levels: crate::put::DelayLevels::default(),
         }
     }
 }
@@ -223,6 +225,9 @@ impl BrokerConfig {
                 "diskSpaceWarningLevelRatio" => self.disk_space_warning_level_ratio = parse(k, v)?,
                 "deleteFileBatchMax" => self.delete_file_batch_max = parse(k, v)?,
                 "cleanResourceInterval" => self.clean_resource_interval_ms = parse(k, v)?,
+                "messageDelayLevel" => {
+                    self.delay_levels = crate::put::DelayLevels::parse(v).map_err(|reason| ConfigError { key: k.into(), value: v.into(), reason })?
+                }
                 "diskCapacityBytes" => self.disk_capacity_bytes = Some(parse(k, v)?).filter(|c| *c > 0),
                 _ if ACCEPTED_UNUSED_KEYS.contains(&k) => tracing::info!(key = k, "broker config key accepted but not used yet"),
                 _ => unknown.push(k.to_string()),

@@ -8,7 +8,9 @@ pub mod locks;
 pub mod offsets;
 mod persist;
 pub mod processor;
+pub mod put;
 mod register;
+mod schedule;
 mod stats;
 pub mod topics;
 
@@ -40,6 +42,7 @@ pub struct Broker {
     pub clients: ClientManager,
     pub locks: locks::LockTable,
     pub stats: Stats,
+    pub delay_levels: put::DelayLevels,
     /// Where this broker's records say they are stored (brokerIP1:listenPort).
     pub store_host: SocketAddr,
     /// Wakes the registration loop to register with the NameServers now.
@@ -85,7 +88,11 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     let local_addr = listener.local_addr()?;
     // With listenPort=0 the OS picks the port; advertise the real one.
     config.listen_port = local_addr.port();
-    let store = Store::open(config.store_config())?;
+    // Recovery reads files: keep it off the async workers.
+    let store_config = config.store_config();
+    let store = tokio::task::spawn_blocking(move || Store::open(store_config))
+        .await
+        .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
     let root = config.store_path_root_dir.clone();
     let broker = Arc::new(Broker {
         topics: TopicManager::load(&config)?,
@@ -94,6 +101,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
         clients: ClientManager::default(),
         locks: locks::LockTable::default(),
         stats: Stats::default(),
+        delay_levels: config.delay_levels.clone(),
         store_host: SocketAddr::new(ip, local_addr.port()),
         register_now: Notify::new(),
         parked_pulls: AtomicUsize::new(0),
@@ -115,6 +123,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     tasks.push(tokio::spawn(register::run(broker.clone())));
     tasks.push(tokio::spawn(housekeeping(broker.clone())));
     tasks.push(tokio::spawn(stats::sample(broker.clone())));
+    tasks.push(tokio::spawn(schedule::run(broker.clone())));
     Ok(BrokerHandle { broker, local_addr, connections, tasks })
 }
 

@@ -404,6 +404,14 @@ impl Store {
         Ok(GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: out.freeze(), message_count: count })
     }
 
+    /// Raw consume-queue entries from `from`: (queue offset, CommitLog offset, size, tag code).
+    /// The delay scheduler reads delivery times from the tag codes this way.
+    pub fn queue_entries(&self, topic: &str, queue_id: i32, from: i64, max: usize) -> Result<Vec<(i64, i64, i32, i64)>, StoreError> {
+        let Some(cq) = self.shared.queue(topic, queue_id) else { return Ok(Vec::new()) };
+        let from = from.max(cq.min_offset());
+        Ok(cq.read(from, max)?.into_iter().enumerate().map(|(i, e)| (from + i as i64, e.phys_offset, e.size, e.tags_code)).collect())
+    }
+
     /// The record that starts at `phys_offset`, if one does.
     pub fn read_message(&self, phys_offset: i64) -> Result<Option<Bytes>, StoreError> {
         let cl = &self.shared.commitlog;

@@ -1,27 +1,25 @@
 //! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use protocol::body::TopicConfig;
 use protocol::codes::{perm, request as rq, response as rs};
 use protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
-use protocol::message::{decode_batch, hex_upper, offset_msg_id, prop, tags_code, NewRecord, Properties};
+use protocol::message::{decode_batch, offset_msg_id, prop, Properties};
 use protocol::names::{self, RETRY_GROUP_TOPIC_PREFIX};
 use protocol::{ProtocolError, RemotingCommand};
 use rand::Rng;
 use remoting::Channel;
-use store::{EncodedRecord, PutError, PutMessage};
+use store::PutError;
 
 use super::error;
+use crate::put::Outgoing;
 use crate::Broker;
 
-/// Properties that ask for features this broker does not offer yet; refusing them is
-/// better than delivering such a message at the wrong time or outside a transaction.
+/// Properties that ask for features this broker does not offer yet (5.x timers); refusing
+/// them is better than delivering such a message at the wrong time.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (prop::DELAY, "delay-level messages are not supported by this broker yet"),
     ("TIMER_DELIVER_MS", "timer messages are not supported by this broker yet"),
     ("TIMER_DELAY_SEC", "timer messages are not supported by this broker yet"),
     ("TIMER_DELAY_MS", "timer messages are not supported by this broker yet"),
@@ -39,8 +37,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
     if req.body.len() > b.config.max_message_size {
         return Ok(error(req, rs::MESSAGE_ILLEGAL, format!("the message body size over max value, MAX: {}", b.config.max_message_size)));
     }
-    let (mut topic_name, mut queue_id) = (h.topic.clone(), queue_id);
-    let mut items: Vec<(i32, Bytes, Properties)> = if batch {
+    let items: Vec<(i32, Bytes, Properties)> = if batch {
         if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
             return Ok(error(req, rs::MESSAGE_ILLEGAL, "batch request does not support retry group"));
         }
@@ -58,49 +55,57 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| props.get(k).is_some_and(|v| v != "0" && v != "-1")) {
             return Ok(error(req, rs::MESSAGE_ILLEGAL, *why));
         }
+        if batch && props.get(prop::DELAY).is_some_and(|v| v != "0") {
+            return Ok(error(req, rs::MESSAGE_ILLEGAL, "a batch cannot carry delay levels"));
+        }
         if props.get(prop::TRAN_MSG) == Some("true") {
             return Ok(error(req, rs::NO_PERMISSION, format!("the broker[{}] sending transaction message is forbidden", b.config.broker_name)));
         }
     }
+    let (mut topic_name, mut queue_id) = (h.topic.clone(), queue_id);
     if !batch && h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
         if let Some((dlq, qid)) = dead_letter_target(b, &h) {
             (topic_name, queue_id) = (dlq, qid);
         }
     }
-    let born_host = ch.peer_addr();
     let wait_flush = items.iter().all(|(_, _, p)| p.get(prop::WAIT) != Some("false"));
-    let mut records = Vec::with_capacity(items.len());
-    let mut uniq_keys = Vec::with_capacity(items.len());
-    for (flag, body, props) in &mut items {
-        if props.get(prop::UNIQ_KEY).is_none() {
-            props.set(prop::UNIQ_KEY, next_uniq_key(b.store_host.ip()));
-        }
-        props.set(prop::CLUSTER, b.config.broker_cluster_name.clone());
-        if topic_name != h.topic && props.get(prop::RETRY_TOPIC).is_none() {
-            props.set(prop::RETRY_TOPIC, h.topic.clone());
-        }
-        uniq_keys.push(props.get(prop::UNIQ_KEY).unwrap_or_default().to_string());
-        match encode(b, &h, &topic_name, queue_id, *flag, body, props, born_host) {
-            Ok(r) => records.push(r),
-            Err(e) => return Ok(error(req, rs::MESSAGE_ILLEGAL, e.to_string())),
-        }
-    }
-    let count = records.len() as u64;
-    let result = b.store.put(PutMessage { topic: topic_name, queue_id, records, wait_flush }).await;
-    let (code, put) = match result {
+    let msgs: Vec<Outgoing> = items
+        .into_iter()
+        .map(|(flag, body, mut props)| {
+            if topic_name != h.topic {
+                // Into the DLQ: the delay that asked for a retry no longer applies.
+                props.remove(prop::DELAY);
+                if props.get(prop::RETRY_TOPIC).is_none() {
+                    props.set(prop::RETRY_TOPIC, h.topic.clone());
+                }
+            }
+            Outgoing {
+                topic: topic_name.clone(),
+                queue_id,
+                flag,
+                sys_flag: h.sys_flag,
+                born_timestamp: h.born_timestamp,
+                born_host: ch.peer_addr(),
+                reconsume_times: h.reconsume_times,
+                body,
+                props,
+            }
+        })
+        .collect();
+    let uniq_of_first = msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string);
+    let (code, put) = match b.put(msgs, wait_flush).await {
         Ok(r) => (rs::SUCCESS, r),
         Err(PutError::FlushDiskTimeout(r)) => (rs::FLUSH_DISK_TIMEOUT, r),
         Err(PutError::MessageIllegal(m)) => return Ok(error(req, rs::MESSAGE_ILLEGAL, m)),
         Err(PutError::ServiceUnavailable(m)) => return Ok(error(req, rs::SERVICE_NOT_AVAILABLE, m)),
         Err(PutError::Io(m)) => return Ok(error(req, rs::SYSTEM_ERROR, format!("store write failed: {m}"))),
     };
-    b.stats.put_total.fetch_add(count, Ordering::Relaxed);
     let msg_ids: Vec<String> = put.phys_offsets.iter().map(|o| offset_msg_id(b.store_host, *o)).collect();
     let header = SendMessageResponseHeader {
         msg_id: msg_ids.join(","),
         queue_id,
         queue_offset: put.first_queue_offset,
-        transaction_id: (!batch).then(|| uniq_keys[0].clone()),
+        transaction_id: if batch { None } else { uniq_of_first },
     };
     let mut resp = RemotingCommand::response_to(req, code);
     header.encode(&mut resp.ext_fields, &b.config.region_id, b.config.trace_on);
@@ -159,51 +164,4 @@ fn dead_letter_target(b: &Broker, h: &SendMessageRequestHeader) -> Option<(Strin
     let t = TopicConfig { topic_name: dlq.clone(), read_queue_nums: 1, write_queue_nums: 1, perm: perm::READ | perm::WRITE, ..Default::default() };
     created(b, b.topics.get_or_create(t));
     Some((dlq, 0))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn encode(
-    b: &Broker,
-    h: &SendMessageRequestHeader,
-    topic: &str,
-    queue_id: i32,
-    flag: i32,
-    body: &[u8],
-    props: &Properties,
-    born_host: SocketAddr,
-) -> Result<EncodedRecord, ProtocolError> {
-    let properties = props.encode();
-    let mut bytes = BytesMut::new();
-    NewRecord {
-        topic,
-        queue_id,
-        flag,
-        sys_flag: h.sys_flag,
-        born_timestamp: h.born_timestamp,
-        born_host,
-        store_host: b.store_host,
-        reconsume_times: h.reconsume_times,
-        prepared_transaction_offset: 0,
-        body,
-        properties: &properties,
-    }
-    .encode(&mut bytes)?;
-    let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
-    if let Some(u) = props.get(prop::UNIQ_KEY) {
-        keys.push(u.to_string());
-    }
-    Ok(EncodedRecord { bytes, tags_code: tags_code(props.get(prop::TAGS)), keys })
-}
-
-static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A UNIQ_KEY for messages that arrive without one, shaped like client ids.
-fn next_uniq_key(ip: IpAddr) -> String {
-    let ip = match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
-    };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u32);
-    let n = UNIQ_COUNTER.fetch_add(1, Ordering::Relaxed);
-    hex_upper(&[&ip[..], &(std::process::id() as u16).to_be_bytes(), &now.to_be_bytes(), &n.to_be_bytes()].concat())
 }

@@ -1,0 +1,175 @@
+//! Turning a message into CommitLog records: UNIQ_KEY and CLUSTER, delay levels (the
+//! message is parked in SCHEDULE_TOPIC_XXXX until due), encoding, and the store put.
+//! Shared by sends, consumer send-backs and the delay scheduler.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::message::{hex_upper, prop, sys_flag, tags_code, NewRecord, Properties};
+use store::{EncodedRecord, PutError, PutMessage, PutResult};
+
+use crate::Broker;
+
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+pub const REAL_TOPIC: &str = "REAL_TOPIC";
+pub const REAL_QID: &str = "REAL_QID";
+pub const ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
+
+/// A message on its way into the store.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub topic: String,
+    pub queue_id: i32,
+    pub flag: i32,
+    pub sys_flag: i32,
+    pub born_timestamp: i64,
+    pub born_host: SocketAddr,
+    pub reconsume_times: i32,
+    pub body: Bytes,
+    pub props: Properties,
+}
+
+/// `messageDelayLevel`: level n (1-based) waits `levels[n-1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DelayLevels(pub Vec<Duration>);
+
+impl DelayLevels {
+    /// Parses "1s 5s 10s 30s 1m 2m … 2h" (units s, m, h, d).
+    pub fn parse(text: &str) -> Result<DelayLevels, String> {
+        let levels = text
+            .split_whitespace()
+            .map(|t| {
+                let (num, unit) = t.split_at(t.len().saturating_sub(1));
+                let n: u64 = num.parse().map_err(|_| format!("`{t}` is not a delay like 10s"))?;
+                let secs = match unit {
+                    "s" => n,
+                    "m" => n * 60,
+                    "h" => n * 3600,
+                    "d" => n * 86400,
+                    _ => return Err(format!("`{t}` has no unit s, m, h or d")),
+                };
+                Ok(Duration::from_secs(secs))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if levels.is_empty() {
+            return Err("no delay levels".into());
+        }
+        Ok(DelayLevels(levels))
+    }
+
+    pub fn max_level(&self) -> i32 {
+        self.0.len() as i32
+    }
+
+    pub fn delay(&self, level: i32) -> Duration {
+        self.0[(level.clamp(1, self.max_level()) - 1) as usize]
+    }
+}
+
+impl Default for DelayLevels {
+    fn default() -> Self {
+        DelayLevels::parse("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h").unwrap_or(DelayLevels(vec![Duration::from_secs(1)]))
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Broker {
+    /// Stores messages of one topic and queue (a batch shares them), answering once they
+    /// are as durable as the flush mode promises.
+    pub async fn put(&self, mut msgs: Vec<Outgoing>, wait_flush: bool) -> Result<PutResult, PutError> {
+        for m in &mut msgs {
+            if m.props.get(prop::UNIQ_KEY).is_none() {
+                m.props.set(prop::UNIQ_KEY, next_uniq_key(self.store_host.ip()));
+            }
+            m.props.set(prop::CLUSTER, self.config.broker_cluster_name.clone());
+        }
+        let deliver_at = self.park_if_delayed(&mut msgs);
+        let first = msgs.first().ok_or_else(|| PutError::MessageIllegal("no message".into()))?;
+        let (topic, queue_id) = (first.topic.clone(), first.queue_id);
+        let records = msgs.iter().map(|m| self.encode(m, deliver_at)).collect::<Result<Vec<_>, _>>()?;
+        let count = records.len() as u64;
+        let result = self.store.put(PutMessage { topic, queue_id, records, wait_flush }).await;
+        if result.is_ok() || matches!(result, Err(PutError::FlushDiskTimeout(_))) {
+            self.stats.put_total.fetch_add(count, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// A single message with a DELAY level goes to SCHEDULE_TOPIC_XXXX, queue level−1,
+    /// remembering its real topic and queue; returns when it is due.
+    fn park_if_delayed(&self, msgs: &mut [Outgoing]) -> Option<i64> {
+        let [m] = msgs else { return None };
+        let level: i32 = m.props.get(prop::DELAY).and_then(|d| d.parse().ok()).filter(|l| *l > 0)?;
+        let tx = m.sys_flag & sys_flag::TRANSACTION_MASK;
+        if tx == sys_flag::TRANSACTION_PREPARED || tx == sys_flag::TRANSACTION_ROLLBACK {
+            return None;
+        }
+        let level = level.min(self.delay_levels.max_level());
+        m.props.set(prop::DELAY, level.to_string());
+        m.props.set(REAL_TOPIC, m.topic.clone());
+        m.props.set(REAL_QID, m.queue_id.to_string());
+        m.topic = SCHEDULE_TOPIC.to_string();
+        m.queue_id = level - 1;
+        Some(now_ms() + self.delay_levels.delay(level).as_millis() as i64)
+    }
+
+    fn encode(&self, m: &Outgoing, deliver_at: Option<i64>) -> Result<EncodedRecord, PutError> {
+        let properties = m.props.encode();
+        let mut bytes = BytesMut::new();
+        NewRecord {
+            topic: &m.topic,
+            queue_id: m.queue_id,
+            flag: m.flag,
+            sys_flag: m.sys_flag,
+            born_timestamp: m.born_timestamp,
+            born_host: m.born_host,
+            store_host: self.store_host,
+            reconsume_times: m.reconsume_times,
+            prepared_transaction_offset: 0,
+            body: &m.body,
+            properties: &properties,
+        }
+        .encode(&mut bytes)
+        .map_err(|e| PutError::MessageIllegal(e.to_string()))?;
+        let mut keys: Vec<String> = m.props.keys().map(str::to_string).collect();
+        if let Some(u) = m.props.get(prop::UNIQ_KEY) {
+            keys.push(u.to_string());
+        }
+        // In the schedule topic the tag code is the delivery time, as in RocketMQ.
+        let tags_code = deliver_at.unwrap_or_else(|| tags_code(m.props.get(prop::TAGS)));
+        Ok(EncodedRecord { bytes, tags_code, keys })
+    }
+}
+
+static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A UNIQ_KEY for messages that arrive without one, shaped like client ids.
+fn next_uniq_key(ip: IpAddr) -> String {
+    let ip = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    let n = UNIQ_COUNTER.fetch_add(1, Ordering::Relaxed);
+    hex_upper(&[&ip[..], &(std::process::id() as u16).to_be_bytes(), &(now_ms() as u32).to_be_bytes(), &n.to_be_bytes()].concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_levels_parse_like_rocketmq() {
+        let d = DelayLevels::default();
+        assert_eq!(d.max_level(), 18);
+        assert_eq!(d.delay(3), Duration::from_secs(10));
+        assert_eq!(d.delay(18), Duration::from_secs(7200));
+        assert_eq!(d.delay(99), Duration::from_secs(7200), "clamped to the last level");
+        assert!(DelayLevels::parse("1x").is_err());
+        assert!(DelayLevels::parse("").is_err());
+    }
+}
