@@ -118,6 +118,19 @@ final class Rocketry implements AutoCloseable {
             namesrvPort, brokerPort);
     }
 
+    /** `rocketry standalone -c <conf>` with extra broker.conf lines. */
+    Proc standalone(String name, Path dataDir, int namesrvPort, int brokerPort, String... confLines) {
+        Path conf = dir.resolve(name + ".conf");
+        try {
+            Files.writeString(conf, String.join("\n", confLines) + "\n", StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return start(name, List.of("standalone", "--data-dir", dataDir.toString(), "-c", conf.toString(),
+            "--namesrv-port", String.valueOf(namesrvPort), "--broker-port", String.valueOf(brokerPort)),
+            namesrvPort, brokerPort);
+    }
+
     Proc namesrv(String name, int port) {
         return start(name, List.of("namesrv", "--port", String.valueOf(port)), port);
     }
