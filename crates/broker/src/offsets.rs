@@ -20,6 +20,8 @@ pub struct OffsetManager {
     path: PathBuf,
     table: RwLock<BTreeMap<String, BTreeMap<i32, i64>>>,
     dirty: AtomicBool,
+    /// Offsets reset by an admin, handed to the group's next pull of each queue.
+    resets: std::sync::Mutex<std::collections::HashMap<(String, i32), i64>>,
 }
 
 fn key(topic: &str, group: &str) -> String {
@@ -30,12 +32,27 @@ impl OffsetManager {
     pub fn load(root: &std::path::Path) -> std::io::Result<OffsetManager> {
         let path = root.join("config").join("consumerOffset.json");
         let file: OffsetFile = persist::load(&path)?;
-        Ok(OffsetManager { path, table: RwLock::new(file.offset_table), dirty: AtomicBool::new(false) })
+        Ok(OffsetManager { path, table: RwLock::new(file.offset_table), dirty: AtomicBool::new(false), resets: Default::default() })
     }
 
     pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
         self.table.write().unwrap_or_else(|e| e.into_inner()).entry(key(topic, group)).or_default().insert(queue_id, offset);
         self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Resets a queue's offset: committed now, and announced to the next pull.
+    pub fn assign_reset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
+        self.commit(group, topic, queue_id, offset);
+        self.resets.lock().unwrap_or_else(|e| e.into_inner()).insert((key(topic, group), queue_id), offset);
+    }
+
+    /// The pending reset of a queue, once.
+    pub fn take_reset(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        let mut resets = self.resets.lock().unwrap_or_else(|e| e.into_inner());
+        if resets.is_empty() {
+            return None;
+        }
+        resets.remove(&(key(topic, group), queue_id))
     }
 
     pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {

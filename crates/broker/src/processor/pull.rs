@@ -60,6 +60,9 @@ pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
         Ok(f) => f,
         Err(resp) => return Ok(resp),
     };
+    if let Some(resp) = offset_reset(b, req, &h) {
+        return Ok(resp);
+    }
     if h.sys_flag & pull_flag::COMMIT_OFFSET != 0 && h.commit_offset >= 0 {
         b.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
@@ -81,6 +84,9 @@ pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
                 tokio::pin!(notified);
                 // Register before re-reading, so an arrival in between still wakes us.
                 notified.as_mut().enable();
+                if let Some(resp) = offset_reset(b, req, &h) {
+                    return Ok(resp);
+                }
                 result = get(b, &h, max_msgs, &filter)?;
                 if result.status != GetStatus::OffsetOverflowOne || Instant::now() >= deadline {
                     break;
@@ -95,6 +101,16 @@ pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
         }
     }
     Ok(respond(b, req, &h, result))
+}
+
+/// An admin reset this queue for the group: the consumer adopts the new offset
+/// (OFFSET_RESET, answered as PULL_OFFSET_MOVED), and its own commit is not applied.
+fn offset_reset(b: &Broker, req: &RemotingCommand, h: &PullMessageRequestHeader) -> Option<RemotingCommand> {
+    let reset = b.offsets.take_reset(&h.consumer_group, &h.topic, h.queue_id)?;
+    let (min, max) = (b.store.min_offset(&h.topic, h.queue_id), b.store.max_offset(&h.topic, h.queue_id));
+    let mut resp = RemotingCommand::response_to(req, rs::PULL_OFFSET_MOVED).with_remark("OFFSET_RESET");
+    PullMessageResponseHeader { suggest_which_broker_id: 0, next_begin_offset: reset, min_offset: min, max_offset: max }.encode(&mut resp.ext_fields);
+    Some(resp)
 }
 
 fn get(b: &Broker, h: &PullMessageRequestHeader, max_msgs: usize, filter: &TagFilter) -> Result<GetResult, ProtocolError> {

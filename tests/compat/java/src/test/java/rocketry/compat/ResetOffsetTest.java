@@ -1,0 +1,82 @@
+package rocketry.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
+import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
+import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
+import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.SendResult;
+import org.apache.rocketmq.common.TopicConfig;
+import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
+import org.apache.rocketmq.common.message.Message;
+import org.apache.rocketmq.common.message.MessageQueue;
+import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Resetting a group's offsets to a timestamp (INVOKE_BROKER_TO_RESET_OFFSET, 222) while it consumes. */
+class ResetOffsetTest {
+    @RegisterExtension
+    static final Harness H = new Harness("reset");
+
+    @Test
+    void resetByTimeRedeliversExactlyWhatCameAfter() throws Exception {
+        int[] ports = Rocketry.freePorts(2);
+        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
+        String namesrv = Rocketry.LOOPBACK + ":" + ports[0];
+        String brokerAddr = Rocketry.LOOPBACK + ":" + ports[1];
+        DefaultMQProducer producer = Clients.producer(H, namesrv);
+        DefaultMQAdminExt admin = Clients.admin(H, namesrv);
+        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
+        String topic = Clients.unique("ResetTopic");
+        String group = Clients.unique("reset_group");
+        admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 2, 2, 6));
+        Wait.until("route of " + topic, 10_000, () -> producer.fetchPublishMessageQueues(topic).size(), n -> n == 2);
+
+        Map<Integer, Long> firstAfter = new HashMap<>();
+        for (int i = 0; i < 10; i++) {
+            producer.send(new Message(topic, "T", ("before-" + i).getBytes(StandardCharsets.UTF_8)));
+        }
+        Thread.sleep(1500);
+        long resetTo = System.currentTimeMillis();
+        Thread.sleep(100);
+        for (int i = 0; i < 10; i++) {
+            SendResult r = producer.send(new Message(topic, "T", ("after-" + i).getBytes(StandardCharsets.UTF_8)));
+            firstAfter.merge(r.getMessageQueue().getQueueId(), r.getQueueOffset(), Math::min);
+        }
+
+        Map<String, Integer> seen = new ConcurrentHashMap<>();
+        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
+        c.setNamesrvAddr(namesrv);
+        c.setInstanceName(Clients.unique("reset-consumer"));
+        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        c.subscribe(topic, "*");
+        c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
+            msgs.forEach(m -> seen.merge(new String(m.getBody(), StandardCharsets.UTF_8), 1, Integer::sum));
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+        });
+        c.start();
+        H.track(c::shutdown);
+        Wait.until("all 20 consumed once", 60_000, () -> seen.size(), n -> n == 20);
+
+        Map<MessageQueue, Long> reset = admin.resetOffsetByTimestamp(topic, group, resetTo, true);
+        Map<Integer, Long> byQueue = new TreeMap<>();
+        reset.forEach((mq, off) -> byQueue.put(mq.getQueueId(), off));
+        assertEquals(new TreeMap<>(firstAfter), byQueue, "each queue resets to its first message after the timestamp");
+
+        Wait.until("the later messages consumed again", 60_000,
+            () -> seen.entrySet().stream().filter(e -> e.getKey().startsWith("after-") && e.getValue() == 2).count(), n -> n == 10);
+        Thread.sleep(1000);
+        for (int i = 0; i < 10; i++) {
+            assertEquals(1, seen.get("before-" + i), "before-" + i + " is not redelivered");
+            assertEquals(2, seen.get("after-" + i), "after-" + i + " is redelivered once");
+        }
+    }
+}
