@@ -41,6 +41,12 @@ impl ClientManager {
         p.entry(group.to_string()).or_default().insert(client.channel.id(), client);
     }
 
+    /// A live channel of the producer client with this id, in any group.
+    pub fn producer_channel(&self, client_id: &str) -> Option<Arc<Channel>> {
+        let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
+        p.values().flat_map(|m| m.values()).find(|c| c.client_id == client_id && !c.channel.is_closed()).map(|c| c.channel.clone())
+    }
+
     /// Records a consumer heartbeat; returns true when the group's members changed.
     pub fn register_consumer(&self, data: &ConsumerData, client: ClientChannel) -> bool {
         let mut c = self.consumers.write().unwrap_or_else(|e| e.into_inner());

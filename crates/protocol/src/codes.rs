@@ -23,11 +23,14 @@ pub mod request {
     pub const CHECK_CLIENT_CONFIG: i32 = 46;
     pub const SEND_MESSAGE_V2: i32 = 310;
     pub const SEND_BATCH_MESSAGE: i32 = 320;
+    pub const SEND_REPLY_MESSAGE: i32 = 324;
+    pub const SEND_REPLY_MESSAGE_V2: i32 = 325;
     pub const LITE_PULL_MESSAGE: i32 = 361;
 
     // Broker to client.
     pub const CHECK_TRANSACTION_STATE: i32 = 39;
     pub const NOTIFY_CONSUMER_IDS_CHANGED: i32 = 40;
+    pub const PUSH_REPLY_MESSAGE_TO_CLIENT: i32 = 326;
 
     // Admin to broker.
     pub const UPDATE_AND_CREATE_TOPIC: i32 = 17;

@@ -7,6 +7,7 @@ mod consumer;
 mod lock;
 mod pull;
 mod query;
+mod reply;
 mod send;
 mod send_back;
 
@@ -44,6 +45,7 @@ async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> 
         rq::SEND_MESSAGE | rq::SEND_MESSAGE_V2 | rq::SEND_BATCH_MESSAGE => send::process(b, ch, req).await,
         rq::PULL_MESSAGE | rq::LITE_PULL_MESSAGE => pull::process(b, req).await,
         rq::CONSUMER_SEND_MSG_BACK => send_back::process(b, req).await,
+        rq::SEND_REPLY_MESSAGE | rq::SEND_REPLY_MESSAGE_V2 => reply::process(b, ch, req).await,
         rq::HEART_BEAT => client_manage::heartbeat(b, ch, req),
         rq::UNREGISTER_CLIENT => client_manage::unregister(b, ch, req),
         rq::GET_CONSUMER_LIST_BY_GROUP => client_manage::consumer_list(b, req),

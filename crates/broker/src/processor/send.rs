@@ -113,7 +113,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
 }
 
 /// Permission, topic and queue checks (`msgCheck`), auto-creating the topic when allowed.
-fn check(b: &Broker, req: &RemotingCommand, h: &SendMessageRequestHeader) -> Result<TopicConfig, RemotingCommand> {
+pub(crate) fn check(b: &Broker, req: &RemotingCommand, h: &SendMessageRequestHeader) -> Result<TopicConfig, RemotingCommand> {
     if b.config.broker_permission & perm::WRITE == 0 {
         return Err(error(req, rs::NO_PERMISSION, format!("the broker[{}] sending message is forbidden", b.config.broker_ip1)));
     }
