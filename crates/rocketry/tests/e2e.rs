@@ -149,3 +149,33 @@ async fn admin_topics_attributes_and_runtime_info() {
     let cfg = client.invoke(&addr, RemotingCommand::request(rq::GET_TOPIC_CONFIG).with_ext("topic", "FifoTopic")).await.unwrap();
     assert_eq!(cfg.code, rs::TOPIC_NOT_EXIST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_sends_with_a_clear_code_and_reads_go_on() {
+    let cluster = common::Cluster::start_with(|c| {
+        c.mapped_file_size_commit_log = 64 * 1024 * 1024;
+        c.disk_capacity_bytes = Some(256 * 1024);
+    })
+    .await;
+    let addr = cluster.broker_addr();
+    let client = cluster.client();
+    let body = Bytes::from(vec![b'x'; 4096]);
+    let mut stored = 0;
+    let refusal = loop {
+        match client.send(&addr, "FullTopic", 0, body.clone(), Properties::default()).await {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 1000, "never refused");
+    };
+    match refusal {
+        client::ClientError::Server { code, remark } => {
+            assert_eq!(code, rs::SERVICE_NOT_AVAILABLE);
+            assert!(remark.contains("disk full"), "{remark}");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    let r = client.pull(&addr, &pull("FullTopic", 0, 0, 0)).await.unwrap();
+    assert_eq!(r.code, rs::SUCCESS, "reads go on");
+    assert_eq!(r.messages.len(), stored.min(32));
+}
