@@ -47,6 +47,12 @@ impl ClientManager {
         p.values().flat_map(|m| m.values()).find(|c| c.client_id == client_id && !c.channel.is_closed()).map(|c| c.channel.clone())
     }
 
+    /// A live channel of the consumer client with this id in the group.
+    pub fn consumer_channel(&self, group: &str, client_id: &str) -> Option<Arc<Channel>> {
+        let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        c.get(group)?.channels.values().find(|ch| ch.client_id == client_id && !ch.channel.is_closed()).map(|ch| ch.channel.clone())
+    }
+
     /// Records a consumer heartbeat; returns true when the group's members changed.
     pub fn register_consumer(&self, data: &ConsumerData, client: ClientChannel) -> bool {
         let mut c = self.consumers.write().unwrap_or_else(|e| e.into_inner());

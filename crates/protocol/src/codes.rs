@@ -47,6 +47,7 @@ pub mod request {
     pub const GET_CONSUME_STATS: i32 = 208;
     pub const DELETE_TOPIC_IN_BROKER: i32 = 215;
     pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
+    pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
     pub const GET_SYSTEM_TOPIC_LIST_FROM_BROKER: i32 = 305;
     pub const GET_TOPIC_CONFIG: i32 = 351;

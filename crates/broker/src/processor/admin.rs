@@ -311,3 +311,23 @@ pub fn reset_offset(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCo
     tracing::info!(topic, group, timestamp, "consumer offsets reset");
     Ok(ok(req).with_body(format!("{{\"offsetTable\":{}}}", body::object_keyed_map(&offsets))))
 }
+
+/// GET_CONSUMER_RUNNING_INFO: asked of the broker, answered by the consumer client over its
+/// own connection; the broker relays the client's answer.
+pub async fn consumer_running_info(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
+    let group = req.ext_fields.req_str("consumerGroup")?;
+    let client_id = req.ext_fields.req_str("clientId")?;
+    let Some(channel) = b.clients.consumer_channel(group, client_id) else {
+        return Ok(error(req, rs::SYSTEM_ERROR, format!("The Consumer <{client_id}> not online")));
+    };
+    let mut forward = RemotingCommand::request(req.code);
+    forward.ext_fields = req.ext_fields.clone();
+    match channel.invoke(forward, std::time::Duration::from_secs(5)).await {
+        Ok(answer) => {
+            let mut resp = RemotingCommand::response_to(req, answer.code).with_body(answer.body);
+            resp.remark = answer.remark;
+            Ok(resp)
+        }
+        Err(e) => Ok(error(req, rs::SYSTEM_ERROR, format!("invoke consumer <{client_id}> failed: {e}"))),
+    }
+}

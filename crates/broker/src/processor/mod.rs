@@ -77,6 +77,7 @@ async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> 
         rq::GET_CONSUME_STATS => admin::consume_stats(b, req),
         rq::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(b, req),
         rq::INVOKE_BROKER_TO_RESET_OFFSET => admin::reset_offset(b, req),
+        rq::GET_CONSUMER_RUNNING_INFO => admin::consumer_running_info(b, req).await,
         code => Ok(error(req, rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
     }
 }
