@@ -31,6 +31,24 @@ pub struct Outgoing {
     pub props: Properties,
 }
 
+impl Outgoing {
+    /// A stored record on its way to another topic and queue (retry, DLQ, delay release),
+    /// keeping its body, flags and born information.
+    pub fn from_record(m: &protocol::message::MessageRecord, topic: String, queue_id: i32, reconsume_times: i32, props: Properties) -> Outgoing {
+        Outgoing {
+            topic,
+            queue_id,
+            flag: m.flag,
+            sys_flag: m.sys_flag,
+            born_timestamp: m.born_timestamp,
+            born_host: m.born_host,
+            reconsume_times,
+            body: m.body.clone(),
+            props,
+        }
+    }
+}
+
 /// `messageDelayLevel`: level n (1-based) waits `levels[n-1]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DelayLevels(pub Vec<Duration>);

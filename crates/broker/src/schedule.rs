@@ -99,16 +99,6 @@ async fn release(b: &Broker, phys: i64) -> Result<(), String> {
         return Ok(());
     };
     props.remove(prop::DELAY);
-    let out = Outgoing {
-        topic,
-        queue_id,
-        flag: m.flag,
-        sys_flag: m.sys_flag,
-        born_timestamp: m.born_timestamp,
-        born_host: m.born_host,
-        reconsume_times: m.reconsume_times,
-        body: m.body.clone(),
-        props,
-    };
+    let out = Outgoing::from_record(&m, topic, queue_id, m.reconsume_times, props);
     b.put(vec![out], true).await.map(|_| ()).map_err(|e| e.to_string())
 }

@@ -58,17 +58,7 @@ pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
         props.set(prop::DELAY, level.to_string());
         (retry, rand::thread_rng().gen_range(0..t.write_queue_nums.max(1)))
     };
-    let out = Outgoing {
-        topic,
-        queue_id,
-        flag: m.flag,
-        sys_flag: m.sys_flag,
-        born_timestamp: m.born_timestamp,
-        born_host: m.born_host,
-        reconsume_times: m.reconsume_times + 1,
-        body: m.body.clone(),
-        props,
-    };
+    let out = Outgoing::from_record(&m, topic, queue_id, m.reconsume_times + 1, props);
     match b.put(vec![out], true).await {
         Ok(_) | Err(PutError::FlushDiskTimeout(_)) => Ok(ok(req)),
         Err(e) => Ok(error(req, rs::SYSTEM_ERROR, e.to_string())),

@@ -102,4 +102,20 @@ final class Clients {
         h.track(c::shutdown);
         return c;
     }
+
+    /** A push consumer of `topic` ("*") from the first offset; `configure` adjusts it before it starts. */
+    static DefaultMQPushConsumer pushWith(Harness h, String namesrv, String group, String topic,
+        org.apache.rocketmq.client.consumer.listener.MessageListener listener,
+        java.util.function.Consumer<DefaultMQPushConsumer> configure) throws Exception {
+        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
+        c.setNamesrvAddr(namesrv);
+        c.setInstanceName(unique("consumer"));
+        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        configure.accept(c);
+        c.subscribe(topic, "*");
+        c.registerMessageListener(listener);
+        c.start();
+        h.track(c::shutdown);
+        return c;
+    }
 }

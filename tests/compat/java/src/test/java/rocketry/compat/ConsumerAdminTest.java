@@ -6,11 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Set;
-import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
-import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.remoting.protocol.admin.ConsumeStats;
 import org.apache.rocketmq.remoting.protocol.admin.OffsetWrapper;
@@ -44,18 +42,10 @@ class ConsumerAdminTest {
             producer.send(new Message(topic, "T", ("s-" + i).getBytes(StandardCharsets.UTF_8)));
         }
         java.util.concurrent.atomic.AtomicInteger consumed = new java.util.concurrent.atomic.AtomicInteger();
-        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
-        c.setNamesrvAddr(namesrv);
-        c.setInstanceName(Clients.unique("stats-consumer"));
-        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        c.setPersistConsumerOffsetInterval(500);
-        c.subscribe(topic, "*");
-        c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
+        Clients.pushWith(H, namesrv, group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
             consumed.addAndGet(msgs.size());
             return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-        });
-        c.start();
-        H.track(c::shutdown);
+        }, c -> c.setPersistConsumerOffsetInterval(500));
         Wait.until("all consumed", 60_000, consumed::get, n -> n >= 40);
 
         ConsumerConnection conn = admin.examineConsumerConnectionInfo(group);

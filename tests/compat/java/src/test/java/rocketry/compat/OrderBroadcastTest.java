@@ -19,7 +19,6 @@ import org.apache.rocketmq.client.consumer.listener.MessageListenerOrderly;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.TopicConfig;
-import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.remoting.protocol.heartbeat.MessageModel;
@@ -101,16 +100,7 @@ class OrderBroadcastTest {
     }
 
     static DefaultMQPushConsumer orderly(String group, String topic, MessageListenerOrderly listener) throws Exception {
-        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
-        c.setNamesrvAddr(namesrv);
-        c.setInstanceName(Clients.unique("order-consumer"));
-        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        c.setPersistConsumerOffsetInterval(500);
-        c.subscribe(topic, "*");
-        c.registerMessageListener(listener);
-        c.start();
-        H.track(c::shutdown);
-        return c;
+        return Clients.pushWith(H, namesrv, group, topic, listener, c -> c.setPersistConsumerOffsetInterval(500));
     }
 
     @Test
@@ -127,18 +117,10 @@ class OrderBroadcastTest {
         for (int i = 0; i < 3; i++) {
             Map<String, Integer> mine = new ConcurrentHashMap<>();
             got.add(mine);
-            DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
-            c.setNamesrvAddr(namesrv);
-            c.setInstanceName(Clients.unique("broadcast-" + i));
-            c.setMessageModel(MessageModel.BROADCASTING);
-            c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-            c.subscribe(topic, "*");
-            c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
+            Clients.pushWith(H, namesrv, group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
                 msgs.forEach(m -> mine.merge(new String(m.getBody(), StandardCharsets.UTF_8), 1, Integer::sum));
                 return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-            });
-            c.start();
-            H.track(c::shutdown);
+            }, c -> c.setMessageModel(MessageModel.BROADCASTING));
         }
         for (Map<String, Integer> mine : got) {
             Wait.until("a broadcast consumer's messages", 60_000, () -> mine.size(), n -> n == sent.size());

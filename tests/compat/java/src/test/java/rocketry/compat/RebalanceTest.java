@@ -16,7 +16,6 @@ import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.common.TopicConfig;
-import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
@@ -55,18 +54,10 @@ class RebalanceTest {
             Set<String> local = ConcurrentHashMap.newKeySet();
             List<DefaultMQPushConsumer> survivors = new ArrayList<>();
             for (int i = 0; i < 2; i++) {
-                DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
-                c.setNamesrvAddr(namesrv);
-                c.setInstanceName(Clients.unique("survivor"));
-                c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-                c.subscribe(topic, "*");
-                c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
+                survivors.add(Clients.pushWith(H, namesrv, group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
                     msgs.forEach(m -> local.add(new String(m.getBody(), StandardCharsets.UTF_8)));
                     return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-                });
-                c.start();
-                H.track(c::shutdown);
-                survivors.add(c);
+                }, c -> { }));
             }
             Wait.until("three consumers in the group", 30_000, () -> admin.examineConsumerConnectionInfo(group).getConnectionSet().size(), n -> n == 3);
 

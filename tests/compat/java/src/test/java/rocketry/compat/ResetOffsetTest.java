@@ -8,13 +8,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.common.TopicConfig;
-import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
@@ -53,17 +51,10 @@ class ResetOffsetTest {
         }
 
         Map<String, Integer> seen = new ConcurrentHashMap<>();
-        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
-        c.setNamesrvAddr(namesrv);
-        c.setInstanceName(Clients.unique("reset-consumer"));
-        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        c.subscribe(topic, "*");
-        c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
+        Clients.pushWith(H, namesrv, group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
             msgs.forEach(m -> seen.merge(new String(m.getBody(), StandardCharsets.UTF_8), 1, Integer::sum));
             return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-        });
-        c.start();
-        H.track(c::shutdown);
+        }, c -> { });
         Wait.until("all 20 consumed once", 60_000, () -> seen.size(), n -> n == 20);
 
         Map<MessageQueue, Long> reset = admin.resetOffsetByTimestamp(topic, group, resetTo, true);

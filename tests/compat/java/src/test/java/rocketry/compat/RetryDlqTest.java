@@ -15,7 +15,6 @@ import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendStatus;
-import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.junit.jupiter.api.BeforeAll;
@@ -58,16 +57,7 @@ class RetryDlqTest {
     }
 
     static DefaultMQPushConsumer consumer(String group, String topic, int maxReconsumeTimes, MessageListenerConcurrently listener) throws Exception {
-        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
-        c.setNamesrvAddr(namesrv);
-        c.setInstanceName(Clients.unique("retry-consumer"));
-        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        c.setMaxReconsumeTimes(maxReconsumeTimes);
-        c.subscribe(topic, "*");
-        c.registerMessageListener(listener);
-        c.start();
-        H.track(c::shutdown);
-        return c;
+        return Clients.pushWith(H, namesrv, group, topic, listener, c -> c.setMaxReconsumeTimes(maxReconsumeTimes));
     }
 
     @Test
