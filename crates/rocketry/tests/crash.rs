@@ -82,7 +82,7 @@ async fn acknowledged_messages_survive_sigkill() {
     let dir = tmp.path().to_path_buf();
     std::fs::write(
         dir.join("broker.conf"),
-        "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=262144\nmaxMessageSize=65536\nmappedFileSizeConsumeQueue=2000\ndefaultTopicQueueNums=4\n",
+        "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=262144\nmaxMessageSize=65536\nmappedFileSizeConsumeQueue=2000\ndefaultTopicQueueNums=4\ndiskCapacityBytes=1099511627776\n",
     )
     .unwrap();
     let mut server = Server { dir: dir.clone(), ns: free_port(), br: free_port(), child: None };

@@ -10,6 +10,8 @@ fn config(dir: &std::path::Path) -> StoreConfig {
     let mut c = StoreConfig::new(dir);
     c.commit_log_file_bytes = 4096;
     c.consume_queue_file_entries = 8;
+    // Usage against a fixed capacity, not the host's disk (which may be nearly full).
+    c.disk_capacity_bytes = Some(1 << 40);
     c
 }
 

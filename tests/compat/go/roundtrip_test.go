@@ -10,6 +10,7 @@
 package compat
 
 import (
+	"os"
 	"bytes"
 	"context"
 	"fmt"
@@ -182,7 +183,13 @@ func TestGoClientRoundTrip(t *testing.T) {
 	bin := rocketryBin(t)
 	dir := workDir(t)
 	ports := freePorts(t, 2)
-	startRocketry(t, dir, "standalone", []string{"standalone", "--data-dir", dir + "/data",
+	// Usage is counted against a fixed capacity, not the host's disk, so a nearly full test
+	// machine can neither refuse sends nor trigger forced deletion.
+	conf := dir + "/standalone.conf"
+	if err := os.WriteFile(conf, []byte("diskCapacityBytes=1099511627776\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startRocketry(t, dir, "standalone", []string{"standalone", "--data-dir", dir + "/data", "-c", conf,
 		"--namesrv-port", strconv.Itoa(ports[0]), "--broker-port", strconv.Itoa(ports[1])}, ports...)
 	t.Logf("binary %s, work dir %s", bin, dir)
 	ns := []string{fmt.Sprintf("%s:%d", loopback, ports[0])}

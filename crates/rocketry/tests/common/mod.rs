@@ -28,6 +28,9 @@ impl Cluster {
             listen_port: 0,
             namesrv_addr: Some(namesrv.local_addr.to_string()),
             mapped_file_size_commit_log: 64 * 1024 * 1024,
+            // Count usage against a fixed capacity, not the host's disk: a nearly full test
+            // machine must neither refuse sends nor trigger forced deletion.
+            disk_capacity_bytes: Some(1 << 40),
             ..BrokerConfig::default()
         };
         tweak(&mut config);

@@ -111,18 +111,22 @@ final class Rocketry implements AutoCloseable {
         }
     }
 
+    /**
+     * Usage is counted against this capacity instead of the host's filesystem, so a nearly full
+     * disk on the test machine can neither refuse sends nor trigger forced deletion.
+     */
+    static final String ISOLATED_DISK = "diskCapacityBytes=1099511627776";
+
     /** `rocketry standalone`: NameServer on namesrvPort, Broker (broker-a) on brokerPort. */
     Proc standalone(String name, Path dataDir, int namesrvPort, int brokerPort) {
-        return start(name, List.of("standalone", "--data-dir", dataDir.toString(),
-            "--namesrv-port", String.valueOf(namesrvPort), "--broker-port", String.valueOf(brokerPort)),
-            namesrvPort, brokerPort);
+        return standalone(name, dataDir, namesrvPort, brokerPort, new String[0]);
     }
 
     /** `rocketry standalone -c <conf>` with extra broker.conf lines. */
     Proc standalone(String name, Path dataDir, int namesrvPort, int brokerPort, String... confLines) {
         Path conf = dir.resolve(name + ".conf");
         try {
-            Files.writeString(conf, String.join("\n", confLines) + "\n", StandardCharsets.UTF_8);
+            Files.writeString(conf, ISOLATED_DISK + "\n" + String.join("\n", confLines) + "\n", StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -147,6 +151,7 @@ final class Rocketry implements AutoCloseable {
             "storePathRootDir=" + storeDir,
             "autoCreateTopicEnable=true",
             "brokerIP1=" + LOOPBACK,
+            ISOLATED_DISK,
             "");
         try {
             Files.writeString(conf, text, StandardCharsets.UTF_8);
