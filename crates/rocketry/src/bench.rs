@@ -57,6 +57,9 @@ pub struct ProduceArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Create the topic first with this many queues on every broker (UPDATE_AND_CREATE_TOPIC).
+    #[arg(long)]
+    queues: Option<i32>,
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<(), super::Error> {
@@ -126,9 +129,42 @@ async fn consume(args: ConsumeArgs) -> Result<(), super::Error> {
     Ok(())
 }
 
+/// Creates `topic` with `queues` queues on every broker that serves TBW102, then waits
+/// for its route to show them.
+async fn create_topic(client: &Client, topic: &str, queues: i32) -> Result<(), super::Error> {
+    let template = client.route("TBW102").await?;
+    let brokers: Vec<String> = template.broker_datas.iter().filter_map(|b| b.broker_addrs.get(&0).cloned()).collect();
+    let config = protocol::body::TopicConfig { topic_name: topic.to_string(), read_queue_nums: queues, write_queue_nums: queues, ..Default::default() };
+    for addr in &brokers {
+        client.create_topic(addr, &config).await?;
+    }
+    for _ in 0..100 {
+        if let Ok(r) = client.route(topic).await {
+            if r.queue_datas.iter().map(|q| q.write_queue_nums).sum::<i32>() == queues * brokers.len() as i32 {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("topic {topic} did not get its route").into())
+}
+
 async fn produce(args: ProduceArgs) -> Result<(), super::Error> {
     let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
-    let route = client.route(&args.topic).await?;
+    if let Some(q) = args.queues {
+        create_topic(&client, &args.topic, q).await?;
+    }
+    // A topic that does not exist yet is sent to through TBW102's route, as the Java
+    // producer does; the broker creates it on the first send (4 queues).
+    let route = match client.route(&args.topic).await {
+        Ok(r) => r,
+        Err(client::ClientError::Server { code: protocol::codes::response::TOPIC_NOT_EXIST, .. }) => {
+            let mut r = client.route("TBW102").await?;
+            r.queue_datas.iter_mut().for_each(|q| q.write_queue_nums = q.write_queue_nums.min(4));
+            r
+        }
+        Err(e) => return Err(e.into()),
+    };
     let targets: Vec<(String, i32)> = route
         .queue_datas
         .iter()
@@ -151,7 +187,11 @@ async fn produce(args: ProduceArgs) -> Result<(), super::Error> {
         tasks.push(tokio::spawn(async move {
             let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("static bounds are valid");
             let mut i = w;
-            while Instant::now() < deadline {
+            // At least one send per sender, so `-d 0` is a quick end-to-end check.
+            loop {
+                if i > w && Instant::now() >= deadline {
+                    break;
+                }
                 let (addr, queue) = &targets[i % targets.len()];
                 i += 1;
                 let t0 = Instant::now();
