@@ -54,6 +54,7 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub max_parked_pulls: usize,
     pub append_queue_depth: usize,
+    pub connection_write_queue_bytes: usize,
     pub truncate_corrupt_commit_log: bool,
     pub check_crc_on_read: bool,
     /// Hours a CommitLog file is kept.
@@ -109,6 +110,7 @@ impl Default for BrokerConfig {
             max_connections: 10_000,
             max_parked_pulls: 100_000,
             append_queue_depth: 16_384,
+            connection_write_queue_bytes: 64 * 1024 * 1024,
             truncate_corrupt_commit_log: false,
             check_crc_on_read: false,
             file_reserved_time_hours: 72,
@@ -214,6 +216,7 @@ impl BrokerConfig {
                 "maxConnections" => self.max_connections = parse(k, v)?,
                 "maxParkedPulls" => self.max_parked_pulls = parse(k, v)?,
                 "appendQueueDepth" => self.append_queue_depth = parse(k, v)?,
+                "connectionWriteQueueBytes" => self.connection_write_queue_bytes = parse(k, v)?,
                 "truncateCorruptCommitLog" => self.truncate_corrupt_commit_log = parse_bool(k, v)?,
                 "checkCrcOnRead" => self.check_crc_on_read = parse_bool(k, v)?,
                 "fileReservedTime" => self.file_reserved_time_hours = parse(k, v)?,

@@ -14,7 +14,7 @@ use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -45,6 +45,8 @@ pub struct ChannelConfig {
     /// Frames waiting to be written; a full queue makes senders wait, so a peer that
     /// never reads cannot grow our memory.
     pub write_queue_frames: usize,
+    /// Bytes waiting to be written, likewise (a frame larger than this waits for an empty queue).
+    pub write_queue_bytes: usize,
     /// A connection with no incoming bytes for this long is closed (0 = never).
     pub idle_timeout: Duration,
 }
@@ -54,6 +56,7 @@ impl Default for ChannelConfig {
         ChannelConfig {
             frame_max_bytes: protocol::frame::DEFAULT_FRAME_MAX_BYTES,
             write_queue_frames: 4096,
+            write_queue_bytes: 64 * 1024 * 1024,
             idle_timeout: Duration::from_secs(120),
         }
     }
@@ -65,6 +68,9 @@ pub struct Channel {
     peer: SocketAddr,
     local: SocketAddr,
     writer: mpsc::Sender<Bytes>,
+    /// Byte budget of the write queue: taken by `send`, given back once written.
+    write_budget: Arc<Semaphore>,
+    write_budget_max: usize,
     /// Our requests waiting for the peer's response, by opaque. A std mutex: it is
     /// never held across an await.
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
@@ -94,6 +100,8 @@ impl Channel {
             peer,
             local,
             writer: tx,
+            write_budget: Arc::new(Semaphore::new(config.write_queue_bytes.max(1))),
+            write_budget_max: config.write_queue_bytes.max(1),
             pending: Mutex::new(HashMap::new()),
             next_opaque: AtomicI32::new(1),
             closed: AtomicBool::new(false),
@@ -125,7 +133,15 @@ impl Channel {
         if self.is_closed() {
             return Err(RemotingError::Closed(self.peer));
         }
-        self.writer.send(cmd.encode_to_bytes()).await.map_err(|_| RemotingError::Closed(self.peer))
+        let frame = cmd.encode_to_bytes();
+        let cost = frame.len().min(self.write_budget_max) as u32;
+        let permit = tokio::select! {
+            p = self.write_budget.acquire_many(cost) => p.map_err(|_| RemotingError::Closed(self.peer))?,
+            _ = self.closed() => return Err(RemotingError::Closed(self.peer)),
+        };
+        // Given back by the writer once the frame is on the socket.
+        permit.forget();
+        self.writer.send(frame).await.map_err(|_| RemotingError::Closed(self.peer))
     }
 
     /// Sends a request and waits for the matching response.
@@ -209,9 +225,13 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
         let Some(first) = first else { break };
         // Gather what is already queued into one write; never wait for more.
         buf.extend_from_slice(&first);
+        let mut frames = vec![first.len()];
         while buf.len() < WRITE_BATCH_BYTES {
             match rx.try_recv() {
-                Ok(frame) => buf.extend_from_slice(&frame),
+                Ok(frame) => {
+                    frames.push(frame.len());
+                    buf.extend_from_slice(&frame);
+                }
                 Err(_) => break,
             }
         }
@@ -219,10 +239,16 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
             tracing::debug!(peer = %channel.peer, error = %e, "write failed; closing");
             break;
         }
+        channel.write_budget.add_permits(written_cost(&channel, frames));
         buf.clear();
     }
     channel.close();
     let _ = sink.shutdown().await;
+}
+
+/// The budget the written frames took (each capped as in `send`).
+fn written_cost(channel: &Channel, frames: Vec<usize>) -> usize {
+    frames.into_iter().map(|f| f.min(channel.write_budget_max)).sum()
 }
 
 async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Arc<dyn Handler>, config: ChannelConfig) {
