@@ -39,12 +39,10 @@ class AdminCommandsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        int[] ports = Rocketry.freePorts(2);
-        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
-        namesrv = Rocketry.LOOPBACK + ":" + ports[0];
-        brokerAddr = Rocketry.LOOPBACK + ":" + ports[1];
+        Clients.Addrs a = Clients.standalone(H);
+        namesrv = a.namesrv();
+        brokerAddr = a.brokerAddr();
         admin = Clients.admin(H, namesrv);
-        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
     }
 
     @Test

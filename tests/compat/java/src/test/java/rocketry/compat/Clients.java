@@ -118,4 +118,16 @@ final class Clients {
         h.track(c::shutdown);
         return c;
     }
+
+    /** Where a test's standalone rocketry listens. */
+    record Addrs(String namesrv, String brokerAddr) { }
+
+    /** Starts `rocketry standalone` (with extra broker.conf lines) on free ports and waits until it routes. */
+    static Addrs standalone(Harness h, String... confLines) throws Exception {
+        int[] ports = Rocketry.freePorts(2);
+        h.env().standalone("standalone", h.env().newDataDir("data"), ports[0], ports[1], confLines);
+        Addrs a = new Addrs(Rocketry.LOOPBACK + ":" + ports[0], Rocketry.LOOPBACK + ":" + ports[1]);
+        awaitAutoCreateRoute(h, a.namesrv(), java.util.Set.of("broker-a"));
+        return a;
+    }
 }

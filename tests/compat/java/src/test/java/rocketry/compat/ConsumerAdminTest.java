@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Set;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
@@ -30,10 +29,7 @@ class ConsumerAdminTest {
 
     @Test
     void connectionsLagAndRunningInfo() throws Exception {
-        int[] ports = Rocketry.freePorts(2);
-        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
-        String namesrv = Rocketry.LOOPBACK + ":" + ports[0];
-        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
+        String namesrv = Clients.standalone(H).namesrv();
         DefaultMQProducer producer = Clients.producer(H, namesrv);
         DefaultMQAdminExt admin = Clients.admin(H, namesrv);
         String topic = Clients.unique("StatsTopic");

@@ -32,11 +32,9 @@ class RebalanceTest {
 
     @Test
     void survivorsTakeOverAKilledConsumersQueues() throws Exception {
-        int[] ports = Rocketry.freePorts(2);
-        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
-        String namesrv = Rocketry.LOOPBACK + ":" + ports[0];
-        String brokerAddr = Rocketry.LOOPBACK + ":" + ports[1];
-        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
+        Clients.Addrs a = Clients.standalone(H);
+        String namesrv = a.namesrv();
+        String brokerAddr = a.brokerAddr();
         DefaultMQProducer producer = Clients.producer(H, namesrv);
         DefaultMQAdminExt admin = Clients.admin(H, namesrv);
         String topic = Clients.unique("RebalanceTopic");

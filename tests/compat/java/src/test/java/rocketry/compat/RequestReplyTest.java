@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Set;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
@@ -27,10 +26,7 @@ class RequestReplyTest {
 
     @Test
     void requestGetsItsReply() throws Exception {
-        int[] ports = Rocketry.freePorts(2);
-        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
-        String namesrv = Rocketry.LOOPBACK + ":" + ports[0];
-        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
+        String namesrv = Clients.standalone(H).namesrv();
         String topic = Clients.unique("RequestTopic");
 
         DefaultMQProducer replier = Clients.producer(H, namesrv);

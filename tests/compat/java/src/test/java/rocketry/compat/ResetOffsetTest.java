@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
@@ -26,13 +25,11 @@ class ResetOffsetTest {
 
     @Test
     void resetByTimeRedeliversExactlyWhatCameAfter() throws Exception {
-        int[] ports = Rocketry.freePorts(2);
-        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1]);
-        String namesrv = Rocketry.LOOPBACK + ":" + ports[0];
-        String brokerAddr = Rocketry.LOOPBACK + ":" + ports[1];
+        Clients.Addrs a = Clients.standalone(H);
+        String namesrv = a.namesrv();
+        String brokerAddr = a.brokerAddr();
         DefaultMQProducer producer = Clients.producer(H, namesrv);
         DefaultMQAdminExt admin = Clients.admin(H, namesrv);
-        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
         String topic = Clients.unique("ResetTopic");
         String group = Clients.unique("reset_group");
         admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 2, 2, 6));

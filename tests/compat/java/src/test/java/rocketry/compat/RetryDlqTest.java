@@ -37,12 +37,8 @@ class RetryDlqTest {
 
     @BeforeAll
     static void start() throws Exception {
-        int[] ports = Rocketry.freePorts(2);
-        H.env().standalone("standalone", H.env().newDataDir("data"), ports[0], ports[1],
-            "messageDelayLevel=" + "1s ".repeat(18).trim());
-        namesrv = Rocketry.LOOPBACK + ":" + ports[0];
+        namesrv = Clients.standalone(H, "messageDelayLevel=" + "1s ".repeat(18).trim()).namesrv();
         producer = Clients.producer(H, namesrv);
-        Clients.awaitAutoCreateRoute(H, namesrv, Set.of("broker-a"));
     }
 
     static Set<String> sendAll(String topic, int n) throws Exception {
