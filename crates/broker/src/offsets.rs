@@ -22,6 +22,8 @@ pub struct OffsetManager {
     dirty: AtomicBool,
     /// Offsets reset by an admin, handed to the group's next pull of each queue.
     resets: std::sync::Mutex<std::collections::HashMap<(String, i32), i64>>,
+    /// How many resets are pending, so pulls skip the lock when none is.
+    pending_resets: std::sync::atomic::AtomicUsize,
 }
 
 fn key(topic: &str, group: &str) -> String {
@@ -32,7 +34,7 @@ impl OffsetManager {
     pub fn load(root: &std::path::Path) -> std::io::Result<OffsetManager> {
         let path = root.join("config").join("consumerOffset.json");
         let file: OffsetFile = persist::load(&path)?;
-        Ok(OffsetManager { path, table: RwLock::new(file.offset_table), dirty: AtomicBool::new(false), resets: Default::default() })
+        Ok(OffsetManager { path, table: RwLock::new(file.offset_table), dirty: AtomicBool::new(false), resets: Default::default(), pending_resets: Default::default() })
     }
 
     pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
@@ -43,16 +45,20 @@ impl OffsetManager {
     /// Resets a queue's offset: committed now, and announced to the next pull.
     pub fn assign_reset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
         self.commit(group, topic, queue_id, offset);
-        self.resets.lock().unwrap_or_else(|e| e.into_inner()).insert((key(topic, group), queue_id), offset);
+        let mut resets = self.resets.lock().unwrap_or_else(|e| e.into_inner());
+        resets.insert((key(topic, group), queue_id), offset);
+        self.pending_resets.store(resets.len(), Ordering::Release);
     }
 
     /// The pending reset of a queue, once.
     pub fn take_reset(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
-        let mut resets = self.resets.lock().unwrap_or_else(|e| e.into_inner());
-        if resets.is_empty() {
+        if self.pending_resets.load(Ordering::Acquire) == 0 {
             return None;
         }
-        resets.remove(&(key(topic, group), queue_id))
+        let mut resets = self.resets.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = resets.remove(&(key(topic, group), queue_id));
+        self.pending_resets.store(resets.len(), Ordering::Release);
+        taken
     }
 
     pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {

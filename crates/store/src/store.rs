@@ -173,6 +173,8 @@ pub(crate) struct Shared {
     pub index_skip_below: std::sync::atomic::AtomicI64,
     /// CommitLog offset up to which records are dispatched to queues and index.
     pub dispatched_end: std::sync::atomic::AtomicU64,
+    /// Bytes of all consume queues, counted by each retention pass.
+    pub consume_queue_bytes: std::sync::atomic::AtomicU64,
     /// Consume queues written since the last checkpoint.
     pub dirty_queues: Mutex<std::collections::HashSet<(String, i32)>>,
 }
@@ -193,11 +195,16 @@ impl Shared {
         recovery::write_checkpoint(root, target).map_err(|e| StoreError::io(root.join(recovery::CHECKPOINT_FILE), e))
     }
 
-    /// Bytes the store holds: the live CommitLog range and the consume queues.
+    /// Bytes the store holds: the live CommitLog range, plus the consume queues as of the
+    /// last retention pass (summing every queue on each put would cost the append path).
     fn store_bytes(&self) -> u64 {
         let cl = self.commitlog.max_offset().saturating_sub(self.commitlog.min_offset());
-        let cq: u64 = self.queues.read().unwrap_or_else(|e| e.into_inner()).values().map(|q| (q.max_offset() - q.min_offset()).max(0) as u64 * CQ_ENTRY_BYTES).sum();
-        cl + cq
+        cl + self.consume_queue_bytes.load(Ordering::Acquire)
+    }
+
+    fn count_consume_queue_bytes(&self) -> u64 {
+        let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
+        queues.values().map(|q| (q.max_offset() - q.min_offset()).max(0) as u64 * CQ_ENTRY_BYTES).sum()
     }
 
     /// Used fraction of the disk the store lives on, or of the configured capacity.
@@ -298,6 +305,7 @@ impl Store {
             index_skip_below: std::sync::atomic::AtomicI64::new(index.end_phys()),
             dispatched_end: Default::default(),
             dirty_queues: Default::default(),
+            consume_queue_bytes: Default::default(),
             index,
         });
         let started = std::time::Instant::now();
@@ -348,11 +356,6 @@ impl Store {
 
     pub fn min_offset(&self, topic: &str, queue_id: i32) -> i64 {
         self.shared.queue(topic, queue_id).map_or(0, |q| q.min_offset())
-    }
-
-    /// Topics that have consume queues, with their queue ids.
-    pub fn queues(&self) -> Vec<(String, i32)> {
-        self.shared.queues.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
     /// Reads messages of one queue from `offset`, keeping those whose tag code passes
@@ -515,11 +518,6 @@ impl Store {
         drop(threads); // they end on their own once stopped
     }
 
-    /// Bytes of the consume queue of one queue (for stats).
-    pub fn consume_queue_bytes(&self, topic: &str, queue_id: i32) -> u64 {
-        self.shared.queue(topic, queue_id).map_or(0, |q| (q.max_offset() - q.min_offset()) as u64 * CQ_ENTRY_BYTES)
-    }
-
     pub fn flushed_offset(&self) -> i64 {
         self.shared.commitlog.flushed_end.load(Ordering::Acquire) as i64
     }
@@ -530,6 +528,7 @@ fn empty_result(status: GetStatus, next: i64, min: i64, max: i64) -> GetResult {
 }
 
 pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
+    shared.consume_queue_bytes.store(shared.count_consume_queue_bytes(), Ordering::Release);
     let ratio = shared.disk_used_ratio();
     let segments = shared.commitlog.segments();
     let files: Vec<FileAge> = segments
@@ -560,6 +559,7 @@ pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
         }
         shared.index.retain_from(min)?;
     }
+    shared.consume_queue_bytes.store(shared.count_consume_queue_bytes(), Ordering::Release);
     let ratio = shared.disk_used_ratio();
     shared.disk_used_ppm.store((ratio * 1e6) as u64, Ordering::Release);
     Ok(doomed)
