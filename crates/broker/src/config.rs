@@ -68,6 +68,12 @@ pub struct BrokerConfig {
     pub clean_resource_interval_ms: u64,
     pub disk_capacity_bytes: Option<u64>,
     pub delay_levels: crate::put::DelayLevels,
+    /// INVOKE_BROKER_TO_RESET_OFFSET resets offsets on the broker (true, as RocketMQ 5) or pushes
+    /// RESET_CONSUMER_CLIENT_OFFSET to the group's online clients (false, the RocketMQ 4 way).
+    pub use_server_side_reset_offset: bool,
+    /// Percent of physical memory counted as page cache when deciding whether a queue's first
+    /// message is still "in memory" (a new group then starts at 0, as in RocketMQ).
+    pub access_message_in_memory_max_ratio: u32,
 }
 
 impl Default for BrokerConfig {
@@ -122,6 +128,8 @@ impl Default for BrokerConfig {
             clean_resource_interval_ms: 10_000,
             disk_capacity_bytes: None,
             delay_levels: crate::put::DelayLevels::default(),
+            use_server_side_reset_offset: true,
+            access_message_in_memory_max_ratio: 40,
         }
     }
 }
@@ -231,6 +239,8 @@ impl BrokerConfig {
                 "messageDelayLevel" => {
                     self.delay_levels = crate::put::DelayLevels::parse(v).map_err(|reason| ConfigError { key: k.into(), value: v.into(), reason })?
                 }
+                "useServerSideResetOffset" => self.use_server_side_reset_offset = parse_bool(k, v)?,
+                "accessMessageInMemoryMaxRatio" => self.access_message_in_memory_max_ratio = parse(k, v)?,
                 "diskCapacityBytes" => self.disk_capacity_bytes = Some(parse(k, v)?).filter(|c| *c > 0),
                 _ if ACCEPTED_UNUSED_KEYS.contains(&k) => tracing::info!(key = k, "broker config key accepted but not used yet"),
                 _ => unknown.push(k.to_string()),
@@ -264,6 +274,9 @@ impl BrokerConfig {
             if !(0.01..=0.99).contains(&v) {
                 return bad(key, v.to_string(), "must be a ratio between 0.01 and 0.99");
             }
+        }
+        if self.access_message_in_memory_max_ratio > 100 {
+            return bad("accessMessageInMemoryMaxRatio", self.access_message_in_memory_max_ratio.to_string(), "must be a percentage 0-100");
         }
         if self.frame_max_bytes < 1024 {
             return bad("frameMaxLength", self.frame_max_bytes.to_string(), "must be at least 1024");

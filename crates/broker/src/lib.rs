@@ -141,3 +141,14 @@ async fn housekeeping(broker: Arc<Broker>) {
         }
     }
 }
+
+/// Physical memory in bytes (MemTotal of /proc/meminfo), read once; 8 GiB where unknown.
+pub fn total_memory_bytes() -> u64 {
+    static TOTAL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        let kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+            m.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+        kib.map_or(8 << 30, |k| k * 1024)
+    })
+}

@@ -46,6 +46,7 @@ pub mod request {
     pub const DELETE_SUBSCRIPTIONGROUP: i32 = 207;
     pub const GET_CONSUME_STATS: i32 = 208;
     pub const DELETE_TOPIC_IN_BROKER: i32 = 215;
+    pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
     pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
     pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;

@@ -30,6 +30,7 @@ const LANGUAGE_NAMES: [&str; 14] = [
 
 impl LanguageCode {
     pub const JAVA: LanguageCode = LanguageCode(0);
+    pub const CPP: LanguageCode = LanguageCode(1);
     pub const OTHER: LanguageCode = LanguageCode(7);
     pub const RUST: LanguageCode = LanguageCode(12);
 

@@ -85,7 +85,7 @@ pub fn system_topics(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
     Ok(ok(req).with_body(body::encode(&TopicList { topic_list: list, broker_addr: Some(b.config.broker_addr()) })))
 }
 
-fn mq(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
+pub(super) fn mq(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
     MessageQueue { topic: topic.to_string(), broker_name: b.config.broker_name.clone(), queue_id }
 }
 
@@ -267,49 +267,6 @@ pub fn consumed_by(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCom
     let mut groups: std::collections::BTreeSet<String> = b.clients.groups_of_topic(topic).into_iter().collect();
     groups.extend(b.offsets.groups_of_topic(topic));
     Ok(ok(req).with_body(body::encode(&GroupList { group_list: groups })))
-}
-
-/// INVOKE_BROKER_TO_RESET_OFFSET, server side as in RocketMQ 5: offsets by timestamp (or the
-/// given offset for one queue) are committed and handed to the group's next pulls.
-pub fn reset_offset(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
-    let ext = &req.ext_fields;
-    let topic = ext.req_str("topic")?;
-    let group = ext.req_str("group")?;
-    let timestamp: i64 = ext.req("timestamp")?;
-    let queue_id: i32 = ext.opt("queueId")?.unwrap_or(-1);
-    let offset: Option<i64> = ext.opt("offset")?.filter(|o: &i64| *o != -1);
-    let Some(config) = b.topics.get(topic) else {
-        return Ok(error(req, rs::TOPIC_NOT_EXIST, format!("Topic {topic} does not exist")));
-    };
-    if b.groups.get(group).is_none() {
-        return Ok(error(req, rs::SUBSCRIPTION_GROUP_NOT_EXIST, format!("Group {group} does not exist")));
-    }
-    let by_time = |q: i32| b.store.offset_by_time(topic, q, timestamp, store::BoundaryType::Lower).map_err(|e| e.to_string());
-    let mut offsets = Vec::new();
-    let queues: Vec<i32> = if queue_id >= 0 { vec![queue_id] } else { (0..config.read_queue_nums).collect() };
-    for q in queues {
-        let target = match offset.filter(|_| queue_id >= 0) {
-            Some(o) => {
-                let (min, max) = (b.store.min_offset(topic, q), b.store.max_offset(topic, q));
-                if o < min || o > max {
-                    return Ok(error(req, rs::SYSTEM_ERROR, format!("Target offset {o} not in consume queue range [{min}-{max}]")));
-                }
-                o
-            }
-            None => match by_time(q) {
-                Ok(o) => o,
-                Err(e) => return Ok(error(req, rs::SYSTEM_ERROR, e)),
-            },
-        };
-        b.offsets.assign_reset(group, topic, q, target);
-        offsets.push((mq(b, topic, q), target));
-    }
-    // Parked pulls of the topic re-check now rather than at their timeout.
-    for (mq, _) in &offsets {
-        b.store.arrivals().notifier(topic, mq.queue_id).notify_waiters();
-    }
-    tracing::info!(topic, group, timestamp, "consumer offsets reset");
-    Ok(ok(req).with_body(format!("{{\"offsetTable\":{}}}", body::object_keyed_map(&offsets))))
 }
 
 /// GET_CONSUMER_RUNNING_INFO: asked of the broker, answered by the consumer client over its

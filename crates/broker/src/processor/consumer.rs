@@ -22,11 +22,29 @@ pub fn query_offset(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCo
         return Ok(ok(req).with_ext("offset", offset));
     }
     let zero_if_not_found = req.ext_fields.raw("setZeroIfNotFound").is_none_or(|v| v.eq_ignore_ascii_case("true"));
-    // A young queue whose first message is still present starts a new group at 0.
-    if zero_if_not_found && b.store.min_offset(topic, queue_id) <= 0 && b.store.max_offset(topic, queue_id) > 0 {
+    // A young queue whose first message is still in memory starts a new group at 0, so a
+    // consumer "from last offset" of a new topic misses nothing (RocketMQ's rule).
+    if zero_if_not_found && b.store.min_offset(topic, queue_id) <= 0 && first_message_in_memory(b, topic, queue_id) {
         return Ok(ok(req).with_ext("offset", 0));
     }
     Ok(error(req, rs::QUERY_NOT_FOUND, "Not found, maybe this group consumer boot first"))
+}
+
+/// Whether the queue's first message lies within the newest `accessMessageInMemoryMaxRatio`
+/// percent of physical memory's worth of CommitLog, as RocketMQ estimates the page cache.
+fn first_message_in_memory(b: &Broker, topic: &str, queue_id: i32) -> bool {
+    let phys = match b.store.queue_entries(topic, queue_id, 0, 1) {
+        Ok(first) => match first.first() {
+            Some(&(0, phys, _, _)) => phys,
+            _ => return false,
+        },
+        Err(e) => {
+            tracing::warn!(topic, queue_id, error = %e, "reading the first consume-queue entry");
+            return false;
+        }
+    };
+    let in_memory = crate::total_memory_bytes() as f64 * b.config.access_message_in_memory_max_ratio as f64 / 100.0;
+    ((b.store.commit_log_max_offset() - phys) as f64) <= in_memory
 }
 
 pub fn update_offset(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {

@@ -2,6 +2,7 @@
 //! store or a manager, and answers. [`BrokerHandler`] routes codes to them.
 
 mod admin;
+mod reset;
 mod client_manage;
 mod consumer;
 mod lock;
@@ -76,7 +77,7 @@ async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> 
         rq::GET_CONSUMER_CONNECTION_LIST => admin::consumer_connections(b, req),
         rq::GET_CONSUME_STATS => admin::consume_stats(b, req),
         rq::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(b, req),
-        rq::INVOKE_BROKER_TO_RESET_OFFSET => admin::reset_offset(b, req),
+        rq::INVOKE_BROKER_TO_RESET_OFFSET => reset::reset_offset(b, req),
         rq::GET_CONSUMER_RUNNING_INFO => admin::consumer_running_info(b, req).await,
         code => Ok(error(req, rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
     }

@@ -18,14 +18,27 @@ import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** Resetting a group's offsets to a timestamp (INVOKE_BROKER_TO_RESET_OFFSET, 222) while it consumes. */
+/**
+ * Resetting a group's offsets to a timestamp (INVOKE_BROKER_TO_RESET_OFFSET, 222) while it consumes: on the
+ * broker (RocketMQ 5's default), and pushed to the clients with RESET_CONSUMER_CLIENT_OFFSET (220) when the
+ * broker runs with useServerSideResetOffset=false (the RocketMQ 4 way).
+ */
 class ResetOffsetTest {
     @RegisterExtension
     static final Harness H = new Harness("reset");
 
     @Test
     void resetByTimeRedeliversExactlyWhatCameAfter() throws Exception {
-        Clients.Addrs a = Clients.standalone(H);
+        resetByTime();
+    }
+
+    @Test
+    void resetPushedToTheClientsRedeliversExactlyWhatCameAfter() throws Exception {
+        resetByTime("useServerSideResetOffset=false");
+    }
+
+    static void resetByTime(String... conf) throws Exception {
+        Clients.Addrs a = Clients.standalone(H, conf);
         String namesrv = a.namesrv();
         String brokerAddr = a.brokerAddr();
         DefaultMQProducer producer = Clients.producer(H, namesrv);
@@ -53,6 +66,10 @@ class ResetOffsetTest {
             return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
         }, c -> { });
         Wait.until("all 20 consumed once", 60_000, () -> seen.size(), n -> n == 20);
+        // A reset pushed to clients moves only queues whose offsets the group has committed.
+        Wait.until("the group's offsets committed", 30_000,
+            () -> admin.examineConsumeStats(group).getOffsetTable().values().stream().mapToLong(o -> o.getConsumerOffset()).sum(),
+            n -> n == 20);
 
         Map<MessageQueue, Long> reset = admin.resetOffsetByTimestamp(topic, group, resetTo, true);
         Map<Integer, Long> byQueue = new TreeMap<>();

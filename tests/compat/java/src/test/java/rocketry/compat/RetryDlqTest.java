@@ -113,6 +113,50 @@ class RetryDlqTest {
     }
 
     @Test
+    void anOrderlyConsumerSendsAPoisonMessageToTheDlqAndGoesOn() throws Exception {
+        String topic = Clients.unique("OrderlyDlqTopic");
+        String group = Clients.unique("orderly_dlq_group");
+        java.util.List<String> sent = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            String id = i == 2 ? "poison" : "ok-" + i;
+            Message m = new Message(topic, "T", id.getBytes(StandardCharsets.UTF_8));
+            m.putUserProperty("id", id);
+            // All on queue 0, so the poison message blocks the ones behind it until it is dead-lettered.
+            assertEquals(SendStatus.SEND_OK, producer.send(m, (mqs, msg, arg) -> mqs.get(0), null).getSendStatus());
+            sent.add(id);
+        }
+        java.util.List<String> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        Map<Integer, Integer> poisonReconsumeTimes = new ConcurrentHashMap<>();
+        AtomicInteger poisonAttempts = new AtomicInteger();
+        Clients.pushWith(H, namesrv, group, topic, (org.apache.rocketmq.client.consumer.listener.MessageListenerOrderly) (msgs, ctx) -> {
+            for (MessageExt m : msgs) {
+                String id = m.getUserProperty("id");
+                if (id.equals("poison")) {
+                    poisonReconsumeTimes.put(poisonAttempts.incrementAndGet(), m.getReconsumeTimes());
+                    return org.apache.rocketmq.client.consumer.listener.ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT;
+                }
+                order.add(id);
+            }
+            return org.apache.rocketmq.client.consumer.listener.ConsumeOrderlyStatus.SUCCESS;
+        }, c -> {
+            c.setMaxReconsumeTimes(2);
+            c.setSuspendCurrentQueueTimeMillis(200);
+            c.setConsumeMessageBatchMaxSize(1);
+        });
+        Map<String, String> dead = new ConcurrentHashMap<>();
+        consumer(Clients.unique("orderly_dlq_reader"), "%DLQ%" + group, 16, (msgs, ctx) -> {
+            msgs.forEach(m -> dead.put(m.getUserProperty("id"), new String(m.getBody(), StandardCharsets.UTF_8)));
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+        });
+        Wait.until("the poison message in the DLQ", 60_000, () -> dead.size(), n -> n == 1);
+        Wait.until("the messages behind it consumed", 30_000, () -> order.size(), n -> n == 5);
+        Thread.sleep(1000);
+        assertEquals(Map.of("poison", "poison"), dead);
+        assertEquals(java.util.List.of("ok-0", "ok-1", "ok-3", "ok-4", "ok-5"), order, "queue order kept around the poison message");
+        assertEquals(Map.of(1, 0, 2, 1, 3, 2), poisonReconsumeTimes, "tried 3 times (reconsumeTimes 0, 1, 2), then dead-lettered");
+    }
+
+    @Test
     void delayedMessagesArriveAfterTheirDelay() throws Exception {
         String topic = Clients.unique("DelayTopic");
         Message m = new Message(topic, "T", "delayed".getBytes(StandardCharsets.UTF_8));
