@@ -57,6 +57,7 @@ pub struct BrokerConfig {
     pub connection_write_queue_bytes: usize,
     pub truncate_corrupt_commit_log: bool,
     pub check_crc_on_read: bool,
+    pub check_crc_on_recover: bool,
     /// Hours a CommitLog file is kept.
     pub file_reserved_time_hours: u64,
     pub delete_when: Vec<u32>,
@@ -119,6 +120,7 @@ impl Default for BrokerConfig {
             connection_write_queue_bytes: 64 * 1024 * 1024,
             truncate_corrupt_commit_log: false,
             check_crc_on_read: false,
+            check_crc_on_recover: true,
             file_reserved_time_hours: 72,
             delete_when: vec![4],
             disk_max_used_space_ratio: 75,
@@ -227,6 +229,7 @@ impl BrokerConfig {
                 "connectionWriteQueueBytes" => self.connection_write_queue_bytes = parse(k, v)?,
                 "truncateCorruptCommitLog" => self.truncate_corrupt_commit_log = parse_bool(k, v)?,
                 "checkCrcOnRead" => self.check_crc_on_read = parse_bool(k, v)?,
+                "checkCRCOnRecover" => self.check_crc_on_recover = parse_bool(k, v)?,
                 "fileReservedTime" => self.file_reserved_time_hours = parse(k, v)?,
                 "deleteWhen" => {
                     self.delete_when = store::retention::parse_delete_when(v).map_err(|reason| ConfigError { key: k.into(), value: v.into(), reason })?
@@ -300,6 +303,7 @@ impl BrokerConfig {
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
         c.truncate_corrupt = self.truncate_corrupt_commit_log;
         c.check_crc_on_read = self.check_crc_on_read;
+        c.check_crc_on_recover = self.check_crc_on_recover;
         c.retention = store::RetentionPolicy {
             file_reserved_time: std::time::Duration::from_secs(self.file_reserved_time_hours * 3600),
             delete_when_hours: self.delete_when.clone(),

@@ -27,7 +27,8 @@ pub(crate) enum Job {
     Put(PutMessage, oneshot::Sender<Result<PutResult, PutError>>),
     DeleteTopic(String, oneshot::Sender<Result<(), PutError>>),
     Flush(oneshot::Sender<Result<(), PutError>>),
-    Shutdown(oneshot::Sender<()>),
+    /// Answered with where the last record starts, once everything is flushed.
+    Shutdown(oneshot::Sender<Option<u64>>),
 }
 
 /// Most puts gathered into one write and one flush.
@@ -37,7 +38,8 @@ const BLANK_HEADER_BYTES: u64 = 8;
 
 pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) -> Result<Vec<JoinHandle<()>>, StoreError> {
     let mut threads = Vec::new();
-    let appender = Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, next_queue_offset: HashMap::new() };
+    let appender =
+        Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, last_record: tail.last_record, next_queue_offset: HashMap::new() };
     threads.push(
         std::thread::Builder::new()
             .name("store-appender".into())
@@ -70,6 +72,8 @@ struct Appender {
     segment: Arc<Segment>,
     /// Absolute CommitLog offset of the next record.
     write_pos: u64,
+    /// Where the last record written starts (None when unknown or the log is empty).
+    last_record: Option<u64>,
     next_queue_offset: HashMap<(String, i32), i64>,
 }
 
@@ -149,7 +153,7 @@ impl Appender {
                 self.run_other(job);
             }
             if let Some(reply) = shutdown {
-                let _ = reply.send(());
+                let _ = reply.send(None);
                 return true;
             }
             return false;
@@ -165,7 +169,7 @@ impl Appender {
                 tracing::error!(error = %e, "flush at shutdown failed");
                 return true; // no reply: the shutdown is not clean
             }
-            let _ = reply.send(());
+            let _ = reply.send(self.last_record.filter(|l| *l < self.write_pos));
             return true;
         }
         false
@@ -181,6 +185,7 @@ impl Appender {
         drop(segs);
         self.segment = segment;
         self.write_pos = write_pos;
+        self.last_record = None;
         self.next_queue_offset.clear();
     }
 
@@ -216,6 +221,7 @@ impl Appender {
             buf.extend_from_slice(&rec.bytes);
             patch_record(&mut buf[at..], next + i as i64, self.write_pos as i64, store_ts);
             phys_offsets.push(self.write_pos as i64);
+            self.last_record = Some(self.write_pos);
             self.write_pos += rec.bytes.len() as u64;
         }
         self.next_queue_offset.insert(key, next + msg.records.len() as i64);

@@ -18,18 +18,44 @@ use crate::StoreError;
 pub(crate) struct Tail {
     pub segment: Arc<Segment>,
     pub write_pos: u64,
+    /// Where the last record starts, when known (it is written into the clean-shutdown file).
+    pub last_record: Option<u64>,
 }
 
 /// Present while a store is open; found at start it means the last run did not shut down
 /// cleanly (RocketMQ's `abort` file).
 pub(crate) const ABORT_FILE: &str = "abort";
-/// Written at a clean shutdown: the CommitLog end offset, in decimal.
+/// Written at a clean shutdown: the CommitLog end offset and where its last record starts,
+/// in decimal, separated by a space.
 pub(crate) const CLEAN_END_FILE: &str = "clean_shutdown";
+
+/// What a clean shutdown recorded.
+#[derive(Clone, Copy)]
+struct CleanEnd {
+    end: u64,
+    last_record: Option<u64>,
+}
+
+fn read_clean_end(path: &std::path::Path) -> Option<CleanEnd> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut parts = text.split_whitespace();
+    let end = parts.next()?.parse().ok()?;
+    Some(CleanEnd { end, last_record: parts.next().and_then(|p| p.parse().ok()) })
+}
+
+pub(crate) fn write_clean_end(root: &std::path::Path, end: u64, last_record: Option<u64>) -> std::io::Result<()> {
+    let text = match last_record {
+        Some(l) => format!("{end} {l}"),
+        None => end.to_string(),
+    };
+    std::fs::write(root.join(CLEAN_END_FILE), text)
+}
 
 pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     let unclean = shared.config.root_dir.join(ABORT_FILE).exists();
     let clean_end_path = shared.config.root_dir.join(CLEAN_END_FILE);
-    let clean_end: Option<u64> = if unclean { None } else { std::fs::read_to_string(&clean_end_path).ok().and_then(|t| t.trim().parse().ok()) };
+    let clean: Option<CleanEnd> = if unclean { None } else { read_clean_end(&clean_end_path) };
+    let clean_end = clean.map(|c| c.end);
     let cl = &shared.commitlog;
     let dir = &cl.dir;
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
@@ -61,30 +87,45 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     }
     *cl.segments.write().unwrap_or_else(|e| e.into_inner()) = segments.clone();
 
-    // Files before the scan's first one are trusted: every record in them was flushed,
-    // dispatched and synced (checkpoint) or the last run ended cleanly.
-    let first = scan_start(shared, &segments, clean_end.is_some(), unclean);
-    let mut end = segments[first].base;
-    let mut last = first;
-    for (i, seg) in segments.iter().enumerate().skip(first) {
-        last = i;
-        match scan_segment(shared, seg)? {
-            SegmentEnd::Full => end = seg.base + cl.file_size,
-            SegmentEnd::At(pos) => {
-                end = pos;
-                break;
+    // After a clean shutdown whose end checks out, nothing is scanned: the consume queues and
+    // the index were synced up to that end (the checkpoint says so).
+    let trusted = clean.filter(|_| !shared.config.check_crc_on_recover).and_then(|c| trusted_clean_end(shared, &segments, c));
+    // Consume queues and index are synced up to a clean end the checkpoint confirms: the scan
+    // then only checks records and does not dispatch them again.
+    let synced = clean_end.is_some() && read_checkpoint(&shared.config.root_dir) == clean_end;
+    let (end, mut last, mut last_record) = match trusted {
+        Some((end, idx, last_record)) => (end, idx, Some(last_record)),
+        None => {
+            // Files before the scan's first one are trusted: every record in them was flushed,
+            // dispatched and synced (checkpoint) or the last run ended cleanly.
+            let first = scan_start(shared, &segments, clean_end.is_some(), unclean);
+            let (mut end, mut last, mut last_record) = (segments[first].base, first, None);
+            for (i, seg) in segments.iter().enumerate().skip(first) {
+                last = i;
+                let (seg_end, seg_last) = scan_segment(shared, seg, !synced)?;
+                last_record = seg_last.or(last_record);
+                match seg_end {
+                    SegmentEnd::Full => end = seg.base + cl.file_size,
+                    SegmentEnd::At(pos) => {
+                        end = pos;
+                        break;
+                    }
+                }
             }
+            (end, last, last_record)
         }
-    }
+    };
     // After a crash, make sure what ends the log is a torn tail and not damage with good
     // records behind it. After a clean shutdown the end is known good.
     let damage = match clean_end {
+        _ if trusted.is_some() => None,
         // A clean shutdown said where the log ends: ending earlier means damage before it.
         Some(known) if end < known => Some(known),
         None if unclean => valid_record_after(shared, &segments[last..], end)?,
         _ => valid_segment_after(shared, &segments[last..])?,
     };
     if let Some(valid_at) = damage {
+        last_record = None;
         let reason = format!(
             "the record at offset {end} is damaged but the log continues to offset {valid_at}; \
              this is corruption inside the log, not a torn tail"
@@ -120,7 +161,36 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
         q.drop_below(min)?;
     }
     tracing::info!(commitlog_end = end, after_crash = unclean, "store recovered");
-    Ok(Tail { segment: seg, write_pos: end })
+    Ok(Tail { segment: seg, write_pos: end, last_record: last_record.filter(|l| *l < end) })
+}
+
+/// Checks what a clean shutdown recorded: the checkpoint covers its end, the last record
+/// before it is whole (size, magic, CRC, physical offset) and ends exactly there, and nothing
+/// follows it. Returns the end, the index of its segment and the last record's start.
+fn trusted_clean_end(shared: &Shared, segments: &[Arc<Segment>], clean: CleanEnd) -> Option<(u64, usize, u64)> {
+    use std::os::unix::fs::FileExt;
+    let last_record = clean.last_record?;
+    if read_checkpoint(&shared.config.root_dir) != Some(clean.end) || last_record >= clean.end {
+        return None;
+    }
+    let idx = segments.len() - 1;
+    let seg = &segments[idx];
+    let size = shared.commitlog.file_size;
+    if last_record < seg.base || clean.end > seg.base + size {
+        return None;
+    }
+    let at = last_record - seg.base;
+    let mut head = [0u8; 4];
+    seg.file.read_exact_at(&mut head, at).ok()?;
+    if at + i32::from_be_bytes(head).max(0) as u64 != clean.end - seg.base || !record_valid_at(seg, at, size).ok()? {
+        return None;
+    }
+    let mut after = [0u8; 8];
+    let tail = clean.end - seg.base;
+    if tail + 8 <= size && (seg.file.read_exact_at(&mut after, tail).is_err() || after != [0u8; 8]) {
+        return None;
+    }
+    Some((clean.end, idx, last_record))
 }
 
 /// The first file to scan: the last one after a clean shutdown, the one holding the
@@ -166,32 +236,35 @@ enum SegmentEnd {
     At(u64),
 }
 
-fn scan_segment(shared: &Shared, seg: &Segment) -> Result<SegmentEnd, StoreError> {
+/// Checks one file's records and, with `dispatch`, re-dispatches them to the consume queues and
+/// index; also returns where its last valid record starts.
+fn scan_segment(shared: &Shared, seg: &Segment, dispatch: bool) -> Result<(SegmentEnd, Option<u64>), StoreError> {
     let size = shared.commitlog.file_size;
     let mut file = seg.file.try_clone().map_err(|e| StoreError::io(&seg.path, e))?;
     file.seek(SeekFrom::Start(0)).map_err(|e| StoreError::io(&seg.path, e))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut pos = 0u64;
     let mut head = [0u8; 8];
+    let mut last = None;
     loop {
         if pos + 8 > size {
-            return Ok(SegmentEnd::At(seg.base + pos));
+            return Ok((SegmentEnd::At(seg.base + pos), last));
         }
         if reader.read_exact(&mut head).is_err() {
-            return Ok(SegmentEnd::At(seg.base + pos));
+            return Ok((SegmentEnd::At(seg.base + pos), last));
         }
         let total = i32::from_be_bytes(head[..4].try_into().unwrap_or_default());
         let magic = i32::from_be_bytes(head[4..].try_into().unwrap_or_default());
         if magic == BLANK_MAGIC && total > 0 && pos + total as u64 == size {
-            return Ok(SegmentEnd::Full);
+            return Ok((SegmentEnd::Full, last));
         }
         if (magic != MAGIC_V1 && magic != MAGIC_V2) || total < 8 || pos + total as u64 > size {
-            return Ok(SegmentEnd::At(seg.base + pos));
+            return Ok((SegmentEnd::At(seg.base + pos), last));
         }
         let mut rec = BytesMut::zeroed(total as usize);
         rec[..8].copy_from_slice(&head);
         if reader.read_exact(&mut rec[8..]).is_err() {
-            return Ok(SegmentEnd::At(seg.base + pos));
+            return Ok((SegmentEnd::At(seg.base + pos), last));
         }
         let rec: Bytes = rec.freeze();
         let phys = seg.base + pos;
@@ -199,9 +272,14 @@ fn scan_segment(shared: &Shared, seg: &Segment) -> Result<SegmentEnd, StoreError
             Ok(m) if m.physical_offset == phys as i64 && properties_whole(&m.properties) => m,
             Ok(_) | Err(_) => {
                 tracing::warn!(file = %seg.path.display(), offset = phys, "CommitLog ends with an invalid record; truncating there");
-                return Ok(SegmentEnd::At(phys));
+                return Ok((SegmentEnd::At(phys), last));
             }
         };
+        if !dispatch {
+            last = Some(phys);
+            pos += total as u64;
+            continue;
+        }
         let props = Properties::parse(&m.properties);
         let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
         if let Some(u) = props.get(protocol::message::prop::UNIQ_KEY) {
@@ -219,6 +297,7 @@ fn scan_segment(shared: &Shared, seg: &Segment) -> Result<SegmentEnd, StoreError
             keys: &keys,
             store_timestamp: m.store_timestamp,
         })?;
+        last = Some(phys);
         pos += total as u64;
     }
 }

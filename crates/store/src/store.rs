@@ -43,6 +43,9 @@ pub struct StoreConfig {
     pub max_transfer_bytes: usize,
     /// Verify body CRCs on every read, not only in recovery.
     pub check_crc_on_read: bool,
+    /// Check every record of the files recovery reads, after a clean shutdown too (the last
+    /// file). Off, a clean start checks only the last record and starts at once.
+    pub check_crc_on_recover: bool,
     /// Start even when recovery finds corruption inside the CommitLog, dropping every
     /// record from the damage on. Off by default: the store refuses to start instead.
     pub truncate_corrupt: bool,
@@ -68,6 +71,7 @@ impl StoreConfig {
             max_transfer_count: 32,
             max_transfer_bytes: 256 * 1024,
             check_crc_on_read: false,
+            check_crc_on_recover: true,
             truncate_corrupt: false,
             retention: RetentionPolicy::default(),
             clean_interval: Duration::from_secs(10),
@@ -504,11 +508,15 @@ impl Store {
     /// Stops the appender after it has answered every queued put, and flushes.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.jobs.send(Job::Shutdown(tx)).await.is_ok() && rx.await.is_ok() {
+        let answered = match self.jobs.send(Job::Shutdown(tx)).await {
+            Ok(()) => rx.await.ok(),
+            Err(_) => None,
+        };
+        if let Some(last_record) = answered {
             // Everything is flushed: record where the log ends, then drop the crash marker.
             let root = &self.shared.config.root_dir;
-            let end = self.shared.commitlog.max_offset().to_string();
-            let marked = std::fs::write(root.join(recovery::CLEAN_END_FILE), end).and_then(|_| std::fs::remove_file(root.join(recovery::ABORT_FILE)));
+            let end = self.shared.commitlog.max_offset();
+            let marked = recovery::write_clean_end(root, end, last_record).and_then(|_| std::fs::remove_file(root.join(recovery::ABORT_FILE)));
             if let Err(e) = marked {
                 tracing::warn!(error = %e, "could not mark the clean shutdown; the next start checks as after a crash");
             }

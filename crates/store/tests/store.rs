@@ -317,3 +317,60 @@ async fn expired_files_are_deleted_at_the_delete_hour() {
     assert!(store.min_offset("T", 0) > 0);
     store.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clean_start_without_crc_check_trusts_only_a_verified_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.commit_log_file_bytes = 1 << 20;
+    cfg.check_crc_on_recover = false;
+    let ends = fill(&cfg, 10).await;
+    let recorded = std::fs::read_to_string(dir.path().join("clean_shutdown")).unwrap();
+    assert_eq!(recorded, format!("{} {}", ends[9], ends[8]), "end and the last record's start");
+
+    // Trusted: nothing is scanned, so damage inside the file goes unseen at start...
+    let at = ends[4] as u64 + 90;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(segment0(dir.path())).unwrap();
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ 0xFF], at).unwrap();
+    let store = Store::open(cfg.clone()).unwrap();
+    assert_eq!(store.max_offset("T", 0), 10);
+    assert_eq!(put(&store, "T", 0, 10).await, 10, "appends continue after the last record");
+    assert_eq!(store.query_by_key("T", "k9", 10, 0, i64::MAX).unwrap().len(), 1, "index kept");
+    store.shutdown().await;
+    drop(store);
+    // ...but not when the default check is on: the whole last file is checked.
+    let mut checked = cfg.clone();
+    checked.check_crc_on_recover = true;
+    let err = Store::open(checked).err().expect("the default clean start finds the damage");
+    assert!(err.to_string().contains(&format!("offset {}", ends[4])), "{err}");
+    f.write_all_at(&b, at).unwrap();
+    drop(f);
+
+    // A recorded last record that does not check out falls back to the scan.
+    let end11 = {
+        let store = Store::open(cfg.clone()).unwrap();
+        let end = store.commit_log_max_offset();
+        store.shutdown().await;
+        end
+    };
+    std::fs::write(dir.path().join("clean_shutdown"), format!("{end11} {}", ends[3])).unwrap();
+    let store = Store::open(cfg.clone()).unwrap();
+    assert_eq!(store.commit_log_max_offset(), end11);
+    assert_eq!(bodies(&store, "T", 0, 0).len(), 11);
+    store.shutdown().await;
+    drop(store);
+    // So does a recorded end with bytes after it (a run that wrote on after the mark).
+    let store = Store::open(cfg.clone()).unwrap();
+    put(&store, "T", 0, 11).await;
+    let end12 = store.commit_log_max_offset();
+    store.shutdown().await;
+    drop(store);
+    std::fs::write(dir.path().join("clean_shutdown"), format!("{end11} {}", ends[9])).unwrap();
+    let store = Store::open(cfg).unwrap();
+    assert!(store.commit_log_max_offset() >= end11);
+    assert_eq!(bodies(&store, "T", 0, 0).len(), 12, "nothing lost: the scan found the records past the stale mark (end {end12})");
+    store.shutdown().await;
+}
