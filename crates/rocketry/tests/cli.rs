@@ -47,3 +47,59 @@ fn standalone_says_where_it_listens_and_stores() {
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     assert!(dir.path().join("config").join("topics.json").exists());
 }
+
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_rocketry")).arg("bench").args(args).arg("--json").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bench {args:?}: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("bench {args:?} printed no JSON summary ({e}): {stdout}"))
+}
+
+/// The benchmark commands against a standalone broker and the trivial sink: each reports
+/// what it did, and consumes what it produced.
+#[test]
+fn bench_produce_e2e_consume_and_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ns, br, sink) = (free_port(), free_port(), free_port());
+    let mut broker = Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        .args(["standalone", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ready: Vec<String> = BufReader::new(broker.stdout.take().unwrap()).lines().take(3).map(|l| l.unwrap()).collect();
+    let mut sink_proc = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["bench", "sink", "-p", &sink.to_string()]).stderr(Stdio::null()).spawn().unwrap();
+    let namesrv = format!("127.0.0.1:{ns}");
+
+    let p = bench_json(&["produce", "-n", &namesrv, "-t", "BenchT", "--queues", "4", "-d", "1", "-c", "4", "--rate", "400"]);
+    let sent = p["msgs"].as_u64().unwrap();
+    assert!(sent > 0 && sent <= 401, "a fixed rate of 400/s for 1 s: {p}");
+    assert_eq!(p["errors"], 0, "{p}");
+    assert!(p["latency_us"]["p99"].as_u64().unwrap() >= p["service_latency_us"]["p50"].as_u64().unwrap(), "{p}");
+    let a = bench_json(&["produce", "-n", &namesrv, "-t", "BenchT", "-d", "0", "-c", "2", "--async", "--window", "8", "-b", "4"]);
+    assert_eq!((a["errors"].as_u64(), a["async"].as_bool()), (Some(0), Some(true)), "{a}");
+    let stored = sent + a["msgs"].as_u64().unwrap();
+
+    let c = bench_json(&["consume", "-n", &namesrv, "-t", "BenchT", "-d", "20"]);
+    assert_eq!(c["msgs"].as_u64(), Some(stored), "the backlog is everything produced: {c}");
+
+    let e = bench_json(&["e2e", "-n", &namesrv, "-d", "1", "--rate", "300", "-c", "2"]);
+    assert_eq!(e["sent"], e["received"], "{e}");
+    assert!(e["e2e_latency_us"]["count"].as_u64().unwrap() == e["sent"].as_u64().unwrap(), "{e}");
+
+    // The sink answers without storing: a direct produce needs no NameServer.
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", sink)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let s = bench_json(&["produce", "--broker", &format!("127.0.0.1:{sink}"), "-d", "0", "-c", "3"]);
+    assert_eq!((s["msgs"].as_u64(), s["errors"].as_u64()), (Some(3), Some(0)), "{s}");
+
+    let _ = sink_proc.kill();
+    let _ = Command::new("kill").arg(broker.id().to_string()).status();
+    let _ = broker.wait();
+    let _ = sink_proc.wait();
+}

@@ -1,0 +1,86 @@
+//! `rocketry bench consume`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use client::Client;
+
+#[derive(Args)]
+pub struct ConsumeArgs {
+    #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
+    namesrv: String,
+    #[arg(short, long, default_value = "BenchmarkTest")]
+    topic: String,
+    /// Queues pulled at once.
+    #[arg(short, long, default_value_t = 8)]
+    concurrency: usize,
+    /// Seconds to run at most (stops earlier when the backlog is drained).
+    #[arg(short, long, default_value_t = 30)]
+    duration: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Pulls every queue from offset 0 to its end, `concurrency` queues at a time.
+pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
+    use protocol::codes::{pull_flag, response};
+    use protocol::header::PullMessageRequestHeader;
+    let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
+    let route = client.route(&args.topic).await?;
+    let queues: Vec<(String, i32)> = route
+        .queue_datas
+        .iter()
+        .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.read_queue_nums)))
+        .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
+        .collect();
+    let (msgs, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let work = Arc::new(Mutex::new(queues));
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (client, work, msgs, bytes, topic) = (client.clone(), work.clone(), msgs.clone(), bytes.clone(), args.topic.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Some((addr, queue_id)) = work.lock().ok().and_then(|mut w| w.pop()) else { return };
+                let mut offset = 0;
+                while Instant::now() < deadline {
+                    let h = PullMessageRequestHeader {
+                        consumer_group: "rocketry_bench_consume".into(),
+                        topic: topic.clone(),
+                        queue_id,
+                        queue_offset: offset,
+                        max_msg_nums: 32,
+                        sys_flag: pull_flag::SUBSCRIPTION,
+                        subscription: Some("*".into()),
+                        ..Default::default()
+                    };
+                    let Ok(r) = client.pull(&addr, &h).await else { break };
+                    if r.code != response::SUCCESS {
+                        break;
+                    }
+                    msgs.fetch_add(r.messages.len() as u64, Ordering::Relaxed);
+                    bytes.fetch_add(r.messages.iter().map(|m| m.body.len() as u64).sum(), Ordering::Relaxed);
+                    offset = r.header.next_begin_offset;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (n, b) = (msgs.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed));
+    let (tps, mbps) = (n as f64 / elapsed, b as f64 / elapsed / (1024.0 * 1024.0));
+    if args.json {
+        println!("{}", serde_json::json!({"msgs": n, "seconds": elapsed, "msgs_per_sec": tps, "mb_per_sec": mbps}));
+    } else {
+        println!("consumed {n} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s (bodies)");
+    }
+    client.close();
+    Ok(())
+}
+

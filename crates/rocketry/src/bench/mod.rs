@@ -1,0 +1,183 @@
+//! `rocketry bench`: load generators in the spirit of RocketMQ's benchmark tools, over our
+//! own client, and a trivial sink that marks this machine's loopback ceiling.
+//!
+//! - `produce`: fixed-size sends at full speed or at a fixed `--rate`, sync or pipelined
+//!   (`--async`), single or batched; latency from the intended send time under `--rate`.
+//! - `consume`: drains a topic's backlog from offset 0.
+//! - `e2e`: produces at a fixed rate and consumes with long polling; reports the time from
+//!   the intended send to the consumer having the message.
+//! - `sink`: answers sends with SUCCESS and stores nothing.
+
+mod consume;
+mod e2e;
+mod produce;
+mod sink;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use client::Client;
+use hdrhistogram::Histogram;
+
+pub use consume::ConsumeArgs;
+pub use e2e::E2eArgs;
+pub use produce::ProduceArgs;
+pub use sink::SinkArgs;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Produce at full speed (or `--rate`) and report msgs/s and send latency.
+    Produce(ProduceArgs),
+    /// Pull a topic's backlog from the first offset of every queue and report msgs/s and MB/s.
+    Consume(ConsumeArgs),
+    /// Produce at a fixed rate while consuming; report end-to-end latency.
+    E2e(E2eArgs),
+    /// A trivial broker: answers every send with SUCCESS and stores nothing.
+    Sink(SinkArgs),
+}
+
+pub async fn run(cmd: BenchCommand) -> Result<(), super::Error> {
+    match cmd {
+        BenchCommand::Produce(args) => produce::run(args).await,
+        BenchCommand::Consume(args) => consume::run(args).await,
+        BenchCommand::E2e(args) => e2e::run(args).await,
+        BenchCommand::Sink(args) => sink::run(args).await,
+    }
+}
+
+/// Latencies in microseconds, from 1 µs to 60 s at 3 significant digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("static bounds are valid")
+}
+
+/// A histogram shared by tasks that each record into their own and merge at the end.
+#[derive(Clone)]
+struct Latencies(Arc<Mutex<Histogram<u64>>>);
+
+impl Latencies {
+    fn new() -> Self {
+        Latencies(Arc::new(Mutex::new(histogram())))
+    }
+
+    fn merge(&self, local: &Histogram<u64>) {
+        if let Ok(mut h) = self.0.lock() {
+            let _ = h.add(local);
+        }
+    }
+
+    /// p50, p99, p99.9 and max in microseconds.
+    fn summary(&self) -> serde_json::Value {
+        let h = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::json!({"p50": h.value_at_quantile(0.5), "p99": h.value_at_quantile(0.99),
+            "p999": h.value_at_quantile(0.999), "max": h.max(), "count": h.len()})
+    }
+}
+
+fn describe(l: &serde_json::Value) -> String {
+    format!("p50 {} us, p99 {} us, p99.9 {} us, max {} us", l["p50"], l["p99"], l["p999"], l["max"])
+}
+
+/// Prints the per-second count of `counter` to stderr until aborted.
+fn progress(label: &'static str, counter: Arc<AtomicU64>, errors: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (mut last, mut last_err) = (0, 0);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let (now, err) = (counter.load(Ordering::Relaxed), errors.load(Ordering::Relaxed));
+            eprintln!("{:>10} {label}/s  total {now}  errors {}", now - last, err - last_err);
+            (last, last_err) = (now, err);
+        }
+    })
+}
+
+/// A fixed-rate schedule shared by senders: the k-th message is due at `start + k / rate`.
+/// Without a rate every message is due at once.
+struct Schedule {
+    start: Instant,
+    deadline: Instant,
+    interval_ns: Option<f64>,
+    next: AtomicU64,
+}
+
+impl Schedule {
+    fn new(rate: Option<u64>, duration: Duration) -> Self {
+        // A due time past the deadline ends a sender; without a rate the deadline is checked
+        // against the clock.
+        let start = Instant::now();
+        Schedule { start, deadline: start + duration, interval_ns: rate.filter(|r| *r > 0).map(|r| 1e9 / r as f64), next: AtomicU64::new(0) }
+    }
+
+    /// The next message's number and due time, or None when it falls past the deadline.
+    /// With `min_each` one is always given, so a zero duration still sends.
+    fn take(&self, min_each: bool) -> Option<(usize, Instant)> {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        let due = match self.interval_ns {
+            Some(ns) => self.start + Duration::from_nanos((k as f64 * ns) as u64),
+            None => Instant::now(),
+        };
+        (min_each || due < self.deadline).then_some((k as usize, due))
+    }
+}
+
+/// Waits until `due`; a due time already past costs nothing (a timer would round it up to
+/// the next millisecond tick).
+async fn pace(due: Instant) {
+    if due > Instant::now() {
+        tokio::time::sleep_until(due.into()).await;
+    }
+}
+
+/// Where sends go: (broker address, queue id) pairs.
+async fn targets(client: &Client, topic: &str, direct: Option<&str>, queues: Option<i32>) -> Result<Vec<(String, i32)>, super::Error> {
+    if let Some(addr) = direct {
+        return Ok((0..queues.unwrap_or(8).max(1)).map(|q| (addr.to_string(), q)).collect());
+    }
+    if let Some(q) = queues {
+        create_topic(client, topic, q).await?;
+    }
+    // A topic that does not exist yet is sent to through TBW102's route, as the Java
+    // producer does; the broker creates it on the first send (4 queues).
+    let route = match client.route(topic).await {
+        Ok(r) => r,
+        Err(client::ClientError::Server { code: protocol::codes::response::TOPIC_NOT_EXIST, .. }) => {
+            let mut r = client.route("TBW102").await?;
+            r.queue_datas.iter_mut().for_each(|q| q.write_queue_nums = q.write_queue_nums.min(4));
+            r
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let t: Vec<(String, i32)> = route
+        .queue_datas
+        .iter()
+        .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.write_queue_nums)))
+        .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
+        .collect();
+    if t.is_empty() {
+        return Err(format!("topic {topic} has no writable queues").into());
+    }
+    Ok(t)
+}
+
+/// Creates `topic` with `queues` queues on every broker that serves TBW102, then waits
+/// for its route to show them.
+async fn create_topic(client: &Client, topic: &str, queues: i32) -> Result<(), super::Error> {
+    let template = client.route("TBW102").await?;
+    let brokers: Vec<String> = template.broker_datas.iter().filter_map(|b| b.broker_addrs.get(&0).cloned()).collect();
+    let config = protocol::body::TopicConfig { topic_name: topic.to_string(), read_queue_nums: queues, write_queue_nums: queues, ..Default::default() };
+    for addr in &brokers {
+        client.create_topic(addr, &config).await?;
+    }
+    for _ in 0..100 {
+        if let Ok(r) = client.route(topic).await {
+            if r.queue_datas.iter().map(|q| q.write_queue_nums).sum::<i32>() == queues * brokers.len() as i32 {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("topic {topic} did not get its route").into())
+}

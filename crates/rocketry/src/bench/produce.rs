@@ -1,0 +1,167 @@
+//! `rocketry bench produce`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Args;
+use client::Client;
+use protocol::message::Properties;
+use tokio::task::JoinSet;
+
+use super::{pace, describe, histogram, progress, targets, Latencies, Schedule};
+
+#[derive(Args)]
+pub struct ProduceArgs {
+    #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
+    namesrv: String,
+    /// Send straight to this broker (or `bench sink`) without asking a NameServer for routes;
+    /// `--queues` then says how many queues to spread over (default 8).
+    #[arg(long)]
+    broker: Option<String>,
+    #[arg(short, long, default_value = "BenchmarkTest")]
+    topic: String,
+    /// Message body size in bytes.
+    #[arg(short, long, default_value_t = 1024)]
+    size: usize,
+    /// Concurrent senders.
+    #[arg(short, long, default_value_t = 16)]
+    concurrency: usize,
+    /// Messages per request (1 = single sends, >1 = SEND_BATCH_MESSAGE).
+    #[arg(short, long, default_value_t = 1)]
+    batch: usize,
+    /// Seconds to run.
+    #[arg(short, long, default_value_t = 10)]
+    duration: u64,
+    /// Requests per second over all senders (0 = as fast as possible). Latency is then measured
+    /// from each request's intended send time, so stalls are not hidden.
+    #[arg(short, long, default_value_t = 0)]
+    rate: u64,
+    /// Asynchronous sends: each sender keeps up to `--window` requests in flight instead of one.
+    #[arg(long = "async")]
+    async_send: bool,
+    /// Requests in flight per sender with `--async`.
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Create the topic first with this many queues on every broker (UPDATE_AND_CREATE_TOPIC).
+    #[arg(long)]
+    queues: Option<i32>,
+}
+
+#[derive(Clone)]
+struct Sender {
+    client: Arc<Client>,
+    targets: Arc<Vec<(String, i32)>>,
+    topic: Arc<str>,
+    body: Bytes,
+    batch: usize,
+}
+
+/// A send's result, its latency from the intended send time, and from the actual send.
+type Outcome = (Result<(), client::ClientError>, Duration, Duration);
+
+impl Sender {
+    async fn timed_send(&self, k: usize, due: Instant) -> Outcome {
+        let at = Instant::now();
+        let r = self.send(k).await;
+        (r, due.elapsed(), at.elapsed())
+    }
+
+    async fn send(&self, k: usize) -> Result<(), client::ClientError> {
+        let (addr, queue) = &self.targets[k % self.targets.len()];
+        if self.batch == 1 {
+            self.client.send(addr, &self.topic, *queue, self.body.clone(), Properties::default()).await.map(|_| ())
+        } else {
+            let items = (0..self.batch).map(|_| (self.body.clone(), Properties::default())).collect();
+            self.client.send_batch(addr, &self.topic, *queue, items).await.map(|_| ())
+        }
+    }
+}
+
+pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
+    let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
+    let targets = Arc::new(targets(&client, &args.topic, args.broker.as_deref(), args.queues).await?);
+    let sender = Sender { client: client.clone(), targets, topic: args.topic.as_str().into(), body: Bytes::from(vec![b'x'; args.size]), batch: args.batch.max(1) };
+    let (latencies, service) = (Latencies::new(), Latencies::new());
+    let (sent, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let schedule = Arc::new(Schedule::new(Some(args.rate), Duration::from_secs(args.duration)));
+    let window = if args.async_send { args.window.max(1) } else { 1 };
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (sender, latencies, sent, errors, schedule) = (sender.clone(), latencies.clone(), sent.clone(), errors.clone(), schedule.clone());
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut local, mut local_service) = (histogram(), histogram());
+            let mut inflight = JoinSet::new();
+            let mut record = |r: Result<Outcome, tokio::task::JoinError>| match r {
+                Ok((Ok(()), from_due, from_send)) => {
+                    let _ = local.record(from_due.as_micros().max(1) as u64);
+                    let _ = local_service.record(from_send.as_micros().max(1) as u64);
+                    sent.fetch_add(sender.batch as u64, Ordering::Relaxed);
+                }
+                _ => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            };
+            // At least one send per sender, so `-d 0` is a quick end-to-end check.
+            let mut first = true;
+            while let Some((k, due)) = schedule.take(first) {
+                first = false;
+                pace(due).await;
+                if window == 1 {
+                    record(Ok(sender.timed_send(k, due).await));
+                    continue;
+                }
+                while inflight.len() >= window {
+                    if let Some(r) = inflight.join_next().await {
+                        record(r);
+                    }
+                }
+                let s = sender.clone();
+                inflight.spawn(async move { s.timed_send(k, due).await });
+            }
+            while let Some(r) = inflight.join_next().await {
+                record(r);
+            }
+            latencies.merge(&local);
+            service.merge(&local_service);
+        }));
+    }
+    let ticker = progress("msgs", sent.clone(), errors.clone());
+    for t in tasks {
+        let _ = t.await;
+    }
+    ticker.abort();
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = sent.load(Ordering::Relaxed);
+    let errs = errors.load(Ordering::Relaxed);
+    let tps = total as f64 / elapsed;
+    let mbps = tps * args.size as f64 / (1024.0 * 1024.0);
+    let (latency, service) = (latencies.summary(), service.summary());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"msgs": total, "seconds": elapsed, "msgs_per_sec": tps, "mb_per_sec": mbps, "latency_us": latency, "service_latency_us": service,
+                "errors": errs, "size": args.size, "concurrency": args.concurrency, "batch": args.batch, "rate": args.rate,
+                "async": args.async_send, "window": window})
+        );
+    } else {
+        println!("sent {total} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s, errors {errs}");
+        if args.rate > 0 {
+            println!("send latency from intended send time: {}", describe(&latency));
+            println!("send latency from actual send:        {}", describe(&service));
+        } else {
+            println!("send latency (per request): {}", describe(&service));
+        }
+    }
+    client.close();
+    if total == 0 {
+        return Err(format!("nothing was sent ({errs} errors)").into());
+    }
+    Ok(())
+}
