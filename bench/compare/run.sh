@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
 # Side by side: rocketry and the Java RocketMQ 5.3.3 broker (from Maven Central) on this
-# machine, same disk, ASYNC_FLUSH, driven by the same load generator (`rocketry bench`).
+# machine, same disk, ASYNC_FLUSH, a fixed Java heap (JAVA_HEAP), driven by the same load
+# generators: `rocketry bench` and a producer on the official Java client (src/main/java).
 # Runs alternate A B A B; prints the median of each figure and the ratio rocketry/Java.
 #
-#   bench/compare/run.sh            RUNS=3 DURATION=10 SIZE=1024 CONCURRENCY=64 JAVA_HEAP=2g
+#   bench/compare/run.sh     RUNS=2 DURATION=10 WARMUP=10 SIZE=1024 CONCURRENCY=64 JAVA_HEAP=2g PIN=1
 #
-# First version: startup time, idle and loaded RSS, and maximum produce rate into one topic
-# with 8 queues. Still to come (see the performance issue): fixed-rate latency, end-to-end
-# latency, backlog catch-up, 1,000 topics, Java's own benchmark tools, core pinning, the sink.
+# PIN=1 (with 2+ cores) pins the broker (and the Java NameServer) to core 0 and every load
+# generator to core 1 with taskset. Scenarios, per run:
+#   startup (start to first stored message), idle RSS, then WARMUP seconds of unmeasured
+#   full-speed produce (JIT warm-up), max produce rate into one topic with 8
+#   queues (and p99), loaded RSS, send latency at fixed 10k and 50k msgs/s (from the intended
+#   send time), end-to-end latency at 10k msgs/s, backlog catch-up (drain what max-rate
+#   produced), 1,000 topics, the Java client's producer; and once per run the trivial sink
+#   (`rocketry bench sink`), the loopback ceiling.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-RUNS="${RUNS:-3}" DURATION="${DURATION:-10}" SIZE="${SIZE:-1024}" CONCURRENCY="${CONCURRENCY:-64}" JAVA_HEAP="${JAVA_HEAP:-2g}"
+RUNS="${RUNS:-2}" DURATION="${DURATION:-10}" SIZE="${SIZE:-1024}" CONCURRENCY="${CONCURRENCY:-64}" JAVA_HEAP="${JAVA_HEAP:-2g}" PIN="${PIN:-1}" WARMUP="${WARMUP:-10}"
+if [[ $PIN == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+    on_broker=(taskset -c 0) on_load=(taskset -c 1)
+else
+    on_broker=() on_load=()
+fi
 work="$here/work"
 rm -rf "$work" && mkdir -p "$work"
 
 echo "== building rocketry (release) and fetching the Java broker"
 (cd "$root" && cargo build --release -q -p rocketry)
 bin="$root/target/release/rocketry"
-(cd "$here" && mvn -q -B dependency:build-classpath -Dmdep.outputFile=cp.txt)
+(cd "$here" && mvn -q -B compile dependency:build-classpath -Dmdep.outputFile=cp.txt)
 cp="$(cat "$here/cp.txt")"
+bench() { "${on_load[@]}" "$bin" bench "$@"; }
+field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
+for k in sys.argv[2].split("."): v=v[k]
+print(round(v))' "$1" "$2"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { local end=$((SECONDS+60)); until (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null; do [ $SECONDS -lt $end ] || return 1; sleep 0.01; done; }
@@ -29,7 +44,7 @@ now_ms() { date +%s%3N; }
 # start_<kind> DIR NS_PORT BROKER_PORT: sets PIDS (all processes) and BROKER_PID
 start_rocketry() {
     echo "diskCapacityBytes=1099511627776" > "$1/broker.conf"
-    "$bin" standalone --data-dir "$1/data" --namesrv-port "$2" --broker-port "$3" -c "$1/broker.conf" > "$1/log" 2>&1 &
+    "${on_broker[@]}" "$bin" standalone --data-dir "$1/data" --namesrv-port "$2" --broker-port "$3" -c "$1/broker.conf" > "$1/log" 2>&1 &
     BROKER_PID=$!; PIDS="$BROKER_PID"
 }
 start_java() {
@@ -39,51 +54,90 @@ start_java() {
         "namesrvAddr=127.0.0.1:$2" "storePathRootDir=$1/store" "storePathCommitLog=$1/store/commitlog" \
         "brokerIP1=127.0.0.1" "autoCreateTopicEnable=true" "flushDiskType=ASYNC_FLUSH" "diskMaxUsedSpaceRatio=99" > "$1/broker.conf"
     local jvm=(-Xms"$JAVA_HEAP" -Xmx"$JAVA_HEAP" -Duser.home="$1/home" -Drocketmq.home.dir="$1/home" -cp "$cp")
-    ROCKETMQ_HOME="$1/home" java "${jvm[@]}" org.apache.rocketmq.namesrv.NamesrvStartup -c "$1/namesrv.conf" > "$1/ns.log" 2>&1 &
+    ROCKETMQ_HOME="$1/home" "${on_broker[@]}" java "${jvm[@]}" org.apache.rocketmq.namesrv.NamesrvStartup -c "$1/namesrv.conf" > "$1/ns.log" 2>&1 &
     local ns=$!
     wait_port "$2"
-    ROCKETMQ_HOME="$1/home" java "${jvm[@]}" org.apache.rocketmq.broker.BrokerStartup -c "$1/broker.conf" > "$1/broker.log" 2>&1 &
+    ROCKETMQ_HOME="$1/home" "${on_broker[@]}" java "${jvm[@]}" org.apache.rocketmq.broker.BrokerStartup -c "$1/broker.conf" > "$1/broker.log" 2>&1 &
     BROKER_PID=$!; PIDS="$ns $BROKER_PID"
 }
 
-run_one() { # kind run -> appends "kind startup_ms idle_rss_kb msgs_per_sec p99_us loaded_rss_kb" to results
+# record KIND METRIC VALUE
+record() { echo "$1 $2 $3" | tee -a "$work/results"; }
+
+run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
     local ns br; ns=$(free_port); br=$(free_port)
     local t0; t0=$(now_ms)
     "start_$kind" "$dir" "$ns" "$br"
     wait_port "$br"
     # Ready = a send succeeds (the broker has registered and can store).
-    local end=$((SECONDS+120))
-    until "$bin" bench produce -n "127.0.0.1:$ns" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
+    local end=$((SECONDS+120)) nsaddr="127.0.0.1:$ns" json
+    until "$bin" bench produce -n "$nsaddr" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
         if [ $SECONDS -ge $end ]; then echo "$kind did not become ready; logs in $dir" >&2; kill $PIDS; exit 1; fi
         sleep 0.05
     done
-    local startup=$(( $(now_ms) - t0 ))
+    record "$kind" startup_ms $(( $(now_ms) - t0 ))
     sleep 2
-    local idle; idle=$(rss_kb "$BROKER_PID")
-    local json; json=$("$bin" bench produce -n "127.0.0.1:$ns" -t "Compare8" --queues 8 -s "$SIZE" -c "$CONCURRENCY" -d "$DURATION" --json 2>/dev/null)
-    local loaded; loaded=$(rss_kb "$BROKER_PID")
+    record "$kind" idle_rss_kb "$(rss_kb "$BROKER_PID")"
+    # Warm-up, not measured: the JVM compiles its hot paths in the first seconds.
+    bench produce -n "$nsaddr" -t Warmup -s "$SIZE" -c "$CONCURRENCY" -d "$WARMUP" >/dev/null 2>&1
+    json=$(bench produce -n "$nsaddr" -t Compare8 --queues 8 -s "$SIZE" -c "$CONCURRENCY" -d "$DURATION" --json 2>/dev/null)
+    record "$kind" max_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    record "$kind" max_rate_p99_us "$(field "$json" service_latency_us.p99)"
+    record "$kind" loaded_rss_kb "$(rss_kb "$BROKER_PID")"
+    json=$(bench consume -n "$nsaddr" -t Compare8 -d 60 --json 2>/dev/null)
+    record "$kind" catchup_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    for rate in 10000 50000; do
+        json=$(bench produce -n "$nsaddr" -t Rate8 --queues 8 -s "$SIZE" -c "$CONCURRENCY" -d "$DURATION" --rate $rate --json 2>/dev/null)
+        record "$kind" "rate${rate}_achieved" "$(field "$json" msgs_per_sec)"
+        record "$kind" "rate${rate}_p99_us" "$(field "$json" latency_us.p99)"
+    done
+    json=$(bench e2e -n "$nsaddr" -s "$SIZE" -c "$CONCURRENCY" -d "$DURATION" --rate 10000 --json 2>/dev/null)
+    record "$kind" e2e10000_p50_us "$(field "$json" e2e_latency_us.p50)"
+    record "$kind" e2e10000_p99_us "$(field "$json" e2e_latency_us.p99)"
+    json=$(bench produce -n "$nsaddr" -t Many --topics 1000 -s "$SIZE" -c "$CONCURRENCY" -d "$DURATION" --json 2>/dev/null)
+    record "$kind" topics1000_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    json=$("${on_load[@]}" java -Xmx1g -cp "$here/target/classes:$cp" rocketry.bench.JavaProducer "$nsaddr" JavaClient "$CONCURRENCY" "$DURATION" "$SIZE" 2>/dev/null | tail -1)
+    record "$kind" java_client_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    record "$kind" java_client_p99_us "$(field "$json" latency_us.p99)"
     kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
-    local tps p99
-    tps=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["msgs_per_sec"]))' "$json")
-    p99=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["latency_us"]["p99"])' "$json")
-    echo "$kind $startup $idle $tps $p99 $loaded" | tee -a "$work/results"
 }
 
-echo "== $RUNS runs each, alternating; ${SIZE} B messages, $CONCURRENCY senders, ${DURATION} s; Java heap $JAVA_HEAP"
-echo "kind startup_ms idle_rss_kb msgs_per_sec p99_us loaded_rss_kb"
+sink_one() { # the loopback ceiling: the same load generator against a broker that stores nothing
+    local port; port=$(free_port)
+    "${on_broker[@]}" "$bin" bench sink -p "$port" 2>/dev/null &
+    local pid=$!
+    wait_port "$port"
+    local json; json=$(bench produce --broker "127.0.0.1:$port" -s "$SIZE" -c "$CONCURRENCY" -d "$DURATION" --json 2>/dev/null)
+    record sink max_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    kill $pid; wait $pid 2>/dev/null || true
+}
+
+echo "== $RUNS runs each, alternating; ${SIZE} B messages, $CONCURRENCY senders, ${DURATION} s per scenario; Java heap $JAVA_HEAP; pinned: ${on_broker[*]:-no}"
 for i in $(seq 1 "$RUNS"); do
     run_one rocketry "$i"
     run_one java "$i"
+    sink_one
 done
 
 python3 - "$work/results" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-cols = ["startup_ms", "idle_rss_kb", "msgs_per_sec", "p99_us", "loaded_rss_kb"]
-med = {k: [statistics.median(float(r[i + 1]) for r in rows if r[0] == k) for i in range(len(cols))] for k in ("rocketry", "java")}
-print("\n| figure | rocketry | Java 5.3.3 | rocketry/Java |\n|---|---|---|---|")
-for i, c in enumerate(cols):
-    r, j = med["rocketry"][i], med["java"][i]
-    print(f"| {c} | {r:,.0f} | {j:,.0f} | {r / j:.2f} |")
+import collections, statistics, sys
+vals = collections.defaultdict(list)
+order = []
+for line in open(sys.argv[1]):
+    kind, metric, value = line.split()
+    vals[(kind, metric)].append(float(value))
+    if metric not in order:
+        order.append(metric)
+med = {k: statistics.median(v) for k, v in vals.items()}
+print("\n| figure (median) | rocketry | Java 5.3.3 | rocketry/Java |\n|---|---|---|---|")
+for m in order:
+    r, j = med.get(("rocketry", m)), med.get(("java", m))
+    if r is None or j is None:
+        continue
+    print(f"| {m} | {r:,.0f} | {j:,.0f} | {r / j:.2f} |" if j else f"| {m} | {r:,.0f} | {j:,.0f} | - |")
+s = med.get(("sink", "max_msgs_per_sec"))
+if s:
+    r = med[("rocketry", "max_msgs_per_sec")]
+    print(f"\ntrivial sink (loopback ceiling): {s:,.0f} msgs/s; rocketry reaches {r / s:.0%} of it")
 PY
