@@ -141,6 +141,11 @@ final class Rocketry implements AutoCloseable {
 
     /** `rocketry broker -c broker.conf` with the properties the brief's cluster uses. */
     Proc broker(String name, String brokerName, int listenPort, int namesrvPort, Path storeDir) {
+        return broker(name, brokerName, listenPort, namesrvPort, storeDir, new String[0]);
+    }
+
+    /** The same, with extra broker.conf lines. */
+    Proc broker(String name, String brokerName, int listenPort, int namesrvPort, Path storeDir, String... extraConf) {
         Path conf = dir.resolve(name + ".conf");
         String text = String.join("\n",
             "brokerClusterName=DefaultCluster",
@@ -152,6 +157,7 @@ final class Rocketry implements AutoCloseable {
             "autoCreateTopicEnable=true",
             "brokerIP1=" + LOOPBACK,
             ISOLATED_DISK,
+            String.join("\n", extraConf),
             "");
         try {
             Files.writeString(conf, text, StandardCharsets.UTF_8);
