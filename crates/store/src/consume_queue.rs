@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::commitlog::SEGMENT_NAME_DIGITS;
@@ -45,6 +45,8 @@ pub(crate) struct ConsumeQueue {
     files: RwLock<Vec<Option<Arc<File>>>>,
     max_offset: AtomicI64,
     min_offset: AtomicI64,
+    /// The first file that may hold writes not yet synced.
+    unsynced_from: AtomicU64,
 }
 
 impl ConsumeQueue {
@@ -65,6 +67,7 @@ impl ConsumeQueue {
             files: RwLock::new(Vec::new()),
             max_offset: AtomicI64::new(0),
             min_offset: AtomicI64::new(0),
+            unsynced_from: AtomicU64::new(0),
         };
         let mut files = Vec::new();
         for (no, path) in &numbered {
@@ -206,12 +209,24 @@ impl ConsumeQueue {
         Ok(())
     }
 
-    /// Makes the written entries durable.
+    /// Makes the written entries durable: the newest file, and any file that filled up since
+    /// the last sync.
     pub fn sync(&self) -> Result<(), StoreError> {
-        let files: Vec<(u64, Arc<File>)> = self.files.read().unwrap_or_else(|e| e.into_inner()).iter().enumerate().filter_map(|(no, f)| f.clone().map(|f| (no as u64, f))).collect();
-        // Only the newest file takes writes; older ones were synced when they were.
-        if let Some((no, f)) = files.last() {
+        let from = self.unsynced_from.load(Ordering::Acquire);
+        let files: Vec<(u64, Arc<File>)> = self
+            .files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .enumerate()
+            .skip(from as usize)
+            .filter_map(|(no, f)| f.clone().map(|f| (no as u64, f)))
+            .collect();
+        for (no, f) in &files {
             f.sync_data().map_err(|e| StoreError::io(self.file_path(*no), e))?;
+        }
+        if let Some((last, _)) = files.last() {
+            self.unsynced_from.store(*last, Ordering::Release);
         }
         Ok(())
     }
