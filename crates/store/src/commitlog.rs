@@ -29,8 +29,17 @@ impl Segment {
             // Sparse: space is taken as records arrive.
             file.set_len(file_size).map_err(|e| StoreError::io(&path, e))?;
         }
+        if len == 0 {
+            // A new file's name must survive a power loss as well as its contents.
+            sync_dir(dir)?;
+        }
         Ok(Segment { base, path, file })
     }
+}
+
+/// Makes a directory's entries (new or renamed files) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
 }
 
 /// The shared, read side of the CommitLog. Only the appender adds segments or moves

@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::commitlog::SEGMENT_NAME_DIGITS;
@@ -47,11 +47,16 @@ pub(crate) struct ConsumeQueue {
     min_offset: AtomicI64,
     /// The first file that may hold writes not yet synced.
     unsynced_from: AtomicU64,
+    /// A file was created since the last sync: the directory must be synced too.
+    dir_dirty: AtomicBool,
+    /// The directory itself was created by this process: its parents must be synced once.
+    new_dir: AtomicBool,
 }
 
 impl ConsumeQueue {
     /// Opens (or creates) the queue directory and finds the number of valid entries.
     pub fn open(dir: PathBuf, entries_per_file: u64) -> Result<ConsumeQueue, StoreError> {
+        let new_dir = !dir.exists();
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         let mut numbered: Vec<(u64, PathBuf)> = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
@@ -68,6 +73,8 @@ impl ConsumeQueue {
             max_offset: AtomicI64::new(0),
             min_offset: AtomicI64::new(0),
             unsynced_from: AtomicU64::new(0),
+            dir_dirty: AtomicBool::new(false),
+            new_dir: AtomicBool::new(new_dir),
         };
         let mut files = Vec::new();
         for (no, path) in &numbered {
@@ -117,6 +124,8 @@ impl ConsumeQueue {
         let path = self.file_path(no);
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| StoreError::io(&path, e))?;
         file.set_len(self.entries_per_file * CQ_ENTRY_BYTES).map_err(|e| StoreError::io(&path, e))?;
+        // Its directory entry is synced with the next checkpoint, off the append path.
+        self.dir_dirty.store(true, Ordering::Release);
         let file = Arc::new(file);
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
         while files.len() <= no as usize {
@@ -227,6 +236,15 @@ impl ConsumeQueue {
         }
         if let Some((last, _)) = files.last() {
             self.unsynced_from.store(*last, Ordering::Release);
+        }
+        if self.dir_dirty.swap(false, Ordering::AcqRel) {
+            crate::commitlog::sync_dir(&self.dir)?;
+        }
+        if self.new_dir.swap(false, Ordering::AcqRel) {
+            // consumequeue/<topic>/<queueId>: the topic directory and its parent gained entries.
+            for parent in self.dir.ancestors().skip(1).take(2) {
+                crate::commitlog::sync_dir(parent)?;
+            }
         }
         Ok(())
     }

@@ -226,7 +226,8 @@ pub(crate) fn write_checkpoint(root: &std::path::Path, offset: u64) -> std::io::
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(&b)?;
     f.sync_data()?;
-    std::fs::rename(tmp, root.join(CHECKPOINT_FILE))
+    std::fs::rename(tmp, root.join(CHECKPOINT_FILE))?;
+    std::fs::File::open(root)?.sync_all()
 }
 
 enum SegmentEnd {
