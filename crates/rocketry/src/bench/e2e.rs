@@ -13,7 +13,7 @@ use protocol::codes::{pull_flag, response};
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
 
-use super::{pace, create_topic, describe, histogram, progress, Latencies, Schedule};
+use super::{create_topic, describe, histogram, pace, progress, Latencies, Schedule};
 
 #[derive(Args)]
 pub struct E2eArgs {

@@ -131,35 +131,48 @@ async fn pace(due: Instant) {
     }
 }
 
-/// Where sends go: (broker address, queue id) pairs.
-async fn targets(client: &Client, topic: &str, direct: Option<&str>, queues: Option<i32>) -> Result<Vec<(String, i32)>, super::Error> {
-    if let Some(addr) = direct {
-        return Ok((0..queues.unwrap_or(8).max(1)).map(|q| (addr.to_string(), q)).collect());
-    }
-    if let Some(q) = queues {
-        create_topic(client, topic, q).await?;
-    }
-    // A topic that does not exist yet is sent to through TBW102's route, as the Java
-    // producer does; the broker creates it on the first send (4 queues).
-    let route = match client.route(topic).await {
-        Ok(r) => r,
-        Err(client::ClientError::Server { code: protocol::codes::response::TOPIC_NOT_EXIST, .. }) => {
-            let mut r = client.route("TBW102").await?;
-            r.queue_datas.iter_mut().for_each(|q| q.write_queue_nums = q.write_queue_nums.min(4));
-            r
+/// Where one send goes.
+#[derive(Clone)]
+struct Target {
+    addr: String,
+    topic: Arc<str>,
+    queue: i32,
+}
+
+/// Where sends go: every writable queue of each topic.
+async fn targets(client: &Client, topics: &[String], direct: Option<&str>, queues: Option<i32>) -> Result<Vec<Target>, super::Error> {
+    let mut all = Vec::new();
+    for topic in topics {
+        let name: Arc<str> = topic.as_str().into();
+        if let Some(addr) = direct {
+            all.extend((0..queues.unwrap_or(8).max(1)).map(|queue| Target { addr: addr.to_string(), topic: name.clone(), queue }));
+            continue;
         }
-        Err(e) => return Err(e.into()),
-    };
-    let t: Vec<(String, i32)> = route
-        .queue_datas
-        .iter()
-        .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.write_queue_nums)))
-        .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
-        .collect();
-    if t.is_empty() {
-        return Err(format!("topic {topic} has no writable queues").into());
+        if let Some(q) = queues {
+            create_topic(client, topic, q).await?;
+        }
+        // A topic that does not exist yet is sent to through TBW102's route, as the Java
+        // producer does; the broker creates it on the first send (4 queues).
+        let route = match client.route(topic).await {
+            Ok(r) => r,
+            Err(client::ClientError::Server { code: protocol::codes::response::TOPIC_NOT_EXIST, .. }) => {
+                let mut r = client.route("TBW102").await?;
+                r.queue_datas.iter_mut().for_each(|q| q.write_queue_nums = q.write_queue_nums.min(4));
+                r
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let before = all.len();
+        for q in &route.queue_datas {
+            if let Some(addr) = Client::master_addr(&route, &q.broker_name) {
+                all.extend((0..q.write_queue_nums).map(|queue| Target { addr: addr.clone(), topic: name.clone(), queue }));
+            }
+        }
+        if all.len() == before {
+            return Err(format!("topic {topic} has no writable queues").into());
+        }
     }
-    Ok(t)
+    Ok(all)
 }
 
 /// Creates `topic` with `queues` queues on every broker that serves TBW102, then waits

@@ -10,7 +10,7 @@ use client::Client;
 use protocol::message::Properties;
 use tokio::task::JoinSet;
 
-use super::{pace, describe, histogram, progress, targets, Latencies, Schedule};
+use super::{describe, histogram, pace, progress, targets, Latencies, Schedule, Target};
 
 #[derive(Args)]
 pub struct ProduceArgs {
@@ -50,13 +50,16 @@ pub struct ProduceArgs {
     /// Create the topic first with this many queues on every broker (UPDATE_AND_CREATE_TOPIC).
     #[arg(long)]
     queues: Option<i32>,
+    /// Spread sends over this many topics, `<topic>_0` … `<topic>_<N-1>` (one topic, named
+    /// `<topic>`, when 1).
+    #[arg(long, default_value_t = 1)]
+    topics: usize,
 }
 
 #[derive(Clone)]
 struct Sender {
     client: Arc<Client>,
-    targets: Arc<Vec<(String, i32)>>,
-    topic: Arc<str>,
+    targets: Arc<Vec<Target>>,
     body: Bytes,
     batch: usize,
 }
@@ -72,20 +75,21 @@ impl Sender {
     }
 
     async fn send(&self, k: usize) -> Result<(), client::ClientError> {
-        let (addr, queue) = &self.targets[k % self.targets.len()];
+        let t = &self.targets[k % self.targets.len()];
         if self.batch == 1 {
-            self.client.send(addr, &self.topic, *queue, self.body.clone(), Properties::default()).await.map(|_| ())
+            self.client.send(&t.addr, &t.topic, t.queue, self.body.clone(), Properties::default()).await.map(|_| ())
         } else {
             let items = (0..self.batch).map(|_| (self.body.clone(), Properties::default())).collect();
-            self.client.send_batch(addr, &self.topic, *queue, items).await.map(|_| ())
+            self.client.send_batch(&t.addr, &t.topic, t.queue, items).await.map(|_| ())
         }
     }
 }
 
 pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
     let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
-    let targets = Arc::new(targets(&client, &args.topic, args.broker.as_deref(), args.queues).await?);
-    let sender = Sender { client: client.clone(), targets, topic: args.topic.as_str().into(), body: Bytes::from(vec![b'x'; args.size]), batch: args.batch.max(1) };
+    let topics: Vec<String> = if args.topics <= 1 { vec![args.topic.clone()] } else { (0..args.topics).map(|i| format!("{}_{i}", args.topic)).collect() };
+    let targets = Arc::new(targets(&client, &topics, args.broker.as_deref(), args.queues).await?);
+    let sender = Sender { client: client.clone(), targets, body: Bytes::from(vec![b'x'; args.size]), batch: args.batch.max(1) };
     let (latencies, service) = (Latencies::new(), Latencies::new());
     let (sent, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let schedule = Arc::new(Schedule::new(Some(args.rate), Duration::from_secs(args.duration)));
@@ -148,7 +152,7 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
             "{}",
             serde_json::json!({"msgs": total, "seconds": elapsed, "msgs_per_sec": tps, "mb_per_sec": mbps, "latency_us": latency, "service_latency_us": service,
                 "errors": errs, "size": args.size, "concurrency": args.concurrency, "batch": args.batch, "rate": args.rate,
-                "async": args.async_send, "window": window})
+                "async": args.async_send, "window": window, "topics": topics.len()})
         );
     } else {
         println!("sent {total} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s, errors {errs}");
