@@ -9,7 +9,7 @@ use store::FlushMode;
 /// Keys the Java broker knows that Rocketry accepts but does not act on yet.
 const ACCEPTED_UNUSED_KEYS: &[&str] = &[
     "brokerIP2", "brokerRole", "haListenPort",
-    "sendMessageThreadPoolNums", "pullMessageThreadPoolNums", "useReentrantLockWhenPutMessage", "waitTimeMillsInSendQueue",
+    "sendMessageThreadPoolNums", "pullMessageThreadPoolNums", "useReentrantLockWhenPutMessage",
     "slaveReadEnable", "transientStorePoolEnable", "enablePropertyFilter", "aclEnable",
     "timerWheelEnable", "enableDLegerCommitLog", "enableControllerMode", "storePathCommitLog", "rocketmqHome",
     "transactionTimeOut", "transactionCheckMax", "transactionCheckInterval", "serverWorkerThreads", "clientWorkerThreads",
@@ -55,6 +55,9 @@ pub struct BrokerConfig {
     pub max_parked_pulls: usize,
     pub append_queue_depth: usize,
     pub connection_write_queue_bytes: usize,
+    pub connection_max_inflight_requests: usize,
+    /// How long a send may wait for room in the append queue before SYSTEM_BUSY (0 = forever).
+    pub wait_time_mills_in_send_queue: u64,
     pub truncate_corrupt_commit_log: bool,
     pub check_crc_on_read: bool,
     pub check_crc_on_recover: bool,
@@ -118,6 +121,8 @@ impl Default for BrokerConfig {
             max_parked_pulls: 100_000,
             append_queue_depth: 16_384,
             connection_write_queue_bytes: 64 * 1024 * 1024,
+            connection_max_inflight_requests: 16_384,
+            wait_time_mills_in_send_queue: 200,
             truncate_corrupt_commit_log: false,
             check_crc_on_read: false,
             check_crc_on_recover: true,
@@ -227,6 +232,8 @@ impl BrokerConfig {
                 "maxParkedPulls" => self.max_parked_pulls = parse(k, v)?,
                 "appendQueueDepth" => self.append_queue_depth = parse(k, v)?,
                 "connectionWriteQueueBytes" => self.connection_write_queue_bytes = parse(k, v)?,
+                "waitTimeMillsInSendQueue" => self.wait_time_mills_in_send_queue = parse(k, v)?,
+                "connectionMaxInflightRequests" => self.connection_max_inflight_requests = parse(k, v)?,
                 "truncateCorruptCommitLog" => self.truncate_corrupt_commit_log = parse_bool(k, v)?,
                 "checkCrcOnRead" => self.check_crc_on_read = parse_bool(k, v)?,
                 "checkCRCOnRecover" => self.check_crc_on_recover = parse_bool(k, v)?,
@@ -299,6 +306,7 @@ impl BrokerConfig {
         c.flush_interval = std::time::Duration::from_millis(self.flush_interval_commit_log_ms);
         c.sync_flush_timeout = std::time::Duration::from_millis(self.sync_flush_timeout_ms);
         c.append_queue_depth = self.append_queue_depth;
+        c.append_wait = Some(std::time::Duration::from_millis(self.wait_time_mills_in_send_queue)).filter(|d| !d.is_zero());
         c.max_transfer_count = self.max_transfer_count_on_message_in_memory;
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
         c.truncate_corrupt = self.truncate_corrupt_commit_log;

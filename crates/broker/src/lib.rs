@@ -114,6 +114,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
             frame_max_bytes: broker.config.frame_max_bytes,
             idle_timeout: Duration::from_secs(broker.config.server_channel_max_idle_time_seconds),
             write_queue_bytes: broker.config.connection_write_queue_bytes.max(1),
+            max_inflight_requests: broker.config.connection_max_inflight_requests.max(1),
             ..Default::default()
         },
         max_connections: broker.config.max_connections,

@@ -49,6 +49,10 @@ pub struct ChannelConfig {
     pub write_queue_bytes: usize,
     /// A connection with no incoming bytes for this long is closed (0 = never).
     pub idle_timeout: Duration,
+    /// Requests from the peer being handled at once (parked pulls included). At the limit the
+    /// connection stops reading until one finishes, so a peer that sends without reading its
+    /// answers cannot grow our memory.
+    pub max_inflight_requests: usize,
 }
 
 impl Default for ChannelConfig {
@@ -58,6 +62,7 @@ impl Default for ChannelConfig {
             write_queue_frames: 4096,
             write_queue_bytes: 64 * 1024 * 1024,
             idle_timeout: Duration::from_secs(120),
+            max_inflight_requests: 16_384,
         }
     }
 }
@@ -253,12 +258,25 @@ fn written_cost(channel: &Channel, frames: Vec<usize>) -> usize {
 
 async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Arc<dyn Handler>, config: ChannelConfig) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    let inflight = Arc::new(Semaphore::new(config.max_inflight_requests.max(1)));
     let reason = loop {
         match take_frame(&mut buf, config.frame_max_bytes) {
             Ok(Some(frame)) => {
-                match RemotingCommand::decode(frame) {
-                    Ok(cmd) => dispatch(&channel, &handler, cmd),
+                let cmd = match RemotingCommand::decode(frame) {
+                    Ok(cmd) => cmd,
                     Err(e) => break format!("undecodable command: {e}"),
+                };
+                if cmd.is_response() {
+                    complete(&channel, cmd);
+                    continue;
+                }
+                let permit = tokio::select! {
+                    p = inflight.clone().acquire_owned() => p.ok(),
+                    _ = channel.closed() => None,
+                };
+                match permit {
+                    Some(permit) => dispatch(&channel, &handler, cmd, permit),
+                    None => break "closed locally".to_string(),
                 }
                 continue;
             }
@@ -295,18 +313,21 @@ async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Ar
     handler.on_close(&channel);
 }
 
-fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCommand) {
-    if cmd.is_response() {
-        if let Some(tx) = channel.lock_pending().remove(&cmd.opaque) {
-            let _ = tx.send(cmd);
-        }
-        return;
+/// Hands a response to the invoker waiting for its opaque.
+fn complete(channel: &Channel, cmd: RemotingCommand) {
+    if let Some(tx) = channel.lock_pending().remove(&cmd.opaque) {
+        let _ = tx.send(cmd);
     }
+}
+
+/// Handles a request in its own task, holding one of the connection's in-flight permits.
+fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCommand, permit: tokio::sync::OwnedSemaphorePermit) {
     let oneway = cmd.is_oneway();
     let opaque = cmd.opaque;
     let fut = handler.handle(channel.clone(), cmd);
     let channel = channel.clone();
     tokio::spawn(async move {
+        let _permit = permit;
         if let Some(mut response) = fut.await {
             if oneway {
                 return;

@@ -49,3 +49,46 @@ async fn a_peer_that_never_reads_blocks_senders_at_the_byte_limit() {
     channel.close();
     tokio::time::timeout(Duration::from_secs(5), sender).await.expect("sender released on close").unwrap();
 }
+
+/// Answers every request with 64 KiB and counts how many it has started.
+struct Bulky(Arc<AtomicUsize>);
+
+impl Handler for Bulky {
+    fn handle(&self, _channel: Arc<Channel>, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move { Some(RemotingCommand::response_to(&request, 0).with_body(vec![0u8; 64 * 1024])) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_sends_without_reading_is_held_at_the_inflight_limit() {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut peer = TcpStream::connect(addr).await.unwrap();
+    let (stream, _) = listener.accept().await.unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let config = ChannelConfig { write_queue_bytes: 1024 * 1024, max_inflight_requests: 64, ..ChannelConfig::default() };
+    let _channel = Channel::spawn(stream, Arc::new(Bulky(started.clone())), config).unwrap();
+
+    // The peer pipelines 100,000 small requests (about 3 MB) and never reads an answer.
+    let writer = tokio::spawn(async move {
+        let one = RemotingCommand::request(1).encode_to_bytes();
+        let mut batch = Vec::new();
+        for _ in 0..1000 {
+            batch.extend_from_slice(&one);
+        }
+        for _ in 0..100 {
+            if peer.write_all(&batch).await.is_err() {
+                break;
+            }
+        }
+        peer
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let handled = started.load(Ordering::Relaxed);
+    // Answers fill the socket buffers and the 1 MiB write queue (a few hundred of 64 KiB),
+    // then at most 64 more requests are held; the rest wait unread.
+    assert!(handled < 2_000, "{handled} requests taken on for a peer that reads nothing");
+    drop(writer);
+}

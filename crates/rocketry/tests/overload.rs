@@ -146,3 +146,49 @@ async fn a_flood_of_long_polls_parks_at_most_max_parked_pulls() {
     assert_eq!(found, 100, "each parked pull got the new message");
     assert_eq!(broker.parked_pulls.load(Ordering::Acquire), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_pulls_give_back_their_slots_when_the_connection_closes() {
+    let cluster = common::Cluster::start().await;
+    let addr = cluster.broker_addr();
+    let client = std::sync::Arc::new(cluster.client());
+    client.send(&addr, "Gone", 0, Bytes::from_static(b"m0"), Properties::default()).await.unwrap();
+    let broker = cluster.broker.as_ref().unwrap().broker.clone();
+    let mut pulls = Vec::new();
+    for _ in 0..50 {
+        let (client, addr) = (client.clone(), addr.clone());
+        pulls.push(tokio::spawn(async move {
+            let h = PullMessageRequestHeader {
+                consumer_group: "gone".into(),
+                topic: "Gone".into(),
+                queue_id: 0,
+                queue_offset: 1,
+                max_msg_nums: 32,
+                sys_flag: pull_flag::SUBSCRIPTION | pull_flag::SUSPEND,
+                suspend_timeout_millis: 60_000,
+                subscription: Some("*".into()),
+                ..Default::default()
+            };
+            client.pull(&addr, &h).await
+        }));
+    }
+    for _ in 0..200 {
+        if broker.parked_pulls.load(Ordering::Acquire) == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(broker.parked_pulls.load(Ordering::Acquire), 50);
+    // The consumer goes away: its 50 pulls must not hold slots for their 60 s.
+    client.close();
+    for _ in 0..200 {
+        if broker.parked_pulls.load(Ordering::Acquire) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(broker.parked_pulls.load(Ordering::Acquire), 0, "slots given back when the connection closed");
+    for p in pulls {
+        assert!(p.await.unwrap().is_err(), "the closed client's pulls fail on its side");
+    }
+}

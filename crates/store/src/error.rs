@@ -30,4 +30,7 @@ pub enum PutError {
     FlushDiskTimeout(crate::PutResult),
     #[error("store I/O failed: {0}")]
     Io(String),
+    /// The append queue stayed full for longer than the configured wait: flow control.
+    #[error("{0}")]
+    Busy(String),
 }

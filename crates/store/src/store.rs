@@ -43,6 +43,9 @@ pub struct StoreConfig {
     pub max_transfer_bytes: usize,
     /// Verify body CRCs on every read, not only in recovery.
     pub check_crc_on_read: bool,
+    /// How long a put may wait for room in the append queue before it is refused as busy
+    /// (None: wait as long as it takes).
+    pub append_wait: Option<Duration>,
     /// Check every record of the files recovery reads, after a clean shutdown too (the last
     /// file). Off, a clean start checks only the last record and starts at once.
     pub check_crc_on_recover: bool,
@@ -72,6 +75,7 @@ impl StoreConfig {
             max_transfer_bytes: 256 * 1024,
             check_crc_on_read: false,
             check_crc_on_recover: true,
+            append_wait: None,
             truncate_corrupt: false,
             retention: RetentionPolicy::default(),
             clean_interval: Duration::from_secs(10),
@@ -286,12 +290,27 @@ pub struct Store {
     shared: Arc<Shared>,
     jobs: mpsc::Sender<Job>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// An exclusive lock on `<root>/lock` for as long as the store is open, so two brokers
+    /// never share one store directory. The kernel drops it if the process dies.
+    lock: Mutex<Option<nix::fcntl::Flock<std::fs::File>>>,
+}
+
+/// Takes the store directory's lock, or says who cannot have it.
+fn lock_root(root: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>, StoreError> {
+    std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
+    let path = root.join("lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| match errno {
+        nix::errno::Errno::EWOULDBLOCK => StoreError::Locked(root.to_path_buf()),
+        other => StoreError::io(&path, other.into()),
+    })
 }
 
 impl Store {
     /// Opens the store, recovering the CommitLog tail and rebuilding what is missing
     /// from the consume queues and the index, then starts the appender.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        let lock = lock_root(&config.root_dir)?;
         let index = KeyIndex::open(config.root_dir.join("index"), config.index_limits)?;
         let shared = Arc::new(Shared {
             commitlog: CommitLog {
@@ -321,7 +340,7 @@ impl Store {
         let _ = std::fs::remove_file(shared.config.root_dir.join(recovery::CLEAN_END_FILE));
         let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
         let threads = appender::start(shared.clone(), rx, tail)?;
-        Ok(Store { shared, jobs, threads: Mutex::new(threads) })
+        Ok(Store { shared, jobs, threads: Mutex::new(threads), lock: Mutex::new(Some(lock)) })
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -331,7 +350,19 @@ impl Store {
     /// Appends records; resolves when they are as durable as the flush mode promises.
     pub async fn put(&self, msg: PutMessage) -> Result<PutResult, PutError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Put(msg, tx)).await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?;
+        let job = Job::Put(msg, tx);
+        let queued = match self.shared.config.append_wait {
+            Some(wait) => self.jobs.send_timeout(job, wait).await.map_err(|e| match e {
+                mpsc::error::SendTimeoutError::Timeout(_) => PutError::Busy(format!(
+                    "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: {}ms, size of queue: {}",
+                    wait.as_millis(),
+                    self.jobs.max_capacity() - self.jobs.capacity()
+                )),
+                mpsc::error::SendTimeoutError::Closed(_) => PutError::ServiceUnavailable("store is shut down".into()),
+            }),
+            None => self.jobs.send(job).await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into())),
+        };
+        queued?;
         rx.await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?
     }
 
@@ -524,6 +555,8 @@ impl Store {
         self.shared.stopped.store(true, Ordering::Release);
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         drop(threads); // they end on their own once stopped
+        // Another store may open the directory now, even while this value lingers.
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     pub fn flushed_offset(&self) -> i64 {

@@ -374,3 +374,18 @@ async fn clean_start_without_crc_check_trusts_only_a_verified_end() {
     assert_eq!(bodies(&store, "T", 0, 0).len(), 12, "nothing lost: the scan found the records past the stale mark (end {end12})");
     store.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_directory_is_opened_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    match Store::open(config(dir.path())) {
+        Err(store::StoreError::Locked(p)) => assert_eq!(p, dir.path()),
+        other => panic!("a second store on the same directory: {:?}", other.err()),
+    }
+    store.shutdown().await;
+    // Released at shutdown, even while the first value is still alive.
+    let again = Store::open(config(dir.path())).unwrap();
+    again.shutdown().await;
+    drop(store);
+}

@@ -44,7 +44,7 @@ impl Handler for BrokerHandler {
 async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
     match req.code {
         rq::SEND_MESSAGE | rq::SEND_MESSAGE_V2 | rq::SEND_BATCH_MESSAGE => send::process(b, ch, req).await,
-        rq::PULL_MESSAGE | rq::LITE_PULL_MESSAGE => pull::process(b, req).await,
+        rq::PULL_MESSAGE | rq::LITE_PULL_MESSAGE => pull::process(b, ch, req).await,
         rq::CONSUMER_SEND_MSG_BACK => send_back::process(b, req).await,
         rq::SEND_REPLY_MESSAGE | rq::SEND_REPLY_MESSAGE_V2 => reply::process(b, ch, req).await,
         rq::HEART_BEAT => client_manage::heartbeat(b, ch, req),

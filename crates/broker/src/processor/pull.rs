@@ -11,6 +11,7 @@ use protocol::codes::{perm, pull_flag, response as rs};
 use protocol::header::{PullMessageRequestHeader, PullMessageResponseHeader};
 use protocol::message::java_hash;
 use protocol::{ProtocolError, RemotingCommand};
+use remoting::Channel;
 use store::{GetResult, GetStatus};
 use tokio::time::Instant;
 
@@ -54,7 +55,7 @@ impl Drop for Parked<'_> {
     }
 }
 
-pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
+pub async fn process(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
     let h = PullMessageRequestHeader::decode(&req.ext_fields)?;
     let filter = match check(b, req, &h) {
         Ok(f) => f,
@@ -94,6 +95,8 @@ pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
                 tokio::select! {
                     _ = &mut notified => {}
                     _ = tokio::time::sleep_until(deadline) => {}
+                    // Nobody will read the answer: give the slot back now.
+                    _ = ch.closed() => break,
                 }
             }
         } else {

@@ -12,7 +12,7 @@ use protocol::{ProtocolError, RemotingCommand};
 use remoting::Channel;
 
 use super::error;
-use super::send::check;
+use super::send::{check, put_error};
 use crate::put::{now_ms, Outgoing};
 use crate::Broker;
 
@@ -68,14 +68,17 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
         body: req.body.clone(),
         props,
     };
-    let (msg_id, queue_offset) = match b.put(vec![out], true).await {
-        Ok(r) => (offset_msg_id(b.store_host, r.phys_offsets[0]), r.first_queue_offset),
+    // As the Java broker: the reply was pushed, but the answer reports how storing it went.
+    let (code, r) = match b.put(vec![out], true).await {
+        Ok(r) => (rs::SUCCESS, r),
+        Err(store::PutError::FlushDiskTimeout(r)) => (rs::FLUSH_DISK_TIMEOUT, r),
         Err(e) => {
             tracing::warn!(error = %e, "reply delivered but not stored");
-            ("0".to_string(), 0)
+            return Ok(put_error(req, e));
         }
     };
-    let mut resp = RemotingCommand::response_to(req, rs::SUCCESS);
+    let (msg_id, queue_offset) = (offset_msg_id(b.store_host, r.phys_offsets[0]), r.first_queue_offset);
+    let mut resp = RemotingCommand::response_to(req, code);
     SendMessageResponseHeader { msg_id, queue_id, queue_offset, transaction_id: None }.encode(&mut resp.ext_fields, &b.config.region_id, b.config.trace_on);
     Ok(resp)
 }

@@ -34,9 +34,6 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
         Err(resp) => return Ok(resp),
     };
     let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
-    if req.body.len() > b.config.max_message_size {
-        return Ok(error(req, rs::MESSAGE_ILLEGAL, format!("the message body size over max value, MAX: {}", b.config.max_message_size)));
-    }
     let items: Vec<(i32, Bytes, Properties)> = if batch {
         if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
             return Ok(error(req, rs::MESSAGE_ILLEGAL, "batch request does not support retry group"));
@@ -96,9 +93,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
     let (code, put) = match b.put(msgs, wait_flush).await {
         Ok(r) => (rs::SUCCESS, r),
         Err(PutError::FlushDiskTimeout(r)) => (rs::FLUSH_DISK_TIMEOUT, r),
-        Err(PutError::MessageIllegal(m)) => return Ok(error(req, rs::MESSAGE_ILLEGAL, m)),
-        Err(PutError::ServiceUnavailable(m)) => return Ok(error(req, rs::SERVICE_NOT_AVAILABLE, m)),
-        Err(PutError::Io(m)) => return Ok(error(req, rs::SYSTEM_ERROR, format!("store write failed: {m}"))),
+        Err(e) => return Ok(put_error(req, e)),
     };
     let msg_ids: Vec<String> = put.phys_offsets.iter().map(|o| offset_msg_id(b.store_host, *o)).collect();
     let header = SendMessageResponseHeader {
@@ -113,9 +108,24 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
 }
 
 /// Permission, topic and queue checks (`msgCheck`), auto-creating the topic when allowed.
+/// The answer to a put that stored nothing.
+pub(crate) fn put_error(req: &RemotingCommand, e: PutError) -> RemotingCommand {
+    match e {
+        PutError::MessageIllegal(m) => error(req, rs::MESSAGE_ILLEGAL, m),
+        PutError::ServiceUnavailable(m) => error(req, rs::SERVICE_NOT_AVAILABLE, m),
+        PutError::Io(m) => error(req, rs::SYSTEM_ERROR, format!("store write failed: {m}")),
+        PutError::Busy(m) => error(req, rs::SYSTEM_BUSY, m),
+        // Stored after all; callers that can say so handle it before.
+        PutError::FlushDiskTimeout(_) => error(req, rs::FLUSH_DISK_TIMEOUT, "flush to disk timed out"),
+    }
+}
+
 pub(crate) fn check(b: &Broker, req: &RemotingCommand, h: &SendMessageRequestHeader) -> Result<TopicConfig, RemotingCommand> {
     if b.config.broker_permission & perm::WRITE == 0 {
         return Err(error(req, rs::NO_PERMISSION, format!("the broker[{}] sending message is forbidden", b.config.broker_ip1)));
+    }
+    if req.body.len() > b.config.max_message_size {
+        return Err(error(req, rs::MESSAGE_ILLEGAL, format!("the message body size over max value, MAX: {}", b.config.max_message_size)));
     }
     names::validate_topic(&h.topic).map_err(|m| error(req, rs::INVALID_PARAMETER, m))?;
     names::validate_group(&h.producer_group).map_err(|m| error(req, rs::INVALID_PARAMETER, m))?;
