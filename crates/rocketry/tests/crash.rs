@@ -3,7 +3,6 @@
 //! message is there, in order per queue, with an intact body.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,45 +16,9 @@ const SENDERS: i32 = 4;
 const KILLS: usize = 10;
 const TOPIC: &str = "CrashTopic";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+mod common;
 
-struct Server {
-    dir: std::path::PathBuf,
-    ns: u16,
-    br: u16,
-    child: Option<Child>,
-}
-
-impl Server {
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("rocketry.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rocketry"))
-            .args(["standalone", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
-            .arg(self.dir.join("broker.conf"))
-            .arg("--data-dir")
-            .arg(self.dir.join("data"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill(); // SIGKILL
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use common::process::Server;
 
 /// What the senders saw acknowledged: sender -> seq -> queue offset.
 type Acked = Arc<Mutex<BTreeMap<i32, BTreeMap<u64, i64>>>>;
@@ -79,15 +42,12 @@ async fn wait_ready(client: &Client, broker: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().to_path_buf();
-    std::fs::write(
-        dir.join("broker.conf"),
+    let mut server = Server::new(
+        tmp.path(),
         "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=262144\nmaxMessageSize=65536\nmappedFileSizeConsumeQueue=2000\ndefaultTopicQueueNums=4\ndiskCapacityBytes=1099511627776\n",
-    )
-    .unwrap();
-    let mut server = Server { dir: dir.clone(), ns: free_port(), br: free_port(), child: None };
+    );
     server.start();
-    let broker = format!("127.0.0.1:{}", server.br);
+    let broker = server.broker();
     let acked: Acked = Arc::default();
     let mut next_seq: BTreeMap<i32, u64> = (0..SENDERS).map(|s| (s, 0)).collect();
     // A seeded generator so a failure can be replayed.
@@ -101,7 +61,7 @@ async fn acknowledged_messages_survive_sigkill() {
     let mut attempted_unacked = 0u64;
 
     for round in 0..=KILLS {
-        let client = Arc::new(Client::new(vec![format!("127.0.0.1:{}", server.ns)]));
+        let client = Arc::new(Client::new(vec![server.namesrv()]));
         if round == 0 {
             wait_ready_topic(&client, &broker).await;
         }
@@ -144,7 +104,7 @@ async fn acknowledged_messages_survive_sigkill() {
         }
     }
 
-    let client = Client::new(vec![format!("127.0.0.1:{}", server.ns)]);
+    let client = Client::new(vec![server.namesrv()]);
     wait_ready(&client, &broker).await;
     let acked = acked.lock().unwrap().clone();
     let mut total_acked = 0;

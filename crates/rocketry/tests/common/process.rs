@@ -1,0 +1,67 @@
+//! `rocketry standalone` as a child process with its own data dir and config, for tests
+//! that kill it.
+
+use std::process::{Child, Command, Stdio};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Server {
+    pub dir: std::path::PathBuf,
+    pub ns: u16,
+    pub br: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// A server on free ports in `dir`, with `conf` as its broker.conf; not started yet.
+    pub fn new(dir: &std::path::Path, conf: &str) -> Server {
+        std::fs::write(dir.join("broker.conf"), conf).unwrap();
+        Server { dir: dir.to_path_buf(), ns: free_port(), br: free_port(), child: None }
+    }
+
+    pub fn namesrv(&self) -> String {
+        format!("127.0.0.1:{}", self.ns)
+    }
+
+    pub fn broker(&self) -> String {
+        format!("127.0.0.1:{}", self.br)
+    }
+
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("rocketry.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_rocketry"))
+            .args(["standalone", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
+            .arg(self.dir.join("broker.conf"))
+            .arg("--data-dir")
+            .arg(self.dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM: a clean shutdown; waits for the exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
