@@ -10,6 +10,9 @@ cargo build --workspace --all-targets --locked
 echo "== cargo test"
 cargo test --workspace --locked
 
+echo "== fuzz smoke (every target in fuzz/, briefly)"
+bash scripts/fuzz-smoke.sh
+
 echo "== compatibility suites (official Java and Go clients)"
 bash tests/compat/run.sh "$PWD/target/debug/rocketry"
 
