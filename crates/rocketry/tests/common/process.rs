@@ -30,8 +30,21 @@ impl Server {
     }
 
     pub fn start(&mut self) {
+        self.start_with_fd_limit(None);
+    }
+
+    /// Starts it with at most `nofile` open file descriptors (`ulimit -n`), when given.
+    pub fn start_with_fd_limit(&mut self, nofile: Option<u32>) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("rocketry.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        let mut command = match nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_rocketry")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_rocketry")),
+        };
+        let child = command
             .args(["standalone", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
             .arg(self.dir.join("broker.conf"))
             .arg("--data-dir")
@@ -41,6 +54,10 @@ impl Server {
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// SIGKILL: a crash.
