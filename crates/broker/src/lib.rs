@@ -109,16 +109,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
         store,
         config,
     });
-    let server_config = remoting::ServerConfig {
-        channel: remoting::ChannelConfig {
-            frame_max_bytes: broker.config.frame_max_bytes,
-            idle_timeout: Duration::from_secs(broker.config.server_channel_max_idle_time_seconds),
-            write_queue_bytes: broker.config.connection_write_queue_bytes.max(1),
-            max_inflight_requests: broker.config.connection_max_inflight_requests.max(1),
-            ..Default::default()
-        },
-        max_connections: broker.config.max_connections,
-    };
+    let server_config = server_config(&broker.config);
     let connections = Arc::new(remoting::Connections::default());
     let handler = Arc::new(processor::BrokerHandler(broker.clone()));
     let mut tasks = vec![tokio::spawn(remoting::serve(listener, handler, server_config, connections.clone()))];
@@ -152,4 +143,19 @@ pub fn total_memory_bytes() -> u64 {
         });
         kib.map_or(8 << 30, |k| k * 1024)
     })
+}
+
+/// The connection limits broker.conf sets (frame size, idle time, write queue, in-flight
+/// requests, connections).
+pub fn server_config(config: &BrokerConfig) -> remoting::ServerConfig {
+    remoting::ServerConfig {
+        channel: remoting::ChannelConfig {
+            frame_max_bytes: config.frame_max_bytes,
+            idle_timeout: Duration::from_secs(config.server_channel_max_idle_time_seconds),
+            write_queue_bytes: config.connection_write_queue_bytes.max(1),
+            max_inflight_requests: config.connection_max_inflight_requests.max(1),
+            ..Default::default()
+        },
+        max_connections: config.max_connections,
+    }
 }

@@ -1,6 +1,7 @@
 //! The NameServer: brokers register their topics here; clients ask it for routes.
 //! All state is in [`routes::RouteTable`]; [`server`] maps request codes onto it.
 
+pub mod config;
 pub mod kv;
 pub mod routes;
 pub mod server;

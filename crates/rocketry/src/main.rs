@@ -22,10 +22,13 @@ struct Cli {
 enum Command {
     /// Run a NameServer.
     Namesrv {
-        /// Port to listen on.
-        #[arg(short, long, default_value_t = 9876)]
-        port: u16,
-        /// Where KV config is kept (kvConfigPath).
+        /// namesrv.conf (Java properties: listenPort, kvConfigPath, ... and the connection limits).
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+        /// Port to listen on; overrides listenPort (default 9876).
+        #[arg(short, long)]
+        port: Option<u16>,
+        /// Where KV config is kept; overrides kvConfigPath.
         #[arg(long)]
         kv_config: Option<PathBuf>,
     },
@@ -82,8 +85,21 @@ type Error = Box<dyn std::error::Error>;
 
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Namesrv { port, kv_config } => {
-            let ns = namesrv::start(namesrv_config(port, kv_config)).await?;
+        Command::Namesrv { config, port, kv_config } => {
+            let mut cfg = namesrv_config(9876, None);
+            if let Some(path) = config.as_deref() {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                for key in cfg.apply(&parse_properties(&text))? {
+                    tracing::warn!(key = %key, file = %path.display(), "unknown namesrv config key ignored");
+                }
+            }
+            if let Some(p) = port {
+                cfg.listen_addr.set_port(p);
+            }
+            if kv_config.is_some() {
+                cfg.kv_config_path = kv_config;
+            }
+            let ns = namesrv::start(cfg).await?;
             println!("rocketry namesrv listening on {}", ns.local_addr);
             wait_for_signal().await;
             Ok(())
@@ -100,11 +116,14 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Standalone { data_dir, namesrv_port, broker_port, config } => {
-            let ns = namesrv::start(namesrv_config(namesrv_port, Some(data_dir.join("namesrv").join("kvConfig.json")))).await?;
             let mut cfg = BrokerConfig { store_path_root_dir: data_dir.clone(), listen_port: broker_port, ..BrokerConfig::default() };
             if let Some(path) = config.as_deref() {
                 apply_file(&mut cfg, path)?;
             }
+            // The NameServer in the same process takes the broker's connection limits.
+            let mut ns_cfg = namesrv_config(namesrv_port, Some(data_dir.join("namesrv").join("kvConfig.json")));
+            ns_cfg.server = broker::server_config(&cfg);
+            let ns = namesrv::start(ns_cfg).await?;
             cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));
             let handle = broker::start(cfg.clone()).await?;
             println!("rocketry standalone: namesrv listening on {}", ns.local_addr);

@@ -103,3 +103,21 @@ fn bench_produce_e2e_consume_and_sink() {
     let _ = broker.wait();
     let _ = sink_proc.wait();
 }
+
+#[test]
+fn namesrv_reads_its_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("namesrv.conf");
+    std::fs::write(&conf, "listenPort=notaport\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["namesrv", "-c"]).arg(&conf).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listenPort"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let port = free_port();
+    std::fs::write(&conf, format!("listenPort={port}\nmaxConnections=2\nrocketmqHome=/opt/rocketmq\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["namesrv", "-c"]).arg(&conf).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    assert!(first.contains(&format!(":{port}")), "listens on listenPort: {first}");
+}
