@@ -70,14 +70,20 @@ pub struct BrokerHandle {
 
 impl BrokerHandle {
     /// Unregisters from the NameServers, stops serving, flushes offsets and the store.
+    ///
+    /// Sends already taken in are stored and answered before connections close, so a clean
+    /// shutdown does not make clients resend what was stored (duplicates); sends that arrive
+    /// meanwhile are refused (SERVICE_NOT_AVAILABLE) and not stored.
     pub async fn shutdown(self) {
         register::unregister_all(&self.broker).await;
         for t in &self.tasks {
             t.abort();
         }
-        self.connections.close_all();
-        self.broker.offsets.flush();
         self.broker.store.shutdown().await;
+        self.broker.offsets.flush();
+        // Let handlers whose puts were just answered queue their responses.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.connections.finish_all(Duration::from_secs(2)).await;
     }
 }
 

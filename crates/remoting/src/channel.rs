@@ -82,6 +82,9 @@ pub struct Channel {
     next_opaque: AtomicI32,
     closed: AtomicBool,
     closed_notify: Notify,
+    /// Set by `finish`: write what is queued, then end our side (FIN) and take no new requests.
+    finishing: AtomicBool,
+    finishing_notify: Notify,
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -111,6 +114,8 @@ impl Channel {
             next_opaque: AtomicI32::new(1),
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
+            finishing: AtomicBool::new(false),
+            finishing_notify: Notify::new(),
         });
         tokio::spawn(write_loop(channel.clone(), write_half, rx));
         tokio::spawn(read_loop(channel.clone(), read_half, handler, config));
@@ -189,6 +194,31 @@ impl Channel {
         self.lock_pending().clear();
     }
 
+    /// Ends the connection gently: what is queued is written, then our side is shut (FIN)
+    /// and requests still arriving are read and dropped until the peer closes (or `close`).
+    /// Closing at once instead could reset the connection (RST, because of unread requests)
+    /// and make the peer lose answers already sent.
+    pub fn finish(&self) {
+        if !self.finishing.swap(true, Ordering::AcqRel) {
+            self.finishing_notify.notify_waiters();
+        }
+    }
+
+    fn is_finishing(&self) -> bool {
+        self.finishing.load(Ordering::Acquire)
+    }
+
+    /// Resolves once `finish` has been called.
+    async fn finishing(&self) {
+        let notified = self.finishing_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_finishing() {
+            return;
+        }
+        notified.await;
+    }
+
     /// Resolves once the channel is closed.
     pub async fn closed(&self) {
         let notified = self.closed_notify.notified();
@@ -226,6 +256,12 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
         let first = tokio::select! {
             frame = rx.recv() => frame,
             _ = channel.closed() => None,
+            // Finishing with nothing queued: end our side, keep the socket for the reader.
+            _ = channel.finishing(), if rx.is_empty() => {
+                let _ = sink.shutdown().await;
+                channel.closed().await;
+                return;
+            }
         };
         let Some(first) = first else { break };
         // Gather what is already queued into one write; never wait for more.
@@ -269,6 +305,9 @@ async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Ar
                 if cmd.is_response() {
                     complete(&channel, cmd);
                     continue;
+                }
+                if channel.is_finishing() {
+                    continue; // no new work once finishing; read on until the peer closes
                 }
                 let permit = tokio::select! {
                     p = inflight.clone().acquire_owned() => p.ok(),

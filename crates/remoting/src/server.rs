@@ -34,6 +34,20 @@ impl Connections {
         }
     }
 
+    /// Ends every connection gently (`Channel::finish`): answers already queued are written,
+    /// then each side is shut; waits up to `grace` for peers to close, then closes the rest.
+    pub async fn finish_all(&self, grace: Duration) {
+        let live: Vec<Arc<Channel>> = self.live.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for c in &live {
+            c.finish();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while live.iter().any(|c| !c.is_closed()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.close_all();
+    }
+
     pub fn len(&self) -> usize {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
     }

@@ -184,3 +184,48 @@ async fn running_out_of_file_descriptors_is_survived() {
     assert!(log.contains("accept failed"), "the broker says why it stopped accepting");
     server.stop();
 }
+
+/// A clean shutdown under load answers every send it stored before closing connections, so
+/// no client sees an error for a message that was in fact stored (which it would resend).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_answers_what_it_stored() {
+    use std::sync::{Arc, Mutex};
+    let mut cluster = common::Cluster::start().await;
+    let addr = cluster.broker_addr();
+    let client = Arc::new(cluster.client());
+    client.send(&addr, "Bye", 0, Bytes::from_static(b"init"), Properties::default()).await.unwrap();
+    let (acked, failed) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for s in 0..8u32 {
+        let (client, addr, acked, failed, stop) = (client.clone(), addr.clone(), acked.clone(), failed.clone(), stop.clone());
+        senders.push(tokio::spawn(async move {
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                let body = Bytes::from(format!("{s}-{i}"));
+                match client.send(&addr, "Bye", 0, body.clone(), Properties::default()).await {
+                    Ok(_) => acked.lock().unwrap().push(body),
+                    Err(_) => {
+                        failed.lock().unwrap().push(body);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                i += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.restart_broker().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    for s in senders {
+        s.await.unwrap();
+    }
+    let stored: std::collections::HashSet<Bytes> = pull_all(&client, &addr, "Bye").await.into_iter().collect();
+    let acked = acked.lock().unwrap().clone();
+    let failed = failed.lock().unwrap().clone();
+    assert!(acked.iter().all(|b| stored.contains(b)), "an acknowledged send is missing");
+    let stored_but_failed: Vec<&Bytes> = failed.iter().filter(|b| stored.contains(*b)).collect();
+    assert!(stored_but_failed.is_empty(), "{} sends were stored but answered with an error: {:?}", stored_but_failed.len(), &stored_but_failed[..stored_but_failed.len().min(5)]);
+    assert!(!failed.is_empty() && acked.len() > 100, "the restart happened under load: {} acked, {} failed", acked.len(), failed.len());
+}
