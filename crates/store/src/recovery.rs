@@ -121,7 +121,16 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
         _ if trusted.is_some() => None,
         // A clean shutdown said where the log ends: ending earlier means damage before it.
         Some(known) if end < known => Some(known),
-        None if unclean => valid_record_after(shared, &segments[last..], end)?,
+        None if unclean => match valid_record_after(shared, &segments[last..], end)? {
+            // A zeroed page past the checkpoint with records behind it is what a power loss
+            // leaves when the kernel wrote later pages before earlier ones: nothing there was
+            // flushed (so nothing there was acknowledged under SYNC_FLUSH). A torn tail, then.
+            Some(valid_at) if end >= read_checkpoint(&shared.config.root_dir).unwrap_or(0) && zeroed_page_after(&segments[last], end, valid_at)? => {
+                tracing::warn!(offset = end, later_record = valid_at, "an unwritten (zeroed) page ends the log after a crash; dropping the unflushed records behind it");
+                None
+            }
+            other => other,
+        },
         _ => valid_segment_after(shared, &segments[last..])?,
     };
     if let Some(valid_at) = damage {
@@ -353,6 +362,23 @@ fn valid_segment_after(shared: &Shared, segments: &[Arc<Segment>]) -> Result<Opt
         }
     }
     Ok(None)
+}
+
+/// Whether the first whole 4 KiB page of the file at or after `at` (and before `before`) is all
+/// zeros: a page that never reached the disk. The damaged record at `at` may begin before it.
+fn zeroed_page_after(seg: &Segment, at: u64, before: u64) -> Result<bool, StoreError> {
+    use std::os::unix::fs::FileExt;
+    const PAGE: u64 = 4096;
+    let page = (at - seg.base).div_ceil(PAGE) * PAGE;
+    if seg.base + page + PAGE > before {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; PAGE as usize];
+    match seg.file.read_exact_at(&mut buf, page) {
+        Ok(()) => Ok(buf.iter().all(|b| *b == 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(StoreError::io(&seg.path, e)),
+    }
 }
 
 fn record_valid_at(seg: &Segment, at: u64, file_size: u64) -> Result<bool, StoreError> {

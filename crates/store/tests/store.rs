@@ -389,3 +389,29 @@ async fn a_store_directory_is_opened_by_one_store_at_a_time() {
     again.shutdown().await;
     drop(store);
 }
+
+/// After a power loss the kernel may have written later pages of the unflushed tail but not an
+/// earlier one: a zeroed page with whole records behind it. Past the checkpoint, that is a
+/// torn tail (nothing there was flushed), not corruption; the log ends before the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unwritten_page_past_the_checkpoint_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.commit_log_file_bytes = 1 << 20;
+    let ends = fill(&cfg, 120).await;
+    // Zero the second page of the file; records run on well past it.
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(segment0(dir.path())).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(&[0u8; 4096], 4096).unwrap();
+    drop(f);
+    as_if_crashed(dir.path());
+    // With the checkpoint covering that page it is corruption...
+    assert!(Store::open(cfg.clone()).is_err(), "a zeroed page below the checkpoint is refused");
+    // ...past it, a torn tail: the log ends at the last record before the page.
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    let store = Store::open(cfg.clone()).unwrap();
+    let kept = ends.iter().filter(|e| **e <= 4096).count();
+    assert_eq!(store.commit_log_max_offset(), ends[kept - 1]);
+    assert_eq!(bodies(&store, "T", 0, 0).len(), kept);
+    store.shutdown().await;
+}
