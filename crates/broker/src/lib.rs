@@ -49,6 +49,8 @@ pub struct Broker {
     pub register_now: Notify,
     pub parked_pulls: AtomicUsize,
     pub started: Instant,
+    /// Delay-level progress, saved by the scheduler and at shutdown.
+    pub(crate) delay_progress: schedule::Progress,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,7 @@ impl BrokerHandle {
         for t in &self.tasks {
             t.abort();
         }
+        schedule::save(&self.broker);
         self.broker.store.shutdown().await;
         self.broker.offsets.flush();
         // Let handlers whose puts were just answered queue their responses.
@@ -112,6 +115,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
         register_now: Notify::new(),
         parked_pulls: AtomicUsize::new(0),
         started: Instant::now(),
+        delay_progress: Default::default(),
         store,
         config,
     });

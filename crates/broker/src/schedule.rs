@@ -1,10 +1,12 @@
 //! Delay levels: messages parked in SCHEDULE_TOPIC_XXXX (queue = level − 1, tag code =
 //! delivery time) are moved to their real topic and queue when due. Progress per level
-//! is kept in `config/delayOffset.json`; a crash may deliver a message twice, never lose it.
+//! is kept in `config/delayOffset.json`, saved every second and at shutdown; a crash may
+//! deliver a message twice, never lose it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use protocol::message::{decode_record, prop, Properties};
@@ -19,68 +21,109 @@ const POLL: Duration = Duration::from_millis(100);
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 const BATCH: usize = 32;
 
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct DelayOffsets {
     offset_table: BTreeMap<i32, i64>,
 }
 
+/// Each level's next schedule-queue offset, shared so a shutdown can save it.
+#[derive(Default)]
+pub(crate) struct Progress {
+    offsets: Mutex<DelayOffsets>,
+    /// Loaded from the file (a damaged file is never overwritten).
+    loaded: AtomicBool,
+    dirty: AtomicBool,
+}
+
+impl Progress {
+    fn get(&self, level: i32) -> Option<i64> {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner()).offset_table.get(&level).copied()
+    }
+
+    fn set(&self, level: i32, next: i64) {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner()).offset_table.insert(level, next);
+        self.dirty.store(true, Ordering::Release);
+    }
+}
+
+fn path(b: &Broker) -> PathBuf {
+    b.config.store_path_root_dir.join("config").join("delayOffset.json")
+}
+
+/// Writes the progress if it changed since the last save.
+pub(crate) fn save(b: &Broker) {
+    let p = &b.delay_progress;
+    if !p.loaded.load(Ordering::Acquire) || !p.dirty.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let body = serde_json::to_vec_pretty(&*p.offsets.lock().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
+    if let Err(e) = persist::write_atomic(&path(b), &body) {
+        p.dirty.store(true, Ordering::Release);
+        tracing::error!(error = %e, "failed to persist delay offsets");
+    }
+}
+
 pub(crate) async fn run(b: Arc<Broker>) {
-    let path: PathBuf = b.config.store_path_root_dir.join("config").join("delayOffset.json");
-    let mut offsets: DelayOffsets = match persist::load(&path) {
-        Ok(o) => o,
+    match persist::load::<DelayOffsets>(&path(&b)) {
+        Ok(o) => {
+            *b.delay_progress.offsets.lock().unwrap_or_else(|e| e.into_inner()) = o;
+            b.delay_progress.loaded.store(true, Ordering::Release);
+        }
         Err(e) => {
             tracing::error!(error = %e, "delay offsets unreadable; delayed messages are not delivered");
             return;
         }
-    };
-    let mut dirty = false;
+    }
     let mut last_persist = Instant::now();
     loop {
         for level in 1..=b.delay_levels.max_level() {
             let queue_id = level - 1;
-            let from = *offsets.offset_table.get(&level).unwrap_or(&b.store.min_offset(SCHEDULE_TOPIC, queue_id));
-            let next = deliver_due(&b, queue_id, from).await;
-            if next != from {
-                offsets.offset_table.insert(level, next);
-                dirty = true;
-            }
+            let from = b.delay_progress.get(level).unwrap_or_else(|| b.store.min_offset(SCHEDULE_TOPIC, queue_id));
+            deliver_due(&b, level, from).await;
         }
-        if dirty && last_persist.elapsed() >= PERSIST_EVERY {
-            let body = serde_json::to_vec_pretty(&offsets).unwrap_or_default();
-            match persist::write_atomic(&path, &body) {
-                Ok(()) => dirty = false,
-                Err(e) => tracing::error!(error = %e, "failed to persist delay offsets"),
-            }
+        if last_persist.elapsed() >= PERSIST_EVERY {
+            save(&b);
             last_persist = Instant::now();
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// Moves every due message of one level; returns the next offset to look at.
-async fn deliver_due(b: &Broker, queue_id: i32, mut offset: i64) -> i64 {
+/// Moves every due message of one level, recording the progress after each one.
+async fn deliver_due(b: &Broker, level: i32, from: i64) {
+    let queue_id = level - 1;
+    let mut offset = from;
+    // Records the level's next offset when it moved.
+    let record = |offset: &mut i64, next: i64| {
+        if next != *offset {
+            *offset = next;
+            b.delay_progress.set(level, next);
+        }
+    };
     loop {
         let entries = match b.store.queue_entries(SCHEDULE_TOPIC, queue_id, offset, BATCH) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "reading the schedule queue failed");
-                return offset;
+                return;
             }
         };
         if entries.is_empty() {
-            return offset;
+            return;
         }
         for (at, phys, _size, deliver_at) in entries {
             if deliver_at > now_ms() {
-                return offset.max(at);
+                let next = offset.max(at);
+                record(&mut offset, next);
+                return;
             }
             match release(b, phys).await {
-                Ok(()) => offset = at + 1,
+                Ok(()) => record(&mut offset, at + 1),
                 // Retried on the next poll; order within the level is kept.
                 Err(e) => {
                     tracing::warn!(error = %e, "delayed message not delivered yet");
-                    return offset;
+                    return;
                 }
             }
         }
@@ -90,7 +133,8 @@ async fn deliver_due(b: &Broker, queue_id: i32, mut offset: i64) -> i64 {
 /// Puts a parked message back into its real topic and queue.
 async fn release(b: &Broker, phys: i64) -> Result<(), String> {
     let Some(rec) = b.store.read_message(phys).map_err(|e| e.to_string())? else {
-        return Ok(()); // gone with retention: nothing to deliver
+        tracing::warn!(offset = phys, "a delayed message was deleted by retention before it was due; dropped");
+        return Ok(());
     };
     let m = decode_record(&rec, false).map_err(|e| e.to_string())?;
     let mut props = Properties::parse(&m.properties);

@@ -89,3 +89,36 @@ async fn delay_levels_retry_and_dead_letters() {
     let r = client.invoke(&addr, back(123_456_789)).await.unwrap();
     assert_eq!(r.code, rs::SYSTEM_ERROR);
 }
+
+/// Delay progress is saved at a clean shutdown: messages released just before a restart are
+/// not released again after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_delayed_messages_are_not_released_again_after_a_clean_restart() {
+    let mut cluster = common::Cluster::start_with(|c| {
+        c.delay_levels = broker::put::DelayLevels::parse(&"1s ".repeat(18)).unwrap();
+    })
+    .await;
+    let addr = cluster.broker_addr();
+    let client = cluster.client();
+    for i in 0..20 {
+        let mut p = Properties::default();
+        p.set(prop::DELAY, "1");
+        client.send(&addr, "DelayRestart", 0, Bytes::from(format!("d-{i}")), p).await.unwrap();
+    }
+    let count = |r: &client::PullResult| r.messages.len();
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = client.pull(&addr, &pull("DelayRestart", 0, 0)).await.unwrap();
+        if count(&r) == 20 {
+            break;
+        }
+        assert!(Instant::now() < end, "not all released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // At once, inside the scheduler's one-second save interval.
+    cluster.restart_broker().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = client.pull(&addr, &pull("DelayRestart", 0, 0)).await.unwrap();
+    let bodies: Vec<String> = r.messages.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
+    assert_eq!(bodies.len(), 20, "released once each: {bodies:?}");
+}
