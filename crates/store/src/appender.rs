@@ -246,10 +246,21 @@ impl Appender {
         Ok(())
     }
 
+    /// Consume-queue entries and index keys of a batch's records. Each queue's entries of the
+    /// batch are consecutive, so each queue gets one write; each queue is notified once.
     fn dispatch(&self, placed: &[Placed]) {
-        let mut touched = std::collections::HashSet::new();
+        // Per queue touched: (first offset, entries), in first-touch order.
+        let mut runs: Vec<((&str, i32), i64, Vec<crate::consume_queue::CqEntry>)> = Vec::new();
         for p in placed {
             let Ok(result) = &p.result else { continue };
+            let key = (p.msg.topic.as_str(), p.msg.queue_id);
+            let run = match runs.iter().position(|(k, ..)| *k == key) {
+                Some(i) => i,
+                None => {
+                    runs.push((key, result.first_queue_offset, Vec::new()));
+                    runs.len() - 1
+                }
+            };
             for (i, (rec, phys)) in p.msg.records.iter().zip(&result.phys_offsets).enumerate() {
                 let d = Dispatch {
                     topic: &p.msg.topic,
@@ -262,15 +273,30 @@ impl Appender {
                     keys: &rec.keys,
                     store_timestamp: result.store_timestamp,
                 };
-                if let Err(e) = self.shared.dispatch(&d) {
-                    // The record is in the CommitLog; recovery will rebuild the entry.
+                let (_, first, entries) = &mut runs[run];
+                if d.consumable() && *first + entries.len() as i64 == d.queue_offset {
+                    entries.push(d.entry());
+                } else if let Err(e) = self.shared.dispatch(&d) {
+                    // Not consecutive (never expected): its own write.
                     tracing::error!(error = %e, topic = %p.msg.topic, "consume queue dispatch failed");
+                    continue;
+                }
+                if let Err(e) = self.shared.index_keys(&d) {
+                    tracing::error!(error = %e, topic = %p.msg.topic, "index dispatch failed");
                 }
             }
-            self.shared.arrivals.notify(&p.msg.topic, p.msg.queue_id);
-            touched.insert((p.msg.topic.clone(), p.msg.queue_id));
         }
-        self.shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner()).extend(touched);
+        let mut dirty = self.shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner());
+        for ((topic, queue_id), first, entries) in &runs {
+            let written = self.shared.queue_or_create(topic, *queue_id).and_then(|cq| cq.put_run(*first, entries));
+            if let Err(e) = written {
+                // The records are in the CommitLog; recovery will rebuild the entries.
+                tracing::error!(error = %e, topic = %topic, "consume queue dispatch failed");
+            }
+            self.shared.arrivals.notify(topic, *queue_id);
+            dirty.insert((topic.to_string(), *queue_id));
+        }
+        drop(dirty);
         self.shared.dispatched_end.store(self.write_pos, Ordering::Release);
     }
 

@@ -146,12 +146,30 @@ impl ConsumeQueue {
     /// Writes the entry at logical `offset` (the appender's next offset). Only the
     /// appender and recovery call this.
     pub fn put(&self, offset: i64, entry: CqEntry) -> Result<(), StoreError> {
-        let no = offset as u64 / self.entries_per_file;
-        let file = self.file_or_create(no)?;
-        let at = (offset as u64 % self.entries_per_file) * CQ_ENTRY_BYTES;
-        file.write_all_at(&entry.encode(), at).map_err(|e| StoreError::io(self.file_path(no), e))?;
-        if offset >= self.max_offset() {
-            self.max_offset.store(offset + 1, Ordering::Release);
+        self.put_run(offset, &[entry])
+    }
+
+    /// Writes consecutive entries from `first` on, with one write per file they touch.
+    pub fn put_run(&self, first: i64, entries: &[CqEntry]) -> Result<(), StoreError> {
+        let mut offset = first;
+        let mut rest = entries;
+        let mut buf = Vec::with_capacity(entries.len() * CQ_ENTRY_BYTES as usize);
+        while !rest.is_empty() {
+            let no = offset as u64 / self.entries_per_file;
+            let in_file = (self.entries_per_file - offset as u64 % self.entries_per_file) as usize;
+            let (now, later) = rest.split_at(in_file.min(rest.len()));
+            buf.clear();
+            for e in now {
+                buf.extend_from_slice(&e.encode());
+            }
+            let file = self.file_or_create(no)?;
+            let at = (offset as u64 % self.entries_per_file) * CQ_ENTRY_BYTES;
+            file.write_all_at(&buf, at).map_err(|e| StoreError::io(self.file_path(no), e))?;
+            offset += now.len() as i64;
+            rest = later;
+        }
+        if offset > self.max_offset() {
+            self.max_offset.store(offset, Ordering::Release);
         }
         Ok(())
     }

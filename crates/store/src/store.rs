@@ -256,19 +256,35 @@ impl Shared {
     /// Writes a record's consume-queue entry and index keys. Prepared and rolled-back
     /// transaction records are not consumable and get no entry.
     pub fn dispatch(&self, d: &Dispatch<'_>) -> Result<(), StoreError> {
-        let tx = d.sys_flag & sys_flag::TRANSACTION_MASK;
-        if tx == sys_flag::TRANSACTION_PREPARED || tx == sys_flag::TRANSACTION_ROLLBACK {
+        if !d.consumable() {
             return Ok(());
         }
         let cq = self.queue_or_create(d.topic, d.queue_id)?;
         if d.queue_offset >= cq.max_offset() {
-            cq.put(d.queue_offset, CqEntry { phys_offset: d.phys_offset, size: d.size, tags_code: d.tags_code })?;
+            cq.put(d.queue_offset, d.entry())?;
         }
+        self.index_keys(d)
+    }
+
+    /// Indexes a record's keys, unless recovery finds them indexed already.
+    pub fn index_keys(&self, d: &Dispatch<'_>) -> Result<(), StoreError> {
         // Keys of records below this are in the index already (recovery re-dispatch).
         if d.phys_offset >= self.index_skip_below.load(Ordering::Acquire) {
             self.index.add(d.topic, d.keys.iter().map(String::as_str), d.phys_offset, d.store_timestamp)?;
         }
         Ok(())
+    }
+}
+
+impl Dispatch<'_> {
+    /// Prepared and rolled-back transaction halves get no consume-queue entry.
+    pub fn consumable(&self) -> bool {
+        let tx = self.sys_flag & sys_flag::TRANSACTION_MASK;
+        tx != sys_flag::TRANSACTION_PREPARED && tx != sys_flag::TRANSACTION_ROLLBACK
+    }
+
+    pub fn entry(&self) -> CqEntry {
+        CqEntry { phys_offset: self.phys_offset, size: self.size, tags_code: self.tags_code }
     }
 }
 
