@@ -373,4 +373,18 @@ mod tests {
         let err = c.apply(&parse_properties("flushDiskType=SOMETIMES")).unwrap_err();
         assert_eq!(err.key, "flushDiskType");
     }
+
+    /// Found by the `config` fuzz target: a delay level ending in a multi-byte character
+    /// panicked (a string split inside a character), and huge levels overflowed.
+    #[test]
+    fn fuzz_regressions_are_errors_not_panics() {
+        let crash = String::from_utf8_lossy(&[109, 101, 115, 115, 97, 103, 101, 68, 101, 108, 97, 121, 76, 101, 118, 101, 108, 58, 255, 235, 255, 10, 58]).into_owned();
+        let err = BrokerConfig::default().apply(&parse_properties(&crash)).unwrap_err();
+        assert_eq!(err.key, "messageDelayLevel");
+        for bad in ["1é", "é", "99999999999999999d", "s"] {
+            let err = BrokerConfig::default().apply(&parse_properties(&format!("messageDelayLevel={bad}"))).unwrap_err();
+            assert_eq!(err.key, "messageDelayLevel", "{bad}");
+        }
+        assert!(BrokerConfig::default().apply(&parse_properties("messageDelayLevel=1s 2m 3h 1d")).is_ok());
+    }
 }

@@ -59,15 +59,18 @@ impl DelayLevels {
         let levels = text
             .split_whitespace()
             .map(|t| {
-                let (num, unit) = t.split_at(t.len().saturating_sub(1));
+                // The unit is the last character, which need not be one byte.
+                let unit_at = t.char_indices().last().map_or(0, |(i, _)| i);
+                let (num, unit) = t.split_at(unit_at);
                 let n: u64 = num.parse().map_err(|_| format!("`{t}` is not a delay like 10s"))?;
-                let secs = match unit {
-                    "s" => n,
-                    "m" => n * 60,
-                    "h" => n * 3600,
-                    "d" => n * 86400,
+                let scale = match unit {
+                    "s" => 1,
+                    "m" => 60,
+                    "h" => 3600,
+                    "d" => 86400,
                     _ => return Err(format!("`{t}` has no unit s, m, h or d")),
                 };
+                let secs = n.checked_mul(scale).ok_or_else(|| format!("`{t}` is too long a delay"))?;
                 Ok(Duration::from_secs(secs))
             })
             .collect::<Result<Vec<_>, _>>()?;
