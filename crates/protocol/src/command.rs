@@ -192,7 +192,7 @@ fn json_int(value: &Value, field: &'static str) -> Result<i64, ProtocolError> {
 
 fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     let value: Value = serde_json::from_slice(header).map_err(|e| ProtocolError::BadJsonHeader(e.to_string()))?;
-    let Value::Object(map) = value else {
+    let Value::Object(mut map) = value else {
         return Err(ProtocolError::BadJsonHeader("header is not a JSON object".into()));
     };
     let int_field = |name: &'static str, default: Option<i64>| -> Result<i64, ProtocolError> {
@@ -211,19 +211,21 @@ fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         Some(Value::Number(n)) => LanguageCode(n.as_u64().unwrap_or(7).min(255) as u8),
         _ => LanguageCode::OTHER,
     };
-    cmd.remark = match map.get("remark") {
-        Some(Value::String(s)) => Some(s.clone()),
+    cmd.remark = match map.remove("remark") {
+        Some(Value::String(s)) => Some(s),
         _ => None,
     };
-    match map.get("extFields") {
+    // Taken apart, not copied: the keys and strings move into ext_fields.
+    match map.remove("extFields") {
         Some(Value::Object(fields)) => {
+            cmd.ext_fields.reserve(fields.len());
             for (k, v) in fields {
                 let value = match v {
-                    Value::String(s) => s.clone(),
+                    Value::String(s) => s,
                     Value::Null => continue,
                     other => other.to_string(),
                 };
-                cmd.ext_fields.insert(k.clone(), value);
+                cmd.ext_fields.insert(k, value);
             }
         }
         Some(Value::Null) | None => {}
