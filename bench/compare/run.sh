@@ -4,12 +4,13 @@
 # generators: `rocketry bench` and a producer on the official Java client (src/main/java).
 # Runs alternate A B A B; prints the median of each figure and the ratio rocketry/Java.
 #
-#   bench/compare/run.sh     RUNS=2 DURATION=10 WARMUP=10 SIZE=1024 CONCURRENCY=64 JAVA_HEAP=2g PIN=1
+#   bench/compare/run.sh     RUNS=2 DURATION=10 WARMUP=30 SIZE=1024 CONCURRENCY=64 JAVA_HEAP=2g PIN=1
 #
 # PIN=1 (with 2+ cores) pins the broker (and the Java NameServer) to core 0 and every load
 # generator to core 1 with taskset. Scenarios, per run:
 #   startup (start to first stored message), idle RSS, then WARMUP seconds of unmeasured
-#   full-speed produce (JIT warm-up), max produce rate into one topic with 8
+#   full-speed produce (JIT warm-up; with less than ~30 s the Java broker's first scenario
+#   still runs cold and its max rate comes out at under half its steady state), max produce rate into one topic with 8
 #   queues (and p99), loaded RSS, send latency at fixed 10k and 50k msgs/s (from the intended
 #   send time), end-to-end latency at 10k msgs/s, backlog catch-up (drain what max-rate
 #   produced), 1,000 topics, the Java client's producer; and once per run the trivial sink
@@ -17,7 +18,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-RUNS="${RUNS:-2}" DURATION="${DURATION:-10}" SIZE="${SIZE:-1024}" CONCURRENCY="${CONCURRENCY:-64}" JAVA_HEAP="${JAVA_HEAP:-2g}" PIN="${PIN:-1}" WARMUP="${WARMUP:-10}"
+RUNS="${RUNS:-2}" DURATION="${DURATION:-10}" SIZE="${SIZE:-1024}" CONCURRENCY="${CONCURRENCY:-64}" JAVA_HEAP="${JAVA_HEAP:-2g}" PIN="${PIN:-1}" WARMUP="${WARMUP:-30}"
 if [[ $PIN == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
     on_broker=(taskset -c 0) on_load=(taskset -c 1)
 else
