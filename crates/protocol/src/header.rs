@@ -148,6 +148,30 @@ pub struct PullMessageRequestHeader {
 }
 
 impl PullMessageRequestHeader {
+    /// A plain pull of up to 32 messages of every tag from `queue_id` at `offset`.
+    pub fn for_queue(group: impl Into<String>, topic: impl Into<String>, queue_id: i32, offset: i64) -> Self {
+        PullMessageRequestHeader {
+            consumer_group: group.into(),
+            topic: topic.into(),
+            queue_id,
+            queue_offset: offset,
+            max_msg_nums: 32,
+            sys_flag: crate::codes::pull_flag::SUBSCRIPTION,
+            subscription: Some("*".into()),
+            ..Default::default()
+        }
+    }
+
+    /// The same pull held by the broker up to `suspend_ms` while there is nothing new (long
+    /// polling); 0 leaves it a plain pull.
+    pub fn long_poll(mut self, suspend_ms: i64) -> Self {
+        if suspend_ms > 0 {
+            self.sys_flag |= crate::codes::pull_flag::SUSPEND;
+            self.suspend_timeout_millis = suspend_ms;
+        }
+        self
+    }
+
     pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
         Ok(PullMessageRequestHeader {
             consumer_group: ext.req_str("consumerGroup")?.to_string(),

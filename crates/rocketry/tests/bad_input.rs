@@ -138,14 +138,5 @@ async fn malformed_input_is_refused_and_harmless() {
 }
 
 fn pull_header() -> protocol::header::PullMessageRequestHeader {
-    protocol::header::PullMessageRequestHeader {
-        consumer_group: "bad_input_check".into(),
-        topic: "BadInputTopic".into(),
-        queue_id: 0,
-        queue_offset: 0,
-        max_msg_nums: 32,
-        sys_flag: protocol::codes::pull_flag::SUBSCRIPTION,
-        subscription: Some("*".into()),
-        ..Default::default()
-    }
+    protocol::header::PullMessageRequestHeader::for_queue("bad_input_check", "BadInputTopic", 0, 0)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use client::Client;
-use protocol::codes::{pull_flag, response as rs};
+use protocol::codes::response as rs;
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
 
@@ -151,16 +151,7 @@ async fn read_queue(client: &Client, broker: &str, queue: i32) -> Vec<(i64, u64)
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
-        let h = PullMessageRequestHeader {
-            consumer_group: "crash_check".into(),
-            topic: TOPIC.into(),
-            queue_id: queue,
-            queue_offset: offset,
-            max_msg_nums: 32,
-            sys_flag: pull_flag::SUBSCRIPTION,
-            subscription: Some("*".into()),
-            ..Default::default()
-        };
+        let h = PullMessageRequestHeader::for_queue("crash_check", TOPIC, queue, offset);
         let r = client.pull(broker, &h).await.unwrap();
         if r.code != rs::SUCCESS {
             return out;

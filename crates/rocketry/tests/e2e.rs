@@ -6,23 +6,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::body::{self, KvTable, TopicConfig};
-use protocol::codes::{pull_flag, request as rq, response as rs};
+use protocol::codes::{request as rq, response as rs};
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::{prop, Properties};
 use protocol::RemotingCommand;
 
 fn pull(topic: &str, queue_id: i32, offset: i64, suspend_ms: i64) -> PullMessageRequestHeader {
-    PullMessageRequestHeader {
-        consumer_group: "e2e_group".into(),
-        topic: topic.into(),
-        queue_id,
-        queue_offset: offset,
-        max_msg_nums: 32,
-        sys_flag: pull_flag::SUBSCRIPTION | if suspend_ms > 0 { pull_flag::SUSPEND } else { 0 },
-        suspend_timeout_millis: suspend_ms,
-        subscription: Some("*".into()),
-        ..Default::default()
-    }
+    PullMessageRequestHeader::for_queue("e2e_group", topic, queue_id, offset).long_poll(suspend_ms)
 }
 
 fn props(tag: &str, keys: &str) -> Properties {

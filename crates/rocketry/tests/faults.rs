@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use protocol::codes::{pull_flag, response as rs};
+use protocol::codes::response as rs;
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
 
@@ -34,16 +34,7 @@ async fn pull_all(client: &client::Client, addr: &str, topic: &str) -> Vec<Bytes
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
-        let h = PullMessageRequestHeader {
-            consumer_group: "g".into(),
-            topic: topic.into(),
-            queue_id: 0,
-            queue_offset: offset,
-            max_msg_nums: 32,
-            sys_flag: pull_flag::SUBSCRIPTION,
-            subscription: Some("*".into()),
-            ..Default::default()
-        };
+        let h = PullMessageRequestHeader::for_queue("g", topic, 0, offset);
         let r = client.pull(addr, &h).await.unwrap();
         if r.code != rs::SUCCESS {
             return out;

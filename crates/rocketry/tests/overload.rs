@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use protocol::codes::{pull_flag, request, response as rs};
+use protocol::codes::{request, response as rs};
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
 use protocol::RemotingCommand;
@@ -66,16 +66,7 @@ async fn five_thousand_connections_are_served_while_others_work() {
     // With all of them open, a normal client sends and pulls.
     let sent = client.send(&addr, "Crowd", 0, Bytes::from_static(b"second"), Properties::default()).await.unwrap();
     assert_eq!(sent.queue_offset, 1);
-    let h = PullMessageRequestHeader {
-        consumer_group: "crowd".into(),
-        topic: "Crowd".into(),
-        queue_id: 0,
-        queue_offset: 0,
-        max_msg_nums: 32,
-        sys_flag: pull_flag::SUBSCRIPTION,
-        subscription: Some("*".into()),
-        ..Default::default()
-    };
+    let h = PullMessageRequestHeader::for_queue("crowd", "Crowd", 0, 0);
     let r = client.pull(&addr, &h).await.unwrap();
     assert_eq!(r.messages.iter().map(|m| m.body.clone()).collect::<Vec<_>>(), vec![Bytes::from_static(b"first"), Bytes::from_static(b"second")]);
 
@@ -106,17 +97,7 @@ async fn a_flood_of_long_polls_parks_at_most_max_parked_pulls() {
     for _ in 0..1000 {
         let (client, addr, answered) = (client.clone(), addr.clone(), answered.clone());
         pulls.push(tokio::spawn(async move {
-            let h = PullMessageRequestHeader {
-                consumer_group: "flood".into(),
-                topic: "Flood".into(),
-                queue_id: 0,
-                queue_offset: 1,
-                max_msg_nums: 32,
-                sys_flag: pull_flag::SUBSCRIPTION | pull_flag::SUSPEND,
-                suspend_timeout_millis: 60_000,
-                subscription: Some("*".into()),
-                ..Default::default()
-            };
+            let h = PullMessageRequestHeader::for_queue("flood", "Flood", 0, 1).long_poll(60_000);
             let r = client.pull(&addr, &h).await.unwrap();
             answered.fetch_add(1, Ordering::AcqRel);
             (r.code, r.messages.len())
@@ -158,17 +139,7 @@ async fn parked_pulls_give_back_their_slots_when_the_connection_closes() {
     for _ in 0..50 {
         let (client, addr) = (client.clone(), addr.clone());
         pulls.push(tokio::spawn(async move {
-            let h = PullMessageRequestHeader {
-                consumer_group: "gone".into(),
-                topic: "Gone".into(),
-                queue_id: 0,
-                queue_offset: 1,
-                max_msg_nums: 32,
-                sys_flag: pull_flag::SUBSCRIPTION | pull_flag::SUSPEND,
-                suspend_timeout_millis: 60_000,
-                subscription: Some("*".into()),
-                ..Default::default()
-            };
+            let h = PullMessageRequestHeader::for_queue("gone", "Gone", 0, 1).long_poll(60_000);
             client.pull(&addr, &h).await
         }));
     }

@@ -6,22 +6,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use client::Client;
-use protocol::codes::{pull_flag, request as rq, response as rs};
+use protocol::codes::{request as rq, response as rs};
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::{prop, MessageRecord, Properties};
 use protocol::RemotingCommand;
 
 fn pull(topic: &str, queue_id: i32, offset: i64) -> PullMessageRequestHeader {
-    PullMessageRequestHeader {
-        consumer_group: "retry_check".into(),
-        topic: topic.into(),
-        queue_id,
-        queue_offset: offset,
-        max_msg_nums: 32,
-        sys_flag: pull_flag::SUBSCRIPTION,
-        subscription: Some("*".into()),
-        ..Default::default()
-    }
+    PullMessageRequestHeader::for_queue("retry_check", topic, queue_id, offset)
 }
 
 /// Waits until a message shows up at offset 0 of the topic's queue 0.

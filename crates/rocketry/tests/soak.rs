@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use client::Client;
 use common::process::Server;
-use protocol::codes::{pull_flag, response as rs};
+use protocol::codes::response as rs;
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
 
@@ -96,17 +96,7 @@ async fn soak() {
         tasks.push(tokio::spawn(async move {
             let mut offset = 0;
             while consuming.load(Ordering::Acquire) {
-                let h = PullMessageRequestHeader {
-                    consumer_group: "soak".into(),
-                    topic: TOPIC.into(),
-                    queue_id: queue,
-                    queue_offset: offset,
-                    max_msg_nums: 32,
-                    sys_flag: pull_flag::SUBSCRIPTION | pull_flag::SUSPEND,
-                    suspend_timeout_millis: 1000,
-                    subscription: Some("*".into()),
-                    ..Default::default()
-                };
+                let h = PullMessageRequestHeader::for_queue("soak", TOPIC, queue, offset).long_poll(1000);
                 let r = match client.pull(&broker, &h).await {
                     Ok(r) => r,
                     Err(_) => {

@@ -26,7 +26,7 @@ pub struct ConsumeArgs {
 
 /// Pulls every queue from offset 0 to its end, `concurrency` queues at a time.
 pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
-    use protocol::codes::{pull_flag, response};
+    use protocol::codes::response;
     use protocol::header::PullMessageRequestHeader;
     let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
     let route = client.route(&args.topic).await?;
@@ -48,16 +48,7 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
                 let Some((addr, queue_id)) = work.lock().ok().and_then(|mut w| w.pop()) else { return };
                 let mut offset = 0;
                 while Instant::now() < deadline {
-                    let h = PullMessageRequestHeader {
-                        consumer_group: "rocketry_bench_consume".into(),
-                        topic: topic.clone(),
-                        queue_id,
-                        queue_offset: offset,
-                        max_msg_nums: 32,
-                        sys_flag: pull_flag::SUBSCRIPTION,
-                        subscription: Some("*".into()),
-                        ..Default::default()
-                    };
+                    let h = PullMessageRequestHeader::for_queue("rocketry_bench_consume", &topic, queue_id, offset);
                     let Ok(r) = client.pull(&addr, &h).await else { break };
                     if r.code != response::SUCCESS {
                         break;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::{BufMut, Bytes, BytesMut};
 use clap::Args;
 use client::Client;
-use protocol::codes::{pull_flag, response};
+use protocol::codes::response;
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
 
@@ -77,17 +77,7 @@ pub async fn run(args: E2eArgs) -> Result<(), crate::Error> {
                         break;
                     }
                 }
-                let h = PullMessageRequestHeader {
-                    consumer_group: "rocketry_bench_e2e".into(),
-                    topic: topic.clone(),
-                    queue_id,
-                    queue_offset: offset,
-                    max_msg_nums: 32,
-                    sys_flag: pull_flag::SUBSCRIPTION | pull_flag::SUSPEND,
-                    suspend_timeout_millis: 500,
-                    subscription: Some("*".into()),
-                    ..Default::default()
-                };
+                let h = PullMessageRequestHeader::for_queue("rocketry_bench_e2e", &topic, queue_id, offset).long_poll(500);
                 let r = match client.pull(&addr, &h).await {
                     Ok(r) => r,
                     Err(_) => {

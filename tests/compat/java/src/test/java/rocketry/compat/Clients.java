@@ -125,7 +125,10 @@ final class Clients {
     /** Starts `rocketry standalone` (with extra broker.conf lines) on free ports and waits until it routes. */
     static Addrs standalone(Harness h, String... confLines) throws Exception {
         int[] ports = Rocketry.freePorts(2);
-        h.env().standalone("standalone", h.env().newDataDir("data"), ports[0], ports[1], confLines);
+        // Each broker its own name and data dir: a test class may start several, and a store
+        // directory belongs to one broker (it is locked).
+        String name = unique("standalone");
+        h.env().standalone(name, h.env().newDataDir(name + "-data"), ports[0], ports[1], confLines);
         Addrs a = new Addrs(Rocketry.LOOPBACK + ":" + ports[0], Rocketry.LOOPBACK + ":" + ports[1]);
         awaitAutoCreateRoute(h, a.namesrv(), java.util.Set.of("broker-a"));
         return a;
