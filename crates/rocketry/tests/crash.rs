@@ -157,17 +157,9 @@ async fn read_queue(client: &Client, broker: &str, queue: i32) -> Vec<(i64, u64)
             return out;
         }
         for m in &r.messages {
-            assert_eq!(protocol::message::crc32(&m.body), m.body_crc, "body CRC");
-            let text = String::from_utf8(m.body.to_vec()).unwrap();
-            if text == "init" {
-                continue;
+            if let Some(seq) = common::process::checked_seq(m, queue, body) {
+                out.push((m.queue_offset, seq));
             }
-            let mut parts = text.splitn(3, ':');
-            let sender: i32 = parts.next().unwrap().parse().unwrap();
-            let seq: u64 = parts.next().unwrap().parse().unwrap();
-            assert_eq!(sender, queue);
-            assert_eq!(m.body, body(sender, seq), "intact body");
-            out.push((m.queue_offset, seq));
         }
         offset = r.header.next_begin_offset;
     }

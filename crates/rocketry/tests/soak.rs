@@ -106,17 +106,7 @@ async fn soak() {
                 };
                 let mut seqs = Vec::new();
                 for m in &r.messages {
-                    assert_eq!(protocol::message::crc32(&m.body), m.body_crc, "body CRC");
-                    let text = String::from_utf8(m.body.to_vec()).unwrap();
-                    if text == "init" {
-                        continue;
-                    }
-                    let mut parts = text.splitn(3, ':');
-                    let sender: i32 = parts.next().unwrap().parse().unwrap();
-                    let seq: u64 = parts.next().unwrap().parse().unwrap();
-                    assert_eq!(sender, queue, "a message of sender {sender} in queue {queue}");
-                    assert_eq!(m.body, body(sender, seq), "intact body");
-                    seqs.push(seq);
+                    seqs.extend(common::process::checked_seq(m, queue, body));
                 }
                 tally.lock().unwrap().consumed[queue as usize].extend(seqs);
                 if r.code == rs::SUCCESS || r.code == rs::PULL_OFFSET_MOVED {

@@ -82,3 +82,20 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// Checks one record of a sequence-numbered test load, whose bodies are
+/// `<sender>:<seq>:<padding>` made by `body`, sender `s` sending only to queue `s`: CRC,
+/// queue and the whole body. Returns the sequence number; None for the "init" record.
+pub fn checked_seq(m: &protocol::message::MessageRecord, queue: i32, body: impl Fn(i32, u64) -> bytes::Bytes) -> Option<u64> {
+    assert_eq!(protocol::message::crc32(&m.body), m.body_crc, "body CRC");
+    let text = String::from_utf8(m.body.to_vec()).unwrap();
+    if text == "init" {
+        return None;
+    }
+    let mut parts = text.splitn(3, ':');
+    let sender: i32 = parts.next().unwrap().parse().unwrap();
+    let seq: u64 = parts.next().unwrap().parse().unwrap();
+    assert_eq!(sender, queue, "a message of sender {sender} in queue {queue}");
+    assert_eq!(m.body, body(sender, seq), "intact body");
+    Some(seq)
+}
