@@ -274,12 +274,16 @@ impl Appender {
                     store_timestamp: result.store_timestamp,
                 };
                 let (_, first, entries) = &mut runs[run];
-                if d.consumable() && *first + entries.len() as i64 == d.queue_offset {
-                    entries.push(d.entry());
-                } else if let Err(e) = self.shared.dispatch(&d) {
-                    // Not consecutive (never expected): its own write.
-                    tracing::error!(error = %e, topic = %p.msg.topic, "consume queue dispatch failed");
-                    continue;
+                if d.consumable() {
+                    if *first + entries.len() as i64 == d.queue_offset {
+                        entries.push(d.entry());
+                    } else {
+                        // Not consecutive (never expected): its own write.
+                        let written = self.shared.queue_or_create(&p.msg.topic, p.msg.queue_id).and_then(|cq| cq.put(d.queue_offset, d.entry()));
+                        if let Err(e) = written {
+                            tracing::error!(error = %e, topic = %p.msg.topic, "consume queue dispatch failed");
+                        }
+                    }
                 }
                 if let Err(e) = self.shared.index_keys(&d) {
                     tracing::error!(error = %e, topic = %p.msg.topic, "index dispatch failed");
