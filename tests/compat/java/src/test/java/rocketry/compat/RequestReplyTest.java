@@ -53,6 +53,11 @@ class RequestReplyTest {
         requester.send(new Message(topic, "warmup".getBytes(StandardCharsets.UTF_8)));
         server.start();
         H.track(server::shutdown);
+        // Ask only once the replier holds the topic's queues: a request sent before its first
+        // rebalance waits for it, which on a loaded machine can outlast the request timeout.
+        Wait.until("the replier placed the topic's queues", 30_000,
+            () -> server.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().keySet().stream()
+                .filter(mq -> mq.getTopic().equals(topic)).count(), n -> n > 0);
 
         // The callback form. In rocketmq-client 5.3.x (apache/rocketmq#8261) the request's send
         // acknowledgement already completes the future: the blocking request(msg, timeout) returns
