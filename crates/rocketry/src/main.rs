@@ -105,9 +105,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if kv_config.is_some() {
                 cfg.kv_config_path = kv_config;
             }
+            let signal = shutdown_signal()?;
             let ns = namesrv::start(cfg).await?;
             println!("rocketry namesrv listening on {}", ns.local_addr);
-            wait_for_signal().await;
+            signal.await;
             Ok(())
         }
         Command::Broker { config, namesrv } => {
@@ -115,9 +116,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if let Some(n) = namesrv {
                 cfg.namesrv_addr = Some(n);
             }
+            let signal = shutdown_signal()?;
             let handle = broker::start(cfg.clone()).await?;
             println!("rocketry broker {} listening on {} (advertised {}), data in {}", cfg.broker_name, handle.local_addr, cfg.broker_addr(), cfg.store_path_root_dir.display());
-            wait_for_signal().await;
+            signal.await;
             handle.shutdown().await;
             Ok(())
         }
@@ -129,13 +131,14 @@ async fn run(cli: Cli) -> Result<(), Error> {
             // The NameServer in the same process takes the broker's connection limits.
             let mut ns_cfg = namesrv_config(namesrv_port, Some(data_dir.join("namesrv").join("kvConfig.json")));
             ns_cfg.server = broker::server_config(&cfg);
+            let signal = shutdown_signal()?;
             let ns = namesrv::start(ns_cfg).await?;
             cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));
             let handle = broker::start(cfg.clone()).await?;
             println!("rocketry standalone: namesrv listening on {}", ns.local_addr);
             println!("rocketry standalone: broker {} listening on {} (advertised {})", cfg.broker_name, handle.local_addr, cfg.broker_addr());
             println!("rocketry standalone: data in {}", data_dir.display());
-            wait_for_signal().await;
+            signal.await;
             handle.shutdown().await;
             ns.stop();
             Ok(())
@@ -164,15 +167,18 @@ fn load_broker_config(path: Option<&std::path::Path>) -> Result<BrokerConfig, Er
     Ok(cfg)
 }
 
-async fn wait_for_signal() {
+/// SIGTERM or SIGINT, with the handlers installed now: a signal that arrives after this call,
+/// even before the future is awaited, is not lost (a test may signal as soon as the
+/// "listening" line is printed).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Error> {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutting down");
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot install the SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot install the SIGINT handler: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }
