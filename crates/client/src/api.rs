@@ -41,6 +41,13 @@ pub struct PullResult {
     pub messages: Vec<MessageRecord>,
 }
 
+/// A pull answer with its records undecoded.
+pub struct RawPullResult {
+    pub code: i32,
+    pub header: PullMessageResponseHeader,
+    pub records: Bytes,
+}
+
 pub struct Client {
     pool: ConnectionPool,
     namesrv_addrs: Vec<String>,
@@ -183,6 +190,13 @@ impl Client {
     }
 
     pub async fn pull(&self, broker_addr: &str, header: &PullMessageRequestHeader) -> Result<PullResult, ClientError> {
+        let raw = self.pull_raw(broker_addr, header).await?;
+        let messages = if raw.code == rs::SUCCESS { decode_records(&raw.records)? } else { Vec::new() };
+        Ok(PullResult { code: raw.code, header: raw.header, messages })
+    }
+
+    /// A pull whose records are left as the broker sent them (stored records, back to back).
+    pub async fn pull_raw(&self, broker_addr: &str, header: &PullMessageRequestHeader) -> Result<RawPullResult, ClientError> {
         let mut cmd = Self::request(rq::PULL_MESSAGE);
         header.encode(&mut cmd.ext_fields);
         let timeout = self.timeout + Duration::from_millis(header.suspend_timeout_millis.max(0) as u64);
@@ -192,8 +206,8 @@ impl Client {
             code => return Err(ClientError::Server { code, remark: resp.remark.unwrap_or_default() }),
         }
         let header = PullMessageResponseHeader::decode(&resp.ext_fields)?;
-        let messages = if resp.code == rs::SUCCESS { decode_records(&resp.body)? } else { Vec::new() };
-        Ok(PullResult { code: resp.code, header, messages })
+        let records = if resp.code == rs::SUCCESS { resp.body } else { Bytes::new() };
+        Ok(RawPullResult { code: resp.code, header, records })
     }
 
     pub async fn create_topic(&self, broker_addr: &str, config: &TopicConfig) -> Result<(), ClientError> {

@@ -5,5 +5,5 @@
 mod api;
 mod pool;
 
-pub use api::{Client, ClientError, PullResult, SendResult};
+pub use api::{Client, ClientError, PullResult, RawPullResult, SendResult};
 pub use pool::{ConnectionPool, IgnoreRequests};

@@ -124,6 +124,14 @@ impl RemotingCommand {
 
     /// Appends the whole frame, length prefix included, to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
+        self.encode_head(out);
+        out.extend_from_slice(&self.body);
+    }
+
+    /// Appends the frame without its body: the length prefix (which counts the body), the
+    /// header length word and the header. The body follows on the wire as it is, so a
+    /// writer can send it without copying it.
+    pub fn encode_head(&self, out: &mut BytesMut) {
         let start = out.len();
         out.put_u32(0); // length, patched below
         out.put_u32(0); // serialize type and header length, patched below
@@ -139,8 +147,7 @@ impl RemotingCommand {
             }
         };
         let header_len = (out.len() - header_start) as u32;
-        out.extend_from_slice(&self.body);
-        let length = (out.len() - start - 4) as u32;
+        let length = (out.len() - start - 4 + self.body.len()) as u32;
         out[start..start + 4].copy_from_slice(&length.to_be_bytes());
         out[start + 4..start + 8].copy_from_slice(&((type_byte << 24) | (header_len & 0x00FF_FFFF)).to_be_bytes());
     }

@@ -72,7 +72,7 @@ pub struct Channel {
     id: u64,
     peer: SocketAddr,
     local: SocketAddr,
-    writer: mpsc::Sender<Bytes>,
+    writer: mpsc::Sender<Frame>,
     /// Byte budget of the write queue: taken by `send`, given back once written.
     write_budget: Arc<Semaphore>,
     write_budget_max: usize,
@@ -143,7 +143,7 @@ impl Channel {
         if self.is_closed() {
             return Err(RemotingError::Closed(self.peer));
         }
-        let frame = cmd.encode_to_bytes();
+        let frame = Frame::encode(cmd);
         let cost = frame.len().min(self.write_budget_max) as u32;
         let permit = tokio::select! {
             p = self.write_budget.acquire_many(cost) => p.map_err(|_| RemotingError::Closed(self.peer))?,
@@ -249,9 +249,84 @@ pub async fn connect(addr: &str, handler: Arc<dyn Handler>, config: ChannelConfi
 
 /// Most bytes gathered into one write.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
+/// Bodies up to this size are copied next to their header; larger ones (pull answers) go to
+/// the socket from where they are, as their own slice of a vectored write.
+const COPY_BODY_BELOW: usize = 8 * 1024;
+/// Slices given to one vectored write at most.
+const MAX_WRITE_SLICES: usize = 64;
 
-async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+/// An encoded command waiting to be written: the head (length words and header) and the body.
+struct Frame {
+    head: Bytes,
+    body: Bytes,
+}
+
+impl Frame {
+    fn encode(cmd: &RemotingCommand) -> Frame {
+        let small = cmd.body.len() < COPY_BODY_BELOW;
+        let mut head = BytesMut::with_capacity(256 + if small { cmd.body.len() } else { 0 });
+        if small {
+            cmd.encode(&mut head);
+            Frame { head: head.freeze(), body: Bytes::new() }
+        } else {
+            cmd.encode_head(&mut head);
+            Frame { head: head.freeze(), body: cmd.body.clone() }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+}
+
+/// What one write will send: small pieces gathered into one buffer, large bodies as they are.
+#[derive(Default)]
+struct Outgoing {
+    gathered: BytesMut,
+    chunks: std::collections::VecDeque<Bytes>,
+    bytes: usize,
+}
+
+impl Outgoing {
+    fn push(&mut self, frame: Frame) {
+        self.bytes += frame.len();
+        self.gathered.extend_from_slice(&frame.head);
+        if !frame.body.is_empty() {
+            self.chunks.push_back(self.gathered.split().freeze());
+            self.chunks.push_back(frame.body);
+        }
+    }
+
+    /// Writes everything, with as few vectored writes as the socket allows.
+    async fn write_to(&mut self, sink: &mut OwnedWriteHalf) -> std::io::Result<()> {
+        if !self.gathered.is_empty() {
+            self.chunks.push_back(self.gathered.split().freeze());
+        }
+        while !self.chunks.is_empty() {
+            let slices: Vec<std::io::IoSlice<'_>> = self.chunks.iter().take(MAX_WRITE_SLICES).map(|c| std::io::IoSlice::new(c)).collect();
+            let mut n = sink.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            while n > 0 {
+                let Some(front) = self.chunks.front_mut() else { break };
+                if n >= front.len() {
+                    n -= front.len();
+                    self.chunks.pop_front();
+                } else {
+                    bytes::Buf::advance(front, n);
+                    n = 0;
+                }
+            }
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mpsc::Receiver<Frame>) {
+    let mut out = Outgoing::default();
+    out.gathered.reserve(64 * 1024);
     loop {
         let first = tokio::select! {
             frame = rx.recv() => frame,
@@ -265,23 +340,22 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
         };
         let Some(first) = first else { break };
         // Gather what is already queued into one write; never wait for more.
-        buf.extend_from_slice(&first);
         let mut frames = vec![first.len()];
-        while buf.len() < WRITE_BATCH_BYTES {
+        out.push(first);
+        while out.bytes < WRITE_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(frame) => {
                     frames.push(frame.len());
-                    buf.extend_from_slice(&frame);
+                    out.push(frame);
                 }
                 Err(_) => break,
             }
         }
-        if let Err(e) = sink.write_all(&buf).await {
+        if let Err(e) = out.write_to(&mut sink).await {
             tracing::debug!(peer = %channel.peer, error = %e, "write failed; closing");
             break;
         }
         channel.write_budget.add_permits(written_cost(&channel, frames));
-        buf.clear();
     }
     channel.close();
     let _ = sink.shutdown().await;

@@ -76,18 +76,45 @@ impl CommitLog {
 
     /// Reads `len` bytes at `offset`; they must lie below the write end in one segment.
     pub fn read(&self, offset: u64, len: usize) -> Result<Bytes, StoreError> {
-        let end = offset + len as u64;
-        if end > self.max_offset() {
+        let mut buf = BytesMut::zeroed(len);
+        self.read_into(offset, &mut buf)?;
+        Ok(buf.freeze())
+    }
+
+    /// Fills `buf` with the bytes at `offset`; they must lie below the write end, and may
+    /// span segments (records back to back across a file's end).
+    pub fn read_into(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+        self.read_into_with(offset, buf, false).map(|_| ())
+    }
+
+    /// As `read_into`, but only from the page cache when `cached_only`: `Ok(false)` when some
+    /// of the bytes would have to come from the disk (the caller then reads where blocking
+    /// is fine).
+    pub fn read_into_with(&self, offset: u64, buf: &mut [u8], cached_only: bool) -> Result<bool, StoreError> {
+        let len = buf.len();
+        if offset + len as u64 > self.max_offset() {
             return Err(StoreError::Corrupt { path: self.dir.clone(), offset, reason: format!("read of {len} bytes past the write end") });
         }
-        let seg = self.segment_for(offset).ok_or_else(|| StoreError::Corrupt {
-            path: self.dir.clone(),
-            offset,
-            reason: "no segment holds this offset".into(),
-        })?;
-        let mut buf = BytesMut::zeroed(len);
-        seg.file.read_exact_at(&mut buf, offset - seg.base).map_err(|e| StoreError::io(&seg.path, e))?;
-        Ok(buf.freeze())
+        let (mut at, mut done) = (offset, 0);
+        while done < len {
+            let seg = self.segment_for(at).ok_or_else(|| StoreError::Corrupt {
+                path: self.dir.clone(),
+                offset: at,
+                reason: "no segment holds this offset".into(),
+            })?;
+            let n = ((seg.base + self.file_size - at) as usize).min(len - done);
+            let part = &mut buf[done..done + n];
+            if cached_only {
+                if !read_cached(&seg.file, part, at - seg.base).map_err(|e| StoreError::io(&seg.path, e))? {
+                    return Ok(false);
+                }
+            } else {
+                seg.file.read_exact_at(part, at - seg.base).map_err(|e| StoreError::io(&seg.path, e))?;
+            }
+            done += n;
+            at += n as u64;
+        }
+        Ok(true)
     }
 
     /// Reads the record at `offset`, using its size field.
@@ -99,4 +126,36 @@ impl CommitLog {
         }
         self.read(offset, size as usize)
     }
+}
+
+/// Reads `buf.len()` bytes at `offset` if the page cache holds them all (`preadv2` with
+/// `RWF_NOWAIT`); `Ok(false)` if the disk would have to be read. Where the filesystem does
+/// not support the flag, reads normally.
+fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        let iov = libc::iovec { iov_base: rest.as_mut_ptr().cast(), iov_len: rest.len() };
+        // SAFETY: `iov` describes `rest`, a live, exclusively borrowed buffer, for one call.
+        let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, (offset + done as u64) as libc::off_t, libc::RWF_NOWAIT) };
+        if n > 0 {
+            done += n as usize;
+            continue;
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+                file.read_exact_at(rest, offset + done as u64)?;
+                return Ok(true);
+            }
+            _ => return Err(err),
+        }
+    }
+    Ok(true)
 }

@@ -412,50 +412,78 @@ impl Store {
     /// Reads messages of one queue from `offset`, keeping those whose tag code passes
     /// `filter`, as RocketMQ's `getMessage` does.
     pub fn get(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn Fn(i64) -> bool) -> Result<GetResult, StoreError> {
+        Ok(self.get_with(topic, queue_id, offset, max_msgs, filter, false)?.expect("a blocking read always answers"))
+    }
+
+    /// As `get`, reading only what the page cache holds: `None` when the answer needs the
+    /// disk, so an async caller can do the read on a thread where blocking is fine (and
+    /// several cold reads can be in flight at once).
+    pub fn get_cached(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn Fn(i64) -> bool) -> Result<Option<GetResult>, StoreError> {
+        self.get_with(topic, queue_id, offset, max_msgs, filter, true)
+    }
+
+    fn get_with(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn Fn(i64) -> bool, cached_only: bool) -> Result<Option<GetResult>, StoreError> {
         let Some(cq) = self.shared.queue(topic, queue_id) else {
-            return Ok(empty_result(GetStatus::NoMatchedLogicQueue, 0, 0, 0));
+            return Ok(Some(empty_result(GetStatus::NoMatchedLogicQueue, 0, 0, 0)));
         };
         let (min, max) = (cq.min_offset(), cq.max_offset());
         if max == 0 {
-            return Ok(empty_result(GetStatus::NoMessageInQueue, 0, min, max));
+            return Ok(Some(empty_result(GetStatus::NoMessageInQueue, 0, min, max)));
         }
         if offset < min {
-            return Ok(empty_result(GetStatus::OffsetTooSmall, min, min, max));
+            return Ok(Some(empty_result(GetStatus::OffsetTooSmall, min, min, max)));
         }
         if offset == max {
-            return Ok(empty_result(GetStatus::OffsetOverflowOne, offset, min, max));
+            return Ok(Some(empty_result(GetStatus::OffsetOverflowOne, offset, min, max)));
         }
         if offset > max {
-            return Ok(empty_result(GetStatus::OffsetOverflowBadly, max, min, max));
+            return Ok(Some(empty_result(GetStatus::OffsetOverflowBadly, max, min, max)));
         }
         let cfg = &self.shared.config;
         let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
         // Scan more entries than wanted so a sparse tag filter still makes progress.
         let entries = cq.read(offset, want.max(1) * 4)?;
         let cl_min = self.shared.commitlog.min_offset() as i64;
-        let mut out = BytesMut::new();
-        let (mut count, mut next) = (0usize, offset);
+        // Pick the records first, then read them with one read per run of records that lie
+        // back to back in the CommitLog (a batch, or a queue written alone), straight into
+        // the answer: a backlog streams in large reads, not one read per record.
+        let mut picked: Vec<(u64, usize)> = Vec::with_capacity(want.min(entries.len()));
+        let (mut total, mut next) = (0usize, offset);
         for e in &entries {
-            if count >= want || (count > 0 && out.len() + e.size as usize > cfg.max_transfer_bytes) {
+            if picked.len() >= want || (!picked.is_empty() && total + e.size as usize > cfg.max_transfer_bytes) {
                 break;
             }
             next += 1;
             if e.phys_offset < cl_min || !filter(e.tags_code) {
                 continue;
             }
-            let rec = self.shared.commitlog.read(e.phys_offset as u64, e.size as usize)?;
-            if cfg.check_crc_on_read {
-                decode_record(&rec, true).map_err(|err| StoreError::Corrupt {
+            picked.push((e.phys_offset as u64, e.size as usize));
+            total += e.size as usize;
+        }
+        let mut out = BytesMut::zeroed(total);
+        let mut at = 0;
+        for run in adjacent_runs(&picked) {
+            let len: usize = run.iter().map(|r| r.1).sum();
+            if !self.shared.commitlog.read_into_with(run[0].0, &mut out[at..at + len], cached_only)? {
+                return Ok(None);
+            }
+            at += len;
+        }
+        let out = out.freeze();
+        if cfg.check_crc_on_read {
+            let mut at = 0;
+            for &(phys, size) in &picked {
+                decode_record(&out.slice(at..at + size), true).map_err(|err| StoreError::Corrupt {
                     path: cfg.commit_log_dir(),
-                    offset: e.phys_offset as u64,
+                    offset: phys,
                     reason: err.to_string(),
                 })?;
+                at += size;
             }
-            out.extend_from_slice(&rec);
-            count += 1;
         }
+        let count = picked.len();
         let status = if count > 0 { GetStatus::Found } else { GetStatus::NoMatchedMessage };
-        Ok(GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: out.freeze(), message_count: count })
+        Ok(Some(GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: out, message_count: count }))
     }
 
     /// Raw consume-queue entries from `from`: (queue offset, CommitLog offset, size, tag code).
@@ -620,4 +648,9 @@ pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
     let ratio = shared.disk_used_ratio();
     shared.disk_used_ppm.store((ratio * 1e6) as u64, Ordering::Release);
     Ok(doomed)
+}
+
+/// Splits (offset, size) pairs into runs where each record starts where the previous ends.
+fn adjacent_runs(records: &[(u64, usize)]) -> impl Iterator<Item = &[(u64, usize)]> {
+    records.chunk_by(|a, b| a.0 + a.1 as u64 == b.0)
 }

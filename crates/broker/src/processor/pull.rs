@@ -68,7 +68,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) -> Re
         b.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
     let max_msgs = h.max_msg_nums.max(1) as usize;
-    let mut result = get(b, &h, max_msgs, &filter)?;
+    let mut result = get(b, &h, max_msgs, &filter).await?;
     let suspend = h.sys_flag & pull_flag::SUSPEND != 0;
     if suspend && result.status == GetStatus::OffsetOverflowOne {
         let hold = if b.config.long_polling_enable {
@@ -88,7 +88,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) -> Re
                 if let Some(resp) = offset_reset(b, req, &h) {
                     return Ok(resp);
                 }
-                result = get(b, &h, max_msgs, &filter)?;
+                result = get(b, &h, max_msgs, &filter).await?;
                 if result.status != GetStatus::OffsetOverflowOne || Instant::now() >= deadline {
                     break;
                 }
@@ -116,10 +116,19 @@ fn offset_reset(b: &Broker, req: &RemotingCommand, h: &PullMessageRequestHeader)
     Some(resp)
 }
 
-fn get(b: &Broker, h: &PullMessageRequestHeader, max_msgs: usize, filter: &TagFilter) -> Result<GetResult, ProtocolError> {
-    b.store
-        .get(&h.topic, h.queue_id, h.queue_offset, max_msgs, &|code| filter.matches(code))
-        .map_err(|e| ProtocolError::BadBody(format!("store read failed: {e}")))
+/// Reads from the page cache on this task; an answer that needs the disk is read on the
+/// blocking pool instead, so a cold backlog neither stalls the runtime's workers nor is
+/// limited to one disk read per worker.
+async fn get(b: &Arc<Broker>, h: &PullMessageRequestHeader, max_msgs: usize, filter: &TagFilter) -> Result<GetResult, ProtocolError> {
+    let failed = |e: store::StoreError| ProtocolError::BadBody(format!("store read failed: {e}"));
+    if let Some(r) = b.store.get_cached(&h.topic, h.queue_id, h.queue_offset, max_msgs, &|code| filter.matches(code)).map_err(failed)? {
+        return Ok(r);
+    }
+    let (b, topic, queue_id, offset, filter) = (b.clone(), h.topic.clone(), h.queue_id, h.queue_offset, filter.clone());
+    tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max_msgs, &|code| filter.matches(code)))
+        .await
+        .map_err(|e| ProtocolError::BadBody(format!("store read failed: {e}")))?
+        .map_err(failed)
 }
 
 /// Broker, group, topic, queue and subscription checks, in the Java broker's order.

@@ -19,6 +19,11 @@ pub struct ConsumeArgs {
     /// Seconds to run at most (stops earlier when the backlog is drained).
     #[arg(short, long, default_value_t = 30)]
     duration: u64,
+    /// Count the stored records without decoding them (walks their size fields), so the
+    /// figure shows what the broker serves rather than what one client can decode. MB/s
+    /// then counts whole records, not bodies.
+    #[arg(long)]
+    no_decode: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -42,20 +47,29 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
     let work = Arc::new(Mutex::new(queues));
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
-        let (client, work, msgs, bytes, topic) = (client.clone(), work.clone(), msgs.clone(), bytes.clone(), args.topic.clone());
+        let (client, work, msgs, bytes, topic, no_decode) = (client.clone(), work.clone(), msgs.clone(), bytes.clone(), args.topic.clone(), args.no_decode);
         tasks.push(tokio::spawn(async move {
             loop {
                 let Some((addr, queue_id)) = work.lock().ok().and_then(|mut w| w.pop()) else { return };
                 let mut offset = 0;
                 while Instant::now() < deadline {
                     let h = PullMessageRequestHeader::for_queue("rocketry_bench_consume", &topic, queue_id, offset);
-                    let Ok(r) = client.pull(&addr, &h).await else { break };
-                    if r.code != response::SUCCESS {
-                        break;
-                    }
-                    msgs.fetch_add(r.messages.len() as u64, Ordering::Relaxed);
-                    bytes.fetch_add(r.messages.iter().map(|m| m.body.len() as u64).sum(), Ordering::Relaxed);
-                    offset = r.header.next_begin_offset;
+                    let (n, b, next) = if no_decode {
+                        let Ok(r) = client.pull_raw(&addr, &h).await else { break };
+                        if r.code != response::SUCCESS {
+                            break;
+                        }
+                        (count_records(&r.records), r.records.len() as u64, r.header.next_begin_offset)
+                    } else {
+                        let Ok(r) = client.pull(&addr, &h).await else { break };
+                        if r.code != response::SUCCESS {
+                            break;
+                        }
+                        (r.messages.len() as u64, r.messages.iter().map(|m| m.body.len() as u64).sum(), r.header.next_begin_offset)
+                    };
+                    msgs.fetch_add(n, Ordering::Relaxed);
+                    bytes.fetch_add(b, Ordering::Relaxed);
+                    offset = next;
                 }
             }
         }));
@@ -69,9 +83,23 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
     if args.json {
         println!("{}", serde_json::json!({"msgs": n, "seconds": elapsed, "msgs_per_sec": tps, "mb_per_sec": mbps}));
     } else {
-        println!("consumed {n} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s (bodies)");
+        let what = if args.no_decode { "records" } else { "bodies" };
+        println!("consumed {n} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s ({what})");
     }
     client.close();
     Ok(())
 }
 
+/// Stored records back to back: each starts with its total size.
+fn count_records(mut records: &[u8]) -> u64 {
+    let mut n = 0;
+    while records.len() >= 4 {
+        let size = i32::from_be_bytes([records[0], records[1], records[2], records[3]]);
+        if size <= 0 || size as usize > records.len() {
+            break;
+        }
+        records = &records[size as usize..];
+        n += 1;
+    }
+    n
+}
