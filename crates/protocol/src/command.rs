@@ -189,55 +189,222 @@ fn encode_json_header(cmd: &RemotingCommand, out: &mut BytesMut) {
     let _ = serde_json::to_writer(out.writer(), &header);
 }
 
-fn json_int(value: &Value, field: &'static str) -> Result<i64, ProtocolError> {
-    match value {
-        Value::Number(n) => n.as_i64().ok_or(ProtocolError::BadField { field, value: n.to_string() }),
-        Value::String(s) => s.trim().parse().map_err(|_| ProtocolError::BadField { field, value: s.clone() }),
-        other => Err(ProtocolError::BadField { field, value: other.to_string() }),
+/// A JSON value where the header wants a scalar. Anything else is kept as its JSON text.
+enum Scalar {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    Other(String),
+}
+
+impl Scalar {
+    /// As text, the way `Value::to_string` would print it (strings unquoted).
+    fn into_text(self) -> Option<String> {
+        match self {
+            Scalar::Null => None,
+            Scalar::Int(i) => Some(i.to_string()),
+            Scalar::UInt(u) => Some(u.to_string()),
+            Scalar::Float(f) => Some(serde_json::Number::from_f64(f).map_or_else(|| "null".to_string(), |n| n.to_string())),
+            Scalar::Bool(b) => Some(b.to_string()),
+            Scalar::Str(s) | Scalar::Other(s) => Some(s),
+        }
+    }
+
+    /// An integer header field; strings holding a number are accepted, as fastjson does.
+    fn int(self, field: &'static str) -> Result<Option<i64>, ProtocolError> {
+        match self {
+            Scalar::Null => Ok(None),
+            Scalar::Int(i) => Ok(Some(i)),
+            Scalar::Str(s) => s.trim().parse().map(Some).map_err(|_| ProtocolError::BadField { field, value: s }),
+            other => Err(ProtocolError::BadField { field, value: other.into_text().unwrap_or_default() }),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(i64::try_from(v).map_or(Scalar::UInt(v), Scalar::Int))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
+                let v = <Value as serde::Deserialize>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Scalar::Other(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
+                let v = <Value as serde::Deserialize>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Scalar::Other(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The keys of a JSON header that mean something to us; others are skipped unread.
+enum HeaderKey {
+    Code,
+    Version,
+    Opaque,
+    Flag,
+    Language,
+    Remark,
+    ExtFields,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for HeaderKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = HeaderKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a header field name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<HeaderKey, E> {
+                Ok(match v {
+                    "code" => HeaderKey::Code,
+                    "version" => HeaderKey::Version,
+                    "opaque" => HeaderKey::Opaque,
+                    "flag" => HeaderKey::Flag,
+                    "language" => HeaderKey::Language,
+                    "remark" => HeaderKey::Remark,
+                    "extFields" => HeaderKey::ExtFields,
+                    _ => HeaderKey::Other,
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `extFields`: an object whose values are kept as text (nulls dropped), or null.
+struct ExtFieldsIn(ExtFields);
+
+impl<'de> serde::Deserialize<'de> for ExtFieldsIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ExtFieldsIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("extFields as an object")
+            }
+            fn visit_unit<E>(self) -> Result<ExtFieldsIn, E> {
+                Ok(ExtFieldsIn(ExtFields::new()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ExtFieldsIn, A::Error> {
+                let mut fields = ExtFields::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<String>()? {
+                    if let Some(value) = map.next_value::<Scalar>()?.into_text() {
+                        fields.insert(key, value);
+                    }
+                }
+                Ok(ExtFieldsIn(fields))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON header, read field by field straight into the command (no intermediate tree).
+struct JsonHeaderIn {
+    code: Scalar,
+    version: Scalar,
+    opaque: Scalar,
+    flag: Scalar,
+    language: Scalar,
+    remark: Scalar,
+    ext_fields: ExtFields,
+}
+
+impl<'de> serde::Deserialize<'de> for JsonHeaderIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JsonHeaderIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the header as a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonHeaderIn, A::Error> {
+                let mut h = JsonHeaderIn {
+                    code: Scalar::Null,
+                    version: Scalar::Null,
+                    opaque: Scalar::Null,
+                    flag: Scalar::Null,
+                    language: Scalar::Null,
+                    remark: Scalar::Null,
+                    ext_fields: ExtFields::new(),
+                };
+                // A repeated key: the last one counts.
+                while let Some(key) = map.next_key::<HeaderKey>()? {
+                    match key {
+                        HeaderKey::Code => h.code = map.next_value()?,
+                        HeaderKey::Version => h.version = map.next_value()?,
+                        HeaderKey::Opaque => h.opaque = map.next_value()?,
+                        HeaderKey::Flag => h.flag = map.next_value()?,
+                        HeaderKey::Language => h.language = map.next_value()?,
+                        HeaderKey::Remark => h.remark = map.next_value()?,
+                        HeaderKey::ExtFields => h.ext_fields = map.next_value::<ExtFieldsIn>()?.0,
+                        HeaderKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
 fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
-    let value: Value = serde_json::from_slice(header).map_err(|e| ProtocolError::BadJsonHeader(e.to_string()))?;
-    let Value::Object(mut map) = value else {
-        return Err(ProtocolError::BadJsonHeader("header is not a JSON object".into()));
-    };
-    let int_field = |name: &'static str, default: Option<i64>| -> Result<i64, ProtocolError> {
-        match map.get(name) {
-            Some(Value::Null) | None => default.ok_or(ProtocolError::MissingField(name)),
-            Some(v) => json_int(v, name),
-        }
-    };
+    let h: JsonHeaderIn = serde_json::from_slice(header).map_err(|e| ProtocolError::BadJsonHeader(e.to_string()))?;
     let to_i32 = |v: i64, field: &'static str| i32::try_from(v).map_err(|_| ProtocolError::BadField { field, value: v.to_string() });
-    let mut cmd = RemotingCommand::request(to_i32(int_field("code", None)?, "code")?);
-    cmd.version = to_i32(int_field("version", Some(0))?, "version")?;
-    cmd.opaque = to_i32(int_field("opaque", Some(0))?, "opaque")?;
-    cmd.flag = to_i32(int_field("flag", Some(0))?, "flag")?;
-    cmd.language = match map.get("language") {
-        Some(Value::String(s)) => LanguageCode::from_name(s),
-        Some(Value::Number(n)) => LanguageCode(n.as_u64().unwrap_or(7).min(255) as u8),
+    let code = h.code.int("code")?.ok_or(ProtocolError::MissingField("code"))?;
+    let mut cmd = RemotingCommand::request(to_i32(code, "code")?);
+    cmd.version = to_i32(h.version.int("version")?.unwrap_or(0), "version")?;
+    cmd.opaque = to_i32(h.opaque.int("opaque")?.unwrap_or(0), "opaque")?;
+    cmd.flag = to_i32(h.flag.int("flag")?.unwrap_or(0), "flag")?;
+    cmd.language = match h.language {
+        Scalar::Str(s) => LanguageCode::from_name(&s),
+        Scalar::Int(n) if n >= 0 => LanguageCode(n.min(255) as u8),
+        Scalar::UInt(_) => LanguageCode(255),
+        Scalar::Int(_) | Scalar::Float(_) => LanguageCode(7),
         _ => LanguageCode::OTHER,
     };
-    cmd.remark = match map.remove("remark") {
-        Some(Value::String(s)) => Some(s),
+    cmd.remark = match h.remark {
+        Scalar::Str(s) => Some(s),
         _ => None,
     };
-    // Taken apart, not copied: the keys and strings move into ext_fields.
-    match map.remove("extFields") {
-        Some(Value::Object(fields)) => {
-            cmd.ext_fields.reserve(fields.len());
-            for (k, v) in fields {
-                let value = match v {
-                    Value::String(s) => s,
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                cmd.ext_fields.insert(k, value);
-            }
-        }
-        Some(Value::Null) | None => {}
-        Some(_) => return Err(ProtocolError::BadJsonHeader("extFields is not an object".into())),
-    }
+    cmd.ext_fields = h.ext_fields;
     cmd.serialize_type = SerializeType::Json;
     Ok(cmd)
 }
@@ -369,6 +536,38 @@ mod tests {
         assert_eq!(cmd.ext_fields.get("n").map(String::as_str), Some("5"));
         assert_eq!(cmd.ext_fields.get("b").map(String::as_str), Some("true"));
         assert!(!cmd.ext_fields.contains_key("x"));
+    }
+
+    fn decode_json(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+        let mut frame = BytesMut::new();
+        frame.put_u32(header.len() as u32);
+        frame.extend_from_slice(header);
+        RemotingCommand::decode(frame.freeze())
+    }
+
+    #[test]
+    fn json_fields_of_odd_shapes() {
+        let cmd = decode_json(br#"{"zzz":[1,{"a":2}],"code":11,"language":9,"remark":7,"version":"  5 ","flag":null,"extFields":{"o":{"k":[1,2]},"a":[true],"f":1.5,"big":18446744073709551615,"s":"\u00e9\n"},"code":12}"#).unwrap();
+        assert_eq!((cmd.code, cmd.version, cmd.flag), (12, 5, 0), "the last of a repeated key counts");
+        assert_eq!(cmd.language, LanguageCode(9));
+        assert_eq!(cmd.remark, None, "a remark that is not a string is no remark");
+        let f = |k: &str| cmd.ext_fields.get(k).map(String::as_str);
+        assert_eq!((f("o"), f("a"), f("f"), f("big"), f("s")), (Some(r#"{"k":[1,2]}"#), Some("[true]"), Some("1.5"), Some("18446744073709551615"), Some("é\n")));
+        assert!(decode_json(br#"{"code":1,"extFields":null}"#).unwrap().ext_fields.is_empty());
+    }
+
+    #[test]
+    fn json_header_errors_name_the_field() {
+        assert!(matches!(decode_json(br#"{"opaque":1}"#), Err(ProtocolError::MissingField("code"))));
+        assert!(matches!(decode_json(br#"{"code":null}"#), Err(ProtocolError::MissingField("code"))));
+        assert!(matches!(decode_json(br#"{"code":"x1"}"#), Err(ProtocolError::BadField { field: "code", .. })));
+        assert!(matches!(decode_json(br#"{"code":1,"opaque":1.5}"#), Err(ProtocolError::BadField { field: "opaque", .. })));
+        assert!(matches!(decode_json(br#"{"code":1,"flag":4294967296}"#), Err(ProtocolError::BadField { field: "flag", .. })));
+        assert!(matches!(decode_json(br#"{"code":1,"version":[1]}"#), Err(ProtocolError::BadField { field: "version", .. })));
+        assert!(matches!(decode_json(br#"{"code":1,"extFields":[1]}"#), Err(ProtocolError::BadJsonHeader(_))));
+        assert!(matches!(decode_json(br#"[1,2]"#), Err(ProtocolError::BadJsonHeader(_))));
+        assert!(matches!(decode_json(br#"{"code":1"#), Err(ProtocolError::BadJsonHeader(_))));
+        assert!(matches!(decode_json(br#"{"code":1} trailing"#), Err(ProtocolError::BadJsonHeader(_))));
     }
 
     #[test]
