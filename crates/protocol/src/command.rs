@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::codes::{flag, version};
@@ -43,7 +42,9 @@ impl LanguageCode {
     }
 }
 
-pub type ExtFields = HashMap<String, String>;
+/// A command's extension fields. Keys come from the network, so the hasher is seeded per
+/// process (foldhash's `RandomState`): fast, and no fixed collisions to flood.
+pub type ExtFields = HashMap<String, String, foldhash::fast::RandomState>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemotingCommand {
@@ -68,7 +69,7 @@ impl RemotingCommand {
             opaque: 0,
             flag: 0,
             remark: None,
-            ext_fields: ExtFields::new(),
+            ext_fields: ExtFields::default(),
             body: Bytes::new(),
             serialize_type: SerializeType::Json,
         }
@@ -159,34 +160,83 @@ impl RemotingCommand {
     }
 }
 
-#[derive(Serialize)]
-struct JsonHeaderOut<'a> {
-    code: i32,
-    #[serde(rename = "extFields")]
-    ext_fields: &'a ExtFields,
-    flag: i32,
-    language: &'a str,
-    opaque: i32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    remark: Option<&'a str>,
-    #[serde(rename = "serializeTypeCurrentRPC")]
-    serialize_type: &'static str,
-    version: i32,
+/// Writes the JSON header the way fastjson orders it (keys sorted), with strings escaped as
+/// serde_json escapes them. Written by hand: this runs for every answer.
+fn encode_json_header(cmd: &RemotingCommand, out: &mut BytesMut) {
+    let mut num = [0u8; 20];
+    out.extend_from_slice(b"{\"code\":");
+    out.extend_from_slice(fmt_int(&mut num, cmd.code as i64));
+    out.extend_from_slice(b",\"extFields\":{");
+    for (i, (k, v)) in cmd.ext_fields.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        json_str(out, k);
+        out.put_u8(b':');
+        json_str(out, v);
+    }
+    out.extend_from_slice(b"},\"flag\":");
+    out.extend_from_slice(fmt_int(&mut num, cmd.flag as i64));
+    out.extend_from_slice(b",\"language\":");
+    json_str(out, cmd.language.name());
+    out.extend_from_slice(b",\"opaque\":");
+    out.extend_from_slice(fmt_int(&mut num, cmd.opaque as i64));
+    if let Some(remark) = &cmd.remark {
+        out.extend_from_slice(b",\"remark\":");
+        json_str(out, remark);
+    }
+    out.extend_from_slice(b",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+    out.extend_from_slice(fmt_int(&mut num, cmd.version as i64));
+    out.put_u8(b'}');
 }
 
-fn encode_json_header(cmd: &RemotingCommand, out: &mut BytesMut) {
-    let header = JsonHeaderOut {
-        code: cmd.code,
-        ext_fields: &cmd.ext_fields,
-        flag: cmd.flag,
-        language: cmd.language.name(),
-        opaque: cmd.opaque,
-        remark: cmd.remark.as_deref(),
-        serialize_type: "JSON",
-        version: cmd.version,
-    };
-    // Serializing plain strings and integers into memory cannot fail.
-    let _ = serde_json::to_writer(out.writer(), &header);
+/// Decimal digits of `v` in `buf`.
+fn fmt_int(buf: &mut [u8; 20], v: i64) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// A JSON string: quotes, backslashes and control characters escaped; everything else as is.
+fn json_str(out: &mut BytesMut, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.put_u8(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.put_u8(b'"');
 }
 
 /// A JSON value where the header wants a scalar. Anything else is kept as its JSON text.
@@ -318,10 +368,10 @@ impl<'de> serde::Deserialize<'de> for ExtFieldsIn {
                 f.write_str("extFields as an object")
             }
             fn visit_unit<E>(self) -> Result<ExtFieldsIn, E> {
-                Ok(ExtFieldsIn(ExtFields::new()))
+                Ok(ExtFieldsIn(ExtFields::default()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ExtFieldsIn, A::Error> {
-                let mut fields = ExtFields::with_capacity(map.size_hint().unwrap_or(8));
+                let mut fields = ExtFields::with_capacity_and_hasher(map.size_hint().unwrap_or(8), Default::default());
                 while let Some(key) = map.next_key::<String>()? {
                     if let Some(value) = map.next_value::<Scalar>()?.into_text() {
                         fields.insert(key, value);
@@ -361,7 +411,7 @@ impl<'de> serde::Deserialize<'de> for JsonHeaderIn {
                     flag: Scalar::Null,
                     language: Scalar::Null,
                     remark: Scalar::Null,
-                    ext_fields: ExtFields::new(),
+                    ext_fields: ExtFields::default(),
                 };
                 // A repeated key: the last one counts.
                 while let Some(key) = map.next_key::<HeaderKey>()? {

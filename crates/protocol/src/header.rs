@@ -293,14 +293,14 @@ mod tests {
             max_reconsume_times: Some(3),
             ..Default::default()
         };
-        let mut ext = ExtFields::new();
+        let mut ext = ExtFields::default();
         h.encode_v2(&mut ext);
         assert_eq!(SendMessageRequestHeader::decode(&ext, true).unwrap(), h);
     }
 
     #[test]
     fn errors_name_the_field() {
-        let mut ext = ExtFields::new();
+        let mut ext = ExtFields::default();
         ext.insert("a".into(), "pg".into());
         assert_eq!(SendMessageRequestHeader::decode(&ext, true), Err(ProtocolError::MissingField("b")));
         ext.insert("b".into(), "t".into());

@@ -1,7 +1,6 @@
 //! Property tests: every encoder round-trips through its decoder, and no decoder panics
 //! on arbitrary bytes.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
@@ -32,7 +31,7 @@ fn command(binary: bool) -> impl Strategy<Value = RemotingCommand> {
             opaque,
             flag,
             remark,
-            ext_fields: ext.into_iter().collect::<HashMap<_, _>>(),
+            ext_fields: ext.into_iter().collect(),
             body: Bytes::from(body),
             serialize_type: if binary { SerializeType::RocketMq } else { SerializeType::Json },
         })
