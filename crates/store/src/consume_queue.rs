@@ -79,6 +79,12 @@ impl ConsumeQueue {
         let mut files = Vec::new();
         for (no, path) in &numbered {
             let file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| StoreError::io(path, e))?;
+            // A crash between creating a file and sizing it leaves it short: the missing
+            // entries are simply not written yet.
+            let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+            if len < entries_per_file * CQ_ENTRY_BYTES {
+                file.set_len(entries_per_file * CQ_ENTRY_BYTES).map_err(|e| StoreError::io(path, e))?;
+            }
             while files.len() < *no as usize {
                 files.push(None);
             }
@@ -196,12 +202,17 @@ impl ConsumeQueue {
     /// Drops entries at and past `offset` (recovery after a torn CommitLog tail).
     pub fn truncate(&self, offset: i64) -> Result<(), StoreError> {
         let max = self.max_offset();
-        for o in offset.max(self.min_offset())..max {
+        // Zero the dropped entries, one write per file.
+        let mut o = offset.max(self.min_offset());
+        while o < max {
             let no = o as u64 / self.entries_per_file;
+            let file_end = ((no + 1) * self.entries_per_file) as i64;
+            let n = (file_end.min(max) - o) as usize;
             if let Some(f) = self.file(no) {
                 let at = (o as u64 % self.entries_per_file) * CQ_ENTRY_BYTES;
-                f.write_all_at(&[0u8; 20], at).map_err(|e| StoreError::io(self.file_path(no), e))?;
+                f.write_all_at(&vec![0u8; n * CQ_ENTRY_BYTES as usize], at).map_err(|e| StoreError::io(self.file_path(no), e))?;
             }
+            o += n as i64;
         }
         if offset < max {
             self.max_offset.store(offset.max(self.min_offset()), Ordering::Release);

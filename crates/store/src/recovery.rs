@@ -99,6 +99,9 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             // Files before the scan's first one are trusted: every record in them was flushed,
             // dispatched and synced (checkpoint) or the last run ended cleanly.
             let first = scan_start(shared, &segments, clean_end.is_some(), unclean);
+            if !synced {
+                keep_durable_entries(shared, segments[first].base)?;
+            }
             let (mut end, mut last, mut last_record) = (segments[first].base, first, None);
             for (i, seg) in segments.iter().enumerate().skip(first) {
                 last = i;
@@ -125,7 +128,7 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             // A zeroed page past the checkpoint with records behind it is what a power loss
             // leaves when the kernel wrote later pages before earlier ones: nothing there was
             // flushed (so nothing there was acknowledged under SYNC_FLUSH). A torn tail, then.
-            Some(valid_at) if end >= read_checkpoint(&shared.config.root_dir).unwrap_or(0) && zeroed_page_after(&segments[last], end, valid_at)? => {
+            Some(valid_at) if end >= read_checkpoint(&shared.config.root_dir).unwrap_or(0) && unwritten_page_between(&segments[last], end, valid_at, cl.file_size)? => {
                 tracing::warn!(offset = end, later_record = valid_at, "an unwritten (zeroed) page ends the log after a crash; dropping the unflushed records behind it");
                 None
             }
@@ -164,6 +167,12 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     shared.index_skip_below.fetch_min(end as i64, Ordering::AcqRel);
     cl.flushed_end.store(end, Ordering::Release);
     trim_consume_queues(shared, end)?;
+    if !synced {
+        // Entries recovery wrote (again) are synced by the first checkpoint, before it
+        // claims the records they point at.
+        let mut dirty = shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner());
+        dirty.extend(shared.queues.read().unwrap_or_else(|e| e.into_inner()).keys().cloned());
+    }
     let min = shared.commitlog.min_offset() as i64;
     let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
     for q in queues {
@@ -364,21 +373,32 @@ fn valid_segment_after(shared: &Shared, segments: &[Arc<Segment>]) -> Result<Opt
     Ok(None)
 }
 
-/// Whether the first whole 4 KiB page of the file at or after `at` (and before `before`) is all
-/// zeros: a page that never reached the disk. The damaged record at `at` may begin before it.
-fn zeroed_page_after(seg: &Segment, at: u64, before: u64) -> Result<bool, StoreError> {
+/// Whether, between the damaged record at `at` and the valid record at `before`, some page
+/// of the file is all zeros from where it starts (or from `at`, in `at`'s own page) to its
+/// end: a page that never reached the disk. After a power loss every byte past the last
+/// flush is either what was written or what was there before, zeros in a CommitLog, page by
+/// page; so a torn tail shows such a page, and damage inside the log need not.
+fn unwritten_page_between(seg: &Segment, at: u64, before: u64, file_size: u64) -> Result<bool, StoreError> {
     use std::os::unix::fs::FileExt;
     const PAGE: u64 = 4096;
-    let page = (at - seg.base).div_ceil(PAGE) * PAGE;
-    if seg.base + page + PAGE > before {
-        return Ok(false);
-    }
+    let limit = before.min(seg.base + file_size) - seg.base;
+    let mut start = at - seg.base;
     let mut buf = vec![0u8; PAGE as usize];
-    match seg.file.read_exact_at(&mut buf, page) {
-        Ok(()) => Ok(buf.iter().all(|b| *b == 0)),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(StoreError::io(&seg.path, e)),
+    while start < limit {
+        let page_end = (start / PAGE + 1) * PAGE;
+        if page_end > limit {
+            return Ok(false);
+        }
+        let part = &mut buf[..(page_end - start) as usize];
+        match seg.file.read_exact_at(part, start) {
+            Ok(()) if part.iter().all(|b| *b == 0) => return Ok(true),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(e) => return Err(StoreError::io(&seg.path, e)),
+        }
+        start = page_end;
     }
+    Ok(false)
 }
 
 fn record_valid_at(seg: &Segment, at: u64, file_size: u64) -> Result<bool, StoreError> {
@@ -424,6 +444,30 @@ fn open_consume_queues(shared: &Shared) -> Result<(), StoreError> {
                 shared.queue_or_create(&name, id)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Before recovery dispatches the records from `from` on again, keeps of each consume queue
+/// only the entries for records before `from`. Those were synced before the checkpoint that
+/// made recovery start at `from`, so they are whole; entries past them were not, and a power
+/// loss can leave them torn, zeroed or with holes (a later page written, an earlier one not),
+/// so they are dropped and rebuilt from the CommitLog.
+fn keep_durable_entries(shared: &Shared, from: u64) -> Result<(), StoreError> {
+    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    for cq in queues {
+        // Durable entries form a prefix: binary search its end.
+        let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let durable = matches!(cq.entry(mid)?, Some(e) if e.size > 0 && e.phys_offset >= 0 && (e.phys_offset as u64) < from);
+            if durable {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        cq.truncate(lo)?;
     }
     Ok(())
 }

@@ -171,6 +171,34 @@ async fn torn_tail_is_truncated() {
     store.shutdown().await;
 }
 
+/// A crash between creating a consume-queue file and sizing it leaves an empty file; and a
+/// power loss can leave a queue's unsynced entries zeroed with later ones kept (a hole).
+/// Recovery rebuilds both from the CommitLog.
+#[tokio::test(flavor = "multi_thread")]
+async fn consume_queue_short_file_and_hole_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(cfg.clone()).unwrap();
+    for i in 0..20 {
+        put(&store, "T", 0, i).await;
+    }
+    store.shutdown().await;
+    drop(store);
+    as_if_crashed(dir.path());
+    let _ = std::fs::remove_file(dir.path().join("checkpoint"));
+    let qdir = dir.path().join("consumequeue").join("T").join("0");
+    // 8 entries per file: files 0, 1 and 2 exist. Zero file 1 (entries 8..16, a hole) and add
+    // an empty file 3, as a crash right after its creation leaves it.
+    let f1 = qdir.join(format!("{:020}", 8 * 20));
+    std::fs::write(&f1, vec![0u8; 8 * 20]).unwrap();
+    std::fs::File::create(qdir.join(format!("{:020}", 24 * 20))).unwrap();
+    let store = Store::open(cfg).unwrap();
+    let expected: Vec<String> = (0..20).map(|i| format!("message-{i}-{}", "x".repeat(i % 50))).collect();
+    assert_eq!(bodies(&store, "T", 0, 0), expected);
+    assert_eq!(put(&store, "T", 0, 20).await, 20);
+    store.shutdown().await;
+}
+
 /// Leaves the markers a killed process leaves: the crash marker, no clean end.
 fn as_if_crashed(dir: &std::path::Path) {
     std::fs::write(dir.join("abort"), b"").unwrap();
@@ -423,6 +451,29 @@ async fn a_store_directory_is_opened_by_one_store_at_a_time() {
 /// After a power loss the kernel may have written later pages of the unflushed tail but not an
 /// earlier one: a zeroed page with whole records behind it. Past the checkpoint, that is a
 /// torn tail (nothing there was flushed), not corruption; the log ends before the page.
+/// A power loss can also lose the page holding the log's end while the next page reached the
+/// disk: zeros from a record's start to the end of its page, records behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zeroed_page_tail_past_the_checkpoint_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.commit_log_file_bytes = 1 << 20;
+    let ends = fill(&cfg, 120).await;
+    // The first record that starts inside the second page and ends in the third: zero it from
+    // its start to the end of its page.
+    let start = *ends.iter().find(|e| **e > 4096 && **e < 8192).unwrap();
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(segment0(dir.path())).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(&vec![0u8; (8192 - start) as usize], start as u64).unwrap();
+    drop(f);
+    as_if_crashed(dir.path());
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    let store = Store::open(cfg.clone()).unwrap();
+    assert_eq!(store.commit_log_max_offset(), start);
+    assert_eq!(bodies(&store, "T", 0, 0).len(), ends.iter().filter(|e| **e <= start).count());
+    store.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unwritten_page_past_the_checkpoint_is_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();

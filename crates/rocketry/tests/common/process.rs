@@ -11,6 +11,8 @@ pub struct Server {
     pub dir: std::path::PathBuf,
     pub ns: u16,
     pub br: u16,
+    /// Extra environment of the process (set before `start`).
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -18,7 +20,7 @@ impl Server {
     /// A server on free ports in `dir`, with `conf` as its broker.conf; not started yet.
     pub fn new(dir: &std::path::Path, conf: &str) -> Server {
         std::fs::write(dir.join("broker.conf"), conf).unwrap();
-        Server { dir: dir.to_path_buf(), ns: free_port(), br: free_port(), child: None }
+        Server { dir: dir.to_path_buf(), ns: free_port(), br: free_port(), env: Vec::new(), child: None }
     }
 
     pub fn namesrv(&self) -> String {
@@ -45,6 +47,7 @@ impl Server {
             None => Command::new(env!("CARGO_BIN_EXE_rocketry")),
         };
         let child = command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(["standalone", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
             .arg(self.dir.join("broker.conf"))
             .arg("--data-dir")
