@@ -4,7 +4,6 @@
 //! Both header encodings are decoded; responses are written in JSON unless asked
 //! otherwise, because the C++ and Go clients understand nothing else.
 
-use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
@@ -42,9 +41,7 @@ impl LanguageCode {
     }
 }
 
-/// A command's extension fields. Keys come from the network, so the hasher is seeded per
-/// process (foldhash's `RandomState`): fast, and no fixed collisions to flood.
-pub type ExtFields = HashMap<String, String, foldhash::fast::RandomState>;
+pub use crate::ext_fields::ExtFields;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemotingCommand {
@@ -69,7 +66,7 @@ impl RemotingCommand {
             opaque: 0,
             flag: 0,
             remark: None,
-            ext_fields: ExtFields::default(),
+            ext_fields: ExtFields::new(),
             body: Bytes::new(),
             serialize_type: SerializeType::Json,
         }
@@ -91,7 +88,7 @@ impl RemotingCommand {
     }
 
     pub fn with_ext(mut self, key: &str, value: impl ToString) -> Self {
-        self.ext_fields.insert(key.to_string(), value.to_string());
+        self.ext_fields.insert(key, value.to_string());
         self
     }
 
@@ -356,7 +353,8 @@ impl<'de> serde::Deserialize<'de> for HeaderKey {
     }
 }
 
-/// `extFields`: an object whose values are kept as text (nulls dropped), or null.
+/// `extFields`: an object whose values are kept as text (nulls dropped), or null. Keys and
+/// values are appended straight into the fields' one text buffer.
 struct ExtFieldsIn(ExtFields);
 
 impl<'de> serde::Deserialize<'de> for ExtFieldsIn {
@@ -368,19 +366,81 @@ impl<'de> serde::Deserialize<'de> for ExtFieldsIn {
                 f.write_str("extFields as an object")
             }
             fn visit_unit<E>(self) -> Result<ExtFieldsIn, E> {
-                Ok(ExtFieldsIn(ExtFields::default()))
+                Ok(ExtFieldsIn(ExtFields::new()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ExtFieldsIn, A::Error> {
-                let mut fields = ExtFields::with_capacity_and_hasher(map.size_hint().unwrap_or(8), Default::default());
-                while let Some(key) = map.next_key::<String>()? {
-                    if let Some(value) = map.next_value::<Scalar>()?.into_text() {
-                        fields.insert(key, value);
+                let mut fields = ExtFields::with_capacity(map.size_hint().unwrap_or(16), 256);
+                loop {
+                    let key = fields.text_mut().len();
+                    if map.next_key_seed(AppendText(fields.text_mut()))?.is_none() {
+                        break;
+                    }
+                    let value = fields.text_mut().len();
+                    if map.next_value_seed(AppendText(fields.text_mut()))? {
+                        fields.push_span(key, value);
+                    } else {
+                        fields.truncate_text(key);
                     }
                 }
+                fields.dedup();
                 Ok(ExtFieldsIn(fields))
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Appends a JSON value to a string as text, the way `Value::to_string` prints it (strings
+/// unquoted); answers false for null, which appends nothing.
+struct AppendText<'a>(&'a mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AppendText<'_> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for AppendText<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_none<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
+        self.0.push_str(&v.to_string());
+        Ok(true)
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
+        self.0.push_str(&v.to_string());
+        Ok(true)
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
+        self.0.push_str(&serde_json::Number::from_f64(v).map_or_else(|| "null".to_string(), |n| n.to_string()));
+        Ok(true)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+        self.0.push_str(if v { "true" } else { "false" });
+        Ok(true)
+    }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        self.0.push_str(v);
+        Ok(true)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        self.0.push_str(&v.to_string());
+        Ok(true)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        self.0.push_str(&v.to_string());
+        Ok(true)
     }
 }
 
@@ -411,7 +471,7 @@ impl<'de> serde::Deserialize<'de> for JsonHeaderIn {
                     flag: Scalar::Null,
                     language: Scalar::Null,
                     remark: Scalar::Null,
-                    ext_fields: ExtFields::default(),
+                    ext_fields: ExtFields::new(),
                 };
                 // A repeated key: the last one counts.
                 while let Some(key) = map.next_key::<HeaderKey>()? {
@@ -477,7 +537,7 @@ fn encode_binary_header(cmd: &RemotingCommand, out: &mut BytesMut) {
     }
     let len_pos = out.len();
     out.put_i32(0);
-    for (k, v) in &cmd.ext_fields {
+    for (k, v) in cmd.ext_fields.iter() {
         out.put_i16(k.len() as i16);
         out.extend_from_slice(k.as_bytes());
         out.put_i32(v.len() as i32);
@@ -583,8 +643,8 @@ mod tests {
         let cmd = RemotingCommand::decode(frame.freeze()).unwrap();
         assert_eq!(cmd.code, 34);
         assert_eq!(cmd.language, LanguageCode(1));
-        assert_eq!(cmd.ext_fields.get("n").map(String::as_str), Some("5"));
-        assert_eq!(cmd.ext_fields.get("b").map(String::as_str), Some("true"));
+        assert_eq!(cmd.ext_fields.get("n"), Some("5"));
+        assert_eq!(cmd.ext_fields.get("b"), Some("true"));
         assert!(!cmd.ext_fields.contains_key("x"));
     }
 
@@ -601,7 +661,7 @@ mod tests {
         assert_eq!((cmd.code, cmd.version, cmd.flag), (12, 5, 0), "the last of a repeated key counts");
         assert_eq!(cmd.language, LanguageCode(9));
         assert_eq!(cmd.remark, None, "a remark that is not a string is no remark");
-        let f = |k: &str| cmd.ext_fields.get(k).map(String::as_str);
+        let f = |k: &str| cmd.ext_fields.get(k);
         assert_eq!((f("o"), f("a"), f("f"), f("big"), f("s")), (Some(r#"{"k":[1,2]}"#), Some("[true]"), Some("1.5"), Some("18446744073709551615"), Some("é\n")));
         assert!(decode_json(br#"{"code":1,"extFields":null}"#).unwrap().ext_fields.is_empty());
     }

@@ -34,7 +34,7 @@ pub trait Fields {
 
 impl Fields for ExtFields {
     fn raw(&self, name: &str) -> Option<&str> {
-        self.get(name).map(String::as_str)
+        self.get(name)
     }
 }
 
@@ -81,21 +81,21 @@ impl SendMessageRequestHeader {
 
     /// Writes the V2 (single-letter) form, as the Java client does for codes 310 and 320.
     pub fn encode_v2(&self, ext: &mut ExtFields) {
-        ext.insert("a".into(), self.producer_group.clone());
-        ext.insert("b".into(), self.topic.clone());
-        ext.insert("c".into(), self.default_topic.clone());
-        ext.insert("d".into(), self.default_topic_queue_nums.to_string());
-        ext.insert("e".into(), self.queue_id.to_string());
-        ext.insert("f".into(), self.sys_flag.to_string());
-        ext.insert("g".into(), self.born_timestamp.to_string());
-        ext.insert("h".into(), self.flag.to_string());
-        ext.insert("i".into(), self.properties.clone());
-        ext.insert("j".into(), self.reconsume_times.to_string());
-        ext.insert("k".into(), self.unit_mode.to_string());
+        ext.insert("a", &self.producer_group);
+        ext.insert("b", &self.topic);
+        ext.insert("c", &self.default_topic);
+        ext.insert("d", self.default_topic_queue_nums.to_string());
+        ext.insert("e", self.queue_id.to_string());
+        ext.insert("f", self.sys_flag.to_string());
+        ext.insert("g", self.born_timestamp.to_string());
+        ext.insert("h", self.flag.to_string());
+        ext.insert("i", &self.properties);
+        ext.insert("j", self.reconsume_times.to_string());
+        ext.insert("k", self.unit_mode.to_string());
         if let Some(m) = self.max_reconsume_times {
-            ext.insert("l".into(), m.to_string());
+            ext.insert("l", m.to_string());
         }
-        ext.insert("m".into(), self.batch.to_string());
+        ext.insert("m", self.batch.to_string());
     }
 }
 
@@ -110,14 +110,14 @@ pub struct SendMessageResponseHeader {
 
 impl SendMessageResponseHeader {
     pub fn encode(&self, ext: &mut ExtFields, region: &str, trace_on: bool) {
-        ext.insert("msgId".into(), self.msg_id.clone());
-        ext.insert("queueId".into(), self.queue_id.to_string());
-        ext.insert("queueOffset".into(), self.queue_offset.to_string());
+        ext.insert("msgId", &self.msg_id);
+        ext.insert("queueId", self.queue_id.to_string());
+        ext.insert("queueOffset", self.queue_offset.to_string());
         if let Some(t) = &self.transaction_id {
-            ext.insert("transactionId".into(), t.clone());
+            ext.insert("transactionId", t.clone());
         }
-        ext.insert("MSG_REGION".into(), region.to_string());
-        ext.insert("TRACE_ON".into(), trace_on.to_string());
+        ext.insert("MSG_REGION", region.to_string());
+        ext.insert("TRACE_ON", trace_on.to_string());
     }
 
     pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
@@ -190,20 +190,20 @@ impl PullMessageRequestHeader {
     }
 
     pub fn encode(&self, ext: &mut ExtFields) {
-        ext.insert("consumerGroup".into(), self.consumer_group.clone());
-        ext.insert("topic".into(), self.topic.clone());
-        ext.insert("queueId".into(), self.queue_id.to_string());
-        ext.insert("queueOffset".into(), self.queue_offset.to_string());
-        ext.insert("maxMsgNums".into(), self.max_msg_nums.to_string());
-        ext.insert("sysFlag".into(), self.sys_flag.to_string());
-        ext.insert("commitOffset".into(), self.commit_offset.to_string());
-        ext.insert("suspendTimeoutMillis".into(), self.suspend_timeout_millis.to_string());
+        ext.insert("consumerGroup", &self.consumer_group);
+        ext.insert("topic", &self.topic);
+        ext.insert("queueId", self.queue_id.to_string());
+        ext.insert("queueOffset", self.queue_offset.to_string());
+        ext.insert("maxMsgNums", self.max_msg_nums.to_string());
+        ext.insert("sysFlag", self.sys_flag.to_string());
+        ext.insert("commitOffset", self.commit_offset.to_string());
+        ext.insert("suspendTimeoutMillis", self.suspend_timeout_millis.to_string());
         if let Some(s) = &self.subscription {
-            ext.insert("subscription".into(), s.clone());
+            ext.insert("subscription", s.clone());
         }
-        ext.insert("subVersion".into(), self.sub_version.to_string());
+        ext.insert("subVersion", self.sub_version.to_string());
         if let Some(t) = &self.expression_type {
-            ext.insert("expressionType".into(), t.clone());
+            ext.insert("expressionType", t.clone());
         }
     }
 }
@@ -219,10 +219,10 @@ pub struct PullMessageResponseHeader {
 
 impl PullMessageResponseHeader {
     pub fn encode(&self, ext: &mut ExtFields) {
-        ext.insert("suggestWhichBrokerId".into(), self.suggest_which_broker_id.to_string());
-        ext.insert("nextBeginOffset".into(), self.next_begin_offset.to_string());
-        ext.insert("minOffset".into(), self.min_offset.to_string());
-        ext.insert("maxOffset".into(), self.max_offset.to_string());
+        ext.insert("suggestWhichBrokerId", self.suggest_which_broker_id.to_string());
+        ext.insert("nextBeginOffset", self.next_begin_offset.to_string());
+        ext.insert("minOffset", self.min_offset.to_string());
+        ext.insert("maxOffset", self.max_offset.to_string());
     }
 
     pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
@@ -263,16 +263,16 @@ impl RegisterBrokerRequestHeader {
     }
 
     pub fn encode(&self, ext: &mut ExtFields) {
-        ext.insert("brokerName".into(), self.broker_name.clone());
-        ext.insert("brokerAddr".into(), self.broker_addr.clone());
-        ext.insert("clusterName".into(), self.cluster_name.clone());
-        ext.insert("haServerAddr".into(), self.ha_server_addr.clone());
-        ext.insert("brokerId".into(), self.broker_id.to_string());
+        ext.insert("brokerName", &self.broker_name);
+        ext.insert("brokerAddr", &self.broker_addr);
+        ext.insert("clusterName", &self.cluster_name);
+        ext.insert("haServerAddr", &self.ha_server_addr);
+        ext.insert("brokerId", self.broker_id.to_string());
         if let Some(t) = self.heartbeat_timeout_millis {
-            ext.insert("heartbeatTimeoutMillis".into(), t.to_string());
+            ext.insert("heartbeatTimeoutMillis", t.to_string());
         }
-        ext.insert("compressed".into(), self.compressed.to_string());
-        ext.insert("bodyCrc32".into(), self.body_crc32.to_string());
+        ext.insert("compressed", self.compressed.to_string());
+        ext.insert("bodyCrc32", self.body_crc32.to_string());
     }
 }
 
@@ -293,18 +293,18 @@ mod tests {
             max_reconsume_times: Some(3),
             ..Default::default()
         };
-        let mut ext = ExtFields::default();
+        let mut ext = ExtFields::new();
         h.encode_v2(&mut ext);
         assert_eq!(SendMessageRequestHeader::decode(&ext, true).unwrap(), h);
     }
 
     #[test]
     fn errors_name_the_field() {
-        let mut ext = ExtFields::default();
-        ext.insert("a".into(), "pg".into());
+        let mut ext = ExtFields::new();
+        ext.insert("a", "pg");
         assert_eq!(SendMessageRequestHeader::decode(&ext, true), Err(ProtocolError::MissingField("b")));
-        ext.insert("b".into(), "t".into());
-        ext.insert("e".into(), "x".into());
+        ext.insert("b", "t");
+        ext.insert("e", "x");
         assert!(matches!(SendMessageRequestHeader::decode(&ext, true), Err(ProtocolError::BadField { field: "e", .. })));
     }
 }

@@ -47,7 +47,7 @@ async fn next_notify(rx: &mut mpsc::UnboundedReceiver<RemotingCommand>) -> Remot
     let cmd = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a request from the broker").unwrap();
     assert_eq!(cmd.code, rq::NOTIFY_CONSUMER_IDS_CHANGED);
     assert!(cmd.is_oneway());
-    assert_eq!(cmd.ext_fields.get("consumerGroup").map(String::as_str), Some("notify_group"));
+    assert_eq!(cmd.ext_fields.get("consumerGroup"), Some("notify_group"));
     cmd
 }
 
@@ -100,7 +100,7 @@ async fn namesrv_kv_config() {
     assert_eq!(client.invoke_namesrv(put).await.unwrap().code, rs::SUCCESS);
     let get = RemotingCommand::request(rq::GET_KV_CONFIG).with_ext("namespace", "ORDER_TOPIC_CONFIG").with_ext("key", "T");
     let r = client.invoke_namesrv(get.clone()).await.unwrap();
-    assert_eq!(r.ext_fields.get("value").map(String::as_str), Some("broker-a:4"));
+    assert_eq!(r.ext_fields.get("value"), Some("broker-a:4"));
     let list = client.invoke_namesrv(RemotingCommand::request(rq::GET_KVLIST_BY_NAMESPACE).with_ext("namespace", "ORDER_TOPIC_CONFIG")).await.unwrap();
     assert_eq!(body::decode::<body::KvTable>(&list.body).unwrap().table.get("T").map(String::as_str), Some("broker-a:4"));
     let del = RemotingCommand::request(rq::DELETE_KV_CONFIG).with_ext("namespace", "ORDER_TOPIC_CONFIG").with_ext("key", "T");
