@@ -43,7 +43,8 @@ impl ExtFields {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        (0..self.spans.len()).find(|&i| self.key_at(i) == key)
+        let (text, key) = (self.text.as_bytes(), key.as_bytes());
+        self.spans.iter().position(|&(k, v, _)| v - k == key.len() && &text[k..v] == key)
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
