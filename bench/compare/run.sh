@@ -13,7 +13,8 @@
 #   still runs cold and its max rate comes out at under half its steady state), max produce rate into one topic with 8
 #   queues (and p99), loaded RSS, send latency at fixed 10k and 50k msgs/s (from the intended
 #   send time), end-to-end latency at 10k msgs/s, backlog catch-up (drain what max-rate
-#   produced), 1,000 topics, the Java client's producer; and once per run the trivial sink
+#   produced), 1,000 topics, the Java client's producer, the Java client's push consumer draining
+#   the max-rate topic in a new group; and once per run the trivial sink
 #   (`rocketry bench sink`), the loopback ceiling.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -84,6 +85,7 @@ run_one() { # kind run
     bench produce -n "$nsaddr" -t Warmup -s "$SIZE" -c "$CONCURRENCY" -d "$WARMUP" >/dev/null 2>&1
     json=$(bench produce -n "$nsaddr" -t Compare8 --queues 8 -s "$SIZE" -c "$CONCURRENCY" -d "$DURATION" --json 2>/dev/null)
     record "$kind" max_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    local backlog; backlog=$(field "$json" msgs)
     record "$kind" max_rate_p99_us "$(field "$json" service_latency_us.p99)"
     record "$kind" loaded_rss_kb "$(rss_kb "$BROKER_PID")"
     json=$(bench consume -n "$nsaddr" -t Compare8 -d 60 --json 2>/dev/null)
@@ -101,6 +103,9 @@ run_one() { # kind run
     json=$("${on_load[@]}" java -Xmx1g -cp "$here/target/classes:$cp" rocketry.bench.JavaProducer "$nsaddr" JavaClient "$CONCURRENCY" "$DURATION" "$SIZE" 2>/dev/null | tail -1)
     record "$kind" java_client_msgs_per_sec "$(field "$json" msgs_per_sec)"
     record "$kind" java_client_p99_us "$(field "$json" latency_us.p99)"
+    # The official Java client's push consumer drains the max-rate topic in a new group.
+    json=$("${on_load[@]}" java -Xmx1g -cp "$here/target/classes:$cp" rocketry.bench.JavaConsumer "$nsaddr" Compare8 "$backlog" 120 2>/dev/null | tail -1)
+    record "$kind" java_consumer_msgs_per_sec "$(field "$json" msgs_per_sec)"
     kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
 }
 
