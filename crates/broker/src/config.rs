@@ -53,6 +53,9 @@ pub struct BrokerConfig {
     pub max_batch_messages: usize,
     pub max_connections: usize,
     pub max_parked_pulls: usize,
+    /// `maxPullHoldMillis` (ours): the longest a long-polling pull is held, whatever
+    /// `suspendTimeoutMillis` it asks for (the Java client asks 15 s; the Java broker has no cap).
+    pub max_pull_hold_millis: u64,
     pub append_queue_depth: usize,
     pub connection_write_queue_bytes: usize,
     pub connection_max_inflight_requests: usize,
@@ -119,6 +122,7 @@ impl Default for BrokerConfig {
             max_batch_messages: 1024,
             max_connections: 10_000,
             max_parked_pulls: 100_000,
+            max_pull_hold_millis: 60_000,
             append_queue_depth: 16_384,
             connection_write_queue_bytes: 64 * 1024 * 1024,
             connection_max_inflight_requests: 16_384,
@@ -230,6 +234,7 @@ impl BrokerConfig {
                 "maxBatchMessages" => self.max_batch_messages = parse(k, v)?,
                 "maxConnections" => self.max_connections = parse(k, v)?,
                 "maxParkedPulls" => self.max_parked_pulls = parse(k, v)?,
+                "maxPullHoldMillis" => self.max_pull_hold_millis = parse(k, v)?,
                 "appendQueueDepth" => self.append_queue_depth = parse(k, v)?,
                 "connectionWriteQueueBytes" => self.connection_write_queue_bytes = parse(k, v)?,
                 "waitTimeMillsInSendQueue" => self.wait_time_mills_in_send_queue = parse(k, v)?,

@@ -128,6 +128,18 @@ async fn a_flood_of_long_polls_parks_at_most_max_parked_pulls() {
     assert_eq!(broker.parked_pulls.load(Ordering::Acquire), 0);
 }
 
+/// A pull asking to be held for an hour is held at most `maxPullHoldMillis`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_is_held_at_most_max_pull_hold_millis() {
+    let cluster = common::Cluster::start_with(|c| c.max_pull_hold_millis = 300).await;
+    let addr = cluster.broker_addr();
+    let client = cluster.client();
+    client.send(&addr, "Hold", 0, Bytes::from_static(b"m0"), Properties::default()).await.unwrap();
+    let h = PullMessageRequestHeader::for_queue("hold", "Hold", 0, 1).long_poll(3_600_000);
+    let r = tokio::time::timeout(Duration::from_secs(20), client.pull(&addr, &h)).await.expect("answered within the cap, not after an hour").unwrap();
+    assert_eq!(r.code, rs::PULL_NOT_FOUND);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parked_pulls_give_back_their_slots_when_the_connection_closes() {
     let cluster = common::Cluster::start().await;

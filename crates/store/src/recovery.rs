@@ -93,6 +93,8 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     // Consume queues and index are synced up to a clean end the checkpoint confirms: the scan
     // then only checks records and does not dispatch them again.
     let synced = clean_end.is_some() && read_checkpoint(&shared.config.root_dir) == clean_end;
+    // Each queue's end before recovery dispatches records again (when it does).
+    let mut before = None;
     let (end, mut last, mut last_record) = match trusted {
         Some((end, idx, last_record)) => (end, idx, Some(last_record)),
         None => {
@@ -100,7 +102,9 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             // dispatched and synced (checkpoint) or the last run ended cleanly.
             let first = scan_start(shared, &segments, clean_end.is_some(), unclean);
             if !synced {
-                keep_durable_entries(shared, segments[first].base)?;
+                let trimmed = keep_durable_entries(shared, segments[first].base)?;
+                shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner()).extend(trimmed);
+                before = Some(queue_ends(shared));
             }
             let (mut end, mut last, mut last_record) = (segments[first].base, first, None);
             for (i, seg) in segments.iter().enumerate().skip(first) {
@@ -167,11 +171,12 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     shared.index_skip_below.fetch_min(end as i64, Ordering::AcqRel);
     cl.flushed_end.store(end, Ordering::Release);
     trim_consume_queues(shared, end)?;
-    if !synced {
-        // Entries recovery wrote (again) are synced by the first checkpoint, before it
-        // claims the records they point at.
+    if let Some(before) = before {
+        // Queues recovery trimmed (above) or wrote entries to are synced by the first
+        // checkpoint, before it claims the records those entries point at.
+        let after = queue_ends(shared);
         let mut dirty = shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner());
-        dirty.extend(shared.queues.read().unwrap_or_else(|e| e.into_inner()).keys().cloned());
+        dirty.extend(after.into_iter().filter(|(key, end)| before.get(key) != Some(end)).map(|(key, _)| key));
     }
     let min = shared.commitlog.min_offset() as i64;
     let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
@@ -448,14 +453,20 @@ fn open_consume_queues(shared: &Shared) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Each consume queue's max offset.
+fn queue_ends(shared: &Shared) -> std::collections::HashMap<(String, i32), i64> {
+    shared.queues.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(key, q)| (key.clone(), q.max_offset())).collect()
+}
+
 /// Before recovery dispatches the records from `from` on again, keeps of each consume queue
 /// only the entries for records before `from`. Those were synced before the checkpoint that
 /// made recovery start at `from`, so they are whole; entries past them were not, and a power
 /// loss can leave them torn, zeroed or with holes (a later page written, an earlier one not),
-/// so they are dropped and rebuilt from the CommitLog.
-fn keep_durable_entries(shared: &Shared, from: u64) -> Result<(), StoreError> {
-    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    for cq in queues {
+/// so they are dropped and rebuilt from the CommitLog. Returns the queues it trimmed.
+fn keep_durable_entries(shared: &Shared, from: u64) -> Result<Vec<(String, i32)>, StoreError> {
+    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(k, q)| (k.clone(), q.clone())).collect();
+    let mut trimmed = Vec::new();
+    for (key, cq) in queues {
         // Durable entries form a prefix: binary search its end.
         let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
         while lo < hi {
@@ -467,9 +478,12 @@ fn keep_durable_entries(shared: &Shared, from: u64) -> Result<(), StoreError> {
                 hi = mid;
             }
         }
-        cq.truncate(lo)?;
+        if lo < cq.max_offset() {
+            cq.truncate(lo)?;
+            trimmed.push(key);
+        }
     }
-    Ok(())
+    Ok(trimmed)
 }
 
 /// Drops consume-queue entries that point at or past the recovered CommitLog end.

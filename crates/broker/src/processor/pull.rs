@@ -72,7 +72,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) -> Re
     let suspend = h.sys_flag & pull_flag::SUSPEND != 0;
     if suspend && result.status == GetStatus::OffsetOverflowOne {
         let hold = if b.config.long_polling_enable {
-            Duration::from_millis(h.suspend_timeout_millis.max(0) as u64)
+            Duration::from_millis((h.suspend_timeout_millis.max(0) as u64).min(b.config.max_pull_hold_millis))
         } else {
             Duration::from_millis(b.config.short_polling_time_mills)
         };
