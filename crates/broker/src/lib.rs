@@ -84,8 +84,8 @@ impl BrokerHandle {
         schedule::save(&self.broker);
         self.broker.store.shutdown().await;
         self.broker.offsets.flush();
-        // Let handlers whose puts were just answered queue their responses.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Each connection ends once the requests it is handling have queued their answers
+        // (parked pulls excepted) and those are written; at most 2 s.
         self.connections.finish_all(Duration::from_secs(2)).await;
     }
 }

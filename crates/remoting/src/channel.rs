@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,7 +84,11 @@ pub struct Channel {
     closed_notify: Notify,
     /// Set by `finish`: write what is queued, then end our side (FIN) and take no new requests.
     finishing: AtomicBool,
+    /// Wakes the writer to check whether it may end the connection (see `finish`).
     finishing_notify: Notify,
+    /// Requests from the peer being handled, not counting those parked (long polls): a
+    /// finishing channel ends only once these have queued their answers.
+    busy: AtomicUsize,
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -116,6 +120,7 @@ impl Channel {
             closed_notify: Notify::new(),
             finishing: AtomicBool::new(false),
             finishing_notify: Notify::new(),
+            busy: AtomicUsize::new(0),
         });
         tokio::spawn(write_loop(channel.clone(), write_half, rx));
         tokio::spawn(read_loop(channel.clone(), read_half, handler, config));
@@ -194,13 +199,14 @@ impl Channel {
         self.lock_pending().clear();
     }
 
-    /// Ends the connection gently: what is queued is written, then our side is shut (FIN)
+    /// Ends the connection gently: requests being handled finish and queue their answers
+    /// (parked long polls excepted), what is queued is written, then our side is shut (FIN),
     /// and requests still arriving are read and dropped until the peer closes (or `close`).
     /// Closing at once instead could reset the connection (RST, because of unread requests)
     /// and make the peer lose answers already sent.
     pub fn finish(&self) {
         if !self.finishing.swap(true, Ordering::AcqRel) {
-            self.finishing_notify.notify_waiters();
+            self.finishing_notify.notify_one();
         }
     }
 
@@ -208,15 +214,25 @@ impl Channel {
         self.finishing.load(Ordering::Acquire)
     }
 
-    /// Resolves once `finish` has been called.
-    async fn finishing(&self) {
-        let notified = self.finishing_notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if self.is_finishing() {
-            return;
+    /// While the returned guard lives, the request being handled does not hold up `finish`:
+    /// for a long poll that waits for messages that may never come.
+    pub fn parked(&self) -> Parked<'_> {
+        self.request_done();
+        Parked(self)
+    }
+
+    /// A request's answer is queued (or it has none).
+    fn request_done(&self) {
+        // Saturating: a handler called outside `dispatch` must not wrap the count.
+        let before = self.busy.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(1));
+        if before == Ok(1) && self.is_finishing() {
+            self.finishing_notify.notify_one();
         }
-        notified.await;
+    }
+
+    /// Finishing, nothing being handled: the writer may end our side once its queue is empty.
+    fn quiet(&self) -> bool {
+        self.is_finishing() && self.busy.load(Ordering::Acquire) == 0
     }
 
     /// Resolves once the channel is closed.
@@ -234,6 +250,15 @@ impl Channel {
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
         // A poisoned map only means another task panicked mid-insert; the map is still usable.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// See `Channel::parked`.
+pub struct Parked<'a>(&'a Channel);
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -328,15 +353,17 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
     let mut out = Outgoing::default();
     out.gathered.reserve(64 * 1024);
     loop {
+        if rx.is_empty() && channel.quiet() {
+            // Finishing, every answer written: end our side, keep the socket for the reader.
+            let _ = sink.shutdown().await;
+            channel.closed().await;
+            return;
+        }
         let first = tokio::select! {
             frame = rx.recv() => frame,
             _ = channel.closed() => None,
-            // Finishing with nothing queued: end our side, keep the socket for the reader.
-            _ = channel.finishing(), if rx.is_empty() => {
-                let _ = sink.shutdown().await;
-                channel.closed().await;
-                return;
-            }
+            // `finish` was called, or the last request being handled queued its answer.
+            _ = channel.finishing_notify.notified() => continue,
         };
         let Some(first) = first else { break };
         // Gather what is already queued into one write; never wait for more.
@@ -433,14 +460,27 @@ fn complete(channel: &Channel, cmd: RemotingCommand) {
     }
 }
 
+/// A request being handled: done when dropped, after its answer is queued (or the task ends
+/// some other way).
+struct Handling(Arc<Channel>);
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.request_done();
+    }
+}
+
 /// Handles a request in its own task, holding one of the connection's in-flight permits.
 fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCommand, permit: tokio::sync::OwnedSemaphorePermit) {
     let oneway = cmd.is_oneway();
     let opaque = cmd.opaque;
+    channel.busy.fetch_add(1, Ordering::AcqRel);
+    let handling = Handling(channel.clone());
     let fut = handler.handle(channel.clone(), cmd);
     let channel = channel.clone();
     tokio::spawn(async move {
         let _permit = permit;
+        let _handling = handling;
         if let Some(mut response) = fut.await {
             if oneway {
                 return;

@@ -78,6 +78,8 @@ pub async fn process(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) -> Re
         };
         if b.parked_pulls.fetch_add(1, Ordering::AcqRel) < b.config.max_parked_pulls {
             let _parked = Parked(b);
+            // A parked pull does not hold up a gentle end of its connection (shutdown).
+            let _idle = ch.parked();
             let deadline = Instant::now() + hold;
             let notifier = b.store.arrivals().notifier(&h.topic, h.queue_id);
             loop {
