@@ -273,46 +273,49 @@ impl Scalar {
 
 impl<'de> serde::Deserialize<'de> for Scalar {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_unit<E>(self) -> Result<Scalar, E> {
-                Ok(Scalar::Null)
-            }
-            fn visit_none<E>(self) -> Result<Scalar, E> {
-                Ok(Scalar::Null)
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar::Int(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-                Ok(i64::try_from(v).map_or(Scalar::UInt(v), Scalar::Int))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar::Float(v))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar::Bool(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar::Str(v.to_string()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
-                Ok(Scalar::Str(v))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
-                let v = <Value as serde::Deserialize>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(Scalar::Other(v.to_string()))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
-                let v = <Value as serde::Deserialize>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(Scalar::Other(v.to_string()))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// Reads any JSON value as a `Scalar`; `AppendText` uses it too for everything but strings.
+struct ScalarVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+        Ok(i64::try_from(v).map_or(Scalar::UInt(v), Scalar::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
+        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(Scalar::Other(v.to_string()))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
+        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Scalar::Other(v.to_string()))
     }
 }
 
@@ -390,9 +393,22 @@ impl<'de> serde::Deserialize<'de> for ExtFieldsIn {
     }
 }
 
-/// Appends a JSON value to a string as text, the way `Value::to_string` prints it (strings
-/// unquoted); answers false for null, which appends nothing.
+/// Appends a JSON value to a string as text, as `Scalar::into_text` gives it (strings are
+/// appended straight, without a `String` of their own); answers false for null, which appends
+/// nothing.
 struct AppendText<'a>(&'a mut String);
+
+impl AppendText<'_> {
+    fn append(self, value: Scalar) -> bool {
+        match value.into_text() {
+            Some(text) => {
+                self.0.push_str(&text);
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 impl<'de> serde::de::DeserializeSeed<'de> for AppendText<'_> {
     type Value = bool;
@@ -406,41 +422,33 @@ impl<'de> serde::de::Visitor<'de> for AppendText<'_> {
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        self.0.push_str(v);
+        Ok(true)
+    }
     fn visit_unit<E>(self) -> Result<bool, E> {
         Ok(false)
     }
     fn visit_none<E>(self) -> Result<bool, E> {
         Ok(false)
     }
-    fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
-        self.0.push_str(&v.to_string());
-        Ok(true)
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<bool, E> {
+        Ok(self.append(ScalarVisitor.visit_i64(v)?))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
-        self.0.push_str(&v.to_string());
-        Ok(true)
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<bool, E> {
+        Ok(self.append(ScalarVisitor.visit_u64(v)?))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
-        self.0.push_str(&serde_json::Number::from_f64(v).map_or_else(|| "null".to_string(), |n| n.to_string()));
-        Ok(true)
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<bool, E> {
+        Ok(self.append(ScalarVisitor.visit_f64(v)?))
     }
-    fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
-        self.0.push_str(if v { "true" } else { "false" });
-        Ok(true)
-    }
-    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
-        self.0.push_str(v);
-        Ok(true)
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<bool, E> {
+        Ok(self.append(ScalarVisitor.visit_bool(v)?))
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-        self.0.push_str(&v.to_string());
-        Ok(true)
+        Ok(self.append(ScalarVisitor.visit_map(map)?))
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
-        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-        self.0.push_str(&v.to_string());
-        Ok(true)
+        Ok(self.append(ScalarVisitor.visit_seq(seq)?))
     }
 }
 

@@ -74,7 +74,7 @@ impl CommitLog {
         (offset < seg.base + self.file_size).then(|| seg.clone())
     }
 
-    /// Reads `len` bytes at `offset`; they must lie below the write end in one segment.
+    /// Reads `len` bytes at `offset`; they must lie below the write end.
     pub fn read(&self, offset: u64, len: usize) -> Result<Bytes, StoreError> {
         let mut buf = BytesMut::zeroed(len);
         self.read_into(offset, &mut buf)?;
