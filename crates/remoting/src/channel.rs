@@ -366,6 +366,13 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
             _ = channel.finishing_notify.notified() => continue,
         };
         let Some(first) = first else { break };
+        if rx.is_empty() {
+            // Answers come in bursts (a store batch completes many puts at once), and the
+            // task that queues the first one wakes us straight away, before the others have
+            // run: let them run and queue theirs, so one write carries the burst instead of a
+            // write per answer. A yield waits for no timer, only for tasks already runnable.
+            tokio::task::yield_now().await;
+        }
         // Gather what is already queued into one write; never wait for more.
         let mut frames = vec![first.len()];
         out.push(first);
