@@ -44,7 +44,8 @@ impl ExtFields {
 
     fn position(&self, key: &str) -> Option<usize> {
         let (text, key) = (self.text.as_bytes(), key.as_bytes());
-        self.spans.iter().position(|&(k, v, _)| v - k == key.len() && &text[k..v] == key)
+        // Length and first byte first: most keys differ there, and it spares a memcmp call.
+        self.spans.iter().position(|&(k, v, _)| v - k == key.len() && (key.is_empty() || text[k] == key[0]) && &text[k..v] == key)
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -150,9 +150,12 @@ impl Channel {
         }
         let frame = Frame::encode(cmd);
         let cost = frame.len().min(self.write_budget_max) as u32;
-        let permit = tokio::select! {
-            p = self.write_budget.acquire_many(cost) => p.map_err(|_| RemotingError::Closed(self.peer))?,
-            _ = self.closed() => return Err(RemotingError::Closed(self.peer)),
+        let permit = match self.write_budget.try_acquire_many(cost) {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                p = self.write_budget.acquire_many(cost) => p.map_err(|_| RemotingError::Closed(self.peer))?,
+                _ = self.closed() => return Err(RemotingError::Closed(self.peer)),
+            },
         };
         // Given back by the writer once the frame is on the socket.
         permit.forget();
@@ -400,9 +403,22 @@ fn written_cost(channel: &Channel, frames: Vec<usize>) -> usize {
     frames.into_iter().map(|f| f.min(channel.write_budget_max)).sum()
 }
 
+/// Bytes one read asks for: it starts small and grows while reads come back full.
+const READ_MIN_BYTES: usize = 16 * 1024;
+const READ_MAX_BYTES: usize = 256 * 1024;
+
 async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Arc<dyn Handler>, config: ChannelConfig) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut read_size = READ_MIN_BYTES;
+    let mut buf = BytesMut::with_capacity(read_size);
     let inflight = Arc::new(Semaphore::new(config.max_inflight_requests.max(1)));
+    // One idle timer and one close watch for the connection's life, not one per read: a
+    // read only notes when it happened, and the timer, when it fires, checks that.
+    let idle_timeout = config.idle_timeout;
+    let mut last_read = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(idle_timeout);
+    tokio::pin!(idle);
+    let closed = channel.closed();
+    tokio::pin!(closed);
     let reason = loop {
         match take_frame(&mut buf, config.frame_max_bytes) {
             Ok(Some(frame)) => {
@@ -417,9 +433,12 @@ async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Ar
                 if channel.is_finishing() {
                     continue; // no new work once finishing; read on until the peer closes
                 }
-                let permit = tokio::select! {
-                    p = inflight.clone().acquire_owned() => p.ok(),
-                    _ = channel.closed() => None,
+                let permit = match inflight.clone().try_acquire_owned() {
+                    Ok(p) => Some(p),
+                    Err(_) => tokio::select! {
+                        p = inflight.clone().acquire_owned() => p.ok(),
+                        _ = &mut closed => None,
+                    },
                 };
                 match permit {
                     Some(permit) => dispatch(&channel, &handler, cmd, permit),
@@ -430,24 +449,36 @@ async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Ar
             Ok(None) => {}
             Err(e) => break format!("bad frame: {e}"),
         }
-        let read = async {
-            tokio::select! {
-                r = source.read_buf(&mut buf) => Some(r),
-                _ = channel.closed() => None,
+        if buf.capacity() - buf.len() < read_size / 4 {
+            // Room for a whole read (frames already taken keep the old buffer alive).
+            buf.reserve(read_size);
+        }
+        let room = buf.capacity() - buf.len();
+        let result = tokio::select! {
+            r = source.read_buf(&mut buf) => Some(r),
+            _ = &mut closed => None,
+            _ = &mut idle, if !idle_timeout.is_zero() => {
+                let deadline = last_read + idle_timeout;
+                if tokio::time::Instant::now() >= deadline {
+                    break "idle timeout".to_string();
+                }
+                idle.as_mut().reset(deadline);
+                continue;
             }
         };
-        let result = if config.idle_timeout.is_zero() {
-            read.await
-        } else {
-            match tokio::time::timeout(config.idle_timeout, read).await {
-                Ok(r) => r,
-                Err(_) => break "idle timeout".to_string(),
-            }
-        };
+        last_read = tokio::time::Instant::now();
         match result {
             None => break "closed locally".to_string(),
             Some(Ok(0)) => break "closed by peer".to_string(),
-            Some(Ok(_)) => {}
+            Some(Ok(n)) => {
+                // A busy peer fills every read: read more at once (fewer system calls);
+                // a quiet one keeps its buffer small.
+                if n == room {
+                    read_size = (read_size * 2).min(READ_MAX_BYTES);
+                } else if n < read_size / 8 {
+                    read_size = (read_size / 2).max(READ_MIN_BYTES);
+                }
+            }
             Some(Err(e)) => break format!("read error: {e}"),
         }
     };
