@@ -107,7 +107,7 @@ impl Broker {
             if m.props.get(prop::UNIQ_KEY).is_none() {
                 m.props.set(prop::UNIQ_KEY, next_uniq_key(self.store_host.ip()));
             }
-            m.props.set(prop::CLUSTER, self.config.broker_cluster_name.clone());
+            m.props.set(prop::CLUSTER, &self.config.broker_cluster_name);
         }
         let deliver_at = self.park_if_delayed(&mut msgs);
         let first = msgs.first().ok_or_else(|| PutError::MessageIllegal("no message".into()))?;
@@ -140,7 +140,7 @@ impl Broker {
     }
 
     fn encode(&self, m: &Outgoing, deliver_at: Option<i64>) -> Result<EncodedRecord, PutError> {
-        let properties = m.props.encode();
+        let properties = m.props.as_wire();
         let mut bytes = BytesMut::new();
         NewRecord {
             topic: &m.topic,
@@ -153,7 +153,7 @@ impl Broker {
             reconsume_times: m.reconsume_times,
             prepared_transaction_offset: 0,
             body: &m.body,
-            properties: &properties,
+            properties,
         }
         .encode(&mut bytes)
         .map_err(|e| PutError::MessageIllegal(e.to_string()))?;

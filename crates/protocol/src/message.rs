@@ -1,6 +1,7 @@
 //! The stored-message record (one CommitLog entry, and one element of a pull answer),
 //! the batch body, the properties string, message ids and the hashes clients rely on.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -75,56 +76,130 @@ fn host_len(sys_flag: i32, v6_bit: i32) -> usize {
     if sys_flag & v6_bit != 0 { 20 } else { 8 }
 }
 
-/// Message properties in order, as `key\u{1}value\u{2}` pairs on the wire.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Properties(pub Vec<(String, String)>);
+/// Message properties in order, held in their wire form: `key\u{1}value\u{2}` for each
+/// pair, so that parsing a request's properties is one copy and encoding them for the
+/// CommitLog none, instead of two allocations per pair each way. A key is held once.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// Exactly the wire form of the pairs in `spans`.
+    text: String,
+    /// (key start, value start, value end) of each pair in `text`: a key ends one byte
+    /// (`\u{1}`) before its value starts, and a `\u{2}` follows each value.
+    spans: Vec<(usize, usize, usize)>,
+}
 
 impl Properties {
     /// Parses as `MessageDecoder.string2messageProperties` does: pairs with an empty key
-    /// or value, and segments shorter than 3 characters, are dropped.
+    /// or value, and segments shorter than 3 characters, are dropped; of a key given twice
+    /// the last value counts (Java fills a map).
     pub fn parse(s: &str) -> Properties {
-        let pairs = s
-            .split('\u{2}')
-            .filter(|seg| seg.chars().count() >= 3)
-            .filter_map(|seg| seg.split_once('\u{1}'))
-            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Properties(pairs)
+        let mut p = Properties { text: String::with_capacity(s.len() + 1), spans: Vec::with_capacity(8) };
+        for seg in s.split('\u{2}') {
+            if seg.chars().nth(2).is_none() {
+                continue;
+            }
+            let Some((k, v)) = seg.split_once('\u{1}') else { continue };
+            if k.is_empty() || v.is_empty() {
+                continue;
+            }
+            p.push(k, v);
+        }
+        if p.has_repeated_key() {
+            let pairs: Vec<(String, String)> = p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            p = Properties::default();
+            for (k, v) in pairs {
+                p.set(&k, v);
+            }
+        }
+        p
+    }
+
+    fn has_repeated_key(&self) -> bool {
+        (1..self.spans.len()).any(|i| (0..i).any(|j| self.key_at(i) == self.key_at(j)))
+    }
+
+    fn key_at(&self, i: usize) -> &str {
+        let (k, v, _) = self.spans[i];
+        &self.text[k..v - 1]
+    }
+
+    fn value_at(&self, i: usize) -> &str {
+        let (_, v, e) = self.spans[i];
+        &self.text[v..e]
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        (0..self.spans.len()).find(|&i| self.key_at(i) == key)
+    }
+
+    fn push(&mut self, key: &str, value: &str) {
+        let k = self.text.len();
+        self.text.push_str(key);
+        self.text.push('\u{1}');
+        let v = self.text.len();
+        self.text.push_str(value);
+        let e = self.text.len();
+        self.text.push('\u{2}');
+        self.spans.push((k, v, e));
+    }
+
+    /// The pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        (0..self.spans.len()).map(|i| (self.key_at(i), self.value_at(i)))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.position(key).map(|i| self.value_at(i))
     }
 
-    pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.0.push((key.to_string(), value)),
+    /// Sets `key` to `value`: in place when the key is held, else appended.
+    pub fn set(&mut self, key: &str, value: impl AsRef<str>) {
+        let value = value.as_ref();
+        match self.position(key) {
+            Some(i) => self.rewrite(i, Some(value)),
+            None => self.push(key, value),
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let i = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(i).1)
+        let i = self.position(key)?;
+        let old = self.value_at(i).to_string();
+        self.rewrite(i, None);
+        Some(old)
     }
 
-    /// Writes `k\u{1}v\u{2}` for every pair, the trailing separator included.
-    pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(self.0.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
-        for (k, v) in &self.0 {
-            out.push_str(k);
-            out.push('\u{1}');
-            out.push_str(v);
-            out.push('\u{2}');
+    /// Writes the pairs anew, pair `at` with `value` instead (or without it, for None).
+    fn rewrite(&mut self, at: usize, value: Option<&str>) {
+        let mut new = Properties { text: String::with_capacity(self.text.len() + value.map_or(0, str::len)), spans: Vec::with_capacity(self.spans.len()) };
+        for (i, (k, v)) in self.iter().enumerate() {
+            match (i == at, value) {
+                (false, _) => new.push(k, v),
+                (true, Some(value)) => new.push(k, value),
+                (true, None) => {}
+            }
         }
-        out
+        *self = new;
+    }
+
+    /// The wire form: `k\u{1}v\u{2}` for every pair, the trailing separator included.
+    pub fn as_wire(&self) -> &str {
+        &self.text
+    }
+
+    /// The wire form, owned.
+    pub fn encode(&self) -> String {
+        self.text.clone()
     }
 
     /// Space-separated KEYS, as the index uses them.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.get(prop::KEYS).unwrap_or("").split(' ').filter(|k| !k.is_empty())
+    }
+}
+
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -508,8 +583,16 @@ mod tests {
     #[test]
     fn properties_follow_java_rules() {
         let p = Properties::parse("A\u{1}1\u{2}\u{1}x\u{2}B\u{1}\u{2}C\u{1}3\u{2}");
-        assert_eq!(p.0, vec![("A".into(), "1".into()), ("C".into(), "3".into())]);
+        assert_eq!(p.iter().collect::<Vec<_>>(), vec![("A", "1"), ("C", "3")]);
         assert_eq!(p.encode(), "A\u{1}1\u{2}C\u{1}3\u{2}");
+        // A repeated key counts once, with its last value (Java fills a map).
+        let mut p = Properties::parse("A\u{1}1\u{2}B\u{1}2\u{2}A\u{1}3");
+        assert_eq!((p.get("A"), p.get("B"), p.encode().as_str()), (Some("3"), Some("2"), "A\u{1}3\u{2}B\u{1}2\u{2}"));
+        p.set("B", "22");
+        p.set("C", "4");
+        assert_eq!(p.remove("A").as_deref(), Some("3"));
+        assert_eq!((p.get("A"), p.as_wire()), (None, "B\u{1}22\u{2}C\u{1}4\u{2}"));
+        assert_eq!(format!("{p:?}"), r#"{"B": "22", "C": "4"}"#);
     }
 
     #[test]
