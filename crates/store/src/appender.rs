@@ -63,7 +63,10 @@ pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) ->
         threads.push(
             std::thread::Builder::new()
                 .name("store-flusher".into())
-                .spawn(move || periodic_flush(s))
+                .spawn(move || {
+                    batch_scheduling();
+                    periodic_flush(s)
+                })
                 .map_err(|e| StoreError::io("store-flusher thread", e))?,
         );
     }

@@ -13,7 +13,7 @@ use protocol::codes::response;
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
 
-use super::{create_topic, describe, histogram, pace, progress, Latencies, Schedule};
+use super::{create_topic, describe, histogram, progress, Latencies, Schedule};
 
 #[derive(Args)]
 pub struct E2eArgs {
@@ -112,9 +112,8 @@ pub async fn run(args: E2eArgs) -> Result<(), crate::Error> {
         senders.push(tokio::spawn(async move {
             let mut local = histogram();
             let mut first = true;
-            while let Some((k, due)) = schedule.take(first) {
+            while let Some((k, due)) = schedule.take(first).await {
                 first = false;
-                pace(due).await;
                 let mut body = BytesMut::with_capacity(size);
                 body.put_u64(epoch_us(wall_start + (due - schedule.start)));
                 body.resize(size, b'x');

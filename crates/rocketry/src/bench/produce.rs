@@ -10,7 +10,7 @@ use client::Client;
 use protocol::message::Properties;
 use tokio::task::JoinSet;
 
-use super::{describe, histogram, pace, progress, targets, Latencies, Schedule, Target};
+use super::{describe, histogram, progress, targets, Latencies, Schedule, Target};
 
 #[derive(Args)]
 pub struct ProduceArgs {
@@ -114,9 +114,8 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
             };
             // At least one send per sender, so `-d 0` is a quick end-to-end check.
             let mut first = true;
-            while let Some((k, due)) = schedule.take(first) {
+            while let Some((k, due)) = schedule.take(first).await {
                 first = false;
-                pace(due).await;
                 if window == 1 {
                     record(Ok(sender.timed_send(k, due).await));
                     continue;
