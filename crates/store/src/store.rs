@@ -366,20 +366,24 @@ impl Store {
     /// Appends records; resolves when they are as durable as the flush mode promises.
     pub async fn put(&self, msg: PutMessage) -> Result<PutResult, PutError> {
         let (tx, rx) = oneshot::channel();
-        let job = Job::Put(msg, tx);
-        let queued = match self.shared.config.append_wait {
-            Some(wait) => self.jobs.send_timeout(job, wait).await.map_err(|e| match e {
-                mpsc::error::SendTimeoutError::Timeout(_) => PutError::Busy(format!(
-                    "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: {}ms, size of queue: {}",
-                    wait.as_millis(),
-                    self.jobs.max_capacity() - self.jobs.capacity()
-                )),
-                mpsc::error::SendTimeoutError::Closed(_) => PutError::ServiceUnavailable("store is shut down".into()),
-            }),
-            None => self.jobs.send(job).await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into())),
-        };
-        queued?;
-        rx.await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?
+        let shut = || PutError::ServiceUnavailable("store is shut down".into());
+        match self.jobs.try_send(Job::Put(msg, tx)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(shut()),
+            // Only a full queue needs the wait (and its timer).
+            Err(mpsc::error::TrySendError::Full(job)) => match self.shared.config.append_wait {
+                Some(wait) => self.jobs.send_timeout(job, wait).await.map_err(|e| match e {
+                    mpsc::error::SendTimeoutError::Timeout(_) => PutError::Busy(format!(
+                        "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: {}ms, size of queue: {}",
+                        wait.as_millis(),
+                        self.jobs.max_capacity() - self.jobs.capacity()
+                    )),
+                    mpsc::error::SendTimeoutError::Closed(_) => shut(),
+                })?,
+                None => self.jobs.send(job).await.map_err(|_| shut())?,
+            },
+        }
+        rx.await.map_err(|_| shut())?
     }
 
     /// Removes a topic's consume queues (its CommitLog records age out with retention).
