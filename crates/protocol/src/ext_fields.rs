@@ -65,6 +65,27 @@ impl ExtFields {
         self.push(key, value.as_ref());
     }
 
+    /// Sets `key` to `value` as text, written straight into the fields' buffer (no string
+    /// of its own for a number).
+    pub fn insert_display(&mut self, key: &str, value: impl fmt::Display) {
+        use fmt::Write;
+        if let Some(i) = self.position(key) {
+            self.spans.remove(i);
+        }
+        let k = self.text.len();
+        self.text.push_str(key);
+        let v = self.text.len();
+        // Writing into a String cannot fail.
+        let _ = write!(self.text, "{value}");
+        self.spans.push((k, v, self.text.len()));
+    }
+
+    /// Room for `entries` more fields of `text_bytes` more bytes.
+    pub fn reserve(&mut self, entries: usize, text_bytes: usize) {
+        self.spans.reserve(entries);
+        self.text.reserve(text_bytes);
+    }
+
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let i = self.position(key)?;
         let value = self.value_at(i).to_string();

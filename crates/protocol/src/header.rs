@@ -110,14 +110,15 @@ pub struct SendMessageResponseHeader {
 
 impl SendMessageResponseHeader {
     pub fn encode(&self, ext: &mut ExtFields, region: &str, trace_on: bool) {
+        ext.reserve(6, 96 + self.msg_id.len() + self.transaction_id.as_ref().map_or(0, String::len) + region.len());
         ext.insert("msgId", &self.msg_id);
-        ext.insert("queueId", self.queue_id.to_string());
-        ext.insert("queueOffset", self.queue_offset.to_string());
+        ext.insert_display("queueId", self.queue_id);
+        ext.insert_display("queueOffset", self.queue_offset);
         if let Some(t) = &self.transaction_id {
-            ext.insert("transactionId", t.clone());
+            ext.insert("transactionId", t);
         }
-        ext.insert("MSG_REGION", region.to_string());
-        ext.insert("TRACE_ON", trace_on.to_string());
+        ext.insert("MSG_REGION", region);
+        ext.insert_display("TRACE_ON", trace_on);
     }
 
     pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {

@@ -205,14 +205,19 @@ impl fmt::Debug for Properties {
 
 /// The offset message id: hex of store IP, store port and CommitLog offset.
 pub fn offset_msg_id(store_host: SocketAddr, commit_log_offset: i64) -> String {
-    let mut raw = Vec::with_capacity(28);
+    let mut id = String::with_capacity(56);
+    push_offset_msg_id(&mut id, store_host, commit_log_offset);
+    id
+}
+
+/// Appends the offset message id to `out` (a batch's ids go into one string).
+pub fn push_offset_msg_id(out: &mut String, store_host: SocketAddr, commit_log_offset: i64) {
     match store_host.ip() {
-        IpAddr::V4(ip) => raw.extend_from_slice(&ip.octets()),
-        IpAddr::V6(ip) => raw.extend_from_slice(&ip.octets()),
+        IpAddr::V4(ip) => push_hex_upper(out, &ip.octets()),
+        IpAddr::V6(ip) => push_hex_upper(out, &ip.octets()),
     }
-    raw.extend_from_slice(&(store_host.port() as i32).to_be_bytes());
-    raw.extend_from_slice(&commit_log_offset.to_be_bytes());
-    hex_upper(&raw)
+    push_hex_upper(out, &(store_host.port() as i32).to_be_bytes());
+    push_hex_upper(out, &commit_log_offset.to_be_bytes());
 }
 
 /// Decodes an offset message id (32 hex chars for IPv4, 56 for IPv6).
@@ -234,13 +239,18 @@ pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, i64)> {
 }
 
 pub fn hex_upper(raw: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(raw.len() * 2);
-    for b in raw {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xF) as usize] as char);
-    }
+    push_hex_upper(&mut s, raw);
     s
+}
+
+fn push_hex_upper(out: &mut String, raw: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(raw.len() * 2);
+    for b in raw {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xF) as usize] as char);
+    }
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {

@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use protocol::body::TopicConfig;
 use protocol::codes::{perm, request as rq, response as rs};
 use protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
-use protocol::message::{decode_batch, offset_msg_id, prop, Properties};
+use protocol::message::{decode_batch, prop, push_offset_msg_id, Properties};
 use protocol::names::{self, RETRY_GROUP_TOPIC_PREFIX};
 use protocol::{ProtocolError, RemotingCommand};
 use rand::Rng;
@@ -34,21 +33,33 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
         Err(resp) => return Ok(resp),
     };
     let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
-    let items: Vec<(i32, Bytes, Properties)> = if batch {
+    let born_host = ch.peer_addr();
+    let outgoing = |flag, body, props| Outgoing {
+        topic: h.topic.clone(),
+        queue_id,
+        flag,
+        sys_flag: h.sys_flag,
+        born_timestamp: h.born_timestamp,
+        born_host,
+        reconsume_times: h.reconsume_times,
+        body,
+        props,
+    };
+    let mut msgs: Vec<Outgoing> = if batch {
         if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
             return Ok(error(req, rs::MESSAGE_ILLEGAL, "batch request does not support retry group"));
         }
         match decode_batch(&req.body, b.config.max_batch_messages) {
-            Ok(items) => items.into_iter().map(|i| (i.flag, i.body, Properties::parse(&i.properties))).collect(),
+            Ok(items) => items.into_iter().map(|i| outgoing(i.flag, i.body, Properties::parse(&i.properties))).collect(),
             Err(e) => return Ok(error(req, rs::MESSAGE_ILLEGAL, e.to_string())),
         }
     } else {
-        vec![(h.flag, req.body.clone(), Properties::parse(&h.properties))]
+        vec![outgoing(h.flag, req.body.clone(), Properties::parse(&h.properties))]
     };
-    if items.is_empty() {
+    if msgs.is_empty() {
         return Ok(error(req, rs::MESSAGE_ILLEGAL, "empty batch"));
     }
-    for (_, _, props) in &items {
+    for Outgoing { props, .. } in &msgs {
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| props.get(k).is_some_and(|v| v != "0" && v != "-1")) {
             return Ok(error(req, rs::MESSAGE_ILLEGAL, *why));
         }
@@ -59,49 +70,35 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
             return Ok(error(req, rs::NO_PERMISSION, format!("the broker[{}] sending transaction message is forbidden", b.config.broker_name)));
         }
     }
-    let (mut topic_name, mut queue_id) = (h.topic.clone(), queue_id);
+    let mut queue_id = queue_id;
     if !batch && h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
         if let Some((dlq, qid)) = dead_letter_target(b, &h) {
-            (topic_name, queue_id) = (dlq, qid);
+            queue_id = qid;
+            for m in &mut msgs {
+                // Into the DLQ: the delay that asked for a retry no longer applies.
+                m.props.remove(prop::DELAY);
+                if m.props.get(prop::RETRY_TOPIC).is_none() {
+                    m.props.set(prop::RETRY_TOPIC, &h.topic);
+                }
+                (m.topic, m.queue_id) = (dlq.clone(), qid);
+            }
         }
     }
-    let wait_flush = items.iter().all(|(_, _, p)| p.get(prop::WAIT) != Some("false"));
-    let msgs: Vec<Outgoing> = items
-        .into_iter()
-        .map(|(flag, body, mut props)| {
-            if topic_name != h.topic {
-                // Into the DLQ: the delay that asked for a retry no longer applies.
-                props.remove(prop::DELAY);
-                if props.get(prop::RETRY_TOPIC).is_none() {
-                    props.set(prop::RETRY_TOPIC, h.topic.clone());
-                }
-            }
-            Outgoing {
-                topic: topic_name.clone(),
-                queue_id,
-                flag,
-                sys_flag: h.sys_flag,
-                born_timestamp: h.born_timestamp,
-                born_host: ch.peer_addr(),
-                reconsume_times: h.reconsume_times,
-                body,
-                props,
-            }
-        })
-        .collect();
-    let uniq_of_first = msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string);
+    let wait_flush = msgs.iter().all(|m| m.props.get(prop::WAIT) != Some("false"));
+    let uniq_of_first = if batch { None } else { msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string) };
     let (code, put) = match b.put(msgs, wait_flush).await {
         Ok(r) => (rs::SUCCESS, r),
         Err(PutError::FlushDiskTimeout(r)) => (rs::FLUSH_DISK_TIMEOUT, r),
         Err(e) => return Ok(put_error(req, e)),
     };
-    let msg_ids: Vec<String> = put.phys_offsets.iter().map(|o| offset_msg_id(b.store_host, *o)).collect();
-    let header = SendMessageResponseHeader {
-        msg_id: msg_ids.join(","),
-        queue_id,
-        queue_offset: put.first_queue_offset,
-        transaction_id: if batch { None } else { uniq_of_first },
-    };
+    let mut msg_id = String::with_capacity(put.phys_offsets.len() * 57);
+    for (i, offset) in put.phys_offsets.iter().enumerate() {
+        if i > 0 {
+            msg_id.push(',');
+        }
+        push_offset_msg_id(&mut msg_id, b.store_host, *offset);
+    }
+    let header = SendMessageResponseHeader { msg_id, queue_id, queue_offset: put.first_queue_offset, transaction_id: uniq_of_first };
     let mut resp = RemotingCommand::response_to(req, code);
     header.encode(&mut resp.ext_fields, &b.config.region_id, b.config.trace_on);
     Ok(resp)
