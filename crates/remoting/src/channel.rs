@@ -331,8 +331,13 @@ impl Outgoing {
             self.chunks.push_back(self.gathered.split().freeze());
         }
         while !self.chunks.is_empty() {
-            let slices: Vec<std::io::IoSlice<'_>> = self.chunks.iter().take(MAX_WRITE_SLICES).map(|c| std::io::IoSlice::new(c)).collect();
-            let mut n = sink.write_vectored(&slices).await?;
+            let mut slices = [std::io::IoSlice::new(&[]); MAX_WRITE_SLICES];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
+                *slot = std::io::IoSlice::new(chunk);
+                count += 1;
+            }
+            let mut n = sink.write_vectored(&slices[..count]).await?;
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
@@ -376,13 +381,14 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
             // write per answer. A yield waits for no timer, only for tasks already runnable.
             tokio::task::yield_now().await;
         }
-        // Gather what is already queued into one write; never wait for more.
-        let mut frames = vec![first.len()];
+        // Gather what is already queued into one write; never wait for more. `cost` is the
+        // write budget the gathered frames took (each capped as in `send`).
+        let mut cost = first.len().min(channel.write_budget_max);
         out.push(first);
         while out.bytes < WRITE_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(frame) => {
-                    frames.push(frame.len());
+                    cost += frame.len().min(channel.write_budget_max);
                     out.push(frame);
                 }
                 Err(_) => break,
@@ -392,15 +398,10 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
             tracing::debug!(peer = %channel.peer, error = %e, "write failed; closing");
             break;
         }
-        channel.write_budget.add_permits(written_cost(&channel, frames));
+        channel.write_budget.add_permits(cost);
     }
     channel.close();
     let _ = sink.shutdown().await;
-}
-
-/// The budget the written frames took (each capped as in `send`).
-fn written_cost(channel: &Channel, frames: Vec<usize>) -> usize {
-    frames.into_iter().map(|f| f.min(channel.write_budget_max)).sum()
 }
 
 /// Bytes one read asks for: it starts small and grows while reads come back full.
