@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use store::Store;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -90,11 +90,18 @@ impl BrokerHandle {
     }
 }
 
+/// Pending connections the kernel holds for the broker's port.
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// Opens the store, binds the listener and starts serving, registering and housekeeping.
 pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     let ip: std::net::IpAddr = config.broker_ip1.parse().map_err(|_| StartError::BadIp(config.broker_ip1.clone()))?;
-    let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], config.listen_port))).await?;
-    let local_addr = listener.local_addr()?;
+    // Bound now (the port is known, to advertise), listening only once the store is open and
+    // the broker registered: until then a connection is refused rather than left waiting.
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from(([0, 0, 0, 0], config.listen_port)))?;
+    let local_addr = socket.local_addr()?;
     // With listenPort=0 the OS picks the port; advertise the real one.
     config.listen_port = local_addr.port();
     // Recovery reads files: keep it off the async workers.
@@ -119,11 +126,13 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
         store,
         config,
     });
+    let registrar = register::first_round(&broker).await;
+    let listener = socket.listen(LISTEN_BACKLOG)?;
     let server_config = server_config(&broker.config);
     let connections = Arc::new(remoting::Connections::default());
     let handler = Arc::new(processor::BrokerHandler(broker.clone()));
     let mut tasks = vec![tokio::spawn(remoting::serve(listener, handler, server_config, connections.clone()))];
-    tasks.push(tokio::spawn(register::run(broker.clone())));
+    tasks.push(tokio::spawn(register::run(broker.clone(), registrar)));
     tasks.push(tokio::spawn(housekeeping(broker.clone())));
     tasks.push(tokio::spawn(stats::sample(broker.clone())));
     tasks.push(tokio::spawn(schedule::run(broker.clone())));

@@ -16,20 +16,39 @@ fn namesrv_addrs(broker: &Broker) -> Vec<String> {
     broker.config.namesrv_addr.as_deref().unwrap_or("").split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
-pub(crate) async fn run(broker: Arc<Broker>) {
-    let addrs = namesrv_addrs(&broker);
+/// How long the start waits for its first registration round (every NameServer tried once).
+const FIRST_ROUND_WAIT: Duration = Duration::from_secs(3);
+
+/// The first registration round, before the broker takes connections (as the Java broker
+/// registers in `start`): when it says it is listening, its routes are already known, so
+/// a first send finds them. A NameServer that does not answer delays the start by at most
+/// `FIRST_ROUND_WAIT`; the periodic rounds of `run` go on trying. The client it returns is
+/// `run`'s: a NameServer drops a broker whose registering connection closes.
+pub(crate) async fn first_round(broker: &Broker) -> Option<Client> {
+    let addrs = namesrv_addrs(broker);
     if addrs.is_empty() {
         tracing::warn!("no namesrvAddr configured; the broker will not be routable");
-        return;
+        return None;
     }
     let client = Client::new(addrs.clone());
+    if tokio::time::timeout(FIRST_ROUND_WAIT, register_all(broker, &client, &addrs)).await.is_err() {
+        tracing::warn!("first registration round did not finish in {FIRST_ROUND_WAIT:?}; going on");
+    }
+    Some(client)
+}
+
+/// Registers every period, and at once when topics change (`register_now`), after
+/// `first_round`.
+pub(crate) async fn run(broker: Arc<Broker>, client: Option<Client>) {
+    let Some(client) = client else { return };
+    let addrs = namesrv_addrs(&broker);
     let period = Duration::from_millis(broker.config.register_name_server_period_ms.clamp(10_000, 60_000));
     loop {
-        register_all(&broker, &client, &addrs).await;
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = broker.register_now.notified() => {}
         }
+        register_all(&broker, &client, &addrs).await;
     }
 }
 
