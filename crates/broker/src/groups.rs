@@ -1,24 +1,29 @@
 //! Subscription groups (`config/subscriptionGroup.json`), auto-created on first use
 //! when `autoCreateSubscriptionGroup` is on.
 
-use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use protocol::body::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 
 use crate::persist;
 
 pub struct GroupManager {
-    path: PathBuf,
     auto_create: bool,
-    state: RwLock<SubscriptionGroupWrapper>,
+    state: Arc<RwLock<SubscriptionGroupWrapper>>,
+    /// Writes subscriptionGroup.json: waited for on admin changes, in the background for
+    /// groups created on first use.
+    persister: persist::Persister,
 }
 
 impl GroupManager {
     pub fn load(root: &std::path::Path, auto_create: bool) -> std::io::Result<GroupManager> {
         let path = root.join("config").join("subscriptionGroup.json");
-        let state = persist::load(&path)?;
-        Ok(GroupManager { path, auto_create, state: RwLock::new(state) })
+        let state: Arc<RwLock<SubscriptionGroupWrapper>> = Arc::new(RwLock::new(persist::load(&path)?));
+        let snapshot = state.clone();
+        let persister = persist::Persister::start(path, "subscription groups", move || {
+            serde_json::to_vec_pretty(&*snapshot.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default()
+        })?;
+        Ok(GroupManager { auto_create, state, persister })
     }
 
     /// The group's config, created with defaults when allowed.
@@ -30,7 +35,8 @@ impl GroupManager {
             return None;
         }
         let g = SubscriptionGroupConfig { group_name: group.to_string(), ..Default::default() };
-        self.upsert(g.clone());
+        self.insert(g.clone());
+        self.persister.mark();
         Some(g)
     }
 
@@ -38,13 +44,16 @@ impl GroupManager {
         self.state.read().unwrap_or_else(|e| e.into_inner()).subscription_group_table.get(group).cloned()
     }
 
+    /// Creates or replaces a group (admin): written to disk before it returns.
     pub fn upsert(&self, config: SubscriptionGroupConfig) {
-        {
-            let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
-            s.subscription_group_table.insert(config.group_name.clone(), config);
-            s.data_version.counter += 1;
-        }
+        self.insert(config);
         self.persist();
+    }
+
+    fn insert(&self, config: SubscriptionGroupConfig) {
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        s.subscription_group_table.insert(config.group_name.clone(), config);
+        s.data_version.counter += 1;
     }
 
     pub fn delete(&self, group: &str) -> bool {
@@ -64,10 +73,9 @@ impl GroupManager {
         self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn persist(&self) {
-        let body = serde_json::to_vec_pretty(&*self.state.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
-        if let Err(e) = persist::write_atomic(&self.path, &body) {
-            tracing::error!(path = %self.path.display(), error = %e, "failed to persist subscription groups");
-        }
+    /// Writes subscriptionGroup.json and waits for it.
+    pub fn persist(&self) {
+        self.persister.mark();
+        self.persister.flush();
     }
 }

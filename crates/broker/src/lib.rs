@@ -84,6 +84,9 @@ impl BrokerHandle {
         schedule::save(&self.broker);
         self.broker.store.shutdown().await;
         self.broker.offsets.flush();
+        // Topics and groups created while serving, written in the background, are on disk.
+        self.broker.topics.persist();
+        self.broker.groups.persist();
         // Each connection ends once the requests it is handling have queued their answers
         // (parked pulls excepted) and those are written; at most 2 s.
         self.connections.finish_all(Duration::from_secs(2)).await;

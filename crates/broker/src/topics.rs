@@ -2,8 +2,7 @@
 //! `config/topics.json`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
@@ -22,8 +21,10 @@ const ATTRIBUTES: &[(&str, &[&str], bool)] = &[
 ];
 
 pub struct TopicManager {
-    path: PathBuf,
-    state: RwLock<TopicConfigSerializeWrapper>,
+    state: Arc<RwLock<TopicConfigSerializeWrapper>>,
+    /// Writes topics.json: at once and waited for on admin changes, in the background for
+    /// topics created while serving (on send, for retry and DLQ topics).
+    persister: persist::Persister,
 }
 
 fn now_ms() -> i64 {
@@ -62,7 +63,12 @@ impl TopicManager {
         if state.data_version.timestamp == 0 {
             state.data_version = DataVersion { state_version: 0, timestamp: now_ms(), counter: 0 };
         }
-        let mgr = TopicManager { path, state: RwLock::new(state) };
+        let state = Arc::new(RwLock::new(state));
+        let snapshot = state.clone();
+        let persister = persist::Persister::start(path, "topic configs", move || {
+            serde_json::to_vec_pretty(&*snapshot.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default()
+        })?;
+        let mgr = TopicManager { state, persister };
         mgr.persist();
         Ok(mgr)
     }
@@ -104,7 +110,7 @@ impl TopicManager {
         s.topic_config_table.insert(config.topic_name.clone(), config.clone());
         bump(&mut s.data_version);
         drop(s);
-        self.persist();
+        self.persister.mark();
         (config, true)
     }
 
@@ -132,11 +138,10 @@ impl TopicManager {
         Some(self.get_or_create(t).0)
     }
 
-    fn persist(&self) {
-        let body = serde_json::to_vec_pretty(&*self.state.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
-        if let Err(e) = persist::write_atomic(&self.path, &body) {
-            tracing::error!(path = %self.path.display(), error = %e, "failed to persist topic configs");
-        }
+    /// Writes topics.json and waits for it.
+    pub fn persist(&self) {
+        self.persister.mark();
+        self.persister.flush();
     }
 }
 

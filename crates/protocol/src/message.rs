@@ -105,17 +105,32 @@ impl Properties {
             p.push(k, v);
         }
         if p.has_repeated_key() {
-            let pairs: Vec<(String, String)> = p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            p = Properties::default();
-            for (k, v) in pairs {
-                p.set(&k, v);
-            }
+            p = p.without_repeats();
         }
         p
     }
 
+    /// Linear in the number of pairs, however many a (hostile) message carries.
     fn has_repeated_key(&self) -> bool {
-        (1..self.spans.len()).any(|i| (0..i).any(|j| self.key_at(i) == self.key_at(j)))
+        let n = self.spans.len();
+        if n <= 16 {
+            return (1..n).any(|i| (0..i).any(|j| self.key_at(i) == self.key_at(j)));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        (0..n).any(|i| !seen.insert(self.key_at(i)))
+    }
+
+    /// Each key once, where it first appeared, with the value it was given last.
+    fn without_repeats(&self) -> Properties {
+        let last: std::collections::HashMap<&str, &str> = self.iter().collect();
+        let mut out = Properties { text: String::with_capacity(self.text.len()), spans: Vec::with_capacity(last.len()) };
+        let mut written = std::collections::HashSet::with_capacity(last.len());
+        for (k, _) in self.iter() {
+            if written.insert(k) {
+                out.push(k, last[k]);
+            }
+        }
+        out
     }
 
     fn key_at(&self, i: usize) -> &str {
@@ -603,6 +618,10 @@ mod tests {
         assert_eq!(p.remove("A").as_deref(), Some("3"));
         assert_eq!((p.get("A"), p.as_wire()), (None, "B\u{1}22\u{2}C\u{1}4\u{2}"));
         assert_eq!(format!("{p:?}"), r#"{"B": "22", "C": "4"}"#);
+        // Many pairs, some repeated: each key once, in first-seen order, last value.
+        let many: String = (0..1000).map(|i| format!("k{}\u{1}v{i}\u{2}", i % 500)).collect();
+        let p = Properties::parse(&many);
+        assert_eq!((p.iter().count(), p.get("k0"), p.get("k499"), p.iter().next()), (500, Some("v500"), Some("v999"), Some(("k0", "v500"))));
     }
 
     #[test]
