@@ -19,10 +19,7 @@ impl GroupManager {
     pub fn load(root: &std::path::Path, auto_create: bool) -> std::io::Result<GroupManager> {
         let path = root.join("config").join("subscriptionGroup.json");
         let state: Arc<RwLock<SubscriptionGroupWrapper>> = Arc::new(RwLock::new(persist::load(&path)?));
-        let snapshot = state.clone();
-        let persister = persist::Persister::start(path, "subscription groups", move || {
-            serde_json::to_vec_pretty(&*snapshot.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default()
-        })?;
+        let persister = persist::Persister::json(path, "subscription groups", state.clone())?;
         Ok(GroupManager { auto_create, state, persister })
     }
 
@@ -75,7 +72,6 @@ impl GroupManager {
 
     /// Writes subscriptionGroup.json and waits for it.
     pub fn persist(&self) {
-        self.persister.mark();
-        self.persister.flush();
+        self.persister.save();
     }
 }

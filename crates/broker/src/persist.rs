@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::de::DeserializeOwned;
 
@@ -57,6 +57,17 @@ impl Persister {
         let s = shared.clone();
         std::thread::Builder::new().name(format!("persist-{what}")).spawn(move || s.run(snapshot))?;
         Ok(Persister { shared })
+    }
+
+    /// A persister of `state` as pretty JSON (what the Java broker writes).
+    pub fn json<T: serde::Serialize + Send + Sync + 'static>(path: PathBuf, what: &'static str, state: Arc<RwLock<T>>) -> std::io::Result<Persister> {
+        Persister::start(path, what, move || serde_json::to_vec_pretty(&*state.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default())
+    }
+
+    /// Writes the current state and waits for it.
+    pub fn save(&self) {
+        self.mark();
+        self.flush();
     }
 
     /// Asks for the current state to be written, without waiting.

@@ -64,10 +64,7 @@ impl TopicManager {
             state.data_version = DataVersion { state_version: 0, timestamp: now_ms(), counter: 0 };
         }
         let state = Arc::new(RwLock::new(state));
-        let snapshot = state.clone();
-        let persister = persist::Persister::start(path, "topic configs", move || {
-            serde_json::to_vec_pretty(&*snapshot.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default()
-        })?;
+        let persister = persist::Persister::json(path, "topic configs", state.clone())?;
         let mgr = TopicManager { state, persister };
         mgr.persist();
         Ok(mgr)
@@ -140,8 +137,7 @@ impl TopicManager {
 
     /// Writes topics.json and waits for it.
     pub fn persist(&self) {
-        self.persister.mark();
-        self.persister.flush();
+        self.persister.save();
     }
 }
 
