@@ -214,7 +214,7 @@ impl Appender {
         if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {
             return Err(PlaceError::Illegal(PutError::MessageIllegal(format!("{total} bytes do not fit in a CommitLog file"))));
         }
-        if let Some(why) = self.shared.disk_full(total) {
+        if let Some(why) = self.shared.disk_full(self.write_pos, total) {
             return Err(PlaceError::Illegal(PutError::ServiceUnavailable(why)));
         }
         let seg_end = self.segment.base + self.shared.config.commit_log_file_bytes;

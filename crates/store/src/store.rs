@@ -177,6 +177,10 @@ pub(crate) struct Shared {
     pub stopped: std::sync::atomic::AtomicBool,
     /// Used fraction of the disk (or of `disk_capacity_bytes`) at the last check, ×10⁶.
     pub disk_used_ppm: std::sync::atomic::AtomicU64,
+    /// At the last check: the filesystem's size in bytes (0 with `disk_capacity_bytes`) and
+    /// the CommitLog's write end, so `disk_full` can add what was written since.
+    pub disk_total_bytes: std::sync::atomic::AtomicU64,
+    pub disk_measured_end: std::sync::atomic::AtomicU64,
     /// Records below this CommitLog offset are already indexed.
     pub index_skip_below: std::sync::atomic::AtomicI64,
     /// CommitLog offset up to which records are dispatched to queues and index.
@@ -217,24 +221,46 @@ impl Shared {
 
     /// Used fraction of the disk the store lives on, or of the configured capacity.
     pub fn disk_used_ratio(&self) -> f64 {
+        self.disk_usage().0
+    }
+
+    /// Used fraction as `disk_used_ratio`, and the filesystem's size in bytes (0 when the
+    /// configured capacity is used, or statvfs fails).
+    fn disk_usage(&self) -> (f64, u64) {
         match self.config.disk_capacity_bytes {
-            Some(cap) if cap > 0 => self.store_bytes() as f64 / cap as f64,
+            Some(cap) if cap > 0 => (self.store_bytes() as f64 / cap as f64, 0),
             _ => match nix::sys::statvfs::statvfs(&self.config.root_dir) {
                 Ok(s) if s.blocks() > 0 => {
                     let total = s.blocks() as f64;
-                    (total - s.blocks_available() as f64) / total
+                    ((total - s.blocks_available() as f64) / total, s.blocks() as u64 * s.fragment_size() as u64)
                 }
-                _ => 0.0,
+                _ => (0.0, 0),
             },
         }
     }
 
-    /// Why a put of `bytes` more must be refused for lack of space, if it must.
-    pub fn disk_full(&self, bytes: u64) -> Option<String> {
+    /// Measures the disk (retention passes): what `disk_full` starts from until the next one.
+    fn measure_disk(&self) -> f64 {
+        let (ratio, total) = self.disk_usage();
+        self.disk_measured_end.store(self.commitlog.max_offset(), Ordering::Release);
+        self.disk_total_bytes.store(total, Ordering::Release);
+        self.disk_used_ppm.store((ratio * 1e6) as u64, Ordering::Release);
+        ratio
+    }
+
+    /// Why a put of `bytes` more must be refused for lack of space, if it must. `write_pos` is
+    /// where the appender will write it (records of its batch before it are not published yet).
+    pub fn disk_full(&self, write_pos: u64, bytes: u64) -> Option<String> {
         let limit = self.config.retention.disk_space_warning_level_ratio;
         let ratio = match self.config.disk_capacity_bytes {
-            Some(cap) if cap > 0 => (self.store_bytes() + bytes) as f64 / cap as f64,
-            _ => self.disk_used_ppm.load(Ordering::Acquire) as f64 / 1e6,
+            Some(cap) if cap > 0 => (self.store_bytes() + write_pos.saturating_sub(self.commitlog.max_offset()) + bytes) as f64 / cap as f64,
+            // The last measurement plus what the CommitLog grew since: the check does not lag
+            // the writes by a retention interval.
+            _ => {
+                let total = self.disk_total_bytes.load(Ordering::Acquire);
+                let grown = (write_pos + bytes).saturating_sub(self.disk_measured_end.load(Ordering::Acquire));
+                self.disk_used_ppm.load(Ordering::Acquire) as f64 / 1e6 + if total > 0 { grown as f64 / total as f64 } else { 0.0 }
+            }
         };
         (ratio > limit).then(|| format!("disk full: usage {:.1}% is over diskSpaceWarningLevelRatio {:.0}%; sends are refused until space is freed", ratio * 100.0, limit * 100.0))
     }
@@ -341,6 +367,8 @@ impl Store {
             arrivals: Arrivals::default(),
             stopped: Default::default(),
             disk_used_ppm: Default::default(),
+            disk_total_bytes: Default::default(),
+            disk_measured_end: Default::default(),
             index_skip_below: std::sync::atomic::AtomicI64::new(index.end_phys()),
             dispatched_end: Default::default(),
             dirty_queues: Default::default(),
@@ -649,8 +677,7 @@ pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
         shared.index.retain_from(min)?;
     }
     shared.consume_queue_bytes.store(shared.count_consume_queue_bytes(), Ordering::Release);
-    let ratio = shared.disk_used_ratio();
-    shared.disk_used_ppm.store((ratio * 1e6) as u64, Ordering::Release);
+    shared.measure_disk();
     Ok(doomed)
 }
 
