@@ -90,9 +90,11 @@ async fn acknowledged_messages_survive_power_loss() {
         std::fs::remove_file(&log).unwrap();
     })
     .await;
-    let (pending, lost): (usize, usize) = cuts.iter().fold((0, 0), |(p, l), c| (p + c.0, l + c.1));
-    eprintln!("power-loss test: {KILLS} cuts ({pending} unsynced writes, {lost} pages rolled back), {acked} acknowledged, 0 lost, {duplicates} duplicates, {interrupted} sends interrupted");
+    let (pending, lost, commitlog): (usize, usize, usize) = cuts.iter().fold((0, 0, 0), |(p, l, c), cut| (p + cut.0, l + cut.1, c + cut.2));
+    eprintln!("power-loss test: {KILLS} cuts ({pending} unsynced writes, {lost} pages rolled back, {commitlog} CommitLog writes logged), {acked} acknowledged, 0 lost, {duplicates} duplicates, {interrupted} sends interrupted");
     assert!(pending > 0 && lost > 0, "the cuts must roll something back to mean anything: {cuts:?}");
+    // The CommitLog is written with pwritev, the queues with pwrite: the shim must see both.
+    assert!(commitlog > 0, "no CommitLog write was logged: {cuts:?}");
 }
 
 fn build_shim(dir: &std::path::Path) -> Option<std::path::PathBuf> {
@@ -118,8 +120,8 @@ struct Undo {
 
 /// Plays a power cut on the files the shim's log names: each page written since its file's
 /// last sync is rolled back to its content at that sync, or kept, at random. Returns the
-/// number of unsynced writes and of pages rolled back.
-fn power_cut(log: &std::path::Path, rand: &mut impl FnMut() -> u64) -> (usize, usize) {
+/// number of unsynced writes, of pages rolled back, and of writes to the CommitLog logged.
+fn power_cut(log: &std::path::Path, rand: &mut impl FnMut() -> u64) -> (usize, usize, usize) {
     const PAGE: u64 = 4096;
     let data = std::fs::read(log).unwrap_or_default();
     let (mut undos, mut synced) = (Vec::new(), std::collections::HashMap::<String, u64>::new());
@@ -149,6 +151,7 @@ fn power_cut(log: &std::path::Path, rand: &mut impl FnMut() -> u64) -> (usize, u
             other => panic!("undo log: unknown record kind {other}"),
         }
     }
+    let commitlog = undos.iter().filter(|u| u.path.contains("/commitlog/")).count();
     // Newest first, so a page rolled back ends at its oldest unsynced content: what the
     // last sync left.
     undos.retain(|u| u.seq >= synced.get(&u.path).copied().unwrap_or(0));
@@ -168,7 +171,7 @@ fn power_cut(log: &std::path::Path, rand: &mut impl FnMut() -> u64) -> (usize, u
             page += 1;
         }
     }
-    (undos.len(), fate.values().filter(|l| **l).count())
+    (undos.len(), fate.values().filter(|l| **l).count(), commitlog)
 }
 
 /// Senders write sequence-numbered messages to a SYNC_FLUSH broker, which is SIGKILLed at

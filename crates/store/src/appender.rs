@@ -1,20 +1,20 @@
 //! The single owner of the CommitLog append path.
 //!
 //! One thread takes every queued put, lays the records out back to back (rolling to a
-//! new segment where one does not fit), writes them with one positional write per
+//! new segment where one does not fit), writes them from where they lie with one `pwritev` per
 //! segment, publishes the new write end, dispatches consume-queue and index entries,
 //! wakes long-polling readers, and — under SYNC_FLUSH — covers the whole batch with a
 //! single fdatasync before answering anyone (group commit). Batching takes only what is
 //! already queued; it never waits for more.
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
+use std::io::IoSlice;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
 use protocol::message::{patch_record, pos, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
 
@@ -80,7 +80,43 @@ struct Appender {
     write_pos: u64,
     /// Where the last record written starts (None when unknown or the log is empty).
     last_record: Option<u64>,
-    next_queue_offset: HashMap<(String, i32), i64>,
+    /// The next queue offset of each queue written since the last rewind, by topic.
+    next_queue_offset: HashMap<String, HashMap<i32, i64>>,
+}
+
+/// Where the bytes placed but not yet written begin: their file position, and the first
+/// placed put they belong to.
+struct Unwritten {
+    pos: u64,
+    from: usize,
+}
+
+/// Most buffers one `pwritev` takes (Linux's IOV_MAX).
+const MAX_IOVECS: usize = 1024;
+
+/// `write_all_at` for a list of buffers: `pwritev` until all of them are written.
+fn write_all_vectored_at(file: &std::fs::File, mut bufs: &mut [IoSlice<'_>], mut offset: u64) -> std::io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        let n = bufs.len().min(MAX_IOVECS);
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` (std guarantees it on Unix), the
+        // first `n` entries are valid buffers that outlive the call, and the descriptor is
+        // open for as long as `file` is borrowed.
+        let rc = unsafe { libc::pwritev(file.as_raw_fd(), bufs.as_ptr().cast::<libc::iovec>(), n as libc::c_int, offset as libc::off_t) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if rc == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut bufs, rc as usize);
+        offset += rc as u64;
+    }
+    Ok(())
 }
 
 /// A put laid out in the write buffer, waiting for its answer.
@@ -127,19 +163,18 @@ impl Appender {
 
     /// Handles one batch; returns true on shutdown.
     fn process(&mut self, batch: &mut Vec<Job>) -> bool {
-        let mut placed = Vec::new();
-        let mut buf = BytesMut::new();
-        let mut buf_start = self.write_pos;
+        let mut placed = Vec::with_capacity(batch.len());
+        let mut unwritten = Unwritten { pos: self.write_pos, from: 0 };
         let mut failed: Option<PutError> = None;
         let (start_segment, start_pos) = (self.segment.clone(), self.write_pos);
         let mut shutdown = None;
         let mut others = Vec::new();
         for job in batch.drain(..) {
             match job {
-                Job::Put(msg, reply) => {
+                Job::Put(mut msg, reply) => {
                     let result = match &failed {
                         Some(e) => Err(e.clone()),
-                        None => match self.place(&msg, &mut buf, &mut buf_start) {
+                        None => match self.place(&mut msg, &placed, &mut unwritten) {
                             Ok(r) => Ok(r),
                             Err(PlaceError::Illegal(e)) => Err(e),
                             Err(PlaceError::Io(e)) => {
@@ -156,7 +191,7 @@ impl Appender {
             }
         }
         if failed.is_none() {
-            if let Err(e) = self.write_buffer(&buf, buf_start) {
+            if let Err(e) = self.write_records(&placed[unwritten.from..], unwritten.pos, None) {
                 tracing::error!(error = %e, "CommitLog write failed");
                 failed = Some(PutError::Io(e.to_string()));
             }
@@ -208,8 +243,11 @@ impl Appender {
         self.next_queue_offset.clear();
     }
 
-    /// Assigns offsets to a put and appends its records to the write buffer.
-    fn place(&mut self, msg: &PutMessage, buf: &mut BytesMut, buf_start: &mut u64) -> Result<PutResult, PlaceError> {
+    /// Assigns offsets to a put and patches them into its records, which are written later
+    /// from where they lie (`placed` holds the puts before it, `unwritten` where the bytes
+    /// not yet written begin). A put that does not fit in the segment first has those written,
+    /// closed by a blank, and continues in a fresh segment.
+    fn place(&mut self, msg: &mut PutMessage, placed: &[Placed], unwritten: &mut Unwritten) -> Result<PutResult, PlaceError> {
         let total: u64 = msg.records.iter().map(|r| r.bytes.len() as u64).sum();
         if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {
             return Err(PlaceError::Illegal(PutError::MessageIllegal(format!("{total} bytes do not fit in a CommitLog file"))));
@@ -221,38 +259,44 @@ impl Appender {
         if self.write_pos + total + BLANK_HEADER_BYTES > seg_end {
             // Close this segment with a blank and continue in a fresh one.
             let blank = (seg_end - self.write_pos) as i32;
-            buf.extend_from_slice(&blank.to_be_bytes());
-            buf.extend_from_slice(&BLANK_MAGIC.to_be_bytes());
-            self.write_buffer(buf, *buf_start).map_err(PlaceError::Io)?;
-            buf.clear();
+            let mut tail = [0u8; BLANK_HEADER_BYTES as usize];
+            tail[..4].copy_from_slice(&blank.to_be_bytes());
+            tail[4..].copy_from_slice(&BLANK_MAGIC.to_be_bytes());
+            self.write_records(&placed[unwritten.from..], unwritten.pos, Some(&tail)).map_err(PlaceError::Io)?;
             self.roll(seg_end).map_err(PlaceError::Io)?;
-            *buf_start = self.write_pos;
+            *unwritten = Unwritten { pos: self.write_pos, from: placed.len() };
         }
-        let key = (msg.topic.clone(), msg.queue_id);
-        let next = match self.next_queue_offset.get(&key) {
+        let queues = match self.next_queue_offset.get_mut(msg.topic.as_str()) {
+            Some(q) => q,
+            None => self.next_queue_offset.entry(msg.topic.clone()).or_default(),
+        };
+        let next = match queues.get(&msg.queue_id) {
             Some(n) => *n,
             None => self.shared.queue(&msg.topic, msg.queue_id).map_or(0, |q| q.max_offset()),
         };
+        queues.insert(msg.queue_id, next + msg.records.len() as i64);
         let store_ts = now_ms();
         let mut phys_offsets = Vec::with_capacity(msg.records.len());
-        for (i, rec) in msg.records.iter().enumerate() {
-            let at = buf.len();
-            buf.extend_from_slice(&rec.bytes);
-            patch_record(&mut buf[at..], next + i as i64, self.write_pos as i64, store_ts);
+        for (i, rec) in msg.records.iter_mut().enumerate() {
+            patch_record(&mut rec.bytes, next + i as i64, self.write_pos as i64, store_ts);
             phys_offsets.push(self.write_pos as i64);
             self.last_record = Some(self.write_pos);
             self.write_pos += rec.bytes.len() as u64;
         }
-        self.next_queue_offset.insert(key, next + msg.records.len() as i64);
         Ok(PutResult { first_queue_offset: next, phys_offsets, store_timestamp: store_ts })
     }
 
-    fn write_buffer(&self, buf: &[u8], start: u64) -> Result<(), StoreError> {
-        if buf.is_empty() {
-            return Ok(());
-        }
+    /// Writes the records of the placed puts (those that were placed) back to back from
+    /// `start`, then `tail`, with as few `pwritev` calls as the system allows.
+    fn write_records(&self, placed: &[Placed], start: u64, tail: Option<&[u8]>) -> Result<(), StoreError> {
+        let mut slices: Vec<IoSlice<'_>> = placed
+            .iter()
+            .filter(|p| p.result.is_ok())
+            .flat_map(|p| p.msg.records.iter().map(|r| IoSlice::new(&r.bytes)))
+            .chain(tail.map(IoSlice::new))
+            .collect();
         let seg = &self.segment;
-        seg.file.write_all_at(buf, start - seg.base).map_err(|e| StoreError::io(&seg.path, e))
+        write_all_vectored_at(&seg.file, &mut slices, start - seg.base).map_err(|e| StoreError::io(&seg.path, e))
     }
 
     fn roll(&mut self, base: u64) -> Result<(), StoreError> {
@@ -365,7 +409,7 @@ impl Appender {
                     let keys: Vec<_> = map.keys().filter(|(t, _)| *t == topic).cloned().collect();
                     keys.into_iter().filter_map(|k| map.remove(&k)).collect()
                 };
-                self.next_queue_offset.retain(|(t, _), _| *t != topic);
+                self.next_queue_offset.remove(&topic);
                 let mut result = Ok(());
                 for q in queues {
                     if let Err(e) = q.remove_files() {

@@ -2,7 +2,7 @@
 //! per topic and queue, and a key index.
 //!
 //! Writes have one owner: [`appender`] runs on its own thread, takes batches of put
-//! requests from a bounded queue, writes them with one `pwrite`, dispatches them to the
+//! requests from a bounded queue, writes them with one `pwritev`, dispatches them to the
 //! consume queues and the index, group-commits with one `fdatasync` when the flush
 //! mode asks for it, and only then answers each sender. Readers share the files
 //! through positional reads and never see bytes past the published write end.

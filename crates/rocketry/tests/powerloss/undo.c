@@ -1,5 +1,5 @@
 /*
- * An LD_PRELOAD shim for the power-loss test: before each pwrite to a file under
+ * An LD_PRELOAD shim for the power-loss test: before each pwrite or pwritev to a file under
  * $UNDO_ROOT it appends the bytes about to be overwritten to $UNDO_LOG, and after each
  * successful fdatasync/fsync of such a file it appends a sync mark. Replaying the log
  * backwards from a SIGKILL gives the files as a power cut could have left them: every page
@@ -20,9 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
+static ssize_t (*real_pwritev64)(int, const struct iovec *, int, off_t);
 static int (*real_fdatasync)(int);
 static int (*real_fsync)(int);
 static int log_fd = -1;
@@ -36,6 +38,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init(void) {
     real_pwrite64 = dlsym(RTLD_NEXT, "pwrite64");
+    real_pwritev64 = dlsym(RTLD_NEXT, "pwritev64");
     real_fdatasync = dlsym(RTLD_NEXT, "fdatasync");
     real_fsync = dlsym(RTLD_NEXT, "fsync");
     root = getenv("UNDO_ROOT");
@@ -72,42 +75,65 @@ static void append(const char *buf, size_t len) {
     }
 }
 
-ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
+/* Logs the bytes [offset, offset+count) of a tracked file hold now and takes the write lock
+ * shared; answers 1 when it did (the caller writes, then calls done()), 0 for other files. */
+static int before_write(int fd, size_t count, off_t offset) {
     char path[PATH_MAX];
     struct stat st;
     pthread_once(&once, init);
-    if (count > 0 && tracked(fd, path, sizeof path, &st)) {
-        uint16_t plen = (uint16_t)strlen(path);
-        uint64_t off = (uint64_t)offset, size = (uint64_t)st.st_size;
-        uint32_t len = (uint32_t)count;
-        size_t total = 1 + 8 + 2 + plen + 8 + 4 + 8 + count;
-        char *rec = calloc(1, total);
-        if (!rec) abort();
-        char *p = rec;
-        char kind = 'W';
-        pthread_rwlock_rdlock(&writes);
-        uint64_t seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_SEQ_CST);
-        put(&p, &kind, 1);
-        put(&p, &seq, 8);
-        put(&p, &plen, 2);
-        put(&p, path, plen);
-        put(&p, &off, 8);
-        put(&p, &len, 4);
-        put(&p, &size, 8);
-        /* The old bytes; what lies past the old end stays zero. */
-        size_t have = 0;
-        while (have < count) {
-            ssize_t r = pread(fd, p + have, count - have, offset + (off_t)have);
-            if (r <= 0) break;
-            have += (size_t)r;
-        }
-        append(rec, total);
-        free(rec);
-        ssize_t rc = real_pwrite64(fd, buf, count, offset);
-        pthread_rwlock_unlock(&writes);
-        return rc;
+    if (count == 0 || !tracked(fd, path, sizeof path, &st)) return 0;
+    uint16_t plen = (uint16_t)strlen(path);
+    uint64_t off = (uint64_t)offset, size = (uint64_t)st.st_size;
+    uint32_t len = (uint32_t)count;
+    size_t total = 1 + 8 + 2 + plen + 8 + 4 + 8 + count;
+    char *rec = calloc(1, total);
+    if (!rec) abort();
+    char *p = rec;
+    char kind = 'W';
+    pthread_rwlock_rdlock(&writes);
+    uint64_t seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_SEQ_CST);
+    put(&p, &kind, 1);
+    put(&p, &seq, 8);
+    put(&p, &plen, 2);
+    put(&p, path, plen);
+    put(&p, &off, 8);
+    put(&p, &len, 4);
+    put(&p, &size, 8);
+    /* The old bytes; what lies past the old end stays zero. */
+    size_t have = 0;
+    while (have < count) {
+        ssize_t r = pread(fd, p + have, count - have, offset + (off_t)have);
+        if (r <= 0) break;
+        have += (size_t)r;
     }
-    return real_pwrite64(fd, buf, count, offset);
+    append(rec, total);
+    free(rec);
+    return 1;
+}
+
+static void done(void) {
+    pthread_rwlock_unlock(&writes);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
+    int logged = before_write(fd, count, offset);
+    ssize_t rc = real_pwrite64(fd, buf, count, offset);
+    if (logged) done();
+    return rc;
+}
+
+/* The appender writes a batch's records with one pwritev. */
+ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
+    size_t count = 0;
+    for (int i = 0; i < iovcnt; i++) count += iov[i].iov_len;
+    int logged = before_write(fd, count, offset);
+    ssize_t rc = real_pwritev64(fd, iov, iovcnt, offset);
+    if (logged) done();
+    return rc;
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
+    return pwritev64(fd, iov, iovcnt, offset);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
