@@ -504,6 +504,23 @@ impl<'de> serde::Deserialize<'de> for JsonHeaderIn {
 }
 
 fn decode_json_header(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+    match crate::json_fast::decode(header) {
+        Some(cmd) => Ok(cmd),
+        None => decode_json_header_serde(header),
+    }
+}
+
+/// Whether the fast JSON header reader, where it answers, reads `header` as serde does
+/// (for the property test and the fuzz target).
+#[doc(hidden)]
+pub fn json_readers_agree(header: &[u8]) -> bool {
+    match crate::json_fast::decode(header) {
+        None => true,
+        Some(fast) => decode_json_header_serde(header).is_ok_and(|slow| slow == fast && slow.language == fast.language),
+    }
+}
+
+fn decode_json_header_serde(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     let h: JsonHeaderIn = serde_json::from_slice(header).map_err(|e| ProtocolError::BadJsonHeader(e.to_string()))?;
     let to_i32 = |v: i64, field: &'static str| i32::try_from(v).map_err(|_| ProtocolError::BadField { field, value: v.to_string() });
     let code = h.code.int("code")?.ok_or(ProtocolError::MissingField("code"))?;

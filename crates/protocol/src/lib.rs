@@ -9,6 +9,7 @@ pub mod error;
 pub mod ext_fields;
 pub mod frame;
 pub mod header;
+mod json_fast;
 pub mod message;
 pub mod names;
 
