@@ -211,8 +211,15 @@ fn json_str(out: &mut BytesMut, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.put_u8(b'"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    // Almost every string needs no escape: one table lookup per byte finds the first that does.
+    let Some(first) = bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\') else {
+        out.extend_from_slice(bytes);
+        out.put_u8(b'"');
+        return;
+    };
+    out.extend_from_slice(&bytes[..first]);
+    let mut start = first;
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -703,6 +710,16 @@ mod tests {
         assert!(matches!(decode_json(br#"[1,2]"#), Err(ProtocolError::BadJsonHeader(_))));
         assert!(matches!(decode_json(br#"{"code":1"#), Err(ProtocolError::BadJsonHeader(_))));
         assert!(matches!(decode_json(br#"{"code":1} trailing"#), Err(ProtocolError::BadJsonHeader(_))));
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_escapes_them() {
+        let mut out = BytesMut::new();
+        for s in ["", "plain é €", "q\"b\\n\nr\rt\tb\u{8}f\u{c}", "\u{1}UNIQ\u{2}\u{1f}x", "end\""] {
+            out.clear();
+            json_str(&mut out, s);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]

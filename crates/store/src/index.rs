@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use memmap2::MmapMut;
-use protocol::message::java_hash;
 
 use crate::StoreError;
 
@@ -42,7 +41,8 @@ struct IndexFile {
 
 /// `abs(String.hashCode("topic#key"))`, as RocketMQ indexes keys.
 fn key_hash(topic: &str, key: &str) -> i32 {
-    let h = java_hash(&format!("{topic}#{key}"));
+    // String.hashCode runs over the UTF-16 units in order, so the parts chain without a join.
+    let h = [topic, "#", key].iter().flat_map(|part| part.encode_utf16()).fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32));
     if h == i32::MIN { 0 } else { h.abs() }
 }
 
@@ -239,6 +239,14 @@ fn file_path(dir: &Path, base: u64) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_hash_is_the_java_hash_of_topic_hash_key() {
+        for (t, k) in [("TopicTest", "7F00000100012A9F"), ("t", ""), ("主题", "键é")] {
+            let h = protocol::message::java_hash(&format!("{t}#{k}"));
+            assert_eq!(key_hash(t, k), if h == i32::MIN { 0 } else { h.abs() });
+        }
+    }
 
     #[test]
     fn chains_collisions_rollover_and_reopen() {
