@@ -130,15 +130,15 @@ impl Client {
         route.broker_datas.iter().find(|b| b.broker_name == broker_name)?.broker_addrs.get(&0).cloned()
     }
 
-    fn send_header(&self, topic: &str, queue_id: i32, properties: String, batch: bool) -> SendMessageRequestHeader {
+    fn send_header<'a>(&'a self, topic: &'a str, queue_id: i32, properties: String, batch: bool) -> SendMessageRequestHeader<'a> {
         SendMessageRequestHeader {
-            producer_group: self.producer_group.clone(),
-            topic: topic.to_string(),
+            producer_group: self.producer_group.as_str().into(),
+            topic: topic.into(),
             default_topic: "TBW102".into(),
             default_topic_queue_nums: 4,
             queue_id,
             born_timestamp: now_ms(),
-            properties,
+            properties: properties.into(),
             batch,
             ..Default::default()
         }

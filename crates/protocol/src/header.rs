@@ -1,6 +1,7 @@
 //! Typed custom headers. On the wire a header is the command's `extFields`: a flat map
 //! of strings. [`Fields`] reads them with clear errors; each struct here knows its names.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use crate::command::ExtFields;
@@ -39,57 +40,58 @@ impl Fields for ExtFields {
 }
 
 /// `SendMessageRequestHeader`, decoded from either the long names (code 10) or the
-/// single-letter names of `SendMessageRequestHeaderV2` (codes 310, 320, 325).
+/// single-letter names of `SendMessageRequestHeaderV2` (codes 310, 320, 325). Decoded, its
+/// strings borrow from the command's fields (a send reads them once).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct SendMessageRequestHeader {
-    pub producer_group: String,
-    pub topic: String,
-    pub default_topic: String,
+pub struct SendMessageRequestHeader<'a> {
+    pub producer_group: Cow<'a, str>,
+    pub topic: Cow<'a, str>,
+    pub default_topic: Cow<'a, str>,
     pub default_topic_queue_nums: i32,
     pub queue_id: i32,
     pub sys_flag: i32,
     pub born_timestamp: i64,
     pub flag: i32,
-    pub properties: String,
+    pub properties: Cow<'a, str>,
     pub reconsume_times: i32,
     pub unit_mode: bool,
     pub max_reconsume_times: Option<i32>,
     pub batch: bool,
-    pub broker_name: Option<String>,
+    pub broker_name: Option<Cow<'a, str>>,
 }
 
-impl SendMessageRequestHeader {
-    pub fn decode(ext: &ExtFields, v2: bool) -> Result<Self, ProtocolError> {
+impl<'a> SendMessageRequestHeader<'a> {
+    pub fn decode(ext: &'a ExtFields, v2: bool) -> Result<Self, ProtocolError> {
         let n = |long: &'static str, short: &'static str| if v2 { short } else { long };
         Ok(SendMessageRequestHeader {
-            producer_group: ext.req_str(n("producerGroup", "a"))?.to_string(),
-            topic: ext.req_str(n("topic", "b"))?.to_string(),
-            default_topic: ext.raw(n("defaultTopic", "c")).unwrap_or("TBW102").to_string(),
+            producer_group: ext.req_str(n("producerGroup", "a"))?.into(),
+            topic: ext.req_str(n("topic", "b"))?.into(),
+            default_topic: ext.raw(n("defaultTopic", "c")).unwrap_or("TBW102").into(),
             default_topic_queue_nums: ext.opt(n("defaultTopicQueueNums", "d"))?.unwrap_or(4),
             queue_id: ext.req(n("queueId", "e"))?,
             sys_flag: ext.opt(n("sysFlag", "f"))?.unwrap_or(0),
             born_timestamp: ext.req(n("bornTimestamp", "g"))?,
             flag: ext.opt(n("flag", "h"))?.unwrap_or(0),
-            properties: ext.raw(n("properties", "i")).unwrap_or("").to_string(),
+            properties: ext.raw(n("properties", "i")).unwrap_or("").into(),
             reconsume_times: ext.opt(n("reconsumeTimes", "j"))?.unwrap_or(0),
             unit_mode: ext.flag(n("unitMode", "k")),
             max_reconsume_times: ext.opt(n("maxReconsumeTimes", "l"))?,
             batch: ext.flag(n("batch", "m")),
-            broker_name: ext.raw(n("brokerName", "n")).filter(|s| !s.is_empty()).map(str::to_string),
+            broker_name: ext.raw(n("brokerName", "n")).filter(|s| !s.is_empty()).map(Cow::Borrowed),
         })
     }
 
     /// Writes the V2 (single-letter) form, as the Java client does for codes 310 and 320.
     pub fn encode_v2(&self, ext: &mut ExtFields) {
-        ext.insert("a", &self.producer_group);
-        ext.insert("b", &self.topic);
-        ext.insert("c", &self.default_topic);
+        ext.insert("a", &*self.producer_group);
+        ext.insert("b", &*self.topic);
+        ext.insert("c", &*self.default_topic);
         ext.insert("d", self.default_topic_queue_nums.to_string());
         ext.insert("e", self.queue_id.to_string());
         ext.insert("f", self.sys_flag.to_string());
         ext.insert("g", self.born_timestamp.to_string());
         ext.insert("h", self.flag.to_string());
-        ext.insert("i", &self.properties);
+        ext.insert("i", &*self.properties);
         ext.insert("j", self.reconsume_times.to_string());
         ext.insert("k", self.unit_mode.to_string());
         if let Some(m) = self.max_reconsume_times {

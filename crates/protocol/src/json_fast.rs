@@ -13,6 +13,8 @@
 //! `None`, and the serde reader decides, with its errors. So both readers agree whenever this
 //! one answers; a property test and the `command` fuzz target check that.
 
+use std::borrow::Cow;
+
 use crate::command::{LanguageCode, RemotingCommand, SerializeType};
 use crate::ext_fields::ExtFields;
 
@@ -46,7 +48,7 @@ pub(crate) fn decode(header: &[u8]) -> Option<RemotingCommand> {
                 }
                 "remark" => {
                     remark = match r.scalar()? {
-                        Scalar::Str(s) => Some(s),
+                        Scalar::Str(s) => Some(s.into_owned()),
                         Scalar::Null => None,
                         _ => return None,
                     }
@@ -91,11 +93,11 @@ static STOPS: [bool; 256] = {
     t
 };
 
-enum Scalar {
+enum Scalar<'a> {
     Null,
     Bool,
     Int(i64),
-    Str(String),
+    Str(Cow<'a, str>),
 }
 
 struct Reader<'a> {
@@ -236,13 +238,24 @@ impl<'a> Reader<'a> {
         i64::try_from(if negative { -v } else { v }).ok()
     }
 
-    fn scalar(&mut self) -> Option<Scalar> {
+    /// The rest of a string whose opening quote is consumed: borrowed when it has no escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i;
+        let end = self.run_end(start)?;
+        if self.b[end] == b'"' {
+            self.i = end + 1;
+            return self.s.get(start..end).map(Cow::Borrowed);
+        }
+        let mut s = String::new();
+        self.string_into(&mut s)?;
+        Some(Cow::Owned(s))
+    }
+
+    fn scalar(&mut self) -> Option<Scalar<'a>> {
         Some(match self.peek()? {
             b'"' => {
                 self.i += 1;
-                let mut s = String::new();
-                self.string_into(&mut s)?;
-                Scalar::Str(s)
+                Scalar::Str(self.string()?)
             }
             b'n' => {
                 self.literal(b"null")?;

@@ -36,7 +36,7 @@ fn send_request_in_both_encodings() {
     assert_eq!((json.code, json.opaque, json.version, json.language, json.flag), (310, 7, 479, LanguageCode::JAVA, 0));
     assert_eq!(&json.body[..], b"hello");
     let h = SendMessageRequestHeader::decode(&json.ext_fields, true).unwrap();
-    assert_eq!((h.producer_group.as_str(), h.topic.as_str(), h.queue_id, h.born_timestamp), ("PG", "TopicTest", 1, 1_700_000_000_000));
+    assert_eq!((&*h.producer_group, &*h.topic, h.queue_id, h.born_timestamp), ("PG", "TopicTest", 1, 1_700_000_000_000));
     assert_eq!(h.properties, PROPS);
     let props = Properties::parse(&h.properties);
     assert_eq!(props.get("greeting"), Some("héllo 世界"));

@@ -58,7 +58,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
     }
     // Delivered; also kept in the reply topic, as storeReplyMessageEnable does by default.
     let out = Outgoing {
-        topic: h.topic.clone(),
+        topic: h.topic.to_string(),
         queue_id,
         flag: h.flag,
         sys_flag: h.sys_flag,

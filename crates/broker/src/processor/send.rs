@@ -35,7 +35,7 @@ pub async fn process(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) 
     let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
     let born_host = ch.peer_addr();
     let outgoing = |flag, body, props| Outgoing {
-        topic: h.topic.clone(),
+        topic: h.topic.to_string(),
         queue_id,
         flag,
         sys_flag: h.sys_flag,
@@ -126,13 +126,13 @@ pub(crate) fn check(b: &Broker, req: &RemotingCommand, h: &SendMessageRequestHea
     }
     names::validate_topic(&h.topic).map_err(|m| error(req, rs::INVALID_PARAMETER, m))?;
     names::validate_group(&h.producer_group).map_err(|m| error(req, rs::INVALID_PARAMETER, m))?;
-    if names::NOT_ALLOWED_SEND_TOPICS.contains(&h.topic.as_str()) {
+    if names::NOT_ALLOWED_SEND_TOPICS.contains(&&*h.topic) {
         return Err(error(req, rs::NO_PERMISSION, format!("Sending message to topic[{}] is forbidden.", h.topic)));
     }
     let topic = match b.topics.get(&h.topic) {
         Some(t) => Some(t),
         None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => {
-            let t = TopicConfig { topic_name: h.topic.clone(), read_queue_nums: 1, write_queue_nums: 1, perm: perm::READ | perm::WRITE, ..Default::default() };
+            let t = TopicConfig { topic_name: h.topic.to_string(), read_queue_nums: 1, write_queue_nums: 1, perm: perm::READ | perm::WRITE, ..Default::default() };
             Some(created(b, b.topics.get_or_create(t)))
         }
         None if b.config.auto_create_topic_enable => b.topics.create_from_default(&h.topic, &h.default_topic, h.default_topic_queue_nums).inspect(|t| {
