@@ -12,25 +12,43 @@ pub trait Fields {
     fn raw(&self, name: &str) -> Option<&str>;
 
     fn req_str(&self, name: &'static str) -> Result<&str, ProtocolError> {
-        self.raw(name).ok_or(ProtocolError::MissingField(name))
+        req_str(self.raw(name), name)
     }
 
     fn req<T: FromStr>(&self, name: &'static str) -> Result<T, ProtocolError> {
-        let v = self.req_str(name)?;
-        v.trim().parse().map_err(|_| ProtocolError::BadField { field: name, value: v.to_string() })
+        req(self.raw(name), name)
     }
 
     fn opt<T: FromStr>(&self, name: &'static str) -> Result<Option<T>, ProtocolError> {
-        match self.raw(name) {
-            None | Some("") | Some("null") => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| ProtocolError::BadField { field: name, value: v.to_string() }),
-        }
+        opt(self.raw(name), name)
     }
 
     /// Java's `Boolean.parseBoolean`: anything but "true" (any case) is false.
     fn flag(&self, name: &str) -> bool {
-        self.raw(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        flag(self.raw(name))
     }
+}
+
+// What `Fields` does with a field's value once found, for decoders that find them all in
+// one pass.
+fn req_str<'a>(v: Option<&'a str>, name: &'static str) -> Result<&'a str, ProtocolError> {
+    v.ok_or(ProtocolError::MissingField(name))
+}
+
+fn req<T: FromStr>(v: Option<&str>, name: &'static str) -> Result<T, ProtocolError> {
+    let v = req_str(v, name)?;
+    v.trim().parse().map_err(|_| ProtocolError::BadField { field: name, value: v.to_string() })
+}
+
+fn opt<T: FromStr>(v: Option<&str>, name: &'static str) -> Result<Option<T>, ProtocolError> {
+    match v {
+        None | Some("") | Some("null") => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| ProtocolError::BadField { field: name, value: v.to_string() }),
+    }
+}
+
+fn flag(v: Option<&str>) -> bool {
+    v.is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 impl Fields for ExtFields {
@@ -60,24 +78,61 @@ pub struct SendMessageRequestHeader<'a> {
     pub broker_name: Option<Cow<'a, str>>,
 }
 
+/// The fields of a send header: their long names (code 10), and in the same order the
+/// single letters `a` to `n` of `SendMessageRequestHeaderV2`.
+const SEND_FIELDS: [&str; 14] = [
+    "producerGroup",
+    "topic",
+    "defaultTopic",
+    "defaultTopicQueueNums",
+    "queueId",
+    "sysFlag",
+    "bornTimestamp",
+    "flag",
+    "properties",
+    "reconsumeTimes",
+    "unitMode",
+    "maxReconsumeTimes",
+    "batch",
+    "brokerName",
+];
+
 impl<'a> SendMessageRequestHeader<'a> {
     pub fn decode(ext: &'a ExtFields, v2: bool) -> Result<Self, ProtocolError> {
-        let n = |long: &'static str, short: &'static str| if v2 { short } else { long };
+        // One pass over the fields, not a lookup per name: this runs for every send.
+        let mut f: [Option<&'a str>; 14] = [None; 14];
+        for (k, v) in ext.iter() {
+            let i = if v2 {
+                match k.as_bytes() {
+                    [c @ b'a'..=b'n'] => (c - b'a') as usize,
+                    _ => continue,
+                }
+            } else {
+                match SEND_FIELDS.iter().position(|n| *n == k) {
+                    Some(i) => i,
+                    None => continue,
+                }
+            };
+            f[i] = Some(v);
+        }
+        // The name an error gives: the one on the wire.
+        const SHORT: [&str; 14] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"];
+        let n = |i: usize| if v2 { SHORT[i] } else { SEND_FIELDS[i] };
         Ok(SendMessageRequestHeader {
-            producer_group: ext.req_str(n("producerGroup", "a"))?.into(),
-            topic: ext.req_str(n("topic", "b"))?.into(),
-            default_topic: ext.raw(n("defaultTopic", "c")).unwrap_or("TBW102").into(),
-            default_topic_queue_nums: ext.opt(n("defaultTopicQueueNums", "d"))?.unwrap_or(4),
-            queue_id: ext.req(n("queueId", "e"))?,
-            sys_flag: ext.opt(n("sysFlag", "f"))?.unwrap_or(0),
-            born_timestamp: ext.req(n("bornTimestamp", "g"))?,
-            flag: ext.opt(n("flag", "h"))?.unwrap_or(0),
-            properties: ext.raw(n("properties", "i")).unwrap_or("").into(),
-            reconsume_times: ext.opt(n("reconsumeTimes", "j"))?.unwrap_or(0),
-            unit_mode: ext.flag(n("unitMode", "k")),
-            max_reconsume_times: ext.opt(n("maxReconsumeTimes", "l"))?,
-            batch: ext.flag(n("batch", "m")),
-            broker_name: ext.raw(n("brokerName", "n")).filter(|s| !s.is_empty()).map(Cow::Borrowed),
+            producer_group: req_str(f[0], n(0))?.into(),
+            topic: req_str(f[1], n(1))?.into(),
+            default_topic: f[2].unwrap_or("TBW102").into(),
+            default_topic_queue_nums: opt(f[3], n(3))?.unwrap_or(4),
+            queue_id: req(f[4], n(4))?,
+            sys_flag: opt(f[5], n(5))?.unwrap_or(0),
+            born_timestamp: req(f[6], n(6))?,
+            flag: opt(f[7], n(7))?.unwrap_or(0),
+            properties: f[8].unwrap_or("").into(),
+            reconsume_times: opt(f[9], n(9))?.unwrap_or(0),
+            unit_mode: flag(f[10]),
+            max_reconsume_times: opt(f[11], n(11))?,
+            batch: flag(f[12]),
+            broker_name: f[13].filter(|s| !s.is_empty()).map(Cow::Borrowed),
         })
     }
 
@@ -299,10 +354,21 @@ mod tests {
         let mut ext = ExtFields::new();
         h.encode_v2(&mut ext);
         assert_eq!(SendMessageRequestHeader::decode(&ext, true).unwrap(), h);
+        // The same fields under their long names (code 10), with one the header does not know.
+        let long: ExtFields = ext.iter().map(|(k, v)| (SEND_FIELDS[(k.as_bytes()[0] - b'a') as usize], v)).chain([("zzz", "1")]).collect();
+        assert_eq!(long.get("queueId"), Some("2"));
+        assert_eq!(SendMessageRequestHeader::decode(&long, false).unwrap(), h);
+        assert_eq!(SendMessageRequestHeader::decode(&long, true), Err(ProtocolError::MissingField("a")));
+        let flags: ExtFields = [("a", "pg"), ("b", "t"), ("e", "1"), ("g", "5"), ("k", "TRUE"), ("m", "yes"), ("n", "bn"), ("d", "null")].into_iter().collect();
+        let f = SendMessageRequestHeader::decode(&flags, true).unwrap();
+        assert_eq!((f.unit_mode, f.batch, f.broker_name.as_deref(), f.default_topic_queue_nums), (true, false, Some("bn"), 4));
     }
 
     #[test]
     fn errors_name_the_field() {
+        let mut ext = ExtFields::new();
+        ext.insert("producerGroup", "pg");
+        assert_eq!(SendMessageRequestHeader::decode(&ext, false), Err(ProtocolError::MissingField("topic")));
         let mut ext = ExtFields::new();
         ext.insert("a", "pg");
         assert_eq!(SendMessageRequestHeader::decode(&ext, true), Err(ProtocolError::MissingField("b")));

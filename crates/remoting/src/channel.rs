@@ -89,6 +89,12 @@ pub struct Channel {
     /// Requests from the peer being handled, not counting those parked (long polls): a
     /// finishing channel ends only once these have queued their answers.
     busy: AtomicUsize,
+    /// Requests from the peer being handled, parked ones included, against
+    /// `max_inflight_requests`; the reader waits on `inflight_freed` at the limit. (A counter,
+    /// not a semaphore: releasing a semaphore permit takes a lock, for every request.)
+    inflight: AtomicUsize,
+    inflight_freed: Notify,
+    max_inflight: usize,
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -121,6 +127,9 @@ impl Channel {
             finishing: AtomicBool::new(false),
             finishing_notify: Notify::new(),
             busy: AtomicUsize::new(0),
+            inflight: AtomicUsize::new(0),
+            inflight_freed: Notify::new(),
+            max_inflight: config.max_inflight_requests.max(1),
         });
         tokio::spawn(write_loop(channel.clone(), write_half, rx));
         tokio::spawn(read_loop(channel.clone(), read_half, handler, config));
@@ -411,7 +420,7 @@ const READ_MAX_BYTES: usize = 256 * 1024;
 async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Arc<dyn Handler>, config: ChannelConfig) {
     let mut read_size = READ_MIN_BYTES;
     let mut buf = BytesMut::with_capacity(read_size);
-    let inflight = Arc::new(Semaphore::new(config.max_inflight_requests.max(1)));
+    let max_inflight = channel.max_inflight;
     // One idle timer and one close watch for the connection's life, not one per read: a
     // read only notes when it happened, and the timer, when it fires, checks that.
     let idle_timeout = config.idle_timeout;
@@ -434,17 +443,24 @@ async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Ar
                 if channel.is_finishing() {
                     continue; // no new work once finishing; read on until the peer closes
                 }
-                let permit = match inflight.clone().try_acquire_owned() {
-                    Ok(p) => Some(p),
-                    Err(_) => tokio::select! {
-                        p = inflight.clone().acquire_owned() => p.ok(),
-                        _ = &mut closed => None,
-                    },
-                };
-                match permit {
-                    Some(permit) => dispatch(&channel, &handler, cmd, permit),
-                    None => break "closed locally".to_string(),
+                // Only this loop adds to `inflight`, so room seen here is still there below.
+                while channel.inflight.load(Ordering::Acquire) >= max_inflight {
+                    let freed = channel.inflight_freed.notified();
+                    tokio::pin!(freed);
+                    // Register before looking again, so a release in between is not missed.
+                    freed.as_mut().enable();
+                    if channel.inflight.load(Ordering::Acquire) < max_inflight {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = freed => {}
+                        _ = &mut closed => break,
+                    }
                 }
+                if channel.is_closed() {
+                    break "closed locally".to_string();
+                }
+                dispatch(&channel, &handler, cmd);
                 continue;
             }
             Ok(None) => {}
@@ -499,26 +515,29 @@ fn complete(channel: &Channel, cmd: RemotingCommand) {
     }
 }
 
-/// A request being handled: done when dropped, after its answer is queued (or the task ends
-/// some other way).
+/// A request being handled (counted in `busy` and `inflight`): done when dropped, after its
+/// answer is queued (or the task ends some other way).
 struct Handling(Arc<Channel>);
 
 impl Drop for Handling {
     fn drop(&mut self) {
         self.0.request_done();
+        if self.0.inflight.fetch_sub(1, Ordering::AcqRel) >= self.0.max_inflight {
+            self.0.inflight_freed.notify_one();
+        }
     }
 }
 
-/// Handles a request in its own task, holding one of the connection's in-flight permits.
-fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCommand, permit: tokio::sync::OwnedSemaphorePermit) {
+/// Handles a request in its own task, counted against the connection's in-flight limit.
+fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCommand) {
     let oneway = cmd.is_oneway();
     let opaque = cmd.opaque;
     channel.busy.fetch_add(1, Ordering::AcqRel);
+    channel.inflight.fetch_add(1, Ordering::AcqRel);
     let handling = Handling(channel.clone());
     let fut = handler.handle(channel.clone(), cmd);
     let channel = channel.clone();
     tokio::spawn(async move {
-        let _permit = permit;
         let _handling = handling;
         if let Some(mut response) = fut.await {
             if oneway {

@@ -65,7 +65,8 @@ async fn a_peer_that_sends_without_reading_is_held_at_the_inflight_limit() {
     use tokio::io::AsyncWriteExt;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut peer = TcpStream::connect(addr).await.unwrap();
+    let peer = TcpStream::connect(addr).await.unwrap();
+    let (mut peer_read, mut peer) = peer.into_split();
     let (stream, _) = listener.accept().await.unwrap();
     let started = Arc::new(AtomicUsize::new(0));
     let config = ChannelConfig { write_queue_bytes: 1024 * 1024, max_inflight_requests: 64, ..ChannelConfig::default() };
@@ -90,5 +91,20 @@ async fn a_peer_that_sends_without_reading_is_held_at_the_inflight_limit() {
     // Answers fill the socket buffers and the 1 MiB write queue (a few hundred of 64 KiB),
     // then at most 64 more requests are held; the rest wait unread.
     assert!(handled < 2_000, "{handled} requests taken on for a peer that reads nothing");
+
+    // Once the peer reads its answers, requests are taken on again until all are answered.
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 20];
+        while peer_read.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    let all = tokio::time::timeout(Duration::from_secs(60), async {
+        while started.load(Ordering::Relaxed) < 100_000 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(all.is_ok(), "only {} of 100,000 requests taken on after the peer began to read", started.load(Ordering::Relaxed));
     drop(writer);
+    reader.abort();
 }
