@@ -63,6 +63,8 @@ pub struct BrokerConfig {
     pub wait_time_mills_in_send_queue: u64,
     pub truncate_corrupt_commit_log: bool,
     pub check_crc_on_read: bool,
+    /// Bytes of CommitLog pages brought into the page cache ahead of the appender (0 = off).
+    pub warm_commit_log_ahead_bytes: u64,
     pub check_crc_on_recover: bool,
     /// Hours a CommitLog file is kept.
     pub file_reserved_time_hours: u64,
@@ -129,6 +131,7 @@ impl Default for BrokerConfig {
             wait_time_mills_in_send_queue: 200,
             truncate_corrupt_commit_log: false,
             check_crc_on_read: false,
+            warm_commit_log_ahead_bytes: 64 * 1024 * 1024,
             check_crc_on_recover: true,
             file_reserved_time_hours: 72,
             delete_when: vec![4],
@@ -241,6 +244,7 @@ impl BrokerConfig {
                 "connectionMaxInflightRequests" => self.connection_max_inflight_requests = parse(k, v)?,
                 "truncateCorruptCommitLog" => self.truncate_corrupt_commit_log = parse_bool(k, v)?,
                 "checkCrcOnRead" => self.check_crc_on_read = parse_bool(k, v)?,
+                "warmCommitLogAheadBytes" => self.warm_commit_log_ahead_bytes = parse(k, v)?,
                 "checkCRCOnRecover" => self.check_crc_on_recover = parse_bool(k, v)?,
                 "fileReservedTime" => self.file_reserved_time_hours = parse(k, v)?,
                 "deleteWhen" => {
@@ -316,6 +320,7 @@ impl BrokerConfig {
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
         c.truncate_corrupt = self.truncate_corrupt_commit_log;
         c.check_crc_on_read = self.check_crc_on_read;
+        c.warm_ahead_bytes = self.warm_commit_log_ahead_bytes;
         c.check_crc_on_recover = self.check_crc_on_recover;
         c.retention = store::RetentionPolicy {
             file_reserved_time: std::time::Duration::from_secs(self.file_reserved_time_hours * 3600),

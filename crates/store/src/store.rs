@@ -59,6 +59,9 @@ pub struct StoreConfig {
     pub disk_capacity_bytes: Option<u64>,
     /// `maxHashSlotNum` and `maxIndexNum` of each index file.
     pub index_limits: IndexLimits,
+    /// How far past the write end an idle-priority thread brings CommitLog pages into the
+    /// page cache ahead of the appender (0: no such thread).
+    pub warm_ahead_bytes: u64,
 }
 
 impl StoreConfig {
@@ -81,6 +84,7 @@ impl StoreConfig {
             clean_interval: Duration::from_secs(10),
             disk_capacity_bytes: None,
             index_limits: IndexLimits::default(),
+            warm_ahead_bytes: 64 * 1024 * 1024,
         }
     }
 

@@ -496,3 +496,42 @@ async fn an_unwritten_page_past_the_checkpoint_is_a_torn_tail() {
     assert_eq!(bodies(&store, "T", 0, 0).len(), kept);
     store.shutdown().await;
 }
+
+/// Whether the page cache holds every page of `len` bytes of `file` at `offset` (`mincore`
+/// on a read-only map, which does not bring anything in itself).
+fn cached(file: &std::fs::File, offset: u64, len: usize) -> bool {
+    // SAFETY: a read-only map of a file no one truncates while the test looks at it.
+    let map = unsafe { memmap2::MmapOptions::new().offset(offset).len(len).map(file) }.unwrap();
+    let pages = len.div_ceil(4096);
+    let mut resident = vec![0u8; pages];
+    // SAFETY: `map` is a live mapping of `len` bytes at a page-aligned address, and `resident`
+    // has one byte per page.
+    let rc = unsafe { libc::mincore(map.as_ptr() as *mut libc::c_void, len, resident.as_mut_ptr()) };
+    assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    resident.iter().all(|r| r & 1 == 1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warmer_brings_pages_past_the_write_end_into_the_page_cache() {
+    for ahead in [0u64, 256 * 1024] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg = config(tmp.path());
+        cfg.commit_log_file_bytes = 4 * 1024 * 1024;
+        cfg.warm_ahead_bytes = ahead;
+        let store = Store::open(cfg).unwrap();
+        put(&store, "T", 0, 1).await;
+        let file = std::fs::File::open(segment0(tmp.path())).unwrap();
+        // Whole pages past the first record, inside the warmed range, never written.
+        let (from, len) = (64 * 1024, 128 * 1024);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while ahead > 0 && !cached(&file, from, len) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(cached(&file, from, len), ahead > 0, "warm ahead {ahead}");
+        // Nothing was written there: the pages are the file's holes, zeros.
+        let mut probe = [1u8; 16];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut probe, from).unwrap();
+        assert_eq!(probe, [0u8; 16]);
+        store.shutdown().await;
+    }
+}
