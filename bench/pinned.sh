@@ -7,11 +7,12 @@
 #   bench/pinned.sh syscalls BIN                 every system call of the broker per message
 #   bench/pinned.sh profile BIN [SECONDS]        as produce, with `perf record` of the broker
 #                                                (report: perf report -i perf.data --no-children)
-#   bench/pinned.sh rate BIN RATE [CONF_LINE...] fixed-rate produce: latency from intended send time
-#                                                and from actual send; CONF_LINEs go into broker.conf
+#   bench/pinned.sh rate BIN RATE [SECONDS]      fixed-rate produce: latency from intended send time
+#                                                and from actual send
 #   bench/pinned.sh sink BIN                     the trivial sink: msgs/s and its CPU per message
 #
 # WARM=seconds of unmeasured max-rate produce first (default 5; the comparison uses 30).
+# CONF="key=value;key=value" adds lines to the broker's broker.conf.
 set -uo pipefail
 mode=${1:?mode}; bin=$(realpath "${2:?binary}"); shift 2
 warm=${WARM:-5}
@@ -36,7 +37,8 @@ fi
 
 ns=$((20000 + RANDOM % 10000)); br=$((ns + 1))
 echo "diskCapacityBytes=1099511627776" > "$work/broker.conf"
-if [ "$mode" = rate ]; then rate=${1:?rate}; shift; for line in "$@"; do echo "$line" >> "$work/broker.conf"; done; fi
+tr ';' '\n' <<< "${CONF:-}" >> "$work/broker.conf"
+if [ "$mode" = rate ]; then rate=${1:?rate}; shift; fi
 taskset -c 0 "$bin" standalone --data-dir "$work/data" --namesrv-port $ns --broker-port $br -c "$work/broker.conf" > "$work/log" 2>&1 & pid=$!
 until load -n 127.0.0.1:$ns -t Warmup -d 0 -c 1 >/dev/null 2>&1; do sleep 0.05; done
 load -n 127.0.0.1:$ns -t Bench --queues 8 -d "$warm" -c 64 >/dev/null 2>&1

@@ -37,52 +37,40 @@ const MAX_BATCH_JOBS: usize = 1024;
 const BLANK_HEADER_BYTES: u64 = 8;
 
 pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) -> Result<Vec<JoinHandle<()>>, StoreError> {
-    let mut threads = Vec::new();
     let appender =
         Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, last_record: tail.last_record, next_queue_offset: HashMap::new() };
-    threads.push(
-        std::thread::Builder::new()
-            .name("store-appender".into())
-            .spawn(move || {
-                batch_scheduling();
-                appender.run(rx)
-            })
-            .map_err(|e| StoreError::io("store-appender thread", e))?,
-    );
-    {
-        let s = shared.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("store-cleaner".into())
-                .spawn(move || periodic_clean(s))
-                .map_err(|e| StoreError::io("store-cleaner thread", e))?,
-        );
-    }
+    let mut threads = vec![thread("store-appender", Some(libc::SCHED_BATCH), move || appender.run(rx))?];
+    let s = shared.clone();
+    threads.push(thread("store-cleaner", None, move || periodic_clean(s))?);
     if shared.config.warm_ahead_bytes > 0 {
         let s = shared.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("store-warmer".into())
-                .spawn(move || {
-                    idle_scheduling();
-                    warm_ahead(s)
-                })
-                .map_err(|e| StoreError::io("store-warmer thread", e))?,
-        );
+        threads.push(thread("store-warmer", Some(libc::SCHED_IDLE), move || warm_ahead(s))?);
     }
-    {
-        let s = shared.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("store-flusher".into())
-                .spawn(move || {
-                    batch_scheduling();
-                    periodic_flush(s)
-                })
-                .map_err(|e| StoreError::io("store-flusher thread", e))?,
-        );
-    }
+    threads.push(thread("store-flusher", Some(libc::SCHED_BATCH), move || periodic_flush(shared))?);
     Ok(threads)
+}
+
+/// Starts a named store thread, under `policy` when given.
+///
+/// `SCHED_BATCH` (appender, flusher): waking the thread does not preempt the thread that woke
+/// it. A sender that wakes the appender goes on reading requests, so the appender finds a batch
+/// instead of one message (on one core, wake-up preemption made every put two context
+/// switches). `SCHED_IDLE` (warmer): the thread runs only when nothing else wants its core.
+/// Best effort: without the policy the thread runs as any other.
+fn thread(name: &'static str, policy: Option<libc::c_int>, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            if let Some(policy) = policy {
+                let param = libc::sched_param { sched_priority: 0 };
+                // SAFETY: plain system call on the calling thread (pid 0) with a valid parameter.
+                if unsafe { libc::sched_setscheduler(0, policy, &param) } != 0 {
+                    tracing::debug!(thread = name, error = %std::io::Error::last_os_error(), "scheduling policy not set");
+                }
+            }
+            f()
+        })
+        .map_err(|e| StoreError::io(format!("{name} thread"), e))
 }
 
 struct Appender {
@@ -131,35 +119,11 @@ fn write_all_vectored_at(file: &std::fs::File, mut bufs: &mut [IoSlice<'_>], mut
     Ok(())
 }
 
-/// A put laid out in the write buffer, waiting for its answer.
+/// A put placed in the batch (its records patched where they lie), waiting for its answer.
 struct Placed {
     msg: PutMessage,
     reply: oneshot::Sender<Result<PutResult, PutError>>,
     result: Result<PutResult, PutError>,
-}
-
-/// Marks the calling thread SCHED_BATCH: waking it does not preempt the thread that woke it.
-/// A sender that wakes the appender goes on reading requests, so the appender finds a batch
-/// instead of one message (on one core, wake-up preemption made every put two context
-/// switches). Best effort.
-fn batch_scheduling() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: plain system call on the calling thread (pid 0) with a valid parameter.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
-    if rc != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "SCHED_BATCH not set for the appender");
-    }
-}
-
-/// Marks the calling thread SCHED_IDLE: it runs only when nothing else wants its core.
-/// Best effort.
-fn idle_scheduling() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: plain system call on the calling thread (pid 0) with a valid parameter.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-    if rc != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "SCHED_IDLE not set for the warmer");
-    }
 }
 
 fn now_ms() -> i64 {
@@ -489,13 +453,20 @@ fn periodic_flush(shared: Arc<Shared>) {
     }
 }
 
-/// Pages brought into the cache per call: small, because the call cannot be preempted on a
-/// kernel without preemption, and the thread that wants the core waits for it.
-const WARM_CHUNK_BYTES: u64 = 64 * 1024;
+/// Pages brought into the cache per call: few, because read-ahead holds its new pages locked
+/// until they are filled, and on a kernel without preemption the thread that wants the core
+/// waits for the call.
+const WARM_CHUNK_BYTES: u64 = 16 * 1024;
+/// The warmer stays this far past the write end, so the appender does not reach pages the
+/// warmer holds locked while it is preempted (it runs at idle priority and may wait long for
+/// the core). With 64 KiB steps and no gap, fixed-rate runs showed stalls of up to 88 ms.
+const WARM_GAP_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Brings the CommitLog pages the appender will write next into the page cache, up to
-/// `warm_ahead_bytes` past the write end, from a thread that runs only when its core is
-/// otherwise idle. A segment is a sparse file, and read-ahead over its holes makes
+/// Brings the CommitLog pages the appender will write next into the page cache,
+/// `warm_ahead_bytes` of them from `WARM_GAP_BYTES` past the write end, from a thread that runs
+/// only when its core is otherwise idle. Off by default (see BENCHMARKS.md: it raises the
+/// throughput on cold memory and costs a little on warm memory; its latency outliers are not
+/// fully understood). A segment is a sparse file, and read-ahead over its holes makes
 /// zero-filled, up-to-date pages without any disk I/O, so the appender's `pwritev` copies
 /// into pages that exist instead of allocating (and zeroing, and on a VM often faulting in
 /// from the host) each one on the append path. The pages are clean: reclaim may drop them,
@@ -507,8 +478,8 @@ fn warm_ahead(shared: Arc<Shared>) {
     let mut warmed_to = 0u64;
     while !shared.stopped.load(Ordering::Acquire) {
         let end = shared.commitlog.write_end.load(Ordering::Acquire);
-        warmed_to = warmed_to.max(end);
-        let target = end.saturating_add(ahead);
+        warmed_to = warmed_to.max(end + WARM_GAP_BYTES);
+        let target = end.saturating_add(WARM_GAP_BYTES).saturating_add(ahead);
         let mut progressed = false;
         while warmed_to < target && !shared.stopped.load(Ordering::Acquire) {
             // Only segments that exist: the next one is created when the appender rolls.

@@ -59,8 +59,8 @@ pub struct StoreConfig {
     pub disk_capacity_bytes: Option<u64>,
     /// `maxHashSlotNum` and `maxIndexNum` of each index file.
     pub index_limits: IndexLimits,
-    /// How far past the write end an idle-priority thread brings CommitLog pages into the
-    /// page cache ahead of the appender (0: no such thread).
+    /// How many bytes of CommitLog pages ahead of the write end an idle-priority thread brings
+    /// into the page cache for the appender (0: no such thread, the default).
     pub warm_ahead_bytes: u64,
 }
 
@@ -84,7 +84,7 @@ impl StoreConfig {
             clean_interval: Duration::from_secs(10),
             disk_capacity_bytes: None,
             index_limits: IndexLimits::default(),
-            warm_ahead_bytes: 64 * 1024 * 1024,
+            warm_ahead_bytes: 0,
         }
     }
 

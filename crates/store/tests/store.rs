@@ -516,13 +516,13 @@ async fn the_warmer_brings_pages_past_the_write_end_into_the_page_cache() {
     for ahead in [0u64, 256 * 1024] {
         let tmp = tempfile::tempdir().unwrap();
         let mut cfg = config(tmp.path());
-        cfg.commit_log_file_bytes = 4 * 1024 * 1024;
+        cfg.commit_log_file_bytes = 8 * 1024 * 1024;
         cfg.warm_ahead_bytes = ahead;
         let store = Store::open(cfg).unwrap();
         put(&store, "T", 0, 1).await;
         let file = std::fs::File::open(segment0(tmp.path())).unwrap();
         // Whole pages past the first record, inside the warmed range, never written.
-        let (from, len) = (64 * 1024, 128 * 1024);
+        let (from, len) = (4 * 1024 * 1024 + 64 * 1024, 128 * 1024);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while ahead > 0 && !cached(&file, from, len) && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
