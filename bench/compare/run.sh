@@ -6,6 +6,7 @@
 #
 #   bench/compare/run.sh     RUNS=2 DURATION=10 WARMUP=30 SIZE=1024 CONCURRENCY=64 WIDE=256 JAVA_HEAP=2g PIN=1
 #
+# ROCKETRY_CONF="key=value;key=value" adds lines to rocketry's broker.conf.
 # PIN=1 (with 2+ cores) pins the broker (and the Java NameServer) to core 0 and every load
 # generator to core 1 with taskset. Scenarios, per run:
 #   startup (start to first stored message), idle RSS, then WARMUP seconds of unmeasured
@@ -47,6 +48,7 @@ now_ms() { date +%s%3N; }
 # start_<kind> DIR NS_PORT BROKER_PORT: sets PIDS (all processes) and BROKER_PID
 start_rocketry() {
     echo "diskCapacityBytes=1099511627776" > "$1/broker.conf"
+    tr ';' '\n' <<< "${ROCKETRY_CONF:-}" >> "$1/broker.conf"
     "${on_broker[@]}" "$bin" standalone --data-dir "$1/data" --namesrv-port "$2" --broker-port "$3" -c "$1/broker.conf" > "$1/log" 2>&1 &
     BROKER_PID=$!; PIDS="$BROKER_PID"
 }

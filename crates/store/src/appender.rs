@@ -453,13 +453,13 @@ fn periodic_flush(shared: Arc<Shared>) {
     }
 }
 
-/// Pages brought into the cache per call: few, because read-ahead holds its new pages locked
-/// until they are filled, and on a kernel without preemption the thread that wants the core
-/// waits for the call.
-const WARM_CHUNK_BYTES: u64 = 16 * 1024;
+/// Bytes brought into the cache per call: one page. With 64 KiB and 16 KiB steps (read-ahead
+/// then makes larger folios) fixed-rate runs had stalls of 18–88 ms; with single pages their
+/// worst cases matched runs without the warmer (BENCHMARKS.md).
+const WARM_CHUNK_BYTES: u64 = 4 * 1024;
 /// The warmer stays this far past the write end, so the appender does not reach pages the
 /// warmer holds locked while it is preempted (it runs at idle priority and may wait long for
-/// the core). With 64 KiB steps and no gap, fixed-rate runs showed stalls of up to 88 ms.
+/// the core).
 const WARM_GAP_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Brings the CommitLog pages the appender will write next into the page cache,
