@@ -131,7 +131,7 @@ impl Default for BrokerConfig {
             wait_time_mills_in_send_queue: 200,
             truncate_corrupt_commit_log: false,
             check_crc_on_read: false,
-            warm_commit_log_ahead_bytes: 0,
+            warm_commit_log_ahead_bytes: 64 * 1024 * 1024,
             check_crc_on_recover: true,
             file_reserved_time_hours: 72,
             delete_when: vec![4],

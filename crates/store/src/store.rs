@@ -60,7 +60,7 @@ pub struct StoreConfig {
     /// `maxHashSlotNum` and `maxIndexNum` of each index file.
     pub index_limits: IndexLimits,
     /// How many bytes of CommitLog pages ahead of the write end an idle-priority thread brings
-    /// into the page cache for the appender (0: no such thread, the default).
+    /// into the page cache for the appender (0: no such thread).
     pub warm_ahead_bytes: u64,
 }
 
@@ -84,7 +84,7 @@ impl StoreConfig {
             clean_interval: Duration::from_secs(10),
             disk_capacity_bytes: None,
             index_limits: IndexLimits::default(),
-            warm_ahead_bytes: 0,
+            warm_ahead_bytes: 64 * 1024 * 1024,
         }
     }
 
