@@ -109,6 +109,12 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     config.listen_port = local_addr.port();
     // Recovery reads files: keep it off the async workers.
     let store_config = config.store_config();
+    tracing::info!(
+        cache_window_bytes = store_config.cache_window_bytes,
+        warm_ahead_bytes = store_config.warm_ahead_bytes,
+        free_pages_reported_to_host = config::MemoryCost::of_this_machine().free_pages_reported_to_host,
+        "CommitLog page cache (commitLogCacheWindowBytes, warmCommitLogAheadBytes)"
+    );
     let store = tokio::task::spawn_blocking(move || Store::open(store_config))
         .await
         .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use protocol::message::{patch_record, pos, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::commitlog::Segment;
+use crate::commitlog::{drop_cached, CommitLog, Segment, DROP_ALIGN};
 use crate::recovery::Tail;
 use crate::store::{Dispatch, FlushMode, PutMessage, PutResult, Shared};
 use crate::{PutError, StoreError};
@@ -444,12 +444,38 @@ fn flush_segments(shared: &Shared) -> Result<(), StoreError> {
 /// consume queues and index and writes the checkpoint recovery starts from.
 fn periodic_flush(shared: Arc<Shared>) {
     let interval = shared.config.flush_interval.max(Duration::from_millis(1));
+    let mut dropped_to = shared.commitlog.min_offset();
     while !shared.stopped.load(Ordering::Acquire) {
         std::thread::sleep(interval);
         let flushed = if shared.config.flush_mode == FlushMode::Async { flush_segments(&shared) } else { Ok(()) };
         if let Err(e) = flushed.and_then(|_| shared.checkpoint()) {
             tracing::error!(error = %e, "periodic flush failed");
         }
+        drop_behind(&shared.commitlog, &mut dropped_to);
+    }
+}
+
+/// With a cache window: drops the flushed CommitLog pages more than `cache_window` behind the
+/// write end from the page cache, from `dropped_to` on, so that the appender's next pages
+/// reuse their memory. Where the kernel hands free memory back to a VM's host, a new page
+/// costs a host fault on first touch; recycled ones do not (BENCHMARKS.md). Unflushed pages
+/// are never dropped (the kernel would only start writing them back).
+fn drop_behind(cl: &CommitLog, dropped_to: &mut u64) {
+    if cl.cache_window == 0 {
+        return;
+    }
+    let upto = cl.flushed_end.load(Ordering::Acquire).min(cl.max_offset().saturating_sub(cl.cache_window));
+    while *dropped_to < upto {
+        let Some(seg) = cl.segment_for(*dropped_to).or_else(|| cl.segments().into_iter().find(|s| s.base > *dropped_to)) else { return };
+        let from = (*dropped_to / DROP_ALIGN * DROP_ALIGN).max(seg.base);
+        let to = upto.min(seg.base + cl.file_size);
+        if from >= to {
+            // A segment past `upto` is next: nothing behind the window is left.
+            *dropped_to = upto;
+            return;
+        }
+        drop_cached(&seg, from - seg.base, to - from);
+        *dropped_to = to;
     }
 }
 
@@ -476,18 +502,26 @@ fn warm_ahead(shared: Arc<Shared>) {
     let ahead = shared.config.warm_ahead_bytes;
     let file_size = shared.config.commit_log_file_bytes;
     let mut warmed_to = 0u64;
+    let mut seg: Option<Arc<Segment>> = None;
     while !shared.stopped.load(Ordering::Acquire) {
         let end = shared.commitlog.write_end.load(Ordering::Acquire);
+        let window = shared.config.cache_window_bytes;
+        if window > 0 && end > window {
+            // The flusher recycles pages behind the window now: the appender's new pages are
+            // memory just freed, and warming them only zero-fills them first (measured slower).
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
         warmed_to = warmed_to.max(end + WARM_GAP_BYTES);
         let target = end.saturating_add(WARM_GAP_BYTES).saturating_add(ahead);
         let mut progressed = false;
         while warmed_to < target && !shared.stopped.load(Ordering::Acquire) {
             // Only segments that exist: the next one is created when the appender rolls.
-            let Some(seg) = shared.commitlog.segments().into_iter().rev().find(|s| s.base <= warmed_to) else { break };
-            let seg_end = seg.base + file_size;
-            if warmed_to >= seg_end {
-                break;
+            if seg.as_ref().is_none_or(|s| warmed_to >= s.base + file_size) {
+                seg = shared.commitlog.segment_for(warmed_to);
             }
+            let Some(seg) = &seg else { break };
+            let seg_end = seg.base + file_size;
             let len = WARM_CHUNK_BYTES.min(seg_end - warmed_to).min(target - warmed_to);
             // SAFETY: an advisory system call on a descriptor `seg` keeps open; its failure
             // costs nothing but the warming.

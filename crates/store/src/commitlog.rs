@@ -14,6 +14,17 @@ use crate::StoreError;
 
 pub const SEGMENT_NAME_DIGITS: usize = 20;
 
+/// How far behind a read behind the cache window pages are dropped (and at most a quarter of
+/// the window): readers of other queues lagging less than this still find them cached.
+const READ_DROP_LAG: u64 = 64 * 1024 * 1024;
+/// Dropped beyond the span of the read itself, to cover what reads of other spans skipped,
+/// and at least `DROP_ALIGN`, so each large folio lies wholly inside some dropped range.
+const READ_DROP_MARGIN: u64 = DROP_ALIGN;
+/// The page cache keeps a file in folios of up to 2 MiB, and dropping a range leaves every
+/// folio that lies only partly inside it: each drop starts this far back from where the
+/// previous one ended, so the folio across that boundary goes too.
+pub(crate) const DROP_ALIGN: u64 = 2 * 1024 * 1024;
+
 pub(crate) struct Segment {
     pub base: u64,
     pub path: PathBuf,
@@ -52,6 +63,9 @@ pub(crate) struct CommitLog {
     pub write_end: AtomicU64,
     /// Offset up to which data is known to be on disk.
     pub flushed_end: AtomicU64,
+    /// Bytes behind the write end that stay in the page cache (0: the kernel decides).
+    /// Reads from the disk further behind drop what they read (`drop_cached`).
+    pub cache_window: u64,
 }
 
 impl CommitLog {
@@ -67,7 +81,7 @@ impl CommitLog {
         self.write_end.load(Ordering::Acquire)
     }
 
-    fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
+    pub(crate) fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
         let segs = self.segments.read().unwrap_or_else(|e| e.into_inner());
         let i = segs.partition_point(|s| s.base <= offset);
         let seg = segs.get(i.checked_sub(1)?)?;
@@ -117,6 +131,25 @@ impl CommitLog {
         Ok(true)
     }
 
+    /// After a read of `[from, to)` behind the cache window: drops the pages `READ_DROP_LAG`
+    /// and more behind `from` (as far back as this read spans, plus a margin), so that a reader
+    /// catching up from the disk does not grow the page cache again, while readers of other
+    /// queues over the same stretch, up to `READ_DROP_LAG` behind, still find them cached.
+    pub fn drop_read_behind(&self, from: u64, to: u64) {
+        if self.cache_window == 0 || to + self.cache_window > self.max_offset() {
+            return;
+        }
+        let end = from.saturating_sub(READ_DROP_LAG.min(self.cache_window / 4));
+        let start = end.saturating_sub(to - from + READ_DROP_MARGIN);
+        let mut at = start;
+        while at < end {
+            let Some(seg) = self.segment_for(at) else { return };
+            let stop = end.min(seg.base + self.file_size);
+            drop_cached(&seg, at - seg.base, stop - at);
+            at = stop;
+        }
+    }
+
     /// Reads the record at `offset`, using its size field.
     pub fn read_record(&self, offset: u64) -> Result<Bytes, StoreError> {
         let head = self.read(offset, 4)?;
@@ -125,6 +158,22 @@ impl CommitLog {
             return Err(StoreError::Corrupt { path: self.dir.clone(), offset, reason: format!("record size {size}") });
         }
         self.read(offset, size as usize)
+    }
+}
+
+/// Drops the whole pages inside `len` bytes at `offset` (within the segment) from the page
+/// cache (`POSIX_FADV_DONTNEED`): their memory is free for other pages. Only clean pages go;
+/// the data stays on disk, and a later read brings it back. Advisory: a failure is ignored.
+pub(crate) fn drop_cached(seg: &Segment, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    const PAGE: u64 = 4096;
+    let from = offset.div_ceil(PAGE) * PAGE;
+    let to = (offset + len) / PAGE * PAGE;
+    if to > from {
+        // SAFETY: an advisory system call on a descriptor `seg` keeps open.
+        unsafe {
+            libc::posix_fadvise(seg.file.as_raw_fd(), from as libc::off_t, (to - from) as libc::off_t, libc::POSIX_FADV_DONTNEED);
+        }
     }
 }
 

@@ -62,6 +62,10 @@ pub struct StoreConfig {
     /// How many bytes of CommitLog pages ahead of the write end an idle-priority thread brings
     /// into the page cache for the appender (0: no such thread).
     pub warm_ahead_bytes: u64,
+    /// How many bytes of the CommitLog behind the write end stay in the page cache. Flushed
+    /// pages further behind are dropped from it, so new appends reuse their memory, and reads
+    /// from the disk behind it drop what they read. 0: the kernel decides what stays.
+    pub cache_window_bytes: u64,
 }
 
 impl StoreConfig {
@@ -84,7 +88,8 @@ impl StoreConfig {
             clean_interval: Duration::from_secs(10),
             disk_capacity_bytes: None,
             index_limits: IndexLimits::default(),
-            warm_ahead_bytes: 64 * 1024 * 1024,
+            warm_ahead_bytes: 0,
+            cache_window_bytes: 0,
         }
     }
 
@@ -365,6 +370,7 @@ impl Store {
                 segments: RwLock::new(Vec::new()),
                 write_end: Default::default(),
                 flushed_end: Default::default(),
+                cache_window: config.cache_window_bytes,
             },
             config,
             queues: RwLock::new(HashMap::new()),
@@ -504,6 +510,9 @@ impl Store {
                 return Ok(None);
             }
             at += len;
+        }
+        if let (Some(first), Some(last)) = (picked.first(), picked.last()) {
+            self.shared.commitlog.drop_read_behind(first.0, last.0 + last.1 as u64);
         }
         let out = out.freeze();
         if cfg.check_crc_on_read {

@@ -535,3 +535,55 @@ async fn the_warmer_brings_pages_past_the_write_end_into_the_page_cache() {
         store.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cache_window_drops_flushed_pages_behind_it_and_reads_there_do_not_keep_theirs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.commit_log_file_bytes = 8 << 20;
+    cfg.flush_interval = Duration::from_millis(10);
+    cfg.cache_window_bytes = 1 << 20;
+    let store = Store::open(cfg).unwrap();
+    let body = vec![7u8; 60 * 1024];
+    for batch in 0..10 {
+        let records = (0..8).map(|i| record("T", 0, &body, "t", &format!("k{batch}-{i}"))).collect();
+        store.put(PutMessage { topic: "T".into(), queue_id: 0, records, wait_flush: true }).await.unwrap();
+    }
+    let end = store.commit_log_max_offset() as u64;
+    assert!(end > 4 << 20, "{end}");
+    let file = std::fs::File::open(segment0(tmp.path())).unwrap();
+    // The flusher drops what lies more than the window behind the write end (all of it but
+    // the large folio, of up to 2 MiB, across the window's edge)...
+    let behind = (end - (1 << 20)) / 4096 * 4096;
+    let dropped = (behind / (2 << 20) * (2 << 20)) as usize;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !uncached(&file, 0, dropped) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(dropped >= 2 << 20 && uncached(&file, 0, dropped), "pages behind the window were dropped");
+    // ...and keeps the window.
+    assert!(cached(&file, behind + 4096, (end / 4096 * 4096 - behind - 4096) as usize), "the window stays cached");
+    // Reading it all back finds every message on disk; what was read more than a quarter of
+    // the window behind later reads is not kept.
+    let mut offset = 0;
+    let mut read = 0;
+    loop {
+        let r = store.get("T", 0, offset, 32, &|_| true).unwrap();
+        if r.status != GetStatus::Found {
+            break;
+        }
+        for m in decode_records(&r.messages).unwrap() {
+            assert_eq!(&m.body[..], &body[..]);
+            read += 1;
+        }
+        offset = r.next_begin_offset;
+    }
+    assert_eq!(read, 80);
+    assert!(uncached(&file, 0, (2 << 20) as usize), "reads behind the window dropped what they read");
+    store.shutdown().await;
+}
+
+/// Whether the page cache holds none of the pages of `len` bytes of `file` at `offset`.
+fn uncached(file: &std::fs::File, offset: u64, len: usize) -> bool {
+    (0..len.div_ceil(4096)).all(|p| !cached(file, offset + p as u64 * 4096, 4096))
+}
