@@ -465,6 +465,15 @@ fn drop_behind(cl: &CommitLog, dropped_to: &mut u64) {
         return;
     }
     let upto = cl.flushed_end.load(Ordering::Acquire).min(cl.max_offset().saturating_sub(cl.cache_window));
+    if *dropped_to >= upto {
+        return;
+    }
+    let (started, from) = (Instant::now(), *dropped_to);
+    drop_range(cl, dropped_to, upto);
+    tracing::debug!(bytes = *dropped_to - from, took_us = started.elapsed().as_micros() as u64, "dropped CommitLog pages behind the cache window");
+}
+
+fn drop_range(cl: &CommitLog, dropped_to: &mut u64, upto: u64) {
     while *dropped_to < upto {
         let Some(seg) = cl.segment_for(*dropped_to).or_else(|| cl.segments().into_iter().find(|s| s.base > *dropped_to)) else { return };
         let from = (*dropped_to / DROP_ALIGN * DROP_ALIGN).max(seg.base);
