@@ -512,10 +512,11 @@ fn warm_ahead(shared: Arc<Shared>) {
     let file_size = shared.config.commit_log_file_bytes;
     let mut warmed_to = 0u64;
     let mut seg: Option<Arc<Segment>> = None;
+    let window = shared.config.cache_window_bytes;
+    let recycling_from = shared.commitlog.write_end.load(Ordering::Acquire).saturating_add(window);
     while !shared.stopped.load(Ordering::Acquire) {
         let end = shared.commitlog.write_end.load(Ordering::Acquire);
-        let window = shared.config.cache_window_bytes;
-        if window > 0 && end > window {
+        if window > 0 && end > recycling_from {
             // The flusher recycles pages behind the window now: the appender's new pages are
             // memory just freed, and warming them only zero-fills them first (measured slower).
             std::thread::sleep(Duration::from_millis(100));

@@ -140,7 +140,7 @@ impl CommitLog {
             return;
         }
         let end = from.saturating_sub(READ_DROP_LAG.min(self.cache_window / 4));
-        let start = end.saturating_sub(to - from + READ_DROP_MARGIN);
+        let start = end.saturating_sub(to.saturating_sub(from) + READ_DROP_MARGIN);
         let mut at = start;
         while at < end {
             let Some(seg) = self.segment_for(at) else { return };
