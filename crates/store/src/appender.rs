@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use protocol::message::{patch_record, pos, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::commitlog::{drop_cached, CommitLog, Segment, DROP_ALIGN};
+use crate::commitlog::{CommitLog, Segment, DROP_ALIGN};
 use crate::recovery::Tail;
 use crate::store::{Dispatch, FlushMode, PutMessage, PutResult, Shared};
 use crate::{PutError, StoreError};
@@ -468,24 +468,11 @@ fn drop_behind(cl: &CommitLog, dropped_to: &mut u64) {
     if *dropped_to >= upto {
         return;
     }
-    let (started, from) = (Instant::now(), *dropped_to);
-    drop_range(cl, dropped_to, upto);
-    tracing::debug!(bytes = *dropped_to - from, took_us = started.elapsed().as_micros() as u64, "dropped CommitLog pages behind the cache window");
-}
-
-fn drop_range(cl: &CommitLog, dropped_to: &mut u64, upto: u64) {
-    while *dropped_to < upto {
-        let Some(seg) = cl.segment_for(*dropped_to).or_else(|| cl.segments().into_iter().find(|s| s.base > *dropped_to)) else { return };
-        let from = (*dropped_to / DROP_ALIGN * DROP_ALIGN).max(seg.base);
-        let to = upto.min(seg.base + cl.file_size);
-        if from >= to {
-            // A segment past `upto` is next: nothing behind the window is left.
-            *dropped_to = upto;
-            return;
-        }
-        drop_cached(&seg, from - seg.base, to - from);
-        *dropped_to = to;
-    }
+    let started = Instant::now();
+    // From a little before where the last drop ended: the folio across that edge goes too.
+    cl.drop_cached_range(*dropped_to / DROP_ALIGN * DROP_ALIGN, upto);
+    tracing::debug!(bytes = upto - *dropped_to, took_us = started.elapsed().as_micros() as u64, "dropped CommitLog pages behind the cache window");
+    *dropped_to = upto;
 }
 
 /// Bytes brought into the cache per call: one page. With 64 KiB and 16 KiB steps (read-ahead

@@ -64,7 +64,7 @@ pub(crate) struct CommitLog {
     /// Offset up to which data is known to be on disk.
     pub flushed_end: AtomicU64,
     /// Bytes behind the write end that stay in the page cache (0: the kernel decides).
-    /// Reads from the disk further behind drop what they read (`drop_cached`).
+    /// Reads further behind drop what they read (`drop_read_behind`).
     pub cache_window: u64,
 }
 
@@ -140,12 +140,20 @@ impl CommitLog {
             return;
         }
         let end = from.saturating_sub(READ_DROP_LAG.min(self.cache_window / 4));
-        let start = end.saturating_sub(to.saturating_sub(from) + READ_DROP_MARGIN);
-        let mut at = start;
-        while at < end {
-            let Some(seg) = self.segment_for(at) else { return };
-            let stop = end.min(seg.base + self.file_size);
-            drop_cached(&seg, at - seg.base, stop - at);
+        self.drop_cached_range(end.saturating_sub(to.saturating_sub(from) + READ_DROP_MARGIN), end);
+    }
+
+    /// Drops the whole pages of `[from, to)` from the page cache (`drop_cached`), in every
+    /// segment that holds part of it; offsets of deleted segments are skipped.
+    pub fn drop_cached_range(&self, from: u64, to: u64) {
+        let mut at = from;
+        while at < to {
+            let Some(seg) = self.segment_for(at).or_else(|| self.segments().into_iter().find(|s| s.base > at)) else { return };
+            let (start, stop) = (at.max(seg.base), to.min(seg.base + self.file_size));
+            if start >= stop {
+                return;
+            }
+            drop_cached(&seg, start - seg.base, stop - start);
             at = stop;
         }
     }
@@ -164,7 +172,7 @@ impl CommitLog {
 /// Drops the whole pages inside `len` bytes at `offset` (within the segment) from the page
 /// cache (`POSIX_FADV_DONTNEED`): their memory is free for other pages. Only clean pages go;
 /// the data stays on disk, and a later read brings it back. Advisory: a failure is ignored.
-pub(crate) fn drop_cached(seg: &Segment, offset: u64, len: u64) {
+fn drop_cached(seg: &Segment, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
     const PAGE: u64 = 4096;
     let from = offset.div_ceil(PAGE) * PAGE;
