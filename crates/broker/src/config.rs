@@ -189,7 +189,7 @@ fn parse_auto(key: &str, value: &str) -> Result<Option<u64>, ConfigError> {
     if value.eq_ignore_ascii_case("auto") {
         Ok(None)
     } else {
-        parse(key, value).map(Some)
+        value.parse().map(Some).map_err(|e| ConfigError { key: key.into(), value: value.into(), reason: format!("{e}: expected a number of bytes or auto") })
     }
 }
 
