@@ -136,7 +136,7 @@ impl CommitLog {
     /// catching up from the disk does not grow the page cache again, while readers of other
     /// queues over the same stretch, up to `READ_DROP_LAG` behind, still find them cached.
     pub fn drop_read_behind(&self, from: u64, to: u64) {
-        if self.cache_window == 0 || to + self.cache_window > self.max_offset() {
+        if self.cache_window == 0 || to.saturating_add(self.cache_window) > self.max_offset() {
             return;
         }
         let end = from.saturating_sub(READ_DROP_LAG.min(self.cache_window / 4));
