@@ -497,6 +497,13 @@ async fn an_unwritten_page_past_the_checkpoint_is_a_torn_tail() {
     store.shutdown().await;
 }
 
+/// A temporary directory under Cargo's target directory: the page-cache tests need a
+/// disk-backed filesystem (on tmpfs, where `/tmp` often lies, pages are never read ahead or
+/// dropped).
+fn disk_backed_tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
 /// Whether the page cache holds every page of `len` bytes of `file` at `offset` (`mincore`
 /// on a read-only map, which does not bring anything in itself).
 fn cached(file: &std::fs::File, offset: u64, len: usize) -> bool {
@@ -514,7 +521,7 @@ fn cached(file: &std::fs::File, offset: u64, len: usize) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_warmer_brings_pages_past_the_write_end_into_the_page_cache() {
     for ahead in [0u64, 256 * 1024] {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = disk_backed_tempdir();
         let mut cfg = config(tmp.path());
         cfg.commit_log_file_bytes = 8 * 1024 * 1024;
         cfg.warm_ahead_bytes = ahead;
@@ -538,7 +545,7 @@ async fn the_warmer_brings_pages_past_the_write_end_into_the_page_cache() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cache_window_drops_flushed_pages_behind_it_and_reads_there_do_not_keep_theirs() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = disk_backed_tempdir();
     let mut cfg = config(tmp.path());
     cfg.commit_log_file_bytes = 8 << 20;
     cfg.flush_interval = Duration::from_millis(10);
