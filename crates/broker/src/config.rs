@@ -322,7 +322,9 @@ impl BrokerConfig {
         format!("{}:{}", self.broker_ip1, self.listen_port)
     }
 
-    pub fn store_config(&self) -> store::StoreConfig {
+    /// The store's settings, with `auto` ones decided for a machine where new memory costs
+    /// `cost`.
+    pub fn store_config_for(&self, cost: MemoryCost) -> store::StoreConfig {
         let mut c = store::StoreConfig::new(&self.store_path_root_dir);
         c.commit_log_file_bytes = self.mapped_file_size_commit_log;
         c.consume_queue_file_entries = self.mapped_file_size_consume_queue / 20;
@@ -335,7 +337,6 @@ impl BrokerConfig {
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
         c.truncate_corrupt = self.truncate_corrupt_commit_log;
         c.check_crc_on_read = self.check_crc_on_read;
-        let cost = MemoryCost::of_this_machine();
         c.warm_ahead_bytes = self.warm_commit_log_ahead_bytes.unwrap_or_else(|| cost.warm_ahead_bytes());
         c.cache_window_bytes = self.commit_log_cache_window_bytes.unwrap_or_else(|| cost.cache_window_bytes());
         c.check_crc_on_recover = self.check_crc_on_recover;
@@ -469,9 +470,13 @@ mod tests {
         let mut c = BrokerConfig::default();
         c.apply(&parse_properties("commitLogCacheWindowBytes=1048576\nwarmCommitLogAheadBytes=0")).unwrap();
         assert_eq!((c.commit_log_cache_window_bytes, c.warm_commit_log_ahead_bytes), (Some(1 << 20), Some(0)));
-        assert_eq!((c.store_config().cache_window_bytes, c.store_config().warm_ahead_bytes), (1 << 20, 0));
+        let vm = MemoryCost { free_pages_reported_to_host: true, total_memory_bytes: 24 << 30 };
+        let s = c.store_config_for(vm);
+        assert_eq!((s.cache_window_bytes, s.warm_ahead_bytes), (1 << 20, 0), "numbers override auto");
         c.apply(&parse_properties("commitLogCacheWindowBytes=AUTO\nwarmCommitLogAheadBytes=auto")).unwrap();
         assert_eq!((c.commit_log_cache_window_bytes, c.warm_commit_log_ahead_bytes), (None, None));
+        let s = c.store_config_for(vm);
+        assert_eq!((s.cache_window_bytes, s.warm_ahead_bytes), (vm.cache_window_bytes(), vm.warm_ahead_bytes()));
         let err = c.apply(&parse_properties("commitLogCacheWindowBytes=-1")).unwrap_err();
         assert_eq!(err.key, "commitLogCacheWindowBytes");
     }

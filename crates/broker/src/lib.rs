@@ -108,11 +108,12 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     // With listenPort=0 the OS picks the port; advertise the real one.
     config.listen_port = local_addr.port();
     // Recovery reads files: keep it off the async workers.
-    let store_config = config.store_config();
+    let cost = config::MemoryCost::of_this_machine();
+    let store_config = config.store_config_for(cost);
     tracing::info!(
         cache_window_bytes = store_config.cache_window_bytes,
         warm_ahead_bytes = store_config.warm_ahead_bytes,
-        free_pages_reported_to_host = config::MemoryCost::of_this_machine().free_pages_reported_to_host,
+        free_pages_reported_to_host = cost.free_pages_reported_to_host,
         "CommitLog page cache (commitLogCacheWindowBytes, warmCommitLogAheadBytes)"
     );
     let store = tokio::task::spawn_blocking(move || Store::open(store_config))

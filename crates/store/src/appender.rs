@@ -486,8 +486,9 @@ const WARM_GAP_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Brings the CommitLog pages the appender will write next into the page cache,
 /// `warm_ahead_bytes` of them from `WARM_GAP_BYTES` past the write end, from a thread that runs
-/// only when its core is otherwise idle. On by default: on memory a VM must fault in from
-/// its host it raised the comparison's max rate by about a third, at a few percent on warm
+/// only when its core is otherwise idle, and only until the cache window (if any) recycles
+/// pages. The broker's `auto` turns it on where new memory must be faulted in from a VM's
+/// host: there it raised the comparison's max rate by about a third, at a few percent on warm
 /// memory (BENCHMARKS.md). A segment is a sparse file, and read-ahead over its holes makes
 /// zero-filled, up-to-date pages without any disk I/O, so the appender's `pwritev` copies
 /// into pages that exist instead of allocating (and zeroing, and on a VM often faulting in
