@@ -8,11 +8,26 @@ use store::FlushMode;
 
 /// Keys the Java broker knows that Rocketry accepts but does not act on yet.
 const ACCEPTED_UNUSED_KEYS: &[&str] = &[
-    "brokerIP2", "brokerRole", "haListenPort",
-    "sendMessageThreadPoolNums", "pullMessageThreadPoolNums", "useReentrantLockWhenPutMessage",
-    "slaveReadEnable", "transientStorePoolEnable", "enablePropertyFilter", "aclEnable",
-    "timerWheelEnable", "enableDLegerCommitLog", "enableControllerMode", "storePathCommitLog", "rocketmqHome",
-    "transactionTimeOut", "transactionCheckMax", "transactionCheckInterval", "serverWorkerThreads", "clientWorkerThreads",
+    "brokerIP2",
+    "brokerRole",
+    "haListenPort",
+    "sendMessageThreadPoolNums",
+    "pullMessageThreadPoolNums",
+    "useReentrantLockWhenPutMessage",
+    "slaveReadEnable",
+    "transientStorePoolEnable",
+    "enablePropertyFilter",
+    "aclEnable",
+    "timerWheelEnable",
+    "enableDLegerCommitLog",
+    "enableControllerMode",
+    "storePathCommitLog",
+    "rocketmqHome",
+    "transactionTimeOut",
+    "transactionCheckMax",
+    "transactionCheckInterval",
+    "serverWorkerThreads",
+    "clientWorkerThreads",
 ];
 
 #[derive(Debug, Clone)]
@@ -304,7 +319,9 @@ impl BrokerConfig {
         if !(1..=99).contains(&self.disk_max_used_space_ratio) {
             return bad("diskMaxUsedSpaceRatio", self.disk_max_used_space_ratio.to_string(), "must be a percentage 1-99");
         }
-        for (key, v) in [("diskSpaceCleanForciblyRatio", self.disk_space_clean_forcibly_ratio), ("diskSpaceWarningLevelRatio", self.disk_space_warning_level_ratio)] {
+        for (key, v) in
+            [("diskSpaceCleanForciblyRatio", self.disk_space_clean_forcibly_ratio), ("diskSpaceWarningLevelRatio", self.disk_space_warning_level_ratio)]
+        {
             if !(0.01..=0.99).contains(&v) {
                 return bad(key, v.to_string(), "must be a ratio between 0.01 and 0.99");
             }
@@ -455,7 +472,8 @@ mod tests {
     /// panicked (a string split inside a character), and huge levels overflowed.
     #[test]
     fn fuzz_regressions_are_errors_not_panics() {
-        let crash = String::from_utf8_lossy(&[109, 101, 115, 115, 97, 103, 101, 68, 101, 108, 97, 121, 76, 101, 118, 101, 108, 58, 255, 235, 255, 10, 58]).into_owned();
+        let crash =
+            String::from_utf8_lossy(&[109, 101, 115, 115, 97, 103, 101, 68, 101, 108, 97, 121, 76, 101, 118, 101, 108, 58, 255, 235, 255, 10, 58]).into_owned();
         let err = BrokerConfig::default().apply(&parse_properties(&crash)).unwrap_err();
         assert_eq!(err.key, "messageDelayLevel");
         for bad in ["1é", "é", "99999999999999999d", "s"] {

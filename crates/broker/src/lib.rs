@@ -116,9 +116,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
         free_pages_reported_to_host = cost.free_pages_reported_to_host,
         "CommitLog page cache (commitLogCacheWindowBytes, warmCommitLogAheadBytes)"
     );
-    let store = tokio::task::spawn_blocking(move || Store::open(store_config))
-        .await
-        .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
+    let store = tokio::task::spawn_blocking(move || Store::open(store_config)).await.map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
     let root = config.store_path_root_dir.clone();
     let broker = Arc::new(Broker {
         topics: TopicManager::load(&config)?,
@@ -167,9 +165,9 @@ async fn housekeeping(broker: Arc<Broker>) {
 pub fn total_memory_bytes() -> u64 {
     static TOTAL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *TOTAL.get_or_init(|| {
-        let kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-            m.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
+        let kib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()));
         kib.map_or(8 << 30, |k| k * 1024)
     })
 }

@@ -34,7 +34,13 @@ impl OffsetManager {
     pub fn load(root: &std::path::Path) -> std::io::Result<OffsetManager> {
         let path = root.join("config").join("consumerOffset.json");
         let file: OffsetFile = persist::load(&path)?;
-        Ok(OffsetManager { path, table: RwLock::new(file.offset_table), dirty: AtomicBool::new(false), resets: Default::default(), pending_resets: Default::default() })
+        Ok(OffsetManager {
+            path,
+            table: RwLock::new(file.offset_table),
+            dirty: AtomicBool::new(false),
+            resets: Default::default(),
+            pending_resets: Default::default(),
+        })
     }
 
     pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {

@@ -9,9 +9,17 @@ use crate::NamesrvConfig;
 
 /// Keys the Java NameServer knows that Rocketry accepts but does not act on.
 const ACCEPTED_UNUSED_KEYS: &[&str] = &[
-    "rocketmqHome", "clusterTest", "serverWorkerThreads", "serverSelectorThreads", "serverCallbackExecutorThreads",
-    "defaultThreadPoolNums", "clientRequestThreadPoolNums", "serverSocketSndBufSize", "serverSocketRcvBufSize",
-    "enableTopicList", "returnOrderTopicConfigToBroker",
+    "rocketmqHome",
+    "clusterTest",
+    "serverWorkerThreads",
+    "serverSelectorThreads",
+    "serverCallbackExecutorThreads",
+    "defaultThreadPoolNums",
+    "clientRequestThreadPoolNums",
+    "serverSocketSndBufSize",
+    "serverSocketRcvBufSize",
+    "enableTopicList",
+    "returnOrderTopicConfigToBroker",
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -77,9 +85,8 @@ mod tests {
     #[test]
     fn keys_apply_and_bad_values_name_their_key() {
         let mut c = NamesrvConfig::default();
-        let unknown = c
-            .apply(&props(&[("listenPort", "9999"), ("maxConnections", "42"), ("frameMaxLength", "4096"), ("rocketmqHome", "/x"), ("nope", "1")]))
-            .unwrap();
+        let unknown =
+            c.apply(&props(&[("listenPort", "9999"), ("maxConnections", "42"), ("frameMaxLength", "4096"), ("rocketmqHome", "/x"), ("nope", "1")])).unwrap();
         assert_eq!(unknown, vec!["nope".to_string()]);
         assert_eq!((c.listen_addr.port(), c.server.max_connections, c.server.channel.frame_max_bytes), (9999, 42, 4096));
         let err = NamesrvConfig::default().apply(&props(&[("listenPort", "x")])).unwrap_err();

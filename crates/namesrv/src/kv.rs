@@ -24,7 +24,8 @@ impl KvConfig {
         if let Some(p) = &path {
             match std::fs::read(p) {
                 Ok(bytes) => {
-                    let f: KvFile = serde_json::from_slice(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", p.display())))?;
+                    let f: KvFile =
+                        serde_json::from_slice(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", p.display())))?;
                     table = f.config_table;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

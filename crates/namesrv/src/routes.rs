@@ -219,7 +219,10 @@ mod tests {
     use super::*;
 
     fn topics(names: &[&str]) -> BTreeMap<String, TopicConfig> {
-        names.iter().map(|n| (n.to_string(), TopicConfig { topic_name: n.to_string(), read_queue_nums: 4, write_queue_nums: 4, ..Default::default() })).collect()
+        names
+            .iter()
+            .map(|n| (n.to_string(), TopicConfig { topic_name: n.to_string(), read_queue_nums: 4, write_queue_nums: 4, ..Default::default() }))
+            .collect()
     }
 
     fn reg<'a>(name: &'a str, addr: &'a str, t: &'a BTreeMap<String, TopicConfig>, channel_id: u64) -> Registration<'a> {

@@ -156,8 +156,11 @@ impl NameServer {
             }
             rq::GET_KV_CONFIG => match self.kv.get(ext.req_str("namespace")?, ext.req_str("key")?) {
                 Some(v) => ok().with_ext("value", v),
-                None => RemotingCommand::response_to(req, rs::QUERY_NOT_FOUND)
-                    .with_remark(format!("No config item, Namespace: {} Key: {}", ext.raw("namespace").unwrap_or(""), ext.raw("key").unwrap_or(""))),
+                None => RemotingCommand::response_to(req, rs::QUERY_NOT_FOUND).with_remark(format!(
+                    "No config item, Namespace: {} Key: {}",
+                    ext.raw("namespace").unwrap_or(""),
+                    ext.raw("key").unwrap_or("")
+                )),
             },
             rq::DELETE_KV_CONFIG => {
                 self.kv.delete(ext.req_str("namespace")?, ext.req_str("key")?);
@@ -216,8 +219,7 @@ impl NameServer {
     fn route(&self, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
         let topic = req.ext_fields.req_str("topic")?;
         let Some(mut route) = self.routes().route(topic) else {
-            return Ok(RemotingCommand::response_to(req, rs::TOPIC_NOT_EXIST)
-                .with_remark(format!("No topic route info in name server for the topic: {topic}")));
+            return Ok(RemotingCommand::response_to(req, rs::TOPIC_NOT_EXIST).with_remark(format!("No topic route info in name server for the topic: {topic}")));
         };
         if self.config.order_message_enable {
             route.order_topic_conf = self.kv.get("ORDER_TOPIC_CONFIG", topic);

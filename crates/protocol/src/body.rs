@@ -93,9 +93,7 @@ pub struct BrokerData {
 
 fn de_long_keyed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<i64, String>, D::Error> {
     let raw: BTreeMap<String, String> = BTreeMap::deserialize(d)?;
-    raw.into_iter()
-        .map(|(k, v)| k.parse::<i64>().map(|k| (k, v)).map_err(serde::de::Error::custom))
-        .collect()
+    raw.into_iter().map(|(k, v)| k.parse::<i64>().map(|k| (k, v)).map_err(serde::de::Error::custom)).collect()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

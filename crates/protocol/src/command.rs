@@ -4,7 +4,6 @@
 //! Both header encodings are decoded; responses are written in JSON unless asked
 //! otherwise, because the C++ and Go clients understand nothing else.
 
-
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
 
@@ -22,9 +21,7 @@ pub enum SerializeType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LanguageCode(pub u8);
 
-const LANGUAGE_NAMES: [&str; 14] = [
-    "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS",
-];
+const LANGUAGE_NAMES: [&str; 14] = ["JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS"];
 
 impl LanguageCode {
     pub const JAVA: LanguageCode = LanguageCode(0);
@@ -641,11 +638,7 @@ mod tests {
     use super::*;
 
     fn sample() -> RemotingCommand {
-        RemotingCommand::request(310)
-            .with_ext("a", "group")
-            .with_ext("b", "Topic")
-            .with_remark("héllo")
-            .with_body(&b"body"[..])
+        RemotingCommand::request(310).with_ext("a", "group").with_ext("b", "Topic").with_remark("héllo").with_body(&b"body"[..])
     }
 
     #[test]
@@ -694,7 +687,10 @@ mod tests {
         assert_eq!(cmd.language, LanguageCode(9));
         assert_eq!(cmd.remark, None, "a remark that is not a string is no remark");
         let f = |k: &str| cmd.ext_fields.get(k);
-        assert_eq!((f("o"), f("a"), f("f"), f("big"), f("s")), (Some(r#"{"k":[1,2]}"#), Some("[true]"), Some("1.5"), Some("18446744073709551615"), Some("é\n")));
+        assert_eq!(
+            (f("o"), f("a"), f("f"), f("big"), f("s")),
+            (Some(r#"{"k":[1,2]}"#), Some("[true]"), Some("1.5"), Some("18446744073709551615"), Some("é\n"))
+        );
         assert!(decode_json(br#"{"code":1,"extFields":null}"#).unwrap().ext_fields.is_empty());
     }
 

@@ -134,7 +134,9 @@ impl ExtFields {
         let mut suspect = false;
         for &(k, v, _) in &self.spans {
             let key = &self.text.as_bytes()[k..v];
-            let h = (key.len() as u32).wrapping_mul(31).wrapping_add(key.first().map_or(0, |b| *b as u32) * 7).wrapping_add(key.last().map_or(0, |b| *b as u32)) % 128;
+            let h =
+                (key.len() as u32).wrapping_mul(31).wrapping_add(key.first().map_or(0, |b| *b as u32) * 7).wrapping_add(key.last().map_or(0, |b| *b as u32))
+                    % 128;
             if seen_hashes & (1 << h) != 0 {
                 suspect = true;
                 break;

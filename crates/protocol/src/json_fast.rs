@@ -475,7 +475,8 @@ mod tests {
     }
 
     fn header() -> impl Strategy<Value = String> {
-        let ext_entry = (prop_oneof![8 => "[a-z]{1,3}", 1 => Just("k\\u0001".to_string()), 1 => Just("k\\n".to_string())], value()).prop_map(|(k, v)| format!("\"{k}\":{v}"));
+        let ext_entry = (prop_oneof![8 => "[a-z]{1,3}", 1 => Just("k\\u0001".to_string()), 1 => Just("k\\n".to_string())], value())
+            .prop_map(|(k, v)| format!("\"{k}\":{v}"));
         let ext = prop_oneof![
             1 => Just("null".to_string()),
             1 => Just("\"x\"".to_string()),
@@ -486,11 +487,13 @@ mod tests {
             2 => ext.prop_map(|e| format!("\"extFields\":{e}")),
         ];
         let ws = prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\n\t\r"), 1 => Just("\u{b}")];
-        (any::<i16>(), prop::collection::vec(field, 0..6), ws, prop_oneof![8 => Just(""), 1 => Just(","), 1 => Just(" x")]).prop_map(|(code, fields, ws, tail)| {
-            let mut all = vec![format!("\"code\":{code}")];
-            all.extend(fields);
-            format!("{ws}{{{ws}{}{ws}}}{tail}", all.join(&format!("{ws},")))
-        })
+        (any::<i16>(), prop::collection::vec(field, 0..6), ws, prop_oneof![8 => Just(""), 1 => Just(","), 1 => Just(" x")]).prop_map(
+            |(code, fields, ws, tail)| {
+                let mut all = vec![format!("\"code\":{code}")];
+                all.extend(fields);
+                format!("{ws}{{{ws}{}{ws}}}{tail}", all.join(&format!("{ws},")))
+            },
+        )
     }
 
     proptest! {

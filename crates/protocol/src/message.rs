@@ -73,7 +73,11 @@ pub fn tags_code(tags: Option<&str>) -> i64 {
 }
 
 fn host_len(sys_flag: i32, v6_bit: i32) -> usize {
-    if sys_flag & v6_bit != 0 { 20 } else { 8 }
+    if sys_flag & v6_bit != 0 {
+        20
+    } else {
+        8
+    }
 }
 
 /// Message properties in order, held in their wire form: `key\u{1}value\u{2}` for each
@@ -243,11 +247,8 @@ pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, i64)> {
         28 => 16,
         _ => return None,
     };
-    let ip: IpAddr = if ip_len == 4 {
-        Ipv4Addr::from(<[u8; 4]>::try_from(&raw[..4]).ok()?).into()
-    } else {
-        Ipv6Addr::from(<[u8; 16]>::try_from(&raw[..16]).ok()?).into()
-    };
+    let ip: IpAddr =
+        if ip_len == 4 { Ipv4Addr::from(<[u8; 4]>::try_from(&raw[..4]).ok()?).into() } else { Ipv6Addr::from(<[u8; 16]>::try_from(&raw[..16]).ok()?).into() };
     let port = i32::from_be_bytes(raw[ip_len..ip_len + 4].try_into().ok()?);
     let offset = i64::from_be_bytes(raw[ip_len + 4..].try_into().ok()?);
     Some((SocketAddr::new(ip, u16::try_from(port).ok()?), offset))
@@ -316,14 +317,25 @@ impl NewRecord<'_> {
     pub fn encoded_len(&self) -> usize {
         let f = self.effective_sys_flag();
         let topic_len_bytes = if self.topic.len() > 127 { 2 } else { 1 };
-        4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8
+        4 + 4
+            + 4
+            + 4
+            + 4
+            + 8
+            + 8
+            + 4
+            + 8
             + host_len(f, sys_flag::BORNHOST_V6)
             + 8
             + host_len(f, sys_flag::STOREHOST_V6)
-            + 4 + 8
-            + 4 + self.body.len()
-            + topic_len_bytes + self.topic.len()
-            + 2 + self.properties.len()
+            + 4
+            + 8
+            + 4
+            + self.body.len()
+            + topic_len_bytes
+            + self.topic.len()
+            + 2
+            + self.properties.len()
     }
 
     /// Appends the record in CommitLog layout with zeroed offsets and store timestamp.

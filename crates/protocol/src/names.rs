@@ -11,14 +11,8 @@ pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
 pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
 
 /// Topics that producers may not send to (`TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET`).
-pub const NOT_ALLOWED_SEND_TOPICS: &[&str] = &[
-    "SCHEDULE_TOPIC_XXXX",
-    "RMQ_SYS_TRANS_HALF_TOPIC",
-    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-    "TRANS_CHECK_MAX_TIME_TOPIC",
-    "SELF_TEST_TOPIC",
-    "OFFSET_MOVED_EVENT",
-];
+pub const NOT_ALLOWED_SEND_TOPICS: &[&str] =
+    &["SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"];
 
 fn valid_chars(name: &str) -> bool {
     name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
@@ -37,11 +31,7 @@ pub fn validate_topic(topic: &str) -> Result<(), String> {
     if topic.trim().is_empty() {
         return Err("the specified topic is blank".into());
     }
-    let max = if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX) {
-        SYSTEM_TOPIC_MAX_CHARS
-    } else {
-        TOPIC_MAX_CHARS
-    };
+    let max = if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX) { SYSTEM_TOPIC_MAX_CHARS } else { TOPIC_MAX_CHARS };
     if topic.len() > max {
         return Err(format!("the specified topic is longer than topic max length {max}"));
     }

@@ -61,7 +61,8 @@ async fn finish_waits_for_answers_but_not_for_parked_requests() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     channel.finish();
-    let answered = tokio::time::timeout(Duration::from_secs(10), answers_until_eof(&mut peer)).await.expect("our side ended, without waiting 30 s for the parked request");
+    let answered =
+        tokio::time::timeout(Duration::from_secs(10), answers_until_eof(&mut peer)).await.expect("our side ended, without waiting 30 s for the parked request");
     assert_eq!(answered, vec![8], "the request being handled was answered before FIN; the parked one was not waited for");
     channel.close();
 }

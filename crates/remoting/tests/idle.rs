@@ -33,7 +33,8 @@ async fn server(idle: Duration) -> std::net::SocketAddr {
 async fn a_busy_connection_outlives_the_idle_timeout_and_a_quiet_one_is_closed() {
     let idle = Duration::from_millis(300);
     let addr = server(idle).await.to_string();
-    let connect = || remoting::connect(&addr, Arc::new(Echo), ChannelConfig { idle_timeout: Duration::ZERO, ..ChannelConfig::default() }, Duration::from_secs(5));
+    let connect =
+        || remoting::connect(&addr, Arc::new(Echo), ChannelConfig { idle_timeout: Duration::ZERO, ..ChannelConfig::default() }, Duration::from_secs(5));
     let busy = connect().await.unwrap();
     let quiet = connect().await.unwrap();
     // The busy one sends every 50 ms for four idle periods; every request is answered.

@@ -118,7 +118,13 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             let signal = shutdown_signal()?;
             let handle = broker::start(cfg.clone()).await?;
-            println!("rocketry broker {} listening on {} (advertised {}), data in {}", cfg.broker_name, handle.local_addr, cfg.broker_addr(), cfg.store_path_root_dir.display());
+            println!(
+                "rocketry broker {} listening on {} (advertised {}), data in {}",
+                cfg.broker_name,
+                handle.local_addr,
+                cfg.broker_addr(),
+                cfg.store_path_root_dir.display()
+            );
             signal.await;
             handle.shutdown().await;
             Ok(())

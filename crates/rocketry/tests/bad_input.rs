@@ -125,7 +125,10 @@ async fn malformed_input_is_refused_and_harmless() {
     let hb = RemotingCommand::request(34).with_body(&b"{not json"[..]);
     expect_code(exchange(&addr, &hb.encode_to_bytes()).await, rs::SYSTEM_ERROR, "heartbeat body not JSON");
     let batch = RemotingCommand::request(320)
-        .with_ext("a", "pg").with_ext("b", "BadInputTopic").with_ext("e", "0").with_ext("g", "1")
+        .with_ext("a", "pg")
+        .with_ext("b", "BadInputTopic")
+        .with_ext("e", "0")
+        .with_ext("g", "1")
         .with_body(&[0u8, 0, 0, 100, 1, 2, 3][..]);
     expect_code(exchange(&addr, &batch.encode_to_bytes()).await, rs::MESSAGE_ILLEGAL, "truncated batch body");
 

@@ -115,7 +115,8 @@ fn namesrv_reads_its_config_file() {
 
     let port = free_port();
     std::fs::write(&conf, format!("listenPort={port}\nmaxConnections=2\nrocketmqHome=/opt/rocketmq\n")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["namesrv", "-c"]).arg(&conf).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["namesrv", "-c"]).arg(&conf).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();

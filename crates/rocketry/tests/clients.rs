@@ -52,7 +52,8 @@ async fn next_notify(rx: &mut mpsc::UnboundedReceiver<RemotingCommand>) -> Remot
 }
 
 async fn consumer_ids(ch: &Channel) -> Vec<String> {
-    let r = ch.invoke(RemotingCommand::request(rq::GET_CONSUMER_LIST_BY_GROUP).with_ext("consumerGroup", "notify_group"), Duration::from_secs(5)).await.unwrap();
+    let r =
+        ch.invoke(RemotingCommand::request(rq::GET_CONSUMER_LIST_BY_GROUP).with_ext("consumerGroup", "notify_group"), Duration::from_secs(5)).await.unwrap();
     if r.code != rs::SUCCESS {
         return Vec::new();
     }

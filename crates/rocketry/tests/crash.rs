@@ -258,7 +258,10 @@ async fn kill_and_check(server: &mut Server, seed: u64, mut after_kill: impl FnM
                 let near: Vec<_> = by_offset.range(offset - 3..offset + 3).collect();
                 let log = std::fs::read_to_string(server.dir.join("rocketry.log")).unwrap_or_default();
                 let tail: String = log.lines().filter(|l| !l.contains("INFO")).take(40).collect::<Vec<_>>().join("\n");
-                panic!("sender {sender}: acknowledged seq {seq} at offset {offset} lost; stored near it: {near:?}; {} stored in all; log: {tail}", stored.len());
+                panic!(
+                    "sender {sender}: acknowledged seq {seq} at offset {offset} lost; stored near it: {near:?}; {} stored in all; log: {tail}",
+                    stored.len()
+                );
             }
         }
     }

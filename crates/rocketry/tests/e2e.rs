@@ -36,7 +36,10 @@ async fn send_pull_query_and_restart() {
 
     let mut sent = Vec::new();
     for i in 0..20 {
-        let r = client.send(&addr, topic, i % 2, Bytes::from(format!("body-{i}")), props(if i % 2 == 0 { "even" } else { "odd" }, &format!("key-{i}"))).await.unwrap();
+        let r = client
+            .send(&addr, topic, i % 2, Bytes::from(format!("body-{i}")), props(if i % 2 == 0 { "even" } else { "odd" }, &format!("key-{i}")))
+            .await
+            .unwrap();
         assert_eq!(r.queue_offset, (i / 2) as i64);
         sent.push(r);
     }
@@ -79,7 +82,12 @@ async fn send_pull_query_and_restart() {
     let (_, offset) = protocol::message::decode_offset_msg_id(&sent[3].offset_msg_id).unwrap();
     let view = client.invoke(&addr, RemotingCommand::request(rq::VIEW_MESSAGE_BY_ID).with_ext("offset", offset)).await.unwrap();
     assert_eq!(protocol::message::decode_record(&view.body, true).unwrap().body, Bytes::from("body-3"));
-    let q = RemotingCommand::request(rq::QUERY_MESSAGE).with_ext("topic", topic).with_ext("key", "key-7").with_ext("maxNum", 32).with_ext("beginTimestamp", 0).with_ext("endTimestamp", i64::MAX);
+    let q = RemotingCommand::request(rq::QUERY_MESSAGE)
+        .with_ext("topic", topic)
+        .with_ext("key", "key-7")
+        .with_ext("maxNum", 32)
+        .with_ext("beginTimestamp", 0)
+        .with_ext("endTimestamp", i64::MAX);
     let found = client.invoke(&addr, q).await.unwrap();
     assert_eq!(found.code, rs::SUCCESS);
     assert_eq!(protocol::message::decode_records(&found.body).unwrap()[0].body, Bytes::from("body-7"));
@@ -123,9 +131,31 @@ async fn admin_topics_attributes_and_runtime_info() {
     let info = client.invoke(&addr, RemotingCommand::request(rq::GET_BROKER_RUNTIME_INFO)).await.unwrap();
     let kv: KvTable = body::decode(&info.body).unwrap();
     assert_eq!(kv.table.get("brokerVersionDesc").map(String::as_str), Some("V5_3_3"));
-    for key in ["msgPutTotalTodayNow", "msgGetTotalTodayNow", "msgPutTotalTodayMorning", "msgGetTotalTodayMorning", "msgPutTotalYesterdayMorning", "msgGetTotalYesterdayMorning", "sendThreadPoolQueueSize", "pullThreadPoolQueueSize", "sendThreadPoolQueueHeadWaitTimeMills", "pullThreadPoolQueueHeadWaitTimeMills", "pageCacheLockTimeMills", "earliestMessageTimeStamp", "brokerActive", "timerReadBehind", "timerOffsetBehind", "timerCongestNum", "timerEnqueueTps", "timerDequeueTps"] {
+    for key in [
+        "msgPutTotalTodayNow",
+        "msgGetTotalTodayNow",
+        "msgPutTotalTodayMorning",
+        "msgGetTotalTodayMorning",
+        "msgPutTotalYesterdayMorning",
+        "msgGetTotalYesterdayMorning",
+        "sendThreadPoolQueueSize",
+        "pullThreadPoolQueueSize",
+        "sendThreadPoolQueueHeadWaitTimeMills",
+        "pullThreadPoolQueueHeadWaitTimeMills",
+        "pageCacheLockTimeMills",
+        "earliestMessageTimeStamp",
+        "brokerActive",
+        "timerReadBehind",
+        "timerOffsetBehind",
+        "timerCongestNum",
+        "timerEnqueueTps",
+        "timerDequeueTps",
+    ] {
         let v = kv.table.get(key).unwrap_or_else(|| panic!("missing {key}"));
-        v.parse::<i64>().or_else(|_| v.parse::<f64>().map(|f| f as i64)).or_else(|_| v.parse::<bool>().map(|_| 0)).unwrap_or_else(|_| panic!("{key}={v} is not a number"));
+        v.parse::<i64>()
+            .or_else(|_| v.parse::<f64>().map(|f| f as i64))
+            .or_else(|_| v.parse::<bool>().map(|_| 0))
+            .unwrap_or_else(|_| panic!("{key}={v} is not a number"));
     }
     for key in ["putTps", "getTransferredTps"] {
         let first = kv.table[key].split(' ').next().unwrap();

@@ -217,6 +217,11 @@ async fn a_clean_shutdown_answers_what_it_stored() {
     let failed = failed.lock().unwrap().clone();
     assert!(acked.iter().all(|b| stored.contains(b)), "an acknowledged send is missing");
     let stored_but_failed: Vec<&Bytes> = failed.iter().filter(|b| stored.contains(*b)).collect();
-    assert!(stored_but_failed.is_empty(), "{} sends were stored but answered with an error: {:?}", stored_but_failed.len(), &stored_but_failed[..stored_but_failed.len().min(5)]);
+    assert!(
+        stored_but_failed.is_empty(),
+        "{} sends were stored but answered with an error: {:?}",
+        stored_but_failed.len(),
+        &stored_but_failed[..stored_but_failed.len().min(5)]
+    );
     assert!(!failed.is_empty() && acked.len() > 100, "the restart happened under load: {} acked, {} failed", acked.len(), failed.len());
 }

@@ -43,7 +43,11 @@ struct IndexFile {
 fn key_hash(topic: &str, key: &str) -> i32 {
     // String.hashCode runs over the UTF-16 units in order, so the parts chain without a join.
     let h = [topic, "#", key].iter().flat_map(|part| part.encode_utf16()).fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32));
-    if h == i32::MIN { 0 } else { h.abs() }
+    if h == i32::MIN {
+        0
+    } else {
+        h.abs()
+    }
 }
 
 fn get_i32(m: &[u8], at: usize) -> i32 {

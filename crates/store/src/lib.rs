@@ -21,6 +21,4 @@ pub use consume_queue::CQ_ENTRY_BYTES;
 pub use error::{PutError, StoreError};
 pub use index::IndexLimits;
 pub use retention::RetentionPolicy;
-pub use store::{
-    Arrivals, BoundaryType, EncodedRecord, FlushMode, GetResult, GetStatus, PutMessage, PutResult, Store, StoreConfig,
-};
+pub use store::{Arrivals, BoundaryType, EncodedRecord, FlushMode, GetResult, GetStatus, PutMessage, PutResult, Store, StoreConfig};

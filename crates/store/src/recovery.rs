@@ -132,8 +132,14 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             // A zeroed page past the checkpoint with records behind it is what a power loss
             // leaves when the kernel wrote later pages before earlier ones: nothing there was
             // flushed (so nothing there was acknowledged under SYNC_FLUSH). A torn tail, then.
-            Some(valid_at) if end >= read_checkpoint(&shared.config.root_dir).unwrap_or(0) && unwritten_page_between(&segments[last], end, valid_at, cl.file_size)? => {
-                tracing::warn!(offset = end, later_record = valid_at, "an unwritten (zeroed) page ends the log after a crash; dropping the unflushed records behind it");
+            Some(valid_at)
+                if end >= read_checkpoint(&shared.config.root_dir).unwrap_or(0) && unwritten_page_between(&segments[last], end, valid_at, cl.file_size)? =>
+            {
+                tracing::warn!(
+                    offset = end,
+                    later_record = valid_at,
+                    "an unwritten (zeroed) page ends the log after a crash; dropping the unflushed records behind it"
+                );
                 None
             }
             other => other,
@@ -147,7 +153,11 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
              this is corruption inside the log, not a torn tail"
         );
         if !shared.config.truncate_corrupt {
-            return Err(StoreError::Corrupt { path: segments[last].path.clone(), offset: end - segments[last].base, reason: format!("{reason}. Refusing to start; set truncateCorruptCommitLog=true to drop everything from offset {end} on") });
+            return Err(StoreError::Corrupt {
+                path: segments[last].path.clone(),
+                offset: end - segments[last].base,
+                reason: format!("{reason}. Refusing to start; set truncateCorruptCommitLog=true to drop everything from offset {end} on"),
+            });
         }
         tracing::error!(file = %segments[last].path.display(), offset = end, "{reason}; truncating because truncateCorruptCommitLog=true");
     }

@@ -271,7 +271,9 @@ impl Shared {
                 self.disk_used_ppm.load(Ordering::Acquire) as f64 / 1e6 + if total > 0 { grown as f64 / total as f64 } else { 0.0 }
             }
         };
-        (ratio > limit).then(|| format!("disk full: usage {:.1}% is over diskSpaceWarningLevelRatio {:.0}%; sends are refused until space is freed", ratio * 100.0, limit * 100.0))
+        (ratio > limit).then(|| {
+            format!("disk full: usage {:.1}% is over diskSpaceWarningLevelRatio {:.0}%; sends are refused until space is freed", ratio * 100.0, limit * 100.0)
+        })
     }
 
     pub fn queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
@@ -464,7 +466,15 @@ impl Store {
         self.get_with(topic, queue_id, offset, max_msgs, filter, true)
     }
 
-    fn get_with(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn Fn(i64) -> bool, cached_only: bool) -> Result<Option<GetResult>, StoreError> {
+    fn get_with(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_msgs: usize,
+        filter: &dyn Fn(i64) -> bool,
+        cached_only: bool,
+    ) -> Result<Option<GetResult>, StoreError> {
         let Some(cq) = self.shared.queue(topic, queue_id) else {
             return Ok(Some(empty_result(GetStatus::NoMatchedLogicQueue, 0, 0, 0)));
         };
@@ -644,7 +654,7 @@ impl Store {
         self.shared.stopped.store(true, Ordering::Release);
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         drop(threads); // they end on their own once stopped
-        // Another store may open the directory now, even while this value lingers.
+                       // Another store may open the directory now, even while this value lingers.
         self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 

@@ -44,7 +44,12 @@ fn record(topic: &str, queue_id: i32, body: &[u8], tag: &str, key: &str) -> Enco
 async fn put(store: &Store, topic: &str, queue_id: i32, i: usize) -> i64 {
     let body = format!("message-{i}-{}", "x".repeat(i % 50));
     let r = store
-        .put(PutMessage { topic: topic.into(), queue_id, records: vec![record(topic, queue_id, body.as_bytes(), if i % 2 == 0 { "even" } else { "odd" }, &format!("k{i}"))], wait_flush: true })
+        .put(PutMessage {
+            topic: topic.into(),
+            queue_id,
+            records: vec![record(topic, queue_id, body.as_bytes(), if i % 2 == 0 { "even" } else { "odd" }, &format!("k{i}"))],
+            wait_flush: true,
+        })
         .await
         .unwrap();
     r.first_queue_offset

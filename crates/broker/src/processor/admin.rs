@@ -113,7 +113,12 @@ pub fn topic_stats(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCom
 }
 
 fn last_store_time(b: &Broker, topic: &str, queue_id: i32, max: i64) -> i64 {
-    b.store.get(topic, queue_id, max - 1, 1, &|_| true).ok().and_then(|r| protocol::message::decode_records(&r.messages).ok()).and_then(|m| m.first().map(|m| m.store_timestamp)).unwrap_or(0)
+    b.store
+        .get(topic, queue_id, max - 1, 1, &|_| true)
+        .ok()
+        .and_then(|r| protocol::message::decode_records(&r.messages).ok())
+        .and_then(|m| m.first().map(|m| m.store_timestamp))
+        .unwrap_or(0)
 }
 
 pub fn create_group(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {

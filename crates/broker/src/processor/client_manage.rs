@@ -17,7 +17,8 @@ use crate::Broker;
 
 pub fn heartbeat(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
     let hb: HeartbeatData = body::decode(&req.body)?;
-    let client = ClientChannel { channel: ch.clone(), client_id: hb.client_id.clone(), language: req.language, version: req.version, last_update: Instant::now() };
+    let client =
+        ClientChannel { channel: ch.clone(), client_id: hb.client_id.clone(), language: req.language, version: req.version, last_update: Instant::now() };
     for p in &hb.producer_data_set {
         b.clients.register_producer(&p.group_name, client.clone());
     }

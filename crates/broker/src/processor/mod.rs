@@ -2,13 +2,13 @@
 //! store or a manager, and answers. [`BrokerHandler`] routes codes to them.
 
 mod admin;
-mod reset;
 mod client_manage;
 mod consumer;
 mod lock;
 mod pull;
 mod query;
 mod reply;
+mod reset;
 mod send;
 mod send_back;
 

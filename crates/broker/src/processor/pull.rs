@@ -151,7 +151,11 @@ fn check(b: &Broker, req: &RemotingCommand, h: &PullMessageRequestHeader) -> Res
         return Err(error(req, rs::NO_PERMISSION, format!("the topic[{}] pulling message is forbidden", h.topic)));
     }
     if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
-        return Err(error(req, rs::INVALID_PARAMETER, format!("queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]", h.queue_id, h.topic, topic.read_queue_nums)));
+        return Err(error(
+            req,
+            rs::INVALID_PARAMETER,
+            format!("queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]", h.queue_id, h.topic, topic.read_queue_nums),
+        ));
     }
     let sql = |t: Option<&str>| t.is_some_and(|t| !t.eq_ignore_ascii_case("TAG"));
     if h.sys_flag & pull_flag::SUBSCRIPTION != 0 {

@@ -41,10 +41,7 @@ pub fn by_key(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingCommand,
     for rec in found {
         body.extend_from_slice(&rec);
     }
-    Ok(ok(req)
-        .with_ext("indexLastUpdateTimestamp", now_ms())
-        .with_ext("indexLastUpdatePhyoffset", b.store.commit_log_max_offset())
-        .with_body(body.freeze()))
+    Ok(ok(req).with_ext("indexLastUpdateTimestamp", now_ms()).with_ext("indexLastUpdatePhyoffset", b.store.commit_log_max_offset()).with_body(body.freeze()))
 }
 
 fn now_ms() -> i64 {

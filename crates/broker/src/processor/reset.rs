@@ -81,10 +81,8 @@ fn offset_table_body(offsets: &[(MessageQueue, i64)]) -> String {
 
 /// ResetOffsetBodyForC, for C++ clients: `{"offsetTable":[{"topic":..,"brokerName":..,"queueId":..,"offset":..},...]}`.
 fn offset_list_body(offsets: &[(MessageQueue, i64)]) -> String {
-    let list: Vec<serde_json::Value> = offsets
-        .iter()
-        .map(|(mq, o)| serde_json::json!({"topic": mq.topic, "brokerName": mq.broker_name, "queueId": mq.queue_id, "offset": o}))
-        .collect();
+    let list: Vec<serde_json::Value> =
+        offsets.iter().map(|(mq, o)| serde_json::json!({"topic": mq.topic, "brokerName": mq.broker_name, "queueId": mq.queue_id, "offset": o})).collect();
     serde_json::json!({ "offsetTable": list }).to_string()
 }
 

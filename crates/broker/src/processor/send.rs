@@ -132,7 +132,8 @@ pub(crate) fn check(b: &Broker, req: &RemotingCommand, h: &SendMessageRequestHea
     let topic = match b.topics.get(&h.topic) {
         Some(t) => Some(t),
         None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => {
-            let t = TopicConfig { topic_name: h.topic.to_string(), read_queue_nums: 1, write_queue_nums: 1, perm: perm::READ | perm::WRITE, ..Default::default() };
+            let t =
+                TopicConfig { topic_name: h.topic.to_string(), read_queue_nums: 1, write_queue_nums: 1, perm: perm::READ | perm::WRITE, ..Default::default() };
             Some(created(b, b.topics.get_or_create(t)))
         }
         None if b.config.auto_create_topic_enable => b.topics.create_from_default(&h.topic, &h.default_topic, h.default_topic_queue_nums).inspect(|t| {
@@ -148,7 +149,11 @@ pub(crate) fn check(b: &Broker, req: &RemotingCommand, h: &SendMessageRequestHea
         return Err(error(req, rs::NO_PERMISSION, format!("the topic[{}] sending message is forbidden", h.topic)));
     }
     if h.queue_id >= topic.write_queue_nums {
-        return Err(error(req, rs::INVALID_PARAMETER, format!("request queueId[{}] is illegal, topic {} has {} write queues", h.queue_id, h.topic, topic.write_queue_nums)));
+        return Err(error(
+            req,
+            rs::INVALID_PARAMETER,
+            format!("request queueId[{}] is illegal, topic {} has {} write queues", h.queue_id, h.topic, topic.write_queue_nums),
+        ));
     }
     Ok(topic)
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use protocol::body::TopicConfig;
 use protocol::codes::{perm, response as rs};
-use rand::Rng;
 use protocol::header::Fields;
 use protocol::message::{decode_record, prop, Properties};
 use protocol::names;
 use protocol::{ProtocolError, RemotingCommand};
+use rand::Rng;
 use store::PutError;
 
 use super::send::created;
@@ -37,7 +37,8 @@ pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
     if props.get(prop::RETRY_TOPIC).is_none() {
         props.set(prop::RETRY_TOPIC, m.topic.clone());
     }
-    let origin = ext.raw("originMsgId").filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| props.get(prop::UNIQ_KEY).unwrap_or_default().to_string());
+    let origin =
+        ext.raw("originMsgId").filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| props.get(prop::UNIQ_KEY).unwrap_or_default().to_string());
     props.set(ORIGIN_MESSAGE_ID, origin);
     props.remove(prop::DELAY);
     let max_reconsume = match ext.opt::<i32>("maxReconsumeTimes")? {
@@ -52,7 +53,8 @@ pub async fn process(b: &Arc<Broker>, req: &RemotingCommand) -> Result<RemotingC
     } else {
         let retry = names::retry_topic(group);
         let queues = config.retry_queue_nums.max(1);
-        let t = TopicConfig { topic_name: retry.clone(), read_queue_nums: queues, write_queue_nums: queues, perm: perm::READ | perm::WRITE, ..Default::default() };
+        let t =
+            TopicConfig { topic_name: retry.clone(), read_queue_nums: queues, write_queue_nums: queues, perm: perm::READ | perm::WRITE, ..Default::default() };
         let t = created(b, b.topics.get_or_create(t));
         let level = if delay_level == 0 { 3 + m.reconsume_times } else { delay_level };
         props.set(prop::DELAY, level.to_string());

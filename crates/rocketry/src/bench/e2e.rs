@@ -64,7 +64,8 @@ pub async fn run(args: E2eArgs) -> Result<(), crate::Error> {
 
     let mut consumers = Vec::new();
     for (addr, queue_id) in queues.iter().cloned() {
-        let (client, topic, received, e2e_lat, producing, sent) = (client.clone(), topic.clone(), received.clone(), e2e_lat.clone(), producing.clone(), sent.clone());
+        let (client, topic, received, e2e_lat, producing, sent) =
+            (client.clone(), topic.clone(), received.clone(), e2e_lat.clone(), producing.clone(), sent.clone());
         consumers.push(tokio::spawn(async move {
             let mut local = histogram();
             let mut offset = 0;
@@ -108,7 +109,8 @@ pub async fn run(args: E2eArgs) -> Result<(), crate::Error> {
     let started = Instant::now();
     let mut senders = Vec::new();
     for _ in 0..args.concurrency.max(1) {
-        let (client, topic, queues, schedule, sent, errors, send_lat) = (client.clone(), topic.clone(), queues.clone(), schedule.clone(), sent.clone(), errors.clone(), send_lat.clone());
+        let (client, topic, queues, schedule, sent, errors, send_lat) =
+            (client.clone(), topic.clone(), queues.clone(), schedule.clone(), sent.clone(), errors.clone(), send_lat.clone());
         senders.push(tokio::spawn(async move {
             let mut local = histogram();
             let mut first = true;
@@ -151,7 +153,11 @@ pub async fn run(args: E2eArgs) -> Result<(), crate::Error> {
                 "send_latency_us": send, "e2e_latency_us": e2e})
         );
     } else {
-        println!("sent {n_sent} msgs in {produce_secs:.1}s ({:.0} msgs/s, target {}), received {n_received}, errors {errs}", n_sent as f64 / produce_secs, args.rate);
+        println!(
+            "sent {n_sent} msgs in {produce_secs:.1}s ({:.0} msgs/s, target {}), received {n_received}, errors {errs}",
+            n_sent as f64 / produce_secs,
+            args.rate
+        );
         println!("send latency (from intended send time): {}", describe(&send));
         println!("end-to-end latency (intended send to consumer): {}", describe(&e2e));
     }

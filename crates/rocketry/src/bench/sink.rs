@@ -28,7 +28,12 @@ impl Handler for Sink {
             request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
                 let queue_id = req.ext_fields.get("queueId").or_else(|| req.ext_fields.get("e")).and_then(|q| q.parse().ok()).unwrap_or(0);
                 let mut resp = RemotingCommand::response_to(&req, response::SUCCESS);
-                let h = SendMessageResponseHeader { msg_id: String::new(), queue_id, queue_offset: self.offset.fetch_add(1, Ordering::Relaxed), transaction_id: None };
+                let h = SendMessageResponseHeader {
+                    msg_id: String::new(),
+                    queue_id,
+                    queue_offset: self.offset.fetch_add(1, Ordering::Relaxed),
+                    transaction_id: None,
+                };
                 h.encode(&mut resp.ext_fields, "DefaultRegion", false);
                 resp
             }
