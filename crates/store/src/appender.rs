@@ -13,7 +13,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocol::message::{patch_record, pos, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
@@ -124,10 +124,6 @@ struct Placed {
     msg: PutMessage,
     reply: oneshot::Sender<Result<PutResult, PutError>>,
     result: Result<PutResult, PutError>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Appender {
@@ -262,7 +258,7 @@ impl Appender {
             None => self.shared.queue(&msg.topic, msg.queue_id).map_or(0, |q| q.max_offset()),
         };
         queues.insert(msg.queue_id, next + msg.records.len() as i64);
-        let store_ts = now_ms();
+        let store_ts = self.shared.config.clock.now_ms();
         let mut phys_offsets = Vec::with_capacity(msg.records.len());
         for (i, rec) in msg.records.iter_mut().enumerate() {
             patch_record(&mut rec.bytes, next + i as i64, self.write_pos as i64, store_ts);

@@ -8,6 +8,7 @@
 //! through positional reads and never see bytes past the published write end.
 
 mod appender;
+pub mod clock;
 mod commitlog;
 mod consume_queue;
 mod error;
@@ -16,6 +17,7 @@ mod recovery;
 pub mod retention;
 mod store;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use commitlog::SEGMENT_NAME_DIGITS;
 pub use consume_queue::CQ_ENTRY_BYTES;
 pub use error::{PutError, StoreError};

@@ -66,6 +66,8 @@ pub struct StoreConfig {
     /// pages further behind are dropped from it, so new appends reuse their memory, and reads
     /// from the disk behind it drop what they read. 0: the kernel decides what stays.
     pub cache_window_bytes: u64,
+    /// Store timestamps and retention ages come from this clock.
+    pub clock: Arc<dyn crate::Clock>,
 }
 
 impl StoreConfig {
@@ -90,6 +92,7 @@ impl StoreConfig {
             index_limits: IndexLimits::default(),
             warm_ahead_bytes: 0,
             cache_window_bytes: 0,
+            clock: Arc::new(crate::SystemClock),
         }
     }
 
@@ -679,9 +682,9 @@ pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
             FileAge { base: seg.base, modified_ms }
         })
         .collect();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let hour = ((now.as_secs() / 3600) % 24) as u32;
-    let doomed = retention::plan(&shared.config.retention, &files, now.as_millis() as i64, hour, ratio);
+    let now_ms = shared.config.clock.now_ms();
+    let hour = ((now_ms / 3_600_000) % 24) as u32;
+    let doomed = retention::plan(&shared.config.retention, &files, now_ms, hour, ratio);
     if !doomed.is_empty() {
         let removed = {
             let mut segs = shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
