@@ -7,13 +7,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use protocol::body::{Connection, ConsumerConnection, ConsumerData, SubscriptionData};
-use protocol::codes::request;
-use protocol::{LanguageCode, RemotingCommand};
-use remoting::Channel;
+use protocol::LanguageCode;
 
+use crate::push::{ClientConn, ClientPush};
+
+/// A client as its last heartbeat described it, and its connection.
 #[derive(Clone)]
 pub struct ClientChannel {
-    pub channel: Arc<Channel>,
+    pub conn: Arc<dyn ClientConn>,
     pub client_id: String,
     pub language: LanguageCode,
     pub version: i32,
@@ -38,26 +39,26 @@ pub struct ClientManager {
 impl ClientManager {
     pub fn register_producer(&self, group: &str, client: ClientChannel) {
         let mut p = self.producers.write().unwrap_or_else(|e| e.into_inner());
-        p.entry(group.to_string()).or_default().insert(client.channel.id(), client);
+        p.entry(group.to_string()).or_default().insert(client.conn.id(), client);
     }
 
     /// A live channel of the producer client with this id, in any group.
-    pub fn producer_channel(&self, client_id: &str) -> Option<Arc<Channel>> {
+    pub fn producer_channel(&self, client_id: &str) -> Option<Arc<dyn ClientConn>> {
         let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
-        p.values().flat_map(|m| m.values()).find(|c| c.client_id == client_id && !c.channel.is_closed()).map(|c| c.channel.clone())
+        p.values().flat_map(|m| m.values()).find(|c| c.client_id == client_id && !c.conn.is_closed()).map(|c| c.conn.clone())
     }
 
     /// A live channel of the consumer client with this id in the group.
-    pub fn consumer_channel(&self, group: &str, client_id: &str) -> Option<Arc<Channel>> {
+    pub fn consumer_channel(&self, group: &str, client_id: &str) -> Option<Arc<dyn ClientConn>> {
         let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        c.get(group)?.channels.values().find(|ch| ch.client_id == client_id && !ch.channel.is_closed()).map(|ch| ch.channel.clone())
+        c.get(group)?.channels.values().find(|ch| ch.client_id == client_id && !ch.conn.is_closed()).map(|ch| ch.conn.clone())
     }
 
     /// Records a consumer heartbeat; returns true when the group's members changed.
     pub fn register_consumer(&self, data: &ConsumerData, client: ClientChannel) -> bool {
         let mut c = self.consumers.write().unwrap_or_else(|e| e.into_inner());
         let g = c.entry(data.group_name.clone()).or_default();
-        let id = client.channel.id();
+        let id = client.conn.id();
         let new_member = g.channels.get(&id).is_none_or(|old| old.client_id != client.client_id);
         g.channels.insert(id, client);
         g.consume_type = data.consume_type.clone();
@@ -112,7 +113,7 @@ impl ClientManager {
                 .values()
                 .map(|c| Connection {
                     client_id: c.client_id.clone(),
-                    client_addr: c.channel.peer_addr().to_string(),
+                    client_addr: c.conn.remote_addr().to_string(),
                     language: c.language.name().to_string(),
                     version: c.version,
                 })
@@ -171,7 +172,7 @@ impl ClientManager {
             g.channels.retain(|_, ch| {
                 let keep = !stale(ch);
                 if !keep {
-                    ch.channel.close();
+                    ch.conn.close();
                 }
                 keep
             });
@@ -186,9 +187,9 @@ impl ClientManager {
     pub fn notify_ids_changed(&self, group: &str) {
         let Some(g) = self.consumer_group(group) else { return };
         for c in g.channels.into_values() {
-            let cmd = RemotingCommand::request(request::NOTIFY_CONSUMER_IDS_CHANGED).with_ext("consumerGroup", group);
+            let sent = c.conn.push(ClientPush::ConsumerIdsChanged { group: group.to_string() });
             tokio::spawn(async move {
-                if let Err(e) = c.channel.oneway(cmd).await {
+                if let Err(e) = sent.await {
                     tracing::debug!(error = %e, "NOTIFY_CONSUMER_IDS_CHANGED not delivered");
                 }
             });

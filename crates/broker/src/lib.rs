@@ -1,16 +1,21 @@
-//! The Broker: request handlers (one module per request kind, under [`processor`])
-//! over the message store and a few small managers of broker state.
+//! The Broker, in three layers: wire codecs ([`processor`], one module per request kind),
+//! the broker's operations ([`service`]: typed requests, `Result<_, BrokerError>`), and the
+//! state they act on (the message store and a few small managers of broker state).
 
 pub mod clients;
 pub mod config;
+pub mod error;
 pub mod groups;
 pub mod locks;
 pub mod offsets;
 mod persist;
 pub mod processor;
+pub mod push;
 pub mod put;
 mod register;
+pub mod runtime;
 mod schedule;
+pub mod service;
 mod stats;
 pub mod topics;
 
@@ -25,6 +30,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use config::{BrokerConfig, ConfigError};
+pub use error::{BrokerError, BrokerResult};
+use store::{Clock, SystemClock};
 
 use crate::clients::ClientManager;
 use crate::groups::GroupManager;
@@ -35,6 +42,10 @@ use crate::topics::TopicManager;
 /// Everything a request handler may touch. Each part guards its own state.
 pub struct Broker {
     pub config: BrokerConfig,
+    /// What changes while serving: permission, role.
+    pub runtime: runtime::RuntimeState,
+    /// The one clock: store timestamps, delays, data versions, runtime info.
+    pub clock: Arc<dyn Clock>,
     pub store: Store,
     pub topics: TopicManager,
     pub groups: GroupManager,
@@ -45,8 +56,9 @@ pub struct Broker {
     pub delay_levels: put::DelayLevels,
     /// Where this broker's records say they are stored (brokerIP1:listenPort).
     pub store_host: SocketAddr,
-    /// Wakes the registration loop to register with the NameServers now.
-    pub register_now: Notify,
+    /// Wakes the registration loop to register with the NameServers now (topic changes,
+    /// permission changes).
+    pub register_now: Arc<Notify>,
     pub parked_pulls: AtomicUsize,
     pub started: Instant,
     /// Delay-level progress, saved by the scheduler and at shutdown.
@@ -96,9 +108,51 @@ impl BrokerHandle {
 /// Pending connections the kernel holds for the broker's port.
 const LISTEN_BACKLOG: u32 = 1024;
 
+impl Broker {
+    /// Opens the store and loads the broker's state, serving nothing: what `start` serves,
+    /// and what tests of the operations drive directly. Records say they are stored at
+    /// `brokerIP1:listenPort`.
+    pub async fn open(config: BrokerConfig, clock: Arc<dyn Clock>) -> Result<Arc<Broker>, StartError> {
+        let ip: std::net::IpAddr = config.broker_ip1.parse().map_err(|_| StartError::BadIp(config.broker_ip1.clone()))?;
+        let cost = config::MemoryCost::of_this_machine();
+        let mut store_config = config.store_config_for(cost);
+        store_config.clock = clock.clone();
+        tracing::info!(
+            cache_window_bytes = store_config.cache_window_bytes,
+            warm_ahead_bytes = store_config.warm_ahead_bytes,
+            free_pages_reported_to_host = cost.free_pages_reported_to_host,
+            "CommitLog page cache (commitLogCacheWindowBytes, warmCommitLogAheadBytes)"
+        );
+        // Recovery reads files: keep it off the async workers.
+        let store =
+            tokio::task::spawn_blocking(move || Store::open(store_config)).await.map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
+        let root = config.store_path_root_dir.clone();
+        let register_now = Arc::new(Notify::new());
+        Ok(Arc::new(Broker {
+            topics: TopicManager::load(&config, register_now.clone(), clock.clone())?,
+            groups: GroupManager::load(&root, config.auto_create_subscription_group)?,
+            offsets: OffsetManager::load(&root)?,
+            clients: ClientManager::default(),
+            locks: locks::LockTable::default(),
+            stats: Stats::default(),
+            delay_levels: config.delay_levels.clone(),
+            store_host: SocketAddr::new(ip, config.listen_port),
+            register_now,
+            parked_pulls: AtomicUsize::new(0),
+            started: Instant::now(),
+            delay_progress: Default::default(),
+            runtime: runtime::RuntimeState::new(config.broker_permission, runtime::BrokerRole::AsyncMaster),
+            clock,
+            store,
+            config,
+        }))
+    }
+}
+
 /// Opens the store, binds the listener and starts serving, registering and housekeeping.
 pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError> {
-    let ip: std::net::IpAddr = config.broker_ip1.parse().map_err(|_| StartError::BadIp(config.broker_ip1.clone()))?;
+    // Checked before binding, as it always was.
+    config.broker_ip1.parse::<std::net::IpAddr>().map_err(|_| StartError::BadIp(config.broker_ip1.clone()))?;
     // Bound now (the port is known, to advertise), listening only once the store is open and
     // the broker registered: until then a connection is refused rather than left waiting.
     let socket = TcpSocket::new_v4()?;
@@ -107,33 +161,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     let local_addr = socket.local_addr()?;
     // With listenPort=0 the OS picks the port; advertise the real one.
     config.listen_port = local_addr.port();
-    // Recovery reads files: keep it off the async workers.
-    let cost = config::MemoryCost::of_this_machine();
-    let store_config = config.store_config_for(cost);
-    tracing::info!(
-        cache_window_bytes = store_config.cache_window_bytes,
-        warm_ahead_bytes = store_config.warm_ahead_bytes,
-        free_pages_reported_to_host = cost.free_pages_reported_to_host,
-        "CommitLog page cache (commitLogCacheWindowBytes, warmCommitLogAheadBytes)"
-    );
-    let store = tokio::task::spawn_blocking(move || Store::open(store_config)).await.map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
-    let root = config.store_path_root_dir.clone();
-    let broker = Arc::new(Broker {
-        topics: TopicManager::load(&config)?,
-        groups: GroupManager::load(&root, config.auto_create_subscription_group)?,
-        offsets: OffsetManager::load(&root)?,
-        clients: ClientManager::default(),
-        locks: locks::LockTable::default(),
-        stats: Stats::default(),
-        delay_levels: config.delay_levels.clone(),
-        store_host: SocketAddr::new(ip, local_addr.port()),
-        register_now: Notify::new(),
-        parked_pulls: AtomicUsize::new(0),
-        started: Instant::now(),
-        delay_progress: Default::default(),
-        store,
-        config,
-    });
+    let broker = Broker::open(config, Arc::new(SystemClock)).await?;
     let registrar = register::first_round(&broker).await;
     let listener = socket.listen(LISTEN_BACKLOG)?;
     let server_config = server_config(&broker.config);

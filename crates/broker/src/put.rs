@@ -19,7 +19,7 @@ pub const ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
 
 /// A message on its way into the store.
 #[derive(Debug, Clone)]
-pub struct Outgoing {
+pub struct NewMessage {
     pub topic: String,
     pub queue_id: i32,
     pub flag: i32,
@@ -31,11 +31,11 @@ pub struct Outgoing {
     pub props: Properties,
 }
 
-impl Outgoing {
+impl NewMessage {
     /// A stored record on its way to another topic and queue (retry, DLQ, delay release),
     /// keeping its body, flags and born information.
-    pub fn from_record(m: &protocol::message::MessageRecord, topic: String, queue_id: i32, reconsume_times: i32, props: Properties) -> Outgoing {
-        Outgoing {
+    pub fn from_record(m: &protocol::message::MessageRecord, topic: String, queue_id: i32, reconsume_times: i32, props: Properties) -> NewMessage {
+        NewMessage {
             topic,
             queue_id,
             flag: m.flag,
@@ -95,17 +95,13 @@ impl Default for DelayLevels {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 impl Broker {
     /// Stores messages of one topic and queue (a batch shares them), answering once they
     /// are as durable as the flush mode promises.
-    pub async fn put(&self, mut msgs: Vec<Outgoing>, wait_flush: bool) -> Result<PutResult, PutError> {
+    pub async fn put(&self, mut msgs: Vec<NewMessage>, wait_flush: bool) -> Result<PutResult, PutError> {
         for m in &mut msgs {
             if m.props.get(prop::UNIQ_KEY).is_none() {
-                m.props.set(prop::UNIQ_KEY, next_uniq_key(self.store_host.ip()));
+                m.props.set(prop::UNIQ_KEY, next_uniq_key(self.store_host.ip(), self.clock.now_ms()));
             }
             m.props.set(prop::CLUSTER, &self.config.broker_cluster_name);
         }
@@ -123,7 +119,7 @@ impl Broker {
 
     /// A single message with a DELAY level goes to SCHEDULE_TOPIC_XXXX, queue level−1,
     /// remembering its real topic and queue; returns when it is due.
-    fn park_if_delayed(&self, msgs: &mut [Outgoing]) -> Option<i64> {
+    fn park_if_delayed(&self, msgs: &mut [NewMessage]) -> Option<i64> {
         let [m] = msgs else { return None };
         let level: i32 = m.props.get(prop::DELAY).and_then(|d| d.parse().ok()).filter(|l| *l > 0)?;
         let tx = m.sys_flag & sys_flag::TRANSACTION_MASK;
@@ -136,10 +132,10 @@ impl Broker {
         m.props.set(REAL_QID, m.queue_id.to_string());
         m.topic = SCHEDULE_TOPIC.to_string();
         m.queue_id = level - 1;
-        Some(now_ms() + self.delay_levels.delay(level).as_millis() as i64)
+        Some(self.clock.now_ms() + self.delay_levels.delay(level).as_millis() as i64)
     }
 
-    fn encode(&self, m: &Outgoing, deliver_at: Option<i64>) -> Result<EncodedRecord, PutError> {
+    fn encode(&self, m: &NewMessage, deliver_at: Option<i64>) -> Result<EncodedRecord, PutError> {
         let properties = m.props.as_wire();
         let mut bytes = BytesMut::new();
         NewRecord {
@@ -170,13 +166,13 @@ impl Broker {
 static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A UNIQ_KEY for messages that arrive without one, shaped like client ids.
-fn next_uniq_key(ip: IpAddr) -> String {
+fn next_uniq_key(ip: IpAddr, now_ms: i64) -> String {
     let ip = match ip {
         IpAddr::V4(v4) => v4.octets().to_vec(),
         IpAddr::V6(v6) => v6.octets().to_vec(),
     };
     let n = UNIQ_COUNTER.fetch_add(1, Ordering::Relaxed);
-    hex_upper(&[&ip[..], &(std::process::id() as u16).to_be_bytes(), &(now_ms() as u32).to_be_bytes(), &n.to_be_bytes()].concat())
+    hex_upper(&[&ip[..], &(std::process::id() as u16).to_be_bytes(), &(now_ms as u32).to_be_bytes(), &n.to_be_bytes()].concat())
 }
 
 #[cfg(test)]

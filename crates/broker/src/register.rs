@@ -55,9 +55,11 @@ pub(crate) async fn run(broker: Arc<Broker>, client: Option<Client>) {
 async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
     let mut wrapper = broker.topics.snapshot();
     // Topics inherit the broker's permission, as RocketMQ does when it registers.
-    if broker.config.broker_permission & protocol::codes::perm::WRITE == 0 {
+    let permission = broker.runtime.permission();
+    let rw = protocol::codes::perm::READ | protocol::codes::perm::WRITE;
+    if permission & rw != rw {
         for t in wrapper.topic_config_table.values_mut() {
-            t.perm &= broker.config.broker_permission;
+            t.perm &= permission;
         }
     }
     let body = body::encode(&RegisterBrokerBody { topic_config_serialize_wrapper: wrapper, filter_server_list: Vec::new() });

@@ -13,7 +13,7 @@ use protocol::message::{decode_record, prop, Properties};
 use serde::{Deserialize, Serialize};
 
 use crate::persist;
-use crate::put::{now_ms, Outgoing, REAL_QID, REAL_TOPIC, SCHEDULE_TOPIC};
+use crate::put::{NewMessage, REAL_QID, REAL_TOPIC, SCHEDULE_TOPIC};
 use crate::Broker;
 
 /// How often due messages are looked for (RocketMQ polls each level every 100 ms).
@@ -113,7 +113,7 @@ async fn deliver_due(b: &Broker, level: i32, from: i64) {
             return;
         }
         for (at, phys, _size, deliver_at) in entries {
-            if deliver_at > now_ms() {
+            if deliver_at > b.clock.now_ms() {
                 let next = offset.max(at);
                 record(&mut offset, next);
                 return;
@@ -143,6 +143,6 @@ async fn release(b: &Broker, phys: i64) -> Result<(), String> {
         return Ok(());
     };
     props.remove(prop::DELAY);
-    let out = Outgoing::from_record(&m, topic, queue_id, m.reconsume_times, props);
+    let out = NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props);
     b.put(vec![out], true).await.map(|_| ()).map_err(|e| e.to_string())
 }

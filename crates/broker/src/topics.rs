@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
 
 use protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use protocol::codes::perm;
@@ -20,15 +21,18 @@ const ATTRIBUTES: &[(&str, &[&str], bool)] = &[
     ("cleanup.policy", &["DELETE", "COMPACTION"], false),
 ];
 
+/// Queues of a dead-letter topic.
+const DLQ_NUMS_PER_GROUP: i32 = 1;
+
 pub struct TopicManager {
     state: Arc<RwLock<TopicConfigSerializeWrapper>>,
     /// Writes topics.json: at once and waited for on admin changes, in the background for
     /// topics created while serving (on send, for retry and DLQ topics).
     persister: persist::Persister,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    /// Woken whenever a topic is created, changed or deleted: the NameServers hear of it
+    /// at once (the registration loop waits on it).
+    changed: Arc<Notify>,
+    clock: Arc<dyn store::Clock>,
 }
 
 fn topic(name: &str, queues: i32, perm: i32) -> TopicConfig {
@@ -36,7 +40,7 @@ fn topic(name: &str, queues: i32, perm: i32) -> TopicConfig {
 }
 
 impl TopicManager {
-    pub fn load(config: &BrokerConfig) -> std::io::Result<TopicManager> {
+    pub fn load(config: &BrokerConfig, changed: Arc<Notify>, clock: Arc<dyn store::Clock>) -> std::io::Result<TopicManager> {
         let path = config.store_path_root_dir.join("config").join("topics.json");
         let mut state: TopicConfigSerializeWrapper = persist::load(&path)?;
         let rw = perm::READ | perm::WRITE;
@@ -61,11 +65,11 @@ impl TopicManager {
             state.topic_config_table.entry(t.topic_name.clone()).or_insert(t);
         }
         if state.data_version.timestamp == 0 {
-            state.data_version = DataVersion { state_version: 0, timestamp: now_ms(), counter: 0 };
+            state.data_version = DataVersion { state_version: 0, timestamp: clock.now_ms(), counter: 0 };
         }
         let state = Arc::new(RwLock::new(state));
         let persister = persist::Persister::json(path, "topic configs", state.clone())?;
-        let mgr = TopicManager { state, persister };
+        let mgr = TopicManager { state, persister, changed, clock };
         mgr.persist();
         Ok(mgr)
     }
@@ -89,9 +93,10 @@ impl TopicManager {
             return false;
         }
         s.topic_config_table.insert(config.topic_name.clone(), config);
-        bump(&mut s.data_version);
+        bump(&mut s.data_version, self.clock.now_ms());
         drop(s);
         self.persist();
+        self.changed.notify_one();
         true
     }
 
@@ -105,9 +110,10 @@ impl TopicManager {
             return (t.clone(), false);
         }
         s.topic_config_table.insert(config.topic_name.clone(), config.clone());
-        bump(&mut s.data_version);
+        bump(&mut s.data_version, self.clock.now_ms());
         drop(s);
         self.persister.mark();
+        self.changed.notify_one();
         (config, true)
     }
 
@@ -115,13 +121,31 @@ impl TopicManager {
         let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
         let removed = s.topic_config_table.remove(name).is_some();
         if removed {
-            bump(&mut s.data_version);
+            bump(&mut s.data_version, self.clock.now_ms());
         }
         drop(s);
         if removed {
             self.persist();
+            self.changed.notify_one();
         }
         removed
+    }
+
+    /// A topic the broker makes for itself (retry and dead-letter topics), readable and
+    /// writable with `queue_nums` queues, unless it exists.
+    pub fn ensure_system_topic(&self, name: &str, queue_nums: i32) -> TopicConfig {
+        self.get_or_create(topic(name, queue_nums.max(1), perm::READ | perm::WRITE)).0
+    }
+
+    /// `%RETRY%<group>`, with the group's `retryQueueNums` (heartbeats and send-backs, as
+    /// the Java broker).
+    pub fn ensure_retry_topic(&self, group: &str, queue_nums: i32) -> TopicConfig {
+        self.ensure_system_topic(&names::retry_topic(group), queue_nums)
+    }
+
+    /// `%DLQ%<group>`, with one queue (the Java broker's `DLQ_NUMS_PER_GROUP`).
+    pub fn ensure_dlq_topic(&self, group: &str) -> TopicConfig {
+        self.ensure_system_topic(&names::dlq_topic(group), DLQ_NUMS_PER_GROUP)
     }
 
     /// Auto-creation on send (`msgCheck`): from a default topic that has PERM_INHERIT.
@@ -141,9 +165,9 @@ impl TopicManager {
     }
 }
 
-fn bump(v: &mut DataVersion) {
+fn bump(v: &mut DataVersion, now_ms: i64) {
     v.counter += 1;
-    v.timestamp = now_ms();
+    v.timestamp = now_ms;
 }
 
 /// Applies an attribute modification string (`+k=v,-k`) to `current`, as

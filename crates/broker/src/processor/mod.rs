@@ -1,13 +1,15 @@
-//! One module per request kind. Each decodes its typed header, checks, acts on the
-//! store or a manager, and answers. [`BrokerHandler`] routes codes to them.
+//! The remoting front end: one codec per request kind. Each decodes its typed header and
+//! body, calls one broker operation ([`crate::service`]), and encodes the answer. An
+//! operation's [`BrokerError`] becomes the response in one place ([`BrokerHandler`]);
+//! [`push`] encodes what the broker sends to remoting clients.
 
 mod admin;
 mod client_manage;
 mod consumer;
 mod lock;
 mod pull;
+pub mod push;
 mod query;
-mod reply;
 mod reset;
 mod send;
 mod send_back;
@@ -15,9 +17,10 @@ mod send_back;
 use std::sync::Arc;
 
 use protocol::codes::{request as rq, response as rs};
-use protocol::{ProtocolError, RemotingCommand};
+use protocol::RemotingCommand;
 use remoting::{BoxFuture, Channel, Handler};
 
+use crate::error::{BrokerError, BrokerResult};
 use crate::Broker;
 
 pub struct BrokerHandler(pub Arc<Broker>);
@@ -26,31 +29,28 @@ impl Handler for BrokerHandler {
     fn handle(&self, channel: Arc<Channel>, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
         let broker = self.0.clone();
         Box::pin(async move {
-            let result = dispatch(&broker, &channel, &request).await;
-            Some(match result {
+            Some(match dispatch(&broker, &channel, &request).await {
                 Ok(response) => response,
-                Err(e) => error(&request, rs::SYSTEM_ERROR, e.to_string()),
+                Err(e) => error(&request, e),
             })
         })
     }
 
     fn on_close(&self, channel: &Arc<Channel>) {
-        for group in self.0.clients.channel_closed(channel.id()) {
-            self.0.clients.notify_ids_changed(&group);
-        }
+        self.0.connection_closed(channel.id());
     }
 }
 
-async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
+async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
     match req.code {
-        rq::SEND_MESSAGE | rq::SEND_MESSAGE_V2 | rq::SEND_BATCH_MESSAGE => send::process(b, ch, req).await,
+        rq::SEND_MESSAGE | rq::SEND_MESSAGE_V2 | rq::SEND_BATCH_MESSAGE => send::send(b, ch, req).await,
+        rq::SEND_REPLY_MESSAGE | rq::SEND_REPLY_MESSAGE_V2 => send::reply(b, ch, req).await,
         rq::PULL_MESSAGE | rq::LITE_PULL_MESSAGE => pull::process(b, ch, req).await,
         rq::CONSUMER_SEND_MSG_BACK => send_back::process(b, req).await,
-        rq::SEND_REPLY_MESSAGE | rq::SEND_REPLY_MESSAGE_V2 => reply::process(b, ch, req).await,
         rq::HEART_BEAT => client_manage::heartbeat(b, ch, req),
         rq::UNREGISTER_CLIENT => client_manage::unregister(b, ch, req),
         rq::GET_CONSUMER_LIST_BY_GROUP => client_manage::consumer_list(b, req),
-        rq::CHECK_CLIENT_CONFIG => client_manage::check_client_config(req),
+        rq::CHECK_CLIENT_CONFIG => client_manage::check_client_config(b, req),
         rq::QUERY_CONSUMER_OFFSET => consumer::query_offset(b, req),
         rq::UPDATE_CONSUMER_OFFSET => consumer::update_offset(b, req),
         rq::GET_MAX_OFFSET => consumer::max_offset(b, req),
@@ -74,12 +74,13 @@ async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> 
         rq::GET_SUBSCRIPTIONGROUP_CONFIG => admin::group_config(b, req),
         rq::GET_BROKER_RUNTIME_INFO => admin::runtime_info(b, req),
         rq::GET_BROKER_CONFIG => admin::broker_config(b, req),
+        rq::UPDATE_BROKER_CONFIG => admin::update_broker_config(b, req),
         rq::GET_CONSUMER_CONNECTION_LIST => admin::consumer_connections(b, req),
         rq::GET_CONSUME_STATS => admin::consume_stats(b, req),
         rq::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(b, req),
         rq::INVOKE_BROKER_TO_RESET_OFFSET => reset::reset_offset(b, req),
         rq::GET_CONSUMER_RUNNING_INFO => admin::consumer_running_info(b, req).await,
-        code => Ok(error(req, rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
+        code => Err(BrokerError::new(rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
     }
 }
 
@@ -87,6 +88,7 @@ pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, rs::SUCCESS)
 }
 
-pub(crate) fn error(req: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
-    RemotingCommand::response_to(req, code).with_remark(remark)
+/// The one place an operation's error becomes a remoting response.
+pub(crate) fn error(req: &RemotingCommand, e: BrokerError) -> RemotingCommand {
+    RemotingCommand::response_to(req, e.code).with_remark(e.remark)
 }

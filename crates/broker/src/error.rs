@@ -1,0 +1,67 @@
+//! [`BrokerError`]: the one error of the broker's operations. It carries the RocketMQ
+//! response code and remark a client understands; each front end turns it into its own
+//! answer in one place (remoting: `processor::respond`).
+
+use protocol::codes::response as rs;
+use protocol::ProtocolError;
+use store::{PutError, StoreError};
+
+/// An operation that did not succeed: the response code and remark the client is given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{remark} (code {code})")]
+pub struct BrokerError {
+    pub code: i32,
+    pub remark: String,
+}
+
+pub type BrokerResult<T> = Result<T, BrokerError>;
+
+impl BrokerError {
+    pub fn new(code: i32, remark: impl Into<String>) -> BrokerError {
+        BrokerError { code, remark: remark.into() }
+    }
+
+    pub fn system(remark: impl Into<String>) -> BrokerError {
+        BrokerError::new(rs::SYSTEM_ERROR, remark)
+    }
+
+    pub fn no_permission(remark: impl Into<String>) -> BrokerError {
+        BrokerError::new(rs::NO_PERMISSION, remark)
+    }
+
+    pub fn illegal(remark: impl Into<String>) -> BrokerError {
+        BrokerError::new(rs::MESSAGE_ILLEGAL, remark)
+    }
+
+    pub fn invalid(remark: impl Into<String>) -> BrokerError {
+        BrokerError::new(rs::INVALID_PARAMETER, remark)
+    }
+}
+
+/// A request whose header or body cannot be read: SYSTEM_ERROR with the reason, as the
+/// broker always answered such requests.
+impl From<ProtocolError> for BrokerError {
+    fn from(e: ProtocolError) -> BrokerError {
+        BrokerError::system(e.to_string())
+    }
+}
+
+impl From<StoreError> for BrokerError {
+    fn from(e: StoreError) -> BrokerError {
+        BrokerError::system(format!("store read failed: {e}"))
+    }
+}
+
+/// A put that stored nothing. (`FlushDiskTimeout` stored the message; operations that can
+/// say so answer it as a result, not through this.)
+impl From<PutError> for BrokerError {
+    fn from(e: PutError) -> BrokerError {
+        match e {
+            PutError::MessageIllegal(m) => BrokerError::illegal(m),
+            PutError::ServiceUnavailable(m) => BrokerError::new(rs::SERVICE_NOT_AVAILABLE, m),
+            PutError::Io(m) => BrokerError::system(format!("store write failed: {m}")),
+            PutError::Busy(m) => BrokerError::new(rs::SYSTEM_BUSY, m),
+            PutError::FlushDiskTimeout(_) => BrokerError::new(rs::FLUSH_DISK_TIMEOUT, "flush to disk timed out"),
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Administration: topics and subscription groups, topic and consumer statistics, the
+//! broker's runtime info, and what can change while serving (`brokerPermission`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+
+use protocol::body::{MessageQueue, SubscriptionGroupConfig, TopicConfig};
+use protocol::codes::response as rs;
+use protocol::names;
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::topics::alter_attributes;
+use crate::Broker;
+
+/// UPDATE_AND_CREATE_TOPIC: the topic as asked, with `+key=value` / `-key` attribute changes.
+#[derive(Debug, Clone)]
+pub struct CreateTopic {
+    pub config: TopicConfig,
+    pub attributes: String,
+}
+
+/// A queue's offsets and when its newest message was stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueStats {
+    pub min_offset: i64,
+    pub max_offset: i64,
+    pub last_update_ms: i64,
+}
+
+/// A group's progress on one queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueProgress {
+    pub broker_offset: i64,
+    /// -1 when the group has committed nothing.
+    pub consumer_offset: i64,
+    pub last_timestamp_ms: i64,
+}
+
+/// Most queues a topic may have, read or write.
+const MAX_QUEUE_NUMS: i32 = 1024;
+
+impl Broker {
+    pub fn create_topic(&self, req: CreateTopic) -> BrokerResult<()> {
+        let name = req.config.topic_name.clone();
+        names::validate_topic(&name).map_err(BrokerError::invalid)?;
+        let existing = self.topics.get(&name);
+        let current = existing.as_ref().map(|t| t.attributes.clone()).unwrap_or_default();
+        let attributes = alter_attributes(existing.is_none(), &current, &req.attributes).map_err(BrokerError::system)?;
+        let config = TopicConfig { attributes, ..req.config };
+        let queues_ok = |n: i32| (0..=MAX_QUEUE_NUMS).contains(&n);
+        if !queues_ok(config.read_queue_nums) || !queues_ok(config.write_queue_nums) {
+            return Err(BrokerError::invalid("queue numbers must be within 0..=1024"));
+        }
+        if self.topics.upsert(config) {
+            tracing::info!(topic = %name, "topic created or updated");
+        }
+        Ok(())
+    }
+
+    pub async fn delete_topic(&self, topic: &str) -> BrokerResult<()> {
+        if names::NOT_ALLOWED_SEND_TOPICS.contains(&topic) {
+            return Err(BrokerError::invalid(format!("The topic[{topic}] is conflict with system topic.")));
+        }
+        self.topics.delete(topic);
+        self.offsets.remove_topic(topic);
+        self.store.delete_topic(topic).await.map_err(|e| BrokerError::system(e.to_string()))
+    }
+
+    pub fn topic_config(&self, topic: &str) -> BrokerResult<TopicConfig> {
+        self.topics.get(topic).ok_or_else(|| BrokerError::new(rs::TOPIC_NOT_EXIST, format!("No topic in this broker. topic: {topic}")))
+    }
+
+    /// Topics clients may not send to, the auto-create template, and the cluster's and
+    /// broker's own topics.
+    pub fn system_topics(&self) -> BTreeSet<String> {
+        let mut list: BTreeSet<String> = names::NOT_ALLOWED_SEND_TOPICS.iter().map(|s| s.to_string()).collect();
+        list.insert(names::AUTO_CREATE_TOPIC_KEY.into());
+        list.insert(self.config.broker_cluster_name.clone());
+        list.insert(self.config.broker_name.clone());
+        list
+    }
+
+    pub fn message_queue(&self, topic: &str, queue_id: i32) -> MessageQueue {
+        MessageQueue { topic: topic.to_string(), broker_name: self.config.broker_name.clone(), queue_id }
+    }
+
+    /// GET_TOPIC_STATS_INFO: each write queue's offsets.
+    pub fn topic_stats(&self, topic: &str) -> BrokerResult<Vec<(MessageQueue, QueueStats)>> {
+        let Some(config) = self.topics.get(topic) else {
+            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist")));
+        };
+        Ok((0..config.write_queue_nums)
+            .map(|q| {
+                let (min, max) = (self.store.min_offset(topic, q), self.store.max_offset(topic, q));
+                let last = if max > 0 { self.store_time_before(topic, q, max) } else { 0 };
+                (self.message_queue(topic, q), QueueStats { min_offset: min, max_offset: max, last_update_ms: last })
+            })
+            .collect())
+    }
+
+    /// When the message just before queue offset `offset` was stored (0 when unknown).
+    fn store_time_before(&self, topic: &str, queue_id: i32, offset: i64) -> i64 {
+        self.store
+            .get(topic, queue_id, offset - 1, 1, &|_| true)
+            .ok()
+            .and_then(|r| protocol::message::decode_records(&r.messages).ok())
+            .and_then(|m| m.first().map(|m| m.store_timestamp))
+            .unwrap_or(0)
+    }
+
+    pub fn create_group(&self, config: SubscriptionGroupConfig) -> BrokerResult<()> {
+        names::validate_group(&config.group_name).map_err(BrokerError::invalid)?;
+        self.groups.upsert(config);
+        Ok(())
+    }
+
+    pub fn delete_group(&self, group: &str, clean_offset: bool) {
+        self.groups.delete(group);
+        if clean_offset {
+            self.offsets.remove_group(group);
+        }
+    }
+
+    pub fn group_config(&self, group: &str) -> BrokerResult<SubscriptionGroupConfig> {
+        self.groups
+            .get(group)
+            .ok_or_else(|| BrokerError::new(rs::SUBSCRIPTION_GROUP_NOT_EXIST, format!("No subscription group in this broker. group: {group}")))
+    }
+
+    /// GET_CONSUME_STATS: a group's progress on each queue of `topic`, or of every topic it
+    /// committed offsets for or subscribes to.
+    pub fn consume_stats(&self, group: &str, topic: Option<&str>) -> BrokerResult<Vec<(MessageQueue, QueueProgress)>> {
+        let topics: Vec<String> = match topic {
+            Some(t) => vec![t.to_string()],
+            None => {
+                let mut t = self.offsets.topics_of_group(group);
+                if let Some(g) = self.clients.consumer_group(group) {
+                    t.extend(g.subscriptions.keys().cloned());
+                }
+                t.sort();
+                t.dedup();
+                t
+            }
+        };
+        let mut entries = Vec::new();
+        for topic in &topics {
+            let Some(config) = self.topics.get(topic) else { continue };
+            for q in 0..config.read_queue_nums {
+                let broker_offset = self.store.max_offset(topic, q);
+                let consumer_offset = self.offsets.query(group, topic, q).unwrap_or(-1);
+                let last = if consumer_offset > 0 { self.store_time_before(topic, q, consumer_offset) } else { 0 };
+                entries.push((self.message_queue(topic, q), QueueProgress { broker_offset, consumer_offset, last_timestamp_ms: last }));
+            }
+        }
+        if entries.is_empty() {
+            return Err(BrokerError::new(rs::CONSUMER_NOT_ONLINE, format!("the consumer group[{group}] has no offsets or subscriptions here")));
+        }
+        Ok(entries)
+    }
+
+    /// QUERY_TOPIC_CONSUME_BY_WHO: groups that subscribe to the topic or committed offsets of it.
+    pub fn consumed_by(&self, topic: &str) -> BTreeSet<String> {
+        let mut groups: BTreeSet<String> = self.clients.groups_of_topic(topic).into_iter().collect();
+        groups.extend(self.offsets.groups_of_topic(topic));
+        groups
+    }
+
+    /// UPDATE_BROKER_CONFIG: keys that can change while serving. Today `brokerPermission`;
+    /// any other key is refused by name, and nothing changes unless every key is accepted.
+    pub fn update_config(&self, changes: &BTreeMap<String, String>) -> BrokerResult<()> {
+        let mut permission = None;
+        for (key, value) in changes {
+            match key.as_str() {
+                "brokerPermission" => {
+                    let p: i32 = value.trim().parse().map_err(|_| BrokerError::invalid(format!("brokerPermission `{value}` is not a number")))?;
+                    if !(0..=7).contains(&p) {
+                        return Err(BrokerError::invalid(format!("brokerPermission {p} is not a permission (0-7)")));
+                    }
+                    permission = Some(p);
+                }
+                other => return Err(BrokerError::system(format!("the broker config key `{other}` cannot be changed while the broker runs"))),
+            }
+        }
+        if let Some(p) = permission {
+            self.runtime.set_permission(p);
+            tracing::info!(permission = p, "brokerPermission changed");
+            // The NameServers learn it from the next registration: now.
+            self.register_now.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The broker's config as `key=value` lines, with what changed while serving.
+    pub fn config_properties(&self) -> String {
+        let mut current = self.config.clone();
+        current.broker_permission = self.runtime.permission();
+        current.to_properties()
+    }
+
+    /// GET_BROKER_RUNTIME_INFO: the Java broker's keys, as far as they mean something here.
+    pub fn runtime_info(&self) -> BTreeMap<String, String> {
+        let store = &self.store;
+        let puts = self.stats.put_total.load(Ordering::Relaxed);
+        let gets = self.stats.get_total.load(Ordering::Relaxed);
+        let (min_phys, max_phys) = (store.commit_log_min_offset(), store.commit_log_max_offset());
+        let earliest = if max_phys > min_phys {
+            store.read_message(min_phys).ok().flatten().and_then(|r| protocol::message::decode_record(&r, false).ok()).map_or(0, |m| m.store_timestamp)
+        } else {
+            0
+        };
+        let started_ms = self.clock.now_ms() - self.started.elapsed().as_millis() as i64;
+        let disk_ratio = store.disk_used_ratio();
+        let mut table = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            table.insert(k.to_string(), v);
+        };
+        put("brokerVersionDesc", "V5_3_3".into());
+        put("brokerVersion", protocol::codes::version::CURRENT.to_string());
+        put("brokerActive", "true".into());
+        // Counters start when the broker starts; the "morning" marks are that start.
+        put("msgPutTotalYesterdayMorning", "0".into());
+        put("msgPutTotalTodayMorning", "0".into());
+        put("msgPutTotalTodayNow", puts.to_string());
+        put("msgGetTotalYesterdayMorning", "0".into());
+        put("msgGetTotalTodayMorning", "0".into());
+        put("msgGetTotalTodayNow", gets.to_string());
+        put("putTps", self.stats.tps(true));
+        put("getTransferredTps", self.stats.tps(false));
+        put("getFoundTps", self.stats.tps(false));
+        put("getMissTps", "0.00 0.00 0.00".into());
+        put("getTotalTps", self.stats.tps(false));
+        put("dispatchBehindBytes", "0".into());
+        put("pageCacheLockTimeMills", "0".into());
+        put("earliestMessageTimeStamp", earliest.to_string());
+        put("startAcceptSendRequestTimeStamp", started_ms.to_string());
+        put("bootTimestamp", started_ms.to_string());
+        put("commitLogMinOffset", min_phys.to_string());
+        put("commitLogMaxOffset", max_phys.to_string());
+        put("commitLogDiskRatio", disk_ratio.to_string());
+        put("consumeQueueDiskRatio", disk_ratio.to_string());
+        put("remainHowManyDataToFlush", (max_phys - store.flushed_offset()).max(0).to_string());
+        put("remainHowManyDataToCommit", "0".into());
+        put("remainTransientStoreBufferNumbs", "0".into());
+        for pool in ["send", "pull", "litePull", "query", "ack"] {
+            // Requests are served by async tasks, not bounded thread pools: nothing queues.
+            put(&format!("{pool}ThreadPoolQueueSize"), "0".into());
+            put(&format!("{pool}ThreadPoolQueueCapacity"), "0".into());
+            put(&format!("{pool}ThreadPoolQueueHeadWaitTimeMills"), "0".into());
+        }
+        put("EndTransactionQueueSize", "0".into());
+        put("EndTransactionThreadPoolQueueCapacity", "0".into());
+        for k in ["timerReadBehind", "timerOffsetBehind", "timerCongestNum", "timerEnqueueTps", "timerDequeueTps"] {
+            // No timer store yet: nothing is behind or congested.
+            put(k, "0".into());
+        }
+        put("runtime", format!("[ {} seconds ]", self.started.elapsed().as_secs()));
+        table
+    }
+}

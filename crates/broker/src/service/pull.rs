@@ -1,0 +1,223 @@
+//! Pulling: checks in the Java broker's order, the subscription's tag filter, offset resets
+//! handed to the group's next pull, the store read, and long polling — a pull that finds
+//! nothing may park until a message arrives on its queue or its hold time passes.
+//!
+//! [`Broker::pull`] answers at once or returns a [`Parking`]; the front end decides how a
+//! parked request is held (remoting: `Channel::parked`) and when its requester is gone.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::codes::{perm, pull_flag, response as rs};
+use protocol::header::PullMessageRequestHeader;
+use protocol::message::java_hash;
+use store::{GetResult, GetStatus};
+use tokio::time::Instant;
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::Broker;
+
+/// A TAG subscription: `*` (everything) or the hash codes of `a || b`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagFilter(Option<BTreeSet<i64>>);
+
+impl TagFilter {
+    pub fn parse(expression: Option<&str>) -> TagFilter {
+        let expr = expression.unwrap_or("*").trim();
+        if expr.is_empty() || expr == "*" {
+            return TagFilter(None);
+        }
+        TagFilter(Some(expr.split("||").map(str::trim).filter(|t| !t.is_empty()).map(|t| java_hash(t) as i64).collect()))
+    }
+
+    fn from_codes(codes: &BTreeSet<i32>, sub_string: &str) -> TagFilter {
+        if sub_string.trim() == "*" || sub_string.trim().is_empty() {
+            return TagFilter(None);
+        }
+        if codes.is_empty() {
+            return TagFilter::parse(Some(sub_string));
+        }
+        TagFilter(Some(codes.iter().map(|c| *c as i64).collect()))
+    }
+
+    pub fn matches(&self, tags_code: i64) -> bool {
+        self.0.as_ref().is_none_or(|codes| codes.contains(&tags_code))
+    }
+}
+
+/// A pull's answer.
+#[derive(Debug)]
+pub enum Pulled {
+    /// What the store found (or did not), mapped to RocketMQ's pull status.
+    Read(GetResult),
+    /// An admin reset the group's offset of this queue: the consumer adopts `next_begin_offset`
+    /// (answered as PULL_OFFSET_MOVED with remark OFFSET_RESET), and its own commit is not applied.
+    Reset { next_begin_offset: i64, min_offset: i64, max_offset: i64 },
+}
+
+/// The result of asking for messages: an answer now, or a pull to hold until one is due.
+pub enum PullStart {
+    Now(Pulled),
+    Park(Parking),
+}
+
+/// A pull that found nothing and may wait (`SUSPEND`), holding one of `maxParkedPulls`.
+pub struct Parking {
+    broker: Arc<Broker>,
+    header: PullMessageRequestHeader,
+    filter: TagFilter,
+    max_msgs: usize,
+    hold: Duration,
+}
+
+impl Drop for Parking {
+    fn drop(&mut self) {
+        self.broker.parked_pulls.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Parking {
+    /// Waits for a message on the queue (or an offset reset) until the hold time passes, or
+    /// until `gone` resolves (nobody will read the answer), and answers with what is there.
+    pub async fn wait(self, gone: impl Future<Output = ()>) -> BrokerResult<Pulled> {
+        let (b, h) = (&self.broker, &self.header);
+        let deadline = Instant::now() + self.hold;
+        let notifier = b.store.arrivals().notifier(&h.topic, h.queue_id);
+        tokio::pin!(gone);
+        loop {
+            let notified = notifier.notified();
+            tokio::pin!(notified);
+            // Register before re-reading, so an arrival in between still wakes us.
+            notified.as_mut().enable();
+            if let Some(reset) = b.offset_reset(h) {
+                return Ok(reset);
+            }
+            let result = b.read(h, self.max_msgs, &self.filter).await?;
+            if result.status != GetStatus::OffsetOverflowOne || Instant::now() >= deadline {
+                return Ok(b.answer(result));
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+                // Give the slot back now.
+                _ = &mut gone => return Ok(b.answer(result)),
+            }
+        }
+    }
+}
+
+impl Broker {
+    /// PULL_MESSAGE / LITE_PULL_MESSAGE: reads what is there, or returns a [`Parking`] when
+    /// nothing is and the request may wait.
+    pub async fn pull(self: &Arc<Self>, h: PullMessageRequestHeader) -> BrokerResult<PullStart> {
+        let filter = self.check_pull(&h)?;
+        if let Some(reset) = self.offset_reset(&h) {
+            return Ok(PullStart::Now(reset));
+        }
+        if h.sys_flag & pull_flag::COMMIT_OFFSET != 0 && h.commit_offset >= 0 {
+            self.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+        }
+        let max_msgs = h.max_msg_nums.max(1) as usize;
+        let result = self.read(&h, max_msgs, &filter).await?;
+        let suspend = h.sys_flag & pull_flag::SUSPEND != 0;
+        if !suspend || result.status != GetStatus::OffsetOverflowOne {
+            return Ok(PullStart::Now(self.answer(result)));
+        }
+        let hold = if self.config.long_polling_enable {
+            Duration::from_millis((h.suspend_timeout_millis.max(0) as u64).min(self.config.max_pull_hold_millis))
+        } else {
+            Duration::from_millis(self.config.short_polling_time_mills)
+        };
+        if self.parked_pulls.fetch_add(1, Ordering::AcqRel) >= self.config.max_parked_pulls {
+            // Over the cap: answered at once.
+            self.parked_pulls.fetch_sub(1, Ordering::AcqRel);
+            return Ok(PullStart::Now(self.answer(result)));
+        }
+        Ok(PullStart::Park(Parking { broker: self.clone(), header: h, filter, max_msgs, hold }))
+    }
+
+    /// Counts what a pull hands out (the runtime info's get totals).
+    fn answer(&self, result: GetResult) -> Pulled {
+        if result.status == GetStatus::Found {
+            self.stats.get_total.fetch_add(result.message_count as u64, Ordering::Relaxed);
+        }
+        Pulled::Read(result)
+    }
+
+    fn offset_reset(&self, h: &PullMessageRequestHeader) -> Option<Pulled> {
+        let reset = self.offsets.take_reset(&h.consumer_group, &h.topic, h.queue_id)?;
+        let (min, max) = (self.store.min_offset(&h.topic, h.queue_id), self.store.max_offset(&h.topic, h.queue_id));
+        Some(Pulled::Reset { next_begin_offset: reset, min_offset: min, max_offset: max })
+    }
+
+    /// Reads from the page cache on this task; an answer that needs the disk is read on the
+    /// blocking pool instead, so a cold backlog neither stalls the runtime's workers nor is
+    /// limited to one disk read per worker.
+    async fn read(self: &Arc<Self>, h: &PullMessageRequestHeader, max_msgs: usize, filter: &TagFilter) -> BrokerResult<GetResult> {
+        if let Some(r) = self.store.get_cached(&h.topic, h.queue_id, h.queue_offset, max_msgs, &|code| filter.matches(code))? {
+            return Ok(r);
+        }
+        let (b, topic, queue_id, offset, filter) = (self.clone(), h.topic.clone(), h.queue_id, h.queue_offset, filter.clone());
+        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max_msgs, &|code| filter.matches(code)));
+        Ok(read.await.map_err(|e| BrokerError::system(format!("store read failed: {e}")))??)
+    }
+
+    /// Broker, group, topic, queue and subscription checks, in the Java broker's order.
+    fn check_pull(&self, h: &PullMessageRequestHeader) -> BrokerResult<TagFilter> {
+        if self.runtime.permission() & perm::READ == 0 {
+            return Err(BrokerError::no_permission(format!("the broker[{}] pulling message is forbidden", self.config.broker_ip1)));
+        }
+        let Some(group) = self.groups.find_or_create(&h.consumer_group) else {
+            return Err(BrokerError::new(rs::SUBSCRIPTION_GROUP_NOT_EXIST, format!("subscription group [{}] does not exist", h.consumer_group)));
+        };
+        if !group.consume_enable {
+            return Err(BrokerError::no_permission(format!("subscription group no permission, {}", h.consumer_group)));
+        }
+        let Some(topic) = self.topics.get(&h.topic) else {
+            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+        };
+        if topic.perm & perm::READ == 0 {
+            return Err(BrokerError::no_permission(format!("the topic[{}] pulling message is forbidden", h.topic)));
+        }
+        if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
+            return Err(BrokerError::invalid(format!(
+                "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
+                h.queue_id, h.topic, topic.read_queue_nums
+            )));
+        }
+        let sql = |t: Option<&str>| t.is_some_and(|t| !t.eq_ignore_ascii_case("TAG"));
+        let no_sql = || BrokerError::system("The broker does not support consumer to filter message by SQL92");
+        if h.sys_flag & pull_flag::SUBSCRIPTION != 0 {
+            if sql(h.expression_type.as_deref()) {
+                return Err(no_sql());
+            }
+            return Ok(TagFilter::parse(h.subscription.as_deref()));
+        }
+        let Some(sub) = self.clients.subscription(&h.consumer_group, &h.topic) else {
+            return Err(BrokerError::new(rs::SUBSCRIPTION_NOT_EXIST, "the consumer's subscription not exist"));
+        };
+        if sub.sub_version < h.sub_version {
+            return Err(BrokerError::new(rs::SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest"));
+        }
+        if sql(sub.expression_type.as_deref()) {
+            return Err(no_sql());
+        }
+        Ok(TagFilter::from_codes(&sub.code_set, &sub.sub_string))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_filter() {
+        let f = TagFilter::parse(Some("TagA || TagB"));
+        assert!(f.matches(java_hash("TagA") as i64));
+        assert!(!f.matches(java_hash("TagC") as i64));
+        assert!(TagFilter::parse(Some("*")).matches(12345));
+    }
+}

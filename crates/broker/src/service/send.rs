@@ -1,0 +1,166 @@
+//! Sending: permission, topic and queue checks (`msgCheck`), auto-creation, the retry topic's
+//! way to the dead-letter queue, and the store put. Used by SEND_MESSAGE(_V2),
+//! SEND_BATCH_MESSAGE and, for its checks, SEND_REPLY_MESSAGE.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use protocol::body::TopicConfig;
+use protocol::codes::{perm, response as rs};
+use protocol::header::SendMessageRequestHeader;
+use protocol::message::{decode_batch, prop, Properties};
+use protocol::names::{self, RETRY_GROUP_TOPIC_PREFIX};
+use rand::Rng;
+use store::{PutError, PutResult};
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::put::NewMessage;
+use crate::Broker;
+
+/// Properties that ask for features this broker does not offer yet (5.x timers); refusing
+/// them is better than delivering such a message at the wrong time.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("TIMER_DELIVER_MS", "timer messages are not supported by this broker yet"),
+    ("TIMER_DELAY_SEC", "timer messages are not supported by this broker yet"),
+    ("TIMER_DELAY_MS", "timer messages are not supported by this broker yet"),
+];
+
+/// A send: one message, or a batch in RocketMQ's batch encoding (`header.batch`).
+pub struct SendRequest<'a> {
+    pub header: SendMessageRequestHeader<'a>,
+    /// The message body, or the encoded batch.
+    pub body: Bytes,
+    pub batch: bool,
+    /// The producer's address, stored as the messages' born host.
+    pub born_host: SocketAddr,
+}
+
+/// What was stored.
+#[derive(Debug)]
+pub struct Sent {
+    pub queue_id: i32,
+    pub put: PutResult,
+    /// The UNIQ_KEY of a single message (a batch has none).
+    pub uniq_key: Option<String>,
+    /// Stored, but not flushed within `syncFlushTimeout` (FLUSH_DISK_TIMEOUT).
+    pub flush_timed_out: bool,
+}
+
+impl Broker {
+    pub async fn send(&self, req: SendRequest<'_>) -> BrokerResult<Sent> {
+        let h = &req.header;
+        let topic = self.check_send(h, req.body.len())?;
+        let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
+        let new_message = |flag, body, props| NewMessage {
+            topic: h.topic.to_string(),
+            queue_id,
+            flag,
+            sys_flag: h.sys_flag,
+            born_timestamp: h.born_timestamp,
+            born_host: req.born_host,
+            reconsume_times: h.reconsume_times,
+            body,
+            props,
+        };
+        let mut msgs: Vec<NewMessage> = if req.batch {
+            if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+                return Err(BrokerError::illegal("batch request does not support retry group"));
+            }
+            let items = decode_batch(&req.body, self.config.max_batch_messages).map_err(|e| BrokerError::illegal(e.to_string()))?;
+            items.into_iter().map(|i| new_message(i.flag, i.body, Properties::parse(&i.properties))).collect()
+        } else {
+            vec![new_message(h.flag, req.body.clone(), Properties::parse(&h.properties))]
+        };
+        if msgs.is_empty() {
+            return Err(BrokerError::illegal("empty batch"));
+        }
+        for NewMessage { props, .. } in &msgs {
+            if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| props.get(k).is_some_and(|v| v != "0" && v != "-1")) {
+                return Err(BrokerError::illegal(*why));
+            }
+            if req.batch && props.get(prop::DELAY).is_some_and(|v| v != "0") {
+                return Err(BrokerError::illegal("a batch cannot carry delay levels"));
+            }
+            if props.get(prop::TRAN_MSG) == Some("true") {
+                return Err(BrokerError::no_permission(format!("the broker[{}] sending transaction message is forbidden", self.config.broker_name)));
+            }
+        }
+        let mut queue_id = queue_id;
+        if !req.batch && h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+            if let Some((dlq, qid)) = self.dead_letter_target(h) {
+                queue_id = qid;
+                for m in &mut msgs {
+                    // Into the DLQ: the delay that asked for a retry no longer applies.
+                    m.props.remove(prop::DELAY);
+                    if m.props.get(prop::RETRY_TOPIC).is_none() {
+                        m.props.set(prop::RETRY_TOPIC, &h.topic);
+                    }
+                    (m.topic, m.queue_id) = (dlq.clone(), qid);
+                }
+            }
+        }
+        let wait_flush = msgs.iter().all(|m| m.props.get(prop::WAIT) != Some("false"));
+        let uniq_key = if req.batch { None } else { msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string) };
+        let (put, flush_timed_out) = stored(self.put(msgs, wait_flush).await)?;
+        Ok(Sent { queue_id, put, uniq_key, flush_timed_out })
+    }
+
+    /// Permission, size, name and queue checks in the Java broker's order (`msgCheck`),
+    /// auto-creating the topic when allowed.
+    pub fn check_send(&self, h: &SendMessageRequestHeader, body_bytes: usize) -> BrokerResult<TopicConfig> {
+        if self.runtime.permission() & perm::WRITE == 0 {
+            return Err(BrokerError::no_permission(format!("the broker[{}] sending message is forbidden", self.config.broker_ip1)));
+        }
+        if body_bytes > self.config.max_message_size {
+            return Err(BrokerError::illegal(format!("the message body size over max value, MAX: {}", self.config.max_message_size)));
+        }
+        names::validate_topic(&h.topic).map_err(BrokerError::invalid)?;
+        names::validate_group(&h.producer_group).map_err(BrokerError::invalid)?;
+        if names::NOT_ALLOWED_SEND_TOPICS.contains(&&*h.topic) {
+            return Err(BrokerError::no_permission(format!("Sending message to topic[{}] is forbidden.", h.topic)));
+        }
+        let topic = match self.topics.get(&h.topic) {
+            Some(t) => Some(t),
+            // As Java's msgCheck: a missing retry topic is made with one queue.
+            None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => Some(self.topics.ensure_system_topic(&h.topic, 1)),
+            None if self.config.auto_create_topic_enable => self
+                .topics
+                .create_from_default(&h.topic, &h.default_topic, h.default_topic_queue_nums)
+                .inspect(|t| tracing::info!(topic = %t.topic_name, queues = t.write_queue_nums, "topic auto-created on send")),
+            None => None,
+        };
+        let Some(topic) = topic else {
+            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+        };
+        if topic.perm & perm::WRITE == 0 {
+            return Err(BrokerError::no_permission(format!("the topic[{}] sending message is forbidden", h.topic)));
+        }
+        if h.queue_id >= topic.write_queue_nums {
+            return Err(BrokerError::invalid(format!(
+                "request queueId[{}] is illegal, topic {} has {} write queues",
+                h.queue_id, h.topic, topic.write_queue_nums
+            )));
+        }
+        Ok(topic)
+    }
+
+    /// A retry re-send past its group's max reconsume times goes to `%DLQ%<group>`.
+    fn dead_letter_target(&self, h: &SendMessageRequestHeader) -> Option<(String, i32)> {
+        let group = h.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX)?;
+        let max = h.max_reconsume_times.unwrap_or_else(|| self.groups.get(group).map_or(16, |g| g.retry_max_times));
+        if h.reconsume_times < max {
+            return None;
+        }
+        Some((self.topics.ensure_dlq_topic(group).topic_name, 0))
+    }
+}
+
+/// A put's result as (what was stored, whether its flush timed out): a flush timeout still
+/// stored the messages, and the client is told so with FLUSH_DISK_TIMEOUT.
+pub(crate) fn stored(result: Result<PutResult, PutError>) -> BrokerResult<(PutResult, bool)> {
+    match result {
+        Ok(r) => Ok((r, false)),
+        Err(PutError::FlushDiskTimeout(r)) => Ok((r, true)),
+        Err(e) => Err(e.into()),
+    }
+}

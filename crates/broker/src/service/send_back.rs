@@ -1,0 +1,66 @@
+//! A consumer could not process a message (CONSUMER_SEND_MSG_BACK). It goes to
+//! `%RETRY%<group>` with a delay that grows with its reconsume count, or, past the group's
+//! max reconsume times (or when asked with a negative delay level), to `%DLQ%<group>`.
+
+use protocol::codes::response as rs;
+use protocol::message::{decode_record, prop, Properties};
+use rand::Rng;
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::put::{NewMessage, ORIGIN_MESSAGE_ID};
+use crate::Broker;
+
+/// `V3_4_9`: from here on the client's maxReconsumeTimes is honoured.
+const VERSION_WITH_MAX_RECONSUME: i32 = 121;
+
+/// The message at a CommitLog offset, given back by a consumer group.
+#[derive(Debug, Clone)]
+pub struct SendBack {
+    pub group: String,
+    pub phys_offset: i64,
+    /// 0: the next level for its reconsume count; negative: straight to the DLQ.
+    pub delay_level: i32,
+    pub origin_msg_id: Option<String>,
+    pub max_reconsume_times: Option<i32>,
+    /// The client's version (its MQVersion ordinal).
+    pub client_version: i32,
+}
+
+impl Broker {
+    pub async fn send_back(&self, r: SendBack) -> BrokerResult<()> {
+        let group = r.group.as_str();
+        let Some(config) = self.groups.find_or_create(group) else {
+            return Err(BrokerError::new(rs::SUBSCRIPTION_GROUP_NOT_EXIST, format!("subscription group not exist, {group}")));
+        };
+        let Some(rec) = self.store.read_message(r.phys_offset)? else {
+            return Err(BrokerError::system(format!("look message by offset failed, {}", r.phys_offset)));
+        };
+        let m = decode_record(&rec, false)?;
+        let mut props = Properties::parse(&m.properties);
+        if props.get(prop::RETRY_TOPIC).is_none() {
+            props.set(prop::RETRY_TOPIC, m.topic.clone());
+        }
+        let origin = r.origin_msg_id.filter(|s| !s.is_empty()).unwrap_or_else(|| props.get(prop::UNIQ_KEY).unwrap_or_default().to_string());
+        props.set(ORIGIN_MESSAGE_ID, origin);
+        props.remove(prop::DELAY);
+        let max_reconsume = match r.max_reconsume_times {
+            Some(max) if r.client_version >= VERSION_WITH_MAX_RECONSUME => max,
+            _ => config.retry_max_times,
+        };
+        let (topic, queue_id) = if m.reconsume_times >= max_reconsume || r.delay_level < 0 {
+            (self.topics.ensure_dlq_topic(group).topic_name, 0)
+        } else {
+            let retry = self.topics.ensure_retry_topic(group, config.retry_queue_nums);
+            let level = if r.delay_level == 0 { 3 + m.reconsume_times } else { r.delay_level };
+            props.set(prop::DELAY, level.to_string());
+            let queue_id = rand::thread_rng().gen_range(0..retry.write_queue_nums.max(1));
+            (retry.topic_name, queue_id)
+        };
+        let out = NewMessage::from_record(&m, topic, queue_id, m.reconsume_times + 1, props);
+        match self.put(vec![out], true).await {
+            Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => Ok(()),
+            // As the Java broker: any failed put of a send-back is a SYSTEM_ERROR.
+            Err(e) => Err(BrokerError::system(e.to_string())),
+        }
+    }
+}
