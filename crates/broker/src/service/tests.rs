@@ -1,1 +1,305 @@
+//! The broker's operations driven directly: no socket, no `Channel`. Clients are fakes that
+//! record what the broker pushes to them; time is a `ManualClock`.
 
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::body::{ConsumerData, HeartbeatData, SubscriptionData};
+use protocol::codes::{perm, pull_flag, response as rs};
+use protocol::header::{PullMessageRequestHeader, SendMessageRequestHeader};
+use protocol::message::{decode_records, Properties};
+use protocol::LanguageCode;
+use store::{GetStatus, ManualClock};
+
+use super::clients::ClientInfo;
+use super::pull::{PullStart, Pulled};
+use super::send::SendRequest;
+use super::send_back::SendBack;
+use crate::push::{BoxFuture, ClientAnswer, ClientAsk, ClientConn, ClientPush, PushError};
+use crate::{Broker, BrokerConfig};
+
+const NOW_MS: i64 = 1_700_000_000_000;
+
+struct Fixture {
+    broker: Arc<Broker>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn broker_with(tune: impl FnOnce(&mut BrokerConfig)) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
+    tune(&mut config);
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let broker = Broker::open(config, clock.clone()).await.expect("broker opens");
+    Fixture { broker, clock, _dir: dir }
+}
+
+async fn broker() -> Fixture {
+    broker_with(|_| {}).await
+}
+
+fn producer() -> SocketAddr {
+    "127.0.0.1:40000".parse().expect("address")
+}
+
+fn send_request(topic: &str, properties: &str, body: &'static [u8]) -> SendRequest<'static> {
+    let header = SendMessageRequestHeader {
+        producer_group: "PG".into(),
+        topic: Cow::Owned(topic.to_string()),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id: 0,
+        properties: Cow::Owned(properties.to_string()),
+        born_timestamp: NOW_MS - 5,
+        ..Default::default()
+    };
+    SendRequest { header, body: Bytes::from_static(body), batch: false, born_host: producer() }
+}
+
+async fn pull_now(b: &Arc<Broker>, topic: &str, offset: i64) -> store::GetResult {
+    match b.pull(PullMessageRequestHeader::for_queue("CG", topic, 0, offset)).await.expect("pull") {
+        PullStart::Now(Pulled::Read(r)) => r,
+        _ => panic!("a plain pull answers at once"),
+    }
+}
+
+/// A client connection that records what it is sent and answers asks with `answer_code`.
+struct FakeClient {
+    id: u64,
+    pushes: Mutex<Vec<ClientPush>>,
+    asks: Mutex<Vec<ClientAsk>>,
+    answer_code: i32,
+}
+
+static NEXT_FAKE_ID: AtomicU64 = AtomicU64::new(1_000_000);
+
+impl FakeClient {
+    fn new(answer_code: i32) -> Arc<FakeClient> {
+        Arc::new(FakeClient { id: NEXT_FAKE_ID.fetch_add(1, Ordering::Relaxed), pushes: Mutex::default(), asks: Mutex::default(), answer_code })
+    }
+
+    fn pushes(&self) -> Vec<ClientPush> {
+        self.pushes.lock().expect("pushes").clone()
+    }
+}
+
+impl ClientConn for FakeClient {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn remote_addr(&self) -> SocketAddr {
+        producer()
+    }
+    fn is_closed(&self) -> bool {
+        false
+    }
+    fn close(&self) {}
+    fn push(&self, push: ClientPush) -> BoxFuture<Result<(), PushError>> {
+        self.pushes.lock().expect("pushes").push(push);
+        Box::pin(async { Ok(()) })
+    }
+    fn ask(&self, ask: ClientAsk, _timeout: Duration) -> BoxFuture<Result<ClientAnswer, PushError>> {
+        self.asks.lock().expect("asks").push(ask);
+        let code = self.answer_code;
+        Box::pin(async move { Ok(ClientAnswer { code, remark: None, body: Bytes::new() }) })
+    }
+}
+
+fn consumer_heartbeat(client_id: &str, group: &str, topic: &str) -> HeartbeatData {
+    let sub = SubscriptionData { topic: topic.into(), sub_string: "*".into(), sub_version: 1, ..Default::default() };
+    let consumer = ConsumerData { group_name: group.into(), subscription_data_set: vec![sub], ..Default::default() };
+    HeartbeatData { client_id: client_id.into(), consumer_data_set: vec![consumer], ..Default::default() }
+}
+
+fn info(conn: Arc<FakeClient>) -> ClientInfo {
+    ClientInfo { conn, language: LanguageCode::JAVA, version: 500 }
+}
+
+#[tokio::test]
+async fn a_sent_message_is_pulled_back_with_the_clocks_store_time() {
+    let f = broker().await;
+    let b = &f.broker;
+    let sent = b.send(send_request("TopicA", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}", b"hello")).await.expect("sent");
+    assert_eq!((sent.queue_id, sent.put.first_queue_offset, sent.flush_timed_out), (0, 0, false));
+    assert_eq!(sent.uniq_key.as_deref(), Some("U1"), "the answer's transactionId");
+    let got = pull_now(b, "TopicA", 0).await;
+    assert_eq!(got.status, GetStatus::Found);
+    let records = decode_records(&got.messages).expect("records");
+    assert_eq!(records.len(), 1);
+    assert_eq!(&records[0].body[..], b"hello");
+    assert_eq!(records[0].store_timestamp, NOW_MS, "the store stamps the clock's time");
+    assert_eq!(records[0].born_host, producer());
+    assert_eq!(b.stats.get_total.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn failed_checks_are_errors_with_the_java_codes() {
+    let f = broker_with(|c| c.auto_create_topic_enable = false).await;
+    let b = &f.broker;
+    let e = b.send(send_request("Missing", "", b"x")).await.expect_err("no such topic");
+    assert_eq!(e.code, rs::TOPIC_NOT_EXIST);
+    assert!(e.remark.contains("Missing"), "{e}");
+    let e = b.send(send_request("bad topic!", "", b"x")).await.expect_err("bad name");
+    assert_eq!(e.code, rs::INVALID_PARAMETER);
+    let e = b.send(send_request("SCHEDULE_TOPIC_XXXX", "", b"x")).await.expect_err("system topic");
+    assert_eq!(e.code, rs::NO_PERMISSION);
+    b.topics.ensure_system_topic("TopicT", 1);
+    let e = b.send(send_request("TopicT", "TIMER_DELIVER_MS\u{1}123\u{2}", b"x")).await.expect_err("timer");
+    assert_eq!(e.code, rs::MESSAGE_ILLEGAL);
+    let e = b.query_consumer_offset("CG", "TopicT", 0, false).expect_err("nothing committed");
+    assert_eq!(e.code, rs::QUERY_NOT_FOUND);
+}
+
+#[tokio::test]
+async fn broker_permission_changes_while_serving() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.send(send_request("TopicP", "", b"1")).await.expect("writable at first");
+    let read_only = [("brokerPermission".to_string(), perm::READ.to_string())].into();
+    b.update_config(&read_only).expect("permission updated");
+    assert_eq!(b.runtime.permission(), perm::READ);
+    let e = b.send(send_request("TopicP", "", b"2")).await.expect_err("read only");
+    assert_eq!(e.code, rs::NO_PERMISSION);
+    assert_eq!(pull_now(b, "TopicP", 0).await.status, GetStatus::Found, "reads go on");
+    assert!(b.config_properties().contains(&format!("brokerPermission={}", perm::READ)));
+    // Refused keys change nothing, not even the accepted ones beside them.
+    let mixed = [("brokerPermission".to_string(), "6".to_string()), ("listenPort".to_string(), "1".to_string())].into();
+    let e = b.update_config(&mixed).expect_err("listenPort is fixed");
+    assert!(e.remark.contains("listenPort"), "{e}");
+    assert_eq!(b.runtime.permission(), perm::READ);
+    let bad = [("brokerPermission".to_string(), "x".to_string())].into();
+    assert_eq!(b.update_config(&bad).expect_err("not a number").code, rs::INVALID_PARAMETER);
+}
+
+#[tokio::test]
+async fn a_delayed_message_is_due_by_the_clock() {
+    let f = broker().await;
+    let b = &f.broker;
+    f.clock.set(NOW_MS + 60_000);
+    b.send(send_request("TopicD", "DELAY\u{1}2\u{2}", b"later")).await.expect("sent");
+    // Level 2 is 5 s: parked in the schedule topic with its due time as the tag code.
+    let entries = b.store.queue_entries(crate::put::SCHEDULE_TOPIC, 1, 0, 10).expect("schedule queue");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].3, NOW_MS + 60_000 + 5_000);
+}
+
+#[tokio::test]
+async fn a_parked_pull_wakes_when_a_message_arrives_and_ends_when_its_client_goes() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.send(send_request("TopicL", "", b"first")).await.expect("sent");
+    let mut h = PullMessageRequestHeader::for_queue("CG", "TopicL", 0, 1).long_poll(30_000);
+    h.sys_flag |= pull_flag::SUSPEND;
+    let PullStart::Park(parking) = b.pull(h.clone()).await.expect("pull") else { panic!("nothing there: parks") };
+    assert_eq!(b.parked_pulls.load(Ordering::Acquire), 1);
+    let waiting = tokio::spawn(parking.wait(std::future::pending()));
+    tokio::task::yield_now().await;
+    b.send(send_request("TopicL", "", b"wake")).await.expect("sent");
+    let Pulled::Read(r) = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("woken").expect("task").expect("pull") else {
+        panic!("no reset")
+    };
+    assert_eq!((r.status, r.message_count), (GetStatus::Found, 1));
+    assert_eq!(b.parked_pulls.load(Ordering::Acquire), 0, "the slot is given back");
+    // At the end of the queue again: a client that goes away ends the wait at once.
+    h.queue_offset = 2;
+    let PullStart::Park(parking) = b.pull(h).await.expect("pull") else { panic!("parks again") };
+    let Pulled::Read(r) = parking.wait(async {}).await.expect("pull") else { panic!("no reset") };
+    assert_eq!(r.status, GetStatus::OffsetOverflowOne);
+    assert_eq!(b.parked_pulls.load(Ordering::Acquire), 0);
+}
+
+#[tokio::test]
+async fn heartbeats_register_consumers_make_the_retry_topic_and_tell_members_of_changes() {
+    let f = broker().await;
+    let b = &f.broker;
+    let (first, second) = (FakeClient::new(rs::SUCCESS), FakeClient::new(rs::SUCCESS));
+    b.heartbeat(&consumer_heartbeat("c1", "CG", "TopicH"), info(first.clone()));
+    let retry = b.topics.get("%RETRY%CG").expect("retry topic made by the heartbeat");
+    assert_eq!((retry.read_queue_nums, retry.write_queue_nums, retry.perm), (1, 1, perm::READ | perm::WRITE));
+    b.heartbeat(&consumer_heartbeat("c2", "CG", "TopicH"), info(second.clone()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let changed = ClientPush::ConsumerIdsChanged { group: "CG".into() };
+    assert!(first.pushes().contains(&changed), "the first member hears of the second");
+    assert!(second.pushes().contains(&changed));
+    assert_eq!(b.consumer_ids("CG").expect("members"), vec!["c1".to_string(), "c2".to_string()]);
+    let before = first.pushes().len();
+    b.connection_closed(second.id);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(first.pushes().len(), before + 1, "and of its leaving");
+    assert_eq!(b.consumer_ids("CG").expect("members"), vec!["c1".to_string()]);
+}
+
+#[tokio::test]
+async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
+    let f = broker().await;
+    let b = &f.broker;
+    let sent = b.send(send_request("TopicR", "", b"poison")).await.expect("sent");
+    let back = |delay_level| SendBack {
+        group: "CG".into(),
+        phys_offset: sent.put.phys_offsets[0],
+        delay_level,
+        origin_msg_id: None,
+        max_reconsume_times: Some(0),
+        client_version: 500,
+    };
+    b.send_back(back(-1)).await.expect("to the DLQ");
+    let dlq = b.topics.get("%DLQ%CG").expect("DLQ topic");
+    assert_eq!((dlq.read_queue_nums, dlq.write_queue_nums), (1, 1));
+    let got = b.store.get("%DLQ%CG", 0, 0, 1, &|_| true).expect("read");
+    let m = &decode_records(&got.messages).expect("records")[0];
+    assert_eq!(&m.body[..], b"poison");
+    let props = Properties::parse(&m.properties);
+    assert_eq!(props.get("RETRY_TOPIC"), Some("TopicR"));
+    assert_eq!(m.reconsume_times, 1);
+    let e = b.send_back(SendBack { phys_offset: 1 << 40, ..back(0) }).await.expect_err("no message there");
+    assert_eq!(e.code, rs::SYSTEM_ERROR);
+}
+
+#[tokio::test]
+async fn a_client_side_reset_is_pushed_to_each_member() {
+    let f = broker_with(|c| c.use_server_side_reset_offset = false).await;
+    let b = &f.broker;
+    b.send(send_request("TopicX", "", b"1")).await.expect("sent");
+    b.send(send_request("TopicX", "", b"2")).await.expect("sent");
+    let client = FakeClient::new(rs::SUCCESS);
+    b.heartbeat(&consumer_heartbeat("c1", "CG", "TopicX"), info(client.clone()));
+    for q in 0..4 {
+        b.commit_consumer_offset("CG", "TopicX", q, if q == 0 { 2 } else { 0 });
+    }
+    let reset = super::reset::ResetOffset { topic: "TopicX".into(), group: "CG".into(), timestamp: 0, force: true, queue_id: None, offset: None };
+    let offsets = b.reset_offset(&reset).expect("reset");
+    assert_eq!(offsets[0].1, 0, "queue 0 goes back to its first message");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let pushed = client.pushes().into_iter().find_map(|p| match p {
+        ClientPush::ResetOffset { offsets, force, .. } => Some((offsets, force)),
+        _ => None,
+    });
+    assert_eq!(pushed, Some((offsets, true)));
+}
+
+#[tokio::test]
+async fn a_reply_is_asked_of_the_requester_and_stored() {
+    let f = broker().await;
+    let b = &f.broker;
+    let requester = FakeClient::new(rs::SUCCESS);
+    let hb = HeartbeatData { client_id: "requester-1".into(), producer_data_set: vec![Default::default()], ..Default::default() };
+    b.heartbeat(&hb, info(requester.clone()));
+    let reply_topic = format!("{}_REPLY_TOPIC", b.config.broker_cluster_name);
+    let sent = b.reply(send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}requester-1\u{2}", b"answer")).await.expect("replied");
+    assert_eq!(sent.put.first_queue_offset, 0);
+    let asks = requester.asks.lock().expect("asks").clone();
+    let [ClientAsk::Reply(m)] = &asks[..] else { panic!("one reply pushed: {asks:?}") };
+    assert_eq!((&m.body[..], m.store_timestamp), (&b"answer"[..], NOW_MS));
+    let refused = FakeClient::new(rs::SYSTEM_ERROR);
+    let hb = HeartbeatData { client_id: "requester-2".into(), producer_data_set: vec![Default::default()], ..Default::default() };
+    b.heartbeat(&hb, info(refused));
+    let e = b.reply(send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}requester-2\u{2}", b"x")).await.expect_err("refused");
+    assert_eq!(e.code, rs::SYSTEM_ERROR);
+    let e = b.reply(send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}nobody\u{2}", b"x")).await.expect_err("unknown");
+    assert!(e.remark.contains("nobody"), "{e}");
+}
