@@ -11,8 +11,8 @@ use protocol::codes::flag;
 use protocol::frame::take_frame;
 use protocol::RemotingCommand;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
@@ -27,6 +27,25 @@ pub enum RemotingError {
     #[error("request to {addr} timed out after {timeout_ms} ms")]
     Timeout { addr: SocketAddr, timeout_ms: u128 },
 }
+
+/// The read side of a connection's stream: TCP, TLS, or anything else that reads bytes.
+pub trait StreamRead: AsyncRead + Unpin + Send + 'static {
+    /// Waits until a read would find bytes (or the end of the stream), without holding a
+    /// buffer, so an idle connection costs no read buffer. Spurious wake-ups are fine. A
+    /// stream that cannot tell returns at once, and the read then waits with its buffer.
+    fn ready(&mut self) -> impl Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
+impl StreamRead for OwnedReadHalf {
+    fn ready(&mut self) -> impl Future<Output = std::io::Result<()>> + Send {
+        self.readable()
+    }
+}
+
+/// Any other stream, split with `tokio::io::split` (a TLS stream, an in-memory pipe).
+impl<S: AsyncRead + Send + 'static> StreamRead for tokio::io::ReadHalf<S> {}
 
 /// Serves the requests a peer sends on a channel.
 pub trait Handler: Send + Sync + 'static {
@@ -97,6 +116,13 @@ pub struct Channel {
     max_inflight: usize,
 }
 
+/// The two ends of a connection, as the channel reports them.
+#[derive(Debug, Clone, Copy)]
+pub struct Addrs {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
+
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
 
 impl std::fmt::Debug for Channel {
@@ -106,12 +132,25 @@ impl std::fmt::Debug for Channel {
 }
 
 impl Channel {
-    /// Starts the reader and writer tasks of a connected stream.
+    /// Starts the reader and writer tasks of a connected TCP stream.
     pub fn spawn(stream: TcpStream, handler: Arc<dyn Handler>, config: ChannelConfig) -> std::io::Result<Arc<Channel>> {
         let peer = stream.peer_addr()?;
         let local = stream.local_addr()?;
         stream.set_nodelay(true)?;
         let (read_half, write_half) = stream.into_split();
+        Ok(Channel::spawn_io(read_half, write_half, Addrs { peer, local }, handler, config))
+    }
+
+    /// Starts the reader and writer tasks over any stream's two halves (TLS over TCP, or an
+    /// in-memory pipe in tests).
+    pub fn spawn_io<R: StreamRead, W: AsyncWrite + Unpin + Send + 'static>(
+        read_half: R,
+        write_half: W,
+        addrs: Addrs,
+        handler: Arc<dyn Handler>,
+        config: ChannelConfig,
+    ) -> Arc<Channel> {
+        let Addrs { peer, local } = addrs;
         let (tx, rx) = mpsc::channel(config.write_queue_frames.max(1));
         let channel = Arc::new(Channel {
             id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
@@ -133,7 +172,7 @@ impl Channel {
         });
         tokio::spawn(write_loop(channel.clone(), write_half, rx));
         tokio::spawn(read_loop(channel.clone(), read_half, handler, config));
-        Ok(channel)
+        channel
     }
 
     pub fn id(&self) -> u64 {
@@ -286,6 +325,8 @@ pub async fn connect(addr: &str, handler: Arc<dyn Handler>, config: ChannelConfi
 
 /// Most bytes gathered into one write.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
+/// The gather buffer a burst of small frames starts with (it grows for a larger burst).
+const GATHER_BYTES: usize = 16 * 1024;
 /// Bodies up to this size are copied next to their header; larger ones (pull answers) go to
 /// the socket from where they are, as their own slice of a vectored write.
 const COPY_BODY_BELOW: usize = 8 * 1024;
@@ -318,14 +359,18 @@ impl Frame {
 
 /// What one write will send: small pieces gathered into one buffer, large bodies as they are.
 #[derive(Default)]
-struct Outgoing {
+struct WriteBatch {
     gathered: BytesMut,
     chunks: std::collections::VecDeque<Bytes>,
     bytes: usize,
 }
 
-impl Outgoing {
+impl WriteBatch {
     fn push(&mut self, frame: Frame) {
+        if self.gathered.capacity() - self.gathered.len() < frame.head.len() {
+            // Room for a burst's small frames at once (the buffer is given back when idle).
+            self.gathered.reserve(GATHER_BYTES.max(frame.head.len()));
+        }
         self.bytes += frame.len();
         self.gathered.extend_from_slice(&frame.head);
         if !frame.body.is_empty() {
@@ -335,7 +380,7 @@ impl Outgoing {
     }
 
     /// Writes everything, with as few vectored writes as the socket allows.
-    async fn write_to(&mut self, sink: &mut OwnedWriteHalf) -> std::io::Result<()> {
+    async fn write_to<W: AsyncWrite + Unpin>(&mut self, sink: &mut W) -> std::io::Result<()> {
         if !self.gathered.is_empty() {
             self.chunks.push_back(self.gathered.split().freeze());
         }
@@ -366,10 +411,13 @@ impl Outgoing {
     }
 }
 
-async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mpsc::Receiver<Frame>) {
-    let mut out = Outgoing::default();
-    out.gathered.reserve(64 * 1024);
+async fn write_loop<W: AsyncWrite + Unpin>(channel: Arc<Channel>, mut sink: W, mut rx: mpsc::Receiver<Frame>) {
+    let mut out = WriteBatch::default();
     loop {
+        if rx.is_empty() && out.gathered.capacity() > 0 {
+            // Nothing to write: an idle connection keeps no gather buffer.
+            out.gathered = BytesMut::new();
+        }
         if rx.is_empty() && channel.quiet() {
             // Finishing, every answer written: end our side, keep the socket for the reader.
             let _ = sink.shutdown().await;
@@ -417,9 +465,10 @@ async fn write_loop(channel: Arc<Channel>, mut sink: OwnedWriteHalf, mut rx: mps
 const READ_MIN_BYTES: usize = 16 * 1024;
 const READ_MAX_BYTES: usize = 256 * 1024;
 
-async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Arc<dyn Handler>, config: ChannelConfig) {
+async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler: Arc<dyn Handler>, config: ChannelConfig) {
     let mut read_size = READ_MIN_BYTES;
-    let mut buf = BytesMut::with_capacity(read_size);
+    // No buffer until bytes arrive: an idle connection holds none (see below).
+    let mut buf = BytesMut::new();
     let max_inflight = channel.max_inflight;
     // One idle timer and one close watch for the connection's life, not one per read: a
     // read only notes when it happened, and the timer, when it fires, checks that.
@@ -466,6 +515,36 @@ async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Ar
             Ok(None) => {}
             Err(e) => break format!("bad frame: {e}"),
         }
+        if buf.is_empty() && read_size == READ_MIN_BYTES {
+            // Every frame read is taken and the peer is not streaming (its reads stay small).
+            // Read on into the buffer if bytes are there already; otherwise give the buffer
+            // back and wait for bytes without one, so an idle connection costs no read buffer.
+            // (A streaming peer keeps its larger buffer: allocating one of up to 256 KiB for
+            // every read cost throughput.)
+            if buf.capacity() > 0 {
+                match read_now(&mut source, &mut buf).await {
+                    Some(Ok(0)) => break "closed by peer".to_string(),
+                    Some(Ok(_)) => {
+                        last_read = tokio::time::Instant::now();
+                        continue;
+                    }
+                    Some(Err(e)) => break format!("read error: {e}"),
+                    None => buf = BytesMut::new(),
+                }
+            }
+            tokio::select! {
+                r = source.ready() => if let Err(e) = r { break format!("read error: {e}") },
+                _ = &mut closed => break "closed locally".to_string(),
+                _ = &mut idle, if !idle_timeout.is_zero() => {
+                    let deadline = last_read + idle_timeout;
+                    if tokio::time::Instant::now() >= deadline {
+                        break "idle timeout".to_string();
+                    }
+                    idle.as_mut().reset(deadline);
+                    continue;
+                }
+            }
+        }
         if buf.capacity() - buf.len() < read_size / 4 {
             // Room for a whole read (frames already taken keep the old buffer alive).
             buf.reserve(read_size);
@@ -506,6 +585,18 @@ async fn read_loop(channel: Arc<Channel>, mut source: OwnedReadHalf, handler: Ar
     }
     channel.close();
     handler.on_close(&channel);
+}
+
+/// Reads what the stream has right now into `buf`'s spare room, without waiting: None when
+/// nothing is there. (`read_buf` polled once; dropping it while pending loses nothing.)
+async fn read_now<R: AsyncRead + Unpin>(source: &mut R, buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
+    let read = source.read_buf(buf);
+    tokio::pin!(read);
+    std::future::poll_fn(|cx| match read.as_mut().poll(cx) {
+        std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
 }
 
 /// Hands a response to the invoker waiting for its opaque.

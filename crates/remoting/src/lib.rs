@@ -6,7 +6,7 @@
 mod channel;
 mod server;
 
-pub use channel::{connect, BoxFuture, Channel, ChannelConfig, Handler, RemotingError};
-pub use server::{serve, Connections, ServerConfig};
+pub use channel::{connect, Addrs, BoxFuture, Channel, ChannelConfig, Handler, RemotingError, StreamRead};
+pub use server::{serve, serve_with, Acceptor, Connections, PlainTcp, ServerConfig};
 
 pub use protocol::RemotingCommand;

@@ -2,10 +2,26 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use crate::channel::{Channel, ChannelConfig, Handler};
+use crate::channel::{BoxFuture, Channel, ChannelConfig, Handler};
+
+/// Turns an accepted TCP connection into a channel: as it is ([`PlainTcp`]), or after a
+/// handshake (TLS) over `Channel::spawn_io`. Runs on the connection's own task, so a slow
+/// handshake does not hold up the accept loop.
+pub trait Acceptor: Send + Sync + 'static {
+    fn accept(&self, stream: TcpStream, handler: Arc<dyn Handler>, config: ChannelConfig) -> BoxFuture<std::io::Result<Arc<Channel>>>;
+}
+
+/// Plain TCP.
+pub struct PlainTcp;
+
+impl Acceptor for PlainTcp {
+    fn accept(&self, stream: TcpStream, handler: Arc<dyn Handler>, config: ChannelConfig) -> BoxFuture<std::io::Result<Arc<Channel>>> {
+        Box::pin(std::future::ready(Channel::spawn(stream, handler, config)))
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -57,8 +73,13 @@ impl Connections {
     }
 }
 
-/// Accepts connections until the listener fails or the task is dropped.
+/// Accepts plain TCP connections until the listener fails or the task is dropped.
 pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, config: ServerConfig, connections: Arc<Connections>) {
+    serve_with(listener, Arc::new(PlainTcp), handler, config, connections).await
+}
+
+/// Accepts connections through `acceptor` until the listener fails or the task is dropped.
+pub async fn serve_with(listener: TcpListener, acceptor: Arc<dyn Acceptor>, handler: Arc<dyn Handler>, config: ServerConfig, connections: Arc<Connections>) {
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
@@ -71,17 +92,22 @@ pub async fn serve(listener: TcpListener, handler: Arc<dyn Handler>, config: Ser
                 continue;
             }
         };
-        match Channel::spawn(stream, handler.clone(), config.channel.clone()) {
-            Ok(channel) => {
-                connections.live.lock().unwrap_or_else(|e| e.into_inner()).insert(channel.id(), channel.clone());
-                let connections = connections.clone();
-                tokio::spawn(async move {
-                    channel.closed().await;
-                    connections.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&channel.id());
-                    drop(permit);
-                });
-            }
-            Err(e) => tracing::debug!(error = %e, "connection dropped before setup"),
-        }
+        let accepted = acceptor.accept(stream, handler.clone(), config.channel.clone());
+        let connections = connections.clone();
+        // One task per connection, besides its reader and writer: it sets the connection up,
+        // then holds its slot until it closes.
+        tokio::spawn(async move {
+            let channel = match accepted.await {
+                Ok(channel) => channel,
+                Err(e) => {
+                    tracing::debug!(error = %e, "connection dropped before setup");
+                    return;
+                }
+            };
+            connections.live.lock().unwrap_or_else(|e| e.into_inner()).insert(channel.id(), channel.clone());
+            channel.closed().await;
+            connections.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&channel.id());
+            drop(permit);
+        });
     }
 }

@@ -7,9 +7,11 @@
 //! - `e2e`: produces at a fixed rate and consumes with long polling; reports the time from
 //!   the intended send to the consumer having the message.
 //! - `sink`: answers sends with SUCCESS and stores nothing.
+//! - `idle`: opens and holds connections, to measure what an idle one costs.
 
 mod consume;
 mod e2e;
+mod idle;
 mod produce;
 mod sink;
 
@@ -23,6 +25,7 @@ use hdrhistogram::Histogram;
 
 pub use consume::ConsumeArgs;
 pub use e2e::E2eArgs;
+pub use idle::IdleArgs;
 pub use produce::ProduceArgs;
 pub use sink::SinkArgs;
 
@@ -36,6 +39,9 @@ pub enum BenchCommand {
     E2e(E2eArgs),
     /// A trivial broker: answers every send with SUCCESS and stores nothing.
     Sink(SinkArgs),
+    /// Open and hold idle connections (each sends one heartbeat); `bench/idle.sh` measures
+    /// what they cost the broker.
+    Idle(IdleArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<(), super::Error> {
@@ -44,6 +50,7 @@ pub async fn run(cmd: BenchCommand) -> Result<(), super::Error> {
         BenchCommand::Consume(args) => consume::run(args).await,
         BenchCommand::E2e(args) => e2e::run(args).await,
         BenchCommand::Sink(args) => sink::run(args).await,
+        BenchCommand::Idle(args) => idle::run(args).await,
     }
 }
 
