@@ -19,9 +19,11 @@ use protocol::message::{patch_record, pos, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commitlog::{CommitLog, Segment, DROP_ALIGN};
+use crate::config::FlushMode;
+use crate::put::{PutError, PutMessage, PutResult};
 use crate::recovery::Tail;
-use crate::store::{Dispatch, FlushMode, PutMessage, PutResult, Shared};
-use crate::{PutError, StoreError};
+use crate::shared::{Dispatch, Shared};
+use crate::StoreError;
 
 pub(crate) enum Job {
     Put(PutMessage, oneshot::Sender<Result<PutResult, PutError>>),
@@ -235,7 +237,7 @@ impl Appender {
         if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {
             return Err(PlaceError::Illegal(PutError::MessageIllegal(format!("{total} bytes do not fit in a CommitLog file"))));
         }
-        if let Some(why) = self.shared.disk_full(self.write_pos, total) {
+        if let Some(why) = self.shared.disk.full(&self.shared.commitlog, self.write_pos, total) {
             return Err(PlaceError::Illegal(PutError::ServiceUnavailable(why)));
         }
         let seg_end = self.segment.base + self.shared.config.commit_log_file_bytes;

@@ -8,19 +8,28 @@
 //! through positional reads and never see bytes past the published write end.
 
 mod appender;
+mod arrivals;
 pub mod clock;
 mod commitlog;
+mod config;
 mod consume_queue;
+mod disk;
 mod error;
 mod index;
+mod markers;
+mod put;
 mod recovery;
 pub mod retention;
+mod shared;
 mod store;
 
+pub use arrivals::Arrivals;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commitlog::SEGMENT_NAME_DIGITS;
+pub use config::{FlushMode, StoreConfig};
 pub use consume_queue::CQ_ENTRY_BYTES;
-pub use error::{PutError, StoreError};
+pub use error::StoreError;
 pub use index::IndexLimits;
+pub use put::{EncodedRecord, PutError, PutMessage, PutResult};
 pub use retention::RetentionPolicy;
-pub use store::{Arrivals, BoundaryType, EncodedRecord, FlushMode, GetResult, GetStatus, PutMessage, PutResult, Store, StoreConfig};
+pub use store::{BoundaryType, GetResult, GetStatus, Store};

@@ -11,7 +11,8 @@ use bytes::{Bytes, BytesMut};
 use protocol::message::{decode_record, tags_code, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
 
 use crate::commitlog::Segment;
-use crate::store::{Dispatch, Shared};
+use crate::markers::{self, read_checkpoint, CleanEnd};
+use crate::shared::{Dispatch, Shared};
 use crate::StoreError;
 
 /// Where appending resumes.
@@ -22,39 +23,9 @@ pub(crate) struct Tail {
     pub last_record: Option<u64>,
 }
 
-/// Present while a store is open; found at start it means the last run did not shut down
-/// cleanly (RocketMQ's `abort` file).
-pub(crate) const ABORT_FILE: &str = "abort";
-/// Written at a clean shutdown: the CommitLog end offset and where its last record starts,
-/// in decimal, separated by a space.
-pub(crate) const CLEAN_END_FILE: &str = "clean_shutdown";
-
-/// What a clean shutdown recorded.
-#[derive(Clone, Copy)]
-struct CleanEnd {
-    end: u64,
-    last_record: Option<u64>,
-}
-
-fn read_clean_end(path: &std::path::Path) -> Option<CleanEnd> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut parts = text.split_whitespace();
-    let end = parts.next()?.parse().ok()?;
-    Some(CleanEnd { end, last_record: parts.next().and_then(|p| p.parse().ok()) })
-}
-
-pub(crate) fn write_clean_end(root: &std::path::Path, end: u64, last_record: Option<u64>) -> std::io::Result<()> {
-    let text = match last_record {
-        Some(l) => format!("{end} {l}"),
-        None => end.to_string(),
-    };
-    std::fs::write(root.join(CLEAN_END_FILE), text)
-}
-
 pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
-    let unclean = shared.config.root_dir.join(ABORT_FILE).exists();
-    let clean_end_path = shared.config.root_dir.join(CLEAN_END_FILE);
-    let clean: Option<CleanEnd> = if unclean { None } else { read_clean_end(&clean_end_path) };
+    let unclean = markers::crashed(&shared.config.root_dir);
+    let clean: Option<CleanEnd> = if unclean { None } else { markers::read_clean_end(&shared.config.root_dir) };
     let clean_end = clean.map(|c| c.end);
     let cl = &shared.commitlog;
     let dir = &cl.dir;
@@ -189,8 +160,7 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
         dirty.extend(after.into_iter().filter(|(key, end)| before.get(key) != Some(end)).map(|(key, _)| key));
     }
     let min = shared.commitlog.min_offset() as i64;
-    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    for q in queues {
+    for q in shared.all_queues() {
         q.drop_below(min)?;
     }
     tracing::info!(commitlog_end = end, after_crash = unclean, "store recovered");
@@ -236,31 +206,6 @@ fn scan_start(shared: &Shared, segments: &[Arc<Segment>], clean: bool, unclean: 
         Some(cp) => segments.iter().rposition(|s| s.base <= cp).unwrap_or(0),
         None => 0,
     }
-}
-
-pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
-
-/// The CommitLog offset below which every record is flushed and its consume-queue and
-/// index entries are synced: 8 bytes big-endian, then their CRC32.
-pub(crate) fn read_checkpoint(root: &std::path::Path) -> Option<u64> {
-    let b = std::fs::read(root.join(CHECKPOINT_FILE)).ok()?;
-    if b.len() != 12 || crc32fast::hash(&b[..8]).to_be_bytes() != b[8..12] {
-        tracing::warn!("checkpoint unreadable; recovery scans the whole CommitLog");
-        return None;
-    }
-    Some(u64::from_be_bytes(b[..8].try_into().ok()?))
-}
-
-pub(crate) fn write_checkpoint(root: &std::path::Path, offset: u64) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut b = offset.to_be_bytes().to_vec();
-    b.extend_from_slice(&crc32fast::hash(&b).to_be_bytes());
-    let tmp = root.join("checkpoint.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&b)?;
-    f.sync_data()?;
-    std::fs::rename(tmp, root.join(CHECKPOINT_FILE))?;
-    std::fs::File::open(root)?.sync_all()
 }
 
 enum SegmentEnd {
@@ -498,8 +443,7 @@ fn keep_durable_entries(shared: &Shared, from: u64) -> Result<Vec<(String, i32)>
 
 /// Drops consume-queue entries that point at or past the recovered CommitLog end.
 fn trim_consume_queues(shared: &Shared, end: u64) -> Result<(), StoreError> {
-    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    for cq in queues {
+    for cq in shared.all_queues() {
         let mut keep = cq.max_offset();
         while keep > cq.min_offset() {
             match cq.entry(keep - 1)? {
