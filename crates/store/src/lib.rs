@@ -9,12 +9,14 @@
 
 mod appender;
 mod arrivals;
+mod cleaner;
 pub mod clock;
 mod commitlog;
 mod config;
 mod consume_queue;
 mod disk;
 mod error;
+mod flusher;
 mod index;
 mod markers;
 mod put;
@@ -22,6 +24,8 @@ mod recovery;
 pub mod retention;
 mod shared;
 mod store;
+mod threads;
+mod warmer;
 
 pub use arrivals::Arrivals;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -10,18 +10,10 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use protocol::message::{decode_record, tags_code, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
 
-use crate::commitlog::Segment;
+use crate::commitlog::{Segment, Tail};
 use crate::markers::{self, read_checkpoint, CleanEnd};
 use crate::shared::{Dispatch, Shared};
 use crate::StoreError;
-
-/// Where appending resumes.
-pub(crate) struct Tail {
-    pub segment: Arc<Segment>,
-    pub write_pos: u64,
-    /// Where the last record starts, when known (it is written into the clean-shutdown file).
-    pub last_record: Option<u64>,
-}
 
 pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
     let unclean = markers::crashed(&shared.config.root_dir);

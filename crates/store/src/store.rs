@@ -9,15 +9,14 @@ use bytes::{Bytes, BytesMut};
 use protocol::message::decode_record;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::appender::{self, Job};
+use crate::appender::Job;
 use crate::arrivals::Arrivals;
 use crate::config::StoreConfig;
 use crate::consume_queue::ConsumeQueue;
 use crate::index::KeyIndex;
 use crate::put::{PutError, PutMessage, PutResult};
-use crate::retention::{self, FileAge};
 use crate::shared::Shared;
-use crate::{markers, recovery, StoreError};
+use crate::{cleaner, markers, recovery, threads, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GetStatus {
@@ -83,7 +82,7 @@ impl Store {
         let root = &shared.config.root_dir;
         markers::mark_open(root).map_err(|e| StoreError::io(root.join(markers::ABORT_FILE), e))?;
         let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
-        let threads = appender::start(shared.clone(), rx, tail)?;
+        let threads = threads::start(shared.clone(), rx, tail)?;
         Ok(Store { shared, jobs, threads: Mutex::new(threads), lock: Mutex::new(Some(lock)) })
     }
 
@@ -309,7 +308,7 @@ impl Store {
     /// One retention pass: deletes what the policy says, moves the min offsets of the
     /// CommitLog, the consume queues and the index, and refreshes the disk-full state.
     pub fn clean_now(&self) -> Result<Vec<u64>, StoreError> {
-        clean(&self.shared)
+        cleaner::clean(&self.shared)
     }
 
     pub fn disk_used_ratio(&self) -> f64 {
@@ -352,42 +351,6 @@ impl Store {
 
 fn empty_result(status: GetStatus, next: i64, min: i64, max: i64) -> GetResult {
     GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: Bytes::new(), message_count: 0 }
-}
-
-pub(crate) fn clean(shared: &Shared) -> Result<Vec<u64>, StoreError> {
-    shared.disk.set_consume_queue_bytes(shared.count_consume_queue_bytes());
-    let ratio = shared.disk.used_ratio(&shared.commitlog);
-    let segments = shared.commitlog.segments();
-    let files: Vec<FileAge> = segments
-        .iter()
-        .map(|seg| {
-            let modified = seg.file.metadata().and_then(|m| m.modified()).ok();
-            let modified_ms = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as i64);
-            FileAge { base: seg.base, modified_ms }
-        })
-        .collect();
-    let now_ms = shared.config.clock.now_ms();
-    let hour = ((now_ms / 3_600_000) % 24) as u32;
-    let doomed = retention::plan(&shared.config.retention, &files, now_ms, hour, ratio);
-    if !doomed.is_empty() {
-        let removed = {
-            let mut segs = shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
-            let n = segs.iter().take(segs.len().saturating_sub(1)).take_while(|s| doomed.contains(&s.base)).count();
-            segs.drain(..n).collect::<Vec<_>>()
-        };
-        for seg in &removed {
-            tracing::info!(file = %seg.path.display(), "retention: deleting CommitLog file");
-            std::fs::remove_file(&seg.path).map_err(|e| StoreError::io(&seg.path, e))?;
-        }
-        let min = shared.commitlog.min_offset() as i64;
-        for q in shared.all_queues() {
-            q.drop_below(min)?;
-        }
-        shared.index.retain_from(min)?;
-    }
-    shared.disk.set_consume_queue_bytes(shared.count_consume_queue_bytes());
-    shared.disk.measure(&shared.commitlog);
-    Ok(doomed)
 }
 
 /// Splits (offset, size) pairs into runs where each record starts where the previous ends.
