@@ -2,8 +2,8 @@
 //!
 //! One thread takes every queued put, lays the records out back to back (rolling to a
 //! new segment where one does not fit), writes them from where they lie with one `pwritev` per
-//! segment, publishes the new write end, dispatches consume-queue and index entries,
-//! wakes long-polling readers, and — under SYNC_FLUSH — covers the whole batch with a
+//! segment, publishes the new write end, hands the records to the dispatchers
+//! ([`crate::dispatch`]: consume queues, index), wakes long-polling readers, and — under SYNC_FLUSH — covers the whole batch with a
 //! single fdatasync before answering anyone (group commit). Batching takes only what is
 //! already queued; it never waits for more.
 
@@ -14,14 +14,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::message::{patch_record, pos, BLANK_MAGIC};
+use protocol::message::{patch_record, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::commitlog::{Segment, Tail};
 use crate::config::FlushMode;
+use crate::dispatch::{DispatchRequest, Dispatchers};
 use crate::flusher::flush_segments;
 use crate::put::{PutError, PutMessage, PutResult};
-use crate::shared::{Dispatch, Shared};
+use crate::record;
+use crate::shared::Shared;
 use crate::StoreError;
 
 pub(crate) enum Job {
@@ -46,6 +48,7 @@ pub(crate) struct Appender {
     last_record: Option<u64>,
     /// The next queue offset of each queue written since the last rewind, by topic.
     next_queue_offset: HashMap<String, HashMap<i32, i64>>,
+    dispatchers: Dispatchers,
 }
 
 /// Where the bytes placed but not yet written begin: their file position, and the first
@@ -91,8 +94,8 @@ struct Placed {
 }
 
 impl Appender {
-    pub fn new(shared: Arc<Shared>, tail: Tail) -> Appender {
-        Appender { shared, segment: tail.segment, write_pos: tail.write_pos, last_record: tail.last_record, next_queue_offset: HashMap::new() }
+    pub fn new(shared: Arc<Shared>, tail: Tail, dispatchers: Dispatchers) -> Appender {
+        Appender { shared, segment: tail.segment, write_pos: tail.write_pos, last_record: tail.last_record, next_queue_offset: HashMap::new(), dispatchers }
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -260,62 +263,39 @@ impl Appender {
         Ok(())
     }
 
-    /// Consume-queue entries and index keys of a batch's records. Each queue's entries of the
-    /// batch are consecutive, so each queue gets one write; each queue is notified once.
+    /// Hands the batch's records to the dispatchers (consume queues, index), marks them
+    /// dispatched, then wakes the pulls parked on the queues written.
     fn dispatch(&self, placed: &[Placed]) {
-        // Per queue touched: (first offset, entries), in first-touch order.
-        let mut runs: Vec<((&str, i32), i64, Vec<crate::consume_queue::CqEntry>)> = Vec::new();
-        for p in placed {
-            let Ok(result) = &p.result else { continue };
-            let key = (p.msg.topic.as_str(), p.msg.queue_id);
-            let run = match runs.iter().position(|(k, ..)| *k == key) {
-                Some(i) => i,
-                None => {
-                    runs.push((key, result.first_queue_offset, Vec::new()));
-                    runs.len() - 1
-                }
-            };
-            for (i, (rec, phys)) in p.msg.records.iter().zip(&result.phys_offsets).enumerate() {
-                let d = Dispatch {
-                    topic: &p.msg.topic,
-                    queue_id: p.msg.queue_id,
+        let ok = || placed.iter().filter_map(|p| p.result.as_ref().ok().map(|r| (&p.msg, r)));
+        let mut batch = Vec::with_capacity(ok().map(|(msg, _)| msg.records.len()).sum());
+        for (msg, result) in ok() {
+            for (i, (rec, phys)) in msg.records.iter().zip(&result.phys_offsets).enumerate() {
+                batch.push(DispatchRequest {
+                    topic: &msg.topic,
+                    queue_id: msg.queue_id,
                     queue_offset: result.first_queue_offset + i as i64,
                     phys_offset: *phys,
                     size: rec.bytes.len() as i32,
-                    sys_flag: record_sys_flag(&rec.bytes),
+                    sys_flag: record::sys_flag(&rec.bytes),
                     tags_code: rec.tags_code,
                     keys: &rec.keys,
                     store_timestamp: result.store_timestamp,
-                };
-                let (_, first, entries) = &mut runs[run];
-                if d.consumable() {
-                    if *first + entries.len() as i64 == d.queue_offset {
-                        entries.push(d.entry());
-                    } else {
-                        // Not consecutive (never expected): its own write.
-                        let written = self.shared.queue_or_create(&p.msg.topic, p.msg.queue_id).and_then(|cq| cq.put(d.queue_offset, d.entry()));
-                        if let Err(e) = written {
-                            tracing::error!(error = %e, topic = %p.msg.topic, "consume queue dispatch failed");
-                        }
-                    }
-                }
-                if let Err(e) = self.shared.index_keys(&d) {
-                    tracing::error!(error = %e, topic = %p.msg.topic, "index dispatch failed");
-                }
+                    record: &rec.bytes,
+                });
             }
         }
-        let mut dirty = self.shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner());
-        for ((topic, queue_id), first, entries) in &runs {
-            let written = self.shared.queue_or_create(topic, *queue_id).and_then(|cq| cq.put_run(*first, entries));
-            if let Err(e) = written {
-                // The records are in the CommitLog; recovery will rebuild the entries.
-                tracing::error!(error = %e, topic = %topic, "consume queue dispatch failed");
-            }
-            self.shared.arrivals.notify(topic, *queue_id);
-            dirty.insert((topic.to_string(), *queue_id));
-        }
-        drop(dirty);
+        // A failure is logged by the list; the records stay in the CommitLog either way.
+        let _ = self.dispatchers.dispatch(&self.shared, &batch);
         self.shared.dispatched_end.store(self.write_pos, Ordering::Release);
+        // Each queue once, after every dispatcher: a woken pull finds everything in place.
+        let mut woken: Vec<(&str, i32)> = Vec::new();
+        for (msg, _) in ok() {
+            let key = (msg.topic.as_str(), msg.queue_id);
+            if !woken.contains(&key) {
+                self.shared.arrivals.notify(key.0, key.1);
+                woken.push(key);
+            }
+        }
     }
 
     fn acknowledge(&self, placed: Vec<Placed>) {
@@ -373,10 +353,6 @@ impl Appender {
             Job::Put(..) | Job::Shutdown(..) => {}
         }
     }
-}
-
-fn record_sys_flag(record: &[u8]) -> i32 {
-    record.get(pos::SYS_FLAG..pos::SYS_FLAG + 4).map_or(0, |b| i32::from_be_bytes(b.try_into().unwrap_or_default()))
 }
 
 enum PlaceError {

@@ -8,14 +8,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use protocol::message::{decode_record, tags_code, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
+use protocol::message::{decode_record, tags_code, MessageRecord, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
 
 use crate::commitlog::{Segment, Tail};
+use crate::dispatch::{DispatchRequest, Dispatchers};
 use crate::markers::{self, read_checkpoint, CleanEnd};
-use crate::shared::{Dispatch, Shared};
+use crate::shared::Shared;
 use crate::StoreError;
 
-pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
+pub(crate) fn recover(shared: &Shared, dispatchers: &Dispatchers) -> Result<Tail, StoreError> {
     let unclean = markers::crashed(&shared.config.root_dir);
     let clean: Option<CleanEnd> = if unclean { None } else { markers::read_clean_end(&shared.config.root_dir) };
     let clean_end = clean.map(|c| c.end);
@@ -72,7 +73,7 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             let (mut end, mut last, mut last_record) = (segments[first].base, first, None);
             for (i, seg) in segments.iter().enumerate().skip(first) {
                 last = i;
-                let (seg_end, seg_last) = scan_segment(shared, seg, !synced)?;
+                let (seg_end, seg_last) = scan_segment(shared, seg, (!synced).then_some(dispatchers))?;
                 last_record = seg_last.or(last_record);
                 match seg_end {
                     SegmentEnd::Full => end = seg.base + cl.file_size,
@@ -207,9 +208,81 @@ enum SegmentEnd {
     At(u64),
 }
 
-/// Checks one file's records and, with `dispatch`, re-dispatches them to the consume queues and
-/// index; also returns where its last valid record starts.
-fn scan_segment(shared: &Shared, seg: &Segment, dispatch: bool) -> Result<(SegmentEnd, Option<u64>), StoreError> {
+/// Checks one file's records and, with `dispatchers`, dispatches them again (in batches, as
+/// the appender does); also returns where its last valid record starts.
+fn scan_segment(shared: &Shared, seg: &Segment, dispatchers: Option<&Dispatchers>) -> Result<(SegmentEnd, Option<u64>), StoreError> {
+    let Some(dispatchers) = dispatchers else { return read_segment(shared, seg, |_, _| Ok(())) };
+    let mut pending = Pending::default();
+    let end = read_segment(shared, seg, |rec, m| {
+        pending.push(rec, m);
+        if pending.full() {
+            pending.dispatch(shared, dispatchers)?;
+        }
+        Ok(())
+    })?;
+    pending.dispatch(shared, dispatchers)?;
+    Ok(end)
+}
+
+/// Most records, and bytes of records, recovery holds before dispatching them.
+const PENDING_RECORDS_MAX: usize = 1024;
+const PENDING_BYTES_MAX: usize = 4 << 20;
+
+/// Records recovery has read and not yet dispatched, with what dispatch needs of each.
+#[derive(Default)]
+struct Pending {
+    records: Vec<(Bytes, MessageRecord, Vec<String>, i64)>,
+    bytes: usize,
+}
+
+impl Pending {
+    fn push(&mut self, rec: Bytes, m: MessageRecord) {
+        let props = Properties::parse(&m.properties);
+        let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
+        if let Some(u) = props.get(protocol::message::prop::UNIQ_KEY) {
+            keys.push(u.to_string());
+        }
+        let tags = tags_code(props.get(protocol::message::prop::TAGS));
+        self.bytes += rec.len();
+        self.records.push((rec, m, keys, tags));
+    }
+
+    fn full(&self) -> bool {
+        self.records.len() >= PENDING_RECORDS_MAX || self.bytes >= PENDING_BYTES_MAX
+    }
+
+    fn dispatch(&mut self, shared: &Shared, dispatchers: &Dispatchers) -> Result<(), StoreError> {
+        let batch: Vec<DispatchRequest<'_>> = self
+            .records
+            .iter()
+            .map(|(rec, m, keys, tags)| DispatchRequest {
+                topic: &m.topic,
+                queue_id: m.queue_id,
+                queue_offset: m.queue_offset,
+                phys_offset: m.physical_offset,
+                size: m.total_size,
+                sys_flag: m.sys_flag,
+                tags_code: *tags,
+                keys,
+                store_timestamp: m.store_timestamp,
+                record: rec,
+            })
+            .collect();
+        let dispatched = dispatchers.dispatch(shared, &batch);
+        drop(batch);
+        self.records.clear();
+        self.bytes = 0;
+        dispatched
+    }
+}
+
+/// Checks one file's records, handing each valid one to `each`; returns where the valid
+/// records end and where the last of them starts.
+fn read_segment(
+    shared: &Shared,
+    seg: &Segment,
+    mut each: impl FnMut(Bytes, MessageRecord) -> Result<(), StoreError>,
+) -> Result<(SegmentEnd, Option<u64>), StoreError> {
     let size = shared.commitlog.file_size;
     let mut file = seg.file.try_clone().map_err(|e| StoreError::io(&seg.path, e))?;
     file.seek(SeekFrom::Start(0)).map_err(|e| StoreError::io(&seg.path, e))?;
@@ -246,28 +319,7 @@ fn scan_segment(shared: &Shared, seg: &Segment, dispatch: bool) -> Result<(Segme
                 return Ok((SegmentEnd::At(phys), last));
             }
         };
-        if !dispatch {
-            last = Some(phys);
-            pos += total as u64;
-            continue;
-        }
-        let props = Properties::parse(&m.properties);
-        let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
-        if let Some(u) = props.get(protocol::message::prop::UNIQ_KEY) {
-            keys.push(u.to_string());
-        }
-        let tags = tags_code(props.get(protocol::message::prop::TAGS));
-        shared.dispatch(&Dispatch {
-            topic: &m.topic,
-            queue_id: m.queue_id,
-            queue_offset: m.queue_offset,
-            phys_offset: phys as i64,
-            size: total,
-            sys_flag: m.sys_flag,
-            tags_code: tags,
-            keys: &keys,
-            store_timestamp: m.store_timestamp,
-        })?;
+        each(rec, m)?;
         last = Some(phys);
         pos += total as u64;
     }

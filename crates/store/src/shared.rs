@@ -7,12 +7,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use protocol::message::sys_flag;
-
 use crate::arrivals::Arrivals;
 use crate::commitlog::CommitLog;
 use crate::config::StoreConfig;
-use crate::consume_queue::{ConsumeQueue, CqEntry, CQ_ENTRY_BYTES};
+use crate::consume_queue::{ConsumeQueue, CQ_ENTRY_BYTES};
 use crate::disk::DiskUsage;
 use crate::index::KeyIndex;
 use crate::markers;
@@ -100,51 +98,4 @@ impl Shared {
         let mut map = self.queues.write().unwrap_or_else(|e| e.into_inner());
         Ok(map.entry((topic.to_string(), queue_id)).or_insert(q).clone())
     }
-
-    /// Writes a record's consume-queue entry and index keys. Prepared and rolled-back
-    /// transaction records are not consumable and get no entry.
-    pub fn dispatch(&self, d: &Dispatch<'_>) -> Result<(), StoreError> {
-        if !d.consumable() {
-            return Ok(());
-        }
-        let cq = self.queue_or_create(d.topic, d.queue_id)?;
-        if d.queue_offset >= cq.max_offset() {
-            cq.put(d.queue_offset, d.entry())?;
-        }
-        self.index_keys(d)
-    }
-
-    /// Indexes a record's keys, unless recovery finds them indexed already.
-    pub fn index_keys(&self, d: &Dispatch<'_>) -> Result<(), StoreError> {
-        // Keys of records below this are in the index already (recovery re-dispatch).
-        if d.phys_offset >= self.index_skip_below.load(Ordering::Acquire) {
-            self.index.add(d.topic, d.keys.iter().map(String::as_str), d.phys_offset, d.store_timestamp)?;
-        }
-        Ok(())
-    }
-}
-
-impl Dispatch<'_> {
-    /// Prepared and rolled-back transaction halves get no consume-queue entry.
-    pub fn consumable(&self) -> bool {
-        let tx = self.sys_flag & sys_flag::TRANSACTION_MASK;
-        tx != sys_flag::TRANSACTION_PREPARED && tx != sys_flag::TRANSACTION_ROLLBACK
-    }
-
-    pub fn entry(&self) -> CqEntry {
-        CqEntry { phys_offset: self.phys_offset, size: self.size, tags_code: self.tags_code }
-    }
-}
-
-/// What the consume queue and the index learn about one appended record.
-pub(crate) struct Dispatch<'a> {
-    pub topic: &'a str,
-    pub queue_id: i32,
-    pub queue_offset: i64,
-    pub phys_offset: i64,
-    pub size: i32,
-    pub sys_flag: i32,
-    pub tags_code: i64,
-    pub keys: &'a [String],
-    pub store_timestamp: i64,
 }

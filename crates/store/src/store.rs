@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::appender::Job;
 use crate::arrivals::Arrivals;
 use crate::config::StoreConfig;
+use crate::dispatch::Dispatchers;
 use crate::get::{self, GetResult};
 use crate::index::KeyIndex;
 use crate::lookup::{self, BoundaryType};
@@ -47,13 +48,14 @@ impl Store {
         let index = KeyIndex::open(config.index_dir(), config.index_limits)?;
         let shared = Arc::new(Shared::new(config, index));
         let started = std::time::Instant::now();
-        let tail = recovery::recover(&shared)?;
+        let dispatchers = Dispatchers::standard();
+        let tail = recovery::recover(&shared, &dispatchers)?;
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "recovery finished");
         shared.dispatched_end.store(tail.write_pos, Ordering::Release);
         let root = &shared.config.root_dir;
         markers::mark_open(root).map_err(|e| StoreError::io(root.join(markers::ABORT_FILE), e))?;
         let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
-        let threads = threads::start(shared.clone(), rx, tail)?;
+        let threads = threads::start(shared.clone(), rx, tail, dispatchers)?;
         Ok(Store { shared, jobs, threads: Mutex::new(threads), lock: Mutex::new(Some(lock)) })
     }
 

@@ -9,13 +9,14 @@ use tokio::sync::mpsc;
 use crate::appender::{Appender, Job};
 use crate::cleaner::periodic_clean;
 use crate::commitlog::Tail;
+use crate::dispatch::Dispatchers;
 use crate::flusher::periodic_flush;
 use crate::shared::Shared;
 use crate::warmer::warm_ahead;
 use crate::StoreError;
 
-pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) -> Result<Vec<JoinHandle<()>>, StoreError> {
-    let appender = Appender::new(shared.clone(), tail);
+pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail, dispatchers: Dispatchers) -> Result<Vec<JoinHandle<()>>, StoreError> {
+    let appender = Appender::new(shared.clone(), tail, dispatchers);
     let mut threads = vec![thread("store-appender", Some(libc::SCHED_BATCH), move || appender.run(rx))?];
     let s = shared.clone();
     threads.push(thread("store-cleaner", None, move || periodic_clean(s))?);
