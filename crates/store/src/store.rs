@@ -12,6 +12,7 @@ use crate::appender::Job;
 use crate::arrivals::Arrivals;
 use crate::config::StoreConfig;
 use crate::dispatch::Dispatchers;
+use crate::filter::MessageFilter;
 use crate::get::{self, GetResult};
 use crate::index::KeyIndex;
 use crate::lookup::{self, BoundaryType};
@@ -113,16 +114,17 @@ impl Store {
         self.shared.queue(topic, queue_id).map_or(0, |q| q.min_offset())
     }
 
-    /// Reads messages of one queue from `offset`, keeping those whose tag code passes
-    /// `filter`, as RocketMQ's `getMessage` does.
-    pub fn get(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn Fn(i64) -> bool) -> Result<GetResult, StoreError> {
+    /// Reads messages of one queue from `offset`, keeping those `filter` accepts (by tag code,
+    /// then, if it asks, by properties), as RocketMQ's `getMessage` does. A closure over the
+    /// tag code is a filter: `&|code| code == wanted`; [`crate::AcceptAll`] keeps everything.
+    pub fn get(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn MessageFilter) -> Result<GetResult, StoreError> {
         Ok(get::get(&self.shared, topic, queue_id, offset, max_msgs, filter, false)?.expect("a blocking read always answers"))
     }
 
     /// As `get`, reading only what the page cache holds: `None` when the answer needs the
     /// disk, so an async caller can do the read on a thread where blocking is fine (and
     /// several cold reads can be in flight at once).
-    pub fn get_cached(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn Fn(i64) -> bool) -> Result<Option<GetResult>, StoreError> {
+    pub fn get_cached(&self, topic: &str, queue_id: i32, offset: i64, max_msgs: usize, filter: &dyn MessageFilter) -> Result<Option<GetResult>, StoreError> {
         get::get(&self.shared, topic, queue_id, offset, max_msgs, filter, true)
     }
 
