@@ -56,6 +56,7 @@ impl DiskUsage {
 
     /// Used fraction as `used_ratio`, and the filesystem's size in bytes (0 when the
     /// configured capacity is used, or statvfs fails).
+    #[allow(clippy::unnecessary_cast, reason = "statvfs's field types differ between platforms")]
     fn usage(&self, cl: &CommitLog) -> (f64, u64) {
         match self.capacity_bytes {
             Some(cap) => (self.store_bytes(cl) as f64 / cap as f64, 0),
