@@ -184,13 +184,14 @@ impl Appender {
     }
 
     fn rewind(&mut self, segment: Arc<Segment>, write_pos: u64) {
-        let mut segs = self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
-        while segs.last().is_some_and(|s| s.base > segment.base) {
-            if let Some(extra) = segs.pop() {
-                let _ = std::fs::remove_file(&extra.path);
-            }
+        let extra = {
+            let mut segs = self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
+            let keep = segs.iter().rposition(|s| s.base <= segment.base).map_or(0, |i| i + 1);
+            segs.split_off(keep)
+        };
+        for seg in extra {
+            let _ = std::fs::remove_file(&seg.path);
         }
-        drop(segs);
         self.segment = segment;
         self.write_pos = write_pos;
         self.last_record = None;

@@ -19,8 +19,9 @@ impl Arrivals {
     }
 
     pub(crate) fn notify(&self, topic: &str, queue_id: i32) {
-        let map = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get(&(topic.to_string(), queue_id)) {
+        // Woken after the map's lock is released: `Notify` takes a lock of its own.
+        let notify = self.waiters.lock().unwrap_or_else(|e| e.into_inner()).get(&(topic.to_string(), queue_id)).cloned();
+        if let Some(n) = notify {
             n.notify_waiters();
         }
     }

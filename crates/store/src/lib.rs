@@ -6,6 +6,28 @@
 //! consume queues and the index, group-commits with one `fdatasync` when the flush
 //! mode asks for it, and only then answers each sender. Readers share the files
 //! through positional reads and never see bytes past the published write end.
+//!
+//! # Locks
+//!
+//! The store's std locks, each guarding data in memory:
+//!
+//! | lock | guards | taken by |
+//! |---|---|---|
+//! | `CommitLog::segments` (RwLock) | the list of segment files | appender (roll, rewind), cleaner (drop the oldest), recovery; readers copy an `Arc<Segment>` out |
+//! | `Shared::queues` (RwLock) | the table of consume queues | appender (create, delete topic); everyone else looks up and clones an `Arc` |
+//! | `Shared::dirty_queues` (Mutex) | queues written since the last checkpoint | consume-queue dispatcher (add), flusher (take) |
+//! | `Arrivals::waiters` (Mutex) | a `Notify` per parked queue | pulls (register), appender (look up, then wake outside it) |
+//! | `ConsumeQueue::files` (RwLock) | one queue's file handles | appender (new file, delete topic), cleaner (drop below); readers and the flusher copy handles out |
+//! | `KeyIndex::files` (RwLock) | the list of index files | appender (new file), cleaner (drop the oldest); others copy |
+//! | `IndexFile::map` (Mutex) | one index file's memory map | appender (add), readers (lookup), cleaner (end offset), flusher (msync) |
+//! | `Store::threads`, `Store::lock` (Mutex) | thread handles, the directory's flock | shutdown |
+//!
+//! **Rule: no store code holds two of them at once**, so there is no order to keep. A lock
+//! is held to read or change what it guards, or to clone an `Arc` out of it; the work is
+//! done after it is released (tokio's `Notify` and channels, which take locks of their
+//! own, are called outside them too). No lock is held across an `.await`. File I/O happens
+//! outside every lock but one: `IndexFile::map` is held across the index's `msync` at a
+//! checkpoint, so an index add waits for that flush.
 
 mod appender;
 mod arrivals;
