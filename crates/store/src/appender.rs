@@ -29,6 +29,9 @@ use crate::StoreError;
 pub(crate) enum Job {
     Put(PutMessage, oneshot::Sender<Result<PutResult, PutError>>),
     DeleteTopic(String, oneshot::Sender<Result<(), PutError>>),
+    /// Retention removed CommitLog files: every consume queue moves its min offset to this
+    /// CommitLog offset and deletes its files below it (see `cleaner`).
+    DropQueuesBelow(i64, oneshot::Sender<Result<(), StoreError>>),
     Flush(oneshot::Sender<Result<(), PutError>>),
     /// Answered with where the last record starts, once everything is flushed.
     Shutdown(oneshot::Sender<Option<u64>>),
@@ -349,6 +352,13 @@ impl Appender {
                     }
                 }
                 let _ = std::fs::remove_dir(self.shared.config.consume_queue_dir().join(&topic));
+                let _ = reply.send(result);
+            }
+            Job::DropQueuesBelow(commitlog_min, reply) => {
+                let mut result = Ok(());
+                for q in self.shared.all_queues() {
+                    result = result.and(q.drop_below(commitlog_min));
+                }
                 let _ = reply.send(result);
             }
             Job::Put(..) | Job::Shutdown(..) => {}

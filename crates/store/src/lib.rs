@@ -17,7 +17,7 @@
 //! | `Shared::queues` (RwLock) | the table of consume queues | appender (create, delete topic); everyone else looks up and clones an `Arc` |
 //! | `Shared::dirty_queues` (Mutex) | queues written since the last checkpoint | consume-queue dispatcher (add), flusher (take) |
 //! | `Arrivals::waiters` (Mutex) | a `Notify` per parked queue | pulls (register), appender (look up, then wake outside it) |
-//! | `ConsumeQueue::files` (RwLock) | one queue's file handles | appender (new file, delete topic), cleaner (drop below); readers and the flusher copy handles out |
+//! | `ConsumeQueue::files` (RwLock) | one queue's file handles | appender (new file, delete topic, drop below the CommitLog's min); readers and the flusher copy handles out |
 //! | `KeyIndex::files` (RwLock) | the list of index files | appender (new file), cleaner (drop the oldest); others copy |
 //! | `IndexFile::map` (Mutex) | one index file's memory map | appender (add), readers (lookup), cleaner (end offset), flusher (msync) |
 //! | `Store::threads`, `Store::lock` (Mutex) | thread handles, the directory's flock | shutdown |

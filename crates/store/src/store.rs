@@ -56,7 +56,7 @@ impl Store {
         let root = &shared.config.root_dir;
         markers::mark_open(root).map_err(|e| StoreError::io(root.join(markers::ABORT_FILE), e))?;
         let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
-        let threads = threads::start(shared.clone(), rx, tail, dispatchers)?;
+        let threads = threads::start(shared.clone(), (jobs.downgrade(), rx), tail, dispatchers)?;
         Ok(Store { shared, jobs, threads: Mutex::new(threads), lock: Mutex::new(Some(lock)) })
     }
 
@@ -156,9 +156,20 @@ impl Store {
     }
 
     /// One retention pass: deletes what the policy says, moves the min offsets of the
-    /// CommitLog, the consume queues and the index, and refreshes the disk-full state.
-    pub fn clean_now(&self) -> Result<Vec<u64>, StoreError> {
-        cleaner::clean(&self.shared)
+    /// CommitLog, the index and the consume queues, and refreshes the disk-full state.
+    /// Returns the bases of the CommitLog files the plan chose.
+    pub async fn clean_now(&self) -> Result<Vec<u64>, StoreError> {
+        let pass = cleaner::delete_expired(&self.shared)?;
+        if let Some(min) = pass.new_min {
+            let (tx, rx) = oneshot::channel();
+            let answer = match self.jobs.send(Job::DropQueuesBelow(min, tx)).await {
+                Ok(()) => rx.await.ok(),
+                Err(_) => None,
+            };
+            cleaner::queues_dropped(answer)?;
+        }
+        cleaner::measure(&self.shared);
+        Ok(pass.planned)
     }
 
     pub fn disk_used_ratio(&self) -> f64 {

@@ -15,11 +15,17 @@ use crate::shared::Shared;
 use crate::warmer::warm_ahead;
 use crate::StoreError;
 
-pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail, dispatchers: Dispatchers) -> Result<Vec<JoinHandle<()>>, StoreError> {
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    jobs: (mpsc::WeakSender<Job>, mpsc::Receiver<Job>),
+    tail: Tail,
+    dispatchers: Dispatchers,
+) -> Result<Vec<JoinHandle<()>>, StoreError> {
+    let (tx, rx) = jobs;
     let appender = Appender::new(shared.clone(), tail, dispatchers);
     let mut threads = vec![thread("store-appender", Some(libc::SCHED_BATCH), move || appender.run(rx))?];
     let s = shared.clone();
-    threads.push(thread("store-cleaner", None, move || periodic_clean(s))?);
+    threads.push(thread("store-cleaner", None, move || periodic_clean(s, tx))?);
     if shared.config.warm_ahead_bytes > 0 {
         let s = shared.clone();
         threads.push(thread("store-warmer", Some(libc::SCHED_IDLE), move || warm_ahead(s))?);

@@ -397,7 +397,7 @@ async fn full_disk_refuses_sends_keeps_reads_and_retention_frees_space() {
     assert_eq!(bodies(&store, "T", 0, 0).len(), stored);
 
     // Over diskSpaceCleanForciblyRatio the oldest files go, whatever their age.
-    let deleted = store.clean_now().unwrap();
+    let deleted = store.clean_now().await.unwrap();
     assert!(!deleted.is_empty());
     let min = store.min_offset("T", 0);
     assert!(min > 0, "the queue's min offset moved");
@@ -432,7 +432,7 @@ async fn expired_files_are_deleted_at_the_delete_hour() {
     }
     let files_before = std::fs::read_dir(dir.path().join("commitlog")).unwrap().count();
     assert!(files_before > 2);
-    let deleted = store.clean_now().unwrap();
+    let deleted = store.clean_now().await.unwrap();
     assert_eq!(deleted.len(), (files_before - 1).min(10));
     assert_eq!(std::fs::read_dir(dir.path().join("commitlog")).unwrap().count(), files_before - deleted.len());
     assert!(store.min_offset("T", 0) > 0);
