@@ -1,7 +1,7 @@
 //! The pull path: read a queue's consume-queue entries from an offset, keep those the
-//! filter ([`crate::MessageFilter`]) accepts, and read their records straight from the CommitLog into the answer, one
-//! read per run of records that lie back to back (the answer is file bytes, never
-//! re-encoded). Statuses and offsets follow RocketMQ's `getMessage`.
+//! filter ([`crate::MessageFilter`]) accepts, and read their records straight from the
+//! CommitLog into the answer, one read per run of records that lie back to back (the
+//! answer is file bytes, never re-encoded). Statuses and offsets follow RocketMQ's `getMessage`.
 
 use bytes::{Bytes, BytesMut};
 use protocol::message::{decode_record, Properties};
