@@ -18,7 +18,8 @@
 //! | `threads` | starts the store's threads | appender, cleaner, flusher, warmer, dispatch, shared, commitlog |
 //! | `cleaner` | retention passes | appender (its `Job`), shared, retention |
 //! | `appender` | the one writer | dispatch, flusher, shared, record, put, commitlog, config |
-//! | `recovery` | startup scan and repair | dispatch, shared, markers, commitlog |
+//! | `recovery` | startup repair: where the log ends, what to trust | scan, dispatch, shared, markers, commitlog |
+//! | `scan` | reading segments back: record checks, damage searches | dispatch, shared, commitlog |
 //! | `get` | the pull read | shared, filter, record, consume_queue |
 //! | `lookup` | reads by CommitLog offset, key, time | shared, consume_queue |
 //! | `warmer` | pages ahead of the write end | shared, commitlog |
@@ -75,6 +76,7 @@ mod put;
 mod record;
 mod recovery;
 pub mod retention;
+mod scan;
 mod shared;
 mod store;
 mod threads;
