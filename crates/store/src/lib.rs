@@ -10,7 +10,7 @@
 //!
 //! # Modules
 //!
-//! Each module uses only modules listed below it, so the graph has no cycles.
+//! Each module uses only modules listed below it (and `error`), so the graph has no cycles.
 //!
 //! | module | what | uses |
 //! |---|---|---|
