@@ -2,8 +2,8 @@
 //!
 //! One thread takes every queued put, lays the records out back to back (rolling to a
 //! new segment where one does not fit), writes them from where they lie with one `pwritev` per
-//! segment, publishes the new write end, dispatches consume-queue and index entries,
-//! wakes long-polling readers, and — under SYNC_FLUSH — covers the whole batch with a
+//! segment, publishes the new write end, hands the records to the dispatchers
+//! ([`crate::dispatch`]: consume queues, index), wakes long-polling readers, and — under SYNC_FLUSH — covers the whole batch with a
 //! single fdatasync before answering anyone (group commit). Batching takes only what is
 //! already queued; it never waits for more.
 
@@ -12,20 +12,26 @@ use std::io::IoSlice;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use protocol::message::{patch_record, pos, BLANK_MAGIC};
+use protocol::message::{patch_record, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::commitlog::{CommitLog, Segment, DROP_ALIGN};
-use crate::recovery::Tail;
-use crate::store::{Dispatch, FlushMode, PutMessage, PutResult, Shared};
-use crate::{PutError, StoreError};
+use crate::commitlog::{Segment, Tail};
+use crate::config::FlushMode;
+use crate::dispatch::{DispatchRequest, Dispatchers};
+use crate::flusher::flush_segments;
+use crate::put::{PutError, PutMessage, PutResult};
+use crate::record;
+use crate::shared::Shared;
+use crate::StoreError;
 
 pub(crate) enum Job {
     Put(PutMessage, oneshot::Sender<Result<PutResult, PutError>>),
     DeleteTopic(String, oneshot::Sender<Result<(), PutError>>),
+    /// Retention removed CommitLog files: every consume queue moves its min offset to this
+    /// CommitLog offset and deletes its files below it (see `cleaner`).
+    DropQueuesBelow(i64, oneshot::Sender<Result<(), StoreError>>),
     Flush(oneshot::Sender<Result<(), PutError>>),
     /// Answered with where the last record starts, once everything is flushed.
     Shutdown(oneshot::Sender<Option<u64>>),
@@ -36,44 +42,7 @@ const MAX_BATCH_JOBS: usize = 1024;
 /// An end-of-file blank needs 8 bytes: `{int maxBlank, int BLANK_MAGIC}`.
 const BLANK_HEADER_BYTES: u64 = 8;
 
-pub(crate) fn start(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, tail: Tail) -> Result<Vec<JoinHandle<()>>, StoreError> {
-    let appender =
-        Appender { shared: shared.clone(), segment: tail.segment, write_pos: tail.write_pos, last_record: tail.last_record, next_queue_offset: HashMap::new() };
-    let mut threads = vec![thread("store-appender", Some(libc::SCHED_BATCH), move || appender.run(rx))?];
-    let s = shared.clone();
-    threads.push(thread("store-cleaner", None, move || periodic_clean(s))?);
-    if shared.config.warm_ahead_bytes > 0 {
-        let s = shared.clone();
-        threads.push(thread("store-warmer", Some(libc::SCHED_IDLE), move || warm_ahead(s))?);
-    }
-    threads.push(thread("store-flusher", Some(libc::SCHED_BATCH), move || periodic_flush(shared))?);
-    Ok(threads)
-}
-
-/// Starts a named store thread, under `policy` when given.
-///
-/// `SCHED_BATCH` (appender, flusher): waking the thread does not preempt the thread that woke
-/// it. A sender that wakes the appender goes on reading requests, so the appender finds a batch
-/// instead of one message (on one core, wake-up preemption made every put two context
-/// switches). `SCHED_IDLE` (warmer): the thread runs only when nothing else wants its core.
-/// Best effort: without the policy the thread runs as any other.
-fn thread(name: &'static str, policy: Option<libc::c_int>, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StoreError> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            if let Some(policy) = policy {
-                let param = libc::sched_param { sched_priority: 0 };
-                // SAFETY: plain system call on the calling thread (pid 0) with a valid parameter.
-                if unsafe { libc::sched_setscheduler(0, policy, &param) } != 0 {
-                    tracing::debug!(thread = name, error = %std::io::Error::last_os_error(), "scheduling policy not set");
-                }
-            }
-            f()
-        })
-        .map_err(|e| StoreError::io(format!("{name} thread"), e))
-}
-
-struct Appender {
+pub(crate) struct Appender {
     shared: Arc<Shared>,
     segment: Arc<Segment>,
     /// Absolute CommitLog offset of the next record.
@@ -82,6 +51,7 @@ struct Appender {
     last_record: Option<u64>,
     /// The next queue offset of each queue written since the last rewind, by topic.
     next_queue_offset: HashMap<String, HashMap<i32, i64>>,
+    dispatchers: Dispatchers,
 }
 
 /// Where the bytes placed but not yet written begin: their file position, and the first
@@ -127,7 +97,11 @@ struct Placed {
 }
 
 impl Appender {
-    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+    pub fn new(shared: Arc<Shared>, tail: Tail, dispatchers: Dispatchers) -> Appender {
+        Appender { shared, segment: tail.segment, write_pos: tail.write_pos, last_record: tail.last_record, next_queue_offset: HashMap::new(), dispatchers }
+    }
+
+    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH_JOBS);
         while let Some(job) = rx.blocking_recv() {
             batch.push(job);
@@ -213,13 +187,14 @@ impl Appender {
     }
 
     fn rewind(&mut self, segment: Arc<Segment>, write_pos: u64) {
-        let mut segs = self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
-        while segs.last().is_some_and(|s| s.base > segment.base) {
-            if let Some(extra) = segs.pop() {
-                let _ = std::fs::remove_file(&extra.path);
-            }
+        let extra = {
+            let mut segs = self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
+            let keep = segs.iter().rposition(|s| s.base <= segment.base).map_or(0, |i| i + 1);
+            segs.split_off(keep)
+        };
+        for seg in extra {
+            let _ = std::fs::remove_file(&seg.path);
         }
-        drop(segs);
         self.segment = segment;
         self.write_pos = write_pos;
         self.last_record = None;
@@ -235,7 +210,7 @@ impl Appender {
         if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {
             return Err(PlaceError::Illegal(PutError::MessageIllegal(format!("{total} bytes do not fit in a CommitLog file"))));
         }
-        if let Some(why) = self.shared.disk_full(self.write_pos, total) {
+        if let Some(why) = self.shared.disk.full(&self.shared.commitlog, self.write_pos, total) {
             return Err(PlaceError::Illegal(PutError::ServiceUnavailable(why)));
         }
         let seg_end = self.segment.base + self.shared.config.commit_log_file_bytes;
@@ -292,62 +267,39 @@ impl Appender {
         Ok(())
     }
 
-    /// Consume-queue entries and index keys of a batch's records. Each queue's entries of the
-    /// batch are consecutive, so each queue gets one write; each queue is notified once.
+    /// Hands the batch's records to the dispatchers (consume queues, index), marks them
+    /// dispatched, then wakes the pulls parked on the queues written.
     fn dispatch(&self, placed: &[Placed]) {
-        // Per queue touched: (first offset, entries), in first-touch order.
-        let mut runs: Vec<((&str, i32), i64, Vec<crate::consume_queue::CqEntry>)> = Vec::new();
-        for p in placed {
-            let Ok(result) = &p.result else { continue };
-            let key = (p.msg.topic.as_str(), p.msg.queue_id);
-            let run = match runs.iter().position(|(k, ..)| *k == key) {
-                Some(i) => i,
-                None => {
-                    runs.push((key, result.first_queue_offset, Vec::new()));
-                    runs.len() - 1
-                }
-            };
-            for (i, (rec, phys)) in p.msg.records.iter().zip(&result.phys_offsets).enumerate() {
-                let d = Dispatch {
-                    topic: &p.msg.topic,
-                    queue_id: p.msg.queue_id,
+        let ok = || placed.iter().filter_map(|p| p.result.as_ref().ok().map(|r| (&p.msg, r)));
+        let mut batch = Vec::with_capacity(ok().map(|(msg, _)| msg.records.len()).sum());
+        for (msg, result) in ok() {
+            for (i, (rec, phys)) in msg.records.iter().zip(&result.phys_offsets).enumerate() {
+                batch.push(DispatchRequest {
+                    topic: &msg.topic,
+                    queue_id: msg.queue_id,
                     queue_offset: result.first_queue_offset + i as i64,
                     phys_offset: *phys,
                     size: rec.bytes.len() as i32,
-                    sys_flag: record_sys_flag(&rec.bytes),
+                    sys_flag: record::sys_flag(&rec.bytes),
                     tags_code: rec.tags_code,
                     keys: &rec.keys,
                     store_timestamp: result.store_timestamp,
-                };
-                let (_, first, entries) = &mut runs[run];
-                if d.consumable() {
-                    if *first + entries.len() as i64 == d.queue_offset {
-                        entries.push(d.entry());
-                    } else {
-                        // Not consecutive (never expected): its own write.
-                        let written = self.shared.queue_or_create(&p.msg.topic, p.msg.queue_id).and_then(|cq| cq.put(d.queue_offset, d.entry()));
-                        if let Err(e) = written {
-                            tracing::error!(error = %e, topic = %p.msg.topic, "consume queue dispatch failed");
-                        }
-                    }
-                }
-                if let Err(e) = self.shared.index_keys(&d) {
-                    tracing::error!(error = %e, topic = %p.msg.topic, "index dispatch failed");
-                }
+                    record: &rec.bytes,
+                });
             }
         }
-        let mut dirty = self.shared.dirty_queues.lock().unwrap_or_else(|e| e.into_inner());
-        for ((topic, queue_id), first, entries) in &runs {
-            let written = self.shared.queue_or_create(topic, *queue_id).and_then(|cq| cq.put_run(*first, entries));
-            if let Err(e) = written {
-                // The records are in the CommitLog; recovery will rebuild the entries.
-                tracing::error!(error = %e, topic = %topic, "consume queue dispatch failed");
-            }
-            self.shared.arrivals.notify(topic, *queue_id);
-            dirty.insert((topic.to_string(), *queue_id));
-        }
-        drop(dirty);
+        // A failure is logged by the list; the records stay in the CommitLog either way.
+        let _ = self.dispatchers.dispatch(&self.shared, &batch);
         self.shared.dispatched_end.store(self.write_pos, Ordering::Release);
+        // Each queue once, after every dispatcher: a woken pull finds everything in place.
+        let mut woken: Vec<(&str, i32)> = Vec::new();
+        for (msg, _) in ok() {
+            let key = (msg.topic.as_str(), msg.queue_id);
+            if !woken.contains(&key) {
+                self.shared.arrivals.notify(key.0, key.1);
+                woken.push(key);
+            }
+        }
     }
 
     fn acknowledge(&self, placed: Vec<Placed>) {
@@ -402,152 +354,19 @@ impl Appender {
                 let _ = std::fs::remove_dir(self.shared.config.consume_queue_dir().join(&topic));
                 let _ = reply.send(result);
             }
+            Job::DropQueuesBelow(commitlog_min, reply) => {
+                let mut result = Ok(());
+                for q in self.shared.all_queues() {
+                    result = result.and(q.drop_below(commitlog_min));
+                }
+                let _ = reply.send(result);
+            }
             Job::Put(..) | Job::Shutdown(..) => {}
         }
     }
 }
 
-fn record_sys_flag(record: &[u8]) -> i32 {
-    record.get(pos::SYS_FLAG..pos::SYS_FLAG + 4).map_or(0, |b| i32::from_be_bytes(b.try_into().unwrap_or_default()))
-}
-
 enum PlaceError {
     Illegal(PutError),
     Io(StoreError),
-}
-
-/// fdatasyncs every segment holding bytes between the flushed end and the write end.
-fn flush_segments(shared: &Shared) -> Result<(), StoreError> {
-    let cl = &shared.commitlog;
-    let end = cl.write_end.load(Ordering::Acquire);
-    let flushed = cl.flushed_end.load(Ordering::Acquire);
-    if end <= flushed {
-        return Ok(());
-    }
-    for seg in cl.segments().iter().rev() {
-        if seg.base + cl.file_size <= flushed {
-            break;
-        }
-        if seg.base < end {
-            seg.file.sync_data().map_err(|e| StoreError::io(&seg.path, e))?;
-        }
-    }
-    cl.flushed_end.fetch_max(end, Ordering::AcqRel);
-    Ok(())
-}
-
-/// ASYNC_FLUSH: flushes the CommitLog every `flush_interval`. Both modes: then syncs the
-/// consume queues and index and writes the checkpoint recovery starts from.
-fn periodic_flush(shared: Arc<Shared>) {
-    let interval = shared.config.flush_interval.max(Duration::from_millis(1));
-    let mut dropped_to = shared.commitlog.min_offset();
-    while !shared.stopped.load(Ordering::Acquire) {
-        std::thread::sleep(interval);
-        let flushed = if shared.config.flush_mode == FlushMode::Async { flush_segments(&shared) } else { Ok(()) };
-        if let Err(e) = flushed.and_then(|_| shared.checkpoint()) {
-            tracing::error!(error = %e, "periodic flush failed");
-        }
-        drop_behind(&shared.commitlog, &mut dropped_to);
-    }
-}
-
-/// With a cache window: drops the flushed CommitLog pages more than `cache_window` behind the
-/// write end from the page cache, from `dropped_to` on, so that the appender's next pages
-/// reuse their memory. Where the kernel hands free memory back to a VM's host, a new page
-/// costs a host fault on first touch; recycled ones do not (BENCHMARKS.md). Unflushed pages
-/// are never dropped (the kernel would only start writing them back).
-fn drop_behind(cl: &CommitLog, dropped_to: &mut u64) {
-    if cl.cache_window == 0 {
-        return;
-    }
-    let upto = cl.flushed_end.load(Ordering::Acquire).min(cl.max_offset().saturating_sub(cl.cache_window));
-    if *dropped_to >= upto {
-        return;
-    }
-    let started = Instant::now();
-    // From a little before where the last drop ended: the folio across that edge goes too.
-    cl.drop_cached_range(*dropped_to / DROP_ALIGN * DROP_ALIGN, upto);
-    tracing::debug!(bytes = upto - *dropped_to, took_us = started.elapsed().as_micros() as u64, "dropped CommitLog pages behind the cache window");
-    *dropped_to = upto;
-}
-
-/// Bytes brought into the cache per call: one page. With 64 KiB and 16 KiB steps (read-ahead
-/// then makes larger folios) fixed-rate runs had stalls of 18–88 ms; with single pages their
-/// worst cases matched runs without the warmer (BENCHMARKS.md).
-const WARM_CHUNK_BYTES: u64 = 4 * 1024;
-/// The warmer stays this far past the write end, so the appender does not reach pages the
-/// warmer holds locked while it is preempted (it runs at idle priority and may wait long for
-/// the core).
-const WARM_GAP_BYTES: u64 = 4 * 1024 * 1024;
-
-/// Brings the CommitLog pages the appender will write next into the page cache,
-/// `warm_ahead_bytes` of them from `WARM_GAP_BYTES` past the write end, from a thread that runs
-/// only when its core is otherwise idle, and only until the cache window (if any) recycles
-/// pages. The broker's `auto` turns it on where new memory must be faulted in from a VM's
-/// host: there it raised the comparison's max rate by about a third, at a few percent on warm
-/// memory (BENCHMARKS.md). A segment is a sparse file, and read-ahead over its holes makes
-/// zero-filled, up-to-date pages without any disk I/O, so the appender's `pwritev` copies
-/// into pages that exist instead of allocating (and zeroing, and on a VM often faulting in
-/// from the host) each one on the append path. The pages are clean: reclaim may drop them,
-/// and nothing is written. (RocketMQ's broker prepares its next mapped file in the
-/// background for the same reason.) Measured in BENCHMARKS.md.
-fn warm_ahead(shared: Arc<Shared>) {
-    let ahead = shared.config.warm_ahead_bytes;
-    let file_size = shared.config.commit_log_file_bytes;
-    let mut warmed_to = 0u64;
-    let mut seg: Option<Arc<Segment>> = None;
-    let window = shared.config.cache_window_bytes;
-    let recycling_from = shared.commitlog.write_end.load(Ordering::Acquire).saturating_add(window);
-    while !shared.stopped.load(Ordering::Acquire) {
-        let end = shared.commitlog.write_end.load(Ordering::Acquire);
-        if window > 0 && end > recycling_from {
-            // The flusher recycles pages behind the window now: the appender's new pages are
-            // memory just freed, and warming them only zero-fills them first (measured slower).
-            std::thread::sleep(Duration::from_millis(100));
-            continue;
-        }
-        warmed_to = warmed_to.max(end + WARM_GAP_BYTES);
-        let target = end.saturating_add(WARM_GAP_BYTES).saturating_add(ahead);
-        let mut progressed = false;
-        while warmed_to < target && !shared.stopped.load(Ordering::Acquire) {
-            // Only segments that exist: the next one is created when the appender rolls.
-            if seg.as_ref().is_none_or(|s| warmed_to >= s.base + file_size) {
-                seg = shared.commitlog.segment_for(warmed_to);
-            }
-            let Some(seg) = &seg else { break };
-            let seg_end = seg.base + file_size;
-            let len = WARM_CHUNK_BYTES.min(seg_end - warmed_to).min(target - warmed_to);
-            // SAFETY: an advisory system call on a descriptor `seg` keeps open; its failure
-            // costs nothing but the warming.
-            unsafe {
-                libc::posix_fadvise(seg.file.as_raw_fd(), (warmed_to - seg.base) as libc::off_t, len as libc::off_t, libc::POSIX_FADV_WILLNEED);
-            }
-            warmed_to += len;
-            progressed = true;
-        }
-        if !progressed {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-/// Retention and disk-usage checks every `clean_interval`, checking for shutdown often.
-fn periodic_clean(shared: Arc<Shared>) {
-    let step = Duration::from_millis(50);
-    let mut waited = Duration::ZERO;
-    loop {
-        if waited.is_zero() {
-            if let Err(e) = crate::store::clean(&shared) {
-                tracing::error!(error = %e, "retention pass failed");
-            }
-        }
-        if shared.stopped.load(Ordering::Acquire) {
-            return;
-        }
-        std::thread::sleep(step);
-        waited += step;
-        if waited >= shared.config.clean_interval {
-            waited = Duration::ZERO;
-        }
-    }
 }

@@ -53,6 +53,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
 }
 
+/// Where appending resumes.
+pub(crate) struct Tail {
+    pub segment: Arc<Segment>,
+    pub write_pos: u64,
+    /// Where the last record starts, when known (it is written into the clean-shutdown file).
+    pub last_record: Option<u64>,
+}
+
 /// The shared, read side of the CommitLog. Only the appender adds segments or moves
 /// `write_end`; everyone may read below `write_end`.
 pub(crate) struct CommitLog {

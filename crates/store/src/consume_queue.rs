@@ -149,13 +149,8 @@ impl ConsumeQueue {
         self.min_offset.load(Ordering::Acquire)
     }
 
-    /// Writes the entry at logical `offset` (the appender's next offset). Only the
-    /// appender and recovery call this.
-    pub fn put(&self, offset: i64, entry: CqEntry) -> Result<(), StoreError> {
-        self.put_run(offset, &[entry])
-    }
-
-    /// Writes consecutive entries from `first` on, with one write per file they touch.
+    /// Writes consecutive entries from `first` on, with one write per file they touch. Only
+    /// the consume-queue dispatcher calls this (from the appender or recovery).
     pub fn put_run(&self, first: i64, entries: &[CqEntry]) -> Result<(), StoreError> {
         let mut offset = first;
         let mut rest = entries;

@@ -1,3 +1,6 @@
+//! The store's error: I/O on a named file, corruption at a named offset, or a store
+//! directory another process holds. (A put's own answer is [`crate::PutError`].)
+
 use std::path::PathBuf;
 
 use thiserror::Error;
@@ -16,21 +19,4 @@ impl StoreError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StoreError::Io { path: path.into(), source }
     }
-}
-
-/// Why a put was not (fully) acknowledged.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum PutError {
-    #[error("message illegal: {0}")]
-    MessageIllegal(String),
-    #[error("store is not available: {0}")]
-    ServiceUnavailable(String),
-    /// Stored, but the flush did not finish within `syncFlushTimeout`.
-    #[error("flush to disk timed out")]
-    FlushDiskTimeout(crate::PutResult),
-    #[error("store I/O failed: {0}")]
-    Io(String),
-    /// The append queue stayed full for longer than the configured wait: flow control.
-    #[error("{0}")]
-    Busy(String),
 }

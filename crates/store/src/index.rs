@@ -177,7 +177,8 @@ impl KeyIndex {
 
     /// The CommitLog offset up to which every record's keys are indexed.
     pub fn end_phys(&self) -> i64 {
-        self.files.read().unwrap_or_else(|e| e.into_inner()).last().map_or(0, |f| f.end_phys())
+        let last = self.files.read().unwrap_or_else(|e| e.into_inner()).last().cloned();
+        last.map_or(0, |f| f.end_phys())
     }
 
     pub fn add<'a>(&self, topic: &str, keys: impl IntoIterator<Item = &'a str>, phys_offset: i64, store_ms: i64) -> Result<(), StoreError> {
@@ -214,10 +215,15 @@ impl KeyIndex {
 
     /// Deletes files whose every entry lies below `min_offset` (keeps the newest file).
     pub fn retain_from(&self, min_offset: i64) -> Result<(), StoreError> {
+        // Decided on a copy, so no file's lock is taken under the list's. Files are added
+        // only at the back: the copy's doomed prefix is still the list's prefix, as far as
+        // another pass has not removed it meanwhile.
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let n = files.len().saturating_sub(1);
+        let expired = &files[..files[..n].iter().take_while(|f| f.end_phys() < min_offset).count()];
         let doomed: Vec<Arc<IndexFile>> = {
             let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
-            let n = files.len().saturating_sub(1);
-            let k = files[..n].iter().take_while(|f| f.end_phys() < min_offset).count();
+            let k = files.iter().zip(expired).take_while(|(a, b)| Arc::ptr_eq(a, b)).count();
             files.drain(..k).collect()
         };
         for f in doomed {

@@ -1,26 +1,97 @@
 //! The message store: one CommitLog of RocketMQ stored-message records, a ConsumeQueue
 //! per topic and queue, and a key index.
 //!
-//! Writes have one owner: [`appender`] runs on its own thread, takes batches of put
-//! requests from a bounded queue, writes them with one `pwritev`, dispatches them to the
-//! consume queues and the index, group-commits with one `fdatasync` when the flush
-//! mode asks for it, and only then answers each sender. Readers share the files
-//! through positional reads and never see bytes past the published write end.
+//! Writes have one owner: `appender` runs on its own thread, takes batches of put
+//! requests from a bounded queue, writes them with one `pwritev`, hands them to the
+//! dispatchers (`dispatch`: consume queues, then index), group-commits with one
+//! `fdatasync` when the flush mode asks for it, and only then answers each sender. Readers
+//! share the files through positional reads and never see bytes past the published write
+//! end; a read keeps what its [`MessageFilter`] accepts.
+//!
+//! # Modules
+//!
+//! Each module uses only modules listed below it (and `error`), so the graph has no cycles.
+//!
+//! | module | what | uses |
+//! |---|---|---|
+//! | `store` | `Store`: open, put, get, lookups, shutdown | threads, recovery, get, lookup, cleaner, appender, dispatch, shared, markers, filter, put, config, index, arrivals |
+//! | `threads` | starts the store's threads | appender, cleaner, flusher, warmer, dispatch, shared, commitlog |
+//! | `cleaner` | retention passes | appender (its `Job`), shared, retention |
+//! | `appender` | the one writer | dispatch, flusher, shared, record, put, commitlog, config |
+//! | `recovery` | startup repair: where the log ends, what to trust | scan, dispatch, shared, markers, commitlog |
+//! | `scan` | reading segments back: record checks, damage searches | dispatch, shared, commitlog |
+//! | `get` | the pull read | shared, filter, record, consume_queue |
+//! | `lookup` | reads by CommitLog offset, key, time | shared, consume_queue |
+//! | `warmer` | pages ahead of the write end | shared, commitlog |
+//! | `flusher` | fdatasync, checkpoint, drops behind the cache window | shared, commitlog, config |
+//! | `dispatch` | the dispatcher list | shared, consume_queue, record |
+//! | `shared` | the state the threads share | config, commitlog, consume_queue, index, arrivals, disk, markers |
+//! | `disk` | disk usage and the disk-full check | config, commitlog |
+//! | `config` | `StoreConfig`, `FlushMode` | clock, index, retention |
+//! | `consume_queue` | one queue's 20-byte entries | commitlog |
+//! | `commitlog` | segments, positional reads | error |
+//! | `index` | the key index files | error |
+//! | `markers`, `record`, `filter`, `arrivals`, `put`, `retention`, `clock`, `error` | `abort`/`clean_shutdown`/`checkpoint` files; fields of stored bytes; `MessageFilter`; pull wake-ups; put types; the retention plan; `Clock`; `StoreError` | — |
+//!
+//! # Locks
+//!
+//! The store's std locks, each guarding data in memory:
+//!
+//! | lock | guards | taken by |
+//! |---|---|---|
+//! | `CommitLog::segments` (RwLock) | the list of segment files | appender (roll, rewind), cleaner (drop the oldest), recovery; readers copy an `Arc<Segment>` out |
+//! | `Shared::queues` (RwLock) | the table of consume queues | appender (create, delete topic); everyone else looks up and clones an `Arc` |
+//! | `Shared::dirty_queues` (Mutex) | queues written since the last checkpoint | consume-queue dispatcher and recovery (add), flusher (take) |
+//! | `Arrivals::waiters` (Mutex) | a `Notify` per parked queue | pulls (register), appender (look up, then wake outside it) |
+//! | `ConsumeQueue::files` (RwLock) | one queue's file handles | appender (new file, delete topic, drop below the CommitLog's min); readers and the flusher copy handles out |
+//! | `KeyIndex::files` (RwLock) | the list of index files | appender (new file), cleaner (drop the oldest); others copy |
+//! | `IndexFile::map` (Mutex) | one index file's memory map | appender (add), readers (lookup), cleaner (end offset), flusher (msync) |
+//! | `Store::threads`, `Store::lock` (Mutex) | thread handles, the directory's flock | shutdown |
+//!
+//! **Rule: no store code holds two of them at once**, so there is no order to keep. A lock
+//! is held to read or change what it guards, or to clone an `Arc` out of it; the work is
+//! done after it is released (tokio's `Notify` and channels, which take locks of their
+//! own, are called outside them too). No lock is held across an `.await`, nor across a
+//! file system call but one: `IndexFile::map` is held across the index's `msync` at a
+//! checkpoint, so an index add waits for that flush (and the map's reads and writes under
+//! it may fault pages in).
 
 mod appender;
+mod arrivals;
+mod cleaner;
 pub mod clock;
 mod commitlog;
+mod config;
 mod consume_queue;
+mod disk;
+mod dispatch;
 mod error;
+mod filter;
+mod flusher;
+mod get;
 mod index;
+mod lookup;
+mod markers;
+mod put;
+mod record;
 mod recovery;
 pub mod retention;
+mod scan;
+mod shared;
 mod store;
+mod threads;
+mod warmer;
 
+pub use arrivals::Arrivals;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commitlog::SEGMENT_NAME_DIGITS;
+pub use config::{FlushMode, StoreConfig};
 pub use consume_queue::CQ_ENTRY_BYTES;
-pub use error::{PutError, StoreError};
+pub use error::StoreError;
+pub use filter::{AcceptAll, MessageFilter};
+pub use get::{GetResult, GetStatus};
 pub use index::IndexLimits;
+pub use lookup::BoundaryType;
+pub use put::{EncodedRecord, PutError, PutMessage, PutResult};
 pub use retention::RetentionPolicy;
-pub use store::{Arrivals, BoundaryType, EncodedRecord, FlushMode, GetResult, GetStatus, PutMessage, PutResult, Store, StoreConfig};
+pub use store::Store;

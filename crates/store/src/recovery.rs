@@ -1,60 +1,22 @@
 //! Startup recovery: open the CommitLog segments, scan every record (size, magic, CRC
 //! and physical offset must agree), stop at the first record that fails, zero the torn
-//! tail, trim consume-queue entries that point past it, and re-dispatch records whose
-//! consume-queue entries or index keys are missing.
+//! tail, trim consume-queue entries that point past it, and dispatch again the records
+//! whose consume-queue entries or index keys may be missing. The record checks and the
+//! searches for damage are in `scan`.
 
-use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use protocol::message::{decode_record, tags_code, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
-
-use crate::commitlog::Segment;
-use crate::store::{Dispatch, Shared};
+use crate::commitlog::{Segment, Tail};
+use crate::dispatch::Dispatchers;
+use crate::markers::{self, read_checkpoint, CleanEnd};
+use crate::scan::{record_valid_at, scan_segment, unwritten_page_between, valid_record_after, valid_segment_after, SegmentEnd};
+use crate::shared::Shared;
 use crate::StoreError;
 
-/// Where appending resumes.
-pub(crate) struct Tail {
-    pub segment: Arc<Segment>,
-    pub write_pos: u64,
-    /// Where the last record starts, when known (it is written into the clean-shutdown file).
-    pub last_record: Option<u64>,
-}
-
-/// Present while a store is open; found at start it means the last run did not shut down
-/// cleanly (RocketMQ's `abort` file).
-pub(crate) const ABORT_FILE: &str = "abort";
-/// Written at a clean shutdown: the CommitLog end offset and where its last record starts,
-/// in decimal, separated by a space.
-pub(crate) const CLEAN_END_FILE: &str = "clean_shutdown";
-
-/// What a clean shutdown recorded.
-#[derive(Clone, Copy)]
-struct CleanEnd {
-    end: u64,
-    last_record: Option<u64>,
-}
-
-fn read_clean_end(path: &std::path::Path) -> Option<CleanEnd> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut parts = text.split_whitespace();
-    let end = parts.next()?.parse().ok()?;
-    Some(CleanEnd { end, last_record: parts.next().and_then(|p| p.parse().ok()) })
-}
-
-pub(crate) fn write_clean_end(root: &std::path::Path, end: u64, last_record: Option<u64>) -> std::io::Result<()> {
-    let text = match last_record {
-        Some(l) => format!("{end} {l}"),
-        None => end.to_string(),
-    };
-    std::fs::write(root.join(CLEAN_END_FILE), text)
-}
-
-pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
-    let unclean = shared.config.root_dir.join(ABORT_FILE).exists();
-    let clean_end_path = shared.config.root_dir.join(CLEAN_END_FILE);
-    let clean: Option<CleanEnd> = if unclean { None } else { read_clean_end(&clean_end_path) };
+pub(crate) fn recover(shared: &Shared, dispatchers: &Dispatchers) -> Result<Tail, StoreError> {
+    let unclean = markers::crashed(&shared.config.root_dir);
+    let clean: Option<CleanEnd> = if unclean { None } else { markers::read_clean_end(&shared.config.root_dir) };
     let clean_end = clean.map(|c| c.end);
     let cl = &shared.commitlog;
     let dir = &cl.dir;
@@ -109,7 +71,7 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
             let (mut end, mut last, mut last_record) = (segments[first].base, first, None);
             for (i, seg) in segments.iter().enumerate().skip(first) {
                 last = i;
-                let (seg_end, seg_last) = scan_segment(shared, seg, !synced)?;
+                let (seg_end, seg_last) = scan_segment(shared, seg, (!synced).then_some(dispatchers))?;
                 last_record = seg_last.or(last_record);
                 match seg_end {
                     SegmentEnd::Full => end = seg.base + cl.file_size,
@@ -189,8 +151,7 @@ pub(crate) fn recover(shared: &Shared) -> Result<Tail, StoreError> {
         dirty.extend(after.into_iter().filter(|(key, end)| before.get(key) != Some(end)).map(|(key, _)| key));
     }
     let min = shared.commitlog.min_offset() as i64;
-    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    for q in queues {
+    for q in shared.all_queues() {
         q.drop_below(min)?;
     }
     tracing::info!(commitlog_end = end, after_crash = unclean, "store recovered");
@@ -236,206 +197,6 @@ fn scan_start(shared: &Shared, segments: &[Arc<Segment>], clean: bool, unclean: 
         Some(cp) => segments.iter().rposition(|s| s.base <= cp).unwrap_or(0),
         None => 0,
     }
-}
-
-pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
-
-/// The CommitLog offset below which every record is flushed and its consume-queue and
-/// index entries are synced: 8 bytes big-endian, then their CRC32.
-pub(crate) fn read_checkpoint(root: &std::path::Path) -> Option<u64> {
-    let b = std::fs::read(root.join(CHECKPOINT_FILE)).ok()?;
-    if b.len() != 12 || crc32fast::hash(&b[..8]).to_be_bytes() != b[8..12] {
-        tracing::warn!("checkpoint unreadable; recovery scans the whole CommitLog");
-        return None;
-    }
-    Some(u64::from_be_bytes(b[..8].try_into().ok()?))
-}
-
-pub(crate) fn write_checkpoint(root: &std::path::Path, offset: u64) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut b = offset.to_be_bytes().to_vec();
-    b.extend_from_slice(&crc32fast::hash(&b).to_be_bytes());
-    let tmp = root.join("checkpoint.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&b)?;
-    f.sync_data()?;
-    std::fs::rename(tmp, root.join(CHECKPOINT_FILE))?;
-    std::fs::File::open(root)?.sync_all()
-}
-
-enum SegmentEnd {
-    /// Records (and a closing blank) fill the file; the log continues in the next one.
-    Full,
-    /// The last valid record ends here.
-    At(u64),
-}
-
-/// Checks one file's records and, with `dispatch`, re-dispatches them to the consume queues and
-/// index; also returns where its last valid record starts.
-fn scan_segment(shared: &Shared, seg: &Segment, dispatch: bool) -> Result<(SegmentEnd, Option<u64>), StoreError> {
-    let size = shared.commitlog.file_size;
-    let mut file = seg.file.try_clone().map_err(|e| StoreError::io(&seg.path, e))?;
-    file.seek(SeekFrom::Start(0)).map_err(|e| StoreError::io(&seg.path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut pos = 0u64;
-    let mut head = [0u8; 8];
-    let mut last = None;
-    loop {
-        if pos + 8 > size {
-            return Ok((SegmentEnd::At(seg.base + pos), last));
-        }
-        if reader.read_exact(&mut head).is_err() {
-            return Ok((SegmentEnd::At(seg.base + pos), last));
-        }
-        let total = i32::from_be_bytes(head[..4].try_into().unwrap_or_default());
-        let magic = i32::from_be_bytes(head[4..].try_into().unwrap_or_default());
-        if magic == BLANK_MAGIC && total > 0 && pos + total as u64 == size {
-            return Ok((SegmentEnd::Full, last));
-        }
-        if (magic != MAGIC_V1 && magic != MAGIC_V2) || total < 8 || pos + total as u64 > size {
-            return Ok((SegmentEnd::At(seg.base + pos), last));
-        }
-        let mut rec = BytesMut::zeroed(total as usize);
-        rec[..8].copy_from_slice(&head);
-        if reader.read_exact(&mut rec[8..]).is_err() {
-            return Ok((SegmentEnd::At(seg.base + pos), last));
-        }
-        let rec: Bytes = rec.freeze();
-        let phys = seg.base + pos;
-        let m = match decode_record(&rec, true) {
-            Ok(m) if m.physical_offset == phys as i64 && properties_whole(&m.properties) => m,
-            Ok(_) | Err(_) => {
-                tracing::warn!(file = %seg.path.display(), offset = phys, "CommitLog ends with an invalid record; truncating there");
-                return Ok((SegmentEnd::At(phys), last));
-            }
-        };
-        if !dispatch {
-            last = Some(phys);
-            pos += total as u64;
-            continue;
-        }
-        let props = Properties::parse(&m.properties);
-        let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
-        if let Some(u) = props.get(protocol::message::prop::UNIQ_KEY) {
-            keys.push(u.to_string());
-        }
-        let tags = tags_code(props.get(protocol::message::prop::TAGS));
-        shared.dispatch(&Dispatch {
-            topic: &m.topic,
-            queue_id: m.queue_id,
-            queue_offset: m.queue_offset,
-            phys_offset: phys as i64,
-            size: total,
-            sys_flag: m.sys_flag,
-            tags_code: tags,
-            keys: &keys,
-            store_timestamp: m.store_timestamp,
-        })?;
-        last = Some(phys);
-        pos += total as u64;
-    }
-}
-
-/// Looks for any valid record past `end`: in the rest of its segment (by searching for the
-/// magic code) or at the start of a later segment. Finding one means the damage at `end`
-/// is in the middle of the log, where truncating would silently drop good records.
-fn valid_record_after(shared: &Shared, segments: &[Arc<Segment>], end: u64) -> Result<Option<u64>, StoreError> {
-    let size = shared.commitlog.file_size;
-    let Some(first) = segments.first() else { return Ok(None) };
-    let mut file = first.file.try_clone().map_err(|e| StoreError::io(&first.path, e))?;
-    let start = end - first.base;
-    file.seek(SeekFrom::Start(start)).map_err(|e| StoreError::io(&first.path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut window = Vec::with_capacity(2 << 20);
-    let mut window_start = start; // file position of window[0]
-    let mut chunk = vec![0u8; 1 << 20];
-    loop {
-        let n = reader.read(&mut chunk).map_err(|e| StoreError::io(&first.path, e))?;
-        if n == 0 {
-            break;
-        }
-        window.extend_from_slice(&chunk[..n]);
-        // Candidates: a magic code 4 bytes into a record that starts after `end`.
-        let mut i = 4;
-        // Both magic codes start with 0xDA: jump between candidates with memchr.
-        while let Some(hit) = memchr::memchr(0xDA, window.get(i..).unwrap_or_default()) {
-            i += hit;
-            if i + 4 > window.len() {
-                break;
-            }
-            let magic = i32::from_be_bytes(window[i..i + 4].try_into().unwrap_or_default());
-            let at = window_start + i as u64 - 4;
-            if (magic == MAGIC_V1 || magic == MAGIC_V2) && at > start && record_valid_at(first, at, size)? {
-                return Ok(Some(first.base + at));
-            }
-            i += 1;
-        }
-        // Keep the last bytes, which may hold the start of a magic code split by the chunk.
-        let keep = window.len().min(7);
-        window_start += (window.len() - keep) as u64;
-        window.drain(..window.len() - keep);
-    }
-    valid_segment_after(shared, segments)
-}
-
-/// A later CommitLog file that starts with a valid record.
-fn valid_segment_after(shared: &Shared, segments: &[Arc<Segment>]) -> Result<Option<u64>, StoreError> {
-    for seg in segments.iter().skip(1) {
-        if record_valid_at(seg, 0, shared.commitlog.file_size)? {
-            return Ok(Some(seg.base));
-        }
-    }
-    Ok(None)
-}
-
-/// Whether, between the damaged record at `at` and the valid record at `before`, some page
-/// of the file is all zeros from where it starts (or from `at`, in `at`'s own page) to its
-/// end: a page that never reached the disk. After a power loss every byte past the last
-/// flush is either what was written or what was there before, zeros in a CommitLog, page by
-/// page; so a torn tail shows such a page, and damage inside the log need not.
-fn unwritten_page_between(seg: &Segment, at: u64, before: u64, file_size: u64) -> Result<bool, StoreError> {
-    use std::os::unix::fs::FileExt;
-    const PAGE: u64 = 4096;
-    let limit = before.min(seg.base + file_size) - seg.base;
-    let mut start = at - seg.base;
-    let mut buf = vec![0u8; PAGE as usize];
-    while start < limit {
-        let page_end = (start / PAGE + 1) * PAGE;
-        if page_end > limit {
-            return Ok(false);
-        }
-        let part = &mut buf[..(page_end - start) as usize];
-        match seg.file.read_exact_at(part, start) {
-            Ok(()) if part.iter().all(|b| *b == 0) => return Ok(true),
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(e) => return Err(StoreError::io(&seg.path, e)),
-        }
-        start = page_end;
-    }
-    Ok(false)
-}
-
-fn record_valid_at(seg: &Segment, at: u64, file_size: u64) -> Result<bool, StoreError> {
-    use std::os::unix::fs::FileExt;
-    let mut head = [0u8; 4];
-    if at + 4 > file_size || seg.file.read_exact_at(&mut head, at).is_err() {
-        return Ok(false);
-    }
-    let total = i32::from_be_bytes(head);
-    if total < 8 || at + total as u64 > file_size {
-        return Ok(false);
-    }
-    let mut rec = BytesMut::zeroed(total as usize);
-    seg.file.read_exact_at(&mut rec, at).map_err(|e| StoreError::io(&seg.path, e))?;
-    Ok(matches!(decode_record(&rec.freeze(), true), Ok(m) if m.physical_offset == (seg.base + at) as i64 && properties_whole(&m.properties)))
-}
-
-/// The body CRC does not cover the topic and properties that follow it, so a write torn
-/// inside them would pass it. Properties are written with a trailing separator: a torn
-/// (zero-filled) end loses it.
-fn properties_whole(properties: &str) -> bool {
-    properties.is_empty() || properties.ends_with('\u{2}')
 }
 
 /// Zeroes everything after `end` in its segment, so no torn bytes remain.
@@ -498,8 +259,7 @@ fn keep_durable_entries(shared: &Shared, from: u64) -> Result<Vec<(String, i32)>
 
 /// Drops consume-queue entries that point at or past the recovered CommitLog end.
 fn trim_consume_queues(shared: &Shared, end: u64) -> Result<(), StoreError> {
-    let queues: Vec<_> = shared.queues.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    for cq in queues {
+    for cq in shared.all_queues() {
         let mut keep = cq.max_offset();
         while keep > cq.min_offset() {
             match cq.entry(keep - 1)? {

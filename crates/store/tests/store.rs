@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use protocol::message::{decode_records, tags_code, NewRecord, Properties};
 use std::time::Duration;
 
-use store::{BoundaryType, EncodedRecord, FlushMode, GetStatus, PutError, PutMessage, Store, StoreConfig};
+use store::{AcceptAll, BoundaryType, EncodedRecord, FlushMode, GetStatus, MessageFilter, PutError, PutMessage, Store, StoreConfig};
 
 fn config(dir: &std::path::Path) -> StoreConfig {
     let mut c = StoreConfig::new(dir);
@@ -47,7 +47,7 @@ async fn put(store: &Store, topic: &str, queue_id: i32, i: usize) -> i64 {
         .put(PutMessage {
             topic: topic.into(),
             queue_id,
-            records: vec![record(topic, queue_id, body.as_bytes(), if i % 2 == 0 { "even" } else { "odd" }, &format!("k{i}"))],
+            records: vec![record(topic, queue_id, body.as_bytes(), if i.is_multiple_of(2) { "even" } else { "odd" }, &format!("k{i}"))],
             wait_flush: true,
         })
         .await
@@ -144,6 +144,64 @@ async fn statuses_follow_rocketmq() {
     assert_eq!((r.status, r.next_begin_offset), (GetStatus::NoMatchedMessage, 4));
     assert_eq!(store.offset_by_time("T", 0, 0, BoundaryType::Lower).unwrap(), 0);
     assert_eq!(store.offset_by_time("T", 0, i64::MAX, BoundaryType::Lower).unwrap(), 4);
+    store.shutdown().await;
+}
+
+/// Keeps "even" tags whose KEYS are not in `rejected`, and counts the properties it is shown.
+struct EvenWithout {
+    rejected: Vec<&'static str>,
+    asked: std::cell::Cell<usize>,
+}
+
+impl MessageFilter for EvenWithout {
+    fn matches_tag_code(&self, tags_code: i64) -> bool {
+        tags_code == tags_code_of("even")
+    }
+
+    fn needs_properties(&self) -> bool {
+        true
+    }
+
+    fn matches_properties(&self, properties: &Properties) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        !properties.keys().any(|k| self.rejected.contains(&k))
+    }
+}
+
+fn tags_code_of(tag: &str) -> i64 {
+    tags_code(Some(tag))
+}
+
+fn keys_of(messages: &bytes::Bytes) -> Vec<String> {
+    decode_records(messages).unwrap().iter().map(|m| Properties::parse(&m.properties).get("KEYS").unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_on_properties_leaves_out_what_it_rejects_and_the_offset_moves_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    for i in 0..10 {
+        put(&store, "T", 0, i).await;
+    }
+    // Consume-queue files hold 8 entries here, and a pull reads within one file.
+    let filter = EvenWithout { rejected: vec!["k2", "k4"], asked: Default::default() };
+    let r = store.get("T", 0, 0, 32, &filter).unwrap();
+    assert_eq!((r.status, r.message_count, r.next_begin_offset), (GetStatus::Found, 2, 8));
+    assert_eq!(keys_of(&r.messages), ["k0", "k6"]);
+    assert_eq!(filter.asked.get(), 4, "properties are asked only of records whose tag code matched");
+    let cached = store.get_cached("T", 0, 0, 32, &filter).unwrap().expect("just written, so cached");
+    assert_eq!((cached.messages, cached.message_count), (r.messages, 2));
+    let r = store.get("T", 0, 8, 32, &filter).unwrap();
+    assert_eq!((r.status, r.message_count, r.next_begin_offset, keys_of(&r.messages)), (GetStatus::Found, 1, 10, vec!["k8".to_string()]));
+
+    // All rejected: nothing matched, and the next pull starts past them.
+    let none = EvenWithout { rejected: vec!["k0", "k2", "k4", "k6"], asked: Default::default() };
+    let r = store.get("T", 0, 0, 32, &none).unwrap();
+    assert_eq!((r.status, r.message_count, r.next_begin_offset, r.messages.len()), (GetStatus::NoMatchedMessage, 0, 8, 0));
+    // Tag filtering alone is unchanged: a closure over the tag code, or everything.
+    let even = tags_code_of("even");
+    assert_eq!(store.get("T", 0, 0, 32, &|code| code == even).unwrap().message_count, 4);
+    assert_eq!(store.get("T", 0, 0, 32, &AcceptAll).unwrap().message_count, 8);
     store.shutdown().await;
 }
 
@@ -339,7 +397,7 @@ async fn full_disk_refuses_sends_keeps_reads_and_retention_frees_space() {
     assert_eq!(bodies(&store, "T", 0, 0).len(), stored);
 
     // Over diskSpaceCleanForciblyRatio the oldest files go, whatever their age.
-    let deleted = store.clean_now().unwrap();
+    let deleted = store.clean_now().await.unwrap();
     assert!(!deleted.is_empty());
     let min = store.min_offset("T", 0);
     assert!(min > 0, "the queue's min offset moved");
@@ -374,7 +432,7 @@ async fn expired_files_are_deleted_at_the_delete_hour() {
     }
     let files_before = std::fs::read_dir(dir.path().join("commitlog")).unwrap().count();
     assert!(files_before > 2);
-    let deleted = store.clean_now().unwrap();
+    let deleted = store.clean_now().await.unwrap();
     assert_eq!(deleted.len(), (files_before - 1).min(10));
     assert_eq!(std::fs::read_dir(dir.path().join("commitlog")).unwrap().count(), files_before - deleted.len());
     assert!(store.min_offset("T", 0) > 0);

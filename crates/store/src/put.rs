@@ -1,0 +1,48 @@
+//! A put and its answer: the encoded records a sender hands to the store, and what the
+//! appender answers (offsets, or why not).
+
+use bytes::BytesMut;
+use thiserror::Error;
+
+/// One encoded record (offsets and store time still zero) with what dispatch needs.
+#[derive(Debug)]
+pub struct EncodedRecord {
+    pub bytes: BytesMut,
+    pub tags_code: i64,
+    /// Index keys: each KEYS entry and the UNIQ_KEY.
+    pub keys: Vec<String>,
+}
+
+/// Records for one topic and queue, appended contiguously with consecutive queue offsets.
+#[derive(Debug)]
+pub struct PutMessage {
+    pub topic: String,
+    pub queue_id: i32,
+    pub records: Vec<EncodedRecord>,
+    /// The WAIT property: under SYNC_FLUSH, answer only once flushed.
+    pub wait_flush: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutResult {
+    pub first_queue_offset: i64,
+    pub phys_offsets: Vec<i64>,
+    pub store_timestamp: i64,
+}
+
+/// Why a put was not (fully) acknowledged.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PutError {
+    #[error("message illegal: {0}")]
+    MessageIllegal(String),
+    #[error("store is not available: {0}")]
+    ServiceUnavailable(String),
+    /// Stored, but the flush did not finish within `syncFlushTimeout`.
+    #[error("flush to disk timed out")]
+    FlushDiskTimeout(PutResult),
+    #[error("store I/O failed: {0}")]
+    Io(String),
+    /// The append queue stayed full for longer than the configured wait: flow control.
+    #[error("{0}")]
+    Busy(String),
+}
