@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace, then the compatibility suites that drive the
-# rocketry binary with the official Java (Maven Central) and Go clients.
+# Runs every test: formatting and lints, the Rust workspace (and a check with the oldest Rust
+# the workspace declares), then the compatibility suites that drive the rocketry binary with
+# the official Java (Maven Central) and Go clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
 
 echo "== cargo build"
 cargo build --workspace --all-targets --locked
 
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== rust-version: the workspace builds with the oldest Rust it declares"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+if command -v rustup >/dev/null; then
+    rustup toolchain install "$msrv" --profile minimal >/dev/null
+    CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --workspace --all-targets --locked
+else
+    echo "rustup is not installed: cannot check rust-version $msrv" >&2
+    exit 1
+fi
 
 echo "== fuzz smoke (every target in fuzz/, briefly)"
 bash scripts/fuzz-smoke.sh

@@ -310,7 +310,7 @@ impl BrokerConfig {
         if self.mapped_file_size_commit_log < 64 * 1024 {
             return bad("mappedFileSizeCommitLog", self.mapped_file_size_commit_log.to_string(), "must be at least 65536");
         }
-        if self.mapped_file_size_consume_queue < 20 || self.mapped_file_size_consume_queue % 20 != 0 {
+        if self.mapped_file_size_consume_queue < 20 || !self.mapped_file_size_consume_queue.is_multiple_of(20) {
             return bad("mappedFileSizeConsumeQueue", self.mapped_file_size_consume_queue.to_string(), "must be a positive multiple of 20");
         }
         if self.max_message_size == 0 || self.max_message_size as u64 + 64 * 1024 > self.mapped_file_size_commit_log {

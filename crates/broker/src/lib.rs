@@ -2,6 +2,8 @@
 //! the broker's operations ([`service`]: typed requests, `Result<_, BrokerError>`), and the
 //! state they act on (the message store and a few small managers of broker state).
 
+#![forbid(unsafe_code)]
+
 pub mod clients;
 pub mod config;
 pub mod error;

@@ -10,9 +10,12 @@ use protocol::body::MessageQueue;
 /// `rocketmq.broker.rebalance.lockMaxLiveTime`.
 pub const LOCK_MAX_LIVE: Duration = Duration::from_secs(60);
 
+/// A group's locked queues: the holder's client id and when it last locked each.
+type GroupLocks = HashMap<MessageQueue, (String, Instant)>;
+
 #[derive(Default)]
 pub struct LockTable {
-    groups: Mutex<HashMap<String, HashMap<MessageQueue, (String, Instant)>>>,
+    groups: Mutex<HashMap<String, GroupLocks>>,
 }
 
 impl LockTable {

@@ -1,3 +1,6 @@
+//! The client's calls: routes, send and batch, pull, consumer offsets, topic creation, and
+//! raw invocations of brokers and NameServers.
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

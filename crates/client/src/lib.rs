@@ -2,6 +2,8 @@
 //! tests and benchmark need (routes, send, pull, offsets, topic admin). The full SDK
 //! with consumers and rebalancing is its own work.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod pool;
 

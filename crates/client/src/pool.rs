@@ -1,3 +1,5 @@
+//! Connections by broker or NameServer address, made on first use and replaced once closed.
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

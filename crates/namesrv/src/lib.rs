@@ -1,6 +1,8 @@
 //! The NameServer: brokers register their topics here; clients ask it for routes.
 //! All state is in [`routes::RouteTable`]; [`server`] maps request codes onto it.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod kv;
 pub mod routes;

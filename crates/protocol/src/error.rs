@@ -1,3 +1,5 @@
+//! [`ProtocolError`]: every way a peer's bytes can be wrong.
+
 use thiserror::Error;
 
 /// Every way a peer's bytes can be wrong. Mapped to a response code (or a closed

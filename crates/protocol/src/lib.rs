@@ -2,6 +2,8 @@
 //! header encodings, request/response codes, typed custom headers, JSON bodies and the
 //! stored-message layout. Nothing here performs I/O, so every decoder can be fuzzed.
 
+#![forbid(unsafe_code)]
+
 pub mod body;
 pub mod codes;
 pub mod command;

@@ -1,3 +1,8 @@
+//! [`Channel`]: one connection, either direction. A reader task cuts frames and hands
+//! requests to the [`Handler`] (each in its own task) and responses to waiting invokers; a
+//! writer task gathers queued frames into vectored writes. Runs over any stream
+//! ([`Channel::spawn_io`]); limits in [`ChannelConfig`].
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;

@@ -3,6 +3,8 @@
 //! (matched to responses by opaque) and serves the peer's requests through a
 //! [`Handler`]. The server adds an accept loop with a connection limit.
 
+#![forbid(unsafe_code)]
+
 mod channel;
 mod server;
 

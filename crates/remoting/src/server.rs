@@ -1,3 +1,6 @@
+//! The accept loop: a connection limit, an [`Acceptor`] that turns a TCP connection into a
+//! channel (plain, or TLS later), and the live [`Connections`] a stopping server ends.
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -162,7 +162,7 @@ fn power_cut(log: &std::path::Path, rand: &mut impl FnMut() -> u64) -> (usize, u
         let end = u.offset + u.old.len() as u64;
         let mut page = u.offset / PAGE;
         while page * PAGE < end {
-            let lost = *fate.entry((u.path.clone(), page)).or_insert_with(|| rand() % 2 == 0);
+            let lost = *fate.entry((u.path.clone(), page)).or_insert_with(|| rand().is_multiple_of(2));
             if lost {
                 let from = (page * PAGE).max(u.offset);
                 let to = ((page + 1) * PAGE).min(end);

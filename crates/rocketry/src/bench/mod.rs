@@ -146,10 +146,9 @@ impl Schedule {
     /// falls past the deadline. With `min_each` one is always given, so a zero duration
     /// still sends.
     async fn take(&self, min_each: bool) -> Option<(usize, Instant)> {
-        match self.due.acquire().await {
-            Ok(permit) => permit.forget(),
-            // Closed: the pacer is done (or there is no rate), so whatever is left is due.
-            Err(_) => {}
+        // Closed (an error): the pacer is done (or there is no rate), so whatever is left is due.
+        if let Ok(permit) = self.due.acquire().await {
+            permit.forget();
         }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         let due = match self.interval_ns {
