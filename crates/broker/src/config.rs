@@ -6,165 +6,285 @@ use std::str::FromStr;
 
 use store::FlushMode;
 
-/// Keys the Java broker knows that Rocketry accepts but does not act on yet.
-const ACCEPTED_UNUSED_KEYS: &[&str] = &[
-    "brokerIP2",
-    "brokerRole",
-    "haListenPort",
-    "sendMessageThreadPoolNums",
-    "pullMessageThreadPoolNums",
-    "useReentrantLockWhenPutMessage",
-    "slaveReadEnable",
-    "transientStorePoolEnable",
-    "enablePropertyFilter",
-    "aclEnable",
-    "timerWheelEnable",
-    "enableDLegerCommitLog",
-    "enableControllerMode",
-    "storePathCommitLog",
-    "rocketmqHome",
-    "transactionTimeOut",
-    "transactionCheckMax",
-    "transactionCheckInterval",
-    "serverWorkerThreads",
-    "clientWorkerThreads",
-];
+/// Declares every broker.conf key once: its field, type, default, Java key name and codec (how
+/// a value is read and printed). From this table come [`BrokerConfig`], its `Default`,
+/// [`BrokerConfig::apply`] and [`BrokerConfig::to_properties`]; the keys the Java broker knows
+/// that Rocketry accepts but does not act on yet are listed at its end.
+macro_rules! broker_config {
+    (
+        keys { $( $(#[doc = $doc:literal])* $field:ident : $ty:ty = $default:expr, $key:literal, $codec:expr; )* }
+        accepted_unused [ $($unused:literal),* $(,)? ]
+    ) => {
+        #[derive(Debug, Clone)]
+        pub struct BrokerConfig {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
 
-#[derive(Debug, Clone)]
-pub struct BrokerConfig {
-    pub broker_cluster_name: String,
-    pub broker_name: String,
-    pub broker_id: i64,
-    pub namesrv_addr: Option<String>,
-    pub broker_ip1: String,
-    pub listen_port: u16,
-    pub store_path_root_dir: PathBuf,
-    pub flush_disk_type: FlushMode,
-    pub auto_create_topic_enable: bool,
-    pub auto_create_subscription_group: bool,
-    pub default_topic_queue_nums: i32,
-    pub cluster_topic_enable: bool,
-    pub broker_topic_enable: bool,
-    pub trace_topic_enable: bool,
-    pub msg_trace_topic_name: String,
-    pub broker_permission: i32,
-    pub region_id: String,
-    pub trace_on: bool,
-    pub mapped_file_size_commit_log: u64,
-    pub mapped_file_size_consume_queue: u64,
-    pub max_message_size: usize,
-    pub flush_interval_commit_log_ms: u64,
-    pub sync_flush_timeout_ms: u64,
-    pub register_name_server_period_ms: u64,
-    pub long_polling_enable: bool,
-    pub short_polling_time_mills: u64,
-    pub max_transfer_count_on_message_in_memory: usize,
-    pub max_transfer_bytes_on_message_in_memory: usize,
-    pub channel_expired_timeout_ms: u64,
-    pub flush_consumer_offset_interval_ms: u64,
-    pub server_channel_max_idle_time_seconds: u64,
-    /// Rocketry limits (no Java counterpart).
-    pub frame_max_bytes: usize,
-    pub max_batch_messages: usize,
-    pub max_connections: usize,
-    pub max_parked_pulls: usize,
-    /// `maxPullHoldMillis` (ours): the longest a long-polling pull is held, whatever
-    /// `suspendTimeoutMillis` it asks for (the Java client asks 15 s; the Java broker has no cap).
-    pub max_pull_hold_millis: u64,
-    pub append_queue_depth: usize,
-    pub connection_write_queue_bytes: usize,
-    pub connection_max_inflight_requests: usize,
-    /// How long a send may wait for room in the append queue before SYSTEM_BUSY (0 = forever).
-    pub wait_time_mills_in_send_queue: u64,
-    pub truncate_corrupt_commit_log: bool,
-    pub check_crc_on_read: bool,
-    /// Bytes of CommitLog pages brought into the page cache ahead of the appender (0 = off;
-    /// `None`, "auto": see `MemoryCost`).
-    pub warm_commit_log_ahead_bytes: Option<u64>,
-    /// Bytes of the CommitLog behind the write end kept in the page cache (0 = the kernel
-    /// decides; `None`, "auto": see `MemoryCost`).
-    pub commit_log_cache_window_bytes: Option<u64>,
-    pub check_crc_on_recover: bool,
-    /// Hours a CommitLog file is kept.
-    pub file_reserved_time_hours: u64,
-    pub delete_when: Vec<u32>,
-    /// Percent, as in RocketMQ.
-    pub disk_max_used_space_ratio: u32,
-    pub disk_space_clean_forcibly_ratio: f64,
-    pub disk_space_warning_level_ratio: f64,
-    pub delete_file_batch_max: usize,
-    pub clean_resource_interval_ms: u64,
-    pub disk_capacity_bytes: Option<u64>,
-    pub delay_levels: crate::put::DelayLevels,
-    /// INVOKE_BROKER_TO_RESET_OFFSET resets offsets on the broker (true, as RocketMQ 5) or pushes
-    /// RESET_CONSUMER_CLIENT_OFFSET to the group's online clients (false, the RocketMQ 4 way).
-    pub use_server_side_reset_offset: bool,
-    /// Percent of physical memory counted as page cache when deciding whether a queue's first
-    /// message is still "in memory" (a new group then starts at 0, as in RocketMQ).
-    pub access_message_in_memory_max_ratio: u32,
+        impl Default for BrokerConfig {
+            fn default() -> Self {
+                BrokerConfig { $( $field: $default, )* }
+            }
+        }
+
+        /// Every key of the table, in its order.
+        const KEYS: &[Key] = &[
+            $( Key {
+                name: $key,
+                set: |c, k, v| {
+                    c.$field = Codec::parse(&$codec, k, v)?;
+                    Ok(())
+                },
+                get: |c| Codec::print(&$codec, &c.$field),
+            }, )*
+        ];
+
+        /// Keys the Java broker knows that Rocketry accepts but does not act on yet.
+        const ACCEPTED_UNUSED_KEYS: &[&str] = &[ $($unused),* ];
+    };
 }
 
-impl Default for BrokerConfig {
-    fn default() -> Self {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-        BrokerConfig {
-            broker_cluster_name: "DefaultCluster".into(),
-            broker_name: "broker-a".into(),
-            broker_id: 0,
-            namesrv_addr: std::env::var("NAMESRV_ADDR").ok().filter(|s| !s.is_empty()),
-            broker_ip1: "127.0.0.1".into(),
-            listen_port: 10911,
-            store_path_root_dir: home.join("store"),
-            flush_disk_type: FlushMode::Async,
-            auto_create_topic_enable: true,
-            auto_create_subscription_group: true,
-            default_topic_queue_nums: 8,
-            cluster_topic_enable: true,
-            broker_topic_enable: true,
-            trace_topic_enable: false,
-            msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".into(),
-            broker_permission: 6,
-            region_id: "DefaultRegion".into(),
-            trace_on: true,
-            mapped_file_size_commit_log: 1024 * 1024 * 1024,
-            mapped_file_size_consume_queue: 300_000 * 20,
-            max_message_size: 4 * 1024 * 1024,
-            flush_interval_commit_log_ms: 500,
-            sync_flush_timeout_ms: 5000,
-            register_name_server_period_ms: 30_000,
-            long_polling_enable: true,
-            short_polling_time_mills: 1000,
-            max_transfer_count_on_message_in_memory: 32,
-            max_transfer_bytes_on_message_in_memory: 256 * 1024,
-            channel_expired_timeout_ms: 120_000,
-            flush_consumer_offset_interval_ms: 5000,
-            server_channel_max_idle_time_seconds: 120,
-            frame_max_bytes: protocol::frame::DEFAULT_FRAME_MAX_BYTES,
-            max_batch_messages: 1024,
-            max_connections: 10_000,
-            max_parked_pulls: 100_000,
-            max_pull_hold_millis: 60_000,
-            append_queue_depth: 16_384,
-            connection_write_queue_bytes: 64 * 1024 * 1024,
-            connection_max_inflight_requests: 16_384,
-            wait_time_mills_in_send_queue: 200,
-            truncate_corrupt_commit_log: false,
-            check_crc_on_read: false,
-            warm_commit_log_ahead_bytes: None,
-            commit_log_cache_window_bytes: None,
-            check_crc_on_recover: true,
-            file_reserved_time_hours: 72,
-            delete_when: vec![4],
-            disk_max_used_space_ratio: 75,
-            disk_space_clean_forcibly_ratio: 0.85,
-            disk_space_warning_level_ratio: 0.90,
-            delete_file_batch_max: 10,
-            clean_resource_interval_ms: 10_000,
-            disk_capacity_bytes: None,
-            delay_levels: crate::put::DelayLevels::default(),
-            use_server_side_reset_offset: true,
-            access_message_in_memory_max_ratio: 40,
+/// One key of the table: how to set its field from text and print it back.
+struct Key {
+    name: &'static str,
+    set: fn(&mut BrokerConfig, &str, &str) -> Result<(), ConfigError>,
+    get: fn(&BrokerConfig) -> String,
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+broker_config! {
+    keys {
+        broker_cluster_name: String = "DefaultCluster".into(), "brokerClusterName", Plain;
+        broker_name: String = "broker-a".into(), "brokerName", Plain;
+        broker_id: i64 = 0, "brokerId", Plain;
+        namesrv_addr: Option<String> = std::env::var("NAMESRV_ADDR").ok().filter(|s| !s.is_empty()), "namesrvAddr", EmptyIsNone;
+        broker_ip1: String = "127.0.0.1".into(), "brokerIP1", Plain;
+        listen_port: u16 = 10911, "listenPort", Plain;
+        store_path_root_dir: PathBuf = home_dir().join("store"), "storePathRootDir", Path;
+        flush_disk_type: FlushMode = FlushMode::Async, "flushDiskType", Flush;
+        auto_create_topic_enable: bool = true, "autoCreateTopicEnable", Bool;
+        auto_create_subscription_group: bool = true, "autoCreateSubscriptionGroup", Bool;
+        default_topic_queue_nums: i32 = 8, "defaultTopicQueueNums", Plain;
+        cluster_topic_enable: bool = true, "clusterTopicEnable", Bool;
+        broker_topic_enable: bool = true, "brokerTopicEnable", Bool;
+        trace_topic_enable: bool = false, "traceTopicEnable", Bool;
+        msg_trace_topic_name: String = "RMQ_SYS_TRACE_TOPIC".into(), "msgTraceTopicName", Plain;
+        /// The permission at start; while serving it lives in `RuntimeState`.
+        broker_permission: i32 = 6, "brokerPermission", Plain;
+        region_id: String = "DefaultRegion".into(), "regionId", Plain;
+        trace_on: bool = true, "traceOn", Bool;
+        mapped_file_size_commit_log: u64 = 1024 * 1024 * 1024, "mappedFileSizeCommitLog", Plain;
+        mapped_file_size_consume_queue: u64 = 300_000 * 20, "mappedFileSizeConsumeQueue", Plain;
+        max_message_size: usize = 4 * 1024 * 1024, "maxMessageSize", Plain;
+        flush_interval_commit_log_ms: u64 = 500, "flushIntervalCommitLog", Plain;
+        sync_flush_timeout_ms: u64 = 5000, "syncFlushTimeout", Plain;
+        register_name_server_period_ms: u64 = 30_000, "registerNameServerPeriod", Plain;
+        long_polling_enable: bool = true, "longPollingEnable", Bool;
+        short_polling_time_mills: u64 = 1000, "shortPollingTimeMills", Plain;
+        max_transfer_count_on_message_in_memory: usize = 32, "maxTransferCountOnMessageInMemory", Plain;
+        max_transfer_bytes_on_message_in_memory: usize = 256 * 1024, "maxTransferBytesOnMessageInMemory", Plain;
+        channel_expired_timeout_ms: u64 = 120_000, "channelExpiredTimeout", Plain;
+        flush_consumer_offset_interval_ms: u64 = 5000, "flushConsumerOffsetInterval", Plain;
+        server_channel_max_idle_time_seconds: u64 = 120, "serverChannelMaxIdleTimeSeconds", Plain;
+        /// Rocketry's limits from here to `connection_max_inflight_requests` (no Java counterparts).
+        frame_max_bytes: usize = protocol::frame::DEFAULT_FRAME_MAX_BYTES, "frameMaxLength", Plain;
+        max_batch_messages: usize = 1024, "maxBatchMessages", Plain;
+        max_connections: usize = 10_000, "maxConnections", Plain;
+        max_parked_pulls: usize = 100_000, "maxParkedPulls", Plain;
+        /// `maxPullHoldMillis` (ours): the longest a long-polling pull is held, whatever
+        /// `suspendTimeoutMillis` it asks for (the Java client asks 15 s; the Java broker has no cap).
+        max_pull_hold_millis: u64 = 60_000, "maxPullHoldMillis", Plain;
+        append_queue_depth: usize = 16_384, "appendQueueDepth", Plain;
+        connection_write_queue_bytes: usize = 64 * 1024 * 1024, "connectionWriteQueueBytes", Plain;
+        connection_max_inflight_requests: usize = 16_384, "connectionMaxInflightRequests", Plain;
+        /// How long a send may wait for room in the append queue before SYSTEM_BUSY (0 = forever).
+        wait_time_mills_in_send_queue: u64 = 200, "waitTimeMillsInSendQueue", Plain;
+        truncate_corrupt_commit_log: bool = false, "truncateCorruptCommitLog", Bool;
+        check_crc_on_read: bool = false, "checkCrcOnRead", Bool;
+        /// Bytes of CommitLog pages brought into the page cache ahead of the appender (0 = off;
+        /// `None`, "auto": see `MemoryCost`).
+        warm_commit_log_ahead_bytes: Option<u64> = None, "warmCommitLogAheadBytes", AutoBytes;
+        /// Bytes of the CommitLog behind the write end kept in the page cache (0 = the kernel
+        /// decides; `None`, "auto": see `MemoryCost`).
+        commit_log_cache_window_bytes: Option<u64> = None, "commitLogCacheWindowBytes", AutoBytes;
+        check_crc_on_recover: bool = true, "checkCRCOnRecover", Bool;
+        /// Hours a CommitLog file is kept.
+        file_reserved_time_hours: u64 = 72, "fileReservedTime", Plain;
+        delete_when: Vec<u32> = vec![4], "deleteWhen", DeleteWhen;
+        /// Percent, as in RocketMQ.
+        disk_max_used_space_ratio: u32 = 75, "diskMaxUsedSpaceRatio", Plain;
+        disk_space_clean_forcibly_ratio: f64 = 0.85, "diskSpaceCleanForciblyRatio", Plain;
+        disk_space_warning_level_ratio: f64 = 0.90, "diskSpaceWarningLevelRatio", Plain;
+        delete_file_batch_max: usize = 10, "deleteFileBatchMax", Plain;
+        clean_resource_interval_ms: u64 = 10_000, "cleanResourceInterval", Plain;
+        /// Count usage against this many bytes instead of the filesystem's size (0 = the filesystem's).
+        disk_capacity_bytes: Option<u64> = None, "diskCapacityBytes", ZeroIsNone;
+        delay_levels: crate::put::DelayLevels = crate::put::DelayLevels::default(), "messageDelayLevel", Delays;
+        /// INVOKE_BROKER_TO_RESET_OFFSET resets offsets on the broker (true, as RocketMQ 5) or pushes
+        /// RESET_CONSUMER_CLIENT_OFFSET to the group's online clients (false, the RocketMQ 4 way).
+        use_server_side_reset_offset: bool = true, "useServerSideResetOffset", Bool;
+        /// Percent of physical memory counted as page cache when deciding whether a queue's first
+        /// message is still "in memory" (a new group then starts at 0, as in RocketMQ).
+        access_message_in_memory_max_ratio: u32 = 40, "accessMessageInMemoryMaxRatio", Plain;
+    }
+    accepted_unused [
+            "brokerIP2",
+            "brokerRole",
+            "haListenPort",
+            "sendMessageThreadPoolNums",
+            "pullMessageThreadPoolNums",
+            "useReentrantLockWhenPutMessage",
+            "slaveReadEnable",
+            "transientStorePoolEnable",
+            "enablePropertyFilter",
+            "aclEnable",
+            "timerWheelEnable",
+            "enableDLegerCommitLog",
+            "enableControllerMode",
+            "storePathCommitLog",
+            "rocketmqHome",
+            "transactionTimeOut",
+            "transactionCheckMax",
+            "transactionCheckInterval",
+            "serverWorkerThreads",
+            "clientWorkerThreads",
+    ]
+}
+
+/// How one kind of value is read from broker.conf text and printed back.
+trait Codec<T> {
+    fn parse(&self, key: &str, value: &str) -> Result<T, ConfigError>;
+    fn print(&self, value: &T) -> String;
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), value: value.into(), reason: reason.into() }
+}
+
+/// Numbers and text: `FromStr` and `Display`.
+struct Plain;
+
+impl<T: FromStr + std::fmt::Display> Codec<T> for Plain
+where
+    T::Err: std::fmt::Display,
+{
+    fn parse(&self, key: &str, value: &str) -> Result<T, ConfigError> {
+        value.parse().map_err(|e: T::Err| invalid(key, value, e.to_string()))
+    }
+    fn print(&self, value: &T) -> String {
+        value.to_string()
+    }
+}
+
+/// `true` or `false`, any case.
+struct Bool;
+
+impl Codec<bool> for Bool {
+    fn parse(&self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        match value.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(invalid(key, value, "expected true or false")),
         }
+    }
+    fn print(&self, value: &bool) -> String {
+        value.to_string()
+    }
+}
+
+/// Text, where empty means unset.
+struct EmptyIsNone;
+
+impl Codec<Option<String>> for EmptyIsNone {
+    fn parse(&self, _key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+        Ok(Some(value.to_string()).filter(|s| !s.is_empty()))
+    }
+    fn print(&self, value: &Option<String>) -> String {
+        value.clone().unwrap_or_default()
+    }
+}
+
+/// A number where 0 means unset.
+struct ZeroIsNone;
+
+impl Codec<Option<u64>> for ZeroIsNone {
+    fn parse(&self, key: &str, value: &str) -> Result<Option<u64>, ConfigError> {
+        Ok(Some(Plain.parse(key, value)?).filter(|c: &u64| *c > 0))
+    }
+    fn print(&self, value: &Option<u64>) -> String {
+        value.unwrap_or(0).to_string()
+    }
+}
+
+/// A number of bytes, or `auto` (`None`): the broker picks for the machine it runs on.
+struct AutoBytes;
+
+impl Codec<Option<u64>> for AutoBytes {
+    fn parse(&self, key: &str, value: &str) -> Result<Option<u64>, ConfigError> {
+        if value.eq_ignore_ascii_case("auto") {
+            return Ok(None);
+        }
+        value.parse().map(Some).map_err(|e| invalid(key, value, format!("{e}: expected a number of bytes or auto")))
+    }
+    fn print(&self, value: &Option<u64>) -> String {
+        value.map_or_else(|| "auto".to_string(), |v| v.to_string())
+    }
+}
+
+struct Path;
+
+impl Codec<PathBuf> for Path {
+    fn parse(&self, _key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+        Ok(PathBuf::from(value))
+    }
+    fn print(&self, value: &PathBuf) -> String {
+        value.display().to_string()
+    }
+}
+
+/// `ASYNC_FLUSH` or `SYNC_FLUSH`.
+struct Flush;
+
+impl Codec<FlushMode> for Flush {
+    fn parse(&self, key: &str, value: &str) -> Result<FlushMode, ConfigError> {
+        match value {
+            "ASYNC_FLUSH" => Ok(FlushMode::Async),
+            "SYNC_FLUSH" => Ok(FlushMode::Sync),
+            _ => Err(invalid(key, value, "expected ASYNC_FLUSH or SYNC_FLUSH")),
+        }
+    }
+    fn print(&self, value: &FlushMode) -> String {
+        match value {
+            FlushMode::Async => "ASYNC_FLUSH",
+            FlushMode::Sync => "SYNC_FLUSH",
+        }
+        .to_string()
+    }
+}
+
+/// `deleteWhen`: hours separated by `;`.
+struct DeleteWhen;
+
+impl Codec<Vec<u32>> for DeleteWhen {
+    fn parse(&self, key: &str, value: &str) -> Result<Vec<u32>, ConfigError> {
+        store::retention::parse_delete_when(value).map_err(|reason| invalid(key, value, reason))
+    }
+    fn print(&self, value: &Vec<u32>) -> String {
+        value.iter().map(|h| format!("{h:02}")).collect::<Vec<_>>().join(";")
+    }
+}
+
+/// `messageDelayLevel`: "1s 5s 10s 30s 1m … 2h".
+struct Delays;
+
+impl Codec<crate::put::DelayLevels> for Delays {
+    fn parse(&self, key: &str, value: &str) -> Result<crate::put::DelayLevels, ConfigError> {
+        crate::put::DelayLevels::parse(value).map_err(|reason| invalid(key, value, reason))
+    }
+    fn print(&self, value: &crate::put::DelayLevels) -> String {
+        value.0.iter().map(|d| format!("{}s", d.as_secs())).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -192,107 +312,16 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-fn parse<T: FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value.parse().map_err(|e: T::Err| ConfigError { key: key.into(), value: value.into(), reason: e.to_string() })
-}
-
-/// A number, or `auto` (`None`): the broker picks for the machine it runs on.
-fn parse_auto(key: &str, value: &str) -> Result<Option<u64>, ConfigError> {
-    if value.eq_ignore_ascii_case("auto") {
-        Ok(None)
-    } else {
-        value.parse().map(Some).map_err(|e| ConfigError { key: key.into(), value: value.into(), reason: format!("{e}: expected a number of bytes or auto") })
-    }
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ConfigError { key: key.into(), value: value.into(), reason: "expected true or false".into() }),
-    }
-}
-
 impl BrokerConfig {
     /// Applies properties over the current values. Unknown keys are returned for a
     /// warning; a bad value is an error naming its key.
     pub fn apply(&mut self, props: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
         let mut unknown = Vec::new();
         for (k, v) in props {
-            let k = k.as_str();
-            let v = v.as_str();
-            match k {
-                "brokerClusterName" => self.broker_cluster_name = v.into(),
-                "brokerName" => self.broker_name = v.into(),
-                "brokerId" => self.broker_id = parse(k, v)?,
-                "namesrvAddr" => self.namesrv_addr = Some(v.to_string()).filter(|s| !s.is_empty()),
-                "brokerIP1" => self.broker_ip1 = v.into(),
-                "listenPort" => self.listen_port = parse(k, v)?,
-                "storePathRootDir" => self.store_path_root_dir = PathBuf::from(v),
-                "flushDiskType" => {
-                    self.flush_disk_type = match v {
-                        "ASYNC_FLUSH" => FlushMode::Async,
-                        "SYNC_FLUSH" => FlushMode::Sync,
-                        _ => return Err(ConfigError { key: k.into(), value: v.into(), reason: "expected ASYNC_FLUSH or SYNC_FLUSH".into() }),
-                    }
-                }
-                "autoCreateTopicEnable" => self.auto_create_topic_enable = parse_bool(k, v)?,
-                "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse_bool(k, v)?,
-                "defaultTopicQueueNums" => self.default_topic_queue_nums = parse(k, v)?,
-                "clusterTopicEnable" => self.cluster_topic_enable = parse_bool(k, v)?,
-                "brokerTopicEnable" => self.broker_topic_enable = parse_bool(k, v)?,
-                "traceTopicEnable" => self.trace_topic_enable = parse_bool(k, v)?,
-                "msgTraceTopicName" => self.msg_trace_topic_name = v.into(),
-                "brokerPermission" => self.broker_permission = parse(k, v)?,
-                "regionId" => self.region_id = v.into(),
-                "traceOn" => self.trace_on = parse_bool(k, v)?,
-                "mappedFileSizeCommitLog" => self.mapped_file_size_commit_log = parse(k, v)?,
-                "mappedFileSizeConsumeQueue" => self.mapped_file_size_consume_queue = parse(k, v)?,
-                "maxMessageSize" => self.max_message_size = parse(k, v)?,
-                "flushIntervalCommitLog" => self.flush_interval_commit_log_ms = parse(k, v)?,
-                "syncFlushTimeout" => self.sync_flush_timeout_ms = parse(k, v)?,
-                "registerNameServerPeriod" => self.register_name_server_period_ms = parse(k, v)?,
-                "longPollingEnable" => self.long_polling_enable = parse_bool(k, v)?,
-                "shortPollingTimeMills" => self.short_polling_time_mills = parse(k, v)?,
-                "maxTransferCountOnMessageInMemory" => self.max_transfer_count_on_message_in_memory = parse(k, v)?,
-                "maxTransferBytesOnMessageInMemory" => self.max_transfer_bytes_on_message_in_memory = parse(k, v)?,
-                "channelExpiredTimeout" => self.channel_expired_timeout_ms = parse(k, v)?,
-                "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval_ms = parse(k, v)?,
-                "serverChannelMaxIdleTimeSeconds" => self.server_channel_max_idle_time_seconds = parse(k, v)?,
-                "frameMaxLength" => self.frame_max_bytes = parse(k, v)?,
-                "maxBatchMessages" => self.max_batch_messages = parse(k, v)?,
-                "maxConnections" => self.max_connections = parse(k, v)?,
-                "maxParkedPulls" => self.max_parked_pulls = parse(k, v)?,
-                "maxPullHoldMillis" => self.max_pull_hold_millis = parse(k, v)?,
-                "appendQueueDepth" => self.append_queue_depth = parse(k, v)?,
-                "connectionWriteQueueBytes" => self.connection_write_queue_bytes = parse(k, v)?,
-                "waitTimeMillsInSendQueue" => self.wait_time_mills_in_send_queue = parse(k, v)?,
-                "connectionMaxInflightRequests" => self.connection_max_inflight_requests = parse(k, v)?,
-                "truncateCorruptCommitLog" => self.truncate_corrupt_commit_log = parse_bool(k, v)?,
-                "checkCrcOnRead" => self.check_crc_on_read = parse_bool(k, v)?,
-                "warmCommitLogAheadBytes" => self.warm_commit_log_ahead_bytes = parse_auto(k, v)?,
-                "commitLogCacheWindowBytes" => self.commit_log_cache_window_bytes = parse_auto(k, v)?,
-                "checkCRCOnRecover" => self.check_crc_on_recover = parse_bool(k, v)?,
-                "fileReservedTime" => self.file_reserved_time_hours = parse(k, v)?,
-                "deleteWhen" => {
-                    self.delete_when = store::retention::parse_delete_when(v).map_err(|reason| ConfigError { key: k.into(), value: v.into(), reason })?
-                }
-                "diskMaxUsedSpaceRatio" => self.disk_max_used_space_ratio = parse(k, v)?,
-                "diskSpaceCleanForciblyRatio" => self.disk_space_clean_forcibly_ratio = parse(k, v)?,
-                "diskSpaceWarningLevelRatio" => self.disk_space_warning_level_ratio = parse(k, v)?,
-                "deleteFileBatchMax" => self.delete_file_batch_max = parse(k, v)?,
-                "cleanResourceInterval" => self.clean_resource_interval_ms = parse(k, v)?,
-                "messageDelayLevel" => {
-                    self.delay_levels = crate::put::DelayLevels::parse(v).map_err(|reason| ConfigError { key: k.into(), value: v.into(), reason })?
-                }
-                "useServerSideResetOffset" => self.use_server_side_reset_offset = parse_bool(k, v)?,
-                "accessMessageInMemoryMaxRatio" => self.access_message_in_memory_max_ratio = parse(k, v)?,
-                "diskCapacityBytes" => self.disk_capacity_bytes = Some(parse(k, v)?).filter(|c| *c > 0),
-                _ if ACCEPTED_UNUSED_KEYS.contains(&k) => tracing::info!(key = k, "broker config key accepted but not used yet"),
-                _ => unknown.push(k.to_string()),
+            match KEYS.iter().find(|key| key.name == k.as_str()) {
+                Some(key) => (key.set)(self, k, v)?,
+                None if ACCEPTED_UNUSED_KEYS.contains(&k.as_str()) => tracing::info!(key = %k, "broker config key accepted but not used yet"),
+                None => unknown.push(k.to_string()),
             }
         }
         self.validate()?;
@@ -370,35 +399,12 @@ impl BrokerConfig {
         c
     }
 
-    /// The properties text GET_BROKER_CONFIG answers with.
+    /// The properties text GET_BROKER_CONFIG answers with: every key of the table, and the
+    /// role (always a master until replication).
     pub fn to_properties(&self) -> String {
-        let flush = match self.flush_disk_type {
-            FlushMode::Async => "ASYNC_FLUSH",
-            FlushMode::Sync => "SYNC_FLUSH",
-        };
-        [
-            ("brokerClusterName", self.broker_cluster_name.clone()),
-            ("brokerName", self.broker_name.clone()),
-            ("brokerId", self.broker_id.to_string()),
-            ("namesrvAddr", self.namesrv_addr.clone().unwrap_or_default()),
-            ("brokerIP1", self.broker_ip1.clone()),
-            ("listenPort", self.listen_port.to_string()),
-            ("storePathRootDir", self.store_path_root_dir.display().to_string()),
-            ("flushDiskType", flush.to_string()),
-            ("autoCreateTopicEnable", self.auto_create_topic_enable.to_string()),
-            ("autoCreateSubscriptionGroup", self.auto_create_subscription_group.to_string()),
-            ("defaultTopicQueueNums", self.default_topic_queue_nums.to_string()),
-            ("brokerPermission", self.broker_permission.to_string()),
-            ("mappedFileSizeCommitLog", self.mapped_file_size_commit_log.to_string()),
-            ("mappedFileSizeConsumeQueue", self.mapped_file_size_consume_queue.to_string()),
-            ("maxMessageSize", self.max_message_size.to_string()),
-            ("brokerRole", "ASYNC_MASTER".to_string()),
-            ("regionId", self.region_id.clone()),
-            ("traceOn", self.trace_on.to_string()),
-        ]
-        .iter()
-        .map(|(k, v)| format!("{k}={v}\n"))
-        .collect()
+        let mut text: String = KEYS.iter().map(|k| format!("{}={}\n", k.name, (k.get)(self))).collect();
+        text.push_str("brokerRole=ASYNC_MASTER\n");
+        text
     }
 }
 
@@ -454,6 +460,33 @@ fn reports_free_pages(features: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every key prints and parses back to the same value, and the table names each key once.
+    #[test]
+    fn every_key_round_trips_and_is_declared_once() {
+        let mut names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "a key declared twice");
+        assert!(ACCEPTED_UNUSED_KEYS.iter().all(|k| !names.contains(k)), "a key both used and unused");
+        let mut changed = BrokerConfig::default();
+        let text = "brokerName=b\nnamesrvAddr=10.0.0.1:9876\ndeleteWhen=04;16\nmessageDelayLevel=1s 2m 1h\ndiskCapacityBytes=1000000\nwarmCommitLogAheadBytes=0\nflushDiskType=SYNC_FLUSH";
+        changed.apply(&parse_properties(text)).unwrap();
+        for config in [BrokerConfig::default(), changed] {
+            let printed = config.to_properties();
+            for key in KEYS {
+                assert!(printed.contains(&format!("\n{}=", key.name)) || printed.starts_with(&format!("{}=", key.name)), "{} not printed", key.name);
+            }
+            let mut again = BrokerConfig::default();
+            again.apply(&parse_properties(&printed)).unwrap();
+            assert_eq!(again.to_properties(), printed);
+        }
+        let c = BrokerConfig::default();
+        let mut unset = c.clone();
+        unset.apply(&parse_properties("namesrvAddr=\ndiskCapacityBytes=0")).unwrap();
+        assert_eq!((unset.namesrv_addr, unset.disk_capacity_bytes), (None, None));
+    }
 
     #[test]
     fn java_keys_and_errors() {
