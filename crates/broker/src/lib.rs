@@ -119,6 +119,7 @@ impl Broker {
         let cost = config::MemoryCost::of_this_machine();
         let mut store_config = config.store_config_for(cost);
         store_config.clock = clock.clone();
+        store_config.tag_code_rule = Arc::new(put::DelayTagCode(config.delay_levels.clone()));
         tracing::info!(
             cache_window_bytes = store_config.cache_window_bytes,
             warm_ahead_bytes = store_config.warm_ahead_bytes,

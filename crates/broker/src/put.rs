@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use protocol::message::{hex_upper, prop, sys_flag, tags_code, NewRecord, Properties};
-use store::{EncodedRecord, PutError, PutMessage, PutResult};
+use store::{EncodedRecord, PutError, PutMessage, PutResult, TagCodeRule};
 
 use crate::Broker;
 
@@ -86,6 +86,22 @@ impl DelayLevels {
 
     pub fn delay(&self, level: i32) -> Duration {
         self.0[(level.clamp(1, self.max_level()) - 1) as usize]
+    }
+}
+
+/// Recovery's tag codes: a record in the schedule topic gets its due time (store time plus its
+/// level's delay), as the appender gave it; any other its TAGS hash. Without this, delayed
+/// messages re-dispatched after a crash would be due at once.
+#[derive(Debug, Clone)]
+pub struct DelayTagCode(pub DelayLevels);
+
+impl store::TagCodeRule for DelayTagCode {
+    fn tag_code(&self, topic: &str, properties: &Properties, store_timestamp_ms: i64) -> i64 {
+        if topic != SCHEDULE_TOPIC {
+            return store::TagsHash.tag_code(topic, properties, store_timestamp_ms);
+        }
+        let level = properties.get(prop::DELAY).and_then(|d| d.parse::<i32>().ok()).unwrap_or(1);
+        store_timestamp_ms + self.0.delay(level).as_millis() as i64
     }
 }
 

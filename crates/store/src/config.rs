@@ -61,6 +61,8 @@ pub struct StoreConfig {
     pub cache_window_bytes: u64,
     /// Store timestamps and retention ages come from this clock.
     pub clock: Arc<dyn Clock>,
+    /// The tag code recovery gives a record it re-dispatches (the appender takes each put's).
+    pub tag_code_rule: Arc<dyn crate::TagCodeRule>,
 }
 
 impl StoreConfig {
@@ -86,6 +88,7 @@ impl StoreConfig {
             warm_ahead_bytes: 0,
             cache_window_bytes: 0,
             clock: Arc::new(SystemClock),
+            tag_code_rule: Arc::new(crate::TagsHash),
         }
     }
 

@@ -19,7 +19,7 @@
 //! | `cleaner` | retention passes | appender (its `Job`), shared, retention |
 //! | `appender` | the one writer | dispatch, flusher, shared, record, put, commitlog, config |
 //! | `recovery` | startup repair: where the log ends, what to trust | scan, dispatch, shared, markers, commitlog |
-//! | `scan` | reading segments back: record checks, damage searches | dispatch, shared, commitlog |
+//! | `scan` | reading segments back: record checks, damage searches | dispatch, shared, commitlog, tags (through config) |
 //! | `get` | the pull read | shared, filter, record, consume_queue |
 //! | `lookup` | reads by CommitLog offset, key, time | shared, consume_queue |
 //! | `warmer` | pages ahead of the write end | shared, commitlog |
@@ -27,11 +27,11 @@
 //! | `dispatch` | the dispatcher list | shared, consume_queue, record |
 //! | `shared` | the state the threads share | config, commitlog, consume_queue, index, arrivals, disk, markers |
 //! | `disk` | disk usage and the disk-full check | config, commitlog |
-//! | `config` | `StoreConfig`, `FlushMode` | clock, index, retention |
+//! | `config` | `StoreConfig`, `FlushMode` | clock, tags, index, retention |
 //! | `consume_queue` | one queue's 20-byte entries | commitlog |
 //! | `commitlog` | segments, positional reads | error |
 //! | `index` | the key index files | error |
-//! | `markers`, `record`, `filter`, `arrivals`, `put`, `retention`, `clock`, `error` | `abort`/`clean_shutdown`/`checkpoint` files; fields of stored bytes; `MessageFilter`; pull wake-ups; put types; the retention plan; `Clock`; `StoreError` | — |
+//! | `markers`, `record`, `filter`, `arrivals`, `put`, `retention`, `clock`, `tags`, `error` | `abort`/`clean_shutdown`/`checkpoint` files; fields of stored bytes; `MessageFilter`; pull wake-ups; put types; the retention plan; `Clock`; `TagCodeRule`; `StoreError` | — |
 //!
 //! # Locks
 //!
@@ -79,6 +79,7 @@ pub mod retention;
 mod scan;
 mod shared;
 mod store;
+mod tags;
 mod threads;
 mod warmer;
 
@@ -95,3 +96,4 @@ pub use lookup::BoundaryType;
 pub use put::{EncodedRecord, PutError, PutMessage, PutResult};
 pub use retention::RetentionPolicy;
 pub use store::Store;
+pub use tags::{TagCodeRule, TagsHash};

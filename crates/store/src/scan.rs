@@ -7,7 +7,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use protocol::message::{decode_record, tags_code, MessageRecord, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
+use protocol::message::{decode_record, MessageRecord, Properties, BLANK_MAGIC, MAGIC_V1, MAGIC_V2};
 
 use crate::commitlog::Segment;
 use crate::dispatch::{DispatchRequest, Dispatchers};
@@ -27,7 +27,7 @@ pub(crate) fn scan_segment(shared: &Shared, seg: &Segment, dispatchers: Option<&
     let Some(dispatchers) = dispatchers else { return read_segment(shared, seg, |_, _| Ok(())) };
     let mut pending = Pending::default();
     let end = read_segment(shared, seg, |rec, m| {
-        pending.push(rec, m);
+        pending.push(rec, m, &*shared.config.tag_code_rule);
         if pending.full() {
             pending.dispatch(shared, dispatchers)?;
         }
@@ -49,13 +49,13 @@ struct Pending {
 }
 
 impl Pending {
-    fn push(&mut self, rec: Bytes, m: MessageRecord) {
+    fn push(&mut self, rec: Bytes, m: MessageRecord, rule: &dyn crate::TagCodeRule) {
         let props = Properties::parse(&m.properties);
         let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
         if let Some(u) = props.get(protocol::message::prop::UNIQ_KEY) {
             keys.push(u.to_string());
         }
-        let tags = tags_code(props.get(protocol::message::prop::TAGS));
+        let tags = rule.tag_code(&m.topic, &props, m.store_timestamp);
         self.bytes += rec.len();
         self.records.push((rec, m, keys, tags));
     }

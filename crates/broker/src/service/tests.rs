@@ -303,3 +303,27 @@ async fn a_reply_is_asked_of_the_requester_and_stored() {
     let e = b.reply(send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}nobody\u{2}", b"x")).await.expect_err("unknown");
     assert!(e.remark.contains("nobody"), "{e}");
 }
+
+#[tokio::test]
+async fn a_delayed_message_recovered_after_a_crash_keeps_its_due_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let b = Broker::open(config.clone(), clock.clone()).await.expect("broker opens");
+    b.send(send_request("TopicC", "DELAY\u{1}3\u{2}", b"in 10 s")).await.expect("sent");
+    let before = b.store.queue_entries(crate::put::SCHEDULE_TOPIC, 2, 0, 10).expect("schedule queue");
+    assert_eq!(before[0].3, NOW_MS + 10_000);
+    b.store.shutdown().await;
+    drop(b);
+    // As after a crash that lost the consume queues: recovery re-dispatches from the CommitLog.
+    std::fs::remove_dir_all(dir.path().join("consumequeue")).expect("queues removed");
+    for marker in ["checkpoint", "clean_shutdown"] {
+        let _ = std::fs::remove_file(dir.path().join(marker));
+    }
+    std::fs::write(dir.path().join("abort"), b"").expect("abort marker");
+    let b = Broker::open(config, clock).await.expect("broker recovers");
+    let after = b.store.queue_entries(crate::put::SCHEDULE_TOPIC, 2, 0, 10).expect("schedule queue");
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].3, NOW_MS + 10_000, "due at its store time plus level 3's 10 s, not at once");
+    b.store.shutdown().await;
+}
