@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use protocol::message::{hex_upper, prop, sys_flag, tags_code, NewRecord, Properties};
-use store::{EncodedRecord, PutError, PutMessage, PutResult, TagCodeRule};
+use store::{EncodedRecord, PutError, PutMessage, PutResult};
 
 use crate::Broker;
 
