@@ -169,7 +169,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     let listener = socket.listen(LISTEN_BACKLOG)?;
     let server_config = server_config(&broker.config);
     let connections = Arc::new(remoting::Connections::default());
-    let handler = Arc::new(processor::BrokerHandler(broker.clone()));
+    let handler = Arc::new(processor::BrokerHandler::new(broker.clone()));
     let mut tasks = vec![tokio::spawn(remoting::serve(listener, handler, server_config, connections.clone()))];
     tasks.push(tokio::spawn(register::run(broker.clone(), registrar)));
     tasks.push(tokio::spawn(housekeeping(broker.clone())));

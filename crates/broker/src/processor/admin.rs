@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use protocol::body::{self, GroupList, SubscriptionGroupConfig, TopicConfig, TopicList};
-use protocol::header::Fields;
+use std::collections::BTreeMap;
+
+use protocol::body::{self, GroupList, SubscriptionGroupConfig, TopicList};
 use protocol::RemotingCommand;
 use serde::Serialize;
 
@@ -12,27 +13,13 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::service::admin::CreateTopic;
 use crate::Broker;
 
-pub fn create_topic(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let ext = &req.ext_fields;
-    let topic = ext.req_str("topic")?;
-    // The name is checked before the other fields, as it always was.
-    protocol::names::validate_topic(topic).map_err(BrokerError::invalid)?;
-    let config = TopicConfig {
-        topic_name: topic.to_string(),
-        read_queue_nums: ext.req("readQueueNums")?,
-        write_queue_nums: ext.req("writeQueueNums")?,
-        perm: ext.req("perm")?,
-        topic_filter_type: ext.raw("topicFilterType").unwrap_or("SINGLE_TAG").to_string(),
-        topic_sys_flag: ext.opt("topicSysFlag")?.unwrap_or(0),
-        order: ext.flag("order"),
-        attributes: Default::default(),
-    };
-    b.create_topic(CreateTopic { config, attributes: ext.raw("attributes").unwrap_or("").to_string() })?;
+pub fn create_topic(b: &Arc<Broker>, req: &RemotingCommand, r: CreateTopic) -> BrokerResult<RemotingCommand> {
+    b.create_topic(r)?;
     Ok(ok(req))
 }
 
-pub async fn delete_topic(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    b.delete_topic(req.ext_fields.req_str("topic")?).await?;
+pub async fn delete_topic(b: &Arc<Broker>, req: &RemotingCommand, topic: &str) -> BrokerResult<RemotingCommand> {
+    b.delete_topic(topic).await?;
     Ok(ok(req))
 }
 
@@ -40,8 +27,8 @@ pub fn all_topic_config(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<
     Ok(ok(req).with_body(body::encode(&b.topics.snapshot())))
 }
 
-pub fn topic_config(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    Ok(ok(req).with_body(body::encode(&b.topic_config(req.ext_fields.req_str("topic")?)?)))
+pub fn topic_config(b: &Arc<Broker>, req: &RemotingCommand, topic: &str) -> BrokerResult<RemotingCommand> {
+    Ok(ok(req).with_body(body::encode(&b.topic_config(topic)?)))
 }
 
 pub fn topic_names(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
@@ -61,8 +48,8 @@ struct TopicOffset {
     min_offset: i64,
 }
 
-pub fn topic_stats(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let stats = b.topic_stats(req.ext_fields.req_str("topic")?)?;
+pub fn topic_stats(b: &Arc<Broker>, req: &RemotingCommand, topic: &str) -> BrokerResult<RemotingCommand> {
+    let stats = b.topic_stats(topic)?;
     let entries: Vec<_> = stats
         .into_iter()
         .map(|(mq, s)| (mq, TopicOffset { last_update_timestamp: s.last_update_ms, max_offset: s.max_offset, min_offset: s.min_offset }))
@@ -71,14 +58,13 @@ pub fn topic_stats(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<Remot
     Ok(ok(req).with_body(body))
 }
 
-pub fn create_group(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let config: SubscriptionGroupConfig = body::decode(&req.body)?;
+pub fn create_group(b: &Arc<Broker>, req: &RemotingCommand, config: SubscriptionGroupConfig) -> BrokerResult<RemotingCommand> {
     b.create_group(config)?;
     Ok(ok(req))
 }
 
-pub fn delete_group(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    b.delete_group(req.ext_fields.req_str("groupName")?, req.ext_fields.flag("cleanOffset"));
+pub fn delete_group(b: &Arc<Broker>, req: &RemotingCommand, group: &str, clean_offset: bool) -> BrokerResult<RemotingCommand> {
+    b.delete_group(group, clean_offset);
     Ok(ok(req))
 }
 
@@ -86,8 +72,8 @@ pub fn all_groups(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<Remoti
     Ok(ok(req).with_body(body::encode(&b.groups.snapshot())))
 }
 
-pub fn group_config(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    Ok(ok(req).with_body(body::encode(&b.group_config(req.ext_fields.req_str("group")?)?)))
+pub fn group_config(b: &Arc<Broker>, req: &RemotingCommand, group: &str) -> BrokerResult<RemotingCommand> {
+    Ok(ok(req).with_body(body::encode(&b.group_config(group)?)))
 }
 
 pub fn broker_config(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
@@ -96,10 +82,8 @@ pub fn broker_config(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<Rem
 }
 
 /// UPDATE_BROKER_CONFIG: the body is `key=value` lines, as Java's `Properties`.
-pub fn update_broker_config(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let text = std::str::from_utf8(&req.body).map_err(|_| BrokerError::invalid("the broker config is not UTF-8"))?;
-    let changes = crate::config::parse_properties(text);
-    b.update_config(&changes)?;
+pub fn update_broker_config(b: &Arc<Broker>, req: &RemotingCommand, changes: &BTreeMap<String, String>) -> BrokerResult<RemotingCommand> {
+    b.update_config(changes)?;
     Ok(ok(req))
 }
 
@@ -107,8 +91,7 @@ pub fn runtime_info(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<Remo
     Ok(ok(req).with_body(body::encode(&body::KvTable { table: b.runtime_info() })))
 }
 
-pub fn consumer_connections(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let group = req.ext_fields.req_str("consumerGroup")?;
+pub fn consumer_connections(b: &Arc<Broker>, req: &RemotingCommand, group: &str) -> BrokerResult<RemotingCommand> {
     match b.clients.connection(group) {
         Some(c) => Ok(ok(req).with_body(body::encode(&c))),
         None => Err(BrokerError::new(protocol::codes::response::CONSUMER_NOT_ONLINE, format!("the consumer group[{group}] not online"))),
@@ -124,9 +107,7 @@ struct OffsetWrapper {
     pull_offset: i64,
 }
 
-pub fn consume_stats(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let group = req.ext_fields.req_str("consumerGroup")?;
-    let topic = req.ext_fields.raw("topic").filter(|t| !t.is_empty());
+pub fn consume_stats(b: &Arc<Broker>, req: &RemotingCommand, group: &str, topic: Option<&str>) -> BrokerResult<RemotingCommand> {
     let entries: Vec<_> = b
         .consume_stats(group, topic)?
         .into_iter()
@@ -144,15 +125,14 @@ pub fn consume_stats(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<Rem
     Ok(ok(req).with_body(body))
 }
 
-pub fn consumed_by(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let groups = b.consumed_by(req.ext_fields.req_str("topic")?);
+pub fn consumed_by(b: &Arc<Broker>, req: &RemotingCommand, topic: &str) -> BrokerResult<RemotingCommand> {
+    let groups = b.consumed_by(topic);
     Ok(ok(req).with_body(body::encode(&GroupList { group_list: groups })))
 }
 
 /// GET_CONSUMER_RUNNING_INFO: relayed to the consumer; its answer goes back as it came.
-pub async fn consumer_running_info(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let ext = &req.ext_fields;
-    let answer = b.consumer_running_info(ext.req_str("consumerGroup")?, ext.req_str("clientId")?, ext.flag("jstackEnable")).await?;
+pub async fn consumer_running_info(b: &Arc<Broker>, req: &RemotingCommand, group: &str, client_id: &str, jstack: bool) -> BrokerResult<RemotingCommand> {
+    let answer = b.consumer_running_info(group, client_id, jstack).await?;
     let mut resp = RemotingCommand::response_to(req, answer.code).with_body(answer.body);
     resp.remark = answer.remark;
     Ok(resp)

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use protocol::body::{self, ConsumerIdList, HeartbeatData};
-use protocol::header::Fields;
 use protocol::RemotingCommand;
 use remoting::Channel;
 
@@ -13,29 +12,29 @@ use crate::error::BrokerResult;
 use crate::service::clients::ClientInfo;
 use crate::Broker;
 
-pub fn heartbeat(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let hb: HeartbeatData = body::decode(&req.body)?;
+pub fn heartbeat(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand, hb: &HeartbeatData) -> BrokerResult<RemotingCommand> {
     let conn = Arc::new(RemotingClient::new(ch.clone(), req.language));
-    b.heartbeat(&hb, ClientInfo { conn, language: req.language, version: req.version });
+    b.heartbeat(hb, ClientInfo { conn, language: req.language, version: req.version });
     Ok(ok(req))
 }
 
-pub fn unregister(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let ext = &req.ext_fields;
-    let _client_id = ext.req_str("clientID")?;
-    let producer = ext.raw("producerGroup").filter(|s| !s.is_empty());
-    let consumer = ext.raw("consumerGroup").filter(|s| !s.is_empty());
-    b.unregister_client(ch.id(), producer, consumer);
+pub fn unregister(
+    b: &Arc<Broker>,
+    ch: &Channel,
+    req: &RemotingCommand,
+    producer_group: Option<&str>,
+    consumer_group: Option<&str>,
+) -> BrokerResult<RemotingCommand> {
+    b.unregister_client(ch.id(), producer_group, consumer_group);
     Ok(ok(req))
 }
 
-pub fn consumer_list(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let ids = b.consumer_ids(req.ext_fields.req_str("consumerGroup")?)?;
+pub fn consumer_list(b: &Arc<Broker>, req: &RemotingCommand, group: &str) -> BrokerResult<RemotingCommand> {
+    let ids = b.consumer_ids(group)?;
     Ok(ok(req).with_body(body::encode(&ConsumerIdList { consumer_id_list: ids })))
 }
 
-pub fn check_client_config(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let body: serde_json::Value = body::decode(&req.body)?;
-    b.check_subscription_type(body.pointer("/subscriptionData/expressionType").and_then(|v| v.as_str()))?;
+pub fn check_client_config(b: &Arc<Broker>, req: &RemotingCommand, expression_type: Option<&str>) -> BrokerResult<RemotingCommand> {
+    b.check_subscription_type(expression_type)?;
     Ok(ok(req))
 }

@@ -3,53 +3,41 @@
 
 use std::sync::Arc;
 
-use protocol::header::Fields;
-use protocol::{ProtocolError, RemotingCommand};
+use protocol::RemotingCommand;
 use store::BoundaryType;
 
 use super::ok;
 use crate::error::BrokerResult;
 use crate::Broker;
 
-fn topic_queue(req: &RemotingCommand) -> Result<(&str, i32), ProtocolError> {
-    Ok((req.ext_fields.req_str("topic")?, req.ext_fields.req("queueId")?))
-}
-
-pub fn query_offset(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let group = req.ext_fields.req_str("consumerGroup")?;
-    let (topic, queue_id) = topic_queue(req)?;
-    let zero_if_not_found = req.ext_fields.raw("setZeroIfNotFound").is_none_or(|v| v.eq_ignore_ascii_case("true"));
+pub fn query_offset(b: &Arc<Broker>, req: &RemotingCommand, group: &str, topic: &str, queue_id: i32, zero_if_not_found: bool) -> BrokerResult<RemotingCommand> {
     Ok(ok(req).with_ext("offset", b.query_consumer_offset(group, topic, queue_id, zero_if_not_found)?))
 }
 
-pub fn update_offset(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let group = req.ext_fields.req_str("consumerGroup")?;
-    let (topic, queue_id) = topic_queue(req)?;
-    b.commit_consumer_offset(group, topic, queue_id, req.ext_fields.req("commitOffset")?);
+pub fn update_offset(b: &Arc<Broker>, req: &RemotingCommand, group: &str, topic: &str, queue_id: i32, offset: i64) -> BrokerResult<RemotingCommand> {
+    b.commit_consumer_offset(group, topic, queue_id, offset);
     Ok(ok(req))
 }
 
-pub fn max_offset(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let (topic, queue_id) = topic_queue(req)?;
+pub fn max_offset(b: &Arc<Broker>, req: &RemotingCommand, topic: &str, queue_id: i32) -> BrokerResult<RemotingCommand> {
     Ok(ok(req).with_ext("offset", b.max_offset(topic, queue_id)))
 }
 
-pub fn min_offset(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let (topic, queue_id) = topic_queue(req)?;
+pub fn min_offset(b: &Arc<Broker>, req: &RemotingCommand, topic: &str, queue_id: i32) -> BrokerResult<RemotingCommand> {
     Ok(ok(req).with_ext("offset", b.min_offset(topic, queue_id)))
 }
 
-pub fn search_offset(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let (topic, queue_id) = topic_queue(req)?;
-    let timestamp: i64 = req.ext_fields.req("timestamp")?;
-    let boundary = match req.ext_fields.raw("boundaryType") {
-        Some(t) if t.eq_ignore_ascii_case("upper") => BoundaryType::Upper,
-        _ => BoundaryType::Lower,
-    };
-    Ok(ok(req).with_ext("offset", b.offset_by_time(topic, queue_id, timestamp, boundary)?))
+pub fn search_offset(
+    b: &Arc<Broker>,
+    req: &RemotingCommand,
+    topic: &str,
+    queue_id: i32,
+    timestamp_ms: i64,
+    boundary: BoundaryType,
+) -> BrokerResult<RemotingCommand> {
+    Ok(ok(req).with_ext("offset", b.offset_by_time(topic, queue_id, timestamp_ms, boundary)?))
 }
 
-pub fn earliest_store_time(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let (topic, queue_id) = topic_queue(req)?;
+pub fn earliest_store_time(b: &Arc<Broker>, req: &RemotingCommand, topic: &str, queue_id: i32) -> BrokerResult<RemotingCommand> {
     Ok(ok(req).with_ext("timestamp", b.earliest_store_time(topic, queue_id)?))
 }

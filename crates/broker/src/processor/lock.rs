@@ -10,14 +10,12 @@ use super::ok;
 use crate::error::BrokerResult;
 use crate::Broker;
 
-pub fn lock(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let r: LockBatchRequestBody = body::decode(&req.body)?;
+pub fn lock(b: &Arc<Broker>, req: &RemotingCommand, r: &LockBatchRequestBody) -> BrokerResult<RemotingCommand> {
     let granted = b.locks.lock(&r.consumer_group, &r.client_id, &r.mq_set, Instant::now());
     Ok(ok(req).with_body(body::encode(&LockBatchResponseBody { lock_ok_mq_set: granted })))
 }
 
-pub fn unlock(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let r: LockBatchRequestBody = body::decode(&req.body)?;
+pub fn unlock(b: &Arc<Broker>, req: &RemotingCommand, r: &LockBatchRequestBody) -> BrokerResult<RemotingCommand> {
     b.locks.unlock(&r.consumer_group, &r.client_id, &r.mq_set);
     Ok(ok(req))
 }

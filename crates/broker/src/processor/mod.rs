@@ -1,7 +1,8 @@
-//! The remoting front end: one codec per request kind. Each decodes its typed header and
-//! body, calls one broker operation ([`crate::service`]), and encodes the answer. An
-//! operation's [`BrokerError`] becomes the response in one place ([`BrokerHandler`]);
-//! [`push`] encodes what the broker sends to remoting clients.
+//! The remoting front end. A request is decoded once into a typed [`Request`]
+//! (`request.rs`); the request hooks see it (authentication, authorization and metrics plug
+//! in here, [`RequestHook`]); then one broker operation ([`crate::service`]) runs and the
+//! per-kind module encodes its answer. An operation's [`BrokerError`] becomes the response in
+//! one place ([`error`]); [`push`] encodes what the broker sends to remoting clients.
 
 mod admin;
 mod client_manage;
@@ -10,77 +11,109 @@ mod lock;
 mod pull;
 pub mod push;
 mod query;
+pub mod request;
 mod reset;
 mod send;
 mod send_back;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use protocol::codes::{request as rq, response as rs};
+use protocol::codes::response as rs;
 use protocol::RemotingCommand;
 use remoting::{BoxFuture, Channel, Handler};
+
+pub use request::{Request, Resources};
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::Broker;
 
-pub struct BrokerHandler(pub Arc<Broker>);
+/// Runs before every decoded request: it may refuse it (its error is the answer) and may
+/// count it. Authentication and authorization (ACL) and metrics are hooks.
+pub trait RequestHook: Send + Sync + 'static {
+    fn before(&self, from: SocketAddr, command: &RemotingCommand, request: &Request<'_>) -> BrokerResult<()>;
+}
+
+/// Serves remoting requests: decode, hooks, operation, answer.
+pub struct BrokerHandler {
+    broker: Arc<Broker>,
+    hooks: Vec<Arc<dyn RequestHook>>,
+}
+
+impl BrokerHandler {
+    pub fn new(broker: Arc<Broker>) -> BrokerHandler {
+        BrokerHandler { broker, hooks: Vec::new() }
+    }
+
+    /// Adds a hook; hooks run in the order added.
+    pub fn with_hook(mut self, hook: Arc<dyn RequestHook>) -> BrokerHandler {
+        self.hooks.push(hook);
+        self
+    }
+}
 
 impl Handler for BrokerHandler {
-    fn handle(&self, channel: Arc<Channel>, request: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
-        let broker = self.0.clone();
+    fn handle(&self, channel: Arc<Channel>, command: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+        let (broker, hooks) = (self.broker.clone(), self.hooks.clone());
         Box::pin(async move {
-            Some(match dispatch(&broker, &channel, &request).await {
+            let answered = async {
+                let request = Request::decode(&command, channel.peer_addr())?;
+                for hook in &hooks {
+                    hook.before(channel.peer_addr(), &command, &request)?;
+                }
+                execute(&broker, &channel, &command, request).await
+            };
+            Some(match answered.await {
                 Ok(response) => response,
-                Err(e) => error(&request, e),
+                Err(e) => error(&command, e),
             })
         })
     }
 
     fn on_close(&self, channel: &Arc<Channel>) {
-        self.0.connection_closed(channel.id());
+        self.broker.connection_closed(channel.id());
     }
 }
 
-async fn dispatch(b: &Arc<Broker>, ch: &Arc<Channel>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    match req.code {
-        rq::SEND_MESSAGE | rq::SEND_MESSAGE_V2 | rq::SEND_BATCH_MESSAGE => send::send(b, ch, req).await,
-        rq::SEND_REPLY_MESSAGE | rq::SEND_REPLY_MESSAGE_V2 => send::reply(b, ch, req).await,
-        rq::PULL_MESSAGE | rq::LITE_PULL_MESSAGE => pull::process(b, ch, req).await,
-        rq::CONSUMER_SEND_MSG_BACK => send_back::process(b, req).await,
-        rq::HEART_BEAT => client_manage::heartbeat(b, ch, req),
-        rq::UNREGISTER_CLIENT => client_manage::unregister(b, ch, req),
-        rq::GET_CONSUMER_LIST_BY_GROUP => client_manage::consumer_list(b, req),
-        rq::CHECK_CLIENT_CONFIG => client_manage::check_client_config(b, req),
-        rq::QUERY_CONSUMER_OFFSET => consumer::query_offset(b, req),
-        rq::UPDATE_CONSUMER_OFFSET => consumer::update_offset(b, req),
-        rq::GET_MAX_OFFSET => consumer::max_offset(b, req),
-        rq::GET_MIN_OFFSET => consumer::min_offset(b, req),
-        rq::SEARCH_OFFSET_BY_TIMESTAMP => consumer::search_offset(b, req),
-        rq::GET_EARLIEST_MSG_STORETIME => consumer::earliest_store_time(b, req),
-        rq::VIEW_MESSAGE_BY_ID => query::view_by_offset(b, req),
-        rq::QUERY_MESSAGE => query::by_key(b, req),
-        rq::LOCK_BATCH_MQ => lock::lock(b, req),
-        rq::UNLOCK_BATCH_MQ => lock::unlock(b, req),
-        rq::UPDATE_AND_CREATE_TOPIC => admin::create_topic(b, req),
-        rq::DELETE_TOPIC_IN_BROKER => admin::delete_topic(b, req).await,
-        rq::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(b, req),
-        rq::GET_TOPIC_CONFIG => admin::topic_config(b, req),
-        rq::GET_TOPIC_NAME_LIST => admin::topic_names(b, req),
-        rq::GET_TOPIC_STATS_INFO => admin::topic_stats(b, req),
-        rq::GET_SYSTEM_TOPIC_LIST_FROM_BROKER => admin::system_topics(b, req),
-        rq::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => admin::create_group(b, req),
-        rq::DELETE_SUBSCRIPTIONGROUP => admin::delete_group(b, req),
-        rq::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_groups(b, req),
-        rq::GET_SUBSCRIPTIONGROUP_CONFIG => admin::group_config(b, req),
-        rq::GET_BROKER_RUNTIME_INFO => admin::runtime_info(b, req),
-        rq::GET_BROKER_CONFIG => admin::broker_config(b, req),
-        rq::UPDATE_BROKER_CONFIG => admin::update_broker_config(b, req),
-        rq::GET_CONSUMER_CONNECTION_LIST => admin::consumer_connections(b, req),
-        rq::GET_CONSUME_STATS => admin::consume_stats(b, req),
-        rq::QUERY_TOPIC_CONSUME_BY_WHO => admin::consumed_by(b, req),
-        rq::INVOKE_BROKER_TO_RESET_OFFSET => reset::reset_offset(b, req),
-        rq::GET_CONSUMER_RUNNING_INFO => admin::consumer_running_info(b, req).await,
-        code => Err(BrokerError::new(rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
+async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, request: Request<'_>) -> BrokerResult<RemotingCommand> {
+    match request {
+        Request::Send(r) => send::send(b, cmd, r).await,
+        Request::Reply(r) => send::reply(b, cmd, r).await,
+        Request::Pull(h) => pull::pull(b, ch, cmd, h).await,
+        Request::SendBack(r) => send_back::send_back(b, cmd, r).await,
+        Request::Heartbeat(hb) => client_manage::heartbeat(b, ch, cmd, &hb),
+        Request::Unregister { producer_group, consumer_group } => client_manage::unregister(b, ch, cmd, producer_group, consumer_group),
+        Request::ConsumerList { group } => client_manage::consumer_list(b, cmd, group),
+        Request::CheckClientConfig { expression_type } => client_manage::check_client_config(b, cmd, expression_type.as_deref()),
+        Request::QueryConsumerOffset { group, topic, queue_id, zero_if_not_found } => consumer::query_offset(b, cmd, group, topic, queue_id, zero_if_not_found),
+        Request::UpdateConsumerOffset { group, topic, queue_id, offset } => consumer::update_offset(b, cmd, group, topic, queue_id, offset),
+        Request::MaxOffset { topic, queue_id } => consumer::max_offset(b, cmd, topic, queue_id),
+        Request::MinOffset { topic, queue_id } => consumer::min_offset(b, cmd, topic, queue_id),
+        Request::SearchOffset { topic, queue_id, timestamp_ms, boundary } => consumer::search_offset(b, cmd, topic, queue_id, timestamp_ms, boundary),
+        Request::EarliestStoreTime { topic, queue_id } => consumer::earliest_store_time(b, cmd, topic, queue_id),
+        Request::ViewMessage { phys_offset } => query::view_by_offset(b, cmd, phys_offset),
+        Request::QueryByKey { topic, key, max, begin_ms, end_ms, unique } => query::by_key(b, cmd, topic, key, max, (begin_ms, end_ms), unique),
+        Request::Lock(r) => lock::lock(b, cmd, &r),
+        Request::Unlock(r) => lock::unlock(b, cmd, &r),
+        Request::CreateTopic(r) => admin::create_topic(b, cmd, r),
+        Request::DeleteTopic { topic } => admin::delete_topic(b, cmd, topic).await,
+        Request::AllTopicConfig => admin::all_topic_config(b, cmd),
+        Request::TopicConfig { topic } => admin::topic_config(b, cmd, topic),
+        Request::TopicNames => admin::topic_names(b, cmd),
+        Request::TopicStats { topic } => admin::topic_stats(b, cmd, topic),
+        Request::SystemTopics => admin::system_topics(b, cmd),
+        Request::CreateGroup(g) => admin::create_group(b, cmd, g),
+        Request::DeleteGroup { group, clean_offset } => admin::delete_group(b, cmd, group, clean_offset),
+        Request::AllGroups => admin::all_groups(b, cmd),
+        Request::GroupConfig { group } => admin::group_config(b, cmd, group),
+        Request::RuntimeInfo => admin::runtime_info(b, cmd),
+        Request::BrokerConfig => admin::broker_config(b, cmd),
+        Request::UpdateBrokerConfig(changes) => admin::update_broker_config(b, cmd, &changes),
+        Request::ConsumerConnections { group } => admin::consumer_connections(b, cmd, group),
+        Request::ConsumeStats { group, topic } => admin::consume_stats(b, cmd, group, topic),
+        Request::ConsumedBy { topic } => admin::consumed_by(b, cmd, topic),
+        Request::ResetOffset(r) => reset::reset_offset(b, cmd, &r),
+        Request::ConsumerRunningInfo { group, client_id, jstack } => admin::consumer_running_info(b, cmd, group, client_id, jstack).await,
     }
 }
 
@@ -92,3 +125,6 @@ pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
 pub(crate) fn error(req: &RemotingCommand, e: BrokerError) -> RemotingCommand {
     RemotingCommand::response_to(req, e.code).with_remark(e.remark)
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,22 +3,19 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use protocol::header::Fields;
 use protocol::RemotingCommand;
 
 use super::ok;
 use crate::error::BrokerResult;
 use crate::Broker;
 
-pub fn view_by_offset(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    Ok(ok(req).with_body(b.view_message(req.ext_fields.req("offset")?)?))
+pub fn view_by_offset(b: &Arc<Broker>, req: &RemotingCommand, phys_offset: i64) -> BrokerResult<RemotingCommand> {
+    Ok(ok(req).with_body(b.view_message(phys_offset)?))
 }
 
-pub fn by_key(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let ext = &req.ext_fields;
-    let (topic, key) = (ext.req_str("topic")?, ext.req_str("key")?);
-    let (max, begin, end) = (ext.req("maxNum")?, ext.req("beginTimestamp")?, ext.req("endTimestamp")?);
-    let found = b.query_by_key(topic, key, max, begin, end, ext.flag("_UNIQUE_KEY_QUERY"))?;
+/// `range_ms`: the store times to search, inclusive.
+pub fn by_key(b: &Arc<Broker>, req: &RemotingCommand, topic: &str, key: &str, max: i64, range_ms: (i64, i64), unique: bool) -> BrokerResult<RemotingCommand> {
+    let found = b.query_by_key(topic, key, max, range_ms.0, range_ms.1, unique)?;
     let mut body = BytesMut::new();
     for rec in &found.records {
         body.extend_from_slice(rec);

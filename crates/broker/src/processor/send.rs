@@ -2,29 +2,22 @@
 
 use std::sync::Arc;
 
-use protocol::codes::{request as rq, response as rs};
-use protocol::header::{SendMessageRequestHeader, SendMessageResponseHeader};
+use protocol::codes::response as rs;
+use protocol::header::SendMessageResponseHeader;
 use protocol::message::push_offset_msg_id;
 use protocol::RemotingCommand;
-use remoting::Channel;
 
 use crate::error::BrokerResult;
 use crate::service::send::{SendRequest, Sent};
 use crate::Broker;
 
-fn decode<'a>(ch: &Channel, req: &'a RemotingCommand, v2: bool) -> BrokerResult<SendRequest<'a>> {
-    let header = SendMessageRequestHeader::decode(&req.ext_fields, v2)?;
-    let batch = req.code == rq::SEND_BATCH_MESSAGE;
-    Ok(SendRequest { header, body: req.body.clone(), batch, born_host: ch.peer_addr() })
-}
-
-pub async fn send(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let sent = b.send(decode(ch, req, req.code != rq::SEND_MESSAGE)?).await?;
+pub async fn send(b: &Arc<Broker>, req: &RemotingCommand, r: SendRequest<'_>) -> BrokerResult<RemotingCommand> {
+    let sent = b.send(r).await?;
     Ok(answer(b, req, sent))
 }
 
-pub async fn reply(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let sent = b.reply(decode(ch, req, req.code == rq::SEND_REPLY_MESSAGE_V2)?).await?;
+pub async fn reply(b: &Arc<Broker>, req: &RemotingCommand, r: SendRequest<'_>) -> BrokerResult<RemotingCommand> {
+    let sent = b.reply(r).await?;
     Ok(answer(b, req, sent))
 }
 

@@ -1,0 +1,222 @@
+//! A remoting request decoded once into what the broker is asked ([`Request`]), before
+//! anything acts on it: the request hooks (authentication, authorization, metrics) see the
+//! typed request and the raw command in one place, then the request runs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use protocol::body::{self, HeartbeatData, LockBatchRequestBody, SubscriptionGroupConfig};
+use protocol::codes::{request as rq, response as rs};
+use protocol::header::{Fields, PullMessageRequestHeader, SendMessageRequestHeader};
+use protocol::RemotingCommand;
+use store::BoundaryType;
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::service::admin::CreateTopic;
+use crate::service::reset::ResetOffset;
+use crate::service::send::SendRequest;
+use crate::service::send_back::SendBack;
+
+/// Every request the broker serves, with its header and body decoded.
+pub enum Request<'a> {
+    Send(SendRequest<'a>),
+    Reply(SendRequest<'a>),
+    Pull(PullMessageRequestHeader),
+    SendBack(SendBack),
+    Heartbeat(HeartbeatData),
+    Unregister { producer_group: Option<&'a str>, consumer_group: Option<&'a str> },
+    ConsumerList { group: &'a str },
+    CheckClientConfig { expression_type: Option<String> },
+    QueryConsumerOffset { group: &'a str, topic: &'a str, queue_id: i32, zero_if_not_found: bool },
+    UpdateConsumerOffset { group: &'a str, topic: &'a str, queue_id: i32, offset: i64 },
+    MaxOffset { topic: &'a str, queue_id: i32 },
+    MinOffset { topic: &'a str, queue_id: i32 },
+    SearchOffset { topic: &'a str, queue_id: i32, timestamp_ms: i64, boundary: BoundaryType },
+    EarliestStoreTime { topic: &'a str, queue_id: i32 },
+    ViewMessage { phys_offset: i64 },
+    QueryByKey { topic: &'a str, key: &'a str, max: i64, begin_ms: i64, end_ms: i64, unique: bool },
+    Lock(LockBatchRequestBody),
+    Unlock(LockBatchRequestBody),
+    CreateTopic(CreateTopic),
+    DeleteTopic { topic: &'a str },
+    AllTopicConfig,
+    TopicConfig { topic: &'a str },
+    TopicNames,
+    TopicStats { topic: &'a str },
+    SystemTopics,
+    CreateGroup(SubscriptionGroupConfig),
+    DeleteGroup { group: &'a str, clean_offset: bool },
+    AllGroups,
+    GroupConfig { group: &'a str },
+    RuntimeInfo,
+    BrokerConfig,
+    UpdateBrokerConfig(BTreeMap<String, String>),
+    ConsumerConnections { group: &'a str },
+    ConsumeStats { group: &'a str, topic: Option<&'a str> },
+    ConsumedBy { topic: &'a str },
+    ResetOffset(ResetOffset),
+    ConsumerRunningInfo { group: &'a str, client_id: &'a str, jstack: bool },
+}
+
+/// The topic and group a request names, for authorization.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Resources<'r> {
+    pub topic: Option<&'r str>,
+    pub group: Option<&'r str>,
+}
+
+impl<'a> Request<'a> {
+    /// Decodes a request from `peer`. An unknown code is REQUEST_CODE_NOT_SUPPORTED; a header
+    /// or body that cannot be read, SYSTEM_ERROR naming what is wrong.
+    pub fn decode(cmd: &'a RemotingCommand, peer: SocketAddr) -> BrokerResult<Request<'a>> {
+        let ext = &cmd.ext_fields;
+        let topic_queue = || -> BrokerResult<(&'a str, i32)> { Ok((ext.req_str("topic")?, ext.req("queueId")?)) };
+        Ok(match cmd.code {
+            rq::SEND_MESSAGE | rq::SEND_MESSAGE_V2 | rq::SEND_BATCH_MESSAGE => Request::Send(send_request(cmd, cmd.code != rq::SEND_MESSAGE, peer)?),
+            rq::SEND_REPLY_MESSAGE | rq::SEND_REPLY_MESSAGE_V2 => Request::Reply(send_request(cmd, cmd.code == rq::SEND_REPLY_MESSAGE_V2, peer)?),
+            rq::PULL_MESSAGE | rq::LITE_PULL_MESSAGE => Request::Pull(PullMessageRequestHeader::decode(ext)?),
+            rq::CONSUMER_SEND_MSG_BACK => Request::SendBack(SendBack {
+                group: ext.req_str("group")?.to_string(),
+                phys_offset: ext.req("offset")?,
+                delay_level: ext.opt("delayLevel")?.unwrap_or(0),
+                origin_msg_id: ext.raw("originMsgId").map(str::to_string),
+                max_reconsume_times: ext.opt("maxReconsumeTimes")?,
+                client_version: cmd.version,
+            }),
+            rq::HEART_BEAT => Request::Heartbeat(body::decode(&cmd.body)?),
+            rq::UNREGISTER_CLIENT => {
+                ext.req_str("clientID")?;
+                Request::Unregister {
+                    producer_group: ext.raw("producerGroup").filter(|s| !s.is_empty()),
+                    consumer_group: ext.raw("consumerGroup").filter(|s| !s.is_empty()),
+                }
+            }
+            rq::GET_CONSUMER_LIST_BY_GROUP => Request::ConsumerList { group: ext.req_str("consumerGroup")? },
+            rq::CHECK_CLIENT_CONFIG => {
+                let body: serde_json::Value = body::decode(&cmd.body)?;
+                let expression_type = body.pointer("/subscriptionData/expressionType").and_then(|v| v.as_str()).map(str::to_string);
+                Request::CheckClientConfig { expression_type }
+            }
+            rq::QUERY_CONSUMER_OFFSET => {
+                let group = ext.req_str("consumerGroup")?;
+                let (topic, queue_id) = topic_queue()?;
+                let zero_if_not_found = ext.raw("setZeroIfNotFound").is_none_or(|v| v.eq_ignore_ascii_case("true"));
+                Request::QueryConsumerOffset { group, topic, queue_id, zero_if_not_found }
+            }
+            rq::UPDATE_CONSUMER_OFFSET => {
+                let group = ext.req_str("consumerGroup")?;
+                let (topic, queue_id) = topic_queue()?;
+                Request::UpdateConsumerOffset { group, topic, queue_id, offset: ext.req("commitOffset")? }
+            }
+            rq::GET_MAX_OFFSET => topic_queue().map(|(topic, queue_id)| Request::MaxOffset { topic, queue_id })?,
+            rq::GET_MIN_OFFSET => topic_queue().map(|(topic, queue_id)| Request::MinOffset { topic, queue_id })?,
+            rq::SEARCH_OFFSET_BY_TIMESTAMP => {
+                let (topic, queue_id) = topic_queue()?;
+                let boundary = match ext.raw("boundaryType") {
+                    Some(t) if t.eq_ignore_ascii_case("upper") => BoundaryType::Upper,
+                    _ => BoundaryType::Lower,
+                };
+                Request::SearchOffset { topic, queue_id, timestamp_ms: ext.req("timestamp")?, boundary }
+            }
+            rq::GET_EARLIEST_MSG_STORETIME => topic_queue().map(|(topic, queue_id)| Request::EarliestStoreTime { topic, queue_id })?,
+            rq::VIEW_MESSAGE_BY_ID => Request::ViewMessage { phys_offset: ext.req("offset")? },
+            rq::QUERY_MESSAGE => Request::QueryByKey {
+                topic: ext.req_str("topic")?,
+                key: ext.req_str("key")?,
+                max: ext.req("maxNum")?,
+                begin_ms: ext.req("beginTimestamp")?,
+                end_ms: ext.req("endTimestamp")?,
+                unique: ext.flag("_UNIQUE_KEY_QUERY"),
+            },
+            rq::LOCK_BATCH_MQ => Request::Lock(body::decode(&cmd.body)?),
+            rq::UNLOCK_BATCH_MQ => Request::Unlock(body::decode(&cmd.body)?),
+            rq::UPDATE_AND_CREATE_TOPIC => Request::CreateTopic(create_topic(cmd)?),
+            rq::DELETE_TOPIC_IN_BROKER => Request::DeleteTopic { topic: ext.req_str("topic")? },
+            rq::GET_ALL_TOPIC_CONFIG => Request::AllTopicConfig,
+            rq::GET_TOPIC_CONFIG => Request::TopicConfig { topic: ext.req_str("topic")? },
+            rq::GET_TOPIC_NAME_LIST => Request::TopicNames,
+            rq::GET_TOPIC_STATS_INFO => Request::TopicStats { topic: ext.req_str("topic")? },
+            rq::GET_SYSTEM_TOPIC_LIST_FROM_BROKER => Request::SystemTopics,
+            rq::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => Request::CreateGroup(body::decode(&cmd.body)?),
+            rq::DELETE_SUBSCRIPTIONGROUP => Request::DeleteGroup { group: ext.req_str("groupName")?, clean_offset: ext.flag("cleanOffset") },
+            rq::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => Request::AllGroups,
+            rq::GET_SUBSCRIPTIONGROUP_CONFIG => Request::GroupConfig { group: ext.req_str("group")? },
+            rq::GET_BROKER_RUNTIME_INFO => Request::RuntimeInfo,
+            rq::GET_BROKER_CONFIG => Request::BrokerConfig,
+            rq::UPDATE_BROKER_CONFIG => {
+                let text = std::str::from_utf8(&cmd.body).map_err(|_| BrokerError::invalid("the broker config is not UTF-8"))?;
+                Request::UpdateBrokerConfig(crate::config::parse_properties(text))
+            }
+            rq::GET_CONSUMER_CONNECTION_LIST => Request::ConsumerConnections { group: ext.req_str("consumerGroup")? },
+            rq::GET_CONSUME_STATS => Request::ConsumeStats { group: ext.req_str("consumerGroup")?, topic: ext.raw("topic").filter(|t| !t.is_empty()) },
+            rq::QUERY_TOPIC_CONSUME_BY_WHO => Request::ConsumedBy { topic: ext.req_str("topic")? },
+            rq::INVOKE_BROKER_TO_RESET_OFFSET => Request::ResetOffset(ResetOffset {
+                topic: ext.req_str("topic")?.to_string(),
+                group: ext.req_str("group")?.to_string(),
+                timestamp: ext.req("timestamp")?,
+                force: ext.raw("isForce").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+                queue_id: ext.opt("queueId")?,
+                offset: ext.opt::<i64>("offset")?.filter(|o| *o != -1),
+            }),
+            rq::GET_CONSUMER_RUNNING_INFO => {
+                Request::ConsumerRunningInfo { group: ext.req_str("consumerGroup")?, client_id: ext.req_str("clientId")?, jstack: ext.flag("jstackEnable") }
+            }
+            code => return Err(BrokerError::new(rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
+        })
+    }
+
+    /// The topic and group the request names (for ACL's resource checks).
+    pub fn resources(&self) -> Resources<'_> {
+        let (topic, group): (Option<&str>, Option<&str>) = match self {
+            Request::Send(s) | Request::Reply(s) => (Some(&s.header.topic), Some(&s.header.producer_group)),
+            Request::Pull(h) => (Some(&h.topic), Some(&h.consumer_group)),
+            Request::SendBack(s) => (None, Some(&s.group)),
+            Request::ConsumerList { group } | Request::DeleteGroup { group, .. } | Request::GroupConfig { group } => (None, Some(group)),
+            Request::ConsumerConnections { group } | Request::ConsumerRunningInfo { group, .. } => (None, Some(group)),
+            Request::QueryConsumerOffset { group, topic, .. } | Request::UpdateConsumerOffset { group, topic, .. } => (Some(topic), Some(group)),
+            Request::ConsumeStats { group, topic } => (*topic, Some(group)),
+            Request::MaxOffset { topic, .. } | Request::MinOffset { topic, .. } | Request::SearchOffset { topic, .. } => (Some(topic), None),
+            Request::EarliestStoreTime { topic, .. } | Request::QueryByKey { topic, .. } | Request::DeleteTopic { topic } => (Some(topic), None),
+            Request::TopicConfig { topic } | Request::TopicStats { topic } | Request::ConsumedBy { topic } => (Some(topic), None),
+            Request::CreateTopic(t) => (Some(&t.config.topic_name), None),
+            Request::CreateGroup(g) => (None, Some(&g.group_name)),
+            Request::ResetOffset(r) => (Some(&r.topic), Some(&r.group)),
+            Request::Lock(l) | Request::Unlock(l) => (None, Some(&l.consumer_group)),
+            Request::Heartbeat(_)
+            | Request::Unregister { .. }
+            | Request::CheckClientConfig { .. }
+            | Request::ViewMessage { .. }
+            | Request::AllTopicConfig
+            | Request::TopicNames
+            | Request::SystemTopics
+            | Request::AllGroups
+            | Request::RuntimeInfo
+            | Request::BrokerConfig
+            | Request::UpdateBrokerConfig(_) => (None, None),
+        };
+        Resources { topic, group }
+    }
+}
+
+fn send_request(cmd: &RemotingCommand, v2: bool, peer: SocketAddr) -> BrokerResult<SendRequest<'_>> {
+    let header = SendMessageRequestHeader::decode(&cmd.ext_fields, v2)?;
+    Ok(SendRequest { header, body: cmd.body.clone(), batch: cmd.code == rq::SEND_BATCH_MESSAGE, born_host: peer })
+}
+
+fn create_topic(cmd: &RemotingCommand) -> BrokerResult<CreateTopic> {
+    let ext = &cmd.ext_fields;
+    let topic = ext.req_str("topic")?;
+    // The name is checked before the other fields, as it always was.
+    protocol::names::validate_topic(topic).map_err(BrokerError::invalid)?;
+    let config = protocol::body::TopicConfig {
+        topic_name: topic.to_string(),
+        read_queue_nums: ext.req("readQueueNums")?,
+        write_queue_nums: ext.req("writeQueueNums")?,
+        perm: ext.req("perm")?,
+        topic_filter_type: ext.raw("topicFilterType").unwrap_or("SINGLE_TAG").to_string(),
+        topic_sys_flag: ext.opt("topicSysFlag")?.unwrap_or(0),
+        order: ext.flag("order"),
+        attributes: Default::default(),
+    };
+    Ok(CreateTopic { config, attributes: ext.raw("attributes").unwrap_or("").to_string() })
+}
