@@ -541,11 +541,9 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
                 r = source.ready() => if let Err(e) = r { break format!("read error: {e}") },
                 _ = &mut closed => break "closed locally".to_string(),
                 _ = &mut idle, if !idle_timeout.is_zero() => {
-                    let deadline = last_read + idle_timeout;
-                    if tokio::time::Instant::now() >= deadline {
+                    if idle_expired(idle.as_mut(), last_read + idle_timeout) {
                         break "idle timeout".to_string();
                     }
-                    idle.as_mut().reset(deadline);
                     continue;
                 }
             }
@@ -559,11 +557,9 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
             r = source.read_buf(&mut buf) => Some(r),
             _ = &mut closed => None,
             _ = &mut idle, if !idle_timeout.is_zero() => {
-                let deadline = last_read + idle_timeout;
-                if tokio::time::Instant::now() >= deadline {
+                if idle_expired(idle.as_mut(), last_read + idle_timeout) {
                     break "idle timeout".to_string();
                 }
-                idle.as_mut().reset(deadline);
                 continue;
             }
         };
@@ -590,6 +586,16 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
     }
     channel.close();
     handler.on_close(&channel);
+}
+
+/// The idle timer fired: true when nothing was read since `deadline` minus the idle timeout;
+/// otherwise the timer is set again for `deadline` (reads only note their time).
+fn idle_expired(idle: std::pin::Pin<&mut tokio::time::Sleep>, deadline: tokio::time::Instant) -> bool {
+    if tokio::time::Instant::now() >= deadline {
+        return true;
+    }
+    idle.reset(deadline);
+    false
 }
 
 /// Reads what the stream has right now into `buf`'s spare room, without waiting: None when
