@@ -82,12 +82,12 @@ broker_config! {
         sync_flush_timeout_ms: u64 = 5000, "syncFlushTimeout", Plain;
         register_name_server_period_ms: u64 = 30_000, "registerNameServerPeriod", Plain;
         long_polling_enable: bool = true, "longPollingEnable", Bool;
-        short_polling_time_mills: u64 = 1000, "shortPollingTimeMills", Plain;
+        short_polling_time_ms: u64 = 1000, "shortPollingTimeMills", Plain;
         max_transfer_count_on_message_in_memory: usize = 32, "maxTransferCountOnMessageInMemory", Plain;
         max_transfer_bytes_on_message_in_memory: usize = 256 * 1024, "maxTransferBytesOnMessageInMemory", Plain;
         channel_expired_timeout_ms: u64 = 120_000, "channelExpiredTimeout", Plain;
         flush_consumer_offset_interval_ms: u64 = 5000, "flushConsumerOffsetInterval", Plain;
-        server_channel_max_idle_time_seconds: u64 = 120, "serverChannelMaxIdleTimeSeconds", Plain;
+        server_channel_max_idle_time_secs: u64 = 120, "serverChannelMaxIdleTimeSeconds", Plain;
         /// Rocketry's limits from here to `connection_max_inflight_requests` (no Java counterparts).
         frame_max_bytes: usize = protocol::frame::DEFAULT_FRAME_MAX_BYTES, "frameMaxLength", Plain;
         max_batch_messages: usize = 1024, "maxBatchMessages", Plain;
@@ -95,12 +95,12 @@ broker_config! {
         max_parked_pulls: usize = 100_000, "maxParkedPulls", Plain;
         /// `maxPullHoldMillis` (ours): the longest a long-polling pull is held, whatever
         /// `suspendTimeoutMillis` it asks for (the Java client asks 15 s; the Java broker has no cap).
-        max_pull_hold_millis: u64 = 60_000, "maxPullHoldMillis", Plain;
+        max_pull_hold_ms: u64 = 60_000, "maxPullHoldMillis", Plain;
         append_queue_depth: usize = 16_384, "appendQueueDepth", Plain;
         connection_write_queue_bytes: usize = 64 * 1024 * 1024, "connectionWriteQueueBytes", Plain;
         connection_max_inflight_requests: usize = 16_384, "connectionMaxInflightRequests", Plain;
         /// How long a send may wait for room in the append queue before SYSTEM_BUSY (0 = forever).
-        wait_time_mills_in_send_queue: u64 = 200, "waitTimeMillsInSendQueue", Plain;
+        send_queue_wait_ms: u64 = 200, "waitTimeMillsInSendQueue", Plain;
         truncate_corrupt_commit_log: bool = false, "truncateCorruptCommitLog", Bool;
         check_crc_on_read: bool = false, "checkCrcOnRead", Bool;
         /// Bytes of CommitLog pages brought into the page cache ahead of the appender (0 = off;
@@ -378,7 +378,7 @@ impl BrokerConfig {
         c.flush_interval = std::time::Duration::from_millis(self.flush_interval_commit_log_ms);
         c.sync_flush_timeout = std::time::Duration::from_millis(self.sync_flush_timeout_ms);
         c.append_queue_depth = self.append_queue_depth;
-        c.append_wait = Some(std::time::Duration::from_millis(self.wait_time_mills_in_send_queue)).filter(|d| !d.is_zero());
+        c.append_wait = Some(std::time::Duration::from_millis(self.send_queue_wait_ms)).filter(|d| !d.is_zero());
         c.max_transfer_count = self.max_transfer_count_on_message_in_memory;
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
         c.truncate_corrupt = self.truncate_corrupt_commit_log;

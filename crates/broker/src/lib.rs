@@ -209,7 +209,7 @@ pub fn server_config(config: &BrokerConfig) -> remoting::ServerConfig {
     remoting::ServerConfig {
         channel: remoting::ChannelConfig {
             frame_max_bytes: config.frame_max_bytes,
-            idle_timeout: Duration::from_secs(config.server_channel_max_idle_time_seconds),
+            idle_timeout: Duration::from_secs(config.server_channel_max_idle_time_secs),
             write_queue_bytes: config.connection_write_queue_bytes.max(1),
             max_inflight_requests: config.connection_max_inflight_requests.max(1),
             ..Default::default()

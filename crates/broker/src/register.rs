@@ -69,7 +69,7 @@ async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
         cluster_name: broker.config.broker_cluster_name.clone(),
         ha_server_addr: format!("{}:{}", broker.config.broker_ip1, broker.config.listen_port + 1),
         broker_id: broker.config.broker_id,
-        heartbeat_timeout_millis: None,
+        heartbeat_timeout_ms: None,
         compressed: false,
         body_crc32: protocol::message::crc32(&body),
     };

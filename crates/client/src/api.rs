@@ -202,7 +202,7 @@ impl Client {
     pub async fn pull_raw(&self, broker_addr: &str, header: &PullMessageRequestHeader) -> Result<RawPullResult, ClientError> {
         let mut cmd = Self::request(rq::PULL_MESSAGE);
         header.encode(&mut cmd.ext_fields);
-        let timeout = self.timeout + Duration::from_millis(header.suspend_timeout_millis.max(0) as u64);
+        let timeout = self.timeout + Duration::from_millis(header.suspend_timeout_ms.max(0) as u64);
         let resp = self.pool.invoke(broker_addr, cmd, timeout).await?;
         match resp.code {
             rs::SUCCESS | rs::PULL_NOT_FOUND | rs::PULL_RETRY_IMMEDIATELY | rs::PULL_OFFSET_MOVED => {}

@@ -191,7 +191,7 @@ impl NameServer {
         }
         let body: RegisterBrokerBody = if req.body.is_empty() { RegisterBrokerBody::default() } else { body::decode(&req.body)? };
         let wrapper = &body.topic_config_serialize_wrapper;
-        let timeout = h.heartbeat_timeout_millis.filter(|t| *t > 0).map_or(self.config.default_broker_timeout, |t| Duration::from_millis(t as u64));
+        let timeout = h.heartbeat_timeout_ms.filter(|t| *t > 0).map_or(self.config.default_broker_timeout, |t| Duration::from_millis(t as u64));
         let result = self.routes_mut().register(
             &Registration {
                 cluster: &h.cluster_name,

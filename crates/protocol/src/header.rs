@@ -198,7 +198,7 @@ pub struct PullMessageRequestHeader {
     pub max_msg_nums: i32,
     pub sys_flag: i32,
     pub commit_offset: i64,
-    pub suspend_timeout_millis: i64,
+    pub suspend_timeout_ms: i64,
     pub subscription: Option<String>,
     pub sub_version: i64,
     pub expression_type: Option<String>,
@@ -225,7 +225,7 @@ impl PullMessageRequestHeader {
     pub fn long_poll(mut self, suspend_ms: i64) -> Self {
         if suspend_ms > 0 {
             self.sys_flag |= crate::codes::pull_flag::SUSPEND;
-            self.suspend_timeout_millis = suspend_ms;
+            self.suspend_timeout_ms = suspend_ms;
         }
         self
     }
@@ -239,7 +239,7 @@ impl PullMessageRequestHeader {
             max_msg_nums: ext.req("maxMsgNums")?,
             sys_flag: ext.req("sysFlag")?,
             commit_offset: ext.opt("commitOffset")?.unwrap_or(0),
-            suspend_timeout_millis: ext.opt("suspendTimeoutMillis")?.unwrap_or(0),
+            suspend_timeout_ms: ext.opt("suspendTimeoutMillis")?.unwrap_or(0),
             subscription: ext.raw("subscription").map(str::to_string),
             sub_version: ext.opt("subVersion")?.unwrap_or(0),
             expression_type: ext.raw("expressionType").map(str::to_string),
@@ -255,7 +255,7 @@ impl PullMessageRequestHeader {
         ext.insert("maxMsgNums", self.max_msg_nums.to_string());
         ext.insert("sysFlag", self.sys_flag.to_string());
         ext.insert("commitOffset", self.commit_offset.to_string());
-        ext.insert("suspendTimeoutMillis", self.suspend_timeout_millis.to_string());
+        ext.insert("suspendTimeoutMillis", self.suspend_timeout_ms.to_string());
         if let Some(s) = &self.subscription {
             ext.insert("subscription", s.clone());
         }
@@ -301,7 +301,7 @@ pub struct RegisterBrokerRequestHeader {
     pub cluster_name: String,
     pub ha_server_addr: String,
     pub broker_id: i64,
-    pub heartbeat_timeout_millis: Option<i64>,
+    pub heartbeat_timeout_ms: Option<i64>,
     pub compressed: bool,
     pub body_crc32: i32,
 }
@@ -314,7 +314,7 @@ impl RegisterBrokerRequestHeader {
             cluster_name: ext.req_str("clusterName")?.to_string(),
             ha_server_addr: ext.raw("haServerAddr").unwrap_or("").to_string(),
             broker_id: ext.req("brokerId")?,
-            heartbeat_timeout_millis: ext.opt("heartbeatTimeoutMillis")?,
+            heartbeat_timeout_ms: ext.opt("heartbeatTimeoutMillis")?,
             compressed: ext.flag("compressed"),
             body_crc32: ext.opt("bodyCrc32")?.unwrap_or(0),
         })
@@ -326,7 +326,7 @@ impl RegisterBrokerRequestHeader {
         ext.insert("clusterName", &self.cluster_name);
         ext.insert("haServerAddr", &self.ha_server_addr);
         ext.insert("brokerId", self.broker_id.to_string());
-        if let Some(t) = self.heartbeat_timeout_millis {
+        if let Some(t) = self.heartbeat_timeout_ms {
             ext.insert("heartbeatTimeoutMillis", t.to_string());
         }
         ext.insert("compressed", self.compressed.to_string());

@@ -130,8 +130,8 @@ async fn a_flood_of_long_polls_parks_at_most_max_parked_pulls() {
 
 /// A pull asking to be held for an hour is held at most `maxPullHoldMillis`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_poll_is_held_at_most_max_pull_hold_millis() {
-    let cluster = common::Cluster::start_with(|c| c.max_pull_hold_millis = 300).await;
+async fn a_long_poll_is_held_at_most_max_pull_hold_ms() {
+    let cluster = common::Cluster::start_with(|c| c.max_pull_hold_ms = 300).await;
     let addr = cluster.broker_addr();
     let client = cluster.client();
     client.send(&addr, "Hold", 0, Bytes::from_static(b"m0"), Properties::default()).await.unwrap();

@@ -127,9 +127,9 @@ impl Broker {
             return Ok(PullStart::Now(self.answer(result)));
         }
         let hold = if self.config.long_polling_enable {
-            Duration::from_millis((h.suspend_timeout_millis.max(0) as u64).min(self.config.max_pull_hold_millis))
+            Duration::from_millis((h.suspend_timeout_ms.max(0) as u64).min(self.config.max_pull_hold_ms))
         } else {
-            Duration::from_millis(self.config.short_polling_time_mills)
+            Duration::from_millis(self.config.short_polling_time_ms)
         };
         if self.parked_pulls.fetch_add(1, Ordering::AcqRel) >= self.config.max_parked_pulls {
             // Over the cap: answered at once.
