@@ -131,6 +131,17 @@ impl TopicManager {
         removed
     }
 
+    /// A new data version with the same topics: the NameServers take the topics again at the
+    /// next registration, which this starts (as the Java broker does when `brokerPermission`
+    /// changes, so routes show the new permission).
+    pub fn touch(&self) {
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        bump(&mut s.data_version, self.clock.now_ms());
+        drop(s);
+        self.persister.mark();
+        self.changed.notify_one();
+    }
+
     /// A topic the broker makes for itself (retry and dead-letter topics), readable and
     /// writable with `queue_nums` queues, unless it exists.
     pub fn ensure_system_topic(&self, name: &str, queue_nums: i32) -> TopicConfig {

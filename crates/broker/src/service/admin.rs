@@ -184,8 +184,8 @@ impl Broker {
         if let Some(p) = permission {
             self.runtime.set_permission(p);
             tracing::info!(permission = p, "brokerPermission changed");
-            // The NameServers learn it from the next registration: now.
-            self.register_now.notify_one();
+            // The NameServers take it with the topics of a new data version, registered now.
+            self.topics.touch();
         }
         Ok(())
     }

@@ -160,9 +160,11 @@ async fn broker_permission_changes_while_serving() {
     let f = broker().await;
     let b = &f.broker;
     b.send(send_request("TopicP", "", b"1")).await.expect("writable at first");
+    let version = b.topics.snapshot().data_version.counter;
     let read_only = [("brokerPermission".to_string(), perm::READ.to_string())].into();
     b.update_config(&read_only).expect("permission updated");
     assert_eq!(b.runtime.permission(), perm::READ);
+    assert!(b.topics.snapshot().data_version.counter > version, "a new data version: the NameServers take the topics again");
     let e = b.send(send_request("TopicP", "", b"2")).await.expect_err("read only");
     assert_eq!(e.code, rs::NO_PERMISSION);
     assert_eq!(pull_now(b, "TopicP", 0).await.status, GetStatus::Found, "reads go on");

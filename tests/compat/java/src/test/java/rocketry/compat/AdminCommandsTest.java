@@ -27,7 +27,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * <p>Request codes exercised: UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200),
  * GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207), DELETE_TOPIC_IN_BROKER (215),
  * DELETE_TOPIC_IN_NAMESRV (216), GET_TOPIC_CONFIG (351), GET_BROKER_CONFIG (26),
- * GET_BROKER_CLUSTER_INFO (106), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_BROKER_RUNTIME_INFO (28).
+ * GET_BROKER_CLUSTER_INFO (106), GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206), GET_BROKER_RUNTIME_INFO (28),
+ * UPDATE_BROKER_CONFIG (25).
  */
 class AdminCommandsTest {
     @RegisterExtension
@@ -85,6 +86,28 @@ class AdminCommandsTest {
         assertEquals("broker-a", config.getProperty("brokerName"));
         assertEquals("DefaultCluster", config.getProperty("brokerClusterName"));
         assertEquals("ASYNC_FLUSH", config.getProperty("flushDiskType"));
+    }
+
+    @Test
+    void brokerPermissionChangesWhileServing() throws Exception {
+        String topic = Clients.unique("PermTopic");
+        admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 1, 1, 6));
+        try {
+            String out = mqadmin("updateBrokerConfig", "-n", namesrv, "-b", brokerAddr, "-k", "brokerPermission", "-v", "4");
+            assertTrue(out.contains("update broker config success"), out);
+            assertEquals("4", admin.getBrokerConfig(brokerAddr).getProperty("brokerPermission"));
+            // Registered again at once: the NameServer's route shows the topic read-only.
+            Wait.until("read-only route of " + topic, 10_000, () -> {
+                try {
+                    return admin.examineTopicRouteInfo(topic).getQueueDatas().get(0).getPerm();
+                } catch (Exception e) {
+                    return null;
+                }
+            }, perm -> perm != null && perm == 4);
+        } finally {
+            mqadmin("updateBrokerConfig", "-n", namesrv, "-b", brokerAddr, "-k", "brokerPermission", "-v", "6");
+        }
+        assertEquals("6", admin.getBrokerConfig(brokerAddr).getProperty("brokerPermission"));
     }
 
     @Test
