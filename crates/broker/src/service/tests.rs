@@ -189,6 +189,30 @@ async fn a_delayed_message_is_due_by_the_clock() {
 }
 
 #[tokio::test]
+async fn a_released_delayed_message_keeps_its_delay_real_topic_and_real_qid() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.send(send_request("TopicD", "TAGS\u{1}a\u{2}DELAY\u{1}2\u{2}UNIQ_KEY\u{1}U1\u{2}", b"later")).await.expect("sent");
+    crate::schedule::deliver_all_due(b).await;
+    assert_eq!(b.max_offset("TopicD", 0), 0, "not due before its 5 s");
+    f.clock.set(NOW_MS + 5_000);
+    crate::schedule::deliver_all_due(b).await;
+    let got = pull_now(b, "TopicD", 0).await;
+    let m = &decode_records(&got.messages).expect("records")[0];
+    assert_eq!((&m.body[..], m.topic.as_str(), m.queue_id), (&b"later"[..], "TopicD", 0));
+    // As the Java broker delivers it (ScheduleMessageService.messageTimeUp keeps the parked
+    // record's properties string), so MessageExt.getDelayTimeLevel() is 2 on the consumer.
+    let props = Properties::parse(&m.properties);
+    for (key, value) in [("DELAY", "2"), ("REAL_TOPIC", "TopicD"), ("REAL_QID", "0"), ("TAGS", "a"), ("UNIQ_KEY", "U1")] {
+        assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
+    }
+    // Its DELAY does not park it again.
+    crate::schedule::deliver_all_due(b).await;
+    assert_eq!(b.max_offset(crate::put::SCHEDULE_TOPIC, 1), 1);
+    assert_eq!(b.max_offset("TopicD", 0), 1);
+}
+
+#[tokio::test]
 async fn a_parked_pull_wakes_when_a_message_arrives_and_ends_when_its_client_goes() {
     let f = broker().await;
     let b = &f.broker;
