@@ -213,6 +213,54 @@ async fn a_released_delayed_message_keeps_its_delay_real_topic_and_real_qid() {
 }
 
 #[tokio::test]
+async fn a_send_back_is_retried_with_the_java_brokers_properties() {
+    let f = broker().await;
+    let b = &f.broker;
+    let sent = b.send(send_request("TopicR", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}WAIT\u{1}true\u{2}", b"retry me")).await.expect("sent");
+    let original_id = protocol::message::offset_msg_id(b.store_host, sent.put.phys_offsets[0]);
+    let back = SendBack {
+        group: "CG".into(),
+        phys_offset: sent.put.phys_offsets[0],
+        delay_level: 0,
+        origin_msg_id: Some("U1".into()),
+        max_reconsume_times: None,
+        client_version: 500,
+    };
+    b.send_back(back.clone()).await.expect("to the retry topic");
+    // Reconsumed 0 times: level 3 (10 s).
+    f.clock.set(NOW_MS + 9_999);
+    crate::schedule::deliver_all_due(b).await;
+    assert_eq!(b.max_offset("%RETRY%CG", 0), 0);
+    f.clock.set(NOW_MS + 10_000);
+    crate::schedule::deliver_all_due(b).await;
+    let got = pull_now(b, "%RETRY%CG", 0).await;
+    let m = &decode_records(&got.messages).expect("records")[0];
+    assert_eq!((&m.body[..], m.reconsume_times), (&b"retry me"[..], 1));
+    let props = Properties::parse(&m.properties);
+    // AbstractSendMessageProcessor.consumerSendMsgBack: RETRY_TOPIC, WAIT=false, DELAY, and
+    // ORIGIN_MESSAGE_ID = the looked-up message's (offset) msgId; parking adds REAL_*.
+    let expected = [
+        ("RETRY_TOPIC", "TopicR"),
+        ("ORIGIN_MESSAGE_ID", original_id.as_str()),
+        ("DELAY", "3"),
+        ("WAIT", "false"),
+        ("REAL_TOPIC", "%RETRY%CG"),
+        ("REAL_QID", "0"),
+        ("TAGS", "a"),
+        ("UNIQ_KEY", "U1"),
+    ];
+    for (key, value) in expected {
+        assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
+    }
+    // Failed again: the origin stays the first message's; parked at the next level.
+    b.send_back(SendBack { phys_offset: m.physical_offset, ..back }).await.expect("retried again");
+    let parked = b.store.get(crate::put::SCHEDULE_TOPIC, 3, 0, 1, &|_| true).expect("level 4");
+    let m = &decode_records(&parked.messages).expect("records")[0];
+    let props = Properties::parse(&m.properties);
+    assert_eq!((props.get("ORIGIN_MESSAGE_ID"), props.get("DELAY"), m.reconsume_times), (Some(original_id.as_str()), Some("4"), 2));
+}
+
+#[tokio::test]
 async fn a_parked_pull_wakes_when_a_message_arrives_and_ends_when_its_client_goes() {
     let f = broker().await;
     let b = &f.broker;
@@ -278,7 +326,10 @@ async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
     let m = &decode_records(&got.messages).expect("records")[0];
     assert_eq!(&m.body[..], b"poison");
     let props = Properties::parse(&m.properties);
-    assert_eq!(props.get("RETRY_TOPIC"), Some("TopicR"));
+    let original_id = protocol::message::offset_msg_id(b.store_host, sent.put.phys_offsets[0]);
+    for (key, value) in [("RETRY_TOPIC", "TopicR"), ("DELAY", "0"), ("WAIT", "false"), ("ORIGIN_MESSAGE_ID", original_id.as_str())] {
+        assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
+    }
     assert_eq!(m.reconsume_times, 1);
     let e = b.send_back(SendBack { phys_offset: 1 << 40, ..back(0) }).await.expect_err("no message there");
     assert_eq!(e.code, rs::SYSTEM_ERROR);
