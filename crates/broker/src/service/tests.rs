@@ -336,6 +336,31 @@ async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
 }
 
 #[tokio::test]
+async fn a_resent_retry_goes_to_the_dlq_only_past_max_reconsume_times() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.topics.ensure_retry_topic("CG", 1);
+    // The Java client's own resend when a send-back failed: reconsumeTimes already counts it.
+    let resend = |reconsume_times| {
+        let mut r = send_request("%RETRY%CG", "DELAY\u{1}5\u{2}RETRY_TOPIC\u{1}TopicR\u{2}", b"x");
+        (r.header.reconsume_times, r.header.max_reconsume_times) = (reconsume_times, Some(2));
+        r
+    };
+    b.send(resend(2)).await.expect("retried");
+    assert_eq!(b.max_offset(crate::put::SCHEDULE_TOPIC, 4), 1, "parked for its retry, not dead yet");
+    b.send(resend(3)).await.expect("dead");
+    let got = b.store.get("%DLQ%CG", 0, 0, 1, &|_| true).expect("read");
+    let m = &decode_records(&got.messages).expect("records")[0];
+    // SendMessageProcessor.handleRetryAndDLQ: DELAY -1 into the DLQ.
+    assert_eq!(Properties::parse(&m.properties).get("DELAY"), Some("-1"));
+    // A group that holds queue locks consumes orderly: its re-sends are dead at once.
+    let mq = protocol::body::MessageQueue { topic: "TopicR".into(), broker_name: "b".into(), queue_id: 0 };
+    b.locks.lock("CG", "c1", &[mq], std::time::Instant::now());
+    b.send(resend(0)).await.expect("dead");
+    assert_eq!(b.max_offset("%DLQ%CG", 0), 2);
+}
+
+#[tokio::test]
 async fn a_client_side_reset_is_pushed_to_each_member() {
     let f = broker_with(|c| c.use_server_side_reset_offset = false).await;
     let b = &f.broker;
