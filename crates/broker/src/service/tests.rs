@@ -156,6 +156,29 @@ async fn failed_checks_are_errors_with_the_java_codes() {
 }
 
 #[tokio::test]
+async fn a_new_groups_offset_is_decided_as_the_java_5_broker_decides_it() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic("TopicO", 2);
+    // ConsumerManageProcessor.queryConsumerOffset: no entry and setZeroIfNotFound=false is
+    // QUERY_NOT_FOUND at once; otherwise 0 only when the queue's first message is in memory
+    // (checkInMemByConsumeOffset), which an empty or unknown queue has not.
+    let not_found = |r: crate::BrokerResult<i64>| r.map_err(|e| (e.code, e.remark));
+    let maybe_zero = (rs::QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first".to_string());
+    let never_zero = (rs::QUERY_NOT_FOUND, "Not found, do not set to zero, maybe this group boot first".to_string());
+    for (topic, queue_id) in [("TopicO", 0), ("TopicO", 1), ("NoSuchTopic", 0)] {
+        assert_eq!(not_found(b.query_consumer_offset("CG", topic, queue_id, true)), Err(maybe_zero.clone()), "{topic} {queue_id}");
+        assert_eq!(not_found(b.query_consumer_offset("CG", topic, queue_id, false)), Err(never_zero.clone()), "{topic} {queue_id}");
+    }
+    b.send(send_request("TopicO", "", b"first")).await.expect("sent");
+    assert_eq!(b.query_consumer_offset("CG", "TopicO", 0, true), Ok(0), "a young queue starts a new group at 0");
+    assert_eq!(not_found(b.query_consumer_offset("CG", "TopicO", 0, false)), Err(never_zero));
+    assert_eq!(not_found(b.query_consumer_offset("CG", "TopicO", 1, true)), Err(maybe_zero), "still empty");
+    b.commit_consumer_offset("CG", "TopicO", 1, 0);
+    assert_eq!(b.query_consumer_offset("CG", "TopicO", 1, false), Ok(0), "a stored 0 is an offset");
+}
+
+#[tokio::test]
 async fn broker_permission_changes_while_serving() {
     let f = broker().await;
     let b = &f.broker;
