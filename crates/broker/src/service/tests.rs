@@ -179,6 +179,34 @@ async fn a_new_groups_offset_is_decided_as_the_java_5_broker_decides_it() {
 }
 
 #[tokio::test]
+async fn queue_offsets_and_times_of_empty_and_unknown_queues_are_javas() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic("TopicS", 1);
+    for (topic, queue_id) in [("TopicS", 0), ("NoSuchTopic", 3)] {
+        assert_eq!((b.min_offset(topic, queue_id), b.max_offset(topic, queue_id)), (0, 0));
+        assert_eq!(b.earliest_store_time(topic, queue_id), Ok(-1));
+        for boundary in [store::BoundaryType::Lower, store::BoundaryType::Upper] {
+            assert_eq!(b.offset_by_time(topic, queue_id, NOW_MS, boundary), Ok(0));
+        }
+    }
+    // Stored at t, t and t + 10.
+    for (i, at) in [NOW_MS, NOW_MS, NOW_MS + 10].into_iter().enumerate() {
+        f.clock.set(at);
+        b.send(send_request("TopicS", "", b"m")).await.expect("sent");
+        assert_eq!(b.max_offset("TopicS", 0), i as i64 + 1);
+    }
+    assert_eq!(b.earliest_store_time("TopicS", 0), Ok(NOW_MS));
+    // ConsumeQueue.getOffsetInQueueByTime: LOWER is the first stored at or after the time (the
+    // max offset past the last), UPPER the last stored at or before it (the min before the first).
+    let cases = [(NOW_MS - 1, 0, 0), (NOW_MS, 0, 1), (NOW_MS + 5, 2, 1), (NOW_MS + 10, 2, 2), (NOW_MS + 100, 3, 2)];
+    for (at, lower, upper) in cases {
+        let by = |boundary| b.offset_by_time("TopicS", 0, at, boundary).expect("offset");
+        assert_eq!((by(store::BoundaryType::Lower), by(store::BoundaryType::Upper)), (lower, upper), "at {}", at - NOW_MS);
+    }
+}
+
+#[tokio::test]
 async fn broker_permission_changes_while_serving() {
     let f = broker().await;
     let b = &f.broker;
