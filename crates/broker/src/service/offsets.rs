@@ -45,7 +45,14 @@ impl Broker {
         ((self.store.commit_log_max_offset() - phys) as f64) <= in_memory
     }
 
+    /// A client's commit (UPDATE_CONSUMER_OFFSET). Ignored while an admin's reset of the queue
+    /// waits for the group's next pull, as Java's "Offset has been previously reset": a commit
+    /// from before the reset would undo it.
     pub fn commit_consumer_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
+        if self.offsets.has_reset(group, topic, queue_id) {
+            tracing::info!(group, topic, queue_id, offset, "offset update ignored: the offset has been reset");
+            return;
+        }
         self.offsets.commit(group, topic, queue_id, offset);
     }
 

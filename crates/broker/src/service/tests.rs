@@ -179,6 +179,29 @@ async fn a_new_groups_offset_is_decided_as_the_java_5_broker_decides_it() {
 }
 
 #[tokio::test]
+async fn a_pending_server_side_reset_is_the_groups_offset_until_a_pull_takes_it() {
+    let f = broker().await;
+    let b = &f.broker;
+    for body in [b"1", b"2", b"3"] {
+        b.send(send_request("TopicX", "", body)).await.expect("sent");
+    }
+    b.groups.find_or_create("CG").expect("group");
+    b.commit_consumer_offset("CG", "TopicX", 0, 3);
+    let reset = super::reset::ResetOffset { topic: "TopicX".into(), group: "CG".into(), timestamp: 0, force: true, queue_id: None, offset: None };
+    b.reset_offset(&reset).expect("reset");
+    // ConsumerOffsetManager.queryOffset answers the pending reset, and UPDATE_CONSUMER_OFFSET
+    // does not overwrite it ("Offset has been previously reset").
+    b.commit_consumer_offset("CG", "TopicX", 0, 3);
+    assert_eq!(b.query_consumer_offset("CG", "TopicX", 0, false), Ok(0));
+    let PullStart::Now(Pulled::Reset { next_begin_offset, .. }) = b.pull(PullMessageRequestHeader::for_queue("CG", "TopicX", 0, 3)).await.expect("pull") else {
+        panic!("the pull takes the reset")
+    };
+    assert_eq!(next_begin_offset, 0);
+    b.commit_consumer_offset("CG", "TopicX", 0, 2);
+    assert_eq!(b.query_consumer_offset("CG", "TopicX", 0, false), Ok(2), "commits count again");
+}
+
+#[tokio::test]
 async fn queue_offsets_and_times_of_empty_and_unknown_queues_are_javas() {
     let f = broker().await;
     let b = &f.broker;
