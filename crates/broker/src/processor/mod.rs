@@ -14,6 +14,7 @@ mod reset;
 mod send;
 mod send_back;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use protocol::codes::{request as rq, response as rs};
@@ -31,7 +32,7 @@ impl Handler for BrokerHandler {
         Box::pin(async move {
             Some(match dispatch(&broker, &channel, &request).await {
                 Ok(response) => response,
-                Err(e) => error(&request, e),
+                Err(e) => error(channel.peer_addr(), &request, e),
             })
         })
     }
@@ -88,7 +89,59 @@ pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, rs::SUCCESS)
 }
 
-/// The one place an operation's error becomes a remoting response.
-pub(crate) fn error(req: &RemotingCommand, e: BrokerError) -> RemotingCommand {
+/// The one place an operation's error becomes a remoting response. A request refused because
+/// its header or body cannot be read is logged with who sent it: the client may not report
+/// the refusal (a heartbeat's answer is barely looked at), so the log is where it shows.
+pub(crate) fn error(peer: SocketAddr, req: &RemotingCommand, e: BrokerError) -> RemotingCommand {
+    if e.unreadable_request {
+        tracing::warn!(%peer, request_code = req.code, language = ?req.language, version = req.version, reason = %e.remark, "request refused: its header or body cannot be read");
+    }
     RemotingCommand::response_to(req, e.code).with_remark(e.remark)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use protocol::codes::request as rq;
+    use protocol::ProtocolError;
+
+    use super::*;
+
+    /// Collects what the log writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_unreadable_request_is_logged_with_its_peer_and_code() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let peer: SocketAddr = "10.0.0.7:50123".parse().expect("address");
+        let req = RemotingCommand::request(rq::HEART_BEAT);
+        let refused = BrokerError::from(ProtocolError::BadBody("invalid type: integer `4`, expected a string".into()));
+        let answer = tracing::subscriber::with_default(subscriber, || {
+            error(peer, &req, BrokerError::system("an operation's own failure"));
+            error(peer, &req, refused)
+        });
+        assert_eq!(answer.code, rs::SYSTEM_ERROR);
+        assert_eq!(answer.remark.as_deref(), Some("invalid body: invalid type: integer `4`, expected a string"));
+        let text = String::from_utf8(log.0.lock().expect("log buffer").clone()).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "only the refusal is logged: {text}");
+        for part in ["WARN", "10.0.0.7:50123", &format!("request_code={}", rq::HEART_BEAT), "integer `4`"] {
+            assert!(lines[0].contains(part), "{part} in {text}");
+        }
+    }
 }
