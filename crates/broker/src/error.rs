@@ -12,13 +12,16 @@ use store::{PutError, StoreError};
 pub struct BrokerError {
     pub code: i32,
     pub remark: String,
+    /// The request's header or body could not be read (a [`ProtocolError`]): the front end
+    /// logs such refusals, which a client may otherwise repeat unnoticed.
+    pub unreadable_request: bool,
 }
 
 pub type BrokerResult<T> = Result<T, BrokerError>;
 
 impl BrokerError {
     pub fn new(code: i32, remark: impl Into<String>) -> BrokerError {
-        BrokerError { code, remark: remark.into() }
+        BrokerError { code, remark: remark.into(), unreadable_request: false }
     }
 
     pub fn system(remark: impl Into<String>) -> BrokerError {
@@ -42,7 +45,7 @@ impl BrokerError {
 /// broker always answered such requests.
 impl From<ProtocolError> for BrokerError {
     fn from(e: ProtocolError) -> BrokerError {
-        BrokerError::system(e.to_string())
+        BrokerError { unreadable_request: true, ..BrokerError::system(e.to_string()) }
     }
 }
 

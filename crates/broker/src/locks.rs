@@ -37,6 +37,13 @@ impl LockTable {
         granted
     }
 
+    /// Whether no queue of the group is held (`isLockAllExpired`): a group holding locks
+    /// consumes orderly, and its retries go to the DLQ at once.
+    pub fn all_expired(&self, group: &str, now: Instant) -> bool {
+        let g = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        g.get(group).is_none_or(|table| table.values().all(|(_, at)| now.duration_since(*at) > LOCK_MAX_LIVE))
+    }
+
     pub fn unlock(&self, group: &str, client_id: &str, queues: &[MessageQueue]) {
         let mut g = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(table) = g.get_mut(group) {
@@ -66,5 +73,8 @@ mod tests {
         assert_eq!(t.lock("g", "c2", &[mq(0)], now + Duration::from_secs(61)), vec![mq(0)]);
         t.unlock("g", "c1", &[mq(1)]);
         assert_eq!(t.lock("g", "c2", &[mq(1)], now), vec![mq(1)]);
+        assert!(!t.all_expired("g", now + Duration::from_secs(60)));
+        assert!(t.all_expired("g", now + Duration::from_secs(122)), "c2 took queue 0 at 61 s");
+        assert!(t.all_expired("other", now));
     }
 }

@@ -67,7 +67,24 @@ impl OffsetManager {
         taken
     }
 
+    /// Whether an admin's reset of the queue waits for the group's next pull.
+    pub fn has_reset(&self, group: &str, topic: &str, queue_id: i32) -> bool {
+        self.pending_reset(group, topic, queue_id).is_some()
+    }
+
+    fn pending_reset(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        if self.pending_resets.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.resets.lock().unwrap_or_else(|e| e.into_inner()).get(&(key(topic, group), queue_id)).copied()
+    }
+
+    /// The group's offset of a queue: a pending reset, else the committed offset (Java's
+    /// `queryOffset`).
     pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        if let Some(reset) = self.pending_reset(group, topic, queue_id) {
+            return Some(reset);
+        }
         self.table.read().unwrap_or_else(|e| e.into_inner()).get(&key(topic, group))?.get(&queue_id).copied()
     }
 

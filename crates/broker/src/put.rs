@@ -114,14 +114,26 @@ impl Default for DelayLevels {
 impl Broker {
     /// Stores messages of one topic and queue (a batch shares them), answering once they
     /// are as durable as the flush mode promises.
-    pub async fn put(&self, mut msgs: Vec<NewMessage>, wait_flush: bool) -> Result<PutResult, PutError> {
+    pub async fn put(&self, msgs: Vec<NewMessage>, wait_flush: bool) -> Result<PutResult, PutError> {
+        self.put_parking(msgs, wait_flush, true).await
+    }
+
+    /// Stores a delayed message that has come due, in its real topic and queue, as it was
+    /// parked: DELAY, REAL_TOPIC and REAL_QID stay, and the DELAY does not park it again.
+    /// (Java's `ScheduleMessageService.messageTimeUp` takes the parked record's properties
+    /// string and clears the level only on the in-memory message the put looks at.)
+    pub(crate) async fn put_due(&self, msg: NewMessage) -> Result<PutResult, PutError> {
+        self.put_parking(vec![msg], true, false).await
+    }
+
+    async fn put_parking(&self, mut msgs: Vec<NewMessage>, wait_flush: bool, park: bool) -> Result<PutResult, PutError> {
         for m in &mut msgs {
             if m.props.get(prop::UNIQ_KEY).is_none() {
                 m.props.set(prop::UNIQ_KEY, next_uniq_key(self.store_host.ip(), self.clock.now_ms()));
             }
             m.props.set(prop::CLUSTER, &self.config.broker_cluster_name);
         }
-        let deliver_at = self.park_if_delayed(&mut msgs);
+        let deliver_at = if park { self.park_if_delayed(&mut msgs) } else { None };
         let first = msgs.first().ok_or_else(|| PutError::MessageIllegal("no message".into()))?;
         let (topic, queue_id) = (first.topic.clone(), first.queue_id);
         let records = msgs.iter().map(|m| self.encode(m, deliver_at)).collect::<Result<Vec<_>, _>>()?;

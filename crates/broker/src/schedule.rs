@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use protocol::message::{decode_record, prop, Properties};
+use protocol::message::{decode_record, Properties};
 use serde::{Deserialize, Serialize};
 
 use crate::persist;
@@ -77,16 +77,21 @@ pub(crate) async fn run(b: Arc<Broker>) {
     }
     let mut last_persist = Instant::now();
     loop {
-        for level in 1..=b.delay_levels.max_level() {
-            let queue_id = level - 1;
-            let from = b.delay_progress.get(level).unwrap_or_else(|| b.store.min_offset(SCHEDULE_TOPIC, queue_id));
-            deliver_due(&b, level, from).await;
-        }
+        deliver_all_due(&b).await;
         if last_persist.elapsed() >= PERSIST_EVERY {
             save(&b);
             last_persist = Instant::now();
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// One pass over every level: moves the messages due by the broker's clock (tests drive it
+/// with a `ManualClock`).
+pub(crate) async fn deliver_all_due(b: &Broker) {
+    for level in 1..=b.delay_levels.max_level() {
+        let from = b.delay_progress.get(level).unwrap_or_else(|| b.store.min_offset(SCHEDULE_TOPIC, level - 1));
+        deliver_due(b, level, from).await;
     }
 }
 
@@ -137,12 +142,14 @@ async fn release(b: &Broker, phys: i64) -> Result<(), String> {
         return Ok(());
     };
     let m = decode_record(&rec, false).map_err(|e| e.to_string())?;
-    let mut props = Properties::parse(&m.properties);
-    let (Some(topic), Some(queue_id)) = (props.remove(REAL_TOPIC), props.remove(REAL_QID).and_then(|q| q.parse::<i32>().ok())) else {
+    // Delivered with every property it was parked with, DELAY and REAL_* included, as the
+    // Java broker does (consumers see getDelayTimeLevel() and the real topic).
+    let props = Properties::parse(&m.properties);
+    let real = props.get(REAL_TOPIC).map(str::to_string).zip(props.get(REAL_QID).and_then(|q| q.parse::<i32>().ok()));
+    let Some((topic, queue_id)) = real else {
         tracing::warn!(offset = phys, "scheduled message without its real topic; dropped");
         return Ok(());
     };
-    props.remove(prop::DELAY);
     let out = NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props);
-    b.put(vec![out], true).await.map(|_| ()).map_err(|e| e.to_string())
+    b.put_due(out).await.map(|_| ()).map_err(|e| e.to_string())
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::lenient::{self, boolean, int, null_as_default, opt_string, string};
 use crate::ProtocolError;
 
 pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ProtocolError> {
@@ -113,66 +114,100 @@ pub struct ClusterInfo {
     pub cluster_addr_table: BTreeMap<String, BTreeSet<String>>,
 }
 
+// The bodies clients send (heartbeats, lock requests) are read as leniently as fastjson reads
+// them (see `lenient`): each of their fields names its reader. A null takes the field's
+// default, which is the struct's own default for these.
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SubscriptionData {
+    #[serde(deserialize_with = "boolean")]
     pub class_filter_mode: bool,
+    #[serde(deserialize_with = "string")]
     pub topic: String,
+    #[serde(deserialize_with = "string")]
     pub sub_string: String,
     #[serde(deserialize_with = "null_as_default")]
     pub tags_set: BTreeSet<String>,
     /// Java sends numbers; other clients may send numeric strings.
-    #[serde(deserialize_with = "de_lenient_codes")]
+    #[serde(deserialize_with = "code_set")]
     pub code_set: BTreeSet<i32>,
+    /// The C++ client sends a numeric string.
+    #[serde(deserialize_with = "int")]
     pub sub_version: i64,
+    #[serde(deserialize_with = "opt_string")]
     pub expression_type: Option<String>,
 }
 
-/// `null` reads as the empty value (Go clients write nil collections as null).
-fn null_as_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+/// Tag hash codes: numbers or numeric strings, cut to 32 bits as Java's `intValue`.
+fn code_set<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeSet<i32>, D::Error> {
+    let codes: Option<Vec<lenient::Int<i64>>> = Option::deserialize(d)?;
+    Ok(codes.unwrap_or_default().into_iter().map(|c| c.0 as i32).collect())
 }
 
-fn de_lenient_codes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeSet<i32>, D::Error> {
-    let raw: Option<Vec<Value>> = Option::deserialize(d)?;
-    raw.unwrap_or_default()
-        .into_iter()
-        .map(|v| match &v {
-            Value::Number(n) => n.as_i64().map(|n| n as i32).ok_or_else(|| serde::de::Error::custom(format!("bad tag code {v}"))),
-            Value::String(s) => s.trim().parse::<i64>().map(|n| n as i32).map_err(serde::de::Error::custom),
-            _ => Err(serde::de::Error::custom(format!("bad tag code {v}"))),
-        })
-        .collect()
+/// `ConsumeType`'s constants in ordinal order (the C++ client sends ordinals).
+pub const CONSUME_TYPES: [&str; 3] = ["CONSUME_ACTIVELY", "CONSUME_PASSIVELY", "CONSUME_POP"];
+/// `MessageModel`'s constants in ordinal order.
+pub const MESSAGE_MODELS: [&str; 2] = ["BROADCASTING", "CLUSTERING"];
+/// `ConsumeFromWhere`'s constants in ordinal order, the deprecated ones included.
+pub const CONSUME_FROM_WHERES: [&str; 6] = [
+    "CONSUME_FROM_LAST_OFFSET",
+    "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
+    "CONSUME_FROM_MIN_OFFSET",
+    "CONSUME_FROM_MAX_OFFSET",
+    "CONSUME_FROM_FIRST_OFFSET",
+    "CONSUME_FROM_TIMESTAMP",
+];
+
+fn consume_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    lenient::java_enum(d, &CONSUME_TYPES)
 }
 
+fn message_model<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    lenient::java_enum(d, &MESSAGE_MODELS)
+}
+
+fn consume_from_where<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    lenient::java_enum(d, &CONSUME_FROM_WHERES)
+}
+
+/// The enums are kept by name, as the Java client sends them; ordinals are read as names.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ConsumerData {
+    #[serde(deserialize_with = "string")]
     pub group_name: String,
+    #[serde(deserialize_with = "consume_type")]
     pub consume_type: Option<String>,
+    #[serde(deserialize_with = "message_model")]
     pub message_model: Option<String>,
+    #[serde(deserialize_with = "consume_from_where")]
     pub consume_from_where: Option<String>,
     #[serde(deserialize_with = "null_as_default")]
     pub subscription_data_set: Vec<SubscriptionData>,
+    #[serde(deserialize_with = "boolean")]
     pub unit_mode: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProducerData {
+    #[serde(deserialize_with = "string")]
     pub group_name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct HeartbeatData {
-    #[serde(rename = "clientID")]
+    #[serde(rename = "clientID", deserialize_with = "string")]
     pub client_id: String,
     #[serde(deserialize_with = "null_as_default")]
     pub producer_data_set: Vec<ProducerData>,
     #[serde(deserialize_with = "null_as_default")]
     pub consumer_data_set: Vec<ConsumerData>,
+    #[serde(deserialize_with = "int")]
     pub heartbeat_fingerprint: i32,
+    #[serde(deserialize_with = "boolean")]
     pub without_sub: bool,
 }
 
@@ -225,17 +260,24 @@ pub struct SubscriptionGroupWrapper {
 #[serde(rename_all = "camelCase", default)]
 pub struct MessageQueue {
     // Alphabetical, as fastjson writes bean fields.
+    #[serde(deserialize_with = "string")]
     pub broker_name: String,
+    #[serde(deserialize_with = "int")]
     pub queue_id: i32,
+    #[serde(deserialize_with = "string")]
     pub topic: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct LockBatchRequestBody {
+    #[serde(deserialize_with = "string")]
     pub consumer_group: String,
+    #[serde(deserialize_with = "string")]
     pub client_id: String,
+    #[serde(deserialize_with = "boolean")]
     pub only_this_broker: bool,
+    #[serde(deserialize_with = "null_as_default")]
     pub mq_set: Vec<MessageQueue>,
 }
 
@@ -388,6 +430,30 @@ mod tests {
         assert_eq!(s.code_set, BTreeSet::from([12, -5]));
         let s: SubscriptionData = decode(br#"{"topic":"t","codeSet":null}"#).unwrap();
         assert!(s.code_set.is_empty());
+    }
+
+    #[test]
+    fn heartbeat_fields_in_every_shape_fastjson_reads() {
+        let hb: HeartbeatData = decode(
+            br#"{"clientID":7,"heartbeatFingerprint":"12","withoutSub":1,"producerDataSet":[{"groupName":null}],
+                "consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_POP","messageModel":"","consumeFromWhere":null,"unitMode":"true",
+                "subscriptionDataSet":[{"topic":"t","classFilterMode":"false","subVersion":"5","expressionType":null,"tagsSet":null}]},
+                {"groupName":"h","subscriptionDataSet":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!((hb.client_id.as_str(), hb.heartbeat_fingerprint, hb.without_sub), ("7", 12, true));
+        assert_eq!(hb.producer_data_set[0].group_name, "");
+        let c = &hb.consumer_data_set[0];
+        assert_eq!(
+            (c.consume_type.as_deref(), c.message_model.as_deref(), c.consume_from_where.as_deref(), c.unit_mode),
+            (Some("CONSUME_POP"), None, None, true)
+        );
+        let sub = &c.subscription_data_set[0];
+        assert_eq!((sub.class_filter_mode, sub.sub_version, sub.expression_type.as_deref()), (false, 5, None));
+        assert!(hb.consumer_data_set[1].subscription_data_set.is_empty());
+        let mq: MessageQueue = decode(br#"{"topic":"t","brokerName":"b","queueId":"3"}"#).unwrap();
+        assert_eq!(mq.queue_id, 3);
+        assert!(decode::<HeartbeatData>(br#"{"consumerDataSet":[{"consumeType":{"x":1}}]}"#).is_err());
     }
 
     #[test]

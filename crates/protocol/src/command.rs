@@ -5,9 +5,9 @@
 //! otherwise, because the C++ and Go clients understand nothing else.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde_json::Value;
 
 use crate::codes::{flag, version};
+use crate::lenient::{Scalar, ScalarVisitor};
 use crate::ProtocolError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -240,17 +240,6 @@ fn json_str(out: &mut BytesMut, s: &str) {
     out.put_u8(b'"');
 }
 
-/// A JSON value where the header wants a scalar. Anything else is kept as its JSON text.
-enum Scalar {
-    Null,
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Bool(bool),
-    Str(String),
-    Other(String),
-}
-
 impl Scalar {
     /// As text, the way `Value::to_string` would print it (strings unquoted).
     fn into_text(self) -> Option<String> {
@@ -272,54 +261,6 @@ impl Scalar {
             Scalar::Str(s) => s.trim().parse().map(Some).map_err(|_| ProtocolError::BadField { field, value: s }),
             other => Err(ProtocolError::BadField { field, value: other.into_text().unwrap_or_default() }),
         }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Scalar {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
-    }
-}
-
-/// Reads any JSON value as a `Scalar`; `AppendText` uses it too for everything but strings.
-struct ScalarVisitor;
-
-impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
-    type Value = Scalar;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Scalar, E> {
-        Ok(Scalar::Null)
-    }
-    fn visit_none<E>(self) -> Result<Scalar, E> {
-        Ok(Scalar::Null)
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
-        Ok(Scalar::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-        Ok(i64::try_from(v).map_or(Scalar::UInt(v), Scalar::Int))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
-        Ok(Scalar::Float(v))
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
-        Ok(Scalar::Bool(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
-        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-        Ok(Scalar::Other(v.to_string()))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
-        let v = <Value as serde::Deserialize>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(Scalar::Other(v.to_string()))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod ext_fields;
 pub mod frame;
 pub mod header;
 mod json_fast;
+mod lenient;
 pub mod message;
 pub mod names;
 

@@ -70,10 +70,12 @@ pub(crate) fn earliest_store_time(shared: &Shared, topic: &str, queue_id: i32) -
 }
 
 /// `Lower`: the first offset stored at or after `timestamp_ms` (max offset if none).
-/// `Upper`: one past the last offset stored at or before it (min offset if none).
+/// `Upper`: the last offset stored at or before it (min offset if none). As RocketMQ's
+/// `ConsumeQueue.getOffsetInQueueByTime`, clamped to the queue's offsets.
 pub(crate) fn offset_by_time(shared: &Shared, topic: &str, queue_id: i32, timestamp_ms: i64, boundary: BoundaryType) -> Result<i64, StoreError> {
     let Some(cq) = shared.queue(topic, queue_id) else { return Ok(0) };
-    let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
+    let min = cq.min_offset();
+    let (mut lo, mut hi) = (min, cq.max_offset());
     // Store times grow with the offset, so binary search the first entry past the boundary.
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -88,5 +90,9 @@ pub(crate) fn offset_by_time(shared: &Shared, topic: &str, queue_id: i32, timest
             hi = mid;
         }
     }
-    Ok(lo)
+    Ok(match boundary {
+        BoundaryType::Lower => lo,
+        // `lo` is the first stored after the time.
+        BoundaryType::Upper => (lo - 1).max(min),
+    })
 }

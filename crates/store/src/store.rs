@@ -150,7 +150,7 @@ impl Store {
     }
 
     /// `Lower`: the first offset stored at or after `timestamp_ms` (max offset if none).
-    /// `Upper`: one past the last offset stored at or before it (min offset if none).
+    /// `Upper`: the last offset stored at or before it (min offset if none).
     pub fn offset_by_time(&self, topic: &str, queue_id: i32, timestamp_ms: i64, boundary: BoundaryType) -> Result<i64, StoreError> {
         lookup::offset_by_time(&self.shared, topic, queue_id, timestamp_ms, boundary)
     }

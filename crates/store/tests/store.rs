@@ -144,6 +144,8 @@ async fn statuses_follow_rocketmq() {
     assert_eq!((r.status, r.next_begin_offset), (GetStatus::NoMatchedMessage, 4));
     assert_eq!(store.offset_by_time("T", 0, 0, BoundaryType::Lower).unwrap(), 0);
     assert_eq!(store.offset_by_time("T", 0, i64::MAX, BoundaryType::Lower).unwrap(), 4);
+    assert_eq!(store.offset_by_time("T", 0, 0, BoundaryType::Upper).unwrap(), 0);
+    assert_eq!(store.offset_by_time("T", 0, i64::MAX, BoundaryType::Upper).unwrap(), 3, "the last one, not one past");
     store.shutdown().await;
 }
 

@@ -65,7 +65,7 @@ impl Handler for BrokerHandler {
             };
             Some(match answered.await {
                 Ok(response) => response,
-                Err(e) => error(&command, e),
+                Err(e) => error(channel.peer_addr(), &command, e),
             })
         })
     }
@@ -121,8 +121,13 @@ pub(crate) fn ok(req: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(req, rs::SUCCESS)
 }
 
-/// The one place an operation's error becomes a remoting response.
-pub(crate) fn error(req: &RemotingCommand, e: BrokerError) -> RemotingCommand {
+/// The one place an operation's error becomes a remoting response. A request refused because
+/// its header or body cannot be read is logged with who sent it: the client may not report
+/// the refusal (a heartbeat's answer is barely looked at), so the log is where it shows.
+pub(crate) fn error(peer: SocketAddr, req: &RemotingCommand, e: BrokerError) -> RemotingCommand {
+    if e.unreadable_request {
+        tracing::warn!(%peer, request_code = req.code, language = ?req.language, version = req.version, reason = %e.remark, "request refused: its header or body cannot be read");
+    }
     RemotingCommand::response_to(req, e.code).with_remark(e.remark)
 }
 

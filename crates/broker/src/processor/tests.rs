@@ -16,10 +16,13 @@ use super::{BrokerHandler, Request, RequestHook, Resources};
 use crate::error::{BrokerError, BrokerResult};
 use crate::{Broker, BrokerConfig};
 
+/// A request's code, and the topic and group it names.
+type Seen = (i32, Option<String>, Option<String>);
+
 /// Refuses requests that name `forbidden_topic`, and records every request's code and resources.
 struct Gate {
     forbidden_topic: &'static str,
-    seen: Mutex<Vec<(i32, Option<String>, Option<String>)>>,
+    seen: Mutex<Vec<Seen>>,
     count: AtomicUsize,
 }
 
@@ -94,4 +97,58 @@ async fn every_request_is_decoded_once_and_passes_the_hooks() {
         ]
     );
     broker.store.shutdown().await;
+}
+
+/// Refused requests are logged.
+mod logging {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use protocol::codes::request as rq;
+    use protocol::ProtocolError;
+
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use protocol::codes::response as rs;
+    use protocol::RemotingCommand;
+
+    use crate::error::BrokerError;
+    use crate::processor::error;
+
+    /// Collects what the log writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_unreadable_request_is_logged_with_its_peer_and_code() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let peer: SocketAddr = "10.0.0.7:50123".parse().expect("address");
+        let req = RemotingCommand::request(rq::HEART_BEAT);
+        let refused = BrokerError::from(ProtocolError::BadBody("invalid type: integer `4`, expected a string".into()));
+        let answer = tracing::subscriber::with_default(subscriber, || {
+            error(peer, &req, BrokerError::system("an operation's own failure"));
+            error(peer, &req, refused)
+        });
+        assert_eq!(answer.code, rs::SYSTEM_ERROR);
+        assert_eq!(answer.remark.as_deref(), Some("invalid body: invalid type: integer `4`, expected a string"));
+        let text = String::from_utf8(log.0.lock().expect("log buffer").clone()).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "only the refusal is logged: {text}");
+        for part in ["WARN", "10.0.0.7:50123", &format!("request_code={}", rq::HEART_BEAT), "integer `4`"] {
+            assert!(lines[0].contains(part), "{part} in {text}");
+        }
+    }
 }

@@ -9,17 +9,23 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::Broker;
 
 impl Broker {
-    /// The group's committed offset of a queue. With `zero_if_not_found`, a young queue whose
-    /// first message is still in memory starts a new group at 0, so a consumer "from last
-    /// offset" of a new topic misses nothing (RocketMQ's rule).
+    /// The group's committed offset of a queue. Without one: with `zero_if_not_found` (a
+    /// request without the flag asks for it), a young queue whose first message is still in
+    /// memory starts a new group at 0, so a consumer "from last offset" of a new topic misses
+    /// nothing. A queue with no message yet is QUERY_NOT_FOUND, as in the Java 5 broker
+    /// (`checkInMemByConsumeOffset` is false without a first entry; 4.9's `!checkInDisk…`
+    /// answered 0), and the client starts at the max offset, 0 too.
     pub fn query_consumer_offset(&self, group: &str, topic: &str, queue_id: i32, zero_if_not_found: bool) -> BrokerResult<i64> {
         if let Some(offset) = self.offsets.query(group, topic, queue_id) {
             return Ok(offset);
         }
-        if zero_if_not_found && self.store.min_offset(topic, queue_id) <= 0 && self.first_message_in_memory(topic, queue_id) {
+        if !zero_if_not_found {
+            return Err(BrokerError::new(rs::QUERY_NOT_FOUND, "Not found, do not set to zero, maybe this group boot first"));
+        }
+        if self.store.min_offset(topic, queue_id) <= 0 && self.first_message_in_memory(topic, queue_id) {
             return Ok(0);
         }
-        Err(BrokerError::new(rs::QUERY_NOT_FOUND, "Not found, maybe this group consumer boot first"))
+        Err(BrokerError::new(rs::QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first"))
     }
 
     /// Whether the queue's first message lies within the newest `accessMessageInMemoryMaxRatio`
@@ -39,7 +45,14 @@ impl Broker {
         ((self.store.commit_log_max_offset() - phys) as f64) <= in_memory
     }
 
+    /// A client's commit (UPDATE_CONSUMER_OFFSET). Ignored while an admin's reset of the queue
+    /// waits for the group's next pull, as Java's "Offset has been previously reset": a commit
+    /// from before the reset would undo it.
     pub fn commit_consumer_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
+        if self.offsets.has_reset(group, topic, queue_id) {
+            tracing::info!(group, topic, queue_id, offset, "offset update ignored: the offset has been reset");
+            return;
+        }
         self.offsets.commit(group, topic, queue_id, offset);
     }
 

@@ -90,8 +90,9 @@ impl Broker {
             if let Some((dlq, qid)) = self.dead_letter_target(h) {
                 queue_id = qid;
                 for m in &mut msgs {
-                    // Into the DLQ: the delay that asked for a retry no longer applies.
-                    m.props.remove(prop::DELAY);
+                    // Into the DLQ: the delay that asked for a retry no longer applies (Java
+                    // writes DELAY -1, which parks nothing).
+                    m.props.set(prop::DELAY, "-1");
                     if m.props.get(prop::RETRY_TOPIC).is_none() {
                         m.props.set(prop::RETRY_TOPIC, &h.topic);
                     }
@@ -144,11 +145,14 @@ impl Broker {
         Ok(topic)
     }
 
-    /// A retry re-send past its group's max reconsume times goes to `%DLQ%<group>`.
+    /// A retry re-send past its group's max reconsume times goes to `%DLQ%<group>`, and so
+    /// does any of a group that holds queue locks (an orderly consumer gives up on a message
+    /// by re-sending it; `handleRetryAndDLQ`).
     fn dead_letter_target(&self, h: &SendMessageRequestHeader) -> Option<(String, i32)> {
         let group = h.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX)?;
         let max = h.max_reconsume_times.unwrap_or_else(|| self.groups.get(group).map_or(16, |g| g.retry_max_times));
-        if h.reconsume_times < max {
+        // Past the max, not at it: the Java client's re-send already counts the failed try.
+        if h.reconsume_times <= max && self.locks.all_expired(group, std::time::Instant::now()) {
             return None;
         }
         Some((self.topics.ensure_dlq_topic(group).topic_name, 0))

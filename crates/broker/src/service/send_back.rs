@@ -20,6 +20,7 @@ pub struct SendBack {
     pub phys_offset: i64,
     /// 0: the next level for its reconsume count; negative: straight to the DLQ.
     pub delay_level: i32,
+    /// The client's msgId of the message; as in Java, not what the copy's ORIGIN_MESSAGE_ID is.
     pub origin_msg_id: Option<String>,
     pub max_reconsume_times: Option<i32>,
     /// The client's version (its MQVersion ordinal).
@@ -35,19 +36,26 @@ impl Broker {
         let Some(rec) = self.store.read_message(r.phys_offset)? else {
             return Err(BrokerError::system(format!("look message by offset failed, {}", r.phys_offset)));
         };
-        let m = decode_record(&rec, false)?;
+        // Java's lookMessageByOffset answers null for a record it cannot decode.
+        let m = decode_record(&rec, false).map_err(|_| BrokerError::system(format!("look message by offset failed, {}", r.phys_offset)))?;
+        // The copy carries the stored properties plus what the Java broker adds: RETRY_TOPIC,
+        // WAIT=false, DELAY (the retry level, or 0 into the DLQ) and ORIGIN_MESSAGE_ID (kept from
+        // an earlier retry, else the looked-up message's offset msgId; the header's originMsgId
+        // only feeds Java's consume hooks).
         let mut props = Properties::parse(&m.properties);
         if props.get(prop::RETRY_TOPIC).is_none() {
             props.set(prop::RETRY_TOPIC, m.topic.clone());
         }
-        let origin = r.origin_msg_id.filter(|s| !s.is_empty()).unwrap_or_else(|| props.get(prop::UNIQ_KEY).unwrap_or_default().to_string());
-        props.set(ORIGIN_MESSAGE_ID, origin);
-        props.remove(prop::DELAY);
+        props.set(prop::WAIT, "false");
+        if props.get(ORIGIN_MESSAGE_ID).is_none_or(|id| id.trim().is_empty()) {
+            props.set(ORIGIN_MESSAGE_ID, m.msg_id());
+        }
         let max_reconsume = match r.max_reconsume_times {
             Some(max) if r.client_version >= VERSION_WITH_MAX_RECONSUME => max,
             _ => config.retry_max_times,
         };
         let (topic, queue_id) = if m.reconsume_times >= max_reconsume || r.delay_level < 0 {
+            props.set(prop::DELAY, "0");
             (self.topics.ensure_dlq_topic(group).topic_name, 0)
         } else {
             let retry = self.topics.ensure_retry_topic(group, config.retry_queue_nums);

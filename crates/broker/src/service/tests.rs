@@ -156,6 +156,80 @@ async fn failed_checks_are_errors_with_the_java_codes() {
 }
 
 #[tokio::test]
+async fn a_new_groups_offset_is_decided_as_the_java_5_broker_decides_it() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic("TopicO", 2);
+    // ConsumerManageProcessor.queryConsumerOffset: no entry and setZeroIfNotFound=false is
+    // QUERY_NOT_FOUND at once; otherwise 0 only when the queue's first message is in memory
+    // (checkInMemByConsumeOffset), which an empty or unknown queue has not.
+    let not_found = |r: crate::BrokerResult<i64>| r.map_err(|e| (e.code, e.remark));
+    let maybe_zero = (rs::QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first".to_string());
+    let never_zero = (rs::QUERY_NOT_FOUND, "Not found, do not set to zero, maybe this group boot first".to_string());
+    for (topic, queue_id) in [("TopicO", 0), ("TopicO", 1), ("NoSuchTopic", 0)] {
+        assert_eq!(not_found(b.query_consumer_offset("CG", topic, queue_id, true)), Err(maybe_zero.clone()), "{topic} {queue_id}");
+        assert_eq!(not_found(b.query_consumer_offset("CG", topic, queue_id, false)), Err(never_zero.clone()), "{topic} {queue_id}");
+    }
+    b.send(send_request("TopicO", "", b"first")).await.expect("sent");
+    assert_eq!(b.query_consumer_offset("CG", "TopicO", 0, true), Ok(0), "a young queue starts a new group at 0");
+    assert_eq!(not_found(b.query_consumer_offset("CG", "TopicO", 0, false)), Err(never_zero));
+    assert_eq!(not_found(b.query_consumer_offset("CG", "TopicO", 1, true)), Err(maybe_zero), "still empty");
+    b.commit_consumer_offset("CG", "TopicO", 1, 0);
+    assert_eq!(b.query_consumer_offset("CG", "TopicO", 1, false), Ok(0), "a stored 0 is an offset");
+}
+
+#[tokio::test]
+async fn a_pending_server_side_reset_is_the_groups_offset_until_a_pull_takes_it() {
+    let f = broker().await;
+    let b = &f.broker;
+    for body in [b"1", b"2", b"3"] {
+        b.send(send_request("TopicX", "", body)).await.expect("sent");
+    }
+    b.groups.find_or_create("CG").expect("group");
+    b.commit_consumer_offset("CG", "TopicX", 0, 3);
+    let reset = super::reset::ResetOffset { topic: "TopicX".into(), group: "CG".into(), timestamp: 0, force: true, queue_id: None, offset: None };
+    b.reset_offset(&reset).expect("reset");
+    // ConsumerOffsetManager.queryOffset answers the pending reset, and UPDATE_CONSUMER_OFFSET
+    // does not overwrite it ("Offset has been previously reset").
+    b.commit_consumer_offset("CG", "TopicX", 0, 3);
+    assert_eq!(b.query_consumer_offset("CG", "TopicX", 0, false), Ok(0));
+    let PullStart::Now(Pulled::Reset { next_begin_offset, .. }) = b.pull(PullMessageRequestHeader::for_queue("CG", "TopicX", 0, 3)).await.expect("pull") else {
+        panic!("the pull takes the reset")
+    };
+    assert_eq!(next_begin_offset, 0);
+    b.commit_consumer_offset("CG", "TopicX", 0, 2);
+    assert_eq!(b.query_consumer_offset("CG", "TopicX", 0, false), Ok(2), "commits count again");
+}
+
+#[tokio::test]
+async fn queue_offsets_and_times_of_empty_and_unknown_queues_are_javas() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic("TopicS", 1);
+    for (topic, queue_id) in [("TopicS", 0), ("NoSuchTopic", 3)] {
+        assert_eq!((b.min_offset(topic, queue_id), b.max_offset(topic, queue_id)), (0, 0));
+        assert_eq!(b.earliest_store_time(topic, queue_id), Ok(-1));
+        for boundary in [store::BoundaryType::Lower, store::BoundaryType::Upper] {
+            assert_eq!(b.offset_by_time(topic, queue_id, NOW_MS, boundary), Ok(0));
+        }
+    }
+    // Stored at t, t and t + 10.
+    for (i, at) in [NOW_MS, NOW_MS, NOW_MS + 10].into_iter().enumerate() {
+        f.clock.set(at);
+        b.send(send_request("TopicS", "", b"m")).await.expect("sent");
+        assert_eq!(b.max_offset("TopicS", 0), i as i64 + 1);
+    }
+    assert_eq!(b.earliest_store_time("TopicS", 0), Ok(NOW_MS));
+    // ConsumeQueue.getOffsetInQueueByTime: LOWER is the first stored at or after the time (the
+    // max offset past the last), UPPER the last stored at or before it (the min before the first).
+    let cases = [(NOW_MS - 1, 0, 0), (NOW_MS, 0, 1), (NOW_MS + 5, 2, 1), (NOW_MS + 10, 2, 2), (NOW_MS + 100, 3, 2)];
+    for (at, lower, upper) in cases {
+        let by = |boundary| b.offset_by_time("TopicS", 0, at, boundary).expect("offset");
+        assert_eq!((by(store::BoundaryType::Lower), by(store::BoundaryType::Upper)), (lower, upper), "at {}", at - NOW_MS);
+    }
+}
+
+#[tokio::test]
 async fn broker_permission_changes_while_serving() {
     let f = broker().await;
     let b = &f.broker;
@@ -188,6 +262,78 @@ async fn a_delayed_message_is_due_by_the_clock() {
     let entries = b.store.queue_entries(crate::put::SCHEDULE_TOPIC, 1, 0, 10).expect("schedule queue");
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].3, NOW_MS + 60_000 + 5_000);
+}
+
+#[tokio::test]
+async fn a_released_delayed_message_keeps_its_delay_real_topic_and_real_qid() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.send(send_request("TopicD", "TAGS\u{1}a\u{2}DELAY\u{1}2\u{2}UNIQ_KEY\u{1}U1\u{2}", b"later")).await.expect("sent");
+    crate::schedule::deliver_all_due(b).await;
+    assert_eq!(b.max_offset("TopicD", 0), 0, "not due before its 5 s");
+    f.clock.set(NOW_MS + 5_000);
+    crate::schedule::deliver_all_due(b).await;
+    let got = pull_now(b, "TopicD", 0).await;
+    let m = &decode_records(&got.messages).expect("records")[0];
+    assert_eq!((&m.body[..], m.topic.as_str(), m.queue_id), (&b"later"[..], "TopicD", 0));
+    // As the Java broker delivers it (ScheduleMessageService.messageTimeUp keeps the parked
+    // record's properties string), so MessageExt.getDelayTimeLevel() is 2 on the consumer.
+    let props = Properties::parse(&m.properties);
+    for (key, value) in [("DELAY", "2"), ("REAL_TOPIC", "TopicD"), ("REAL_QID", "0"), ("TAGS", "a"), ("UNIQ_KEY", "U1")] {
+        assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
+    }
+    // Its DELAY does not park it again.
+    crate::schedule::deliver_all_due(b).await;
+    assert_eq!(b.max_offset(crate::put::SCHEDULE_TOPIC, 1), 1);
+    assert_eq!(b.max_offset("TopicD", 0), 1);
+}
+
+#[tokio::test]
+async fn a_send_back_is_retried_with_the_java_brokers_properties() {
+    let f = broker().await;
+    let b = &f.broker;
+    let sent = b.send(send_request("TopicR", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}WAIT\u{1}true\u{2}", b"retry me")).await.expect("sent");
+    let original_id = protocol::message::offset_msg_id(b.store_host, sent.put.phys_offsets[0]);
+    let back = SendBack {
+        group: "CG".into(),
+        phys_offset: sent.put.phys_offsets[0],
+        delay_level: 0,
+        origin_msg_id: Some("U1".into()),
+        max_reconsume_times: None,
+        client_version: 500,
+    };
+    b.send_back(back.clone()).await.expect("to the retry topic");
+    // Reconsumed 0 times: level 3 (10 s).
+    f.clock.set(NOW_MS + 9_999);
+    crate::schedule::deliver_all_due(b).await;
+    assert_eq!(b.max_offset("%RETRY%CG", 0), 0);
+    f.clock.set(NOW_MS + 10_000);
+    crate::schedule::deliver_all_due(b).await;
+    let got = pull_now(b, "%RETRY%CG", 0).await;
+    let m = &decode_records(&got.messages).expect("records")[0];
+    assert_eq!((&m.body[..], m.reconsume_times), (&b"retry me"[..], 1));
+    let props = Properties::parse(&m.properties);
+    // AbstractSendMessageProcessor.consumerSendMsgBack: RETRY_TOPIC, WAIT=false, DELAY, and
+    // ORIGIN_MESSAGE_ID = the looked-up message's (offset) msgId; parking adds REAL_*.
+    let expected = [
+        ("RETRY_TOPIC", "TopicR"),
+        ("ORIGIN_MESSAGE_ID", original_id.as_str()),
+        ("DELAY", "3"),
+        ("WAIT", "false"),
+        ("REAL_TOPIC", "%RETRY%CG"),
+        ("REAL_QID", "0"),
+        ("TAGS", "a"),
+        ("UNIQ_KEY", "U1"),
+    ];
+    for (key, value) in expected {
+        assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
+    }
+    // Failed again: the origin stays the first message's; parked at the next level.
+    b.send_back(SendBack { phys_offset: m.physical_offset, ..back }).await.expect("retried again");
+    let parked = b.store.get(crate::put::SCHEDULE_TOPIC, 3, 0, 1, &|_| true).expect("level 4");
+    let m = &decode_records(&parked.messages).expect("records")[0];
+    let props = Properties::parse(&m.properties);
+    assert_eq!((props.get("ORIGIN_MESSAGE_ID"), props.get("DELAY"), m.reconsume_times), (Some(original_id.as_str()), Some("4"), 2));
 }
 
 #[tokio::test]
@@ -256,10 +402,38 @@ async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
     let m = &decode_records(&got.messages).expect("records")[0];
     assert_eq!(&m.body[..], b"poison");
     let props = Properties::parse(&m.properties);
-    assert_eq!(props.get("RETRY_TOPIC"), Some("TopicR"));
+    let original_id = protocol::message::offset_msg_id(b.store_host, sent.put.phys_offsets[0]);
+    for (key, value) in [("RETRY_TOPIC", "TopicR"), ("DELAY", "0"), ("WAIT", "false"), ("ORIGIN_MESSAGE_ID", original_id.as_str())] {
+        assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
+    }
     assert_eq!(m.reconsume_times, 1);
     let e = b.send_back(SendBack { phys_offset: 1 << 40, ..back(0) }).await.expect_err("no message there");
     assert_eq!(e.code, rs::SYSTEM_ERROR);
+}
+
+#[tokio::test]
+async fn a_resent_retry_goes_to_the_dlq_only_past_max_reconsume_times() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.topics.ensure_retry_topic("CG", 1);
+    // The Java client's own resend when a send-back failed: reconsumeTimes already counts it.
+    let resend = |reconsume_times| {
+        let mut r = send_request("%RETRY%CG", "DELAY\u{1}5\u{2}RETRY_TOPIC\u{1}TopicR\u{2}", b"x");
+        (r.header.reconsume_times, r.header.max_reconsume_times) = (reconsume_times, Some(2));
+        r
+    };
+    b.send(resend(2)).await.expect("retried");
+    assert_eq!(b.max_offset(crate::put::SCHEDULE_TOPIC, 4), 1, "parked for its retry, not dead yet");
+    b.send(resend(3)).await.expect("dead");
+    let got = b.store.get("%DLQ%CG", 0, 0, 1, &|_| true).expect("read");
+    let m = &decode_records(&got.messages).expect("records")[0];
+    // SendMessageProcessor.handleRetryAndDLQ: DELAY -1 into the DLQ.
+    assert_eq!(Properties::parse(&m.properties).get("DELAY"), Some("-1"));
+    // A group that holds queue locks consumes orderly: its re-sends are dead at once.
+    let mq = protocol::body::MessageQueue { topic: "TopicR".into(), broker_name: "b".into(), queue_id: 0 };
+    b.locks.lock("CG", "c1", &[mq], std::time::Instant::now());
+    b.send(resend(0)).await.expect("dead");
+    assert_eq!(b.max_offset("%DLQ%CG", 0), 2);
 }
 
 #[tokio::test]
