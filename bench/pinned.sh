@@ -12,7 +12,8 @@
 #   bench/pinned.sh sink BIN                     the trivial sink: msgs/s and its CPU per message
 #
 # WARM=seconds of unmeasured max-rate produce first (default 5; the comparison uses 30).
-# CONF="key=value;key=value" adds lines to the broker's broker.conf.
+# CONF="key=value;key=value" adds lines to the broker's broker.conf. CONC=senders of the measured
+# produce (default 64; the comparison's wide rate uses 256).
 set -uo pipefail
 mode=${1:?mode}; bin=$(realpath "${2:?binary}"); shift 2
 warm=${WARM:-5}
@@ -48,7 +49,7 @@ produce|profile)
     t0=$(cpu_ticks $pid) w0=$(writes $pid) c0=$(switches $pid)
     perf_pid=
     if [ "$mode" = profile ]; then taskset -c 1 perf record -e cpu-clock -F 2000 -p $pid -o perf.data -- sleep "$secs" >/dev/null 2>&1 & perf_pid=$!; fi
-    out=$(load -n 127.0.0.1:$ns -t Bench -d "$secs" -c 64 --json 2>/dev/null)
+    out=$(load -n 127.0.0.1:$ns -t Bench -d "$secs" -c "${CONC:-64}" --json 2>/dev/null)
     t1=$(cpu_ticks $pid) w1=$(writes $pid) c1=$(switches $pid)
     [ -z "$perf_pid" ] || wait "$perf_pid"
     python3 -c 'import json,sys; j=json.loads(sys.argv[1]); n=j["msgs"]; a=[int(x) for x in sys.argv[2:]]

@@ -61,7 +61,10 @@ impl Handler for BrokerHandler {
                 for hook in &hooks {
                     hook.before(channel.peer_addr(), &command, &request)?;
                 }
-                execute(&broker, &channel, &command, request).await
+                // By reference: the decoded request is kept once in this future's state, not
+                // copied into each future below it (each copy made every request's boxed
+                // future larger, and cost about 4 % of the max send rate).
+                execute(&broker, &channel, &command, &request).await
             };
             Some(match answered.await {
                 Ok(response) => response,
@@ -75,45 +78,47 @@ impl Handler for BrokerHandler {
     }
 }
 
-async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, request: Request<'_>) -> BrokerResult<RemotingCommand> {
+async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, request: &Request<'_>) -> BrokerResult<RemotingCommand> {
     match request {
         Request::Send(r) => send::send(b, cmd, r).await,
         Request::Reply(r) => send::reply(b, cmd, r).await,
         Request::Pull(h) => pull::pull(b, ch, cmd, h).await,
         Request::SendBack(r) => send_back::send_back(b, cmd, r).await,
-        Request::Heartbeat(hb) => client_manage::heartbeat(b, ch, cmd, &hb),
-        Request::Unregister { producer_group, consumer_group } => client_manage::unregister(b, ch, cmd, producer_group, consumer_group),
+        Request::Heartbeat(hb) => client_manage::heartbeat(b, ch, cmd, hb),
+        Request::Unregister { producer_group, consumer_group } => client_manage::unregister(b, ch, cmd, *producer_group, *consumer_group),
         Request::ConsumerList { group } => client_manage::consumer_list(b, cmd, group),
         Request::CheckClientConfig { expression_type } => client_manage::check_client_config(b, cmd, expression_type.as_deref()),
-        Request::QueryConsumerOffset { group, topic, queue_id, zero_if_not_found } => consumer::query_offset(b, cmd, group, topic, queue_id, zero_if_not_found),
-        Request::UpdateConsumerOffset { group, topic, queue_id, offset } => consumer::update_offset(b, cmd, group, topic, queue_id, offset),
-        Request::MaxOffset { topic, queue_id } => consumer::max_offset(b, cmd, topic, queue_id),
-        Request::MinOffset { topic, queue_id } => consumer::min_offset(b, cmd, topic, queue_id),
-        Request::SearchOffset { topic, queue_id, timestamp_ms, boundary } => consumer::search_offset(b, cmd, topic, queue_id, timestamp_ms, boundary),
-        Request::EarliestStoreTime { topic, queue_id } => consumer::earliest_store_time(b, cmd, topic, queue_id),
-        Request::ViewMessage { phys_offset } => query::view_by_offset(b, cmd, phys_offset),
-        Request::QueryByKey { topic, key, max, begin_ms, end_ms, unique } => query::by_key(b, cmd, topic, key, max, (begin_ms, end_ms), unique),
-        Request::Lock(r) => lock::lock(b, cmd, &r),
-        Request::Unlock(r) => lock::unlock(b, cmd, &r),
-        Request::CreateTopic(r) => admin::create_topic(b, cmd, r),
+        Request::QueryConsumerOffset { group, topic, queue_id, zero_if_not_found } => {
+            consumer::query_offset(b, cmd, group, topic, *queue_id, *zero_if_not_found)
+        }
+        Request::UpdateConsumerOffset { group, topic, queue_id, offset } => consumer::update_offset(b, cmd, group, topic, *queue_id, *offset),
+        Request::MaxOffset { topic, queue_id } => consumer::max_offset(b, cmd, topic, *queue_id),
+        Request::MinOffset { topic, queue_id } => consumer::min_offset(b, cmd, topic, *queue_id),
+        Request::SearchOffset { topic, queue_id, timestamp_ms, boundary } => consumer::search_offset(b, cmd, topic, *queue_id, *timestamp_ms, *boundary),
+        Request::EarliestStoreTime { topic, queue_id } => consumer::earliest_store_time(b, cmd, topic, *queue_id),
+        Request::ViewMessage { phys_offset } => query::view_by_offset(b, cmd, *phys_offset),
+        Request::QueryByKey { topic, key, max, begin_ms, end_ms, unique } => query::by_key(b, cmd, topic, key, *max, (*begin_ms, *end_ms), *unique),
+        Request::Lock(r) => lock::lock(b, cmd, r),
+        Request::Unlock(r) => lock::unlock(b, cmd, r),
+        Request::CreateTopic(r) => admin::create_topic(b, cmd, r.clone()),
         Request::DeleteTopic { topic } => admin::delete_topic(b, cmd, topic).await,
         Request::AllTopicConfig => admin::all_topic_config(b, cmd),
         Request::TopicConfig { topic } => admin::topic_config(b, cmd, topic),
         Request::TopicNames => admin::topic_names(b, cmd),
         Request::TopicStats { topic } => admin::topic_stats(b, cmd, topic),
         Request::SystemTopics => admin::system_topics(b, cmd),
-        Request::CreateGroup(g) => admin::create_group(b, cmd, g),
-        Request::DeleteGroup { group, clean_offset } => admin::delete_group(b, cmd, group, clean_offset),
+        Request::CreateGroup(g) => admin::create_group(b, cmd, g.clone()),
+        Request::DeleteGroup { group, clean_offset } => admin::delete_group(b, cmd, group, *clean_offset),
         Request::AllGroups => admin::all_groups(b, cmd),
         Request::GroupConfig { group } => admin::group_config(b, cmd, group),
         Request::RuntimeInfo => admin::runtime_info(b, cmd),
         Request::BrokerConfig => admin::broker_config(b, cmd),
-        Request::UpdateBrokerConfig(changes) => admin::update_broker_config(b, cmd, &changes),
+        Request::UpdateBrokerConfig(changes) => admin::update_broker_config(b, cmd, changes),
         Request::ConsumerConnections { group } => admin::consumer_connections(b, cmd, group),
-        Request::ConsumeStats { group, topic } => admin::consume_stats(b, cmd, group, topic),
+        Request::ConsumeStats { group, topic } => admin::consume_stats(b, cmd, group, *topic),
         Request::ConsumedBy { topic } => admin::consumed_by(b, cmd, topic),
-        Request::ResetOffset(r) => reset::reset_offset(b, cmd, &r),
-        Request::ConsumerRunningInfo { group, client_id, jstack } => admin::consumer_running_info(b, cmd, group, client_id, jstack).await,
+        Request::ResetOffset(r) => reset::reset_offset(b, cmd, r),
+        Request::ConsumerRunningInfo { group, client_id, jstack } => admin::consumer_running_info(b, cmd, group, client_id, *jstack).await,
     }
 }
 

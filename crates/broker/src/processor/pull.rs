@@ -13,7 +13,7 @@ use crate::error::BrokerResult;
 use crate::service::pull::{PullStart, Pulled};
 use crate::Broker;
 
-pub async fn pull(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand, h: PullMessageRequestHeader) -> BrokerResult<RemotingCommand> {
+pub async fn pull(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand, h: &PullMessageRequestHeader) -> BrokerResult<RemotingCommand> {
     let queue_offset = h.queue_offset;
     let pulled = match b.pull(h).await? {
         PullStart::Now(p) => p,

@@ -11,12 +11,12 @@ use crate::error::BrokerResult;
 use crate::service::send::{SendRequest, Sent};
 use crate::Broker;
 
-pub async fn send(b: &Arc<Broker>, req: &RemotingCommand, r: SendRequest<'_>) -> BrokerResult<RemotingCommand> {
+pub async fn send(b: &Arc<Broker>, req: &RemotingCommand, r: &SendRequest<'_>) -> BrokerResult<RemotingCommand> {
     let sent = b.send(r).await?;
     Ok(answer(b, req, sent))
 }
 
-pub async fn reply(b: &Arc<Broker>, req: &RemotingCommand, r: SendRequest<'_>) -> BrokerResult<RemotingCommand> {
+pub async fn reply(b: &Arc<Broker>, req: &RemotingCommand, r: &SendRequest<'_>) -> BrokerResult<RemotingCommand> {
     let sent = b.reply(r).await?;
     Ok(answer(b, req, sent))
 }

@@ -9,7 +9,7 @@ use crate::error::BrokerResult;
 use crate::service::send_back::SendBack;
 use crate::Broker;
 
-pub async fn send_back(b: &Arc<Broker>, req: &RemotingCommand, r: SendBack) -> BrokerResult<RemotingCommand> {
+pub async fn send_back(b: &Arc<Broker>, req: &RemotingCommand, r: &SendBack) -> BrokerResult<RemotingCommand> {
     b.send_back(r).await?;
     Ok(ok(req))
 }

@@ -112,16 +112,16 @@ impl Parking {
 impl Broker {
     /// PULL_MESSAGE / LITE_PULL_MESSAGE: reads what is there, or returns a [`Parking`] when
     /// nothing is and the request may wait.
-    pub async fn pull(self: &Arc<Self>, h: PullMessageRequestHeader) -> BrokerResult<PullStart> {
-        let filter = self.check_pull(&h)?;
-        if let Some(reset) = self.offset_reset(&h) {
+    pub async fn pull(self: &Arc<Self>, h: &PullMessageRequestHeader) -> BrokerResult<PullStart> {
+        let filter = self.check_pull(h)?;
+        if let Some(reset) = self.offset_reset(h) {
             return Ok(PullStart::Now(reset));
         }
         if h.sys_flag & pull_flag::COMMIT_OFFSET != 0 && h.commit_offset >= 0 {
             self.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
         }
         let max_msgs = h.max_msg_nums.max(1) as usize;
-        let result = self.read(&h, max_msgs, &filter).await?;
+        let result = self.read(h, max_msgs, &filter).await?;
         let suspend = h.sys_flag & pull_flag::SUSPEND != 0;
         if !suspend || result.status != GetStatus::OffsetOverflowOne {
             return Ok(PullStart::Now(self.answer(result)));
@@ -136,7 +136,7 @@ impl Broker {
             self.parked_pulls.fetch_sub(1, Ordering::AcqRel);
             return Ok(PullStart::Now(self.answer(result)));
         }
-        Ok(PullStart::Park(Parking { broker: self.clone(), header: h, filter, max_msgs, hold }))
+        Ok(PullStart::Park(Parking { broker: self.clone(), header: h.clone(), filter, max_msgs, hold }))
     }
 
     /// Counts what a pull hands out (the runtime info's get totals).

@@ -19,7 +19,7 @@ const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
 const PUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Broker {
-    pub async fn reply(&self, req: SendRequest<'_>) -> BrokerResult<Sent> {
+    pub async fn reply(&self, req: &SendRequest<'_>) -> BrokerResult<Sent> {
         let h = &req.header;
         self.check_send(h, req.body.len())?;
         let queue_id = h.queue_id.max(0);

@@ -47,7 +47,7 @@ pub struct Sent {
 }
 
 impl Broker {
-    pub async fn send(&self, req: SendRequest<'_>) -> BrokerResult<Sent> {
+    pub async fn send(&self, req: &SendRequest<'_>) -> BrokerResult<Sent> {
         let h = &req.header;
         let topic = self.check_send(h, req.body.len())?;
         let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };

@@ -28,7 +28,7 @@ pub struct SendBack {
 }
 
 impl Broker {
-    pub async fn send_back(&self, r: SendBack) -> BrokerResult<()> {
+    pub async fn send_back(&self, r: &SendBack) -> BrokerResult<()> {
         let group = r.group.as_str();
         let Some(config) = self.groups.find_or_create(group) else {
             return Err(BrokerError::new(rs::SUBSCRIPTION_GROUP_NOT_EXIST, format!("subscription group not exist, {group}")));

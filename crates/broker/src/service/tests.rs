@@ -62,7 +62,7 @@ fn send_request(topic: &str, properties: &str, body: &'static [u8]) -> SendReque
 }
 
 async fn pull_now(b: &Arc<Broker>, topic: &str, offset: i64) -> store::GetResult {
-    match b.pull(PullMessageRequestHeader::for_queue("CG", topic, 0, offset)).await.expect("pull") {
+    match b.pull(&PullMessageRequestHeader::for_queue("CG", topic, 0, offset)).await.expect("pull") {
         PullStart::Now(Pulled::Read(r)) => r,
         _ => panic!("a plain pull answers at once"),
     }
@@ -124,7 +124,7 @@ fn info(conn: Arc<FakeClient>) -> ClientInfo {
 async fn a_sent_message_is_pulled_back_with_the_clocks_store_time() {
     let f = broker().await;
     let b = &f.broker;
-    let sent = b.send(send_request("TopicA", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}", b"hello")).await.expect("sent");
+    let sent = b.send(&send_request("TopicA", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}", b"hello")).await.expect("sent");
     assert_eq!((sent.queue_id, sent.put.first_queue_offset, sent.flush_timed_out), (0, 0, false));
     assert_eq!(sent.uniq_key.as_deref(), Some("U1"), "the answer's transactionId");
     let got = pull_now(b, "TopicA", 0).await;
@@ -141,15 +141,15 @@ async fn a_sent_message_is_pulled_back_with_the_clocks_store_time() {
 async fn failed_checks_are_errors_with_the_java_codes() {
     let f = broker_with(|c| c.auto_create_topic_enable = false).await;
     let b = &f.broker;
-    let e = b.send(send_request("Missing", "", b"x")).await.expect_err("no such topic");
+    let e = b.send(&send_request("Missing", "", b"x")).await.expect_err("no such topic");
     assert_eq!(e.code, rs::TOPIC_NOT_EXIST);
     assert!(e.remark.contains("Missing"), "{e}");
-    let e = b.send(send_request("bad topic!", "", b"x")).await.expect_err("bad name");
+    let e = b.send(&send_request("bad topic!", "", b"x")).await.expect_err("bad name");
     assert_eq!(e.code, rs::INVALID_PARAMETER);
-    let e = b.send(send_request("SCHEDULE_TOPIC_XXXX", "", b"x")).await.expect_err("system topic");
+    let e = b.send(&send_request("SCHEDULE_TOPIC_XXXX", "", b"x")).await.expect_err("system topic");
     assert_eq!(e.code, rs::NO_PERMISSION);
     b.topics.ensure_system_topic("TopicT", 1);
-    let e = b.send(send_request("TopicT", "TIMER_DELIVER_MS\u{1}123\u{2}", b"x")).await.expect_err("timer");
+    let e = b.send(&send_request("TopicT", "TIMER_DELIVER_MS\u{1}123\u{2}", b"x")).await.expect_err("timer");
     assert_eq!(e.code, rs::MESSAGE_ILLEGAL);
     let e = b.query_consumer_offset("CG", "TopicT", 0, false).expect_err("nothing committed");
     assert_eq!(e.code, rs::QUERY_NOT_FOUND);
@@ -170,7 +170,7 @@ async fn a_new_groups_offset_is_decided_as_the_java_5_broker_decides_it() {
         assert_eq!(not_found(b.query_consumer_offset("CG", topic, queue_id, true)), Err(maybe_zero.clone()), "{topic} {queue_id}");
         assert_eq!(not_found(b.query_consumer_offset("CG", topic, queue_id, false)), Err(never_zero.clone()), "{topic} {queue_id}");
     }
-    b.send(send_request("TopicO", "", b"first")).await.expect("sent");
+    b.send(&send_request("TopicO", "", b"first")).await.expect("sent");
     assert_eq!(b.query_consumer_offset("CG", "TopicO", 0, true), Ok(0), "a young queue starts a new group at 0");
     assert_eq!(not_found(b.query_consumer_offset("CG", "TopicO", 0, false)), Err(never_zero));
     assert_eq!(not_found(b.query_consumer_offset("CG", "TopicO", 1, true)), Err(maybe_zero), "still empty");
@@ -183,7 +183,7 @@ async fn a_pending_server_side_reset_is_the_groups_offset_until_a_pull_takes_it(
     let f = broker().await;
     let b = &f.broker;
     for body in [b"1", b"2", b"3"] {
-        b.send(send_request("TopicX", "", body)).await.expect("sent");
+        b.send(&send_request("TopicX", "", body)).await.expect("sent");
     }
     b.groups.find_or_create("CG").expect("group");
     b.commit_consumer_offset("CG", "TopicX", 0, 3);
@@ -193,7 +193,8 @@ async fn a_pending_server_side_reset_is_the_groups_offset_until_a_pull_takes_it(
     // does not overwrite it ("Offset has been previously reset").
     b.commit_consumer_offset("CG", "TopicX", 0, 3);
     assert_eq!(b.query_consumer_offset("CG", "TopicX", 0, false), Ok(0));
-    let PullStart::Now(Pulled::Reset { next_begin_offset, .. }) = b.pull(PullMessageRequestHeader::for_queue("CG", "TopicX", 0, 3)).await.expect("pull") else {
+    let PullStart::Now(Pulled::Reset { next_begin_offset, .. }) = b.pull(&PullMessageRequestHeader::for_queue("CG", "TopicX", 0, 3)).await.expect("pull")
+    else {
         panic!("the pull takes the reset")
     };
     assert_eq!(next_begin_offset, 0);
@@ -216,7 +217,7 @@ async fn queue_offsets_and_times_of_empty_and_unknown_queues_are_javas() {
     // Stored at t, t and t + 10.
     for (i, at) in [NOW_MS, NOW_MS, NOW_MS + 10].into_iter().enumerate() {
         f.clock.set(at);
-        b.send(send_request("TopicS", "", b"m")).await.expect("sent");
+        b.send(&send_request("TopicS", "", b"m")).await.expect("sent");
         assert_eq!(b.max_offset("TopicS", 0), i as i64 + 1);
     }
     assert_eq!(b.earliest_store_time("TopicS", 0), Ok(NOW_MS));
@@ -233,13 +234,13 @@ async fn queue_offsets_and_times_of_empty_and_unknown_queues_are_javas() {
 async fn broker_permission_changes_while_serving() {
     let f = broker().await;
     let b = &f.broker;
-    b.send(send_request("TopicP", "", b"1")).await.expect("writable at first");
+    b.send(&send_request("TopicP", "", b"1")).await.expect("writable at first");
     let version = b.topics.snapshot().data_version.counter;
     let read_only = [("brokerPermission".to_string(), perm::READ.to_string())].into();
     b.update_config(&read_only).expect("permission updated");
     assert_eq!(b.runtime.permission(), perm::READ);
     assert!(b.topics.snapshot().data_version.counter > version, "a new data version: the NameServers take the topics again");
-    let e = b.send(send_request("TopicP", "", b"2")).await.expect_err("read only");
+    let e = b.send(&send_request("TopicP", "", b"2")).await.expect_err("read only");
     assert_eq!(e.code, rs::NO_PERMISSION);
     assert_eq!(pull_now(b, "TopicP", 0).await.status, GetStatus::Found, "reads go on");
     assert!(b.config_properties().contains(&format!("brokerPermission={}", perm::READ)));
@@ -257,7 +258,7 @@ async fn a_delayed_message_is_due_by_the_clock() {
     let f = broker().await;
     let b = &f.broker;
     f.clock.set(NOW_MS + 60_000);
-    b.send(send_request("TopicD", "DELAY\u{1}2\u{2}", b"later")).await.expect("sent");
+    b.send(&send_request("TopicD", "DELAY\u{1}2\u{2}", b"later")).await.expect("sent");
     // Level 2 is 5 s: parked in the schedule topic with its due time as the tag code.
     let entries = b.store.queue_entries(crate::put::SCHEDULE_TOPIC, 1, 0, 10).expect("schedule queue");
     assert_eq!(entries.len(), 1);
@@ -268,7 +269,7 @@ async fn a_delayed_message_is_due_by_the_clock() {
 async fn a_released_delayed_message_keeps_its_delay_real_topic_and_real_qid() {
     let f = broker().await;
     let b = &f.broker;
-    b.send(send_request("TopicD", "TAGS\u{1}a\u{2}DELAY\u{1}2\u{2}UNIQ_KEY\u{1}U1\u{2}", b"later")).await.expect("sent");
+    b.send(&send_request("TopicD", "TAGS\u{1}a\u{2}DELAY\u{1}2\u{2}UNIQ_KEY\u{1}U1\u{2}", b"later")).await.expect("sent");
     crate::schedule::deliver_all_due(b).await;
     assert_eq!(b.max_offset("TopicD", 0), 0, "not due before its 5 s");
     f.clock.set(NOW_MS + 5_000);
@@ -292,7 +293,7 @@ async fn a_released_delayed_message_keeps_its_delay_real_topic_and_real_qid() {
 async fn a_send_back_is_retried_with_the_java_brokers_properties() {
     let f = broker().await;
     let b = &f.broker;
-    let sent = b.send(send_request("TopicR", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}WAIT\u{1}true\u{2}", b"retry me")).await.expect("sent");
+    let sent = b.send(&send_request("TopicR", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}WAIT\u{1}true\u{2}", b"retry me")).await.expect("sent");
     let original_id = protocol::message::offset_msg_id(b.store_host, sent.put.phys_offsets[0]);
     let back = SendBack {
         group: "CG".into(),
@@ -302,7 +303,7 @@ async fn a_send_back_is_retried_with_the_java_brokers_properties() {
         max_reconsume_times: None,
         client_version: 500,
     };
-    b.send_back(back.clone()).await.expect("to the retry topic");
+    b.send_back(&back).await.expect("to the retry topic");
     // Reconsumed 0 times: level 3 (10 s).
     f.clock.set(NOW_MS + 9_999);
     crate::schedule::deliver_all_due(b).await;
@@ -329,7 +330,7 @@ async fn a_send_back_is_retried_with_the_java_brokers_properties() {
         assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
     }
     // Failed again: the origin stays the first message's; parked at the next level.
-    b.send_back(SendBack { phys_offset: m.physical_offset, ..back }).await.expect("retried again");
+    b.send_back(&SendBack { phys_offset: m.physical_offset, ..back }).await.expect("retried again");
     let parked = b.store.get(crate::put::SCHEDULE_TOPIC, 3, 0, 1, &|_| true).expect("level 4");
     let m = &decode_records(&parked.messages).expect("records")[0];
     let props = Properties::parse(&m.properties);
@@ -340,14 +341,14 @@ async fn a_send_back_is_retried_with_the_java_brokers_properties() {
 async fn a_parked_pull_wakes_when_a_message_arrives_and_ends_when_its_client_goes() {
     let f = broker().await;
     let b = &f.broker;
-    b.send(send_request("TopicL", "", b"first")).await.expect("sent");
+    b.send(&send_request("TopicL", "", b"first")).await.expect("sent");
     let mut h = PullMessageRequestHeader::for_queue("CG", "TopicL", 0, 1).long_poll(30_000);
     h.sys_flag |= pull_flag::SUSPEND;
-    let PullStart::Park(parking) = b.pull(h.clone()).await.expect("pull") else { panic!("nothing there: parks") };
+    let PullStart::Park(parking) = b.pull(&h).await.expect("pull") else { panic!("nothing there: parks") };
     assert_eq!(b.parked_pulls.load(Ordering::Acquire), 1);
     let waiting = tokio::spawn(parking.wait(std::future::pending()));
     tokio::task::yield_now().await;
-    b.send(send_request("TopicL", "", b"wake")).await.expect("sent");
+    b.send(&send_request("TopicL", "", b"wake")).await.expect("sent");
     let Pulled::Read(r) = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("woken").expect("task").expect("pull") else {
         panic!("no reset")
     };
@@ -355,7 +356,7 @@ async fn a_parked_pull_wakes_when_a_message_arrives_and_ends_when_its_client_goe
     assert_eq!(b.parked_pulls.load(Ordering::Acquire), 0, "the slot is given back");
     // At the end of the queue again: a client that goes away ends the wait at once.
     h.queue_offset = 2;
-    let PullStart::Park(parking) = b.pull(h).await.expect("pull") else { panic!("parks again") };
+    let PullStart::Park(parking) = b.pull(&h).await.expect("pull") else { panic!("parks again") };
     let Pulled::Read(r) = parking.wait(async {}).await.expect("pull") else { panic!("no reset") };
     assert_eq!(r.status, GetStatus::OffsetOverflowOne);
     assert_eq!(b.parked_pulls.load(Ordering::Acquire), 0);
@@ -386,7 +387,7 @@ async fn heartbeats_register_consumers_make_the_retry_topic_and_tell_members_of_
 async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
     let f = broker().await;
     let b = &f.broker;
-    let sent = b.send(send_request("TopicR", "", b"poison")).await.expect("sent");
+    let sent = b.send(&send_request("TopicR", "", b"poison")).await.expect("sent");
     let back = |delay_level| SendBack {
         group: "CG".into(),
         phys_offset: sent.put.phys_offsets[0],
@@ -395,7 +396,7 @@ async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
         max_reconsume_times: Some(0),
         client_version: 500,
     };
-    b.send_back(back(-1)).await.expect("to the DLQ");
+    b.send_back(&back(-1)).await.expect("to the DLQ");
     let dlq = b.topics.get("%DLQ%CG").expect("DLQ topic");
     assert_eq!((dlq.read_queue_nums, dlq.write_queue_nums), (1, 1));
     let got = b.store.get("%DLQ%CG", 0, 0, 1, &|_| true).expect("read");
@@ -407,7 +408,7 @@ async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
         assert_eq!(props.get(key), Some(value), "{key} in {props:?}");
     }
     assert_eq!(m.reconsume_times, 1);
-    let e = b.send_back(SendBack { phys_offset: 1 << 40, ..back(0) }).await.expect_err("no message there");
+    let e = b.send_back(&SendBack { phys_offset: 1 << 40, ..back(0) }).await.expect_err("no message there");
     assert_eq!(e.code, rs::SYSTEM_ERROR);
 }
 
@@ -422,9 +423,9 @@ async fn a_resent_retry_goes_to_the_dlq_only_past_max_reconsume_times() {
         (r.header.reconsume_times, r.header.max_reconsume_times) = (reconsume_times, Some(2));
         r
     };
-    b.send(resend(2)).await.expect("retried");
+    b.send(&resend(2)).await.expect("retried");
     assert_eq!(b.max_offset(crate::put::SCHEDULE_TOPIC, 4), 1, "parked for its retry, not dead yet");
-    b.send(resend(3)).await.expect("dead");
+    b.send(&resend(3)).await.expect("dead");
     let got = b.store.get("%DLQ%CG", 0, 0, 1, &|_| true).expect("read");
     let m = &decode_records(&got.messages).expect("records")[0];
     // SendMessageProcessor.handleRetryAndDLQ: DELAY -1 into the DLQ.
@@ -432,7 +433,7 @@ async fn a_resent_retry_goes_to_the_dlq_only_past_max_reconsume_times() {
     // A group that holds queue locks consumes orderly: its re-sends are dead at once.
     let mq = protocol::body::MessageQueue { topic: "TopicR".into(), broker_name: "b".into(), queue_id: 0 };
     b.locks.lock("CG", "c1", &[mq], std::time::Instant::now());
-    b.send(resend(0)).await.expect("dead");
+    b.send(&resend(0)).await.expect("dead");
     assert_eq!(b.max_offset("%DLQ%CG", 0), 2);
 }
 
@@ -440,8 +441,8 @@ async fn a_resent_retry_goes_to_the_dlq_only_past_max_reconsume_times() {
 async fn a_client_side_reset_is_pushed_to_each_member() {
     let f = broker_with(|c| c.use_server_side_reset_offset = false).await;
     let b = &f.broker;
-    b.send(send_request("TopicX", "", b"1")).await.expect("sent");
-    b.send(send_request("TopicX", "", b"2")).await.expect("sent");
+    b.send(&send_request("TopicX", "", b"1")).await.expect("sent");
+    b.send(&send_request("TopicX", "", b"2")).await.expect("sent");
     let client = FakeClient::new(rs::SUCCESS);
     b.heartbeat(&consumer_heartbeat("c1", "CG", "TopicX"), info(client.clone()));
     for q in 0..4 {
@@ -466,7 +467,7 @@ async fn a_reply_is_asked_of_the_requester_and_stored() {
     let hb = HeartbeatData { client_id: "requester-1".into(), producer_data_set: vec![Default::default()], ..Default::default() };
     b.heartbeat(&hb, info(requester.clone()));
     let reply_topic = format!("{}_REPLY_TOPIC", b.config.broker_cluster_name);
-    let sent = b.reply(send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}requester-1\u{2}", b"answer")).await.expect("replied");
+    let sent = b.reply(&send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}requester-1\u{2}", b"answer")).await.expect("replied");
     assert_eq!(sent.put.first_queue_offset, 0);
     let asks = requester.asks.lock().expect("asks").clone();
     let [ClientAsk::Reply(m)] = &asks[..] else { panic!("one reply pushed: {asks:?}") };
@@ -474,9 +475,9 @@ async fn a_reply_is_asked_of_the_requester_and_stored() {
     let refused = FakeClient::new(rs::SYSTEM_ERROR);
     let hb = HeartbeatData { client_id: "requester-2".into(), producer_data_set: vec![Default::default()], ..Default::default() };
     b.heartbeat(&hb, info(refused));
-    let e = b.reply(send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}requester-2\u{2}", b"x")).await.expect_err("refused");
+    let e = b.reply(&send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}requester-2\u{2}", b"x")).await.expect_err("refused");
     assert_eq!(e.code, rs::SYSTEM_ERROR);
-    let e = b.reply(send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}nobody\u{2}", b"x")).await.expect_err("unknown");
+    let e = b.reply(&send_request(&reply_topic, "REPLY_TO_CLIENT\u{1}nobody\u{2}", b"x")).await.expect_err("unknown");
     assert!(e.remark.contains("nobody"), "{e}");
 }
 
@@ -486,7 +487,7 @@ async fn a_delayed_message_recovered_after_a_crash_keeps_its_due_time() {
     let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
     let clock = Arc::new(ManualClock::new(NOW_MS));
     let b = Broker::open(config.clone(), clock.clone()).await.expect("broker opens");
-    b.send(send_request("TopicC", "DELAY\u{1}3\u{2}", b"in 10 s")).await.expect("sent");
+    b.send(&send_request("TopicC", "DELAY\u{1}3\u{2}", b"in 10 s")).await.expect("sent");
     let before = b.store.queue_entries(crate::put::SCHEDULE_TOPIC, 2, 0, 10).expect("schedule queue");
     assert_eq!(before[0].3, NOW_MS + 10_000);
     b.store.shutdown().await;
