@@ -19,12 +19,16 @@ cargo test --workspace --locked
 
 echo "== rust-version: the workspace builds with the oldest Rust it declares"
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
-if command -v rustup >/dev/null; then
-    rustup toolchain install "$msrv" --profile minimal >/dev/null
-    CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --workspace --all-targets --locked
-else
+if ! command -v rustup >/dev/null; then
     echo "rustup is not installed: cannot check rust-version $msrv" >&2
     exit 1
+fi
+if rustup toolchain install "$msrv" --profile minimal >/dev/null; then
+    CARGO_TARGET_DIR=target/msrv cargo "+$msrv" check --workspace --all-targets --locked
+else
+    # Only the toolchain's download can fail here (rustup's server, not a package registry):
+    # say so loudly rather than stop every other test.
+    echo "WARNING: rust-version $msrv NOT CHECKED: rustup could not install that toolchain" >&2
 fi
 
 echo "== fuzz smoke (every target in fuzz/, briefly)"
