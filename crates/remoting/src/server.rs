@@ -42,12 +42,45 @@ impl Default for ServerConfig {
 /// The live connections of a server, so a stopping server can close them all.
 #[derive(Default)]
 pub struct Connections {
-    live: Mutex<HashMap<u64, Arc<Channel>>>,
+    live: Mutex<Live>,
+}
+
+#[derive(Default)]
+struct Live {
+    channels: HashMap<u64, Arc<Channel>>,
+    /// Set once the server stops: a connection set up after that (its setup task ran late, or
+    /// its handshake ended) is closed instead of served.
+    stopping: bool,
 }
 
 impl Connections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a new connection in; false, with the channel closed, once the server is stopping.
+    fn add(&self, channel: &Arc<Channel>) -> bool {
+        let mut live = self.lock();
+        if live.stopping {
+            drop(live);
+            channel.close();
+            return false;
+        }
+        live.channels.insert(channel.id(), channel.clone());
+        true
+    }
+
+    fn remove(&self, channel: &Channel) {
+        self.lock().channels.remove(&channel.id());
+    }
+
+    /// Closes every connection now, and any set up from here on.
     pub fn close_all(&self) {
-        let live: Vec<_> = self.live.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, c)| c).collect();
+        let live: Vec<_> = {
+            let mut live = self.lock();
+            live.stopping = true;
+            live.channels.drain().map(|(_, c)| c).collect()
+        };
         for c in live {
             c.close();
         }
@@ -55,8 +88,13 @@ impl Connections {
 
     /// Ends every connection gently (`Channel::finish`): answers already queued are written,
     /// then each side is shut; waits up to `grace` for peers to close, then closes the rest.
+    /// A connection set up meanwhile is closed at once.
     pub async fn finish_all(&self, grace: Duration) {
-        let live: Vec<Arc<Channel>> = self.live.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let live: Vec<Arc<Channel>> = {
+            let mut live = self.lock();
+            live.stopping = true;
+            live.channels.values().cloned().collect()
+        };
         for c in &live {
             c.finish();
         }
@@ -68,7 +106,7 @@ impl Connections {
     }
 
     pub fn len(&self) -> usize {
-        self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.lock().channels.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -107,9 +145,10 @@ pub async fn serve_with(listener: TcpListener, acceptor: Arc<dyn Acceptor>, hand
                     return;
                 }
             };
-            connections.live.lock().unwrap_or_else(|e| e.into_inner()).insert(channel.id(), channel.clone());
-            channel.closed().await;
-            connections.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&channel.id());
+            if connections.add(&channel) {
+                channel.closed().await;
+                connections.remove(&channel);
+            }
             drop(permit);
         });
     }
