@@ -284,7 +284,14 @@ impl Codec<crate::put::DelayLevels> for Delays {
         crate::put::DelayLevels::parse(value).map_err(|reason| invalid(key, value, reason))
     }
     fn print(&self, value: &crate::put::DelayLevels) -> String {
-        value.0.iter().map(|d| format!("{}s", d.as_secs())).collect::<Vec<_>>().join(" ")
+        // Each level in its largest whole unit, as an operator writes them ("1m", not "60s").
+        let unit = |secs: u64| match secs {
+            s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+            s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+            s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        };
+        value.0.iter().map(|d| unit(d.as_secs())).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -482,6 +489,7 @@ mod tests {
             again.apply(&parse_properties(&printed)).unwrap();
             assert_eq!(again.to_properties(), printed);
         }
+        assert!(BrokerConfig::default().to_properties().contains("messageDelayLevel=1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h\n"));
         let c = BrokerConfig::default();
         let mut unset = c.clone();
         unset.apply(&parse_properties("namesrvAddr=\ndiskCapacityBytes=0")).unwrap();

@@ -1,6 +1,6 @@
 //! [`BrokerError`]: the one error of the broker's operations. It carries the RocketMQ
 //! response code and remark a client understands; each front end turns it into its own
-//! answer in one place (remoting: `processor::respond`).
+//! answer in one place (remoting: `processor::error`).
 
 use protocol::codes::response as rs;
 use protocol::ProtocolError;

@@ -119,6 +119,8 @@ pub struct Channel {
     inflight: AtomicUsize,
     inflight_freed: Notify,
     max_inflight: usize,
+    /// Bytes the reader's buffer holds when it last looked (0 while a quiet connection waits).
+    read_buffer_bytes: AtomicUsize,
 }
 
 /// The two ends of a connection, as the channel reports them.
@@ -174,6 +176,7 @@ impl Channel {
             inflight: AtomicUsize::new(0),
             inflight_freed: Notify::new(),
             max_inflight: config.max_inflight_requests.max(1),
+            read_buffer_bytes: AtomicUsize::new(0),
         });
         tokio::spawn(write_loop(channel.clone(), write_half, rx));
         tokio::spawn(read_loop(channel.clone(), read_half, handler, config));
@@ -190,6 +193,12 @@ impl Channel {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The capacity of the reader's buffer as it waits for bytes: what an idle connection
+    /// keeps (0 once it gives the buffer back).
+    pub fn read_buffer_bytes(&self) -> usize {
+        self.read_buffer_bytes.load(Ordering::Relaxed)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -479,6 +488,8 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
     // read only notes when it happened, and the timer, when it fires, checks that.
     let idle_timeout = config.idle_timeout;
     let mut last_read = tokio::time::Instant::now();
+    // Set by the idle timer: the peer has been quiet for `SHRINK_AFTER` with a grown buffer.
+    let mut shrink_due = false;
     let idle = tokio::time::sleep(idle_timeout);
     tokio::pin!(idle);
     let closed = channel.closed();
@@ -520,6 +531,12 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
             Ok(None) => {}
             Err(e) => break format!("bad frame: {e}"),
         }
+        if shrink_due && buf.is_empty() {
+            // Quiet for `SHRINK_AFTER` after its reads had grown: back to the smallest reads,
+            // and below, no buffer while it stays quiet.
+            shrink_due = false;
+            read_size = READ_MIN_BYTES;
+        }
         if buf.is_empty() && read_size == READ_MIN_BYTES {
             // Every frame read is taken and the peer is not streaming (its reads stay small).
             // Read on into the buffer if bytes are there already; otherwise give the buffer
@@ -537,11 +554,12 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
                     None => buf = BytesMut::new(),
                 }
             }
+            channel.read_buffer_bytes.store(buf.capacity(), Ordering::Relaxed);
             tokio::select! {
                 r = source.ready() => if let Err(e) = r { break format!("read error: {e}") },
                 _ = &mut closed => break "closed locally".to_string(),
                 _ = &mut idle, if !idle_timeout.is_zero() => {
-                    if idle_expired(idle.as_mut(), last_read + idle_timeout) {
+                    if on_idle_timer(idle.as_mut(), last_read, idle_timeout, read_size > READ_MIN_BYTES, &mut shrink_due) {
                         break "idle timeout".to_string();
                     }
                     continue;
@@ -553,17 +571,19 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
             buf.reserve(read_size);
         }
         let room = buf.capacity() - buf.len();
+        channel.read_buffer_bytes.store(buf.capacity(), Ordering::Relaxed);
         let result = tokio::select! {
             r = source.read_buf(&mut buf) => Some(r),
             _ = &mut closed => None,
             _ = &mut idle, if !idle_timeout.is_zero() => {
-                if idle_expired(idle.as_mut(), last_read + idle_timeout) {
+                if on_idle_timer(idle.as_mut(), last_read, idle_timeout, read_size > READ_MIN_BYTES, &mut shrink_due) {
                     break "idle timeout".to_string();
                 }
                 continue;
             }
         };
         last_read = tokio::time::Instant::now();
+        shrink_due = false;
         match result {
             None => break "closed locally".to_string(),
             Some(Ok(0)) => break "closed by peer".to_string(),
@@ -572,6 +592,11 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
                 // a quiet one keeps its buffer small.
                 if n == room {
                     read_size = (read_size * 2).min(READ_MAX_BYTES);
+                    // The idle timer also tells when a grown buffer can be given back.
+                    let shrink_at = last_read + SHRINK_AFTER;
+                    if !idle_timeout.is_zero() && shrink_at < idle.deadline() {
+                        idle.as_mut().reset(shrink_at);
+                    }
                 } else if n < read_size / 8 {
                     read_size = (read_size / 2).max(READ_MIN_BYTES);
                 }
@@ -588,13 +613,24 @@ async fn read_loop<R: StreamRead>(channel: Arc<Channel>, mut source: R, handler:
     handler.on_close(&channel);
 }
 
-/// The idle timer fired: true when nothing was read since `deadline` minus the idle timeout;
-/// otherwise the timer is set again for `deadline` (reads only note their time).
-fn idle_expired(idle: std::pin::Pin<&mut tokio::time::Sleep>, deadline: tokio::time::Instant) -> bool {
-    if tokio::time::Instant::now() >= deadline {
+/// A reader whose reads grew (a streaming peer) keeps its larger buffer until the peer has
+/// been quiet this long, then gives it back.
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
+
+/// The idle timer fired: true when nothing was read for `idle_timeout`. Otherwise the timer
+/// is set again (reads only note their time) and, when the reads had `grown` and nothing came
+/// for `SHRINK_AFTER`, `shrink_due` is set; while that is still ahead, the timer waits for it.
+fn on_idle_timer(idle: Pin<&mut tokio::time::Sleep>, last_read: tokio::time::Instant, idle_timeout: Duration, grown: bool, shrink_due: &mut bool) -> bool {
+    let now = tokio::time::Instant::now();
+    let expires = last_read + idle_timeout;
+    if now >= expires {
         return true;
     }
-    idle.reset(deadline);
+    let shrink_at = last_read + SHRINK_AFTER;
+    if grown && now >= shrink_at {
+        *shrink_due = true;
+    }
+    idle.reset(if grown && now < shrink_at { shrink_at.min(expires) } else { expires });
     false
 }
 
