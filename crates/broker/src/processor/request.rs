@@ -79,7 +79,6 @@ impl<'a> Request<'a> {
                 group: ext.req_str("group")?.to_string(),
                 phys_offset: ext.req("offset")?,
                 delay_level: ext.opt("delayLevel")?.unwrap_or(0),
-                origin_msg_id: ext.raw("originMsgId").map(str::to_string),
                 max_reconsume_times: ext.opt("maxReconsumeTimes")?,
                 client_version: cmd.version,
             }),

@@ -188,12 +188,8 @@ impl Broker {
                 h.queue_id, h.topic, topic.read_queue_nums
             )));
         }
-        let sql = |t: Option<&str>| t.is_some_and(|t| !t.eq_ignore_ascii_case("TAG"));
-        let no_sql = || BrokerError::system("The broker does not support consumer to filter message by SQL92");
         if h.sys_flag & pull_flag::SUBSCRIPTION != 0 {
-            if sql(h.expression_type.as_deref()) {
-                return Err(no_sql());
-            }
+            self.check_subscription_type(h.expression_type.as_deref())?;
             return Ok(TagFilter::parse(h.subscription.as_deref()));
         }
         let Some(sub) = self.clients.subscription(&h.consumer_group, &h.topic) else {
@@ -202,9 +198,7 @@ impl Broker {
         if sub.sub_version < h.sub_version {
             return Err(BrokerError::new(rs::SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest"));
         }
-        if sql(sub.expression_type.as_deref()) {
-            return Err(no_sql());
-        }
+        self.check_subscription_type(sub.expression_type.as_deref())?;
         Ok(TagFilter::from_codes(&sub.code_set, &sub.sub_string))
     }
 }

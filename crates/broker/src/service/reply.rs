@@ -7,10 +7,9 @@ use std::time::Duration;
 use protocol::codes::response as rs;
 use protocol::message::Properties;
 
-use super::send::{stored, SendRequest, Sent};
+use super::send::{new_message, stored, SendRequest, Sent};
 use crate::error::{BrokerError, BrokerResult};
 use crate::push::{ClientAsk, ReplyMessage};
-use crate::put::NewMessage;
 use crate::Broker;
 
 const REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
@@ -54,17 +53,7 @@ impl Broker {
             Ok(r) => return Err(BrokerError::system(format!("push reply message to {client_id} fail: {}", r.remark.unwrap_or_default()))),
             Err(e) => return Err(BrokerError::system(format!("push reply message to {client_id} fail: {e}"))),
         }
-        let out = NewMessage {
-            topic: h.topic.to_string(),
-            queue_id,
-            flag: h.flag,
-            sys_flag: h.sys_flag,
-            born_timestamp: h.born_timestamp,
-            born_host: req.born_host,
-            reconsume_times: h.reconsume_times,
-            body: req.body.clone(),
-            props,
-        };
+        let out = new_message(h, queue_id, req.born_host, h.flag, req.body.clone(), props);
         // As the Java broker: the reply was pushed, but the answer reports how storing it went.
         let (put, flush_timed_out) = stored(self.put(vec![out], true).await).inspect_err(|e| tracing::warn!(error = %e, "reply delivered but not stored"))?;
         Ok(Sent { queue_id, put, uniq_key: None, flush_timed_out })

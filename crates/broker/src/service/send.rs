@@ -51,17 +51,7 @@ impl Broker {
         let h = &req.header;
         let topic = self.check_send(h, req.body.len())?;
         let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
-        let new_message = |flag, body, props| NewMessage {
-            topic: h.topic.to_string(),
-            queue_id,
-            flag,
-            sys_flag: h.sys_flag,
-            born_timestamp: h.born_timestamp,
-            born_host: req.born_host,
-            reconsume_times: h.reconsume_times,
-            body,
-            props,
-        };
+        let new_message = |flag, body, props| new_message(h, queue_id, req.born_host, flag, body, props);
         let mut msgs: Vec<NewMessage> = if req.batch {
             if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
                 return Err(BrokerError::illegal("batch request does not support retry group"));
@@ -156,6 +146,21 @@ impl Broker {
             return None;
         }
         Some((self.topics.ensure_dlq_topic(group).topic_name, 0))
+    }
+}
+
+/// A message of a send (or a reply) on its way into the store.
+pub(crate) fn new_message(h: &SendMessageRequestHeader, queue_id: i32, born_host: SocketAddr, flag: i32, body: Bytes, props: Properties) -> NewMessage {
+    NewMessage {
+        topic: h.topic.to_string(),
+        queue_id,
+        flag,
+        sys_flag: h.sys_flag,
+        born_timestamp: h.born_timestamp,
+        born_host,
+        reconsume_times: h.reconsume_times,
+        body,
+        props,
     }
 }
 

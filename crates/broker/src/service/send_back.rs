@@ -20,8 +20,6 @@ pub struct SendBack {
     pub phys_offset: i64,
     /// 0: the next level for its reconsume count; negative: straight to the DLQ.
     pub delay_level: i32,
-    /// The client's msgId of the message; as in Java, not what the copy's ORIGIN_MESSAGE_ID is.
-    pub origin_msg_id: Option<String>,
     pub max_reconsume_times: Option<i32>,
     /// The client's version (its MQVersion ordinal).
     pub client_version: i32,

@@ -295,14 +295,7 @@ async fn a_send_back_is_retried_with_the_java_brokers_properties() {
     let b = &f.broker;
     let sent = b.send(&send_request("TopicR", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}WAIT\u{1}true\u{2}", b"retry me")).await.expect("sent");
     let original_id = protocol::message::offset_msg_id(b.store_host, sent.put.phys_offsets[0]);
-    let back = SendBack {
-        group: "CG".into(),
-        phys_offset: sent.put.phys_offsets[0],
-        delay_level: 0,
-        origin_msg_id: Some("U1".into()),
-        max_reconsume_times: None,
-        client_version: 500,
-    };
+    let back = SendBack { group: "CG".into(), phys_offset: sent.put.phys_offsets[0], delay_level: 0, max_reconsume_times: None, client_version: 500 };
     b.send_back(&back).await.expect("to the retry topic");
     // Reconsumed 0 times: level 3 (10 s).
     f.clock.set(NOW_MS + 9_999);
@@ -388,14 +381,8 @@ async fn a_send_back_past_max_reconsume_times_goes_to_a_one_queue_dlq() {
     let f = broker().await;
     let b = &f.broker;
     let sent = b.send(&send_request("TopicR", "", b"poison")).await.expect("sent");
-    let back = |delay_level| SendBack {
-        group: "CG".into(),
-        phys_offset: sent.put.phys_offsets[0],
-        delay_level,
-        origin_msg_id: None,
-        max_reconsume_times: Some(0),
-        client_version: 500,
-    };
+    let back =
+        |delay_level| SendBack { group: "CG".into(), phys_offset: sent.put.phys_offsets[0], delay_level, max_reconsume_times: Some(0), client_version: 500 };
     b.send_back(&back(-1)).await.expect("to the DLQ");
     let dlq = b.topics.get("%DLQ%CG").expect("DLQ topic");
     assert_eq!((dlq.read_queue_nums, dlq.write_queue_nums), (1, 1));
