@@ -26,6 +26,13 @@ pub mod request {
     pub const SEND_REPLY_MESSAGE: i32 = 324;
     pub const SEND_REPLY_MESSAGE_V2: i32 = 325;
     pub const LITE_PULL_MESSAGE: i32 = 361;
+    pub const POP_MESSAGE: i32 = 200050;
+    pub const ACK_MESSAGE: i32 = 200051;
+    pub const CHANGE_MESSAGE_INVISIBLETIME: i32 = 200053;
+    pub const NOTIFICATION: i32 = 200054;
+    pub const POLLING_INFO: i32 = 200055;
+    pub const BATCH_ACK_MESSAGE: i32 = 200151;
+    pub const QUERY_ASSIGNMENT: i32 = 400;
 
     // Broker to client.
     pub const CHECK_TRANSACTION_STATE: i32 = 39;
@@ -53,6 +60,7 @@ pub mod request {
     pub const GET_SYSTEM_TOPIC_LIST_FROM_BROKER: i32 = 305;
     pub const GET_TOPIC_CONFIG: i32 = 351;
     pub const GET_SUBSCRIPTIONGROUP_CONFIG: i32 = 352;
+    pub const SET_MESSAGE_REQUEST_MODE: i32 = 401;
 
     // NameServer.
     pub const PUT_KV_CONFIG: i32 = 100;
@@ -94,6 +102,9 @@ pub mod response {
     pub const SUBSCRIPTION_GROUP_NOT_EXIST: i32 = 26;
     pub const INVALID_PARAMETER: i32 = 29;
     pub const CONSUMER_NOT_ONLINE: i32 = 206;
+    pub const NO_MESSAGE: i32 = 208;
+    pub const POLLING_FULL: i32 = 209;
+    pub const POLLING_TIMEOUT: i32 = 210;
 }
 
 /// `MQVersion.Version` ordinals that change server behaviour.

@@ -15,6 +15,7 @@ mod json_fast;
 mod lenient;
 pub mod message;
 pub mod names;
+pub mod pop;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};
 pub use error::ProtocolError;
