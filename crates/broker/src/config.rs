@@ -128,6 +128,13 @@ broker_config! {
         /// Percent of physical memory counted as page cache when deciding whether a queue's first
         /// message is still "in memory" (a new group then starts at 0, as in RocketMQ).
         access_message_in_memory_max_ratio: u32 = 40, "accessMessageInMemoryMaxRatio", Plain;
+        /// Percent of pops that read the group's POP retry topic first.
+        pop_from_retry_probability: u32 = 20, "popFromRetryProbability", Plain;
+        /// How a group consumes a topic it has no `setConsumeMode` for: PULL or POP.
+        default_message_request_mode: String = "PULL".into(), "defaultMessageRequestMode", Plain;
+        /// `popMaxInvisibleTimeMs` (ours): the longest invisible time a pop or a change may ask
+        /// (the Java broker has no cap; its proxy allows 12 h).
+        pop_max_invisible_time_ms: i64 = 12 * 3600 * 1000, "popMaxInvisibleTimeMs", Plain;
     }
     accepted_unused [
             "brokerIP2",

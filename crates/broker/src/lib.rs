@@ -11,6 +11,7 @@ pub mod groups;
 pub mod locks;
 pub mod offsets;
 mod persist;
+pub mod pop;
 pub mod processor;
 pub mod push;
 pub mod put;
@@ -65,6 +66,10 @@ pub struct Broker {
     pub started: Instant,
     /// Delay-level progress, saved by the scheduler and at shutdown.
     pub(crate) delay_progress: schedule::Progress,
+    /// POP consumption: messages in flight, orderly batches, consume modes.
+    pub pop: pop::PopState,
+    /// A client of the NameServers for route lookups (queue assignment), made on first use.
+    namesrv: std::sync::OnceLock<Option<client::Client>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +136,7 @@ impl Broker {
             tokio::task::spawn_blocking(move || Store::open(store_config)).await.map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
         let root = config.store_path_root_dir.clone();
         let register_now = Arc::new(Notify::new());
-        Ok(Arc::new(Broker {
+        let broker = Arc::new(Broker {
             topics: TopicManager::load(&config, register_now.clone(), clock.clone())?,
             groups: GroupManager::load(&root, config.auto_create_subscription_group)?,
             offsets: OffsetManager::load(&root)?,
@@ -144,11 +149,16 @@ impl Broker {
             parked_pulls: AtomicUsize::new(0),
             started: Instant::now(),
             delay_progress: Default::default(),
+            pop: pop::PopState::new(&root, &config.broker_cluster_name)?,
+            namesrv: Default::default(),
             runtime: runtime::RuntimeState::new(config.broker_permission, runtime::BrokerRole::AsyncMaster),
             clock,
             store,
             config,
-        }))
+        });
+        // The POP journal is read back before anything is served.
+        broker.replay_pop_journal()?;
+        Ok(broker)
     }
 }
 
@@ -175,6 +185,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     tasks.push(tokio::spawn(housekeeping(broker.clone())));
     tasks.push(tokio::spawn(stats::sample(broker.clone())));
     tasks.push(tokio::spawn(schedule::run(broker.clone())));
+    tasks.push(tokio::spawn(pop::run_reviver(broker.clone())));
     Ok(BrokerHandle { broker, local_addr, connections, tasks })
 }
 

@@ -16,6 +16,19 @@ fn namesrv_addrs(broker: &Broker) -> Vec<String> {
     broker.config.namesrv_addr.as_deref().unwrap_or("").split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
+impl Broker {
+    /// A client of the configured NameServers (for route lookups), made on first use; `None`
+    /// without `namesrvAddr`.
+    pub(crate) fn namesrv_client(&self) -> Option<&Client> {
+        self.namesrv
+            .get_or_init(|| {
+                let addrs = namesrv_addrs(self);
+                (!addrs.is_empty()).then(|| Client::new(addrs))
+            })
+            .as_ref()
+    }
+}
+
 /// How long the start waits for its first registration round (every NameServer tried once).
 const FIRST_ROUND_WAIT: Duration = Duration::from_secs(3);
 

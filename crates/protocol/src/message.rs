@@ -580,6 +580,23 @@ pub fn encode_batch(items: &[BatchItem], out: &mut BytesMut) {
     }
 }
 
+/// The queue offsets of concatenated stored records (a pull's or pop's body), read in
+/// place; stops at the first record that does not fit.
+pub fn queue_offsets(buf: &[u8]) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + pos::QUEUE_OFFSET + 8 <= buf.len() {
+        let size = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+        if size <= 0 || at + size as usize > buf.len() {
+            break;
+        }
+        let q = &buf[at + pos::QUEUE_OFFSET..at + pos::QUEUE_OFFSET + 8];
+        out.push(i64::from_be_bytes(q.try_into().unwrap_or_default()));
+        at += size as usize;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

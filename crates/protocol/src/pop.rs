@@ -230,9 +230,10 @@ pub struct PopMessageRequestHeader {
 }
 
 impl PopMessageRequestHeader {
-    /// Reads the header; a missing or zero `bornTime` is the broker's `now_ms`, as Java fills it.
-    pub fn decode(ext: &ExtFields, now_ms: i64) -> Result<Self, ProtocolError> {
-        let born_time = ext.opt::<i64>("bornTime")?.filter(|t| *t != 0).unwrap_or(now_ms);
+    /// Reads the header; a missing `bornTime` is 0, which the broker takes as its own now
+    /// (as the Java broker fills it in).
+    pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {
+        let born_time = ext.opt::<i64>("bornTime")?.unwrap_or(0);
         Ok(PopMessageRequestHeader {
             consumer_group: ext.req_str("consumerGroup")?.to_string(),
             topic: ext.req_str("topic")?.to_string(),
@@ -383,12 +384,9 @@ pub struct NotificationRequestHeader {
 }
 
 impl NotificationRequestHeader {
-    pub fn decode(ext: &ExtFields, now_ms: i64, polling_info: bool) -> Result<Self, ProtocolError> {
-        let (poll_time, born_time) = if polling_info {
-            (0, now_ms)
-        } else {
-            (ext.req("pollTime")?, ext.opt::<i64>("bornTime")?.filter(|t| *t != 0).unwrap_or(now_ms))
-        };
+    /// Reads NOTIFICATION's header, or POLLING_INFO's (`polling_info`: no poll or born time).
+    pub fn decode(ext: &ExtFields, polling_info: bool) -> Result<Self, ProtocolError> {
+        let (poll_time, born_time) = if polling_info { (0, 0) } else { (ext.req("pollTime")?, ext.opt::<i64>("bornTime")?.unwrap_or(0)) };
         Ok(NotificationRequestHeader {
             consumer_group: ext.req_str("consumerGroup")?.to_string(),
             topic: ext.req_str("topic")?.to_string(),

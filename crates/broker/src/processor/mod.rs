@@ -8,6 +8,7 @@ mod admin;
 mod client_manage;
 mod consumer;
 mod lock;
+mod pop;
 mod pull;
 pub mod push;
 mod query;
@@ -119,6 +120,14 @@ async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, requ
         Request::ConsumedBy { topic } => admin::consumed_by(b, cmd, topic),
         Request::ResetOffset(r) => reset::reset_offset(b, cmd, r),
         Request::ConsumerRunningInfo { group, client_id, jstack } => admin::consumer_running_info(b, cmd, group, client_id, *jstack).await,
+        Request::Pop(h) => pop::pop(b, ch, cmd, h).await,
+        Request::Ack(h) => pop::ack(b, cmd, h).await,
+        Request::ChangeInvisibleTime(h) => pop::change_invisible_time(b, cmd, h).await,
+        Request::BatchAck(body) => pop::batch_ack(b, cmd, body).await,
+        Request::Notification(h) => pop::notification(b, ch, cmd, h).await,
+        Request::PollingInfo(h) => pop::polling_info(b, cmd, h),
+        Request::QueryAssignment(q) => pop::query_assignment(b, cmd, q).await,
+        Request::SetMessageRequestMode(m) => pop::set_message_request_mode(b, cmd, m),
     }
 }
 

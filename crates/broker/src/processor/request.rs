@@ -8,6 +8,10 @@ use std::net::SocketAddr;
 use protocol::body::{self, HeartbeatData, LockBatchRequestBody, SubscriptionGroupConfig};
 use protocol::codes::{request as rq, response as rs};
 use protocol::header::{Fields, PullMessageRequestHeader, SendMessageRequestHeader};
+use protocol::pop::{
+    AckMessageRequestHeader, BatchAckMessageRequestBody, NotificationRequestHeader, PopMessageRequestHeader, QueryAssignmentRequestBody,
+    SetMessageRequestModeRequestBody,
+};
 use protocol::RemotingCommand;
 use store::BoundaryType;
 
@@ -56,6 +60,14 @@ pub enum Request<'a> {
     ConsumedBy { topic: &'a str },
     ResetOffset(ResetOffset),
     ConsumerRunningInfo { group: &'a str, client_id: &'a str, jstack: bool },
+    Pop(PopMessageRequestHeader),
+    Ack(AckMessageRequestHeader),
+    ChangeInvisibleTime(AckMessageRequestHeader),
+    BatchAck(BatchAckMessageRequestBody),
+    Notification(NotificationRequestHeader),
+    PollingInfo(NotificationRequestHeader),
+    QueryAssignment(QueryAssignmentRequestBody),
+    SetMessageRequestMode(SetMessageRequestModeRequestBody),
 }
 
 /// The topic and group a request names, for authorization.
@@ -160,6 +172,16 @@ impl<'a> Request<'a> {
             rq::GET_CONSUMER_RUNNING_INFO => {
                 Request::ConsumerRunningInfo { group: ext.req_str("consumerGroup")?, client_id: ext.req_str("clientId")?, jstack: ext.flag("jstackEnable") }
             }
+            rq::POP_MESSAGE => Request::Pop(PopMessageRequestHeader::decode(ext)?),
+            rq::ACK_MESSAGE => Request::Ack(AckMessageRequestHeader::decode(ext, false)?),
+            rq::CHANGE_MESSAGE_INVISIBLETIME => Request::ChangeInvisibleTime(AckMessageRequestHeader::decode(ext, true)?),
+            // An empty body is an empty batch (answered NO_MESSAGE, as the Java broker).
+            rq::BATCH_ACK_MESSAGE if cmd.body.is_empty() => Request::BatchAck(BatchAckMessageRequestBody::default()),
+            rq::BATCH_ACK_MESSAGE => Request::BatchAck(body::decode(&cmd.body)?),
+            rq::NOTIFICATION => Request::Notification(NotificationRequestHeader::decode(ext, false)?),
+            rq::POLLING_INFO => Request::PollingInfo(NotificationRequestHeader::decode(ext, true)?),
+            rq::QUERY_ASSIGNMENT => Request::QueryAssignment(body::decode(&cmd.body)?),
+            rq::SET_MESSAGE_REQUEST_MODE => Request::SetMessageRequestMode(body::decode(&cmd.body)?),
             code => return Err(BrokerError::new(rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
         })
     }
@@ -181,6 +203,14 @@ impl<'a> Request<'a> {
             Request::CreateGroup(g) => (None, Some(&g.group_name)),
             Request::ResetOffset(r) => (Some(&r.topic), Some(&r.group)),
             Request::Lock(l) | Request::Unlock(l) => (None, Some(&l.consumer_group)),
+            Request::Pop(h) => (Some(&h.topic), Some(&h.consumer_group)),
+            Request::Ack(h) | Request::ChangeInvisibleTime(h) => (Some(&h.topic), Some(&h.consumer_group)),
+            // A batch may name several topics and groups: an authorization hook must look at
+            // every entry of `Request::BatchAck`, not only these (its first).
+            Request::BatchAck(b) => (b.acks.first().map(|a| a.topic.as_str()), b.acks.first().map(|a| a.consumer_group.as_str())),
+            Request::Notification(h) | Request::PollingInfo(h) => (Some(&h.topic), Some(&h.consumer_group)),
+            Request::QueryAssignment(q) => (Some(&q.topic), Some(&q.consumer_group)),
+            Request::SetMessageRequestMode(m) => (Some(&m.topic), Some(&m.consumer_group)),
             Request::Heartbeat(_)
             | Request::Unregister { .. }
             | Request::CheckClientConfig { .. }

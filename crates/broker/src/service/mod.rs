@@ -15,10 +15,14 @@
 //! | `clients` | heartbeats, unregistering, group members, running info |
 //! | `reset` | offset resets, on the broker or pushed to clients |
 //! | `admin` | topics, groups, stats, runtime info and config |
+//! | `pop` | POP: pop with long polling ([`pop::PopParking`]), ack, batch ack, change of invisible time, notification |
+//! | `assignment` | queue assignment by the broker, each group's consume mode (PULL or POP) |
 
 pub mod admin;
+pub mod assignment;
 pub mod clients;
 pub mod offsets;
+pub mod pop;
 pub mod pull;
 pub mod query;
 pub mod reply;

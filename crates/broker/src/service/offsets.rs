@@ -30,7 +30,7 @@ impl Broker {
 
     /// Whether the queue's first message lies within the newest `accessMessageInMemoryMaxRatio`
     /// percent of physical memory's worth of CommitLog, as RocketMQ estimates the page cache.
-    fn first_message_in_memory(&self, topic: &str, queue_id: i32) -> bool {
+    pub(crate) fn first_message_in_memory(&self, topic: &str, queue_id: i32) -> bool {
         let phys = match self.store.queue_entries(topic, queue_id, 0, 1) {
             Ok(first) => match first.first() {
                 Some(&(0, phys, _, _)) => phys,

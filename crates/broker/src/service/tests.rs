@@ -24,6 +24,8 @@ use crate::{Broker, BrokerConfig};
 
 const NOW_MS: i64 = 1_700_000_000_000;
 
+mod pop;
+
 struct Fixture {
     broker: Arc<Broker>,
     clock: Arc<ManualClock>,

@@ -1,0 +1,100 @@
+//! The POP journal: every change to the in-flight table is a small record in the revive
+//! topic (`rmq_sys_REVIVE_LOG_<cluster>`, queue 0) of the CommitLog, so it is exactly as
+//! durable as messages are under the flush mode, and a replica that copies the CommitLog
+//! copies it too. At start the records from the replay point on are read back into the
+//! table. The body is our own JSON (the Java broker's CK/ACK bodies are not a wire format).
+
+use serde::{Deserialize, Serialize};
+
+use super::inflight::{Inflight, QueueKey};
+
+/// The group under which the replay point is kept in the offset table (as the Java broker
+/// keeps its revive progress).
+pub const REVIVE_GROUP: &str = "CID_RMQ_SYS_REVIVE_GROUP";
+
+pub fn revive_topic(cluster: &str) -> String {
+    format!("rmq_sys_REVIVE_LOG_{cluster}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k")]
+pub enum Record {
+    /// Messages handed out: visible again at `pt + it`; the pop moved the group's offset to `nb`.
+    #[serde(rename = "ck")]
+    Checkpoint { g: String, t: String, q: i32, pt: i64, it: i64, o: Vec<i64>, nb: i64 },
+    /// Messages acknowledged or revived: (offset, popTime of the handle).
+    #[serde(rename = "ack")]
+    Ack { g: String, t: String, q: i32, a: Vec<(i64, i64)> },
+    /// A message's invisible time changed: the handle of `old` is replaced by one of `pt`,
+    /// visible again at `pt + it`.
+    #[serde(rename = "chg")]
+    Change { g: String, t: String, q: i32, o: i64, old: i64, pt: i64, it: i64 },
+}
+
+impl Record {
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Record::Checkpoint { .. } => "ck",
+            Record::Ack { .. } => "ack",
+            Record::Change { .. } => "chg",
+        }
+    }
+
+    pub fn key(&self) -> QueueKey {
+        let (g, t, q) = match self {
+            Record::Checkpoint { g, t, q, .. } | Record::Ack { g, t, q, .. } | Record::Change { g, t, q, .. } => (g, t, q),
+        };
+        QueueKey::new(g, t, *q)
+    }
+
+    /// Applies a record read back at `journal` (its revive-queue offset). Returns the
+    /// offset a checkpoint moved its group to.
+    pub fn replay(&self, table: &mut Inflight, journal: i64) -> Option<(QueueKey, i64)> {
+        let key = self.key();
+        match self {
+            Record::Checkpoint { pt, it, o, nb, .. } => {
+                table.insert(&key, o, *pt, pt.saturating_add(*it), journal);
+                return Some((key, *nb));
+            }
+            Record::Ack { a, .. } => {
+                for (offset, pop_time) in a {
+                    table.ack(&key, *offset, *pop_time);
+                }
+            }
+            Record::Change { o, old, pt, it, .. } => {
+                table.ack(&key, *o, *old);
+                table.insert(&key, &[*o], *pt, pt.saturating_add(*it), journal);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_rebuilds_the_table() {
+        let records = [
+            Record::Checkpoint { g: "g".into(), t: "t".into(), q: 0, pt: 100, it: 50, o: vec![1, 2, 3], nb: 4 },
+            Record::Ack { g: "g".into(), t: "t".into(), q: 0, a: vec![(1, 100), (2, 99)] },
+            Record::Change { g: "g".into(), t: "t".into(), q: 0, o: 3, old: 100, pt: 120, it: 1000 },
+        ];
+        let mut table = Inflight::default();
+        let mut moved = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let json = serde_json::to_vec(r).expect("encodes");
+            let back: Record = serde_json::from_slice(&json).expect("decodes");
+            assert_eq!(&back, r);
+            moved.extend(back.replay(&mut table, i as i64));
+        }
+        assert_eq!(moved, vec![(QueueKey::new("g", "t", 0), 4)]);
+        let key = QueueKey::new("g", "t", 0);
+        assert!(!table.holds(&key, 1, 100), "acked");
+        assert!(table.holds(&key, 2, 100), "the ack named another handle");
+        assert!(table.holds(&key, 3, 120), "changed");
+        assert_eq!(table.next_deadline(), Some(150));
+        assert_eq!(table.replay_from(9), 0);
+    }
+}

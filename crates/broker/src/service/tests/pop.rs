@@ -1,0 +1,338 @@
+//! POP driven directly: hand out, acknowledge, change the invisible time, revive into the
+//! retry topic and the DLQ, orderly batches, the journal read back after a restart, queue
+//! assignment. Time is the fixture's `ManualClock`; the reviver runs one round at a time.
+
+use std::sync::Arc;
+
+use protocol::codes::response as rs;
+use protocol::message::{decode_records, MessageRecord, Properties};
+use protocol::pop::{
+    AckMessageRequestHeader, BatchAck, BatchAckMessageRequestBody, ExtraInfo, OffsetInfo, PopMessageRequestHeader, QueryAssignmentRequestBody, RetryFlag,
+    SetMessageRequestModeRequestBody,
+};
+
+use super::*;
+use crate::service::pop::{PopStart, Popped, POP_CK};
+
+const TOPIC: &str = "PopTopic";
+
+fn secs(s: i64) -> i64 {
+    s * 1000
+}
+const GROUP: &str = "PG";
+
+fn pop_header(queue_id: i32, max: i32, invisible: i64) -> PopMessageRequestHeader {
+    PopMessageRequestHeader {
+        consumer_group: GROUP.into(),
+        topic: TOPIC.into(),
+        queue_id,
+        max_msg_nums: max,
+        invisible_time: invisible,
+        poll_time: 0,
+        born_time: NOW_MS,
+        init_mode: 0,
+        ..Default::default()
+    }
+}
+
+async fn pop_now(f: &Fixture, h: &PopMessageRequestHeader) -> Popped {
+    let mut h = h.clone();
+    h.born_time = store::Clock::now_ms(&*f.clock);
+    match f.broker.pop(&h).await.expect("pop") {
+        PopStart::Now(p) => p,
+        PopStart::Park(_) => panic!("a pop with no poll time answers at once"),
+    }
+}
+
+/// Each popped message with the ack header the Java client would build for it.
+fn handles(p: &Popped) -> Vec<(MessageRecord, AckMessageRequestHeader)> {
+    let starts = OffsetInfo::parse_start(&p.header.info.start).expect("startOffsetInfo");
+    let offsets = OffsetInfo::parse_msgs(&p.header.info.msgs).expect("msgOffsetInfo");
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    decode_records(&p.body)
+        .expect("records")
+        .into_iter()
+        .map(|m| {
+            let props = Properties::parse(&m.properties);
+            let extra = match props.get(POP_CK) {
+                Some(ck) => ck.to_string(),
+                None => {
+                    let key = format!("{}@{}", RetryFlag::of_topic(&m.topic).as_str(), m.queue_id);
+                    let i = seen.entry(key.clone()).or_default();
+                    let offset = offsets[&key][*i];
+                    *i += 1;
+                    ExtraInfo {
+                        ck_queue_offset: starts[&key],
+                        pop_time: p.header.pop_time,
+                        invisible_time: p.header.invisible_time,
+                        revive_qid: p.header.revive_qid,
+                        retry: RetryFlag::of_topic(&m.topic),
+                        broker_name: "broker-a".into(),
+                        queue_id: m.queue_id,
+                        queue_offset: Some(offset),
+                    }
+                    .encode()
+                }
+            };
+            let e = ExtraInfo::parse(&extra).expect("handle");
+            let ack = AckMessageRequestHeader {
+                consumer_group: GROUP.into(),
+                topic: e.retry.real_topic(TOPIC, GROUP),
+                queue_id: e.queue_id,
+                extra_info: extra.clone(),
+                offset: e.queue_offset.expect("offset"),
+                invisible_time: None,
+            };
+            (m, ack)
+        })
+        .collect()
+}
+
+fn bodies(h: &[(MessageRecord, AckMessageRequestHeader)]) -> Vec<String> {
+    h.iter().map(|(m, _)| String::from_utf8_lossy(&m.body).to_string()).collect()
+}
+
+async fn send_n(b: &Arc<Broker>, n: usize) {
+    for i in 0..n {
+        let body: &'static [u8] = Box::leak(format!("m{i}").into_bytes().into_boxed_slice());
+        b.send(&send_request(TOPIC, &format!("UNIQ_KEY\u{1}U{i}\u{2}"), body)).await.expect("sent");
+    }
+}
+
+async fn pop_broker() -> Fixture {
+    let f = broker().await;
+    f.broker.topics.ensure_system_topic(TOPIC, 1);
+    f
+}
+
+#[tokio::test]
+async fn unacknowledged_messages_come_back_through_the_retry_topic_with_their_ids() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    send_n(b, 3).await;
+    let p = pop_now(&f, &pop_header(-1, 32, 60_000)).await;
+    assert_eq!(p.count, 3);
+    assert_eq!((p.header.info.start.as_str(), p.header.info.msgs.as_str()), ("0 0 0", "0 0 0,1,2"));
+    assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(3), "the pop moves the group's offset");
+    let got = handles(&p);
+    assert_eq!(bodies(&got), ["m0", "m1", "m2"]);
+    b.ack(&got[0].1).await.expect("ack");
+    b.ack(&got[0].1).await.expect("a double ack is harmless");
+    b.ack(&got[2].1).await.expect("ack");
+    assert_eq!(pop_now(&f, &pop_header(-1, 32, 60_000)).await.count, 0, "in flight: invisible");
+    f.clock.advance_ms(secs(59));
+    assert_eq!(b.revive_due().await, 0);
+    f.clock.advance_ms(secs(2));
+    assert_eq!(b.revive_due().await, 1, "only the unacknowledged message");
+    let again = handles(&pop_now(&f, &pop_header(-1, 32, 30_000)).await);
+    assert_eq!(bodies(&again), ["m1"]);
+    let (m, ack) = &again[0];
+    assert_eq!(m.topic, TOPIC, "shown under the topic asked for");
+    assert_eq!(m.reconsume_times, 1);
+    let props = Properties::parse(&m.properties);
+    assert_eq!(props.get("UNIQ_KEY"), Some("U1"), "the message id is kept");
+    assert_eq!(props.get("1ST_POP_TIME"), Some(NOW_MS.to_string().as_str()));
+    assert_eq!(ack.topic, "%RETRY%PG_PopTopic", "acked against the retry topic");
+    b.ack(ack).await.expect("ack of the retried message");
+    f.clock.advance_ms(secs(31));
+    assert_eq!(b.revive_due().await, 0, "acknowledged: nothing comes back");
+}
+
+#[tokio::test]
+async fn past_the_groups_max_retries_a_message_goes_to_the_dlq() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    let mut g = b.groups.find_or_create(GROUP).expect("group");
+    g.retry_max_times = 1;
+    b.groups.upsert(g);
+    send_n(b, 1).await;
+    assert_eq!(pop_now(&f, &pop_header(-1, 32, 10_000)).await.count, 1);
+    f.clock.advance_ms(secs(11));
+    b.revive_due().await;
+    let retried = handles(&pop_now(&f, &pop_header(-1, 32, 10_000)).await);
+    assert_eq!(retried[0].0.reconsume_times, 1);
+    f.clock.advance_ms(secs(11));
+    b.revive_due().await;
+    assert_eq!(pop_now(&f, &pop_header(-1, 32, 10_000)).await.count, 0);
+    let dlq = b.store.get("%DLQ%PG", 0, 0, 32, &store::AcceptAll).expect("dlq");
+    let in_dlq = decode_records(&dlq.messages).expect("records");
+    assert_eq!(in_dlq.len(), 1);
+    assert_eq!(Properties::parse(&in_dlq[0].properties).get("UNIQ_KEY"), Some("U0"));
+}
+
+#[tokio::test]
+async fn an_ack_after_a_change_of_invisible_time_holds() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    send_n(b, 1).await;
+    let got = handles(&pop_now(&f, &pop_header(-1, 32, 10_000)).await);
+    let old = got[0].1.clone();
+    f.clock.advance_ms(secs(5));
+    let mut change = old.clone();
+    change.invisible_time = Some(60_000);
+    let answer = b.change_invisible_time(&change).await.expect("changed");
+    assert_eq!((answer.pop_time, answer.invisible_time), (NOW_MS + 5000, 60_000));
+    // The Java client's new handle: the message's own offset as the checkpoint offset.
+    let e = ExtraInfo::parse(&old.extra_info).expect("handle");
+    let new_handle =
+        ExtraInfo { ck_queue_offset: old.offset, pop_time: answer.pop_time, invisible_time: answer.invisible_time, revive_qid: answer.revive_qid, ..e };
+    f.clock.advance_ms(secs(10));
+    assert_eq!(b.revive_due().await, 0, "the old deadline no longer applies");
+    b.ack(&old).await.expect("an ack of the old handle answers OK");
+    b.ack(&AckMessageRequestHeader { extra_info: new_handle.encode(), ..old.clone() }).await.expect("ack");
+    f.clock.advance_ms(secs(120));
+    assert_eq!(b.revive_due().await, 0, "acknowledged with the new handle (apache/rocketmq#9583)");
+    let e = b.change_invisible_time(&change).await.expect_err("no longer in flight");
+    assert_eq!(e.code, rs::NO_MESSAGE);
+}
+
+#[tokio::test]
+async fn bad_acks_get_the_java_codes() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    send_n(b, 1).await;
+    let got = handles(&pop_now(&f, &pop_header(-1, 32, 10_000)).await);
+    let good = got[0].1.clone();
+    let e = b.ack(&AckMessageRequestHeader { extra_info: "not a handle".into(), ..good.clone() }).await.expect_err("malformed");
+    assert_eq!(e.code, rs::SYSTEM_ERROR);
+    assert!(e.unreadable_request && e.remark.contains("extraInfo"), "{e}");
+    let e = b.ack(&AckMessageRequestHeader { offset: 5, ..good.clone() }).await.expect_err("beyond the queue");
+    assert_eq!(e.code, rs::NO_MESSAGE);
+    let e = b.ack(&AckMessageRequestHeader { queue_id: 3, ..good.clone() }).await.expect_err("no such queue");
+    assert_eq!(e.code, rs::MESSAGE_ILLEGAL);
+    let e = b.ack(&AckMessageRequestHeader { topic: "Nope".into(), ..good.clone() }).await.expect_err("no such topic");
+    assert_eq!(e.code, rs::TOPIC_NOT_EXIST);
+    b.ack(&AckMessageRequestHeader { consumer_group: "OtherGroup".into(), ..good.clone() }).await.expect("another group's ack is harmless");
+    f.clock.advance_ms(secs(11));
+    assert_eq!(b.revive_due().await, 1, "another group's ack did not acknowledge it");
+    b.ack(&good).await.expect("an expired handle answers OK and changes nothing");
+    let mut h = pop_header(-1, 33, 10_000);
+    h.born_time = store::Clock::now_ms(&*f.clock);
+    assert_eq!(f.broker.pop(&h).await.err().map(|e| e.code), Some(rs::INVALID_PARAMETER));
+    h.max_msg_nums = 1;
+    h.invisible_time = 0;
+    assert_eq!(f.broker.pop(&h).await.err().map(|e| e.code), Some(rs::INVALID_PARAMETER));
+}
+
+#[tokio::test]
+async fn in_flight_messages_survive_a_restart_without_saved_offsets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let b = Broker::open(config.clone(), clock.clone()).await.expect("opens");
+    b.topics.ensure_system_topic(TOPIC, 1);
+    b.topics.persist();
+    send_n(&b, 4).await;
+    let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
+    let got = handles(&pop_now(&f, &pop_header(-1, 3, 10_000)).await);
+    b.ack(&got[0].1).await.expect("ack");
+    // As after SIGKILL: the store is intact, the offset file never written.
+    b.store.shutdown().await;
+    drop(f);
+    drop(b);
+    let b = Broker::open(config, clock.clone()).await.expect("reopens");
+    assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(3), "the journal moved the offset");
+    assert_eq!(b.pop.table().len(), 2);
+    clock.advance_ms(secs(11));
+    assert_eq!(b.revive_due().await, 2, "the unacknowledged two come back");
+    let f = Fixture { broker: b.clone(), clock, _dir: tempfile::tempdir().expect("dir") };
+    let mut all = bodies(&handles(&pop_now(&f, &pop_header(-1, 32, 10_000)).await));
+    all.sort();
+    assert_eq!(all, ["m1", "m2", "m3"], "the two retried and the one never popped");
+}
+
+#[tokio::test]
+async fn an_orderly_queue_hands_out_nothing_new_while_its_batch_is_in_flight() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    send_n(b, 4).await;
+    let mut h = pop_header(0, 2, 10_000);
+    h.order = true;
+    let first = pop_now(&f, &h).await;
+    assert_eq!(first.header.revive_qid, 999);
+    assert_eq!(first.header.info.order_counts, "0 0 0");
+    let got = handles(&first);
+    assert_eq!(bodies(&got), ["m0", "m1"]);
+    assert_eq!(pop_now(&f, &h).await.count, 0, "blocked");
+    b.ack(&got[1].1).await.expect("ack");
+    assert_eq!(pop_now(&f, &h).await.count, 0, "m0 still in flight");
+    f.clock.advance_ms(secs(11));
+    let again = pop_now(&f, &h).await;
+    assert_eq!(bodies(&handles(&again)), ["m0", "m1"], "in order, from the first unacknowledged");
+    assert_eq!(again.header.info.order_counts, "0 qo0%0 1;0 qo0%1 1;0 0 1");
+    for (_, ack) in handles(&again) {
+        b.ack(&ack).await.expect("ack");
+    }
+    assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(2));
+    assert_eq!(bodies(&handles(&pop_now(&f, &h).await)), ["m2", "m3"]);
+    let last = handles(&pop_now(&f, &h).await);
+    assert!(last.is_empty(), "blocked by m2 and m3");
+    let mut outside = ExtraInfo::parse(&got[0].1.extra_info).expect("handle");
+    outside.pop_time = store::Clock::now_ms(&*f.clock);
+    let e = b.ack(&AckMessageRequestHeader { offset: 4, extra_info: outside.encode(), ..got[0].1.clone() }).await.expect_err("not in the batch");
+    assert_eq!(e.code, rs::MESSAGE_ILLEGAL);
+}
+
+#[tokio::test]
+async fn a_batch_ack_acknowledges_by_bit_set() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    send_n(b, 3).await;
+    let p = pop_now(&f, &pop_header(-1, 32, 10_000)).await;
+    let ack = BatchAck {
+        consumer_group: GROUP.into(),
+        topic: TOPIC.into(),
+        retry: "0".into(),
+        start_offset: 0,
+        queue_id: 0,
+        revive_queue_id: p.header.revive_qid,
+        pop_time: p.header.pop_time,
+        invisible_time: 10_000,
+        bit_set: BatchAck::encode_offsets(0, &[0, 2]),
+    };
+    b.batch_ack(&BatchAckMessageRequestBody { broker_name: "broker-a".into(), acks: vec![ack] }).await.expect("batch ack");
+    f.clock.advance_ms(secs(11));
+    assert_eq!(b.revive_due().await, 1);
+    let e = b.batch_ack(&BatchAckMessageRequestBody::default()).await.expect_err("empty");
+    assert_eq!(e.code, rs::NO_MESSAGE);
+}
+
+#[tokio::test]
+async fn a_tag_filter_skips_and_moves_past_what_it_does_not_match() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    b.send(&send_request(TOPIC, "TAGS\u{1}a\u{2}", b"a")).await.expect("sent");
+    b.send(&send_request(TOPIC, "TAGS\u{1}b\u{2}", b"b")).await.expect("sent");
+    let mut h = pop_header(-1, 32, 10_000);
+    h.exp = Some("b".into());
+    let got = handles(&pop_now(&f, &h).await);
+    assert_eq!(bodies(&got), ["b"]);
+    h.exp_type = Some("SQL92".into());
+    assert!(b.pop(&h).await.is_err(), "SQL92 is refused until the filter issue lands");
+}
+
+#[tokio::test]
+async fn a_pop_group_is_assigned_every_queue_of_each_broker() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    b.heartbeat(&consumer_heartbeat("c1", GROUP, TOPIC), info(FakeClient::new(0)));
+    let q = QueryAssignmentRequestBody {
+        topic: TOPIC.into(),
+        consumer_group: GROUP.into(),
+        client_id: "c1".into(),
+        strategy_name: "AVG".into(),
+        message_model: "CLUSTERING".into(),
+    };
+    let pull = b.query_assignment(&q).await.expect("assignment").expect("some");
+    assert_eq!(pull.iter().map(|a| (a.message_queue.queue_id, a.mode.as_str())).collect::<Vec<_>>(), [(0, "PULL")]);
+    let set = SetMessageRequestModeRequestBody { topic: TOPIC.into(), consumer_group: GROUP.into(), mode: "POP".into(), pop_share_queue_num: 0 };
+    b.set_message_request_mode(&set).expect("set");
+    let pop = b.query_assignment(&q).await.expect("assignment").expect("some");
+    assert_eq!(pop.iter().map(|a| (a.message_queue.queue_id, a.mode.as_str())).collect::<Vec<_>>(), [(-1, "POP")]);
+    let e = b.set_message_request_mode(&SetMessageRequestModeRequestBody { topic: "%RETRY%PG".into(), ..set.clone() }).expect_err("retry topic");
+    assert_eq!(e.code, rs::NO_PERMISSION);
+    let e = b.set_message_request_mode(&SetMessageRequestModeRequestBody { topic: "Nope".into(), ..set }).expect_err("no topic");
+    assert_eq!(e.code, rs::TOPIC_NOT_EXIST);
+    let unknown = QueryAssignmentRequestBody { strategy_name: "WHAT".into(), ..q };
+    assert_eq!(b.query_assignment(&unknown).await.expect("answer"), None);
+}
