@@ -1,5 +1,5 @@
 //! The client's calls: routes, send and batch, pull, consumer offsets, topic creation, and
-//! raw invocations of brokers and NameServers.
+//! raw invocations of brokers and NameServers (POP is in `pop.rs`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -87,7 +87,7 @@ impl Client {
         format!("{}{}", self.uniq_prefix, hex_upper(&n.to_be_bytes()))
     }
 
-    fn request(code: i32) -> RemotingCommand {
+    pub(crate) fn request(code: i32) -> RemotingCommand {
         let mut cmd = RemotingCommand::request(code);
         cmd.language = LanguageCode::RUST;
         cmd

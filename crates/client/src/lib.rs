@@ -6,6 +6,8 @@
 
 mod api;
 mod pool;
+mod pop;
 
 pub use api::{Client, ClientError, PullResult, RawPullResult, SendResult};
 pub use pool::{ConnectionPool, IgnoreRequests};
+pub use pop::{PopResult, Popped};

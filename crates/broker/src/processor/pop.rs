@@ -7,8 +7,8 @@ use std::sync::Arc;
 use protocol::body;
 use protocol::codes::response as rs;
 use protocol::pop::{
-    AckMessageRequestHeader, BatchAckMessageRequestBody, NotificationRequestHeader, PopMessageRequestHeader, QueryAssignmentRequestBody,
-    QueryAssignmentResponseBody, SetMessageRequestModeRequestBody,
+    AckMessageRequestHeader, BatchAckMessageRequestBody, NotificationRequestHeader, PopMessageRequestHeader, PopMessageResponseHeader,
+    QueryAssignmentRequestBody, QueryAssignmentResponseBody, SetMessageRequestModeRequestBody,
 };
 use protocol::RemotingCommand;
 use remoting::Channel;
@@ -18,15 +18,26 @@ use crate::error::BrokerResult;
 use crate::service::pop::{PopStart, Popped};
 use crate::Broker;
 
+/// Every answer carries the pop's header, a refusal's with zeros, as the Java broker's:
+/// the Java client reads it whatever the code.
 pub async fn pop(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand, h: &PopMessageRequestHeader) -> BrokerResult<RemotingCommand> {
-    let popped = match b.pop(h).await? {
-        PopStart::Now(p) => p,
-        PopStart::Park(parking) => {
-            let _idle = ch.parked();
-            parking.wait(ch.closed()).await?
+    let popped = async {
+        match b.pop(h).await? {
+            PopStart::Now(p) => Ok(p),
+            PopStart::Park(parking) => {
+                let _idle = ch.parked();
+                parking.wait(ch.closed()).await
+            }
         }
     };
-    Ok(respond(req, popped))
+    Ok(match popped.await {
+        Ok(p) => respond(req, p),
+        Err(e) => {
+            let mut resp = super::error(ch.peer_addr(), req, e);
+            PopMessageResponseHeader::default().encode(&mut resp.ext_fields);
+            resp
+        }
+    })
 }
 
 /// FOUND with the messages; with none, POLLING_FULL (209) or POLLING_TIMEOUT (210), as the

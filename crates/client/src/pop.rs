@@ -1,0 +1,117 @@
+//! POP consumption (RocketMQ 5.x): pop, ack and change of invisible time, with each
+//! message's receipt handle built as the Java client builds it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use protocol::codes::{request as rq, response as rs};
+use protocol::message::{decode_records, MessageRecord, Properties};
+use protocol::pop::{
+    AckMessageRequestHeader, ChangeInvisibleTimeResponseHeader, ExtraInfo, OffsetInfo, PopMessageRequestHeader, PopMessageResponseHeader, RetryFlag,
+};
+
+use crate::api::{Client, ClientError};
+
+/// A popped message and its receipt handle.
+#[derive(Debug, Clone)]
+pub struct Popped {
+    pub message: MessageRecord,
+    pub handle: ExtraInfo,
+}
+
+#[derive(Debug, Clone)]
+pub struct PopResult {
+    /// SUCCESS (found), POLLING_TIMEOUT or POLLING_FULL.
+    pub code: i32,
+    pub header: PopMessageResponseHeader,
+    pub messages: Vec<Popped>,
+}
+
+impl Client {
+    /// POP_MESSAGE to `broker_addr` (named `broker_name` in the handles).
+    pub async fn pop(&self, broker_addr: &str, broker_name: &str, header: &PopMessageRequestHeader) -> Result<PopResult, ClientError> {
+        let mut cmd = Self::request(rq::POP_MESSAGE);
+        header.encode(&mut cmd.ext_fields);
+        let timeout = self.timeout + Duration::from_millis(header.poll_time.max(0) as u64);
+        let resp = self.pool().invoke(broker_addr, cmd, timeout).await?;
+        match resp.code {
+            rs::SUCCESS => {}
+            rs::POLLING_TIMEOUT | rs::POLLING_FULL => {
+                let header = PopMessageResponseHeader::decode(&resp.ext_fields).unwrap_or_default();
+                return Ok(PopResult { code: resp.code, header, messages: Vec::new() });
+            }
+            code => return Err(ClientError::Server { code, remark: resp.remark.unwrap_or_default() }),
+        }
+        let h = PopMessageResponseHeader::decode(&resp.ext_fields)?;
+        let messages = handles(&h, broker_name, decode_records(&resp.body)?)?;
+        Ok(PopResult { code: resp.code, header: h, messages })
+    }
+
+    /// ACK_MESSAGE of a popped message of `topic` (the topic popped, not a retry topic).
+    pub async fn ack(&self, broker_addr: &str, group: &str, topic: &str, handle: &ExtraInfo) -> Result<(), ClientError> {
+        let mut cmd = Self::request(rq::ACK_MESSAGE);
+        ack_header(group, topic, handle, None).encode(&mut cmd.ext_fields);
+        self.invoke_ok(broker_addr, cmd).await.map(|_| ())
+    }
+
+    /// CHANGE_MESSAGE_INVISIBLETIME; returns the message's new handle.
+    pub async fn change_invisible_time(
+        &self,
+        broker_addr: &str,
+        group: &str,
+        topic: &str,
+        handle: &ExtraInfo,
+        invisible_ms: i64,
+    ) -> Result<ExtraInfo, ClientError> {
+        let mut cmd = Self::request(rq::CHANGE_MESSAGE_INVISIBLETIME);
+        ack_header(group, topic, handle, Some(invisible_ms)).encode(&mut cmd.ext_fields);
+        let resp = self.invoke_ok(broker_addr, cmd).await?;
+        let r = ChangeInvisibleTimeResponseHeader::decode(&resp.ext_fields)?;
+        let offset = handle.queue_offset.unwrap_or(handle.ck_queue_offset);
+        Ok(ExtraInfo { ck_queue_offset: offset, pop_time: r.pop_time, invisible_time: r.invisible_time, revive_qid: r.revive_qid, ..handle.clone() })
+    }
+}
+
+fn ack_header(group: &str, topic: &str, handle: &ExtraInfo, invisible_time: Option<i64>) -> AckMessageRequestHeader {
+    AckMessageRequestHeader {
+        consumer_group: group.to_string(),
+        topic: handle.retry.real_topic(topic, group),
+        queue_id: handle.queue_id,
+        extra_info: handle.encode(),
+        offset: handle.queue_offset.unwrap_or(handle.ck_queue_offset),
+        invisible_time,
+    }
+}
+
+/// Each message's handle: its `POP_CK` if the broker set one, else built from the answer's
+/// offset strings (the n-th message of a queue gets the n-th offset listed for it).
+fn handles(h: &PopMessageResponseHeader, broker_name: &str, records: Vec<MessageRecord>) -> Result<Vec<Popped>, ClientError> {
+    let starts = OffsetInfo::parse_start(&h.info.start)?;
+    let offsets = OffsetInfo::parse_msgs(&h.info.msgs)?;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    records
+        .into_iter()
+        .map(|message| {
+            if let Some(ck) = Properties::parse(&message.properties).get("POP_CK") {
+                return Ok(Popped { handle: ExtraInfo::parse(ck)?, message });
+            }
+            let retry = RetryFlag::of_topic(&message.topic);
+            let key = format!("{}@{}", retry.as_str(), message.queue_id);
+            let missing = || ClientError::Server { code: rs::SUCCESS, remark: format!("the answer lists no offsets for {key}") };
+            let i = seen.entry(key.clone()).or_default();
+            let offset = *offsets.get(&key).and_then(|o| o.get(*i)).ok_or_else(missing)?;
+            *i += 1;
+            let handle = ExtraInfo {
+                ck_queue_offset: *starts.get(&key).ok_or_else(missing)?,
+                pop_time: h.pop_time,
+                invisible_time: h.invisible_time,
+                revive_qid: h.revive_qid,
+                retry,
+                broker_name: broker_name.to_string(),
+                queue_id: message.queue_id,
+                queue_offset: Some(offset),
+            };
+            Ok(Popped { message, handle })
+        })
+        .collect()
+}
