@@ -163,7 +163,7 @@ async fn orderly_pop_keeps_queue_order_across_redeliveries_and_a_consumer_restar
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            if seed % 3 != 0 && !failed.contains(&key) {
+            if !seed.is_multiple_of(3) && !failed.contains(&key) {
                 client.ack(&addr, "ordered", "PopOrder", &p.handle).await.unwrap();
                 done.insert(seq);
             } else {
