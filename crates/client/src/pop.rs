@@ -7,7 +7,8 @@ use std::time::Duration;
 use protocol::codes::{request as rq, response as rs};
 use protocol::message::{decode_records, MessageRecord, Properties};
 use protocol::pop::{
-    AckMessageRequestHeader, ChangeInvisibleTimeResponseHeader, ExtraInfo, OffsetInfo, PopMessageRequestHeader, PopMessageResponseHeader, RetryFlag,
+    AckMessageRequestHeader, BatchAck, BatchAckMessageRequestBody, ChangeInvisibleTimeResponseHeader, ExtraInfo, OffsetInfo, PopMessageRequestHeader,
+    PopMessageResponseHeader, RetryFlag,
 };
 
 use crate::api::{Client, ClientError};
@@ -51,6 +52,33 @@ impl Client {
     pub async fn ack(&self, broker_addr: &str, group: &str, topic: &str, handle: &ExtraInfo) -> Result<(), ClientError> {
         let mut cmd = Self::request(rq::ACK_MESSAGE);
         ack_header(group, topic, handle, None).encode(&mut cmd.ext_fields);
+        self.invoke_ok(broker_addr, cmd).await.map(|_| ())
+    }
+
+    /// BATCH_ACK_MESSAGE: the messages of one pop answer of `topic`, acknowledged at once.
+    pub async fn batch_ack(&self, broker_addr: &str, group: &str, topic: &str, popped: &[Popped]) -> Result<(), ClientError> {
+        let mut by_batch: BTreeMap<(RetryFlag, i32, i64, i64), (i32, i64, Vec<i64>)> = BTreeMap::new();
+        for p in popped {
+            let h = &p.handle;
+            let entry = by_batch.entry((h.retry, h.queue_id, h.ck_queue_offset, h.pop_time)).or_insert((h.revive_qid, h.invisible_time, Vec::new()));
+            entry.2.push(h.queue_offset.unwrap_or(h.ck_queue_offset));
+        }
+        let acks = by_batch
+            .into_iter()
+            .map(|((retry, queue_id, start_offset, pop_time), (revive_queue_id, invisible_time, offsets))| BatchAck {
+                consumer_group: group.to_string(),
+                topic: topic.to_string(),
+                retry: retry.as_str().to_string(),
+                start_offset,
+                queue_id,
+                revive_queue_id,
+                pop_time,
+                invisible_time,
+                bit_set: BatchAck::encode_offsets(start_offset, &offsets),
+            })
+            .collect();
+        let body = BatchAckMessageRequestBody { broker_name: String::new(), acks };
+        let cmd = Self::request(rq::BATCH_ACK_MESSAGE).with_body(protocol::body::encode(&body));
         self.invoke_ok(broker_addr, cmd).await.map(|_| ())
     }
 

@@ -43,10 +43,15 @@ pub struct Due {
     pub journal: i64,
 }
 
+/// Queues are interned: the deadline index and the per-queue maps use a small id, so the
+/// hot paths (insert, ack, take) neither hash nor compare strings more than once.
 #[derive(Default)]
 pub struct Inflight {
-    queues: HashMap<Arc<QueueKey>, BTreeMap<i64, Entry>>,
-    due: BTreeSet<(i64, Arc<QueueKey>, i64)>,
+    ids: HashMap<Arc<QueueKey>, u32>,
+    /// By id: the key and its messages in flight (offset → entry); `None` for a free id.
+    slots: Vec<Option<(Arc<QueueKey>, BTreeMap<i64, Entry>)>>,
+    free: Vec<u32>,
+    due: BTreeSet<(i64, u32, i64)>,
     /// Live entries per journal record.
     journal_refs: BTreeMap<i64, u32>,
     /// Journal writes under way: the journal's end when each began (its record lands at or
@@ -66,17 +71,27 @@ impl Inflight {
 
     /// How many of a queue's messages are in flight.
     pub fn count(&self, key: &QueueKey) -> usize {
-        self.queues.get(key).map_or(0, BTreeMap::len)
+        self.entries(key).map_or(0, BTreeMap::len)
+    }
+
+    fn entries(&self, key: &QueueKey) -> Option<&BTreeMap<i64, Entry>> {
+        let id = *self.ids.get(key)?;
+        self.slots[id as usize].as_ref().map(|(_, e)| e)
     }
 
     /// Adds handed-out messages; an entry for the same offset is replaced (the offset was
     /// popped again, after an offset reset).
     pub fn insert(&mut self, key: &QueueKey, offsets: &[i64], pop_time: i64, deadline: i64, journal: i64) {
-        let key = self.intern(key);
         for &offset in offsets {
-            self.remove(&key, offset);
-            self.queues.entry(key.clone()).or_default().insert(offset, Entry { pop_time, deadline, journal });
-            self.due.insert((deadline, key.clone(), offset));
+            if let Some(&old) = self.ids.get(key) {
+                self.remove(old, offset);
+            }
+            // Interned after the removal, which may have given the id back.
+            let id = self.intern(key);
+            if let Some((_, entries)) = self.slots[id as usize].as_mut() {
+                entries.insert(offset, Entry { pop_time, deadline, journal });
+            }
+            self.due.insert((deadline, id, offset));
             *self.journal_refs.entry(journal).or_default() += 1;
             self.len += 1;
         }
@@ -86,29 +101,33 @@ impl Inflight {
     /// handle. An ack of an older handle (the invisible time changed since, or it was popped
     /// again) changes nothing.
     pub fn ack(&mut self, key: &QueueKey, offset: i64, pop_time: i64) -> bool {
-        let Some((key, _)) = self.queues.get_key_value(key) else { return false };
-        let key = key.clone();
-        match self.queues.get(&key).and_then(|q| q.get(&offset)) {
-            Some(e) if e.pop_time == pop_time => {
-                self.remove(&key, offset);
-                true
-            }
-            _ => false,
+        let Some(&id) = self.ids.get(key) else { return false };
+        if !self.slot_holds(id, offset, pop_time) {
+            return false;
         }
+        self.remove(id, offset);
+        true
     }
 
     /// Whether a message is in flight under the handle of `pop_time`.
     pub fn holds(&self, key: &QueueKey, offset: i64, pop_time: i64) -> bool {
-        self.queues.get(key).and_then(|q| q.get(&offset)).is_some_and(|e| e.pop_time == pop_time)
+        self.ids.get(key).is_some_and(|&id| self.slot_holds(id, offset, pop_time))
     }
 
-    fn remove(&mut self, key: &Arc<QueueKey>, offset: i64) {
-        let Some(q) = self.queues.get_mut(key) else { return };
-        let Some(e) = q.remove(&offset) else { return };
-        if q.is_empty() {
-            self.queues.remove(key);
+    fn slot_holds(&self, id: u32, offset: i64, pop_time: i64) -> bool {
+        self.slots[id as usize].as_ref().and_then(|(_, e)| e.get(&offset)).is_some_and(|e| e.pop_time == pop_time)
+    }
+
+    /// Removes an entry; a queue left with none gives its id back.
+    fn remove(&mut self, id: u32, offset: i64) -> Option<Entry> {
+        let (key, entries) = self.slots[id as usize].as_mut()?;
+        let e = entries.remove(&offset)?;
+        if entries.is_empty() {
+            self.ids.remove(&**key);
+            self.slots[id as usize] = None;
+            self.free.push(id);
         }
-        self.due.remove(&(e.deadline, key.clone(), offset));
+        self.due.remove(&(e.deadline, id, offset));
         if let Some(n) = self.journal_refs.get_mut(&e.journal) {
             *n -= 1;
             if *n == 0 {
@@ -116,19 +135,25 @@ impl Inflight {
             }
         }
         self.len -= 1;
+        Some(e)
     }
 
     /// Takes up to `max` entries whose time has come.
     pub fn take_due(&mut self, now: i64, max: usize) -> Vec<Due> {
         let mut out = Vec::new();
         while out.len() < max {
-            let Some((deadline, key, offset)) = self.due.first().cloned() else { break };
+            let Some(&(deadline, id, offset)) = self.due.first() else { break };
             if deadline > now {
                 break;
             }
-            let (pop_time, journal) = self.queues.get(&key).and_then(|q| q.get(&offset)).map_or((0, 0), |e| (e.pop_time, e.journal));
-            self.remove(&key, offset);
-            out.push(Due { key, offset, pop_time, journal });
+            let key = self.slots[id as usize].as_ref().map(|(k, _)| k.clone());
+            match (key, self.remove(id, offset)) {
+                (Some(key), Some(e)) => out.push(Due { key, offset, pop_time: e.pop_time, journal: e.journal }),
+                // Not reachable while the index and the maps agree; never loop on it.
+                _ => {
+                    self.due.remove(&(deadline, id, offset));
+                }
+            }
         }
         out
     }
@@ -160,8 +185,21 @@ impl Inflight {
         live.min(pending).min(journal_end)
     }
 
-    fn intern(&self, key: &QueueKey) -> Arc<QueueKey> {
-        self.queues.get_key_value(key).map_or_else(|| Arc::new(key.clone()), |(k, _)| k.clone())
+    fn intern(&mut self, key: &QueueKey) -> u32 {
+        if let Some(&id) = self.ids.get(key) {
+            return id;
+        }
+        let key = Arc::new(key.clone());
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.slots[id as usize] = Some((key.clone(), BTreeMap::new()));
+        self.ids.insert(key, id);
+        id
     }
 }
 
@@ -214,9 +252,13 @@ mod tests {
         t.begin_write(4);
         assert_eq!(t.replay_from(7), 4, "a write under way may land at 4");
         t.end_write(4);
-        // Popped again (an offset reset): the new record replaces the old entry.
+        // Popped again (an offset reset): the new record replaces the old entry, the queue's
+        // only one.
         t.insert(&key(), &[3], 50, 200, 6);
         assert_eq!(t.replay_from(7), 6);
         assert_eq!(t.len(), 1);
+        assert!(t.holds(&key(), 3, 50));
+        assert_eq!(t.take_due(200, 10).len(), 1);
+        assert!(t.is_empty() && t.next_deadline().is_none());
     }
 }

@@ -24,6 +24,18 @@ pub struct ConsumeArgs {
     /// then counts whole records, not bodies.
     #[arg(long)]
     no_decode: bool,
+    /// Consume by POP (RocketMQ 5) instead of pulling: each task pops one queue (32 at a
+    /// time) and acknowledges each answer with one BATCH_ACK; the group pops from the queue's
+    /// first message.
+    #[arg(long)]
+    pop: bool,
+    /// With `--pop`: acknowledge each message with its own ACK_MESSAGE, as the Java push
+    /// consumer does.
+    #[arg(long)]
+    ack_each: bool,
+    /// The consumer group (POP keeps its progress on the broker: use a new one per run).
+    #[arg(short, long, default_value = "rocketry_bench_consume")]
+    group: String,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -41,6 +53,8 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
         .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.read_queue_nums)))
         .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
         .collect();
+    let broker_names: Arc<std::collections::HashMap<String, String>> =
+        Arc::new(route.broker_datas.iter().filter_map(|b| b.broker_addrs.get(&0).map(|a| (a.clone(), b.broker_name.clone()))).collect());
     let (msgs, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
@@ -48,9 +62,17 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
         let (client, work, msgs, bytes, topic, no_decode) = (client.clone(), work.clone(), msgs.clone(), bytes.clone(), args.topic.clone(), args.no_decode);
+        let (pop, ack_each, group, broker_names) = (args.pop, args.ack_each, args.group.clone(), broker_names.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let Some((addr, queue_id)) = work.lock().ok().and_then(|mut w| w.pop()) else { return };
+                if pop {
+                    let name = broker_names.get(&addr).cloned().unwrap_or_default();
+                    let (n, b) = pop_queue(&client, &addr, &name, &group, &topic, queue_id, ack_each, deadline).await;
+                    msgs.fetch_add(n, Ordering::Relaxed);
+                    bytes.fetch_add(b, Ordering::Relaxed);
+                    continue;
+                }
                 let mut offset = 0;
                 while Instant::now() < deadline {
                     let h = PullMessageRequestHeader::for_queue("rocketry_bench_consume", &topic, queue_id, offset);
@@ -84,10 +106,64 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
         println!("{}", serde_json::json!({"msgs": n, "seconds": elapsed, "msgs_per_sec": tps, "mb_per_sec": mbps}));
     } else {
         let what = if args.no_decode { "records" } else { "bodies" };
-        println!("consumed {n} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s ({what})");
+        let how = match (args.pop, args.ack_each) {
+            (false, _) => "pulled",
+            (true, false) => "popped (batch acks)",
+            (true, true) => "popped (one ack each)",
+        };
+        println!("{how} {n} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s ({what})");
     }
     client.close();
     Ok(())
+}
+
+/// Pops one queue until it has nothing left (or the deadline), acknowledging everything;
+/// returns (messages, body bytes).
+#[allow(clippy::too_many_arguments)]
+async fn pop_queue(
+    client: &Arc<Client>,
+    addr: &str,
+    broker_name: &str,
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    ack_each: bool,
+    deadline: Instant,
+) -> (u64, u64) {
+    use protocol::pop::PopMessageRequestHeader;
+    let (mut n, mut b) = (0u64, 0u64);
+    while Instant::now() < deadline {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let h = PopMessageRequestHeader {
+            consumer_group: group.to_string(),
+            topic: topic.to_string(),
+            queue_id,
+            max_msg_nums: 32,
+            invisible_time: 60_000,
+            poll_time: 0,
+            born_time: now,
+            init_mode: 0,
+            ..Default::default()
+        };
+        let Ok(r) = client.pop(addr, broker_name, &h).await else { break };
+        if r.messages.is_empty() {
+            break;
+        }
+        n += r.messages.len() as u64;
+        b += r.messages.iter().map(|p| p.message.body.len() as u64).sum::<u64>();
+        if ack_each {
+            // All at once, as the Java push consumer's asynchronous acks.
+            let mut acks = tokio::task::JoinSet::new();
+            for p in r.messages {
+                let (client, addr, group, topic) = (client.clone(), addr.to_string(), group.to_string(), topic.to_string());
+                acks.spawn(async move { client.ack(&addr, &group, &topic, &p.handle).await });
+            }
+            while acks.join_next().await.is_some() {}
+        } else {
+            let _ = client.batch_ack(addr, group, topic, &r.messages).await;
+        }
+    }
+    (n, b)
 }
 
 /// Stored records back to back: each starts with its total size.
