@@ -13,6 +13,9 @@ use protocol::pop::{
 
 use crate::api::{Client, ClientError};
 
+/// One pop batch of one queue: (retry flag, queue id, checkpoint offset, pop time).
+type BatchKey = (RetryFlag, i32, i64, i64);
+
 /// A popped message and its receipt handle.
 #[derive(Debug, Clone)]
 pub struct Popped {
@@ -57,7 +60,7 @@ impl Client {
 
     /// BATCH_ACK_MESSAGE: the messages of one pop answer of `topic`, acknowledged at once.
     pub async fn batch_ack(&self, broker_addr: &str, group: &str, topic: &str, popped: &[Popped]) -> Result<(), ClientError> {
-        let mut by_batch: BTreeMap<(RetryFlag, i32, i64, i64), (i32, i64, Vec<i64>)> = BTreeMap::new();
+        let mut by_batch: BTreeMap<BatchKey, (i32, i64, Vec<i64>)> = BTreeMap::new();
         for p in popped {
             let h = &p.handle;
             let entry = by_batch.entry((h.retry, h.queue_id, h.ck_queue_offset, h.pop_time)).or_insert((h.revive_qid, h.invisible_time, Vec::new()));
