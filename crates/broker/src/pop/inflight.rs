@@ -43,13 +43,16 @@ pub struct Due {
     pub journal: i64,
 }
 
+/// An interned queue: its key and its messages in flight (offset → entry).
+type Slot = (Arc<QueueKey>, BTreeMap<i64, Entry>);
+
 /// Queues are interned: the deadline index and the per-queue maps use a small id, so the
 /// hot paths (insert, ack, take) neither hash nor compare strings more than once.
 #[derive(Default)]
 pub struct Inflight {
     ids: HashMap<Arc<QueueKey>, u32>,
     /// By id: the key and its messages in flight (offset → entry); `None` for a free id.
-    slots: Vec<Option<(Arc<QueueKey>, BTreeMap<i64, Entry>)>>,
+    slots: Vec<Option<Slot>>,
     free: Vec<u32>,
     due: BTreeSet<(i64, u32, i64)>,
     /// Live entries per journal record.
