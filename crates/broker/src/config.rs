@@ -135,6 +135,9 @@ broker_config! {
         /// `popMaxInvisibleTimeMs` (ours): the longest invisible time a pop or a change may ask
         /// (the Java broker has no cap; its proxy allows 12 h).
         pop_max_invisible_time_ms: i64 = 12 * 3600 * 1000, "popMaxInvisibleTimeMs", Plain;
+        /// `popMaxInflightMessages` (ours): messages popped and not yet acknowledged or revived,
+        /// over all groups; a pop beyond it is refused with SYSTEM_BUSY.
+        pop_max_inflight_messages: usize = 1_000_000, "popMaxInflightMessages", Plain;
     }
     accepted_unused [
             "brokerIP2",

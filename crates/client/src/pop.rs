@@ -80,7 +80,8 @@ impl Client {
                 bit_set: BatchAck::encode_offsets(start_offset, &offsets),
             })
             .collect();
-        let body = BatchAckMessageRequestBody { broker_name: String::new(), acks };
+        let broker_name = popped.first().map(|p| p.handle.broker_name.clone()).unwrap_or_default();
+        let body = BatchAckMessageRequestBody { broker_name, acks };
         let cmd = Self::request(rq::BATCH_ACK_MESSAGE).with_body(protocol::body::encode(&body));
         self.invoke_ok(broker_addr, cmd).await.map(|_| ())
     }

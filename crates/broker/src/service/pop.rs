@@ -202,6 +202,13 @@ impl Broker {
     /// read it), then the topic, then the retry topic if the batch is not full.
     pub(crate) async fn pop_once(self: &Arc<Self>, h: &PopMessageRequestHeader, filter: &TagFilter) -> BrokerResult<Popped> {
         let pop_time = self.clock.now_ms();
+        let in_flight = self.pop.table().len();
+        if !h.order && in_flight >= self.config.pop_max_inflight_messages {
+            return Err(BrokerError::new(
+                rs::SYSTEM_BUSY,
+                format!("{in_flight} messages are in flight (popMaxInflightMessages): acknowledge some, or wait for their invisible time to pass"),
+            ));
+        }
         let retry_topic = pop_retry_topic(&h.topic, &h.consumer_group);
         let retry_first = !h.order && rand::thread_rng().gen_range(0..100) < self.config.pop_from_retry_probability;
         let mut out = Collect { body: BytesMut::new(), count: 0, rest: 0, info: OffsetInfo::default() };

@@ -274,6 +274,21 @@ async fn an_orderly_queue_hands_out_nothing_new_while_its_batch_is_in_flight() {
 }
 
 #[tokio::test]
+async fn pops_beyond_the_in_flight_cap_are_refused() {
+    let f = broker_with(|c| c.pop_max_inflight_messages = 2).await;
+    f.broker.topics.ensure_system_topic(TOPIC, 1);
+    send_n(&f.broker, 3).await;
+    assert_eq!(pop_now(&f, &pop_header(-1, 2, 10_000)).await.count, 2);
+    let mut h = pop_header(-1, 2, 10_000);
+    h.born_time = store::Clock::now_ms(&*f.clock);
+    assert_eq!(f.broker.pop(&h).await.err().map(|e| e.code), Some(rs::SYSTEM_BUSY));
+    f.clock.advance_ms(secs(11));
+    f.broker.revive_due().await;
+    h.born_time = store::Clock::now_ms(&*f.clock);
+    assert!(f.broker.pop(&h).await.is_ok(), "room again once they were revived");
+}
+
+#[tokio::test]
 async fn a_batch_ack_acknowledges_by_bit_set() {
     let f = pop_broker().await;
     let b = &f.broker;

@@ -1,0 +1,28 @@
+# Starting rocketry and the Java RocketMQ 5.3.3 broker side by side (sourced by run.sh and pop.sh).
+# Expects: bin (rocketry), cp (the Java classpath), JAVA_HEAP, on_broker (a taskset prefix, may be empty).
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { local end=$((SECONDS+60)); until (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null; do [ $SECONDS -lt $end ] || return 1; sleep 0.01; done; }
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+now_ms() { date +%s%3N; }
+
+# start_<kind> DIR NS_PORT BROKER_PORT: sets PIDS (all processes) and BROKER_PID
+start_rocketry() {
+    echo "diskCapacityBytes=1099511627776" > "$1/broker.conf"
+    tr ';' '\n' <<< "${ROCKETRY_CONF:-}" >> "$1/broker.conf"
+    "${on_broker[@]}" "$bin" standalone --data-dir "$1/data" --namesrv-port "$2" --broker-port "$3" -c "$1/broker.conf" > "$1/log" 2>&1 &
+    BROKER_PID=$!; PIDS="$BROKER_PID"
+}
+start_java() {
+    mkdir -p "$1/home/conf"
+    printf 'listenPort=%s\n' "$2" > "$1/namesrv.conf"
+    printf '%s\n' "brokerClusterName=DefaultCluster" "brokerName=broker-a" "brokerId=0" "listenPort=$3" \
+        "namesrvAddr=127.0.0.1:$2" "storePathRootDir=$1/store" "storePathCommitLog=$1/store/commitlog" \
+        "brokerIP1=127.0.0.1" "autoCreateTopicEnable=true" "flushDiskType=ASYNC_FLUSH" "diskMaxUsedSpaceRatio=99" > "$1/broker.conf"
+    local jvm=(-Xms"$JAVA_HEAP" -Xmx"$JAVA_HEAP" -Duser.home="$1/home" -Drocketmq.home.dir="$1/home" -cp "$cp")
+    ROCKETMQ_HOME="$1/home" "${on_broker[@]}" java "${jvm[@]}" org.apache.rocketmq.namesrv.NamesrvStartup -c "$1/namesrv.conf" > "$1/ns.log" 2>&1 &
+    local ns=$!
+    wait_port "$2"
+    ROCKETMQ_HOME="$1/home" "${on_broker[@]}" java "${jvm[@]}" org.apache.rocketmq.broker.BrokerStartup -c "$1/broker.conf" > "$1/broker.log" 2>&1 &
+    BROKER_PID=$!; PIDS="$ns $BROKER_PID"
+}

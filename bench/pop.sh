@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# POP against pull on the same backlog, rocketry side by side with the Java RocketMQ 5.3.3
+# broker (from Maven Central, as bench/compare runs it). Each run: produce BACKLOG_RATE msgs/s
+# for BACKLOG_SECONDS into one topic with 8 queues (the same backlog on both brokers), then
+# drain it three times in new groups with `rocketry bench consume`: by pull, by POP with one
+# BATCH_ACK per answer, and by POP with one ACK_MESSAGE per message (the Java push consumer's
+# way). Runs alternate; prints each figure's median and the ratios.
+#
+#   bench/pop.sh     RUNS=2 BACKLOG_RATE=40000 BACKLOG_SECONDS=10 SIZE=1024 JAVA_HEAP=2g PIN=1
+set -euo pipefail
+here="$(cd "$(dirname "$0")/compare" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+RUNS="${RUNS:-2}" BACKLOG_RATE="${BACKLOG_RATE:-40000}" BACKLOG_SECONDS="${BACKLOG_SECONDS:-10}" SIZE="${SIZE:-1024}" JAVA_HEAP="${JAVA_HEAP:-2g}" PIN="${PIN:-1}"
+if [[ $PIN == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+    on_broker=(taskset -c 0) on_load=(taskset -c 1)
+else
+    on_broker=() on_load=()
+fi
+work="$root/bench/pop-work"
+rm -rf "$work" && mkdir -p "$work"
+(cd "$root" && cargo build --release -q -p rocketry)
+bin="$root/target/release/rocketry"
+(cd "$here" && mvn -q -B compile dependency:build-classpath -Dmdep.outputFile=cp.txt)
+cp="$(cat "$here/cp.txt")"
+source "$here/brokers.sh"
+field() { python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])[sys.argv[2]]))' "$1" "$2"; }
+record() { echo "$1 $2 $3" | tee -a "$work/results"; }
+
+run_one() { # kind run
+    local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
+    local ns br; ns=$(free_port); br=$(free_port)
+    "start_$kind" "$dir" "$ns" "$br"
+    wait_port "$br"
+    local end=$((SECONDS+120)) nsaddr="127.0.0.1:$ns" json
+    until "$bin" bench produce -n "$nsaddr" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $end ]; then echo "$kind did not become ready; logs in $dir" >&2; kill $PIDS; exit 1; fi
+        sleep 0.2
+    done
+    json=$("${on_load[@]}" "$bin" bench produce -n "$nsaddr" -t PopBacklog --queues 8 -s "$SIZE" -c 64 -d "$BACKLOG_SECONDS" --rate "$BACKLOG_RATE" --json 2>/dev/null)
+    record "$kind" backlog_msgs "$(field "$json" msgs)"
+    json=$("${on_load[@]}" "$bin" bench consume -n "$nsaddr" -t PopBacklog -d 120 --json 2>/dev/null)
+    record "$kind" pull_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    json=$("${on_load[@]}" "$bin" bench consume -n "$nsaddr" -t PopBacklog -d 120 --pop -g pop_batch --json 2>/dev/null)
+    record "$kind" pop_batch_ack_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    record "$kind" pop_batch_ack_msgs "$(field "$json" msgs)"
+    json=$("${on_load[@]}" "$bin" bench consume -n "$nsaddr" -t PopBacklog -d 120 --pop --ack-each -g pop_each --json 2>/dev/null)
+    record "$kind" pop_ack_each_msgs_per_sec "$(field "$json" msgs_per_sec)"
+    record "$kind" pop_ack_each_msgs "$(field "$json" msgs)"
+    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+}
+
+for n in $(seq 1 "$RUNS"); do
+    run_one rocketry "$n"
+    run_one java "$n"
+done
+python3 - "$work/results" <<'PY'
+import sys, statistics, collections
+vals = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    kind, metric, v = line.split()
+    vals[(kind, metric)].append(float(v))
+med = {k: statistics.median(v) for k, v in vals.items()}
+metrics = sorted({m for _, m in med})
+print(f"{'metric':32} {'rocketry':>12} {'java':>12} {'ratio':>8}")
+for m in metrics:
+    r, j = med.get(("rocketry", m), 0), med.get(("java", m), 0)
+    print(f"{m:32} {r:12.0f} {j:12.0f} {r / j if j else float('nan'):8.2f}")
+for kind in ("rocketry", "java"):
+    pull = med.get((kind, "pull_msgs_per_sec"), 0)
+    for m in ("pop_batch_ack_msgs_per_sec", "pop_ack_each_msgs_per_sec"):
+        print(f"{kind}: {m} / pull = {med.get((kind, m), 0) / pull if pull else float('nan'):.2f}")
+PY
