@@ -126,6 +126,14 @@ impl Broker {
         self.put_parking(vec![msg], true, false).await
     }
 
+    /// Stores one of the broker's own records (POP's journal): no UNIQ_KEY, no CLUSTER, not
+    /// in the key index, no delay; answered once as durable as the flush mode promises.
+    pub(crate) async fn put_internal(&self, msg: NewMessage) -> Result<PutResult, PutError> {
+        let mut record = self.encode(&msg, None)?;
+        record.keys.clear();
+        self.store.put(PutMessage { topic: msg.topic, queue_id: msg.queue_id, records: vec![record], wait_flush: true }).await
+    }
+
     async fn put_parking(&self, mut msgs: Vec<NewMessage>, wait_flush: bool, park: bool) -> Result<PutResult, PutError> {
         for m in &mut msgs {
             if m.props.get(prop::UNIQ_KEY).is_none() {

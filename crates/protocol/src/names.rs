@@ -14,6 +14,15 @@ pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
 pub const NOT_ALLOWED_SEND_TOPICS: &[&str] =
     &["SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"];
 
+/// The prefix of the topics that journal POP's state (`rmq_sys_REVIVE_LOG_<cluster>`).
+pub const REVIVE_LOG_TOPIC_PREFIX: &str = "rmq_sys_REVIVE_LOG_";
+
+/// Whether producers are refused this topic: Java's list, and the broker's POP journal
+/// (only the broker writes it: its records move consumer offsets at start).
+pub fn is_not_allowed_send_topic(topic: &str) -> bool {
+    NOT_ALLOWED_SEND_TOPICS.contains(&topic) || topic.starts_with(REVIVE_LOG_TOPIC_PREFIX)
+}
+
 fn valid_chars(name: &str) -> bool {
     name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
 }

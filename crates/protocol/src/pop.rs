@@ -19,6 +19,11 @@ pub const ANY_QUEUE: i32 = -1;
 /// The revive queue id that marks an orderly pop's handle (`KeyBuilder.POP_ORDER_REVIVE_QUEUE`).
 pub const ORDER_REVIVE_QID: i32 = 999;
 pub const RETRY_PREFIX: &str = "%RETRY%";
+/// The longest bit set one batch-ack entry may carry: offsets up to 64 Ki past its
+/// checkpoint (a pop's messages can lie apart when a filter skips others).
+pub const MAX_BIT_SET_BYTES: usize = 8 * 1024;
+/// The most offsets one batch-ack entry may acknowledge.
+pub const MAX_BATCH_ACK_OFFSETS: usize = 1024;
 
 /// Where a popped message was read: its topic, or one of the group's POP retry topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,6 +70,16 @@ impl RetryFlag {
             RetryFlag::V1 => pop_retry_topic(topic, group),
             RetryFlag::V2 => format!("{RETRY_PREFIX}{group}+{topic}"),
         }
+    }
+}
+
+/// The topic a queue key's topic stands for: the original of a POP retry topic of `group`
+/// (either naming), else the topic itself.
+pub fn original_topic(topic: &str, group: &str) -> String {
+    let rest = topic.strip_prefix(RETRY_PREFIX).and_then(|r| r.strip_prefix(group));
+    match rest.and_then(|r| r.strip_prefix('_').or_else(|| r.strip_prefix('+'))) {
+        Some(original) if !original.is_empty() => original.to_string(),
+        _ => topic.to_string(),
     }
 }
 
@@ -426,17 +441,24 @@ pub struct BatchAck {
 }
 
 impl BatchAck {
-    /// The acknowledged offsets; an unreadable bit set is an error.
+    /// The acknowledged offsets; an unreadable bit set, one longer than
+    /// [`MAX_BIT_SET_BYTES`] or with more than [`MAX_BATCH_ACK_OFFSETS`] bits set is an error.
     pub fn offsets(&self) -> Result<Vec<i64>, ProtocolError> {
         use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(self.bit_set.as_bytes())
-            .map_err(|_| ProtocolError::BadField { field: "bitSet", value: self.bit_set.clone() })?;
+        let bad = || ProtocolError::BadField { field: "bitSet", value: self.bit_set.chars().take(64).collect() };
+        if self.bit_set.len() > MAX_BIT_SET_BYTES * 4 / 3 + 4 {
+            return Err(bad());
+        }
+        let bytes = base64::engine::general_purpose::STANDARD.decode(self.bit_set.as_bytes()).map_err(|_| bad())?;
         let mut out = Vec::new();
         for (i, byte) in bytes.iter().enumerate() {
             for bit in 0..8 {
                 if byte & (1 << bit) != 0 {
-                    out.push(self.start_offset + (i * 8 + bit) as i64);
+                    let offset = self.start_offset.checked_add((i * 8 + bit) as i64).ok_or_else(bad)?;
+                    out.push(offset);
+                    if out.len() > MAX_BATCH_ACK_OFFSETS {
+                        return Err(bad());
+                    }
                 }
             }
         }
@@ -541,6 +563,9 @@ mod tests {
         assert_eq!(RetryFlag::of_topic("t"), RetryFlag::Normal);
         assert_eq!(RetryFlag::V1.real_topic("t", "g"), "%RETRY%g_t");
         assert_eq!(RetryFlag::V2.real_topic("t", "g"), "%RETRY%g+t");
+        assert_eq!(original_topic("%RETRY%g_t", "g"), "t");
+        assert_eq!(original_topic("%RETRY%g+t", "g"), "t");
+        assert_eq!(original_topic("t", "g"), "t");
     }
 
     #[test]
@@ -580,5 +605,11 @@ mod tests {
         let json = r#"{"acks":[{"c":"g","t":"t","r":"0","so":100,"q":0,"rq":0,"pt":1,"it":2,"b":"BQI="}],"brokerName":"b"}"#;
         let body: BatchAckMessageRequestBody = serde_json::from_str(json).expect("short names");
         assert_eq!(body.acks[0], ack);
+        let huge = BatchAck { bit_set: "/".repeat(1 << 20), ..ack.clone() };
+        assert!(huge.offsets().is_err(), "too long a bit set");
+        let many = BatchAck { bit_set: BatchAck::encode_offsets(0, &(0..2000).collect::<Vec<_>>()), ..ack.clone() };
+        assert!(many.offsets().is_err(), "too many offsets");
+        let overflow = BatchAck { start_offset: i64::MAX, ..ack };
+        assert!(overflow.offsets().is_err(), "an offset past i64");
     }
 }

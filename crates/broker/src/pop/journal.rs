@@ -12,8 +12,11 @@ use super::inflight::{Inflight, QueueKey};
 /// keeps its revive progress).
 pub const REVIVE_GROUP: &str = "CID_RMQ_SYS_REVIVE_GROUP";
 
+/// The most offsets one record holds (a batch ack's cap; a pop hands out at most 32).
+pub const MAX_OFFSETS_PER_RECORD: usize = 1024;
+
 pub fn revive_topic(cluster: &str) -> String {
-    format!("rmq_sys_REVIVE_LOG_{cluster}")
+    format!("{}{cluster}", protocol::names::REVIVE_LOG_TOPIC_PREFIX)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +50,16 @@ impl Record {
         QueueKey::new(g, t, *q)
     }
 
+    /// Whether a record read back is one this broker could have written: a checkpoint of at
+    /// most a pop's worth of messages, an ack of at most a batch ack's worth.
+    pub fn is_sane(&self) -> bool {
+        match self {
+            Record::Checkpoint { o, it, nb, .. } => o.len() <= MAX_OFFSETS_PER_RECORD && *it >= 0 && *nb >= 0,
+            Record::Ack { a, .. } => a.len() <= MAX_OFFSETS_PER_RECORD,
+            Record::Change { it, .. } => *it >= 0,
+        }
+    }
+
     /// Applies a record read back at `journal` (its revive-queue offset). Returns the
     /// offset a checkpoint moved its group to.
     pub fn replay(&self, table: &mut Inflight, journal: i64) -> Option<(QueueKey, i64)> {
@@ -61,9 +74,11 @@ impl Record {
                     table.ack(&key, *offset, *pop_time);
                 }
             }
+            // As it was applied live: only if the old handle was still in flight.
             Record::Change { o, old, pt, it, .. } => {
-                table.ack(&key, *o, *old);
-                table.insert(&key, &[*o], *pt, pt.saturating_add(*it), journal);
+                if table.ack(&key, *o, *old) {
+                    table.insert(&key, &[*o], *pt, pt.saturating_add(*it), journal);
+                }
             }
         }
         None

@@ -150,7 +150,7 @@ impl Broker {
             body: Bytes::from(serde_json::to_vec(record).unwrap_or_default()),
             props,
         };
-        let stored = match self.put(vec![msg], true).await {
+        let stored = match self.put_internal(msg).await {
             Ok(r) | Err(PutError::FlushDiskTimeout(r)) => r,
             Err(e) => return Err(e),
         };
@@ -175,17 +175,23 @@ impl Broker {
                 offset = got.next_begin_offset.max(offset + 1);
                 continue;
             }
-            for m in decode_records(&got.messages).unwrap_or_default() {
+            let decoded = decode_records(&got.messages).unwrap_or_else(|_| {
+                bad += got.message_count as u64;
+                Vec::new()
+            });
+            for m in decoded {
                 match serde_json::from_slice::<Record>(&m.body) {
-                    Ok(r) => {
+                    Ok(r) if r.is_sane() => {
                         if let Some((key, next)) = r.replay(&mut table, m.queue_offset) {
+                            // Never past the queue's end.
+                            let next = next.min(self.store.max_offset(&key.topic, key.queue_id));
                             if self.offsets.query(&key.group, &key.topic, key.queue_id).is_none_or(|o| o < next) {
                                 self.offsets.commit(&key.group, &key.topic, key.queue_id, next);
                             }
                         }
                         records += 1;
                     }
-                    Err(_) => bad += 1,
+                    _ => bad += 1,
                 }
             }
             offset = got.next_begin_offset;
@@ -207,13 +213,17 @@ impl Broker {
 
     /// Gives back one due message: a copy into the POP retry topic (or the DLQ), then an ack
     /// record. A message no longer in the store is dropped from the table.
-    async fn revive(&self, due: &Due) -> Result<(), PutError> {
+    async fn revive(self: &Arc<Self>, due: &Due) -> Result<(), PutError> {
         let key = &due.key;
-        let entry = self.store.queue_entries(&key.topic, key.queue_id, due.offset, 1).map_err(|e| PutError::Io(e.to_string()))?;
-        let record = match entry.first() {
-            Some(&(offset, phys, _, _)) if offset == due.offset => self.store.read_message(phys).map_err(|e| PutError::Io(e.to_string()))?,
-            _ => None,
-        };
+        // A read that may need the disk: on the blocking pool.
+        let (b, topic, queue_id, offset) = (self.clone(), key.topic.clone(), key.queue_id, due.offset);
+        let read = tokio::task::spawn_blocking(move || -> Result<Option<Bytes>, store::StoreError> {
+            match b.store.queue_entries(&topic, queue_id, offset, 1)?.first() {
+                Some(&(o, phys, _, _)) if o == offset => b.store.read_message(phys),
+                _ => Ok(None),
+            }
+        });
+        let record = read.await.map_err(|e| PutError::Io(e.to_string()))?.map_err(|e| PutError::Io(e.to_string()))?;
         if let Some(m) = record.and_then(|r| decode_record(&r, false).ok()) {
             let mut props = Properties::parse(&m.properties);
             if m.reconsume_times == 0 || props.get(FIRST_POP_TIME).is_none() {
@@ -221,6 +231,10 @@ impl Broker {
             }
             let max = self.groups.get(&key.group).map_or(16, |g| g.retry_max_times);
             let topic = if m.reconsume_times >= max {
+                // Where it came from, as a send-back into the DLQ keeps it.
+                if props.get(prop::RETRY_TOPIC).is_none() {
+                    props.set(prop::RETRY_TOPIC, protocol::pop::original_topic(&key.topic, &key.group));
+                }
                 self.topics.ensure_dlq_topic(&key.group).topic_name
             } else if key.topic.starts_with(protocol::pop::RETRY_PREFIX) {
                 key.topic.clone()
@@ -229,9 +243,19 @@ impl Broker {
                 self.topics.ensure_system_topic(&retry, 1);
                 retry
             };
-            let copy = NewMessage::from_record(&m, topic, 0, m.reconsume_times + 1, props);
+            let copy = NewMessage::from_record(&m, topic, 0, m.reconsume_times.saturating_add(1), props);
             match self.put(vec![copy], false).await {
                 Ok(_) | Err(PutError::FlushDiskTimeout(_)) => {}
+                // The copy can never be stored (it grew past a limit): dropped, not retried forever.
+                Err(PutError::MessageIllegal(why)) => {
+                    tracing::error!(
+                        group = key.group,
+                        topic = key.topic,
+                        offset = due.offset,
+                        why,
+                        "a message due again cannot be copied to its retry topic; dropped"
+                    );
+                }
                 Err(e) => return Err(e),
             }
         } else {
@@ -251,7 +275,7 @@ impl Broker {
 impl Broker {
     /// One round of the reviver: gives back up to a batch of due messages (a failed one is
     /// due again in a second) and moves the replay point on. Returns how many were due.
-    pub(crate) async fn revive_due(&self) -> usize {
+    pub(crate) async fn revive_due(self: &Arc<Self>) -> usize {
         let now = self.clock.now_ms();
         let due = self.pop.table().take_due(now, REVIVE_BATCH);
         let mut failed = Vec::new();

@@ -58,7 +58,7 @@ impl Broker {
     }
 
     pub async fn delete_topic(&self, topic: &str) -> BrokerResult<()> {
-        if names::NOT_ALLOWED_SEND_TOPICS.contains(&topic) {
+        if names::is_not_allowed_send_topic(topic) {
             return Err(BrokerError::invalid(format!("The topic[{topic}] is conflict with system topic.")));
         }
         self.topics.delete(topic);

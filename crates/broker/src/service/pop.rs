@@ -88,7 +88,10 @@ impl PopParking {
             tokio::pin!(a, r, o);
             a.as_mut().enable();
             r.as_mut().enable();
-            o.as_mut().enable();
+            // Only an orderly pop waits for a batch's release.
+            if h.order {
+                o.as_mut().enable();
+            }
             let popped = b.pop_once(h, &self.filter).await?;
             if popped.count > 0 || Instant::now() >= self.until {
                 return Ok(popped);
@@ -98,7 +101,7 @@ impl PopParking {
             tokio::select! {
                 _ = &mut a => {}
                 _ = &mut r => {}
-                _ = &mut o => {}
+                _ = &mut o, if h.order => {}
                 _ = tokio::time::sleep(recheck) => {}
                 _ = tokio::time::sleep_until(self.until) => {}
                 _ = &mut gone => return Ok(popped),
@@ -147,7 +150,7 @@ impl Broker {
     /// The Java broker's checks, in its order, plus bounds it does not check.
     fn check_pop(&self, h: &PopMessageRequestHeader) -> BrokerResult<TagFilter> {
         let ip = &self.config.broker_ip1;
-        if self.clock.now_ms() - self.born_time(h.born_time) - h.poll_time > TIMEOUT_TOO_MUCH_MS {
+        if self.clock.now_ms().saturating_sub(self.born_time(h.born_time)).saturating_sub(h.poll_time) > TIMEOUT_TOO_MUCH_MS {
             return Err(BrokerError::new(rs::POLLING_TIMEOUT, format!("the broker[{ip}] pop message is timeout too much")));
         }
         if self.runtime.permission() & perm::READ == 0 {
@@ -156,12 +159,13 @@ impl Broker {
         if h.max_msg_nums > MAX_POP_NUMS {
             return Err(BrokerError::invalid(format!("the broker[{ip}] pop message's num is greater than {MAX_POP_NUMS}")));
         }
+        self.check_readable_queue(&h.topic, h.queue_id, "peeking")?;
+        self.check_consume_group(&h.consumer_group)?;
+        // Bounds the Java broker does not check, after its checks.
         if h.max_msg_nums < 1 {
             return Err(BrokerError::invalid(format!("the broker[{ip}] pop message's num must be at least 1")));
         }
         self.check_invisible_time(h.invisible_time)?;
-        self.check_readable_queue(&h.topic, h.queue_id, "peeking")?;
-        self.check_consume_group(&h.consumer_group)?;
         self.check_subscription_type(h.exp_type.as_deref())?;
         Ok(TagFilter::parse(h.exp.as_deref()))
     }
@@ -212,12 +216,26 @@ impl Broker {
         let retry_topic = pop_retry_topic(&h.topic, &h.consumer_group);
         let retry_first = !h.order && rand::thread_rng().gen_range(0..100) < self.config.pop_from_retry_probability;
         let mut out = Collect { body: BytesMut::new(), count: 0, rest: 0, info: OffsetInfo::default() };
+        let mut passes: Vec<(&str, i32)> = Vec::with_capacity(3);
         if retry_first {
-            self.pop_topic(&retry_topic, ANY_QUEUE, h, filter, pop_time, &mut out).await?;
+            passes.push((&retry_topic, ANY_QUEUE));
         }
-        self.pop_topic(&h.topic, h.queue_id, h, filter, pop_time, &mut out).await?;
-        if !retry_first && !h.order && out.count < h.max_msg_nums as usize {
-            self.pop_topic(&retry_topic, ANY_QUEUE, h, filter, pop_time, &mut out).await?;
+        passes.push((&h.topic, h.queue_id));
+        if !retry_first && !h.order {
+            passes.push((&retry_topic, ANY_QUEUE));
+        }
+        for (topic, queue_id) in passes {
+            if topic == retry_topic && !retry_first && out.count >= h.max_msg_nums as usize {
+                break;
+            }
+            if let Err(e) = self.pop_topic(topic, queue_id, h, filter, pop_time, &mut out).await {
+                // What was handed out (and recorded) so far still goes out.
+                if out.count == 0 {
+                    return Err(e);
+                }
+                tracing::warn!(topic, group = h.consumer_group, error = %e, "pop cut short; answering what it found");
+                break;
+            }
         }
         if out.count > 0 {
             self.stats.get_total.fetch_add(out.count as u64, Ordering::Relaxed);
@@ -301,7 +319,7 @@ impl Broker {
                     o: offsets.clone(),
                     nb: got.next_begin_offset,
                 };
-                let deadline = pop_time + h.invisible_time;
+                let deadline = pop_time.saturating_add(h.invisible_time);
                 let next = got.next_begin_offset;
                 let offsets_table = &self.offsets;
                 self.journal(&record, |table, journal| {
@@ -481,15 +499,15 @@ impl Broker {
         let key = QueueKey::new(&h.consumer_group, &h.topic, h.queue_id);
         let now = self.clock.now_ms();
         if handle.is_order() {
-            self.pop.orders().change(&key, h.offset, handle.pop_time, now + invisible);
+            self.pop.orders().change(&key, h.offset, handle.pop_time, now.saturating_add(invisible));
             return Ok(ChangeInvisibleTimeResponseHeader {
                 pop_time: handle.pop_time,
-                invisible_time: now + invisible - handle.pop_time,
+                invisible_time: now.saturating_add(invisible).saturating_sub(handle.pop_time),
                 revive_qid: ORDER_REVIVE_QID,
             });
         }
         // A new handle must differ from the old, or an ack of the old one would take the new.
-        let pop_time = now.max(handle.pop_time + 1);
+        let pop_time = now.max(handle.pop_time.saturating_add(1));
         if !self.pop.table().holds(&key, h.offset, handle.pop_time) {
             return Err(BrokerError::new(rs::NO_MESSAGE, "the message is not in flight under this handle (acknowledged, or its invisible time passed)"));
         }
@@ -499,13 +517,19 @@ impl Broker {
             .journal(&record, |table, journal| {
                 // Acked or revived while the record was written: nothing to change.
                 table.ack(&key, h.offset, handle.pop_time) && {
-                    table.insert(&key, &[h.offset], pop_time, pop_time + invisible, journal);
+                    table.insert(&key, &[h.offset], pop_time, pop_time.saturating_add(invisible), journal);
                     true
                 }
             })
             .await
             .map_err(|e| BrokerError::system(format!("the change could not be recorded: {e}")))?;
         if !changed {
+            // Acked or taken by the reviver while the record was written: a replay must not
+            // bring it back under the new handle (the reviver's ack names the old one).
+            let undo = Record::Ack { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, a: vec![(h.offset, pop_time)] };
+            if let Err(e) = self.journal(&undo, |_, _| ()).await {
+                tracing::warn!(error = %e, "could not record the undone change of invisible time");
+            }
             return Err(BrokerError::new(rs::NO_MESSAGE, "the message is not in flight under this handle (acknowledged, or its invisible time passed)"));
         }
         self.pop.wake_reviver.notify_one();

@@ -107,7 +107,7 @@ impl Broker {
         }
         names::validate_topic(&h.topic).map_err(BrokerError::invalid)?;
         names::validate_group(&h.producer_group).map_err(BrokerError::invalid)?;
-        if names::NOT_ALLOWED_SEND_TOPICS.contains(&&*h.topic) {
+        if names::is_not_allowed_send_topic(&h.topic) {
             return Err(BrokerError::no_permission(format!("Sending message to topic[{}] is forbidden.", h.topic)));
         }
         let topic = match self.topics.get(&h.topic) {
