@@ -95,7 +95,7 @@ impl Inflight {
                 entries.insert(offset, Entry { pop_time, deadline, journal });
             }
             self.due.insert((deadline, id, offset));
-            *self.journal_refs.entry(journal).or_default() += 1;
+            self.hold(journal);
             self.len += 1;
         }
     }
@@ -131,12 +131,7 @@ impl Inflight {
             self.free.push(id);
         }
         self.due.remove(&(e.deadline, id, offset));
-        if let Some(n) = self.journal_refs.get_mut(&e.journal) {
-            *n -= 1;
-            if *n == 0 {
-                self.journal_refs.remove(&e.journal);
-            }
-        }
+        self.release(e.journal);
         self.len -= 1;
         Some(e)
     }
@@ -164,6 +159,21 @@ impl Inflight {
     /// When the next entry comes due.
     pub fn next_deadline(&self) -> Option<i64> {
         self.due.first().map(|(d, _, _)| *d)
+    }
+
+    /// Keeps the replay point at or before a journal record something else still needs (an
+    /// orderly batch), until [`Inflight::release`].
+    pub fn hold(&mut self, journal: i64) {
+        *self.journal_refs.entry(journal).or_default() += 1;
+    }
+
+    pub fn release(&mut self, journal: i64) {
+        if let Some(n) = self.journal_refs.get_mut(&journal) {
+            *n -= 1;
+            if *n == 0 {
+                self.journal_refs.remove(&journal);
+            }
+        }
     }
 
     /// Marks a journal write as under way; `journal_end` is the journal's end offset now.

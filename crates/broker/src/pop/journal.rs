@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::inflight::{Inflight, QueueKey};
+use super::order::{OrderAck, OrderTable};
 
 /// The group under which the replay point is kept in the offset table (as the Java broker
 /// keeps its revive progress).
@@ -32,6 +33,23 @@ pub enum Record {
     /// visible again at `pt + it`.
     #[serde(rename = "chg")]
     Change { g: String, t: String, q: i32, o: i64, old: i64, pt: i64, it: i64 },
+    /// An orderly pop: the queue's batch, with each offset's earlier deliveries.
+    #[serde(rename = "ock")]
+    OrderCheckpoint { g: String, t: String, q: i32, pt: i64, it: i64, o: Vec<(i64, i32)>, a: Option<String> },
+    /// An orderly message acknowledged (the handle's popTime `pt`).
+    #[serde(rename = "oack")]
+    OrderAck { g: String, t: String, q: i32, o: i64, pt: i64 },
+    /// An orderly message's invisible time changed: visible again at `at`.
+    #[serde(rename = "ochg")]
+    OrderChange { g: String, t: String, q: i32, o: i64, pt: i64, at: i64 },
+}
+
+/// What replaying a record asks of the broker's other state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replayed {
+    Nothing,
+    /// Move the group's offset of the queue forward to this.
+    Offset(QueueKey, i64),
 }
 
 impl Record {
@@ -40,12 +58,16 @@ impl Record {
             Record::Checkpoint { .. } => "ck",
             Record::Ack { .. } => "ack",
             Record::Change { .. } => "chg",
+            Record::OrderCheckpoint { .. } => "ock",
+            Record::OrderAck { .. } => "oack",
+            Record::OrderChange { .. } => "ochg",
         }
     }
 
     pub fn key(&self) -> QueueKey {
         let (g, t, q) = match self {
             Record::Checkpoint { g, t, q, .. } | Record::Ack { g, t, q, .. } | Record::Change { g, t, q, .. } => (g, t, q),
+            Record::OrderCheckpoint { g, t, q, .. } | Record::OrderAck { g, t, q, .. } | Record::OrderChange { g, t, q, .. } => (g, t, q),
         };
         QueueKey::new(g, t, *q)
     }
@@ -57,17 +79,36 @@ impl Record {
             Record::Checkpoint { o, it, nb, .. } => o.len() <= MAX_OFFSETS_PER_RECORD && *it >= 0 && *nb >= 0,
             Record::Ack { a, .. } => a.len() <= MAX_OFFSETS_PER_RECORD,
             Record::Change { it, .. } => *it >= 0,
+            Record::OrderCheckpoint { o, it, .. } => o.len() <= MAX_OFFSETS_PER_RECORD && *it >= 0,
+            Record::OrderAck { .. } | Record::OrderChange { .. } => true,
         }
     }
 
-    /// Applies a record read back at `journal` (its revive-queue offset). Returns the
-    /// offset a checkpoint moved its group to.
-    pub fn replay(&self, table: &mut Inflight, journal: i64) -> Option<(QueueKey, i64)> {
+    /// Applies a record read back at `journal` (its revive-queue offset) as it was applied
+    /// live. Returns the offset a checkpoint or an orderly ack moved its group to.
+    pub fn replay(&self, table: &mut Inflight, orders: &mut OrderTable, journal: i64) -> Replayed {
         let key = self.key();
         match self {
             Record::Checkpoint { pt, it, o, nb, .. } => {
                 table.insert(&key, o, *pt, pt.saturating_add(*it), journal);
-                return Some((key, *nb));
+                return Replayed::Offset(key, *nb);
+            }
+            Record::OrderCheckpoint { pt, it, o, a, .. } => {
+                table.hold(journal);
+                if let Some(old) = orders.popped(&key, a.as_deref(), *pt, *it, o, journal) {
+                    table.release(old);
+                }
+            }
+            Record::OrderAck { o, pt, .. } => {
+                if let OrderAck::Commit { next, released } = orders.ack(&key, *o, *pt) {
+                    if let Some(j) = released {
+                        table.release(j);
+                    }
+                    return Replayed::Offset(key, next);
+                }
+            }
+            Record::OrderChange { o, pt, at, .. } => {
+                orders.change(&key, *o, *pt, *at);
             }
             Record::Ack { a, .. } => {
                 for (offset, pop_time) in a {
@@ -81,7 +122,7 @@ impl Record {
                 }
             }
         }
-        None
+        Replayed::Nothing
     }
 }
 
@@ -96,20 +137,39 @@ mod tests {
             Record::Ack { g: "g".into(), t: "t".into(), q: 0, a: vec![(1, 100), (2, 99)] },
             Record::Change { g: "g".into(), t: "t".into(), q: 0, o: 3, old: 100, pt: 120, it: 1000 },
         ];
-        let mut table = Inflight::default();
+        let (mut table, mut orders) = (Inflight::default(), OrderTable::default());
         let mut moved = Vec::new();
         for (i, r) in records.iter().enumerate() {
             let json = serde_json::to_vec(r).expect("encodes");
             let back: Record = serde_json::from_slice(&json).expect("decodes");
             assert_eq!(&back, r);
-            moved.extend(back.replay(&mut table, i as i64));
+            moved.push(back.replay(&mut table, &mut orders, i as i64));
         }
-        assert_eq!(moved, vec![(QueueKey::new("g", "t", 0), 4)]);
+        assert_eq!(moved, vec![Replayed::Offset(QueueKey::new("g", "t", 0), 4), Replayed::Nothing, Replayed::Nothing]);
         let key = QueueKey::new("g", "t", 0);
         assert!(!table.holds(&key, 1, 100), "acked");
         assert!(table.holds(&key, 2, 100), "the ack named another handle");
         assert!(table.holds(&key, 3, 120), "changed");
         assert_eq!(table.next_deadline(), Some(150));
         assert_eq!(table.replay_from(9), 0);
+    }
+
+    #[test]
+    fn orderly_batches_are_replayed_and_hold_the_replay_point() {
+        let key = QueueKey::new("g", "o", 1);
+        let (mut table, mut orders) = (Inflight::default(), OrderTable::default());
+        let ock = |pt: i64, o: Vec<(i64, i32)>| Record::OrderCheckpoint { g: "g".into(), t: "o".into(), q: 1, pt, it: 1000, o, a: None };
+        let oack = |o: i64, pt: i64| Record::OrderAck { g: "g".into(), t: "o".into(), q: 1, o, pt };
+        assert_eq!(ock(10, vec![(5, 0), (6, 0)]).replay(&mut table, &mut orders, 3), Replayed::Nothing);
+        assert_eq!(table.replay_from(9), 3, "the batch holds its record");
+        assert!(orders.blocked(&key, None, 500));
+        assert_eq!(oack(5, 10).replay(&mut table, &mut orders, 4), Replayed::Offset(key.clone(), 6));
+        assert_eq!(oack(5, 9).replay(&mut table, &mut orders, 5), Replayed::Nothing, "another pop's handle");
+        assert_eq!(oack(6, 10).replay(&mut table, &mut orders, 6), Replayed::Offset(key.clone(), 7));
+        assert_eq!(table.replay_from(9), 9, "acknowledged: the record is no longer needed");
+        assert!(!orders.blocked(&key, None, 500));
+        ock(20, vec![(7, 0)]).replay(&mut table, &mut orders, 7);
+        ock(30, vec![(7, 1)]).replay(&mut table, &mut orders, 8);
+        assert_eq!(table.replay_from(9), 8, "a batch popped again replaces the old one's hold");
     }
 }

@@ -168,6 +168,7 @@ impl Broker {
         let end = self.store.max_offset(&topic, 0);
         let mut offset = self.offsets.query(journal::REVIVE_GROUP, &topic, 0).unwrap_or(0).max(self.store.min_offset(&topic, 0));
         let (mut records, mut bad) = (0u64, 0u64);
+        let mut orders = self.pop.orders();
         let mut table = self.pop.table();
         while offset < end {
             let got = self.store.get(&topic, 0, offset, 32, &AcceptAll)?;
@@ -182,7 +183,7 @@ impl Broker {
             for m in decoded {
                 match serde_json::from_slice::<Record>(&m.body) {
                     Ok(r) if r.is_sane() => {
-                        if let Some((key, next)) = r.replay(&mut table, m.queue_offset) {
+                        if let journal::Replayed::Offset(key, next) = r.replay(&mut table, &mut orders, m.queue_offset) {
                             // Never past the queue's end.
                             let next = next.min(self.store.max_offset(&key.topic, key.queue_id));
                             if self.offsets.query(&key.group, &key.topic, key.queue_id).is_none_or(|o| o < next) {

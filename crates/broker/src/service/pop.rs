@@ -288,10 +288,19 @@ impl Broker {
             out.rest += (max_offset - offset).max(0);
             return Ok(());
         };
-        let mut offset = self.pop_offset(&key, h.init_mode);
-        if h.order && self.pop.orders().blocked(&key, h.attempt_id.as_deref(), pop_time) {
-            return Ok(());
-        }
+        // Decided under the orderly batches' lock, so an ack that ends the queue's batch is
+        // either seen (not blocked) with its commit, or not at all (blocked).
+        let mut offset = {
+            let mut orders = self.pop.orders();
+            if h.order && orders.blocked(&key, h.attempt_id.as_deref(), pop_time) {
+                return Ok(());
+            }
+            let (offset, reset) = self.pop_offset(&key, h.init_mode);
+            if let Some(old) = reset.then(|| orders.forget(&key)).flatten() {
+                self.pop.table().release(old);
+            }
+            offset
+        };
         let wanted = h.max_msg_nums as usize - out.count.min(h.max_msg_nums as usize);
         if wanted == 0 {
             out.rest += (max_offset - offset).max(0);
@@ -307,7 +316,28 @@ impl Broker {
             let offsets = queue_offsets(&got.messages);
             let retry = RetryFlag::of_topic(topic);
             if h.order {
-                let counts = self.pop.orders().popped(&key, h.attempt_id.as_deref(), pop_time, h.invisible_time, &offsets);
+                let attempt = h.attempt_id.as_deref();
+                let counts = self.pop.orders().counts(&key, attempt, &offsets);
+                let record = Record::OrderCheckpoint {
+                    g: key.group.clone(),
+                    t: topic.to_string(),
+                    q: queue_id,
+                    pt: pop_time,
+                    it: h.invisible_time,
+                    o: counts.clone(),
+                    a: h.attempt_id.clone(),
+                };
+                let journal = self
+                    .journal(&record, |table, journal| {
+                        table.hold(journal);
+                        journal
+                    })
+                    .await
+                    .map_err(|e| BrokerError::system(format!("the pop could not be recorded: {e}")))?;
+                let replaced = self.pop.orders().popped(&key, attempt, pop_time, h.invisible_time, &counts, journal);
+                if let Some(old) = replaced {
+                    self.pop.table().release(old);
+                }
                 out.info.add_order_counts(retry, queue_id, &counts);
             } else {
                 let record = Record::Checkpoint {
@@ -349,13 +379,13 @@ impl Broker {
     /// or, for a new group, the first message (`initMode` MIN, and always in a retry topic),
     /// the queue's first message if still in memory, else its last message (the Java broker's
     /// start). A new group's start is committed.
-    fn pop_offset(&self, key: &QueueKey, init_mode: i32) -> i64 {
+    /// Returns the offset and whether it is an admin's reset.
+    fn pop_offset(&self, key: &QueueKey, init_mode: i32) -> (i64, bool) {
         if let Some(reset) = self.offsets.take_reset(&key.group, &key.topic, key.queue_id) {
-            self.pop.orders().forget(key);
-            return reset;
+            return (reset, true);
         }
         if let Some(o) = self.offsets.query(&key.group, &key.topic, key.queue_id) {
-            return o;
+            return (o, false);
         }
         let (min, max) = (self.store.min_offset(&key.topic, key.queue_id), self.store.max_offset(&key.topic, key.queue_id));
         let start = if init_mode == 0 || key.topic.starts_with(protocol::pop::RETRY_PREFIX) {
@@ -366,7 +396,7 @@ impl Broker {
             (max - 1).max(min).max(0)
         };
         self.offsets.commit(&key.group, &key.topic, key.queue_id, start);
-        start
+        (start, false)
     }
 
     /// As a pull reads: from the page cache on this task, else on the blocking pool.
@@ -425,7 +455,7 @@ impl Broker {
         let handle = self.check_ack(h, false)?;
         let key = QueueKey::new(&h.consumer_group, &h.topic, h.queue_id);
         if handle.is_order() {
-            return self.ack_orderly(&key, h.offset, handle.pop_time);
+            return self.ack_orderly(&key, h.offset, handle.pop_time).await;
         }
         self.ack_offsets(&key, &[(h.offset, handle.pop_time)]).await
     }
@@ -448,15 +478,27 @@ impl Broker {
         .map_err(|e| BrokerError::system(format!("the ack could not be recorded: {e}")))
     }
 
-    fn ack_orderly(&self, key: &QueueKey, offset: i64, pop_time: i64) -> BrokerResult<()> {
-        if self.offsets.query(&key.group, &key.topic, key.queue_id).is_some_and(|c| offset < c) {
-            return Ok(());
-        }
-        match self.pop.orders().ack(key, offset, pop_time) {
-            OrderAck::Commit(next) => {
-                if !self.offsets.has_reset(&key.group, &key.topic, key.queue_id) {
+    /// An orderly ack: the batch and the group's offset change together, under the batches'
+    /// lock (two acks of one batch cannot commit out of order), then the ack is journaled.
+    async fn ack_orderly(&self, key: &QueueKey, offset: i64, pop_time: i64) -> BrokerResult<()> {
+        let acked = {
+            let mut orders = self.pop.orders();
+            let acked = orders.ack(key, offset, pop_time);
+            if let OrderAck::Commit { next, released } = acked {
+                if let Some(j) = released {
+                    self.pop.table().release(j);
+                }
+                let behind = self.offsets.query(&key.group, &key.topic, key.queue_id).is_none_or(|c| c < next);
+                if behind && !self.offsets.has_reset(&key.group, &key.topic, key.queue_id) {
                     self.offsets.commit(&key.group, &key.topic, key.queue_id, next);
                 }
+            }
+            acked
+        };
+        match acked {
+            OrderAck::Commit { .. } => {
+                let record = Record::OrderAck { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, o: offset, pt: pop_time };
+                self.journal(&record, |_, _| ()).await.map_err(|e| BrokerError::system(format!("the ack could not be recorded: {e}")))?;
                 self.pop.order_released.notify_waiters();
                 Ok(())
             }
@@ -499,7 +541,11 @@ impl Broker {
         let key = QueueKey::new(&h.consumer_group, &h.topic, h.queue_id);
         let now = self.clock.now_ms();
         if handle.is_order() {
-            self.pop.orders().change(&key, h.offset, handle.pop_time, now.saturating_add(invisible));
+            let at = now.saturating_add(invisible);
+            if self.pop.orders().change(&key, h.offset, handle.pop_time, at) {
+                let record = Record::OrderChange { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, o: h.offset, pt: handle.pop_time, at };
+                self.journal(&record, |_, _| ()).await.map_err(|e| BrokerError::system(format!("the change could not be recorded: {e}")))?;
+            }
             return Ok(ChangeInvisibleTimeResponseHeader {
                 pop_time: handle.pop_time,
                 invisible_time: now.saturating_add(invisible).saturating_sub(handle.pop_time),
@@ -551,7 +597,7 @@ impl Broker {
             let offsets = ack.offsets().map_err(BrokerError::from)?;
             if ack.revive_queue_id == ORDER_REVIVE_QID {
                 for o in offsets {
-                    if let Err(e) = self.ack_orderly(&key, o, ack.pop_time) {
+                    if let Err(e) = self.ack_orderly(&key, o, ack.pop_time).await {
                         failed = Some(e);
                     }
                 }

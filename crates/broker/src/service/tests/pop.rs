@@ -351,3 +351,35 @@ async fn a_pop_group_is_assigned_every_queue_of_each_broker() {
     let unknown = QueryAssignmentRequestBody { strategy_name: "WHAT".into(), ..q };
     assert_eq!(b.query_assignment(&unknown).await.expect("answer"), None);
 }
+
+#[tokio::test]
+async fn an_orderly_batch_in_flight_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let b = Broker::open(config.clone(), clock.clone()).await.expect("opens");
+    b.topics.ensure_system_topic(TOPIC, 1);
+    b.topics.persist();
+    send_n(&b, 3).await;
+    let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
+    let mut h = pop_header(0, 2, 10_000);
+    h.order = true;
+    let got = handles(&pop_now(&f, &h).await);
+    assert_eq!(bodies(&got), ["m0", "m1"]);
+    b.ack(&got[0].1).await.expect("ack m0");
+    // As after SIGKILL: the store is intact, the offset file never written.
+    b.store.shutdown().await;
+    drop(f);
+    drop(b);
+    let b = Broker::open(config, clock.clone()).await.expect("reopens");
+    let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
+    assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(1), "m0's ack moved the offset");
+    assert_eq!(pop_now(&f, &h).await.count, 0, "m1 is still in flight: the queue stays blocked");
+    b.ack(&got[1].1).await.expect("the old handle still acks m1");
+    let next = pop_now(&f, &h).await;
+    assert_eq!(bodies(&handles(&next)), ["m2"]);
+    clock.advance_ms(secs(11));
+    let again = pop_now(&f, &h).await;
+    assert_eq!(bodies(&handles(&again)), ["m2"]);
+    assert_eq!(again.header.info.order_counts, "0 qo0%2 1;0 0 1", "the second delivery is counted");
+}
