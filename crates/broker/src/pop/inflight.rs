@@ -3,6 +3,10 @@
 //! journal replays into it at start, pops, acks and changes edit it, the reviver takes what
 //! is due. It also knows the oldest journal record any live entry still needs, so replay
 //! starts there.
+//!
+//! Messages are kept by pop batch, as the receipt handle names them: (queue, checkpoint
+//! offset, pop time) finds the batch, whose few offsets are scanned; a batch has one
+//! deadline in the index. So a pop of 32 messages costs one index entry, not 32.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -22,14 +26,14 @@ impl QueueKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Entry {
-    /// When it was handed out (or its invisible time last changed): the handle's popTime,
-    /// which an ack must name.
-    pop_time: i64,
-    /// When it is visible again.
+/// One pop's messages of one queue that are still in flight.
+#[derive(Debug, Clone, PartialEq)]
+struct Batch {
+    offsets: Vec<i64>,
+    live: Vec<bool>,
+    remaining: usize,
     deadline: i64,
-    /// The journal record (revive-queue offset) that created it.
+    /// The journal record that created it.
     journal: i64,
 }
 
@@ -38,28 +42,32 @@ struct Entry {
 pub struct Due {
     pub key: Arc<QueueKey>,
     pub offset: i64,
+    /// Its handle: the batch's checkpoint offset and pop time.
+    pub ck: i64,
     pub pop_time: i64,
     /// The journal record that holds it (so it can be put back if its revive fails).
     pub journal: i64,
 }
 
-/// An interned queue: its key and its messages in flight (offset → entry).
-type Slot = (Arc<QueueKey>, BTreeMap<i64, Entry>);
+/// A batch: (queue id, checkpoint offset, pop time).
+type BatchKey = (u32, i64, i64);
 
-/// Queues are interned: the deadline index and the per-queue maps use a small id, so the
-/// hot paths (insert, ack, take) neither hash nor compare strings more than once.
+/// An interned queue: its key and how many batches it has in flight.
+type Slot = (Arc<QueueKey>, usize);
+
 #[derive(Default)]
 pub struct Inflight {
     ids: HashMap<Arc<QueueKey>, u32>,
-    /// By id: the key and its messages in flight (offset → entry); `None` for a free id.
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    due: BTreeSet<(i64, u32, i64)>,
-    /// Live entries per journal record.
+    batches: HashMap<BatchKey, Batch>,
+    due: BTreeSet<(i64, BatchKey)>,
+    /// Live batches per journal record (and records held for orderly batches).
     journal_refs: BTreeMap<i64, u32>,
     /// Journal writes under way: the journal's end when each began (its record lands at or
     /// after it), so the replay point does not pass a record whose entries are not in yet.
     pending: BTreeMap<i64, u32>,
+    /// Messages in flight.
     len: usize,
 }
 
@@ -72,97 +80,121 @@ impl Inflight {
         self.len == 0
     }
 
-    /// How many of a queue's messages are in flight.
-    pub fn count(&self, key: &QueueKey) -> usize {
-        self.entries(key).map_or(0, BTreeMap::len)
-    }
-
-    fn entries(&self, key: &QueueKey) -> Option<&BTreeMap<i64, Entry>> {
-        let id = *self.ids.get(key)?;
-        self.slots[id as usize].as_ref().map(|(_, e)| e)
-    }
-
-    /// Adds handed-out messages; an entry for the same offset is replaced (the offset was
-    /// popped again, after an offset reset).
-    pub fn insert(&mut self, key: &QueueKey, offsets: &[i64], pop_time: i64, deadline: i64, journal: i64) {
-        for &offset in offsets {
-            if let Some(&old) = self.ids.get(key) {
-                self.remove(old, offset);
-            }
-            // Interned after the removal, which may have given the id back.
-            let id = self.intern(key);
-            if let Some((_, entries)) = self.slots[id as usize].as_mut() {
-                entries.insert(offset, Entry { pop_time, deadline, journal });
-            }
-            self.due.insert((deadline, id, offset));
-            self.hold(journal);
-            self.len += 1;
+    /// Adds the messages of one pop (checkpoint offset `ck`, handles of `pop_time`). Into a
+    /// batch of the same handle they are merged.
+    pub fn insert(&mut self, key: &QueueKey, ck: i64, offsets: &[i64], pop_time: i64, deadline: i64, journal: i64) {
+        if offsets.is_empty() {
+            return;
         }
+        let id = self.intern(key);
+        let bk = (id, ck, pop_time);
+        if let Some(b) = self.batches.get_mut(&bk) {
+            for &o in offsets {
+                match b.offsets.iter().position(|x| *x == o) {
+                    Some(i) if b.live[i] => continue,
+                    Some(i) => b.live[i] = true,
+                    None => {
+                        b.offsets.push(o);
+                        b.live.push(true);
+                    }
+                }
+                b.remaining += 1;
+                self.len += 1;
+            }
+            return;
+        }
+        let mut unique = offsets.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let n = unique.len();
+        self.batches.insert(bk, Batch { live: vec![true; n], offsets: unique, remaining: n, deadline, journal });
+        self.due.insert((deadline, bk));
+        self.hold(journal);
+        if let Some(slot) = self.slots[id as usize].as_mut() {
+            slot.1 += 1;
+        }
+        self.len += n;
     }
 
-    /// Acknowledges a message handed out at `pop_time`: true if it was in flight with that
-    /// handle. An ack of an older handle (the invisible time changed since, or it was popped
-    /// again) changes nothing.
-    pub fn ack(&mut self, key: &QueueKey, offset: i64, pop_time: i64) -> bool {
+    /// Acknowledges a message under the handle (`ck`, `pop_time`): true if it was in flight
+    /// with that handle. An ack of another handle (the invisible time changed since, or it
+    /// was popped again) changes nothing.
+    pub fn ack(&mut self, key: &QueueKey, ck: i64, pop_time: i64, offset: i64) -> bool {
         let Some(&id) = self.ids.get(key) else { return false };
-        if !self.slot_holds(id, offset, pop_time) {
-            return false;
+        let bk = (id, ck, pop_time);
+        let Some(b) = self.batches.get_mut(&bk) else { return false };
+        let Some(i) = b.offsets.iter().position(|o| *o == offset).filter(|i| b.live[*i]) else { return false };
+        b.live[i] = false;
+        b.remaining -= 1;
+        self.len -= 1;
+        if b.remaining == 0 {
+            self.remove_batch(bk);
         }
-        self.remove(id, offset);
         true
     }
 
-    /// Whether a message is in flight under the handle of `pop_time`.
-    pub fn holds(&self, key: &QueueKey, offset: i64, pop_time: i64) -> bool {
-        self.ids.get(key).is_some_and(|&id| self.slot_holds(id, offset, pop_time))
+    /// Whether a message is in flight under the handle (`ck`, `pop_time`).
+    pub fn holds(&self, key: &QueueKey, ck: i64, pop_time: i64, offset: i64) -> bool {
+        let Some(&id) = self.ids.get(key) else { return false };
+        self.batches.get(&(id, ck, pop_time)).and_then(|b| b.offsets.iter().position(|o| *o == offset).map(|i| b.live[i])).unwrap_or(false)
     }
 
-    fn slot_holds(&self, id: u32, offset: i64, pop_time: i64) -> bool {
-        self.slots[id as usize].as_ref().and_then(|(_, e)| e.get(&offset)).is_some_and(|e| e.pop_time == pop_time)
-    }
-
-    /// Removes an entry; a queue left with none gives its id back.
-    fn remove(&mut self, id: u32, offset: i64) -> Option<Entry> {
-        let (key, entries) = self.slots[id as usize].as_mut()?;
-        let e = entries.remove(&offset)?;
-        if entries.is_empty() {
-            self.ids.remove(&**key);
-            self.slots[id as usize] = None;
+    fn remove_batch(&mut self, bk: BatchKey) -> Option<Batch> {
+        let b = self.batches.remove(&bk)?;
+        self.due.remove(&(b.deadline, bk));
+        self.release(b.journal);
+        let id = bk.0;
+        let emptied = match self.slots[id as usize].as_mut() {
+            Some(slot) => {
+                slot.1 -= 1;
+                slot.1 == 0
+            }
+            None => false,
+        };
+        if emptied {
+            if let Some((key, _)) = self.slots[id as usize].take() {
+                self.ids.remove(&*key);
+            }
             self.free.push(id);
         }
-        self.due.remove(&(e.deadline, id, offset));
-        self.release(e.journal);
-        self.len -= 1;
-        Some(e)
+        Some(b)
     }
 
-    /// Takes up to `max` entries whose time has come.
+    /// Takes the messages of whole batches whose time has come, at least `max` unless fewer
+    /// are due.
     pub fn take_due(&mut self, now: i64, max: usize) -> Vec<Due> {
         let mut out = Vec::new();
         while out.len() < max {
-            let Some(&(deadline, id, offset)) = self.due.first() else { break };
+            let Some(&(deadline, bk)) = self.due.first() else { break };
             if deadline > now {
                 break;
             }
-            let key = self.slots[id as usize].as_ref().map(|(k, _)| k.clone());
-            match (key, self.remove(id, offset)) {
-                (Some(key), Some(e)) => out.push(Due { key, offset, pop_time: e.pop_time, journal: e.journal }),
+            let key = self.slots[bk.0 as usize].as_ref().map(|(k, _)| k.clone());
+            match (key, self.remove_batch(bk)) {
+                (Some(key), Some(b)) => {
+                    self.len -= b.remaining;
+                    for (o, live) in b.offsets.iter().zip(&b.live) {
+                        if *live {
+                            out.push(Due { key: key.clone(), offset: *o, ck: bk.1, pop_time: bk.2, journal: b.journal });
+                        }
+                    }
+                }
                 // Not reachable while the index and the maps agree; never loop on it.
                 _ => {
-                    self.due.remove(&(deadline, id, offset));
+                    self.due.remove(&(deadline, bk));
                 }
             }
         }
         out
     }
 
-    /// When the next entry comes due.
+    /// When the next batch comes due.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.due.first().map(|(d, _, _)| *d)
+        self.due.first().map(|(d, _)| *d)
     }
 
-    /// Keeps the replay point at or before a journal record something else still needs (an
-    /// orderly batch), until [`Inflight::release`].
+    /// Keeps the replay point at or before a journal record something still needs (a batch,
+    /// an orderly batch), until [`Inflight::release`].
     pub fn hold(&mut self, journal: i64) {
         *self.journal_refs.entry(journal).or_default() += 1;
     }
@@ -210,7 +242,7 @@ impl Inflight {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.slots[id as usize] = Some((key.clone(), BTreeMap::new()));
+        self.slots[id as usize] = Some((key.clone(), 0));
         self.ids.insert(key, id);
         id
     }
@@ -227,24 +259,28 @@ mod tests {
     #[test]
     fn acks_need_the_current_handle() {
         let mut t = Inflight::default();
-        t.insert(&key(), &[5, 6], 1000, 61_000, 0);
+        t.insert(&key(), 5, &[5, 6], 1000, 61_000, 0);
         assert_eq!(t.len(), 2);
-        assert!(!t.ack(&key(), 5, 999), "another handle's pop time");
-        assert!(t.ack(&key(), 5, 1000));
-        assert!(!t.ack(&key(), 5, 1000), "a double ack changes nothing");
+        assert!(!t.ack(&key(), 5, 999, 5), "another handle's pop time");
+        assert!(!t.ack(&key(), 4, 1000, 5), "another checkpoint");
+        assert!(t.ack(&key(), 5, 1000, 5));
+        assert!(!t.ack(&key(), 5, 1000, 5), "a double ack changes nothing");
         assert_eq!(t.len(), 1);
-        assert!(t.holds(&key(), 6, 1000));
+        assert!(t.holds(&key(), 5, 1000, 6));
+        assert!(t.ack(&key(), 5, 1000, 6));
+        assert!(t.is_empty() && t.next_deadline().is_none());
     }
 
     #[test]
-    fn due_entries_come_out_in_deadline_order() {
+    fn due_batches_come_out_in_deadline_order() {
         let mut t = Inflight::default();
-        t.insert(&key(), &[1], 0, 300, 0);
-        t.insert(&key(), &[2], 0, 100, 1);
-        t.insert(&QueueKey::new("g", "u", 1), &[9], 0, 200, 2);
+        t.insert(&key(), 1, &[1], 0, 300, 0);
+        t.insert(&key(), 2, &[2, 3], 0, 100, 1);
+        t.insert(&QueueKey::new("g", "u", 1), 9, &[9], 0, 200, 2);
+        t.ack(&key(), 2, 0, 3);
         assert_eq!(t.next_deadline(), Some(100));
         let due = t.take_due(250, 10);
-        assert_eq!(due.iter().map(|d| d.offset).collect::<Vec<_>>(), vec![2, 9]);
+        assert_eq!(due.iter().map(|d| (d.offset, d.ck)).collect::<Vec<_>>(), vec![(2, 2), (9, 9)], "the acked offset 3 is not due");
         assert_eq!(t.len(), 1);
         assert!(t.take_due(299, 10).is_empty());
         assert_eq!(t.take_due(300, 10).len(), 1);
@@ -255,23 +291,25 @@ mod tests {
     fn replay_starts_at_the_oldest_record_still_needed() {
         let mut t = Inflight::default();
         assert_eq!(t.replay_from(7), 7, "nothing in flight: nothing to replay");
-        t.insert(&key(), &[1, 2], 0, 100, 3);
-        t.insert(&key(), &[3], 0, 100, 5);
+        t.insert(&key(), 1, &[1, 2], 0, 100, 3);
+        t.insert(&key(), 3, &[3], 0, 100, 5);
         assert_eq!(t.replay_from(7), 3);
-        t.ack(&key(), 1, 0);
+        t.ack(&key(), 1, 0, 1);
         assert_eq!(t.replay_from(7), 3, "record 3 still holds offset 2");
-        t.ack(&key(), 2, 0);
+        t.ack(&key(), 1, 0, 2);
         assert_eq!(t.replay_from(7), 5);
         t.begin_write(4);
         assert_eq!(t.replay_from(7), 4, "a write under way may land at 4");
         t.end_write(4);
-        // Popped again (an offset reset): the new record replaces the old entry, the queue's
-        // only one.
-        t.insert(&key(), &[3], 50, 200, 6);
-        assert_eq!(t.replay_from(7), 6);
-        assert_eq!(t.len(), 1);
-        assert!(t.holds(&key(), 3, 50));
-        assert_eq!(t.take_due(200, 10).len(), 1);
+        t.hold(2);
+        assert_eq!(t.replay_from(7), 2, "held for an orderly batch");
+        t.release(2);
+        // Popped again (an offset reset): a new batch beside the old one.
+        t.insert(&key(), 3, &[3], 50, 200, 6);
+        assert_eq!(t.len(), 2);
+        assert!(t.holds(&key(), 3, 50, 3) && t.holds(&key(), 3, 0, 3));
+        assert_eq!(t.take_due(200, 10).len(), 2);
         assert!(t.is_empty() && t.next_deadline().is_none());
+        assert_eq!(t.replay_from(7), 7);
     }
 }

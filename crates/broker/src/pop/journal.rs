@@ -15,6 +15,8 @@ pub const REVIVE_GROUP: &str = "CID_RMQ_SYS_REVIVE_GROUP";
 
 /// The most offsets one record holds (a batch ack's cap; a pop hands out at most 32).
 pub const MAX_OFFSETS_PER_RECORD: usize = 1024;
+/// The most offsets one checkpoint holds.
+pub const MAX_OFFSETS_PER_CHECKPOINT: usize = 64;
 
 pub fn revive_topic(cluster: &str) -> String {
     format!("{}{cluster}", protocol::names::REVIVE_LOG_TOPIC_PREFIX)
@@ -23,16 +25,17 @@ pub fn revive_topic(cluster: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "k")]
 pub enum Record {
-    /// Messages handed out: visible again at `pt + it`; the pop moved the group's offset to `nb`.
+    /// Messages handed out from checkpoint offset `s`: visible again at `pt + it`; the pop
+    /// moved the group's offset to `nb`.
     #[serde(rename = "ck")]
-    Checkpoint { g: String, t: String, q: i32, pt: i64, it: i64, o: Vec<i64>, nb: i64 },
-    /// Messages acknowledged or revived: (offset, popTime of the handle).
+    Checkpoint { g: String, t: String, q: i32, s: i64, pt: i64, it: i64, o: Vec<i64>, nb: i64 },
+    /// Messages acknowledged or revived: (checkpoint offset, offset, popTime) of each handle.
     #[serde(rename = "ack")]
-    Ack { g: String, t: String, q: i32, a: Vec<(i64, i64)> },
-    /// A message's invisible time changed: the handle of `old` is replaced by one of `pt`,
-    /// visible again at `pt + it`.
+    Ack { g: String, t: String, q: i32, a: Vec<(i64, i64, i64)> },
+    /// A message's invisible time changed: its handle (checkpoint `s`, pop time `old`) is
+    /// replaced by one of its own offset and `pt`, visible again at `pt + it`.
     #[serde(rename = "chg")]
-    Change { g: String, t: String, q: i32, o: i64, old: i64, pt: i64, it: i64 },
+    Change { g: String, t: String, q: i32, o: i64, s: i64, old: i64, pt: i64, it: i64 },
     /// An orderly pop: the queue's batch, with each offset's earlier deliveries.
     #[serde(rename = "ock")]
     OrderCheckpoint { g: String, t: String, q: i32, pt: i64, it: i64, o: Vec<(i64, i32)>, a: Option<String> },
@@ -76,10 +79,10 @@ impl Record {
     /// most a pop's worth of messages, an ack of at most a batch ack's worth.
     pub fn is_sane(&self) -> bool {
         match self {
-            Record::Checkpoint { o, it, nb, .. } => o.len() <= MAX_OFFSETS_PER_RECORD && *it >= 0 && *nb >= 0,
+            Record::Checkpoint { o, it, nb, .. } => o.len() <= MAX_OFFSETS_PER_CHECKPOINT && *it >= 0 && *nb >= 0,
             Record::Ack { a, .. } => a.len() <= MAX_OFFSETS_PER_RECORD,
             Record::Change { it, .. } => *it >= 0,
-            Record::OrderCheckpoint { o, it, .. } => o.len() <= MAX_OFFSETS_PER_RECORD && *it >= 0,
+            Record::OrderCheckpoint { o, it, .. } => o.len() <= MAX_OFFSETS_PER_CHECKPOINT && *it >= 0,
             Record::OrderAck { .. } | Record::OrderChange { .. } => true,
         }
     }
@@ -89,8 +92,8 @@ impl Record {
     pub fn replay(&self, table: &mut Inflight, orders: &mut OrderTable, journal: i64) -> Replayed {
         let key = self.key();
         match self {
-            Record::Checkpoint { pt, it, o, nb, .. } => {
-                table.insert(&key, o, *pt, pt.saturating_add(*it), journal);
+            Record::Checkpoint { s, pt, it, o, nb, .. } => {
+                table.insert(&key, *s, o, *pt, pt.saturating_add(*it), journal);
                 return Replayed::Offset(key, *nb);
             }
             Record::OrderCheckpoint { pt, it, o, a, .. } => {
@@ -111,14 +114,14 @@ impl Record {
                 orders.change(&key, *o, *pt, *at);
             }
             Record::Ack { a, .. } => {
-                for (offset, pop_time) in a {
-                    table.ack(&key, *offset, *pop_time);
+                for (ck, offset, pop_time) in a {
+                    table.ack(&key, *ck, *pop_time, *offset);
                 }
             }
             // As it was applied live: only if the old handle was still in flight.
-            Record::Change { o, old, pt, it, .. } => {
-                if table.ack(&key, *o, *old) {
-                    table.insert(&key, &[*o], *pt, pt.saturating_add(*it), journal);
+            Record::Change { o, s, old, pt, it, .. } => {
+                if table.ack(&key, *s, *old, *o) {
+                    table.insert(&key, *o, &[*o], *pt, pt.saturating_add(*it), journal);
                 }
             }
         }
@@ -133,9 +136,9 @@ mod tests {
     #[test]
     fn replay_rebuilds_the_table() {
         let records = [
-            Record::Checkpoint { g: "g".into(), t: "t".into(), q: 0, pt: 100, it: 50, o: vec![1, 2, 3], nb: 4 },
-            Record::Ack { g: "g".into(), t: "t".into(), q: 0, a: vec![(1, 100), (2, 99)] },
-            Record::Change { g: "g".into(), t: "t".into(), q: 0, o: 3, old: 100, pt: 120, it: 1000 },
+            Record::Checkpoint { g: "g".into(), t: "t".into(), q: 0, s: 1, pt: 100, it: 50, o: vec![1, 2, 3], nb: 4 },
+            Record::Ack { g: "g".into(), t: "t".into(), q: 0, a: vec![(1, 1, 100), (1, 2, 99)] },
+            Record::Change { g: "g".into(), t: "t".into(), q: 0, o: 3, s: 1, old: 100, pt: 120, it: 1000 },
         ];
         let (mut table, mut orders) = (Inflight::default(), OrderTable::default());
         let mut moved = Vec::new();
@@ -147,9 +150,10 @@ mod tests {
         }
         assert_eq!(moved, vec![Replayed::Offset(QueueKey::new("g", "t", 0), 4), Replayed::Nothing, Replayed::Nothing]);
         let key = QueueKey::new("g", "t", 0);
-        assert!(!table.holds(&key, 1, 100), "acked");
-        assert!(table.holds(&key, 2, 100), "the ack named another handle");
-        assert!(table.holds(&key, 3, 120), "changed");
+        assert!(!table.holds(&key, 1, 100, 1), "acked");
+        assert!(table.holds(&key, 1, 100, 2), "the ack named another handle");
+        assert!(!table.holds(&key, 1, 100, 3), "changed: no longer under the old handle");
+        assert!(table.holds(&key, 3, 120, 3), "changed: under its own offset and the new pop time");
         assert_eq!(table.next_deadline(), Some(150));
         assert_eq!(table.replay_from(9), 0);
     }

@@ -268,7 +268,7 @@ impl Broker {
                 "a message in flight is no longer stored; dropped"
             );
         }
-        let ack = Record::Ack { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, a: vec![(due.offset, due.pop_time)] };
+        let ack = Record::Ack { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, a: vec![(due.ck, due.offset, due.pop_time)] };
         self.journal(&ack, |_, _| ()).await
     }
 }
@@ -289,7 +289,7 @@ impl Broker {
         if !failed.is_empty() {
             let mut t = self.pop.table();
             for d in failed {
-                t.insert(&d.key, &[d.offset], d.pop_time, now + 1000, d.journal);
+                t.insert(&d.key, d.ck, &[d.offset], d.pop_time, now + 1000, d.journal);
             }
         }
         self.save_replay_point();

@@ -344,6 +344,7 @@ impl Broker {
                     g: key.group.clone(),
                     t: topic.to_string(),
                     q: queue_id,
+                    s: offset,
                     pt: pop_time,
                     it: h.invisible_time,
                     o: offsets.clone(),
@@ -353,7 +354,7 @@ impl Broker {
                 let next = got.next_begin_offset;
                 let offsets_table = &self.offsets;
                 self.journal(&record, |table, journal| {
-                    table.insert(&key, &offsets, pop_time, deadline, journal);
+                    table.insert(&key, offset, &offsets, pop_time, deadline, journal);
                     offsets_table.commit(&key.group, topic, queue_id, next);
                 })
                 .await
@@ -457,21 +458,22 @@ impl Broker {
         if handle.is_order() {
             return self.ack_orderly(&key, h.offset, handle.pop_time).await;
         }
-        self.ack_offsets(&key, &[(h.offset, handle.pop_time)]).await
+        self.ack_offsets(&key, &[(handle.ck_queue_offset, h.offset, handle.pop_time)]).await
     }
 
-    async fn ack_offsets(&self, key: &QueueKey, acks: &[(i64, i64)]) -> BrokerResult<()> {
-        let held: Vec<(i64, i64)> = {
+    /// Acks of (checkpoint offset, offset, pop time): those in flight under that handle.
+    async fn ack_offsets(&self, key: &QueueKey, acks: &[(i64, i64, i64)]) -> BrokerResult<()> {
+        let held: Vec<(i64, i64, i64)> = {
             let t = self.pop.table();
-            acks.iter().copied().filter(|(o, pt)| t.holds(key, *o, *pt)).collect()
+            acks.iter().copied().filter(|(ck, o, pt)| t.holds(key, *ck, *pt, *o)).collect()
         };
         if held.is_empty() {
             return Ok(());
         }
         let record = Record::Ack { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, a: held.clone() };
         self.journal(&record, |table, _| {
-            for (o, pt) in &held {
-                table.ack(key, *o, *pt);
+            for (ck, o, pt) in &held {
+                table.ack(key, *ck, *pt, *o);
             }
         })
         .await
@@ -554,16 +556,25 @@ impl Broker {
         }
         // A new handle must differ from the old, or an ack of the old one would take the new.
         let pop_time = now.max(handle.pop_time.saturating_add(1));
-        if !self.pop.table().holds(&key, h.offset, handle.pop_time) {
+        let ck = handle.ck_queue_offset;
+        if !self.pop.table().holds(&key, ck, handle.pop_time, h.offset) {
             return Err(BrokerError::new(rs::NO_MESSAGE, "the message is not in flight under this handle (acknowledged, or its invisible time passed)"));
         }
-        let record =
-            Record::Change { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, o: h.offset, old: handle.pop_time, pt: pop_time, it: invisible };
+        let record = Record::Change {
+            g: key.group.clone(),
+            t: key.topic.clone(),
+            q: key.queue_id,
+            o: h.offset,
+            s: ck,
+            old: handle.pop_time,
+            pt: pop_time,
+            it: invisible,
+        };
         let changed = self
             .journal(&record, |table, journal| {
                 // Acked or revived while the record was written: nothing to change.
-                table.ack(&key, h.offset, handle.pop_time) && {
-                    table.insert(&key, &[h.offset], pop_time, pop_time.saturating_add(invisible), journal);
+                table.ack(&key, ck, handle.pop_time, h.offset) && {
+                    table.insert(&key, h.offset, &[h.offset], pop_time, pop_time.saturating_add(invisible), journal);
                     true
                 }
             })
@@ -572,7 +583,7 @@ impl Broker {
         if !changed {
             // Acked or taken by the reviver while the record was written: a replay must not
             // bring it back under the new handle (the reviver's ack names the old one).
-            let undo = Record::Ack { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, a: vec![(h.offset, pop_time)] };
+            let undo = Record::Ack { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, a: vec![(h.offset, h.offset, pop_time)] };
             if let Err(e) = self.journal(&undo, |_, _| ()).await {
                 tracing::warn!(error = %e, "could not record the undone change of invisible time");
             }
@@ -602,7 +613,7 @@ impl Broker {
                     }
                 }
             } else {
-                let acks: Vec<(i64, i64)> = offsets.into_iter().map(|o| (o, ack.pop_time)).collect();
+                let acks: Vec<(i64, i64, i64)> = offsets.into_iter().map(|o| (ack.start_offset, o, ack.pop_time)).collect();
                 self.ack_offsets(&key, &acks).await?;
             }
         }

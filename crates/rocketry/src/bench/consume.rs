@@ -33,6 +33,10 @@ pub struct ConsumeArgs {
     /// consumer does.
     #[arg(long)]
     ack_each: bool,
+    /// With `--pop`: `concurrency` tasks each pop any queue of each broker (queue id -1, as
+    /// the Java push consumer in POP mode does) instead of one queue each.
+    #[arg(long)]
+    any_queue: bool,
     /// The consumer group (POP keeps its progress on the broker: use a new one per run).
     #[arg(short, long, default_value = "rocketry_bench_consume")]
     group: String,
@@ -53,6 +57,13 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
         .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.read_queue_nums)))
         .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
         .collect();
+    let queues: Vec<(String, i32)> = if args.pop && args.any_queue {
+        let mut brokers: Vec<String> = queues.iter().map(|(a, _)| a.clone()).collect();
+        brokers.dedup();
+        brokers.iter().flat_map(|a| std::iter::repeat_n((a.clone(), -1), args.concurrency.max(1))).collect()
+    } else {
+        queues
+    };
     let broker_names: Arc<std::collections::HashMap<String, String>> =
         Arc::new(route.broker_datas.iter().filter_map(|b| b.broker_addrs.get(&0).map(|a| (a.clone(), b.broker_name.clone()))).collect());
     let (msgs, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -132,6 +143,7 @@ async fn pop_queue(
 ) -> (u64, u64) {
     use protocol::pop::PopMessageRequestHeader;
     let (mut n, mut b) = (0u64, 0u64);
+    let mut acks = tokio::task::JoinSet::new();
     while Instant::now() < deadline {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let h = PopMessageRequestHeader {
@@ -147,22 +159,28 @@ async fn pop_queue(
         };
         let Ok(r) = client.pop(addr, broker_name, &h).await else { break };
         if r.messages.is_empty() {
+            // Queues another pop is reading count in restNum: not drained yet.
+            if r.header.rest_num > 0 && queue_id < 0 {
+                continue;
+            }
             break;
         }
         n += r.messages.len() as u64;
         b += r.messages.iter().map(|p| p.message.body.len() as u64).sum::<u64>();
+        // Acks go out while the next pop is under way, as the Java push consumer acks
+        // asynchronously; at most one pop's acks wait at a time.
+        while acks.join_next().await.is_some() {}
+        let (c, a, g, t) = (client.clone(), addr.to_string(), group.to_string(), topic.to_string());
         if ack_each {
-            // All at once, as the Java push consumer's asynchronous acks.
-            let mut acks = tokio::task::JoinSet::new();
             for p in r.messages {
-                let (client, addr, group, topic) = (client.clone(), addr.to_string(), group.to_string(), topic.to_string());
+                let (client, addr, group, topic) = (c.clone(), a.clone(), g.clone(), t.clone());
                 acks.spawn(async move { client.ack(&addr, &group, &topic, &p.handle).await });
             }
-            while acks.join_next().await.is_some() {}
         } else {
-            let _ = client.batch_ack(addr, group, topic, &r.messages).await;
+            acks.spawn(async move { c.batch_ack(&a, &g, &t, &r.messages).await });
         }
     }
+    while acks.join_next().await.is_some() {}
     (n, b)
 }
 
