@@ -110,6 +110,13 @@ impl PopParking {
     }
 }
 
+/// One pop's request, filter and time, the same for every queue it reads.
+struct Pass<'a> {
+    h: &'a PopMessageRequestHeader,
+    filter: &'a TagFilter,
+    pop_time: i64,
+}
+
 /// What one pop collects across queues.
 struct Collect {
     body: BytesMut,
@@ -228,7 +235,7 @@ impl Broker {
             if topic == retry_topic && !retry_first && out.count >= h.max_msg_nums as usize {
                 break;
             }
-            if let Err(e) = self.pop_topic(topic, queue_id, h, filter, pop_time, &mut out).await {
+            if let Err(e) = self.pop_topic(topic, queue_id, &Pass { h, filter, pop_time }, &mut out).await {
                 // What was handed out (and recorded) so far still goes out.
                 if out.count == 0 {
                     return Err(e);
@@ -251,36 +258,21 @@ impl Broker {
         Ok(Popped { header, body: out.body.freeze(), count: out.count, polling_full: false })
     }
 
-    async fn pop_topic(
-        self: &Arc<Self>,
-        topic: &str,
-        queue_id: i32,
-        h: &PopMessageRequestHeader,
-        filter: &TagFilter,
-        pop_time: i64,
-        out: &mut Collect,
-    ) -> BrokerResult<()> {
+    async fn pop_topic(self: &Arc<Self>, topic: &str, queue_id: i32, pass: &Pass<'_>, out: &mut Collect) -> BrokerResult<()> {
         let Some(config) = self.topics.get(topic) else { return Ok(()) };
         let n = config.read_queue_nums.max(0);
         if queue_id >= 0 {
-            return self.pop_queue(topic, queue_id, h, filter, pop_time, out).await;
+            return self.pop_queue(topic, queue_id, pass, out).await;
         }
         let start = if n > 0 { rand::thread_rng().gen_range(0..n) } else { 0 };
         for i in 0..n {
-            self.pop_queue(topic, (start + i) % n, h, filter, pop_time, out).await?;
+            self.pop_queue(topic, (start + i) % n, pass, out).await?;
         }
         Ok(())
     }
 
-    async fn pop_queue(
-        self: &Arc<Self>,
-        topic: &str,
-        queue_id: i32,
-        h: &PopMessageRequestHeader,
-        filter: &TagFilter,
-        pop_time: i64,
-        out: &mut Collect,
-    ) -> BrokerResult<()> {
+    async fn pop_queue(self: &Arc<Self>, topic: &str, queue_id: i32, pass: &Pass<'_>, out: &mut Collect) -> BrokerResult<()> {
+        let &Pass { h, filter, pop_time } = pass;
         let key = QueueKey::new(&h.consumer_group, topic, queue_id);
         let max_offset = self.store.max_offset(topic, queue_id);
         let Some(_lock) = self.pop.try_lock(key.clone()) else {

@@ -99,6 +99,32 @@ async fn send_n(b: &Arc<Broker>, n: usize) {
     }
 }
 
+/// A broker that can be reopened on its data, as after a crash.
+struct Restartable {
+    _dir: tempfile::TempDir,
+    config: BrokerConfig,
+    clock: Arc<ManualClock>,
+}
+
+async fn restartable() -> (Restartable, Arc<Broker>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let b = Broker::open(config.clone(), clock.clone()).await.expect("opens");
+    b.topics.ensure_system_topic(TOPIC, 1);
+    b.topics.persist();
+    (Restartable { _dir: dir, config, clock }, b)
+}
+
+impl Restartable {
+    /// As after SIGKILL: the store is intact (closed), the offset file never written.
+    async fn crash_and_reopen(&self, b: Arc<Broker>) -> Arc<Broker> {
+        b.store.shutdown().await;
+        drop(b);
+        Broker::open(self.config.clone(), self.clock.clone()).await.expect("reopens")
+    }
+}
+
 async fn pop_broker() -> Fixture {
     let f = broker().await;
     f.broker.topics.ensure_system_topic(TOPIC, 1);
@@ -216,21 +242,14 @@ async fn bad_acks_get_the_java_codes() {
 
 #[tokio::test]
 async fn in_flight_messages_survive_a_restart_without_saved_offsets() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let b = Broker::open(config.clone(), clock.clone()).await.expect("opens");
-    b.topics.ensure_system_topic(TOPIC, 1);
-    b.topics.persist();
+    let (dir, b) = restartable().await;
+    let clock = dir.clock.clone();
     send_n(&b, 4).await;
     let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
     let got = handles(&pop_now(&f, &pop_header(-1, 3, 10_000)).await);
     b.ack(&got[0].1).await.expect("ack");
-    // As after SIGKILL: the store is intact, the offset file never written.
-    b.store.shutdown().await;
     drop(f);
-    drop(b);
-    let b = Broker::open(config, clock.clone()).await.expect("reopens");
+    let b = dir.crash_and_reopen(b).await;
     assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(3), "the journal moved the offset");
     assert_eq!(b.pop.table().len(), 2);
     clock.advance_ms(secs(11));
@@ -354,12 +373,8 @@ async fn a_pop_group_is_assigned_every_queue_of_each_broker() {
 
 #[tokio::test]
 async fn an_orderly_batch_in_flight_survives_a_restart() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let b = Broker::open(config.clone(), clock.clone()).await.expect("opens");
-    b.topics.ensure_system_topic(TOPIC, 1);
-    b.topics.persist();
+    let (dir, b) = restartable().await;
+    let clock = dir.clock.clone();
     send_n(&b, 3).await;
     let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
     let mut h = pop_header(0, 2, 10_000);
@@ -367,11 +382,8 @@ async fn an_orderly_batch_in_flight_survives_a_restart() {
     let got = handles(&pop_now(&f, &h).await);
     assert_eq!(bodies(&got), ["m0", "m1"]);
     b.ack(&got[0].1).await.expect("ack m0");
-    // As after SIGKILL: the store is intact, the offset file never written.
-    b.store.shutdown().await;
     drop(f);
-    drop(b);
-    let b = Broker::open(config, clock.clone()).await.expect("reopens");
+    let b = dir.crash_and_reopen(b).await;
     let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
     assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(1), "m0's ack moved the offset");
     assert_eq!(pop_now(&f, &h).await.count, 0, "m1 is still in flight: the queue stays blocked");
