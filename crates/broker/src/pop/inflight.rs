@@ -120,7 +120,17 @@ impl Inflight {
     /// with that handle. An ack of another handle (the invisible time changed since, or it
     /// was popped again) changes nothing.
     pub fn ack(&mut self, key: &QueueKey, ck: i64, pop_time: i64, offset: i64) -> bool {
-        let Some(&id) = self.ids.get(key) else { return false };
+        self.ack_all(key, &[(ck, offset, pop_time)]) == 1
+    }
+
+    /// Acknowledges (checkpoint offset, offset, pop time) triples of one queue; returns how
+    /// many were in flight under their handle.
+    pub fn ack_all(&mut self, key: &QueueKey, acks: &[(i64, i64, i64)]) -> usize {
+        let Some(&id) = self.ids.get(key) else { return 0 };
+        acks.iter().filter(|&&(ck, offset, pop_time)| self.ack_in(id, ck, pop_time, offset)).count()
+    }
+
+    fn ack_in(&mut self, id: u32, ck: i64, pop_time: i64, offset: i64) -> bool {
         let bk = (id, ck, pop_time);
         let Some(b) = self.batches.get_mut(&bk) else { return false };
         let Some(i) = b.offsets.iter().position(|o| *o == offset).filter(|i| b.live[*i]) else { return false };
@@ -133,10 +143,19 @@ impl Inflight {
         true
     }
 
+    /// Of acks given as (checkpoint offset, offset, pop time), those in flight under their
+    /// handle (the queue is looked up once).
+    pub fn held(&self, key: &QueueKey, acks: &[(i64, i64, i64)]) -> Vec<(i64, i64, i64)> {
+        let Some(&id) = self.ids.get(key) else { return Vec::new() };
+        acks.iter()
+            .copied()
+            .filter(|&(ck, o, pt)| self.batches.get(&(id, ck, pt)).and_then(|b| b.offsets.iter().position(|x| *x == o).map(|i| b.live[i])).unwrap_or(false))
+            .collect()
+    }
+
     /// Whether a message is in flight under the handle (`ck`, `pop_time`).
     pub fn holds(&self, key: &QueueKey, ck: i64, pop_time: i64, offset: i64) -> bool {
-        let Some(&id) = self.ids.get(key) else { return false };
-        self.batches.get(&(id, ck, pop_time)).and_then(|b| b.offsets.iter().position(|o| *o == offset).map(|i| b.live[i])).unwrap_or(false)
+        !self.held(key, &[(ck, offset, pop_time)]).is_empty()
     }
 
     fn remove_batch(&mut self, bk: BatchKey) -> Option<Batch> {

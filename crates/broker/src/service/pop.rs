@@ -455,18 +455,13 @@ impl Broker {
 
     /// Acks of (checkpoint offset, offset, pop time): those in flight under that handle.
     async fn ack_offsets(&self, key: &QueueKey, acks: &[(i64, i64, i64)]) -> BrokerResult<()> {
-        let held: Vec<(i64, i64, i64)> = {
-            let t = self.pop.table();
-            acks.iter().copied().filter(|(ck, o, pt)| t.holds(key, *ck, *pt, *o)).collect()
-        };
+        let held = self.pop.table().held(key, acks);
         if held.is_empty() {
             return Ok(());
         }
         let record = Record::Ack { g: key.group.clone(), t: key.topic.clone(), q: key.queue_id, a: held.clone() };
         self.journal(&record, |table, _| {
-            for (ck, o, pt) in &held {
-                table.ack(key, *ck, *pt, *o);
-            }
+            table.ack_all(key, &held);
         })
         .await
         .map_err(|e| BrokerError::system(format!("the ack could not be recorded: {e}")))

@@ -395,3 +395,24 @@ async fn an_orderly_batch_in_flight_survives_a_restart() {
     assert_eq!(bodies(&handles(&again)), ["m2"]);
     assert_eq!(again.header.info.order_counts, "0 qo0%2 1;0 0 1", "the second delivery is counted");
 }
+
+#[tokio::test]
+async fn pop_and_pull_share_the_groups_offsets() {
+    let f = pop_broker().await;
+    let b = &f.broker;
+    send_n(b, 5).await;
+    let got = handles(&pop_now(&f, &pop_header(0, 3, 10_000)).await);
+    for (_, ack) in &got {
+        b.ack(ack).await.expect("ack");
+    }
+    // The group switched to PULL: its consumers start where the pops left off.
+    assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(3));
+    let mut pull = PullMessageRequestHeader::for_queue(GROUP, TOPIC, 0, 3);
+    pull.sys_flag |= pull_flag::COMMIT_OFFSET;
+    pull.commit_offset = 4;
+    let PullStart::Now(Pulled::Read(r)) = b.pull(&pull).await.expect("pull") else { panic!("answered at once") };
+    assert_eq!(decode_records(&r.messages).expect("records").len(), 2);
+    // And back to POP: it starts at what the pull consumer committed.
+    let again = handles(&pop_now(&f, &pop_header(0, 32, 10_000)).await);
+    assert_eq!(bodies(&again), ["m4"]);
+}
