@@ -128,6 +128,8 @@ broker_config! {
         /// Percent of physical memory counted as page cache when deciding whether a queue's first
         /// message is still "in memory" (a new group then starts at 0, as in RocketMQ).
         access_message_in_memory_max_ratio: u32 = 40, "accessMessageInMemoryMaxRatio", Plain;
+        /// Pops of one group that may wait on one topic and queue id (more get POLLING_FULL).
+        pop_polling_size: usize = 1024, "popPollingSize", Plain;
         /// Percent of pops that read the group's POP retry topic first.
         pop_from_retry_probability: u32 = 20, "popFromRetryProbability", Plain;
         /// How a group consumes a topic it has no `setConsumeMode` for: PULL or POP.

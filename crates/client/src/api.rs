@@ -128,6 +128,15 @@ impl Client {
         Ok(body::decode(&resp.body)?)
     }
 
+    /// The NameServer's cluster table (GET_BROKER_CLUSTER_INFO).
+    pub async fn cluster_info(&self) -> Result<protocol::body::ClusterInfo, ClientError> {
+        let resp = self.invoke_namesrv(Self::request(rq::GET_BROKER_CLUSTER_INFO)).await?;
+        if resp.code != rs::SUCCESS {
+            return Err(ClientError::Server { code: resp.code, remark: resp.remark.unwrap_or_default() });
+        }
+        Ok(body::decode_fastjson(&resp.body)?)
+    }
+
     /// Master address of `broker_name` in a route.
     pub fn master_addr(route: &TopicRouteData, broker_name: &str) -> Option<String> {
         route.broker_datas.iter().find(|b| b.broker_name == broker_name)?.broker_addrs.get(&0).cloned()

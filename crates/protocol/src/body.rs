@@ -14,6 +14,73 @@ pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ProtocolError
     serde_json::from_slice(body).map_err(|e| ProtocolError::BadBody(e.to_string()))
 }
 
+/// Decodes a body a Java server may write in fastjson's shape, with unquoted numeric map keys
+/// (`{0:"addr"}`, as in cluster info): those keys are quoted first.
+pub fn decode_fastjson<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ProtocolError> {
+    if let Ok(v) = serde_json::from_slice(body) {
+        return Ok(v);
+    }
+    let text = std::str::from_utf8(body).map_err(|e| ProtocolError::BadBody(e.to_string()))?;
+    serde_json::from_str(&quote_numeric_keys(text)).map_err(|e| ProtocolError::BadBody(e.to_string()))
+}
+
+/// Quotes object keys that are bare integers, outside strings.
+fn quote_numeric_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let (mut in_string, mut escaped, mut expect_key) = (false, false, false);
+    // Open containers: true for an object, false for an array.
+    let mut objects: Vec<bool> = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if expect_key && (c.is_ascii_digit() || c == '-') {
+            let mut key = String::from(c);
+            while let Some(&(_, d)) = chars.peek() {
+                if !d.is_ascii_digit() {
+                    break;
+                }
+                key.push(d);
+                chars.next();
+            }
+            out.push('"');
+            out.push_str(&key);
+            out.push('"');
+            expect_key = false;
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' => {
+                objects.push(true);
+                expect_key = true;
+            }
+            '[' => objects.push(false),
+            '}' | ']' => {
+                objects.pop();
+                expect_key = false;
+            }
+            // A comma separates keys only inside an object.
+            ',' => expect_key = objects.last() == Some(&true),
+            c if c.is_whitespace() => {}
+            _ => expect_key = false,
+        }
+        if c == '"' {
+            expect_key = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Our body types hold only strings, numbers, maps with string keys and sequences.
     serde_json::to_vec(value).unwrap_or_default()
@@ -400,6 +467,14 @@ pub fn encode_route(route: &TopicRouteData, standard_json: bool) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fastjson_numeric_keys_are_quoted() {
+        let text = r#"{"a":{0:"x:1,{2:3}",12:"y"},"b":[1,{-3:4}, 5],"c":{7:[8,9]}}"#;
+        assert_eq!(super::quote_numeric_keys(text), r#"{"a":{"0":"x:1,{2:3}","12":"y"},"b":[1,{"-3":4}, 5],"c":{"7":[8,9]}}"#);
+        let v: serde_json::Value = super::decode_fastjson(text.as_bytes()).expect("decodes");
+        assert_eq!(v["a"]["12"], "y");
+    }
+
     use super::*;
 
     fn route() -> TopicRouteData {

@@ -1,6 +1,7 @@
-//! `rocketry`: the NameServer, the Broker, both at once (`standalone`), and the
-//! benchmark, in one binary.
+//! `rocketry`: the NameServer, the Broker, both at once (`standalone`), the benchmark and
+//! the admin commands, in one binary.
 
+mod admin;
 mod bench;
 
 /// glibc malloc took about a fifth of the broker's CPU at full produce rate (perf: `_int_malloc`,
@@ -63,6 +64,9 @@ enum Command {
     /// Load generators.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Operator commands, with mqadmin's names and flags.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -152,6 +156,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Admin(cmd) => admin::run(cmd).await,
     }
 }
 

@@ -136,6 +136,9 @@ impl Broker {
         if popped.count > 0 || h.poll_time <= 0 || remaining <= 50 {
             return Ok(PopStart::Now(popped));
         }
+        if self.pop.waiting(&h.topic, &h.consumer_group, h.queue_id) >= self.config.pop_polling_size {
+            return Ok(PopStart::Now(Popped { polling_full: true, ..popped }));
+        }
         if self.parked_pulls.fetch_add(1, Ordering::AcqRel) >= self.config.max_parked_pulls {
             self.parked_pulls.fetch_sub(1, Ordering::AcqRel);
             return Ok(PopStart::Now(Popped { polling_full: true, ..popped }));

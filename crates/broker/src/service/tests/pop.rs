@@ -416,3 +416,19 @@ async fn pop_and_pull_share_the_groups_offsets() {
     let again = handles(&pop_now(&f, &pop_header(0, 32, 10_000)).await);
     assert_eq!(bodies(&again), ["m4"]);
 }
+
+#[tokio::test]
+async fn too_many_waiting_pops_of_one_queue_get_polling_full() {
+    let f = broker_with(|c| c.pop_polling_size = 1).await;
+    f.broker.topics.ensure_system_topic(TOPIC, 1);
+    let mut h = pop_header(-1, 32, 10_000);
+    h.poll_time = 5_000;
+    h.born_time = store::Clock::now_ms(&*f.clock);
+    let PopStart::Park(first) = f.broker.pop(&h).await.expect("pop") else { panic!("an empty queue parks a pop that may wait") };
+    match f.broker.pop(&h).await.expect("pop") {
+        PopStart::Now(p) => assert!(p.polling_full && p.count == 0, "the second waiter is refused"),
+        PopStart::Park(_) => panic!("only popPollingSize=1 may wait"),
+    }
+    drop(first);
+    assert!(matches!(f.broker.pop(&h).await.expect("pop"), PopStart::Park(_)), "room again");
+}

@@ -19,7 +19,6 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.TopicConfig;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.apache.rocketmq.common.message.MessageRequestMode;
 import org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,7 +28,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * POP consumption with the official Java 5.3.3 push consumer: built with setClientRebalance(false),
  * it asks the broker for its queues (QUERY_ASSIGNMENT, 400); once its group is switched to POP
- * (mqadmin setConsumeMode, SET_MESSAGE_REQUEST_MODE 401) it pops (200050), acks each message
+ * (mqadmin setConsumeMode or `rocketry admin setConsumeMode`, SET_MESSAGE_REQUEST_MODE 401) it pops (200050), acks each message
  * (200051) and, for RECONSUME_LATER, changes the invisible time (200053).
  */
 class PopConsumerTest {
@@ -60,6 +59,16 @@ class PopConsumerTest {
             ids.add(id);
         }
         return ids;
+    }
+
+    /** Runs `rocketry admin ARGS…` and returns its standard output; fails on a non-zero exit. */
+    static String rocketryAdmin(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Rocketry.binary().toString(), "admin"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        return out;
     }
 
     static void popConsumer(String group, String topic, MessageListenerConcurrently listener) throws Exception {
@@ -112,7 +121,9 @@ class PopConsumerTest {
         g.setGroupName(group);
         g.setRetryMaxTimes(1);
         admin.createAndUpdateSubscriptionGroupConfig(brokerAddr, g);
-        admin.setMessageRequestMode(brokerAddr, topic, group, MessageRequestMode.POP, 0, 5000);
+        // Our own admin this time, by cluster (-c): every master of it.
+        String out = rocketryAdmin("setConsumeMode", "-n", namesrv, "-c", "DefaultCluster", "-t", topic, "-g", group, "-m", "POP");
+        assertTrue(out.contains("set consume mode to " + brokerAddr + " success."), out);
         List<String> sent = sendAll(topic, 3);
         Map<String, List<Integer>> counts = new ConcurrentHashMap<>();
         Map<String, String> ids = new ConcurrentHashMap<>();
