@@ -151,7 +151,6 @@ broker_config! {
             "slaveReadEnable",
             "transientStorePoolEnable",
             "enablePropertyFilter",
-            "aclEnable",
             "timerWheelEnable",
             "enableDLegerCommitLog",
             "enableControllerMode",
@@ -337,6 +336,9 @@ impl BrokerConfig {
     pub fn apply(&mut self, props: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
         let mut unknown = Vec::new();
         for (k, v) in props {
+            if let Some(reason) = remoting::security::unenforced(k, v) {
+                return Err(ConfigError { key: k.clone(), value: v.clone(), reason });
+            }
             match KEYS.iter().find(|key| key.name == k.as_str()) {
                 Some(key) => (key.set)(self, k, v)?,
                 None if ACCEPTED_UNUSED_KEYS.contains(&k.as_str()) => tracing::info!(key = %k, "broker config key accepted but not used yet"),

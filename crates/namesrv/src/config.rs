@@ -49,6 +49,9 @@ impl NamesrvConfig {
     pub fn apply(&mut self, props: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
         let mut unknown = Vec::new();
         for (k, v) in props {
+            if let Some(reason) = remoting::security::unenforced(k, v) {
+                return Err(ConfigError { key: k.clone(), value: v.clone(), reason });
+            }
             let k = k.as_str();
             let channel = &mut self.server.channel;
             match k {

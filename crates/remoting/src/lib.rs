@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod channel;
+pub mod security;
 mod server;
 
 pub use channel::{connect, Addrs, BoxFuture, Channel, ChannelConfig, Handler, RemotingError, StreamRead};

@@ -18,6 +18,53 @@ fn bad_config_value_is_refused_naming_the_key() {
     assert!(stderr.contains("flushDiskType"), "{stderr}");
 }
 
+/// Security asked for and not enforced: every server refuses to start, naming the key, and
+/// opens no port (issue 20's first change).
+#[test]
+fn unenforced_security_settings_refuse_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("server.conf");
+    for (command, line) in [
+        ("broker", "authenticationEnabled=true"),
+        ("broker", "authorizationEnabled=true"),
+        ("broker", "aclEnable=true"),
+        ("namesrv", "authenticationEnabled=true"),
+        ("namesrv", "tls.server.mode=enforcing"),
+        ("standalone", "authorizationEnabled=true"),
+    ] {
+        let port = free_port();
+        std::fs::write(
+            &conf,
+            format!(
+                "storePathRootDir={}\nlistenPort={port}\ninitAuthenticationUser={{\"username\":\"admin\",\"password\":\"x\"}}\n{line}\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketry"));
+        cmd.args([command, "-c"]).arg(&conf);
+        if command == "standalone" {
+            cmd.arg("--data-dir").arg(dir.path().join("data")).args(["--namesrv-port", &free_port().to_string(), "--broker-port", &port.to_string()]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{command} with {line} must not start");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let key = line.split('=').next().unwrap();
+        assert!(stderr.contains(key) && stderr.contains("does not enforce"), "{command} {line}: {stderr}");
+        assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "{command} left port {port} open");
+    }
+    // Turned off, the same keys are fine.
+    std::fs::write(&conf, format!("storePathRootDir={}\nlistenPort={}\nauthenticationEnabled=false\naclEnable=false\n", dir.path().display(), free_port()))
+        .unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["namesrv", "-c"]).arg(&conf).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.contains("listening"), "{line}");
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
 #[test]
 fn standalone_says_where_it_listens_and_stores() {
     let dir = tempfile::tempdir().unwrap();
