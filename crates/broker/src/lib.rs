@@ -19,6 +19,7 @@ mod register;
 pub mod runtime;
 mod schedule;
 pub mod service;
+pub mod sql92;
 mod stats;
 pub mod topics;
 
