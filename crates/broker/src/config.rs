@@ -128,6 +128,12 @@ broker_config! {
         /// Percent of physical memory counted as page cache when deciding whether a queue's first
         /// message is still "in memory" (a new group then starts at 0, as in RocketMQ).
         access_message_in_memory_max_ratio: u32 = 40, "accessMessageInMemoryMaxRatio", Plain;
+        /// SQL92 subscriptions over pulls (POP takes them regardless, as the Java broker).
+        enable_property_filter: bool = false, "enablePropertyFilter", Bool;
+        /// `filterExpressionMaxLength` / `filterExpressionMaxDepth` (ours): the longest SQL92
+        /// expression, in characters, and its deepest nesting.
+        filter_expression_max_length: usize = 4096, "filterExpressionMaxLength", Plain;
+        filter_expression_max_depth: usize = 128, "filterExpressionMaxDepth", Plain;
         /// Pops of one group that may wait on one topic and queue id (more get POLLING_FULL).
         pop_polling_size: usize = 1024, "popPollingSize", Plain;
         /// Percent of pops that read the group's POP retry topic first.
@@ -150,7 +156,6 @@ broker_config! {
             "useReentrantLockWhenPutMessage",
             "slaveReadEnable",
             "transientStorePoolEnable",
-            "enablePropertyFilter",
             "timerWheelEnable",
             "enableDLegerCommitLog",
             "enableControllerMode",

@@ -71,6 +71,8 @@ pub struct Broker {
     pub pop: pop::PopState,
     /// A client of the NameServers for route lookups (queue assignment), made on first use.
     namesrv: std::sync::OnceLock<Option<client::Client>>,
+    /// Compiled SQL92 expressions by their text.
+    pub(crate) sql_filters: std::sync::Mutex<std::collections::HashMap<String, Arc<sql92::SqlFilter>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +154,7 @@ impl Broker {
             delay_progress: Default::default(),
             pop: pop::PopState::new(&root, &config.broker_cluster_name)?,
             namesrv: Default::default(),
+            sql_filters: Default::default(),
             runtime: runtime::RuntimeState::new(config.broker_permission, runtime::BrokerRole::AsyncMaster),
             clock,
             store,

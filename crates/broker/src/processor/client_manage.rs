@@ -34,7 +34,9 @@ pub fn consumer_list(b: &Arc<Broker>, req: &RemotingCommand, group: &str) -> Bro
     Ok(ok(req).with_body(body::encode(&ConsumerIdList { consumer_id_list: ids })))
 }
 
-pub fn check_client_config(b: &Arc<Broker>, req: &RemotingCommand, expression_type: Option<&str>) -> BrokerResult<RemotingCommand> {
-    b.check_subscription_type(expression_type)?;
+/// A consumer's SQL92 subscription is compiled here as a pull would compile it: a refusal
+/// makes the Java consumer's start fail with the reason.
+pub fn check_client_config(b: &Arc<Broker>, req: &RemotingCommand, expression_type: Option<&str>, expression: Option<&str>) -> BrokerResult<RemotingCommand> {
+    b.subscription_filter(expression_type, expression, None, crate::service::filter::Via::Pull)?;
     Ok(ok(req))
 }

@@ -88,7 +88,9 @@ async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, requ
         Request::Heartbeat(hb) => client_manage::heartbeat(b, ch, cmd, hb),
         Request::Unregister { producer_group, consumer_group } => client_manage::unregister(b, ch, cmd, *producer_group, *consumer_group),
         Request::ConsumerList { group } => client_manage::consumer_list(b, cmd, group),
-        Request::CheckClientConfig { expression_type } => client_manage::check_client_config(b, cmd, expression_type.as_deref()),
+        Request::CheckClientConfig { expression_type, expression } => {
+            client_manage::check_client_config(b, cmd, expression_type.as_deref(), expression.as_deref())
+        }
         Request::QueryConsumerOffset { group, topic, queue_id, zero_if_not_found } => {
             consumer::query_offset(b, cmd, group, topic, *queue_id, *zero_if_not_found)
         }

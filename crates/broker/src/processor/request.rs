@@ -30,7 +30,7 @@ pub enum Request<'a> {
     Heartbeat(HeartbeatData),
     Unregister { producer_group: Option<&'a str>, consumer_group: Option<&'a str> },
     ConsumerList { group: &'a str },
-    CheckClientConfig { expression_type: Option<String> },
+    CheckClientConfig { expression_type: Option<String>, expression: Option<String> },
     QueryConsumerOffset { group: &'a str, topic: &'a str, queue_id: i32, zero_if_not_found: bool },
     UpdateConsumerOffset { group: &'a str, topic: &'a str, queue_id: i32, offset: i64 },
     MaxOffset { topic: &'a str, queue_id: i32 },
@@ -105,8 +105,8 @@ impl<'a> Request<'a> {
             rq::GET_CONSUMER_LIST_BY_GROUP => Request::ConsumerList { group: ext.req_str("consumerGroup")? },
             rq::CHECK_CLIENT_CONFIG => {
                 let body: serde_json::Value = body::decode(&cmd.body)?;
-                let expression_type = body.pointer("/subscriptionData/expressionType").and_then(|v| v.as_str()).map(str::to_string);
-                Request::CheckClientConfig { expression_type }
+                let field = |name: &str| body.pointer(&format!("/subscriptionData/{name}")).and_then(|v| v.as_str()).map(str::to_string);
+                Request::CheckClientConfig { expression_type: field("expressionType"), expression: field("subString") }
             }
             rq::QUERY_CONSUMER_OFFSET => {
                 let group = ext.req_str("consumerGroup")?;

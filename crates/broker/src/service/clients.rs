@@ -68,14 +68,6 @@ impl Broker {
         Ok(ids)
     }
 
-    /// CHECK_CLIENT_CONFIG: whether this broker can filter as the subscription asks.
-    pub fn check_subscription_type(&self, expression_type: Option<&str>) -> BrokerResult<()> {
-        if !expression_type.unwrap_or("TAG").eq_ignore_ascii_case("TAG") {
-            return Err(BrokerError::system("The broker does not support consumer to filter message by SQL92"));
-        }
-        Ok(())
-    }
-
     /// GET_CONSUMER_RUNNING_INFO: asked of the broker, answered by the consumer client.
     pub async fn consumer_running_info(&self, group: &str, client_id: &str, jstack: bool) -> BrokerResult<ClientAnswer> {
         let Some(conn) = self.clients.consumer_channel(group, client_id) else {

@@ -10,6 +10,7 @@
 //! | `reply` | request-reply answers, pushed to the requester and stored |
 //! | `send_back` | a consumer's failed message to its retry topic or DLQ |
 //! | `pull` | pull with long polling ([`pull::Parking`]) |
+//! | `filter` | a subscription's filter: tags, or SQL92 compiled once per expression |
 //! | `offsets` | consumer offsets, queue min/max, offset by time |
 //! | `query` | messages by offset and by key |
 //! | `clients` | heartbeats, unregistering, group members, running info |
@@ -21,6 +22,7 @@
 pub mod admin;
 pub mod assignment;
 pub mod clients;
+pub mod filter;
 pub mod offsets;
 pub mod pop;
 pub mod pull;

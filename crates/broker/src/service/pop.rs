@@ -30,7 +30,7 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::pop::inflight::QueueKey;
 use crate::pop::journal::Record;
 use crate::pop::order::OrderAck;
-use crate::service::pull::TagFilter;
+use crate::service::filter::{SubscriptionFilter, Via};
 use crate::Broker;
 
 /// The most messages one pop may ask for (the Java broker's limit).
@@ -63,7 +63,7 @@ pub enum PopStart {
 pub struct PopParking {
     broker: Arc<Broker>,
     header: PopMessageRequestHeader,
-    filter: TagFilter,
+    filter: SubscriptionFilter,
     until: Instant,
 }
 
@@ -113,7 +113,7 @@ impl PopParking {
 /// One pop's request, filter and time, the same for every queue it reads.
 struct Pass<'a> {
     h: &'a PopMessageRequestHeader,
-    filter: &'a TagFilter,
+    filter: &'a SubscriptionFilter,
     pop_time: i64,
 }
 
@@ -158,7 +158,7 @@ impl Broker {
     }
 
     /// The Java broker's checks, in its order, plus bounds it does not check.
-    fn check_pop(&self, h: &PopMessageRequestHeader) -> BrokerResult<TagFilter> {
+    fn check_pop(&self, h: &PopMessageRequestHeader) -> BrokerResult<SubscriptionFilter> {
         let ip = &self.config.broker_ip1;
         if self.clock.now_ms().saturating_sub(self.born_time(h.born_time)).saturating_sub(h.poll_time) > TIMEOUT_TOO_MUCH_MS {
             return Err(BrokerError::new(rs::POLLING_TIMEOUT, format!("the broker[{ip}] pop message is timeout too much")));
@@ -176,8 +176,7 @@ impl Broker {
             return Err(BrokerError::invalid(format!("the broker[{ip}] pop message's num must be at least 1")));
         }
         self.check_invisible_time(h.invisible_time)?;
-        self.check_subscription_type(h.exp_type.as_deref())?;
-        Ok(TagFilter::parse(h.exp.as_deref()))
+        self.subscription_filter(h.exp_type.as_deref(), h.exp.as_deref(), None, Via::Pop)
     }
 
     /// An invisible time is at least 1 ms and at most `popMaxInvisibleTimeMs`.
@@ -214,7 +213,7 @@ impl Broker {
 
     /// One pass over the queues: the retry topic first one time in five (orderly pops never
     /// read it), then the topic, then the retry topic if the batch is not full.
-    pub(crate) async fn pop_once(self: &Arc<Self>, h: &PopMessageRequestHeader, filter: &TagFilter) -> BrokerResult<Popped> {
+    pub(crate) async fn pop_once(self: &Arc<Self>, h: &PopMessageRequestHeader, filter: &SubscriptionFilter) -> BrokerResult<Popped> {
         let pop_time = self.clock.now_ms();
         let in_flight = self.pop.table().len();
         if !h.order && in_flight >= self.config.pop_max_inflight_messages {
@@ -396,12 +395,12 @@ impl Broker {
     }
 
     /// As a pull reads: from the page cache on this task, else on the blocking pool.
-    async fn read_for_pop(self: &Arc<Self>, topic: &str, queue_id: i32, offset: i64, max: usize, filter: &TagFilter) -> BrokerResult<GetResult> {
-        if let Some(r) = self.store.get_cached(topic, queue_id, offset, max, &|code| filter.matches(code))? {
+    async fn read_for_pop(self: &Arc<Self>, topic: &str, queue_id: i32, offset: i64, max: usize, filter: &SubscriptionFilter) -> BrokerResult<GetResult> {
+        if let Some(r) = self.store.get_cached(topic, queue_id, offset, max, filter)? {
             return Ok(r);
         }
         let (b, topic, filter) = (self.clone(), topic.to_string(), filter.clone());
-        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max, &|code| filter.matches(code)));
+        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max, &filter));
         Ok(read.await.map_err(|e| BrokerError::system(format!("store read failed: {e}")))??)
     }
 

@@ -18,6 +18,7 @@ use store::{GetResult, GetStatus};
 use tokio::time::Instant;
 
 use crate::error::{BrokerError, BrokerResult};
+use crate::service::filter::{SubscriptionFilter, Via};
 use crate::Broker;
 
 /// A TAG subscription: `*` (everything) or the hash codes of `a || b`.
@@ -33,7 +34,7 @@ impl TagFilter {
         TagFilter(Some(expr.split("||").map(str::trim).filter(|t| !t.is_empty()).map(|t| java_hash(t) as i64).collect()))
     }
 
-    fn from_codes(codes: &BTreeSet<i32>, sub_string: &str) -> TagFilter {
+    pub(crate) fn from_codes(codes: &BTreeSet<i32>, sub_string: &str) -> TagFilter {
         if sub_string.trim() == "*" || sub_string.trim().is_empty() {
             return TagFilter(None);
         }
@@ -68,7 +69,7 @@ pub enum PullStart {
 pub struct Parking {
     broker: Arc<Broker>,
     header: PullMessageRequestHeader,
-    filter: TagFilter,
+    filter: SubscriptionFilter,
     max_msgs: usize,
     hold: Duration,
 }
@@ -82,21 +83,32 @@ impl Drop for Parking {
 impl Parking {
     /// Waits for a message on the queue (or an offset reset) until the hold time passes, or
     /// until `gone` resolves (nobody will read the answer), and answers with what is there.
-    pub async fn wait(self, gone: impl Future<Output = ()>) -> BrokerResult<Pulled> {
-        let (b, h) = (&self.broker, &self.header);
+    /// Arrivals the filter does not keep are stepped over while waiting (the answer's next
+    /// offset says how far), so only a match ends the wait early.
+    pub async fn wait(mut self, gone: impl Future<Output = ()>) -> BrokerResult<Pulled> {
+        let b = self.broker.clone();
         let deadline = Instant::now() + self.hold;
-        let notifier = b.store.arrivals().notifier(&h.topic, h.queue_id);
+        let notifier = b.store.arrivals().notifier(&self.header.topic, self.header.queue_id);
         tokio::pin!(gone);
         loop {
             let notified = notifier.notified();
             tokio::pin!(notified);
             // Register before re-reading, so an arrival in between still wakes us.
             notified.as_mut().enable();
-            if let Some(reset) = b.offset_reset(h) {
+            if let Some(reset) = b.offset_reset(&self.header) {
                 return Ok(reset);
             }
-            let result = b.read(h, self.max_msgs, &self.filter).await?;
-            if result.status != GetStatus::OffsetOverflowOne || Instant::now() >= deadline {
+            let mut result = b.read(&self.header, self.max_msgs, &self.filter).await?;
+            if result.status == GetStatus::NoMatchedMessage && result.next_begin_offset > self.header.queue_offset {
+                self.header.queue_offset = result.next_begin_offset;
+                // Read again from past them: another arrival may be there already.
+                result = b.read(&self.header, self.max_msgs, &self.filter).await?;
+                if result.status == GetStatus::OffsetOverflowOne && Instant::now() < deadline {
+                    result.status = GetStatus::NoMatchedMessage;
+                }
+            }
+            let waiting = matches!(result.status, GetStatus::OffsetOverflowOne | GetStatus::NoMatchedMessage);
+            if !waiting || Instant::now() >= deadline {
                 return Ok(b.answer(result));
             }
             tokio::select! {
@@ -156,17 +168,17 @@ impl Broker {
     /// Reads from the page cache on this task; an answer that needs the disk is read on the
     /// blocking pool instead, so a cold backlog neither stalls the runtime's workers nor is
     /// limited to one disk read per worker.
-    async fn read(self: &Arc<Self>, h: &PullMessageRequestHeader, max_msgs: usize, filter: &TagFilter) -> BrokerResult<GetResult> {
-        if let Some(r) = self.store.get_cached(&h.topic, h.queue_id, h.queue_offset, max_msgs, &|code| filter.matches(code))? {
+    async fn read(self: &Arc<Self>, h: &PullMessageRequestHeader, max_msgs: usize, filter: &SubscriptionFilter) -> BrokerResult<GetResult> {
+        if let Some(r) = self.store.get_cached(&h.topic, h.queue_id, h.queue_offset, max_msgs, filter)? {
             return Ok(r);
         }
         let (b, topic, queue_id, offset, filter) = (self.clone(), h.topic.clone(), h.queue_id, h.queue_offset, filter.clone());
-        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max_msgs, &|code| filter.matches(code)));
+        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max_msgs, &filter));
         Ok(read.await.map_err(|e| BrokerError::system(format!("store read failed: {e}")))??)
     }
 
     /// Broker, group, topic, queue and subscription checks, in the Java broker's order.
-    fn check_pull(&self, h: &PullMessageRequestHeader) -> BrokerResult<TagFilter> {
+    fn check_pull(&self, h: &PullMessageRequestHeader) -> BrokerResult<SubscriptionFilter> {
         if self.runtime.permission() & perm::READ == 0 {
             return Err(BrokerError::no_permission(format!("the broker[{}] pulling message is forbidden", self.config.broker_ip1)));
         }
@@ -189,8 +201,7 @@ impl Broker {
             )));
         }
         if h.sys_flag & pull_flag::SUBSCRIPTION != 0 {
-            self.check_subscription_type(h.expression_type.as_deref())?;
-            return Ok(TagFilter::parse(h.subscription.as_deref()));
+            return self.subscription_filter(h.expression_type.as_deref(), h.subscription.as_deref(), None, Via::Pull);
         }
         let Some(sub) = self.clients.subscription(&h.consumer_group, &h.topic) else {
             return Err(BrokerError::new(rs::SUBSCRIPTION_NOT_EXIST, "the consumer's subscription not exist"));
@@ -198,8 +209,15 @@ impl Broker {
         if sub.sub_version < h.sub_version {
             return Err(BrokerError::new(rs::SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest"));
         }
-        self.check_subscription_type(sub.expression_type.as_deref())?;
-        Ok(TagFilter::from_codes(&sub.code_set, &sub.sub_string))
+        // A heartbeat's SQL92 that does not compile: Java's answer (its filter data was never
+        // built), with why.
+        self.subscription_filter(sub.expression_type.as_deref(), Some(&sub.sub_string), Some(&sub.code_set), Via::Pull).map_err(|e| match e.code {
+            rs::SUBSCRIPTION_PARSE_FAILED => BrokerError::new(
+                rs::FILTER_DATA_NOT_EXIST,
+                format!("The broker's consumer filter data is not exist!Your expression may be wrong! {}", e.remark),
+            ),
+            _ => e,
+        })
     }
 }
 

@@ -493,3 +493,52 @@ async fn a_delayed_message_recovered_after_a_crash_keeps_its_due_time() {
     assert_eq!(after[0].3, NOW_MS + 10_000, "due at its store time plus level 3's 10 s, not at once");
     b.store.shutdown().await;
 }
+
+#[tokio::test]
+async fn sql92_pulls_need_enable_property_filter_and_skip_what_does_not_match() {
+    let sql = |expr: &str| {
+        let mut h = PullMessageRequestHeader::for_queue("CG", "TopicS", 0, 0);
+        h.subscription = Some(expr.to_string());
+        h.expression_type = Some("SQL92".into());
+        h
+    };
+    let off = broker().await;
+    off.broker.topics.ensure_system_topic("TopicS", 1);
+    let e = off.broker.pull(&sql("a > 1")).await.err().expect("refused");
+    assert_eq!((e.code, e.remark.as_str()), (rs::SYSTEM_ERROR, "The broker does not support consumer to filter message by SQL92"));
+    let f = broker_with(|c| c.enable_property_filter = true).await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic("TopicS", 1);
+    for (props, body) in [("a\u{1}1\u{2}", b"one" as &'static [u8]), ("a\u{1}2\u{2}", b"two"), ("b\u{1}9\u{2}", b"none"), ("a\u{1}3\u{2}", b"three")] {
+        b.send(&send_request("TopicS", props, body)).await.expect("sent");
+    }
+    let PullStart::Now(Pulled::Read(r)) = b.pull(&sql("a > 1")).await.expect("pull") else { panic!("answered at once") };
+    let got: Vec<Bytes> = decode_records(&r.messages).expect("records").into_iter().map(|m| m.body).collect();
+    assert_eq!(got, [Bytes::from_static(b"two"), Bytes::from_static(b"three")]);
+    assert_eq!(r.next_begin_offset, 4);
+    let e = b.pull(&sql("a >")).await.err().expect("does not compile");
+    assert_eq!(e.code, rs::SUBSCRIPTION_PARSE_FAILED);
+    assert!(e.remark.contains("position 3"), "{}", e.remark);
+}
+
+#[tokio::test]
+async fn a_parked_sql92_pull_steps_over_arrivals_that_do_not_match() {
+    let f = broker_with(|c| c.enable_property_filter = true).await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic("TopicW", 1);
+    b.send(&send_request("TopicW", "a\u{1}first\u{2}", b"first")).await.expect("sent");
+    let mut h = PullMessageRequestHeader::for_queue("CG", "TopicW", 0, 1).long_poll(10_000);
+    h.subscription = Some("a = 'yes'".into());
+    h.expression_type = Some("SQL92".into());
+    let PullStart::Park(parking) = b.pull(&h).await.expect("pull") else { panic!("an empty queue parks") };
+    let waiting = tokio::spawn(parking.wait(std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.send(&send_request("TopicW", "a\u{1}no\u{2}", b"no")).await.expect("sent");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished(), "a non-matching arrival does not end the wait");
+    b.send(&send_request("TopicW", "a\u{1}yes\u{2}", b"yes")).await.expect("sent");
+    let Pulled::Read(r) = waiting.await.expect("task").expect("pull") else { panic!("read") };
+    let got: Vec<Bytes> = decode_records(&r.messages).expect("records").into_iter().map(|m| m.body).collect();
+    assert_eq!(got, [Bytes::from_static(b"yes")]);
+    assert_eq!(r.next_begin_offset, 3);
+}

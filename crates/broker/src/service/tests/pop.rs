@@ -341,8 +341,14 @@ async fn a_tag_filter_skips_and_moves_past_what_it_does_not_match() {
     h.exp = Some("b".into());
     let got = handles(&pop_now(&f, &h).await);
     assert_eq!(bodies(&got), ["b"]);
+    b.send(&send_request(TOPIC, "TAGS\u{1}c\u{2}n\u{1}5\u{2}", b"c5")).await.expect("sent");
+    b.send(&send_request(TOPIC, "TAGS\u{1}c\u{2}n\u{1}50\u{2}", b"c50")).await.expect("sent");
+    // SQL92 over POP, without enablePropertyFilter (as the Java broker).
     h.exp_type = Some("SQL92".into());
-    assert!(b.pop(&h).await.is_err(), "SQL92 is refused until the filter issue lands");
+    h.exp = Some("TAGS = 'c' AND n > 10".into());
+    assert_eq!(bodies(&handles(&pop_now(&f, &h).await)), ["c50"]);
+    h.exp = Some("n >".into());
+    assert_eq!(b.pop(&h).await.err().map(|e| e.code), Some(rs::SUBSCRIPTION_PARSE_FAILED));
 }
 
 #[tokio::test]

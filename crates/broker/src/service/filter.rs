@@ -1,0 +1,103 @@
+//! What a subscription keeps: a tag filter over the consume queue's tag codes, or a SQL92
+//! expression over each message's properties (`crate::sql92`), compiled once per expression
+//! text and shared by every pull, pop and long poll that uses it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use protocol::codes::response as rs;
+use protocol::message::Properties;
+
+use super::pull::TagFilter;
+use crate::error::{BrokerError, BrokerResult};
+use crate::sql92::{Limits, SqlFilter};
+use crate::Broker;
+
+/// How many compiled expressions are kept; past it the cache starts over.
+const SQL_CACHE_ENTRIES: usize = 4096;
+
+/// A subscription's filter, as the store applies it.
+#[derive(Debug, Clone)]
+pub enum SubscriptionFilter {
+    Tag(TagFilter),
+    Sql(Arc<SqlFilter>),
+}
+
+impl SubscriptionFilter {
+    pub fn all() -> SubscriptionFilter {
+        SubscriptionFilter::Tag(TagFilter::parse(None))
+    }
+}
+
+impl store::MessageFilter for SubscriptionFilter {
+    fn matches_tag_code(&self, tags_code: i64) -> bool {
+        match self {
+            SubscriptionFilter::Tag(t) => t.matches(tags_code),
+            SubscriptionFilter::Sql(_) => true,
+        }
+    }
+
+    fn needs_properties(&self) -> bool {
+        matches!(self, SubscriptionFilter::Sql(_))
+    }
+
+    fn matches_properties(&self, properties: &Properties) -> bool {
+        match self {
+            SubscriptionFilter::Tag(_) => true,
+            SubscriptionFilter::Sql(f) => f.matches(properties),
+        }
+    }
+}
+
+/// Where a subscription comes from: SQL92 over pulls (and CHECK_CLIENT_CONFIG) needs
+/// `enablePropertyFilter`; POP does not, as in the Java broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Pull,
+    Pop,
+}
+
+impl Broker {
+    /// The filter for a subscription's expression type and text (and a heartbeat's tag
+    /// codes). SQL92 needs `enablePropertyFilter` over pulls (SYSTEM_ERROR otherwise, as Java); an
+    /// expression that does not compile is SUBSCRIPTION_PARSE_FAILED with where and why.
+    pub fn subscription_filter(
+        &self,
+        expression_type: Option<&str>,
+        expression: Option<&str>,
+        codes: Option<&BTreeSet<i32>>,
+        via: Via,
+    ) -> BrokerResult<SubscriptionFilter> {
+        let kind = expression_type.unwrap_or("TAG");
+        if kind.eq_ignore_ascii_case("TAG") {
+            return Ok(SubscriptionFilter::Tag(match codes {
+                Some(codes) => TagFilter::from_codes(codes, expression.unwrap_or("*")),
+                None => TagFilter::parse(expression),
+            }));
+        }
+        if !kind.eq_ignore_ascii_case("SQL92") {
+            return Err(BrokerError::new(rs::SUBSCRIPTION_PARSE_FAILED, format!("unknown expression type `{kind}` (TAG or SQL92)")));
+        }
+        if via == Via::Pull && !self.config.enable_property_filter {
+            return Err(BrokerError::system("The broker does not support consumer to filter message by SQL92"));
+        }
+        let text = expression.unwrap_or("");
+        self.compiled_sql(text).map(SubscriptionFilter::Sql)
+    }
+
+    fn compiled_sql(&self, text: &str) -> BrokerResult<Arc<SqlFilter>> {
+        let mut cache = self.sql_filters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = cache.get(text) {
+            return Ok(f.clone());
+        }
+        let limits = Limits { max_length: self.config.filter_expression_max_length, max_depth: self.config.filter_expression_max_depth };
+        let compiled = SqlFilter::compile(text, limits)
+            .map_err(|e| BrokerError::new(rs::SUBSCRIPTION_PARSE_FAILED, format!("the SQL92 expression cannot be used, {e}: {text}")))?;
+        if cache.len() >= SQL_CACHE_ENTRIES {
+            cache.clear();
+        }
+        let f = Arc::new(compiled);
+        cache.insert(text.to_string(), f.clone());
+        Ok(f)
+    }
+}
