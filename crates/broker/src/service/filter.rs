@@ -27,6 +27,15 @@ impl SubscriptionFilter {
     pub fn all() -> SubscriptionFilter {
         SubscriptionFilter::Tag(TagFilter::parse(None))
     }
+
+    /// Whether two filters keep the same messages (the same tags, or the same expression).
+    pub fn same_as(&self, other: &SubscriptionFilter) -> bool {
+        match (self, other) {
+            (SubscriptionFilter::Tag(a), SubscriptionFilter::Tag(b)) => a == b,
+            (SubscriptionFilter::Sql(a), SubscriptionFilter::Sql(b)) => Arc::ptr_eq(a, b) || a == b,
+            _ => false,
+        }
+    }
 }
 
 impl store::MessageFilter for SubscriptionFilter {

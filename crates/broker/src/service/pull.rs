@@ -69,6 +69,8 @@ pub enum PullStart {
 pub struct Parking {
     broker: Arc<Broker>,
     header: PullMessageRequestHeader,
+    /// The offset the pull asked for (`header.queue_offset` moves past what the filter skips).
+    asked_offset: i64,
     filter: SubscriptionFilter,
     max_msgs: usize,
     hold: Duration,
@@ -97,6 +99,14 @@ impl Parking {
             notified.as_mut().enable();
             if let Some(reset) = b.offset_reset(&self.header) {
                 return Ok(reset);
+            }
+            // The subscription may have changed while waiting (a heartbeat): what was stepped
+            // over under the old filter is read again under the new one, as the Java broker
+            // runs a held pull again from its offset.
+            let current = b.check_pull(&self.header)?;
+            if !current.same_as(&self.filter) {
+                self.filter = current;
+                self.header.queue_offset = self.asked_offset;
             }
             let mut result = b.read(&self.header, self.max_msgs, &self.filter).await?;
             if result.status == GetStatus::NoMatchedMessage && result.next_begin_offset > self.header.queue_offset {
@@ -148,7 +158,7 @@ impl Broker {
             self.parked_pulls.fetch_sub(1, Ordering::AcqRel);
             return Ok(PullStart::Now(self.answer(result)));
         }
-        Ok(PullStart::Park(Parking { broker: self.clone(), header: h.clone(), filter, max_msgs, hold }))
+        Ok(PullStart::Park(Parking { broker: self.clone(), header: h.clone(), asked_offset: h.queue_offset, filter, max_msgs, hold }))
     }
 
     /// Counts what a pull hands out (the runtime info's get totals).
