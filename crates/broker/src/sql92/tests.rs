@@ -129,3 +129,47 @@ fn a_literal_is_typed_by_its_size() {
     assert!(verdict("a = 2147483648", "a=2147483648"));
     assert!(!verdict("a = 2147483647", "a=2147483648"), "an Integer literal reads the property as an Integer, which fails");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Expressions from the grammar: every one compiles, and evaluates without panic.
+    fn expr() -> impl Strategy<Value = String> {
+        let name = prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("TAGS".to_string())];
+        let number = prop_oneof![(-100i64..100).prop_map(|n| n.to_string()), (-100.0f64..100.0).prop_map(|f| format!("{f:.2}"))];
+        let string = "[a-z']{0,4}".prop_map(|s| format!("'{}'", s.replace('\'', "''")));
+        let leaf = prop_oneof![
+            (name.clone(), string.clone()).prop_map(|(n, s)| format!("{n} = {s}")),
+            (name.clone(), number.clone()).prop_map(|(n, v)| format!("{n} > {v}")),
+            (name.clone(), number.clone(), number).prop_map(|(n, a, b)| format!("{n} NOT BETWEEN {a} AND {b}")),
+            (name.clone(), string.clone()).prop_map(|(n, s)| format!("{n} IN ({s}, 'x')")),
+            (name.clone(), string).prop_map(|(n, s)| format!("{n} CONTAINS {s}")),
+            name.prop_map(|n| format!("{n} IS NOT NULL")),
+        ];
+        leaf.prop_recursive(4, 32, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) AND ({b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} OR {b}")),
+                inner.prop_map(|a| format!("NOT ({a})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn grammar_expressions_compile_and_evaluate(e in expr(), a in "[0-9a-z.]{0,4}", b in "[0-9a-z.]{0,4}") {
+            let f = SqlFilter::compile(&e, Limits::default()).map_err(|err| TestCaseError::fail(format!("{e}: {err}")))?;
+            let _ = f.matches(&props(&format!("a={a};b={b};TAGS=x")));
+        }
+
+        #[test]
+        fn any_text_compiles_or_is_refused_without_panic(text in "\\PC{0,80}") {
+            match SqlFilter::compile(&text, Limits { max_length: 60, max_depth: 8 }) {
+                Ok(f) => { let _ = f.matches(&props("a=1;b=x")); }
+                Err(e) => prop_assert!(e.pos <= text.chars().count().max(60)),
+            }
+        }
+    }
+}
