@@ -19,6 +19,8 @@ start_java() {
     printf '%s\n' "brokerClusterName=DefaultCluster" "brokerName=broker-a" "brokerId=0" "listenPort=$3" \
         "namesrvAddr=127.0.0.1:$2" "storePathRootDir=$1/store" "storePathCommitLog=$1/store/commitlog" \
         "brokerIP1=127.0.0.1" "autoCreateTopicEnable=true" "flushDiskType=ASYNC_FLUSH" "diskMaxUsedSpaceRatio=99" > "$1/broker.conf"
+    # JAVA_CONF="key=value;key=value" adds lines to the Java broker's broker.conf.
+    [[ -n ${JAVA_CONF:-} ]] && tr ';' '\n' <<< "$JAVA_CONF" >> "$1/broker.conf"
     local jvm=(-Xms"$JAVA_HEAP" -Xmx"$JAVA_HEAP" -Duser.home="$1/home" -Drocketmq.home.dir="$1/home" -cp "$cp")
     ROCKETMQ_HOME="$1/home" "${on_broker[@]}" java "${jvm[@]}" org.apache.rocketmq.namesrv.NamesrvStartup -c "$1/namesrv.conf" > "$1/ns.log" 2>&1 &
     local ns=$!

@@ -37,6 +37,10 @@ pub struct ConsumeArgs {
     /// the Java push consumer in POP mode does) instead of one queue each.
     #[arg(long)]
     any_queue: bool,
+    /// Pull with this SQL92 expression as the subscription (the broker needs
+    /// enablePropertyFilter=true); a pull that finds only non-matching messages moves on.
+    #[arg(long)]
+    sql: Option<String>,
     /// The consumer group (POP keeps its progress on the broker: use a new one per run).
     #[arg(short, long, default_value = "rocketry_bench_consume")]
     group: String,
@@ -73,7 +77,7 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
         let (client, work, msgs, bytes, topic, no_decode) = (client.clone(), work.clone(), msgs.clone(), bytes.clone(), args.topic.clone(), args.no_decode);
-        let (pop, ack_each, group, broker_names) = (args.pop, args.ack_each, args.group.clone(), broker_names.clone());
+        let (pop, ack_each, group, broker_names, sql) = (args.pop, args.ack_each, args.group.clone(), broker_names.clone(), args.sql.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let Some((addr, queue_id)) = work.lock().ok().and_then(|mut w| w.pop()) else { return };
@@ -86,15 +90,29 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
                 }
                 let mut offset = 0;
                 while Instant::now() < deadline {
-                    let h = PullMessageRequestHeader::for_queue("rocketry_bench_consume", &topic, queue_id, offset);
+                    let mut h = PullMessageRequestHeader::for_queue("rocketry_bench_consume", &topic, queue_id, offset);
+                    if let Some(expr) = &sql {
+                        h.subscription = Some(expr.clone());
+                        h.expression_type = Some("SQL92".into());
+                    }
+                    // Only non-matching messages in this stretch: on past them.
+                    let moved_on = |code: i32| code == response::PULL_RETRY_IMMEDIATELY;
                     let (n, b, next) = if no_decode {
                         let Ok(r) = client.pull_raw(&addr, &h).await else { break };
+                        if moved_on(r.code) {
+                            offset = r.header.next_begin_offset;
+                            continue;
+                        }
                         if r.code != response::SUCCESS {
                             break;
                         }
                         (count_records(&r.records), r.records.len() as u64, r.header.next_begin_offset)
                     } else {
                         let Ok(r) = client.pull(&addr, &h).await else { break };
+                        if moved_on(r.code) {
+                            offset = r.header.next_begin_offset;
+                            continue;
+                        }
                         if r.code != response::SUCCESS {
                             break;
                         }

@@ -44,6 +44,10 @@ pub struct ProduceArgs {
     /// Requests in flight per sender with `--async`.
     #[arg(long, default_value_t = 32)]
     window: usize,
+    /// Give each message the property `n` = its sequence number modulo this (0 = none), for
+    /// filter benchmarks (`bench consume --sql "n < 50"`).
+    #[arg(long, default_value_t = 0)]
+    mod_prop: u64,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -62,6 +66,9 @@ struct Sender {
     targets: Arc<Vec<Target>>,
     body: Bytes,
     batch: usize,
+    /// `--mod-prop`, and the messages numbered so far.
+    mod_prop: u64,
+    seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A send's result, its latency from the intended send time, and from the actual send.
@@ -74,12 +81,21 @@ impl Sender {
         (r, due.elapsed(), at.elapsed())
     }
 
+    fn props(&self) -> Properties {
+        let mut p = Properties::default();
+        if self.mod_prop > 0 {
+            let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.mod_prop;
+            p.set("n", n.to_string());
+        }
+        p
+    }
+
     async fn send(&self, k: usize) -> Result<(), client::ClientError> {
         let t = &self.targets[k % self.targets.len()];
         if self.batch == 1 {
-            self.client.send(&t.addr, &t.topic, t.queue, self.body.clone(), Properties::default()).await.map(|_| ())
+            self.client.send(&t.addr, &t.topic, t.queue, self.body.clone(), self.props()).await.map(|_| ())
         } else {
-            let items = (0..self.batch).map(|_| (self.body.clone(), Properties::default())).collect();
+            let items = (0..self.batch).map(|_| (self.body.clone(), self.props())).collect();
             self.client.send_batch(&t.addr, &t.topic, t.queue, items).await.map(|_| ())
         }
     }
@@ -89,7 +105,14 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
     let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
     let topics: Vec<String> = if args.topics <= 1 { vec![args.topic.clone()] } else { (0..args.topics).map(|i| format!("{}_{i}", args.topic)).collect() };
     let targets = Arc::new(targets(&client, &topics, args.broker.as_deref(), args.queues).await?);
-    let sender = Sender { client: client.clone(), targets, body: Bytes::from(vec![b'x'; args.size]), batch: args.batch.max(1) };
+    let sender = Sender {
+        client: client.clone(),
+        targets,
+        body: Bytes::from(vec![b'x'; args.size]),
+        batch: args.batch.max(1),
+        mod_prop: args.mod_prop,
+        seq: Default::default(),
+    };
     let (latencies, service) = (Latencies::new(), Latencies::new());
     let (sent, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let schedule = Arc::new(Schedule::new(Some(args.rate), Duration::from_secs(args.duration)));

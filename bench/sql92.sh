@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SQL92-filtered consumption against reading everything, rocketry beside the Java RocketMQ 5.3.3
+# broker (as bench/compare runs it, with enablePropertyFilter=true). Each run: produce
+# BACKLOG_RATE msgs/s for BACKLOG_SECONDS into one topic with 8 queues, each message with a
+# property n = sequence % 100; then drain it with `rocketry bench consume` three times, new
+# groups: unfiltered, `n = 7` (1 % match), `n < 50` (50 %). Runs alternate; prints medians.
+#
+#   bench/sql92.sh     RUNS=2 BACKLOG_RATE=40000 BACKLOG_SECONDS=10 SIZE=1024 JAVA_HEAP=2g PIN=1
+set -euo pipefail
+here="$(cd "$(dirname "$0")/compare" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+RUNS="${RUNS:-2}" BACKLOG_RATE="${BACKLOG_RATE:-40000}" BACKLOG_SECONDS="${BACKLOG_SECONDS:-10}" SIZE="${SIZE:-1024}" JAVA_HEAP="${JAVA_HEAP:-2g}" PIN="${PIN:-1}"
+if [[ $PIN == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+    on_broker=(taskset -c 0) on_load=(taskset -c 1)
+else
+    on_broker=() on_load=()
+fi
+work="$root/bench/sql92-work"
+rm -rf "$work" && mkdir -p "$work"
+(cd "$root" && cargo build --release -q -p rocketry)
+bin="$root/target/release/rocketry"
+(cd "$here" && mvn -q -B compile dependency:build-classpath -Dmdep.outputFile=cp.txt)
+cp="$(cat "$here/cp.txt")"
+source "$here/brokers.sh"
+ROCKETRY_CONF="enablePropertyFilter=true${ROCKETRY_CONF:+;$ROCKETRY_CONF}"
+JAVA_CONF="enablePropertyFilter=true${JAVA_CONF:+;$JAVA_CONF}"
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+record() { echo "$1 $2 $3" | tee -a "$work/results"; }
+
+run_one() { # kind run
+    local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
+    local ns br; ns=$(free_port); br=$(free_port)
+    "start_$kind" "$dir" "$ns" "$br"
+    wait_port "$br"
+    local end=$((SECONDS+120)) nsaddr="127.0.0.1:$ns" json
+    until "$bin" bench produce -n "$nsaddr" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $end ]; then echo "$kind did not become ready; logs in $dir" >&2; kill $PIDS; exit 1; fi
+        sleep 0.2
+    done
+    json=$("${on_load[@]}" "$bin" bench produce -n "$nsaddr" -t SqlBacklog --queues 8 -s "$SIZE" -c 64 -d "$BACKLOG_SECONDS" --rate "$BACKLOG_RATE" --mod-prop 100 --json 2>/dev/null)
+    local backlog; backlog=$(field "$json" msgs)
+    record "$kind" backlog_msgs "$backlog"
+    for case in "all|" "match1|n = 7" "match50|n < 50"; do
+        local name=${case%%|*} expr=${case#*|}
+        if [[ -z $expr ]]; then
+            json=$("${on_load[@]}" "$bin" bench consume -n "$nsaddr" -t SqlBacklog -d 120 -g "g_$name" --json 2>/dev/null)
+        else
+            json=$("${on_load[@]}" "$bin" bench consume -n "$nsaddr" -t SqlBacklog -d 120 -g "g_$name" --sql "$expr" --json 2>/dev/null)
+        fi
+        record "$kind" "${name}_matched_msgs" "$(field "$json" msgs)"
+        # The backlog scanned per second: how fast the consumer gets through it.
+        record "$kind" "${name}_backlog_per_sec" "$(python3 -c "print(round($backlog / $(field "$json" seconds)))")"
+        record "$kind" "${name}_matches_per_sec" "$(python3 -c "print(round($(field "$json" msgs) / $(field "$json" seconds)))")"
+    done
+    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+}
+
+for n in $(seq 1 "$RUNS"); do
+    run_one rocketry "$n"
+    run_one java "$n"
+done
+python3 - "$work/results" <<'PY'
+import sys, statistics, collections
+vals = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    kind, metric, v = line.split()
+    vals[(kind, metric)].append(float(v))
+med = {k: statistics.median(v) for k, v in vals.items()}
+print(f"{'metric':28} {'rocketry':>12} {'java':>12} {'ratio':>8}")
+for m in sorted({m for _, m in med}):
+    r, j = med.get(("rocketry", m), 0), med.get(("java", m), 0)
+    print(f"{m:28} {r:12.0f} {j:12.0f} {r / j if j else float('nan'):8.2f}")
+PY
