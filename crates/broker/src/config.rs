@@ -134,6 +134,9 @@ broker_config! {
         /// expression, in characters, and its deepest nesting.
         filter_expression_max_length: usize = 4096, "filterExpressionMaxLength", Plain;
         filter_expression_max_depth: usize = 128, "filterExpressionMaxDepth", Plain;
+        /// `filterScanMaxEntries` (ours): consume-queue entries one pull or pop with a SQL92
+        /// filter may look at before it answers with the matches it has.
+        filter_scan_max_entries: usize = 16_000, "filterScanMaxEntries", Plain;
         /// Pops of one group that may wait on one topic and queue id (more get POLLING_FULL).
         pop_polling_size: usize = 1024, "popPollingSize", Plain;
         /// Percent of pops that read the group's POP retry topic first.
@@ -406,6 +409,7 @@ impl BrokerConfig {
         c.append_queue_depth = self.append_queue_depth;
         c.append_wait = Some(std::time::Duration::from_millis(self.send_queue_wait_ms)).filter(|d| !d.is_zero());
         c.max_transfer_count = self.max_transfer_count_on_message_in_memory;
+        c.max_filter_scan_entries = self.filter_scan_max_entries.max(1);
         c.max_transfer_bytes = self.max_transfer_bytes_on_message_in_memory;
         c.truncate_corrupt = self.truncate_corrupt_commit_log;
         c.check_crc_on_read = self.check_crc_on_read;

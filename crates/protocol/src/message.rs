@@ -580,6 +580,21 @@ pub fn encode_batch(items: &[BatchItem], out: &mut BytesMut) {
     }
 }
 
+/// A property's value read straight from a properties string (`k\u{1}v\u{2}…`), as
+/// [`Properties::parse`] would give it (the last of repeated keys; an empty value is absent),
+/// without building the map.
+pub fn property_in<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
+    let mut found = None;
+    for seg in raw.split('\u{2}') {
+        if let Some((k, v)) = seg.split_once('\u{1}') {
+            if k == key && !v.is_empty() {
+                found = Some(v);
+            }
+        }
+    }
+    found
+}
+
 /// The queue offsets of concatenated stored records (a pull's or pop's body), read in
 /// place; stops at the first record that does not fit.
 pub fn queue_offsets(buf: &[u8]) -> Vec<i64> {
@@ -599,6 +614,15 @@ pub fn queue_offsets(buf: &[u8]) -> Vec<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn property_in_reads_as_parse_does() {
+        let raw = "a\u{1}1\u{2}b\u{1}\u{2}a\u{1}2\u{2}c\u{1}x\u{1}y\u{2}";
+        let parsed = super::Properties::parse(raw);
+        for k in ["a", "b", "c", "d"] {
+            assert_eq!(super::property_in(raw, k), parsed.get(k), "{k}");
+        }
+    }
+
     use super::*;
 
     fn host(s: &str) -> SocketAddr {

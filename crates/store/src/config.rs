@@ -33,6 +33,9 @@ pub struct StoreConfig {
     pub append_queue_depth: usize,
     /// `maxTransferCountOnMessageInMemory` / `maxTransferBytesOnMessageInMemory`.
     pub max_transfer_count: usize,
+    /// Consume-queue entries one read may look at while a property filter rejects what it
+    /// reads, before it answers with what it has (so a sparse filter needs few requests).
+    pub max_filter_scan_entries: usize,
     pub max_transfer_bytes: usize,
     /// Verify body CRCs on every read, not only in recovery.
     pub check_crc_on_read: bool,
@@ -76,6 +79,7 @@ impl StoreConfig {
             sync_flush_timeout: Duration::from_millis(5000),
             append_queue_depth: 16_384,
             max_transfer_count: 32,
+            max_filter_scan_entries: 16_000,
             max_transfer_bytes: 256 * 1024,
             check_crc_on_read: false,
             check_crc_on_recover: true,

@@ -5,8 +5,6 @@
 //! records that passed, which the store reads and parses for it (SQL92 filters). A plain
 //! closure over the tag code is a filter; [`AcceptAll`] keeps everything.
 
-use protocol::message::Properties;
-
 pub trait MessageFilter {
     /// Whether a message with this consume-queue tag code (the hash of its TAGS; a delay
     /// queue's delivery time) may be kept. Checked first, for every entry read.
@@ -18,9 +16,10 @@ pub trait MessageFilter {
         false
     }
 
-    /// Whether a record whose tag code matched is kept, given its properties. Asked only
+    /// Whether a record whose tag code matched is kept, given its properties string as
+    /// stored (read a value with `protocol::message::property_in`, or parse it). Asked only
     /// when [`MessageFilter::needs_properties`] says so.
-    fn matches_properties(&self, _properties: &Properties) -> bool {
+    fn matches_properties(&self, _properties: &str) -> bool {
         true
     }
 }

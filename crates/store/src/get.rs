@@ -4,7 +4,7 @@
 //! answer is file bytes, never re-encoded). Statuses and offsets follow RocketMQ's `getMessage`.
 
 use bytes::{Bytes, BytesMut};
-use protocol::message::{decode_record, Properties};
+use protocol::message::decode_record;
 
 use crate::consume_queue::ConsumeQueue;
 use crate::filter::MessageFilter;
@@ -42,8 +42,8 @@ pub struct GetResult {
 /// As RocketMQ's `getMessage`: the tag code is checked on each consume-queue entry before
 /// its record is read; a filter that needs properties sees them after the read, and a
 /// record it rejects is left out of the answer and not counted. `next_begin_offset` moves
-/// past every entry looked at, kept or not. Records rejected by their properties still
-/// count against this answer's limits (`max_transfer_count`, `max_transfer_bytes`).
+/// past every entry looked at, kept or not. While a property filter rejects what it reads and
+/// the answer is short, reading goes on, up to `max_filter_scan_entries` entries.
 pub(crate) fn get(
     shared: &Shared,
     topic: &str,
@@ -69,10 +69,21 @@ pub(crate) fn get(
     if offset > max {
         return Ok(Some(empty_result(GetStatus::OffsetOverflowBadly, max, min, max)));
     }
-    let (mut picked, next) = pick(shared, &cq, offset, max_msgs, filter)?;
+    let (mut picked, mut next) = pick(shared, &cq, offset, max_msgs, filter)?;
     let Some(mut out) = read(shared, &picked, cached_only)? else { return Ok(None) };
     if filter.needs_properties() {
         keep_matching_properties(shared, &mut out, &mut picked, filter)?;
+        // A sparse property filter: read on while the answer is short, within the scan budget.
+        let want = max_msgs.clamp(1, shared.config.max_transfer_count.max(1));
+        while picked.len() < want && next < max && ((next - offset) as usize) < shared.config.max_filter_scan_entries {
+            let (mut more, after) = pick(shared, &cq, next, want - picked.len(), filter)?;
+            // What needs the disk waits for the next read; this answer has what it found.
+            let Some(mut more_out) = read(shared, &more, cached_only)? else { break };
+            keep_matching_properties(shared, &mut more_out, &mut more, filter)?;
+            out.extend_from_slice(&more_out);
+            picked.append(&mut more);
+            next = after;
+        }
     }
     let out = out.freeze();
     if shared.config.check_crc_on_read {
@@ -137,7 +148,7 @@ fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, picked: &mut Ve
             offset: phys,
             reason: "the record's lengths do not add up to its size".into(),
         })?;
-        if filter.matches_properties(&Properties::parse(properties)) {
+        if filter.matches_properties(properties) {
             out.copy_within(from..from + size, to);
             picked[kept] = picked[i];
             (to, kept) = (to + size, kept + 1);

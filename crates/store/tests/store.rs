@@ -164,9 +164,11 @@ impl MessageFilter for EvenWithout {
         true
     }
 
-    fn matches_properties(&self, properties: &Properties) -> bool {
+    fn matches_properties(&self, properties: &str) -> bool {
+        let properties = Properties::parse(properties);
         self.asked.set(self.asked.get() + 1);
-        !properties.keys().any(|k| self.rejected.contains(&k))
+        let rejected = properties.keys().any(|k| self.rejected.contains(&k));
+        !rejected
     }
 }
 
@@ -181,11 +183,11 @@ fn keys_of(messages: &bytes::Bytes) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_filter_on_properties_leaves_out_what_it_rejects_and_the_offset_moves_past_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    // A scan budget of one consume-queue file (8 entries here; a read stays within one file).
+    let store = Store::open(StoreConfig { max_filter_scan_entries: 8, ..config(dir.path()) }).unwrap();
     for i in 0..10 {
         put(&store, "T", 0, i).await;
     }
-    // Consume-queue files hold 8 entries here, and a pull reads within one file.
     let filter = EvenWithout { rejected: vec!["k2", "k4"], asked: Default::default() };
     let r = store.get("T", 0, 0, 32, &filter).unwrap();
     assert_eq!((r.status, r.message_count, r.next_begin_offset), (GetStatus::Found, 2, 8));
@@ -204,6 +206,17 @@ async fn a_filter_on_properties_leaves_out_what_it_rejects_and_the_offset_moves_
     let even = tags_code_of("even");
     assert_eq!(store.get("T", 0, 0, 32, &|code| code == even).unwrap().message_count, 4);
     assert_eq!(store.get("T", 0, 0, 32, &AcceptAll).unwrap().message_count, 8);
+    store.shutdown().await;
+    drop(store);
+
+    // With the default budget a short answer reads on into the next file.
+    let store = Store::open(config(dir.path())).unwrap();
+    let filter = EvenWithout { rejected: vec!["k2", "k4"], asked: Default::default() };
+    let r = store.get("T", 0, 0, 32, &filter).unwrap();
+    assert_eq!(
+        (r.status, r.message_count, r.next_begin_offset, keys_of(&r.messages)),
+        (GetStatus::Found, 3, 10, vec!["k0".to_string(), "k6".into(), "k8".into()])
+    );
     store.shutdown().await;
 }
 

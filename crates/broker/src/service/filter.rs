@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use protocol::codes::response as rs;
-use protocol::message::Properties;
 
 use super::pull::TagFilter;
 use crate::error::{BrokerError, BrokerResult};
@@ -50,10 +49,10 @@ impl store::MessageFilter for SubscriptionFilter {
         matches!(self, SubscriptionFilter::Sql(_))
     }
 
-    fn matches_properties(&self, properties: &Properties) -> bool {
+    fn matches_properties(&self, properties: &str) -> bool {
         match self {
             SubscriptionFilter::Tag(_) => true,
-            SubscriptionFilter::Sql(f) => f.matches(properties),
+            SubscriptionFilter::Sql(f) => f.matches_raw(properties),
         }
     }
 }

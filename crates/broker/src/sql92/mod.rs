@@ -50,7 +50,33 @@ impl SqlFilter {
 
     /// Whether a message with these properties matches: the expression is TRUE.
     pub fn matches(&self, props: &Properties) -> bool {
-        matches!(truth(&self.expr, props), Ok(Some(true)))
+        matches!(truth(&self.expr, &Parsed(props)), Ok(Some(true)))
+    }
+
+    /// As [`SqlFilter::matches`], over a properties string as stored (no map is built).
+    pub fn matches_raw(&self, raw: &str) -> bool {
+        matches!(truth(&self.expr, &Raw(raw)), Ok(Some(true)))
+    }
+}
+
+/// Where property values come from.
+trait Lookup<'a> {
+    fn get(&self, key: &str) -> Option<&'a str>;
+}
+
+struct Parsed<'a>(&'a Properties);
+
+impl<'a> Lookup<'a> for Parsed<'a> {
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.0.get(key)
+    }
+}
+
+struct Raw<'a>(&'a str);
+
+impl<'a> Lookup<'a> for Raw<'a> {
+    fn get(&self, key: &str) -> Option<&'a str> {
+        protocol::message::property_in(self.0, key)
     }
 }
 
@@ -130,7 +156,7 @@ fn number(e: &Expr) -> Option<f64> {
 }
 
 /// The value of an expression (None: null).
-fn eval<'a>(e: &'a Expr, props: &'a Properties) -> R<Option<V<'a>>> {
+fn eval<'a>(e: &'a Expr, props: &impl Lookup<'a>) -> R<Option<V<'a>>> {
     Ok(match e {
         Expr::Const(v) => match v {
             Value::Null => None,
@@ -153,7 +179,7 @@ fn eval<'a>(e: &'a Expr, props: &'a Properties) -> R<Option<V<'a>>> {
 }
 
 /// The truth of an expression: three-valued (None: unknown).
-fn truth(e: &Expr, props: &Properties) -> R<Option<bool>> {
+fn truth<'a>(e: &'a Expr, props: &impl Lookup<'a>) -> R<Option<bool>> {
     Ok(match e {
         Expr::Const(_) | Expr::Prop(_) | Expr::Neg(_) => match eval(e, props)? {
             Some(V::Bool(b)) => Some(b),
@@ -224,7 +250,7 @@ fn truth(e: &Expr, props: &Properties) -> R<Option<bool>> {
 }
 
 /// `=`: both null is TRUE; a null left side is unknown, a null right side FALSE (as Java).
-fn equal(a: &Expr, b: &Expr, props: &Properties) -> R<Option<bool>> {
+fn equal<'a>(a: &'a Expr, b: &'a Expr, props: &impl Lookup<'a>) -> R<Option<bool>> {
     let (l, r) = (eval(a, props)?, eval(b, props)?);
     Ok(match (l, r) {
         (None, None) => Some(true),
@@ -235,7 +261,7 @@ fn equal(a: &Expr, b: &Expr, props: &Properties) -> R<Option<bool>> {
 }
 
 /// `<`, `<=`, `>`, `>=`: unknown when either side is null; two strings compare as numbers.
-fn order(op: CmpOp, a: &Expr, b: &Expr, props: &Properties) -> R<Option<bool>> {
+fn order<'a>(op: CmpOp, a: &'a Expr, b: &'a Expr, props: &impl Lookup<'a>) -> R<Option<bool>> {
     let Some(l) = eval(a, props)? else { return Ok(None) };
     let Some(r) = eval(b, props)? else { return Ok(None) };
     let ord = match (l, r) {

@@ -13,7 +13,11 @@ fn props(pairs: &str) -> Properties {
 }
 
 fn verdict(expr: &str, pairs: &str) -> bool {
-    SqlFilter::compile(expr, Limits::default()).unwrap_or_else(|e| panic!("{expr}: {e}")).matches(&props(pairs))
+    let f = SqlFilter::compile(expr, Limits::default()).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    let p = props(pairs);
+    let parsed = f.matches(&p);
+    assert_eq!(f.matches_raw(p.as_wire()), parsed, "{expr} over the stored string");
+    parsed
 }
 
 #[test]
