@@ -127,6 +127,12 @@ type listener = func(context.Context, ...*primitive.MessageExt) (consumer.Consum
 // opts add the group, instance and model. It is shut down when the test ends.
 func (e *consumeEnv) startPushConsumer(t *testing.T, topic string, f listener, opts ...consumer.Option) rocketmq.PushConsumer {
 	t.Helper()
+	return e.startSelectingConsumer(t, topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, f, opts...)
+}
+
+// startSelectingConsumer is startPushConsumer with a selector of its own (tags or SQL92).
+func (e *consumeEnv) startSelectingConsumer(t *testing.T, topic string, sel consumer.MessageSelector, f listener, opts ...consumer.Option) rocketmq.PushConsumer {
+	t.Helper()
 	base := []consumer.Option{
 		consumer.WithNsResolver(primitive.NewPassthroughResolver(e.ns)),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
@@ -135,7 +141,7 @@ func (e *consumeEnv) startPushConsumer(t *testing.T, topic string, f listener, o
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pc.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"}, f); err != nil {
+	if err := pc.Subscribe(topic, sel, f); err != nil {
 		t.Fatal(err)
 	}
 	if err := pc.Start(); err != nil {
@@ -635,4 +641,42 @@ func TestGoOrderly(t *testing.T) {
 	mu.Unlock()
 	t.Logf("keys per queue: %v", used)
 	failProblems(t, "orderly", ps)
+}
+
+// TestGoSql92: a push consumer with the Go client's SQL92 selector gets exactly the messages
+// whose properties (and TAGS) the expression selects.
+func TestGoSql92(t *testing.T) {
+	e := startConsumeEnv(t, "enablePropertyFilter=true")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic, group := "GoSql_"+e.run, "GoSqlCG_"+e.run
+	e.createTopics(ctx, t, map[string]int{topic: 4})
+	var msgs []*primitive.Message
+	var want []string
+	for i := 0; i < 40; i++ {
+		body := fmt.Sprintf("sql-%s-%02d", e.run, i)
+		m := primitive.NewMessage(topic, []byte(body))
+		tag := "A"
+		if i%2 == 1 {
+			tag = "B"
+		}
+		m.WithTag(tag)
+		m.WithProperty("n", fmt.Sprint(i))
+		msgs = append(msgs, m)
+		if i >= 20 && tag == "B" {
+			want = append(want, body)
+		}
+	}
+	p := e.startProducer(t, "sql", producer.WithRetry(2))
+	sendAll(ctx, t, p, msgs)
+	d := newDelivered()
+	e.startSelectingConsumer(t, topic, consumer.MessageSelector{Type: consumer.SQL92, Expression: "n >= 20 AND TAGS = 'B'"}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		d.add(msgs...)
+		return consumer.ConsumeSuccess, nil
+	}, consumer.WithGroupName(group))
+	if !waitUntil(30*time.Second, func() bool { return d.atLeast(want, 1) }) {
+		t.Errorf("the SQL92 matches did not all arrive within 30 s")
+	}
+	time.Sleep(2 * time.Second)
+	failProblems(t, "sql92", exactly(d.snapshot(), want, 1))
 }
