@@ -2,8 +2,8 @@
 //!
 //! A [`MessageFilter`] answers first from the consume-queue entry's tag code, which costs no
 //! read of the record; then, only if it says it needs them, from the properties of the
-//! records that passed, which the store reads and parses for it (SQL92 filters). A plain
-//! closure over the tag code is a filter; [`AcceptAll`] keeps everything.
+//! records that passed, which the store reads and hands it as stored, unparsed (SQL92
+//! filters). A plain closure over the tag code is a filter; [`AcceptAll`] keeps everything.
 
 pub trait MessageFilter {
     /// Whether a message with this consume-queue tag code (the hash of its TAGS; a delay
