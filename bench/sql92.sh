@@ -10,18 +10,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/compare" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 RUNS="${RUNS:-2}" BACKLOG_RATE="${BACKLOG_RATE:-40000}" BACKLOG_SECONDS="${BACKLOG_SECONDS:-10}" SIZE="${SIZE:-1024}" JAVA_HEAP="${JAVA_HEAP:-2g}" PIN="${PIN:-1}"
-if [[ $PIN == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-    on_broker=(taskset -c 0) on_load=(taskset -c 1)
-else
-    on_broker=() on_load=()
-fi
 work="$root/bench/sql92-work"
 rm -rf "$work" && mkdir -p "$work"
-(cd "$root" && cargo build --release -q -p rocketry)
-bin="$root/target/release/rocketry"
-(cd "$here" && mvn -q -B compile dependency:build-classpath -Dmdep.outputFile=cp.txt)
-cp="$(cat "$here/cp.txt")"
 source "$here/brokers.sh"
+bench_setup
 ROCKETRY_CONF="enablePropertyFilter=true${ROCKETRY_CONF:+;$ROCKETRY_CONF}"
 JAVA_CONF="enablePropertyFilter=true${JAVA_CONF:+;$JAVA_CONF}"
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
@@ -32,11 +24,8 @@ run_one() { # kind run
     local ns br; ns=$(free_port); br=$(free_port)
     "start_$kind" "$dir" "$ns" "$br"
     wait_port "$br"
-    local end=$((SECONDS+120)) nsaddr="127.0.0.1:$ns" json
-    until "$bin" bench produce -n "$nsaddr" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
-        if [ $SECONDS -ge $end ]; then echo "$kind did not become ready; logs in $dir" >&2; kill $PIDS; exit 1; fi
-        sleep 0.2
-    done
+    local nsaddr="127.0.0.1:$ns" json
+    wait_ready "$kind" "$nsaddr" "$dir"
     json=$("${on_load[@]}" "$bin" bench produce -n "$nsaddr" -t SqlBacklog --queues 8 -s "$SIZE" -c 64 -d "$BACKLOG_SECONDS" --rate "$BACKLOG_RATE" --mod-prop 100 --json 2>/dev/null)
     local backlog; backlog=$(field "$json" msgs)
     record "$kind" backlog_msgs "$backlog"

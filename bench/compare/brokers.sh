@@ -1,5 +1,28 @@
-# Starting rocketry and the Java RocketMQ 5.3.3 broker side by side (sourced by run.sh and pop.sh).
-# Expects: bin (rocketry), cp (the Java classpath), JAVA_HEAP, on_broker (a taskset prefix, may be empty).
+# Starting rocketry and the Java RocketMQ 5.3.3 broker side by side (sourced by run.sh, pop.sh
+# and sql92.sh). `bench_setup` sets on_broker/on_load (taskset prefixes with PIN=1 and 2+ cores),
+# builds rocketry (bin) and fetches the Java broker's classpath (cp); then `start_<kind> DIR NS_PORT
+# BROKER_PORT` and `wait_ready KIND NAMESRV DIR`.
+
+bench_setup() {
+    if [[ ${PIN:-1} == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+        on_broker=(taskset -c 0) on_load=(taskset -c 1)
+    else
+        on_broker=() on_load=()
+    fi
+    (cd "$root" && cargo build --release -q -p rocketry)
+    bin="$root/target/release/rocketry"
+    (cd "$here" && mvn -q -B compile dependency:build-classpath -Dmdep.outputFile=cp.txt)
+    cp="$(cat "$here/cp.txt")"
+}
+
+# Ready = a send succeeds (the broker has registered and can store); at most 120 s.
+wait_ready() { # kind namesrv dir
+    local end=$((SECONDS+120))
+    until "$bin" bench produce -n "$2" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
+        if [ $SECONDS -ge $end ]; then echo "$1 did not become ready; logs in $3" >&2; kill $PIDS; exit 1; fi
+        sleep 0.05
+    done
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { local end=$((SECONDS+60)); until (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null; do [ $SECONDS -lt $end ] || return 1; sleep 0.01; done; }

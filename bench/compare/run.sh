@@ -22,25 +22,15 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 RUNS="${RUNS:-2}" DURATION="${DURATION:-10}" SIZE="${SIZE:-1024}" CONCURRENCY="${CONCURRENCY:-64}" WIDE="${WIDE:-256}" JAVA_HEAP="${JAVA_HEAP:-2g}" PIN="${PIN:-1}" WARMUP="${WARMUP:-30}"
-if [[ $PIN == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-    on_broker=(taskset -c 0) on_load=(taskset -c 1)
-else
-    on_broker=() on_load=()
-fi
 work="$here/work"
 rm -rf "$work" && mkdir -p "$work"
-
+source "$here/brokers.sh"
 echo "== building rocketry (release) and fetching the Java broker"
-(cd "$root" && cargo build --release -q -p rocketry)
-bin="$root/target/release/rocketry"
-(cd "$here" && mvn -q -B compile dependency:build-classpath -Dmdep.outputFile=cp.txt)
-cp="$(cat "$here/cp.txt")"
+bench_setup
 bench() { "${on_load[@]}" "$bin" bench "$@"; }
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
 for k in sys.argv[2].split("."): v=v[k]
 print(round(v))' "$1" "$2"; }
-
-source "$here/brokers.sh"
 
 # record KIND METRIC VALUE
 record() { echo "$1 $2 $3" | tee -a "$work/results"; }
@@ -51,12 +41,8 @@ run_one() { # kind run
     local t0; t0=$(now_ms)
     "start_$kind" "$dir" "$ns" "$br"
     wait_port "$br"
-    # Ready = a send succeeds (the broker has registered and can store).
-    local end=$((SECONDS+120)) nsaddr="127.0.0.1:$ns" json
-    until "$bin" bench produce -n "$nsaddr" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
-        if [ $SECONDS -ge $end ]; then echo "$kind did not become ready; logs in $dir" >&2; kill $PIDS; exit 1; fi
-        sleep 0.05
-    done
+    local nsaddr="127.0.0.1:$ns" json
+    wait_ready "$kind" "$nsaddr" "$dir"
     record "$kind" startup_ms $(( $(now_ms) - t0 ))
     sleep 2
     record "$kind" idle_rss_kb "$(rss_kb "$BROKER_PID")"
