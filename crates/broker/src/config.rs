@@ -384,6 +384,13 @@ impl BrokerConfig {
                 return bad(key, v.to_string(), "must be a ratio between 0.01 and 0.99");
             }
         }
+        // Parsing, checking and dropping an expression recurse as deep as it is long.
+        if !(1..=16_384).contains(&self.filter_expression_max_length) {
+            return bad("filterExpressionMaxLength", self.filter_expression_max_length.to_string(), "must be 1-16384");
+        }
+        if !(1..=1024).contains(&self.filter_expression_max_depth) {
+            return bad("filterExpressionMaxDepth", self.filter_expression_max_depth.to_string(), "must be 1-1024");
+        }
         if self.access_message_in_memory_max_ratio > 100 {
             return bad("accessMessageInMemoryMaxRatio", self.access_message_in_memory_max_ratio.to_string(), "must be a percentage 0-100");
         }

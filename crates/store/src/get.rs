@@ -69,17 +69,33 @@ pub(crate) fn get(
     if offset > max {
         return Ok(Some(empty_result(GetStatus::OffsetOverflowBadly, max, min, max)));
     }
-    let (mut picked, mut next) = pick(shared, &cq, offset, max_msgs, filter)?;
+    let cfg = &shared.config;
+    let (mut picked, mut next) = pick(shared, &cq, offset, max_msgs, cfg.max_transfer_bytes, filter)?;
     let Some(mut out) = read(shared, &picked, cached_only)? else { return Ok(None) };
     if filter.needs_properties() {
         keep_matching_properties(shared, &mut out, &mut picked, filter)?;
-        // A sparse property filter: read on while the answer is short, within the scan budget.
-        let want = max_msgs.clamp(1, shared.config.max_transfer_count.max(1));
-        while picked.len() < want && next < max && ((next - offset) as usize) < shared.config.max_filter_scan_entries {
-            let (mut more, after) = pick(shared, &cq, next, want - picked.len(), filter)?;
+        // A sparse property filter: read on while the answer is short, within the scan budget
+        // (a smaller one on an async worker: a longer scan is the blocking pool's) and the
+        // answer's byte limit.
+        let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
+        let budget = if cached_only { cfg.max_filter_scan_entries.min(CACHED_SCAN_ENTRIES) } else { cfg.max_filter_scan_entries };
+        while picked.len() < want && next < max && ((next - offset) as usize) < budget {
+            let room = cfg.max_transfer_bytes.saturating_sub(out.len());
+            if room == 0 && !picked.is_empty() {
+                break;
+            }
+            let (mut more, after) = pick(shared, &cq, next, want - picked.len(), room, filter)?;
+            // Nothing more to look at (the queue's start moved past it): answer what was found.
+            if after == next {
+                break;
+            }
             // What needs the disk waits for the next read; this answer has what it found.
             let Some(mut more_out) = read(shared, &more, cached_only)? else { break };
             keep_matching_properties(shared, &mut more_out, &mut more, filter)?;
+            // A first record larger than the room is kept only in an answer still empty.
+            if !picked.is_empty() && more_out.len() > room {
+                break;
+            }
             out.extend_from_slice(&more_out);
             picked.append(&mut more);
             next = after;
@@ -94,9 +110,20 @@ pub(crate) fn get(
     Ok(Some(GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: out, message_count: count }))
 }
 
+/// How many consume-queue entries a property-filtered read from the page cache may look at on
+/// an async worker before it answers with what it has.
+const CACHED_SCAN_ENTRIES: usize = 1024;
+
 /// The records (CommitLog offset, size) of the entries from `offset` on whose tag code
 /// matches, within the answer's limits, and the offset after the last entry looked at.
-fn pick(shared: &Shared, cq: &ConsumeQueue, offset: i64, max_msgs: usize, filter: &dyn MessageFilter) -> Result<(Vec<(u64, usize)>, i64), StoreError> {
+fn pick(
+    shared: &Shared,
+    cq: &ConsumeQueue,
+    offset: i64,
+    max_msgs: usize,
+    max_bytes: usize,
+    filter: &dyn MessageFilter,
+) -> Result<(Vec<(u64, usize)>, i64), StoreError> {
     let cfg = &shared.config;
     let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
     // Scan more entries than wanted so a sparse tag filter still makes progress.
@@ -105,7 +132,7 @@ fn pick(shared: &Shared, cq: &ConsumeQueue, offset: i64, max_msgs: usize, filter
     let mut picked: Vec<(u64, usize)> = Vec::with_capacity(want.min(entries.len()));
     let (mut total, mut next) = (0usize, offset);
     for e in &entries {
-        if picked.len() >= want || (!picked.is_empty() && total + e.size as usize > cfg.max_transfer_bytes) {
+        if picked.len() >= want || (!picked.is_empty() && total + e.size as usize > max_bytes) {
             break;
         }
         next += 1;

@@ -35,6 +35,8 @@ use journal::Record;
 pub const FIRST_POP_TIME: &str = "1ST_POP_TIME";
 /// How many due messages the reviver gives back per round.
 const REVIVE_BATCH: usize = 256;
+/// An orderly batch visible again this long, and not popped since, is forgotten.
+const ORDER_BATCH_IDLE_MS: i64 = 60_000;
 /// The reviver looks for due messages at least this often.
 const REVIVE_POLL: Duration = Duration::from_millis(200);
 
@@ -292,6 +294,15 @@ impl Broker {
                 t.insert(&d.key, d.ck, &[d.offset], d.pop_time, now + 1000, d.journal);
             }
         }
+        // Orderly batches left visible again for a while and not popped since give back their
+        // hold on the journal's replay point.
+        let idle = self.pop.orders().forget_idle(now - ORDER_BATCH_IDLE_MS);
+        if !idle.is_empty() {
+            let mut t = self.pop.table();
+            for j in idle {
+                t.release(j);
+            }
+        }
         self.save_replay_point();
         due.len()
     }
@@ -300,7 +311,7 @@ impl Broker {
 /// The reviver: gives back what is due, and keeps the journal's replay point current.
 pub(crate) async fn run_reviver(broker: Arc<Broker>) {
     loop {
-        if broker.revive_due().await == REVIVE_BATCH {
+        if broker.revive_due().await >= REVIVE_BATCH {
             continue;
         }
         let wait = broker.pop.table().next_deadline().map_or(REVIVE_POLL, |d| Duration::from_millis((d - broker.clock.now_ms()).clamp(1, 200) as u64));

@@ -118,6 +118,16 @@ impl OrderTable {
         self.batches.remove(key).map(|b| b.journal)
     }
 
+    /// Forgets the batches whose every unacknowledged message has been visible again since
+    /// `before` (nobody popped the queue since): returns their journal records, so they stop
+    /// holding the replay point. A later pop starts from the group's offset as always; only the
+    /// delivery counts of those messages start over.
+    pub fn forget_idle(&mut self, before: i64) -> Vec<i64> {
+        let idle: Vec<QueueKey> =
+            self.batches.iter().filter(|(_, b)| b.acked.iter().zip(&b.visible_at).all(|(acked, at)| *acked || *at <= before)).map(|(k, _)| k.clone()).collect();
+        idle.into_iter().filter_map(|k| self.batches.remove(&k)).map(|b| b.journal).collect()
+    }
+
     /// When the queue's block ends, if it is blocked.
     pub fn unblocks_at(&self, key: &QueueKey) -> Option<i64> {
         let b = self.batches.get(key)?;
@@ -168,5 +178,8 @@ mod tests {
         assert!(t.change(&key(), 6, 40, 1000));
         assert_eq!(t.unblocks_at(&key()), Some(1000));
         assert!(!t.change(&key(), 6, 39, 1000));
+        assert!(t.forget_idle(999).is_empty(), "offset 6 is invisible until 1000");
+        assert_eq!(t.forget_idle(1000), vec![5]);
+        assert!(!t.blocked(&key(), None, 0));
     }
 }

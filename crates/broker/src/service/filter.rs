@@ -90,6 +90,10 @@ impl Broker {
             return Err(BrokerError::system("The broker does not support consumer to filter message by SQL92"));
         }
         let text = expression.unwrap_or("");
+        // A pop with no expression takes everything, as the Java broker's.
+        if via == Via::Pop && text.trim().is_empty() {
+            return Ok(SubscriptionFilter::all());
+        }
         self.compiled_sql(text).map(SubscriptionFilter::Sql)
     }
 

@@ -109,12 +109,13 @@ impl Parking {
                 self.header.queue_offset = self.asked_offset;
             }
             let mut result = b.read(&self.header, self.max_msgs, &self.filter).await?;
-            if result.status == GetStatus::NoMatchedMessage && result.next_begin_offset > self.header.queue_offset {
+            // Step over what the filter does not keep, reading on from past it.
+            while result.status == GetStatus::NoMatchedMessage && result.next_begin_offset > self.header.queue_offset && Instant::now() < deadline {
                 self.header.queue_offset = result.next_begin_offset;
-                // Read again from past them: another arrival may be there already.
                 result = b.read(&self.header, self.max_msgs, &self.filter).await?;
-                if result.status == GetStatus::OffsetOverflowOne && Instant::now() < deadline {
+                if result.status == GetStatus::OffsetOverflowOne {
                     result.status = GetStatus::NoMatchedMessage;
+                    break;
                 }
             }
             let waiting = matches!(result.status, GetStatus::OffsetOverflowOne | GetStatus::NoMatchedMessage);
