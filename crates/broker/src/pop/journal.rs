@@ -45,6 +45,10 @@ pub enum Record {
     /// An orderly message's invisible time changed: visible again at `at`.
     #[serde(rename = "ochg")]
     OrderChange { g: String, t: String, q: i32, o: i64, pt: i64, at: i64 },
+    /// An admin reset the group's offset of the queue to `o` (taken by a pop): it holds
+    /// against the records before it, and forgets the queue's orderly batch.
+    #[serde(rename = "reset")]
+    Reset { g: String, t: String, q: i32, o: i64 },
 }
 
 /// What replaying a record asks of the broker's other state.
@@ -53,6 +57,8 @@ pub enum Replayed {
     Nothing,
     /// Move the group's offset of the queue forward to this.
     Offset(QueueKey, i64),
+    /// Set the group's offset of the queue to this, backwards too.
+    Reset(QueueKey, i64),
 }
 
 impl Record {
@@ -64,6 +70,7 @@ impl Record {
             Record::OrderCheckpoint { .. } => "ock",
             Record::OrderAck { .. } => "oack",
             Record::OrderChange { .. } => "ochg",
+            Record::Reset { .. } => "reset",
         }
     }
 
@@ -71,6 +78,7 @@ impl Record {
         let (g, t, q) = match self {
             Record::Checkpoint { g, t, q, .. } | Record::Ack { g, t, q, .. } | Record::Change { g, t, q, .. } => (g, t, q),
             Record::OrderCheckpoint { g, t, q, .. } | Record::OrderAck { g, t, q, .. } | Record::OrderChange { g, t, q, .. } => (g, t, q),
+            Record::Reset { g, t, q, .. } => (g, t, q),
         };
         QueueKey::new(g, t, *q)
     }
@@ -84,6 +92,7 @@ impl Record {
             Record::Change { it, .. } => *it >= 0,
             Record::OrderCheckpoint { o, it, .. } => o.len() <= MAX_OFFSETS_PER_CHECKPOINT && *it >= 0,
             Record::OrderAck { .. } | Record::OrderChange { .. } => true,
+            Record::Reset { o, .. } => *o >= 0,
         }
     }
 
@@ -112,6 +121,12 @@ impl Record {
             }
             Record::OrderChange { o, pt, at, .. } => {
                 orders.change(&key, *o, *pt, *at);
+            }
+            Record::Reset { o, .. } => {
+                if let Some(j) = orders.forget(&key) {
+                    table.release(j);
+                }
+                return Replayed::Reset(key, *o);
             }
             Record::Ack { a, .. } => {
                 for (ck, offset, pop_time) in a {
@@ -175,5 +190,9 @@ mod tests {
         ock(20, vec![(7, 0)]).replay(&mut table, &mut orders, 7);
         ock(30, vec![(7, 1)]).replay(&mut table, &mut orders, 8);
         assert_eq!(table.replay_from(9), 8, "a batch popped again replaces the old one's hold");
+        let reset = Record::Reset { g: "g".into(), t: "o".into(), q: 1, o: 2 };
+        assert_eq!(reset.replay(&mut table, &mut orders, 9), Replayed::Reset(key.clone(), 2));
+        assert_eq!(table.replay_from(10), 10, "the reset forgot the batch and its hold");
+        assert!(!orders.blocked(&key, None, 0));
     }
 }

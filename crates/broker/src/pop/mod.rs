@@ -185,12 +185,18 @@ impl Broker {
             for m in decoded {
                 match serde_json::from_slice::<Record>(&m.body) {
                     Ok(r) if r.is_sane() => {
-                        if let journal::Replayed::Offset(key, next) = r.replay(&mut table, &mut orders, m.queue_offset) {
-                            // Never past the queue's end.
-                            let next = next.min(self.store.max_offset(&key.topic, key.queue_id));
-                            if self.offsets.query(&key.group, &key.topic, key.queue_id).is_none_or(|o| o < next) {
-                                self.offsets.commit(&key.group, &key.topic, key.queue_id, next);
+                        match r.replay(&mut table, &mut orders, m.queue_offset) {
+                            journal::Replayed::Offset(key, next) => {
+                                // Never past the queue's end.
+                                let next = next.min(self.store.max_offset(&key.topic, key.queue_id));
+                                if self.offsets.query(&key.group, &key.topic, key.queue_id).is_none_or(|o| o < next) {
+                                    self.offsets.commit(&key.group, &key.topic, key.queue_id, next);
+                                }
                             }
+                            journal::Replayed::Reset(key, to) => {
+                                self.offsets.commit(&key.group, &key.topic, key.queue_id, to.min(self.store.max_offset(&key.topic, key.queue_id)));
+                            }
+                            journal::Replayed::Nothing => {}
                         }
                         records += 1;
                     }

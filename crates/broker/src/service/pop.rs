@@ -284,7 +284,7 @@ impl Broker {
         };
         // Decided under the orderly batches' lock, so an ack that ends the queue's batch is
         // either seen (not blocked) with its commit, or not at all (blocked).
-        let mut offset = {
+        let (mut offset, reset) = {
             let mut orders = self.pop.orders();
             if h.order && orders.blocked(&key, h.attempt_id.as_deref(), pop_time) {
                 return Ok(());
@@ -293,8 +293,13 @@ impl Broker {
             if let Some(old) = reset.then(|| orders.forget(&key)).flatten() {
                 self.pop.table().release(old);
             }
-            offset
+            (offset, reset)
         };
+        if reset {
+            // Journaled, so the records before it do not move the offset forward again at a restart.
+            let record = Record::Reset { g: key.group.clone(), t: topic.to_string(), q: queue_id, o: offset };
+            self.journal(&record, |_, _| ()).await.map_err(|e| BrokerError::system(format!("the offset reset could not be recorded: {e}")))?;
+        }
         let wanted = h.max_msg_nums as usize - out.count.min(h.max_msg_nums as usize);
         if wanted == 0 {
             out.rest += (max_offset - offset).max(0);

@@ -438,3 +438,22 @@ async fn too_many_waiting_pops_of_one_queue_get_polling_full() {
     drop(first);
     assert!(matches!(f.broker.pop(&h).await.expect("pop"), PopStart::Park(_)), "room again");
 }
+
+#[tokio::test]
+async fn an_offset_reset_taken_by_a_pop_holds_after_a_restart() {
+    let (dir, b) = restartable().await;
+    let clock = dir.clock.clone();
+    send_n(&b, 4).await;
+    let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
+    // One message stays in flight: its checkpoint holds the replay point back.
+    let got = handles(&pop_now(&f, &pop_header(-1, 4, 600_000)).await);
+    assert_eq!(got.len(), 4);
+    assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(4));
+    let reset = crate::service::reset::ResetOffset { topic: TOPIC.into(), group: GROUP.into(), timestamp: 0, force: true, queue_id: None, offset: None };
+    b.reset_offset(&reset).expect("reset");
+    // The next pop takes the reset (and hands out from 0 again).
+    assert_eq!(bodies(&handles(&pop_now(&f, &pop_header(-1, 1, 600_000)).await)), ["m0"]);
+    drop(f);
+    let b = dir.crash_and_reopen(b).await;
+    assert_eq!(b.query_consumer_offset(GROUP, TOPIC, 0, false), Ok(1), "the first pop's checkpoint (next offset 4) does not undo the reset");
+}
