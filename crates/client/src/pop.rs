@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use protocol::codes::{request as rq, response as rs};
-use protocol::message::{decode_records, MessageRecord, Properties};
+use protocol::message::{decode_records, MessageRecord};
 use protocol::pop::{
-    AckMessageRequestHeader, BatchAck, BatchAckMessageRequestBody, ChangeInvisibleTimeResponseHeader, ExtraInfo, OffsetInfo, PopMessageRequestHeader,
+    receipt_handles, AckMessageRequestHeader, BatchAck, BatchAckMessageRequestBody, ChangeInvisibleTimeResponseHeader, ExtraInfo, PopMessageRequestHeader,
     PopMessageResponseHeader, RetryFlag,
 };
 
@@ -47,7 +47,9 @@ impl Client {
             code => return Err(ClientError::Server { code, remark: resp.remark.unwrap_or_default() }),
         }
         let h = PopMessageResponseHeader::decode(&resp.ext_fields)?;
-        let messages = handles(&h, broker_name, decode_records(&resp.body)?)?;
+        let records = decode_records(&resp.body)?;
+        let handles = receipt_handles(&h, broker_name, &records)?;
+        let messages = records.into_iter().zip(handles).map(|(message, handle)| Popped { message, handle }).collect();
         Ok(PopResult { code: resp.code, header: h, messages })
     }
 
@@ -113,37 +115,4 @@ fn ack_header(group: &str, topic: &str, handle: &ExtraInfo, invisible_time: Opti
         offset: handle.queue_offset.unwrap_or(handle.ck_queue_offset),
         invisible_time,
     }
-}
-
-/// Each message's handle: its `POP_CK` if the broker set one, else built from the answer's
-/// offset strings (the n-th message of a queue gets the n-th offset listed for it).
-fn handles(h: &PopMessageResponseHeader, broker_name: &str, records: Vec<MessageRecord>) -> Result<Vec<Popped>, ClientError> {
-    let starts = OffsetInfo::parse_start(&h.info.start)?;
-    let offsets = OffsetInfo::parse_msgs(&h.info.msgs)?;
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    records
-        .into_iter()
-        .map(|message| {
-            if let Some(ck) = Properties::parse(&message.properties).get("POP_CK") {
-                return Ok(Popped { handle: ExtraInfo::parse(ck)?, message });
-            }
-            let retry = RetryFlag::of_topic(&message.topic);
-            let key = format!("{}@{}", retry.as_str(), message.queue_id);
-            let missing = || ClientError::Server { code: rs::SUCCESS, remark: format!("the answer lists no offsets for {key}") };
-            let i = seen.entry(key.clone()).or_default();
-            let offset = *offsets.get(&key).and_then(|o| o.get(*i)).ok_or_else(missing)?;
-            *i += 1;
-            let handle = ExtraInfo {
-                ck_queue_offset: *starts.get(&key).ok_or_else(missing)?,
-                pop_time: h.pop_time,
-                invisible_time: h.invisible_time,
-                revive_qid: h.revive_qid,
-                retry,
-                broker_name: broker_name.to_string(),
-                queue_id: message.queue_id,
-                queue_offset: Some(offset),
-            };
-            Ok(Popped { message, handle })
-        })
-        .collect()
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::ExtFields;
 use crate::header::Fields;
+use crate::message::{MessageRecord, Properties};
 use crate::ProtocolError;
 
 /// The queue id of a POP that takes from any queue, and of an assignment that means "any
@@ -19,6 +20,8 @@ pub const ANY_QUEUE: i32 = -1;
 /// The revive queue id that marks an orderly pop's handle (`KeyBuilder.POP_ORDER_REVIVE_QUEUE`).
 pub const ORDER_REVIVE_QID: i32 = 999;
 pub const RETRY_PREFIX: &str = "%RETRY%";
+/// `POP_CK`: the property that carries a message's receipt handle.
+pub const POP_CK: &str = "POP_CK";
 /// The longest bit set one batch-ack entry may carry: offsets up to 64 Ki past its
 /// checkpoint (a pop's messages can lie apart when a filter skips others).
 pub const MAX_BIT_SET_BYTES: usize = 8 * 1024;
@@ -219,6 +222,41 @@ fn entries<'s>(s: &'s str, field: &'static str) -> Result<Vec<(String, &'s str)>
                 [flag, queue, value] => Ok((format!("{flag}@{queue}"), value)),
                 _ => Err(ProtocolError::BadField { field, value: s.to_string() }),
             }
+        })
+        .collect()
+}
+
+/// The receipt handle of each message of a pop's answer, as the Java client builds them: its
+/// `POP_CK` property if the broker set one (a retried message), else from the answer's offset
+/// strings (the n-th message of a queue gets the n-th offset listed for it). `broker_name` is
+/// the name the client knows the broker by. An answer that lists no offsets for a message's
+/// queue is an error.
+pub fn receipt_handles(h: &PopMessageResponseHeader, broker_name: &str, records: &[MessageRecord]) -> Result<Vec<ExtraInfo>, ProtocolError> {
+    let starts = OffsetInfo::parse_start(&h.info.start)?;
+    let offsets = OffsetInfo::parse_msgs(&h.info.msgs)?;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    records
+        .iter()
+        .map(|m| {
+            if let Some(ck) = Properties::parse(&m.properties).get(POP_CK) {
+                return ExtraInfo::parse(ck);
+            }
+            let retry = RetryFlag::of_topic(&m.topic);
+            let key = format!("{}@{}", retry.as_str(), m.queue_id);
+            let missing = || ProtocolError::BadField { field: "msgOffsetInfo", value: format!("no offsets for {key}") };
+            let i = seen.entry(key.clone()).or_default();
+            let offset = *offsets.get(&key).and_then(|o| o.get(*i)).ok_or_else(missing)?;
+            *i += 1;
+            Ok(ExtraInfo {
+                ck_queue_offset: *starts.get(&key).ok_or_else(missing)?,
+                pop_time: h.pop_time,
+                invisible_time: h.invisible_time,
+                revive_qid: h.revive_qid,
+                retry,
+                broker_name: broker_name.to_string(),
+                queue_id: m.queue_id,
+                queue_offset: Some(offset),
+            })
         })
         .collect()
 }

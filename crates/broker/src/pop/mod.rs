@@ -156,10 +156,9 @@ impl Broker {
             Ok(r) | Err(PutError::FlushDiskTimeout(r)) => r,
             Err(e) => return Err(e),
         };
-        let mut t = pop.table();
-        let out = then(&mut t, stored.first_queue_offset);
-        t.end_write(write.journal_end);
-        std::mem::forget(write);
+        let out = then(&mut pop.table(), stored.first_queue_offset);
+        // The write ends after its entries are in (the guard takes the lock again).
+        drop(write);
         Ok(out)
     }
 

@@ -19,11 +19,11 @@ use protocol::codes::{perm, response as rs};
 use protocol::message::{decode_records, queue_offsets, NewRecord, Properties};
 use protocol::pop::{
     pop_retry_topic, AckMessageRequestHeader, BatchAckMessageRequestBody, ChangeInvisibleTimeResponseHeader, ExtraInfo, NotificationRequestHeader, OffsetInfo,
-    PopMessageRequestHeader, PopMessageResponseHeader, RetryFlag, ANY_QUEUE, ORDER_REVIVE_QID,
+    PopMessageRequestHeader, PopMessageResponseHeader, RetryFlag, ANY_QUEUE, ORDER_REVIVE_QID, POP_CK,
 };
 use protocol::ProtocolError;
 use rand::Rng;
-use store::{GetResult, GetStatus};
+use store::GetStatus;
 use tokio::time::Instant;
 
 use crate::error::{BrokerError, BrokerResult};
@@ -35,8 +35,6 @@ use crate::Broker;
 
 /// The most messages one pop may ask for (the Java broker's limit).
 pub const MAX_POP_NUMS: i32 = 32;
-/// `POP_CK`: a message's receipt handle.
-pub const POP_CK: &str = "POP_CK";
 /// The revive queue id of every non-orderly handle: this broker journals in one queue.
 const REVIVE_QID: i32 = 0;
 /// A pop that arrives this long after its own deadline is answered POLLING_TIMEOUT at once.
@@ -305,11 +303,11 @@ impl Broker {
             out.rest += (max_offset - offset).max(0);
             return Ok(());
         }
-        let mut got = self.read_for_pop(topic, queue_id, offset, wanted, filter).await?;
+        let mut got = self.read_queue(topic, queue_id, offset, wanted, filter).await?;
         if matches!(got.status, GetStatus::OffsetTooSmall | GetStatus::OffsetOverflowBadly) {
             offset = got.next_begin_offset;
             self.offsets.commit(&key.group, topic, queue_id, offset);
-            got = self.read_for_pop(topic, queue_id, offset, wanted, filter).await?;
+            got = self.read_queue(topic, queue_id, offset, wanted, filter).await?;
         }
         if got.message_count > 0 {
             let offsets = queue_offsets(&got.messages);
@@ -397,16 +395,6 @@ impl Broker {
         };
         self.offsets.commit(&key.group, &key.topic, key.queue_id, start);
         (start, false)
-    }
-
-    /// As a pull reads: from the page cache on this task, else on the blocking pool.
-    async fn read_for_pop(self: &Arc<Self>, topic: &str, queue_id: i32, offset: i64, max: usize, filter: &SubscriptionFilter) -> BrokerResult<GetResult> {
-        if let Some(r) = self.store.get_cached(topic, queue_id, offset, max, filter)? {
-            return Ok(r);
-        }
-        let (b, topic, filter) = (self.clone(), topic.to_string(), filter.clone());
-        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max, &filter));
-        Ok(read.await.map_err(|e| BrokerError::system(format!("store read failed: {e}")))??)
     }
 
     /// Messages read from a retry topic go out under the topic the consumer asked for, with

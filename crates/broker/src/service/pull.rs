@@ -180,10 +180,23 @@ impl Broker {
     /// blocking pool instead, so a cold backlog neither stalls the runtime's workers nor is
     /// limited to one disk read per worker.
     async fn read(self: &Arc<Self>, h: &PullMessageRequestHeader, max_msgs: usize, filter: &SubscriptionFilter) -> BrokerResult<GetResult> {
-        if let Some(r) = self.store.get_cached(&h.topic, h.queue_id, h.queue_offset, max_msgs, filter)? {
+        self.read_queue(&h.topic, h.queue_id, h.queue_offset, max_msgs, filter).await
+    }
+
+    /// A queue's messages from `offset` (pulls and pops): from the page cache on this task,
+    /// else on the blocking pool.
+    pub(crate) async fn read_queue(
+        self: &Arc<Self>,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_msgs: usize,
+        filter: &SubscriptionFilter,
+    ) -> BrokerResult<GetResult> {
+        if let Some(r) = self.store.get_cached(topic, queue_id, offset, max_msgs, filter)? {
             return Ok(r);
         }
-        let (b, topic, queue_id, offset, filter) = (self.clone(), h.topic.clone(), h.queue_id, h.queue_offset, filter.clone());
+        let (b, topic, filter) = (self.clone(), topic.to_string(), filter.clone());
         let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max_msgs, &filter));
         Ok(read.await.map_err(|e| BrokerError::system(format!("store read failed: {e}")))??)
     }

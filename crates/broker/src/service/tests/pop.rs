@@ -7,12 +7,12 @@ use std::sync::Arc;
 use protocol::codes::response as rs;
 use protocol::message::{decode_records, MessageRecord, Properties};
 use protocol::pop::{
-    AckMessageRequestHeader, BatchAck, BatchAckMessageRequestBody, ExtraInfo, OffsetInfo, PopMessageRequestHeader, QueryAssignmentRequestBody, RetryFlag,
+    receipt_handles, AckMessageRequestHeader, BatchAck, BatchAckMessageRequestBody, ExtraInfo, PopMessageRequestHeader, QueryAssignmentRequestBody,
     SetMessageRequestModeRequestBody,
 };
 
 use super::*;
-use crate::service::pop::{PopStart, Popped, POP_CK};
+use crate::service::pop::{PopStart, Popped};
 
 const TOPIC: &str = "PopTopic";
 
@@ -46,40 +46,17 @@ async fn pop_now(f: &Fixture, h: &PopMessageRequestHeader) -> Popped {
 
 /// Each popped message with the ack header the Java client would build for it.
 fn handles(p: &Popped) -> Vec<(MessageRecord, AckMessageRequestHeader)> {
-    let starts = OffsetInfo::parse_start(&p.header.info.start).expect("startOffsetInfo");
-    let offsets = OffsetInfo::parse_msgs(&p.header.info.msgs).expect("msgOffsetInfo");
-    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
-    decode_records(&p.body)
-        .expect("records")
+    let records = decode_records(&p.body).expect("records");
+    let handles = receipt_handles(&p.header, "broker-a", &records).expect("handles");
+    records
         .into_iter()
-        .map(|m| {
-            let props = Properties::parse(&m.properties);
-            let extra = match props.get(POP_CK) {
-                Some(ck) => ck.to_string(),
-                None => {
-                    let key = format!("{}@{}", RetryFlag::of_topic(&m.topic).as_str(), m.queue_id);
-                    let i = seen.entry(key.clone()).or_default();
-                    let offset = offsets[&key][*i];
-                    *i += 1;
-                    ExtraInfo {
-                        ck_queue_offset: starts[&key],
-                        pop_time: p.header.pop_time,
-                        invisible_time: p.header.invisible_time,
-                        revive_qid: p.header.revive_qid,
-                        retry: RetryFlag::of_topic(&m.topic),
-                        broker_name: "broker-a".into(),
-                        queue_id: m.queue_id,
-                        queue_offset: Some(offset),
-                    }
-                    .encode()
-                }
-            };
-            let e = ExtraInfo::parse(&extra).expect("handle");
+        .zip(handles)
+        .map(|(m, e)| {
             let ack = AckMessageRequestHeader {
                 consumer_group: GROUP.into(),
                 topic: e.retry.real_topic(TOPIC, GROUP),
                 queue_id: e.queue_id,
-                extra_info: extra.clone(),
+                extra_info: e.encode(),
                 offset: e.queue_offset.expect("offset"),
                 invisible_time: None,
             };
