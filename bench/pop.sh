@@ -16,7 +16,6 @@ rm -rf "$work" && mkdir -p "$work"
 source "$here/brokers.sh"
 bench_setup
 field() { python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])[sys.argv[2]]))' "$1" "$2"; }
-record() { echo "$1 $2 $3" | tee -a "$work/results"; }
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
@@ -42,20 +41,4 @@ for n in $(seq 1 "$RUNS"); do
     run_one rocketry "$n"
     run_one java "$n"
 done
-python3 - "$work/results" <<'PY'
-import sys, statistics, collections
-vals = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    kind, metric, v = line.split()
-    vals[(kind, metric)].append(float(v))
-med = {k: statistics.median(v) for k, v in vals.items()}
-metrics = sorted({m for _, m in med})
-print(f"{'metric':32} {'rocketry':>12} {'java':>12} {'ratio':>8}")
-for m in metrics:
-    r, j = med.get(("rocketry", m), 0), med.get(("java", m), 0)
-    print(f"{m:32} {r:12.0f} {j:12.0f} {r / j if j else float('nan'):8.2f}")
-for kind in ("rocketry", "java"):
-    pull = med.get((kind, "pull_msgs_per_sec"), 0)
-    for m in ("pop_batch_ack_msgs_per_sec", "pop_ack_each_msgs_per_sec"):
-        print(f"{kind}: {m} / pull = {med.get((kind, m), 0) / pull if pull else float('nan'):.2f}")
-PY
+print_medians pop_batch_ack_msgs_per_sec/pull_msgs_per_sec pop_ack_each_msgs_per_sec/pull_msgs_per_sec

@@ -17,7 +17,6 @@ bench_setup
 ROCKETRY_CONF="enablePropertyFilter=true${ROCKETRY_CONF:+;$ROCKETRY_CONF}"
 JAVA_CONF="enablePropertyFilter=true${JAVA_CONF:+;$JAVA_CONF}"
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-record() { echo "$1 $2 $3" | tee -a "$work/results"; }
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
@@ -48,15 +47,4 @@ for n in $(seq 1 "$RUNS"); do
     run_one rocketry "$n"
     run_one java "$n"
 done
-python3 - "$work/results" <<'PY'
-import sys, statistics, collections
-vals = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    kind, metric, v = line.split()
-    vals[(kind, metric)].append(float(v))
-med = {k: statistics.median(v) for k, v in vals.items()}
-print(f"{'metric':28} {'rocketry':>12} {'java':>12} {'ratio':>8}")
-for m in sorted({m for _, m in med}):
-    r, j = med.get(("rocketry", m), 0), med.get(("java", m), 0)
-    print(f"{m:28} {r:12.0f} {j:12.0f} {r / j if j else float('nan'):8.2f}")
-PY
+print_medians

@@ -15,6 +15,31 @@ bench_setup() {
     cp="$(cat "$here/cp.txt")"
 }
 
+# record KIND METRIC VALUE, into $work/results.
+record() { echo "$1 $2 $3" | tee -a "$work/results"; }
+
+# The median of each recorded metric per kind, and the ratio rocketry/java; then, for each
+# NUMERATOR/DENOMINATOR argument, that ratio of medians within each kind.
+print_medians() {
+    python3 - "$work/results" "$@" <<'PY'
+import sys, statistics, collections
+vals = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    kind, metric, v = line.split()
+    vals[(kind, metric)].append(float(v))
+med = {k: statistics.median(v) for k, v in vals.items()}
+print(f"{'metric':32} {'rocketry':>12} {'java':>12} {'ratio':>8}")
+for m in sorted({m for _, m in med}):
+    r, j = med.get(("rocketry", m), 0), med.get(("java", m), 0)
+    print(f"{m:32} {r:12.0f} {j:12.0f} {r / j if j else float('nan'):8.2f}")
+for pair in sys.argv[2:]:
+    num, den = pair.split("/")
+    for kind in ("rocketry", "java"):
+        d = med.get((kind, den), 0)
+        print(f"{kind}: {num} / {den} = {med.get((kind, num), 0) / d if d else float('nan'):.2f}")
+PY
+}
+
 # Ready = a send succeeds (the broker has registered and can store); at most 120 s.
 wait_ready() { # kind namesrv dir
     local end=$((SECONDS+120))

@@ -32,8 +32,6 @@ field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
 for k in sys.argv[2].split("."): v=v[k]
 print(round(v))' "$1" "$2"; }
 
-# record KIND METRIC VALUE
-record() { echo "$1 $2 $3" | tee -a "$work/results"; }
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
