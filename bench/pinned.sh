@@ -37,7 +37,7 @@ if [ "$mode" = sink ]; then
 fi
 
 ns=$((20000 + RANDOM % 10000)); br=$((ns + 1))
-echo "diskCapacityBytes=1099511627776" > "$work/broker.conf"
+printf "diskCapacityBytes=1099511627776\ngrpcServerPort=0\n" > "$work/broker.conf"
 tr ';' '\n' <<< "${CONF:-}" >> "$work/broker.conf"
 if [ "$mode" = rate ]; then rate=${1:?rate}; shift; fi
 taskset -c 0 "$bin" standalone --data-dir "$work/data" --namesrv-port $ns --broker-port $br -c "$work/broker.conf" > "$work/log" 2>&1 & pid=$!

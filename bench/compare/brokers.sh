@@ -56,7 +56,7 @@ now_ms() { date +%s%3N; }
 
 # start_<kind> DIR NS_PORT BROKER_PORT: sets PIDS (all processes) and BROKER_PID
 start_rocketry() {
-    echo "diskCapacityBytes=1099511627776" > "$1/broker.conf"
+    printf "diskCapacityBytes=1099511627776\ngrpcServerPort=0\n" > "$1/broker.conf"
     tr ';' '\n' <<< "${ROCKETRY_CONF:-}" >> "$1/broker.conf"
     "${on_broker[@]}" "$bin" standalone --data-dir "$1/data" --namesrv-port "$2" --broker-port "$3" -c "$1/broker.conf" > "$1/log" 2>&1 &
     BROKER_PID=$!; PIDS="$BROKER_PID"

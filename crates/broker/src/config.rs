@@ -149,6 +149,14 @@ broker_config! {
         /// `popMaxInflightMessages` (ours): messages popped and not yet acknowledged or revived,
         /// over all groups; a pop beyond it is refused with SYSTEM_BUSY.
         pop_max_inflight_messages: usize = 1_000_000, "popMaxInflightMessages", Plain;
+        /// The RocketMQ 5.x gRPC port (the Java proxy's key): 0 lets the OS pick one.
+        grpc_server_port: u16 = 8081, "grpcServerPort", Plain;
+        /// `grpcServerEnable` (ours): whether the broker serves gRPC at all.
+        grpc_server_enable: bool = true, "grpcServerEnable", Bool;
+        /// The largest gRPC request, in bytes (the Java proxy's key and default, 130 MiB).
+        grpc_max_inbound_message_size: usize = 130 * 1024 * 1024, "grpcMaxInboundMessageSize", Plain;
+        /// `grpcMaxStreamsPerConnection` (ours): concurrent calls one gRPC connection may have.
+        grpc_max_streams_per_connection: u32 = 1024, "grpcMaxStreamsPerConnection", Plain;
     }
     accepted_unused [
             "brokerIP2",

@@ -56,7 +56,7 @@ impl Client {
     /// ACK_MESSAGE of a popped message of `topic` (the topic popped, not a retry topic).
     pub async fn ack(&self, broker_addr: &str, group: &str, topic: &str, handle: &ExtraInfo) -> Result<(), ClientError> {
         let mut cmd = Self::request(rq::ACK_MESSAGE);
-        ack_header(group, topic, handle, None).encode(&mut cmd.ext_fields);
+        AckMessageRequestHeader::for_handle(group, topic, handle, None).encode(&mut cmd.ext_fields);
         self.invoke_ok(broker_addr, cmd).await.map(|_| ())
     }
 
@@ -98,21 +98,9 @@ impl Client {
         invisible_ms: i64,
     ) -> Result<ExtraInfo, ClientError> {
         let mut cmd = Self::request(rq::CHANGE_MESSAGE_INVISIBLETIME);
-        ack_header(group, topic, handle, Some(invisible_ms)).encode(&mut cmd.ext_fields);
+        AckMessageRequestHeader::for_handle(group, topic, handle, Some(invisible_ms)).encode(&mut cmd.ext_fields);
         let resp = self.invoke_ok(broker_addr, cmd).await?;
         let r = ChangeInvisibleTimeResponseHeader::decode(&resp.ext_fields)?;
-        let offset = handle.queue_offset.unwrap_or(handle.ck_queue_offset);
-        Ok(ExtraInfo { ck_queue_offset: offset, pop_time: r.pop_time, invisible_time: r.invisible_time, revive_qid: r.revive_qid, ..handle.clone() })
-    }
-}
-
-fn ack_header(group: &str, topic: &str, handle: &ExtraInfo, invisible_time: Option<i64>) -> AckMessageRequestHeader {
-    AckMessageRequestHeader {
-        consumer_group: group.to_string(),
-        topic: handle.retry.real_topic(topic, group),
-        queue_id: handle.queue_id,
-        extra_info: handle.encode(),
-        offset: handle.queue_offset.unwrap_or(handle.ck_queue_offset),
-        invisible_time,
+        Ok(handle.changed(&r))
     }
 }

@@ -14,6 +14,7 @@ pub mod header;
 mod json_fast;
 mod lenient;
 pub mod message;
+pub mod message_type;
 pub mod names;
 pub mod pop;
 

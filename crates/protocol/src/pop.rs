@@ -131,6 +131,13 @@ impl ExtraInfo {
         self.revive_qid == ORDER_REVIVE_QID
     }
 
+    /// The handle after a change of invisible time answered `r`: the message's own offset
+    /// becomes its checkpoint offset, as the Java client builds it.
+    pub fn changed(&self, r: &ChangeInvisibleTimeResponseHeader) -> ExtraInfo {
+        let offset = self.queue_offset.unwrap_or(self.ck_queue_offset);
+        ExtraInfo { ck_queue_offset: offset, pop_time: r.pop_time, invisible_time: r.invisible_time, revive_qid: r.revive_qid, ..self.clone() }
+    }
+
     pub fn encode(&self) -> String {
         let mut s = format!(
             "{} {} {} {} {} {} {}",
@@ -380,6 +387,20 @@ pub struct AckMessageRequestHeader {
 }
 
 impl AckMessageRequestHeader {
+    /// The ack (or, with `invisible_time`, the change) of the message a handle names, for a
+    /// consumer that popped it from `topic` (the handle says whether it came from the retry
+    /// topic).
+    pub fn for_handle(group: &str, topic: &str, handle: &ExtraInfo, invisible_time: Option<i64>) -> AckMessageRequestHeader {
+        AckMessageRequestHeader {
+            consumer_group: group.to_string(),
+            topic: handle.retry.real_topic(topic, group),
+            queue_id: handle.queue_id,
+            extra_info: handle.encode(),
+            offset: handle.queue_offset.unwrap_or(handle.ck_queue_offset),
+            invisible_time,
+        }
+    }
+
     pub fn decode(ext: &ExtFields, change: bool) -> Result<Self, ProtocolError> {
         Ok(AckMessageRequestHeader {
             consumer_group: ext.req_str("consumerGroup")?.to_string(),

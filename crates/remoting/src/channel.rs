@@ -132,6 +132,12 @@ pub struct Addrs {
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A connection id unique in this process, shared by every front end (remoting channels and
+/// gRPC streams), so the broker's client registry can key clients by it.
+pub fn next_conn_id() -> u64 {
+    NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Channel#{}({})", self.id, self.peer)
@@ -160,7 +166,7 @@ impl Channel {
         let Addrs { peer, local } = addrs;
         let (tx, rx) = mpsc::channel(config.write_queue_frames.max(1));
         let channel = Arc::new(Channel {
-            id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_conn_id(),
             peer,
             local,
             writer: tx,

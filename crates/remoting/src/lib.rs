@@ -9,7 +9,7 @@ mod channel;
 pub mod security;
 mod server;
 
-pub use channel::{connect, Addrs, BoxFuture, Channel, ChannelConfig, Handler, RemotingError, StreamRead};
+pub use channel::{connect, next_conn_id, Addrs, BoxFuture, Channel, ChannelConfig, Handler, RemotingError, StreamRead};
 pub use server::{serve, serve_with, Acceptor, Connections, PlainTcp, ServerConfig};
 
 pub use protocol::RemotingCommand;

@@ -60,6 +60,9 @@ enum Command {
         /// broker.conf with any broker keys to override.
         #[arg(short = 'c', long = "config")]
         config: Option<PathBuf>,
+        /// The RocketMQ 5.x gRPC port; overrides grpcServerPort (default 8081; 0: any free port).
+        #[arg(long)]
+        grpc_port: Option<u16>,
     },
     /// Load generators.
     #[command(subcommand)]
@@ -124,6 +127,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             let signal = shutdown_signal()?;
             let handle = broker::start(cfg.clone()).await?;
+            let grpc = serve_grpc(&handle).await?;
             println!(
                 "rocketry broker {} listening on {} (advertised {}), data in {}",
                 cfg.broker_name,
@@ -131,14 +135,18 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 cfg.broker_addr(),
                 cfg.store_path_root_dir.display()
             );
+            print_grpc("rocketry broker", grpc.as_ref());
             signal.await;
-            handle.shutdown().await;
+            stop(grpc, handle).await;
             Ok(())
         }
-        Command::Standalone { data_dir, namesrv_port, broker_port, config } => {
+        Command::Standalone { data_dir, namesrv_port, broker_port, config, grpc_port } => {
             let mut cfg = BrokerConfig { store_path_root_dir: data_dir.clone(), listen_port: broker_port, ..BrokerConfig::default() };
             if let Some(path) = config.as_deref() {
                 apply_file(&mut cfg, path)?;
+            }
+            if let Some(p) = grpc_port {
+                cfg.grpc_server_port = p;
             }
             // The NameServer in the same process takes the broker's connection limits.
             let mut ns_cfg = namesrv_config(namesrv_port, Some(data_dir.join("namesrv").join("kvConfig.json")));
@@ -147,17 +155,45 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let ns = namesrv::start(ns_cfg).await?;
             cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));
             let handle = broker::start(cfg.clone()).await?;
+            let grpc = serve_grpc(&handle).await?;
             println!("rocketry standalone: namesrv listening on {}", ns.local_addr);
             println!("rocketry standalone: broker {} listening on {} (advertised {})", cfg.broker_name, handle.local_addr, cfg.broker_addr());
+            print_grpc("rocketry standalone", grpc.as_ref());
             println!("rocketry standalone: data in {}", data_dir.display());
             signal.await;
-            handle.shutdown().await;
+            stop(grpc, handle).await;
             ns.stop();
             Ok(())
         }
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Admin(cmd) => admin::run(cmd).await,
     }
+}
+
+/// The broker's gRPC front end, unless `grpcServerEnable=false`. A port that cannot be bound
+/// stops the broker: a client configured for it would otherwise find nothing there.
+async fn serve_grpc(handle: &broker::BrokerHandle) -> Result<Option<grpc::GrpcServer>, Error> {
+    if !handle.broker.config.grpc_server_enable {
+        return Ok(None);
+    }
+    match grpc::start(handle.broker.clone()).await {
+        Ok(server) => Ok(Some(server)),
+        Err(e) => Err(format!("cannot serve gRPC on port {} (grpcServerPort): {e}", handle.broker.config.grpc_server_port).into()),
+    }
+}
+
+fn print_grpc(who: &str, grpc: Option<&grpc::GrpcServer>) {
+    if let Some(g) = grpc {
+        println!("{who}: gRPC (RocketMQ 5.x) listening on {}", g.local_addr);
+    }
+}
+
+/// gRPC first (its calls use the broker), then the broker.
+async fn stop(grpc: Option<grpc::GrpcServer>, handle: broker::BrokerHandle) {
+    if let Some(g) = grpc {
+        g.shutdown().await;
+    }
+    handle.shutdown().await;
 }
 
 fn namesrv_config(port: u16, kv_config_path: Option<PathBuf>) -> namesrv::NamesrvConfig {

@@ -72,7 +72,7 @@ fn standalone_says_where_it_listens_and_stores() {
     let conf = dir.path().join("extra.conf");
     std::fs::write(&conf, "brokerName=broker-x\nnoSuchKey=1\n").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rocketry"))
-        .args(["standalone", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
+        .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
         .arg(dir.path())
         .arg("-c")
         .arg(&conf)
@@ -109,7 +109,7 @@ fn bench_produce_e2e_consume_and_sink() {
     let dir = tempfile::tempdir().unwrap();
     let (ns, br, sink) = (free_port(), free_port(), free_port());
     let mut broker = Command::new(env!("CARGO_BIN_EXE_rocketry"))
-        .args(["standalone", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
+        .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -51,7 +51,7 @@ func startConsumeEnv(t *testing.T, extraConf ...string) *consumeEnv {
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startRocketry(t, dir, "standalone", []string{"standalone", "--data-dir", filepath.Join(dir, "data"), "-c", conf,
+	startRocketry(t, dir, "standalone", []string{"standalone", "--grpc-port", "0", "--data-dir", filepath.Join(dir, "data"), "-c", conf,
 		"--namesrv-port", strconv.Itoa(ports[0]), "--broker-port", strconv.Itoa(ports[1])}, ports...)
 	return &consumeEnv{
 		dir:        dir,

@@ -189,7 +189,7 @@ func TestGoClientRoundTrip(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("diskCapacityBytes=1099511627776\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startRocketry(t, dir, "standalone", []string{"standalone", "--data-dir", dir + "/data", "-c", conf,
+	startRocketry(t, dir, "standalone", []string{"standalone", "--grpc-port", "0", "--data-dir", dir + "/data", "-c", conf,
 		"--namesrv-port", strconv.Itoa(ports[0]), "--broker-port", strconv.Itoa(ports[1])}, ports...)
 	t.Logf("binary %s, work dir %s", bin, dir)
 	ns := []string{fmt.Sprintf("%s:%d", loopback, ports[0])}

@@ -229,7 +229,7 @@ impl<'a> Request<'a> {
 
 fn send_request(cmd: &RemotingCommand, v2: bool, peer: SocketAddr) -> BrokerResult<SendRequest<'_>> {
     let header = SendMessageRequestHeader::decode(&cmd.ext_fields, v2)?;
-    Ok(SendRequest { header, body: cmd.body.clone(), batch: cmd.code == rq::SEND_BATCH_MESSAGE, born_host: peer })
+    Ok(SendRequest { header, body: cmd.body.clone(), batch: cmd.code == rq::SEND_BATCH_MESSAGE, born_host: peer, auto_create: true })
 }
 
 fn create_topic(cmd: &RemotingCommand) -> BrokerResult<CreateTopic> {

@@ -33,6 +33,9 @@ pub struct SendRequest<'a> {
     pub batch: bool,
     /// The producer's address, stored as the messages' born host.
     pub born_host: SocketAddr,
+    /// A missing topic may be created from the default topic (`autoCreateTopicEnable`):
+    /// remoting sends; never over gRPC, where a missing topic is TOPIC_NOT_FOUND.
+    pub auto_create: bool,
 }
 
 /// What was stored.
@@ -49,7 +52,7 @@ pub struct Sent {
 impl Broker {
     pub async fn send(&self, req: &SendRequest<'_>) -> BrokerResult<Sent> {
         let h = &req.header;
-        let topic = self.check_send(h, req.body.len())?;
+        let topic = self.check_send(h, req.body.len(), req.auto_create)?;
         let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
         let new_message = |flag, body, props| new_message(h, queue_id, req.born_host, flag, body, props);
         let mut msgs: Vec<NewMessage> = if req.batch {
@@ -98,7 +101,7 @@ impl Broker {
 
     /// Permission, size, name and queue checks in the Java broker's order (`msgCheck`),
     /// auto-creating the topic when allowed.
-    pub fn check_send(&self, h: &SendMessageRequestHeader, body_bytes: usize) -> BrokerResult<TopicConfig> {
+    pub fn check_send(&self, h: &SendMessageRequestHeader, body_bytes: usize, auto_create: bool) -> BrokerResult<TopicConfig> {
         if self.runtime.permission() & perm::WRITE == 0 {
             return Err(BrokerError::no_permission(format!("the broker[{}] sending message is forbidden", self.config.broker_ip1)));
         }
@@ -114,7 +117,7 @@ impl Broker {
             Some(t) => Some(t),
             // As Java's msgCheck: a missing retry topic is made with one queue.
             None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => Some(self.topics.ensure_system_topic(&h.topic, 1)),
-            None if self.config.auto_create_topic_enable => self
+            None if auto_create && self.config.auto_create_topic_enable => self
                 .topics
                 .create_from_default(&h.topic, &h.default_topic, h.default_topic_queue_nums)
                 .inspect(|t| tracing::info!(topic = %t.topic_name, queues = t.write_queue_nums, "topic auto-created on send")),

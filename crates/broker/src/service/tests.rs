@@ -60,7 +60,7 @@ fn send_request(topic: &str, properties: &str, body: &'static [u8]) -> SendReque
         born_timestamp: NOW_MS - 5,
         ..Default::default()
     };
-    SendRequest { header, body: Bytes::from_static(body), batch: false, born_host: producer() }
+    SendRequest { header, body: Bytes::from_static(body), batch: false, born_host: producer(), auto_create: true }
 }
 
 async fn pull_now(b: &Arc<Broker>, topic: &str, offset: i64) -> store::GetResult {

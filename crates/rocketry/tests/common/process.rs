@@ -48,7 +48,7 @@ impl Server {
         };
         let child = command
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .args(["standalone", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
+            .args(["standalone", "--grpc-port", "0", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
             .arg(self.dir.join("broker.conf"))
             .arg("--data-dir")
             .arg(self.dir.join("data"))

@@ -117,6 +117,9 @@ final class Rocketry implements AutoCloseable {
      */
     static final String ISOLATED_DISK = "diskCapacityBytes=1099511627776";
 
+    /** A free gRPC port rather than 8081, which another broker of the run may hold; a conf line may override it. */
+    static final String ANY_GRPC_PORT = "grpcServerPort=0";
+
     /** `rocketry standalone`: NameServer on namesrvPort, Broker (broker-a) on brokerPort. */
     Proc standalone(String name, Path dataDir, int namesrvPort, int brokerPort) {
         return standalone(name, dataDir, namesrvPort, brokerPort, new String[0]);
@@ -126,7 +129,7 @@ final class Rocketry implements AutoCloseable {
     Proc standalone(String name, Path dataDir, int namesrvPort, int brokerPort, String... confLines) {
         Path conf = dir.resolve(name + ".conf");
         try {
-            Files.writeString(conf, ISOLATED_DISK + "\n" + String.join("\n", confLines) + "\n", StandardCharsets.UTF_8);
+            Files.writeString(conf, ISOLATED_DISK + "\n" + ANY_GRPC_PORT + "\n" + String.join("\n", confLines) + "\n", StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -157,6 +160,7 @@ final class Rocketry implements AutoCloseable {
             "autoCreateTopicEnable=true",
             "brokerIP1=" + LOOPBACK,
             ISOLATED_DISK,
+            ANY_GRPC_PORT,
             String.join("\n", extraConf),
             "");
         try {

@@ -1,0 +1,61 @@
+//! The gRPC listener: binds `grpcServerPort`, serves [`Service`] over HTTP/2 until shut down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker::Broker;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+
+use crate::pb::messaging_service_server::MessagingServiceServer;
+use crate::service::Service;
+
+/// How long a shutdown waits for calls in progress (long polls, Telemetry streams) to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+pub struct GrpcServer {
+    pub local_addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl GrpcServer {
+    /// Stops accepting, lets calls in progress end for a moment, then drops the rest.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let mut task = self.task;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
+/// Binds the broker's gRPC port (0: one the OS picks) and serves.
+pub async fn start(broker: Arc<Broker>) -> std::io::Result<GrpcServer> {
+    let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], broker.config.grpc_server_port))).await?;
+    let local_addr = listener.local_addr()?;
+    let service = MessagingServiceServer::new(Service::new(broker.clone(), local_addr.port()))
+        .max_decoding_message_size(broker.config.grpc_max_inbound_message_size)
+        .max_encoding_message_size(broker.config.grpc_max_inbound_message_size);
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let router = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .max_concurrent_streams(broker.config.grpc_max_streams_per_connection)
+        .add_service(service);
+    let task = tokio::spawn(async move {
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stop.await;
+            })
+            .await
+        {
+            tracing::error!(error = %e, "the gRPC server stopped");
+        }
+    });
+    Ok(GrpcServer { local_addr, shutdown, task })
+}
