@@ -223,6 +223,17 @@ impl Client {
     }
 
     pub async fn create_topic(&self, broker_addr: &str, config: &TopicConfig) -> Result<(), ClientError> {
+        let attrs: Vec<String> = config.attributes.iter().map(|(k, v)| format!("+{k}={v}")).collect();
+        self.update_topic(broker_addr, config, (!attrs.is_empty()).then(|| attrs.join(",")).as_deref()).await
+    }
+
+    /// UPDATE_AND_CREATE_TOPIC with an attribute change in mqadmin's form (`+k=v,-k`);
+    /// `config.attributes` is not sent.
+    pub async fn update_topic(&self, broker_addr: &str, config: &TopicConfig, attributes: Option<&str>) -> Result<(), ClientError> {
+        self.invoke_ok(broker_addr, Self::update_topic_request(config, attributes)).await.map(|_| ())
+    }
+
+    pub fn update_topic_request(config: &TopicConfig, attributes: Option<&str>) -> RemotingCommand {
         let mut cmd = Self::request(rq::UPDATE_AND_CREATE_TOPIC)
             .with_ext("topic", &config.topic_name)
             .with_ext("defaultTopic", "TBW102")
@@ -232,11 +243,10 @@ impl Client {
             .with_ext("topicFilterType", &config.topic_filter_type)
             .with_ext("topicSysFlag", config.topic_sys_flag)
             .with_ext("order", config.order);
-        if !config.attributes.is_empty() {
-            let attrs: Vec<String> = config.attributes.iter().map(|(k, v)| format!("+{k}={v}")).collect();
-            cmd = cmd.with_ext("attributes", attrs.join(","));
+        if let Some(a) = attributes {
+            cmd = cmd.with_ext("attributes", a);
         }
-        self.invoke_ok(broker_addr, cmd).await.map(|_| ())
+        cmd
     }
 
     pub async fn query_consumer_offset(&self, broker_addr: &str, group: &str, topic: &str, queue_id: i32) -> Result<Option<i64>, ClientError> {

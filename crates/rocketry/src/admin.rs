@@ -1,25 +1,80 @@
-//! `rocketry admin`: operator commands with mqadmin's names and flags. So far the one POP
-//! needs: `setConsumeMode`.
+//! `rocketry admin`: operator commands with mqadmin's names and flags. So far: `updateTopic`,
+//! `updateSubGroup` and `setConsumeMode`.
 
 use clap::Subcommand;
 use client::Client;
+use protocol::body::{SubscriptionGroupConfig, TopicConfig};
 use protocol::codes::request as rq;
 use protocol::pop::SetMessageRequestModeRequestBody;
 use protocol::RemotingCommand;
 
+/// Where a command goes: one broker (`-b`, wins) or every master of a cluster (`-c`).
+#[derive(clap::Args)]
+pub struct Target {
+    #[arg(short = 'n', long = "namesrvAddr", default_value = "127.0.0.1:9876")]
+    namesrv: String,
+    /// A broker address; wins over `-c`.
+    #[arg(short = 'b', long = "brokerAddr")]
+    broker: Option<String>,
+    #[arg(short = 'c', long = "clusterName")]
+    cluster: Option<String>,
+}
+
 #[derive(Subcommand)]
 pub enum AdminCommand {
+    /// Create or update a topic (UPDATE_AND_CREATE_TOPIC), as mqadmin's command of the same name.
+    #[command(name = "updateTopic")]
+    UpdateTopic {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'r', long = "readQueueNums", default_value_t = 8)]
+        read_queue_nums: i32,
+        #[arg(short = 'w', long = "writeQueueNums", default_value_t = 8)]
+        write_queue_nums: i32,
+        /// 2: write, 4: read, 6: both.
+        #[arg(short = 'p', long = "perm", default_value_t = 6)]
+        perm: i32,
+        #[arg(short = 'o', long = "order", default_value_t = false, action = clap::ArgAction::Set)]
+        order: bool,
+        /// Attribute changes, `+message.type=FIFO,+k=v,-k`.
+        #[arg(short = 'a', long = "attributes")]
+        attributes: Option<String>,
+    },
+    /// Create or update a consumer group (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP), as mqadmin's
+    /// command of the same name.
+    #[command(name = "updateSubGroup")]
+    UpdateSubGroup {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+        #[arg(short = 's', long = "consumeEnable", default_value_t = true, action = clap::ArgAction::Set)]
+        consume_enable: bool,
+        #[arg(short = 'm', long = "consumeFromMinEnable", default_value_t = true, action = clap::ArgAction::Set)]
+        consume_from_min_enable: bool,
+        #[arg(short = 'd', long = "consumeBroadcastEnable", default_value_t = true, action = clap::ArgAction::Set)]
+        consume_broadcast_enable: bool,
+        #[arg(short = 'o', long = "consumeMessageOrderly", default_value_t = false, action = clap::ArgAction::Set)]
+        consume_message_orderly: bool,
+        #[arg(short = 'q', long = "retryQueueNums", default_value_t = 1)]
+        retry_queue_nums: i32,
+        #[arg(short = 'r', long = "retryMaxTimes", default_value_t = 16)]
+        retry_max_times: i32,
+        #[arg(short = 'i', long = "brokerId", default_value_t = 0)]
+        broker_id: i64,
+        #[arg(short = 'w', long = "whichBrokerWhenConsumeSlowly", default_value_t = 1)]
+        which_broker_when_consume_slowly: i64,
+        #[arg(short = 'a', long = "notifyConsumerIdsChanged", default_value_t = true, action = clap::ArgAction::Set)]
+        notify_consumer_ids_changed: bool,
+    },
     /// Set how a group consumes a topic, PULL or POP (SET_MESSAGE_REQUEST_MODE), on one broker
     /// (`-b`) or on every master of a cluster (`-c`), as mqadmin's command of the same name.
     #[command(name = "setConsumeMode")]
     SetConsumeMode {
-        #[arg(short = 'n', long = "namesrvAddr", default_value = "127.0.0.1:9876")]
-        namesrv: String,
-        /// A broker address; wins over `-c`.
-        #[arg(short = 'b', long = "brokerAddr")]
-        broker: Option<String>,
-        #[arg(short = 'c', long = "clusterName")]
-        cluster: Option<String>,
+        #[command(flatten)]
+        target: Target,
         #[arg(short = 't', long = "topicName")]
         topic: String,
         #[arg(short = 'g', long = "groupName")]
@@ -34,33 +89,78 @@ pub enum AdminCommand {
 
 pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
     match cmd {
-        AdminCommand::SetConsumeMode { namesrv, broker, cluster, topic, group, mode, pop_share_queue_num } => {
-            let client = Client::new(namesrv.split(';').map(str::to_string).collect());
-            let targets = match (broker, cluster) {
-                (Some(b), _) => vec![b],
-                (None, Some(c)) => masters_of(&client, &c).await?,
-                (None, None) => return Err("give a broker (-b) or a cluster (-c)".into()),
+        AdminCommand::UpdateTopic { target, topic, read_queue_nums, write_queue_nums, perm, order, attributes } => {
+            protocol::names::validate_topic(&topic)?;
+            let config = TopicConfig { topic_name: topic.clone(), read_queue_nums, write_queue_nums, perm, order, ..TopicConfig::default() };
+            on_each(&target, "create topic", Client::update_topic_request(&config, attributes.as_deref())).await?;
+            println!("{}", serde_json::to_string(&config).unwrap_or_default());
+            Ok(())
+        }
+        AdminCommand::UpdateSubGroup {
+            target,
+            group,
+            consume_enable,
+            consume_from_min_enable,
+            consume_broadcast_enable,
+            consume_message_orderly,
+            retry_queue_nums,
+            retry_max_times,
+            broker_id,
+            which_broker_when_consume_slowly,
+            notify_consumer_ids_changed,
+        } => {
+            protocol::names::validate_group(&group)?;
+            let config = SubscriptionGroupConfig {
+                group_name: group,
+                consume_enable,
+                consume_from_min_enable,
+                consume_broadcast_enable,
+                consume_message_orderly,
+                retry_queue_nums,
+                retry_max_times,
+                broker_id,
+                which_broker_when_consume_slowly,
+                notify_consumer_ids_changed_enable: notify_consumer_ids_changed,
+                ..SubscriptionGroupConfig::default()
             };
+            let cmd = RemotingCommand::request(rq::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).with_body(protocol::body::encode(&config));
+            on_each(&target, "create subscription group", cmd).await?;
+            println!("{}", serde_json::to_string(&config).unwrap_or_default());
+            Ok(())
+        }
+        AdminCommand::SetConsumeMode { target, topic, group, mode, pop_share_queue_num } => {
             let body = SetMessageRequestModeRequestBody { topic: topic.clone(), consumer_group: group.clone(), mode: mode.clone(), pop_share_queue_num };
-            let mut failed = 0;
-            for addr in &targets {
-                let cmd = RemotingCommand::request(rq::SET_MESSAGE_REQUEST_MODE).with_body(protocol::body::encode(&body));
-                match client.invoke_ok(addr, cmd).await {
-                    Ok(_) => println!("set consume mode to {addr} success."),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("set consume mode to {addr} failed: {e}");
-                    }
-                }
-            }
+            let cmd = RemotingCommand::request(rq::SET_MESSAGE_REQUEST_MODE).with_body(protocol::body::encode(&body));
+            on_each(&target, "set consume mode", cmd).await?;
             println!("topic[{topic}] group[{group}] consume mode[{mode}] popShareQueueNum[{pop_share_queue_num}]");
-            client.close();
-            if failed > 0 {
-                return Err(format!("{failed} of {} brokers refused", targets.len()).into());
-            }
             Ok(())
         }
     }
+}
+
+/// Sends `cmd` to the target's brokers, saying for each whether it worked, as mqadmin does.
+async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
+    let client = Client::new(target.namesrv.split(';').map(str::to_string).collect());
+    let addrs = match (&target.broker, &target.cluster) {
+        (Some(b), _) => vec![b.clone()],
+        (None, Some(c)) => masters_of(&client, c).await?,
+        (None, None) => return Err("give a broker (-b) or a cluster (-c)".into()),
+    };
+    let mut failed = 0;
+    for addr in &addrs {
+        match client.invoke_ok(addr, cmd.clone()).await {
+            Ok(_) => println!("{what} to {addr} success."),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{what} to {addr} failed: {e}");
+            }
+        }
+    }
+    client.close();
+    if failed > 0 {
+        return Err(format!("{failed} of {} brokers refused", addrs.len()).into());
+    }
+    Ok(())
 }
 
 /// The master (broker id 0) of every broker of `cluster`.
