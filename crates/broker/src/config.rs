@@ -155,6 +155,10 @@ broker_config! {
         grpc_server_enable: bool = true, "grpcServerEnable", Bool;
         /// The largest gRPC request, in bytes (the Java proxy's key and default, 130 MiB).
         grpc_max_inbound_message_size: usize = 130 * 1024 * 1024, "grpcMaxInboundMessageSize", Plain;
+        /// `grpcTlsCertPath`/`grpcTlsKeyPath` (ours): the gRPC port's certificate chain and key
+        /// (PEM). Without them a self-signed certificate is made at start.
+        grpc_tls_cert_path: Option<String> = None, "grpcTlsCertPath", EmptyIsNone;
+        grpc_tls_key_path: Option<String> = None, "grpcTlsKeyPath", EmptyIsNone;
         /// `grpcMaxStreamsPerConnection` (ours): concurrent calls one gRPC connection may have.
         grpc_max_streams_per_connection: u32 = 1024, "grpcMaxStreamsPerConnection", Plain;
     }

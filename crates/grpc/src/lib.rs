@@ -11,6 +11,7 @@
 //! | `handle` | receipt handles |
 //! | `status` | broker errors as v2 `Code`s |
 //! | `server` | the listener |
+//! | `tls` | TLS and plaintext on one port |
 
 pub mod convert;
 pub mod handle;
@@ -18,6 +19,7 @@ pub mod server;
 pub mod service;
 pub mod session;
 pub mod status;
+pub mod tls;
 
 pub use server::{start, GrpcServer};
 

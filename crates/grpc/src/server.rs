@@ -8,12 +8,14 @@ use broker::Broker;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 
 use crate::pb::messaging_service_server::MessagingServiceServer;
 use crate::service::Service;
 
+/// Connections between accept and their first byte (or TLS handshake) at once.
+const MAX_PENDING_HANDSHAKES: usize = 1024;
 /// How long a shutdown waits for calls in progress (long polls, Telemetry streams) to end.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -34,14 +36,17 @@ impl GrpcServer {
     }
 }
 
-/// Binds the broker's gRPC port (0: one the OS picks) and serves.
+/// Binds the broker's gRPC port (0: one the OS picks) and serves, TLS and plaintext alike.
 pub async fn start(broker: Arc<Broker>) -> std::io::Result<GrpcServer> {
     let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], broker.config.grpc_server_port))).await?;
     let local_addr = listener.local_addr()?;
     let service = MessagingServiceServer::new(Service::new(broker.clone(), local_addr.port()))
         .max_decoding_message_size(broker.config.grpc_max_inbound_message_size)
         .max_encoding_message_size(broker.config.grpc_max_inbound_message_size);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let cfg = &broker.config;
+    let names = crate::tls::default_names(&cfg.broker_ip1);
+    let tls = crate::tls::server_config(cfg.grpc_tls_cert_path.as_deref(), cfg.grpc_tls_key_path.as_deref(), names).map_err(std::io::Error::other)?;
+    let incoming = ReceiverStream::new(crate::tls::accept(listener, tls, MAX_PENDING_HANDSHAKES));
     let (shutdown, stop) = oneshot::channel::<()>();
     let router = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(60)))

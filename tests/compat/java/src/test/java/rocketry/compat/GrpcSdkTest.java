@@ -51,6 +51,7 @@ class GrpcSdkTest {
     static String namesrv;
     static String brokerAddr;
     static ClientConfiguration config;
+    static ClientConfiguration tlsConfig;
     static DefaultMQAdminExt admin;
 
     @BeforeAll
@@ -63,6 +64,11 @@ class GrpcSdkTest {
         config = ClientConfiguration.newBuilder()
             .setEndpoints(Rocketry.LOOPBACK + ":" + grpcPort)
             .enableSsl(false)
+            .setRequestTimeout(Duration.ofSeconds(5))
+            .build();
+        // The SDK's default: TLS, trusting any certificate (the broker's is self-signed).
+        tlsConfig = ClientConfiguration.newBuilder()
+            .setEndpoints(Rocketry.LOOPBACK + ":" + grpcPort)
             .setRequestTimeout(Duration.ofSeconds(5))
             .build();
     }
@@ -186,6 +192,27 @@ class GrpcSdkTest {
         consumer.changeInvisibleDuration(second.get(0), Duration.ofSeconds(2));
         consumer.ack(second.get(0));
         assertEquals(0, receive(consumer, 1, 8_000, false).size());
+    }
+
+    @Test
+    void tlsOnTheSamePort() throws Exception {
+        String topic = topic("GrpcTls", null);
+        String group = group("GrpcTlsGroup", false);
+        SimpleConsumer consumer = PROVIDER.newSimpleConsumerBuilder()
+            .setClientConfiguration(tlsConfig)
+            .setConsumerGroup(group)
+            .setAwaitDuration(Duration.ofSeconds(5))
+            .setSubscriptionExpressions(Map.of(topic, FilterExpression.SUB_ALL))
+            .build();
+        H.track(consumer);
+        assertEquals(0, consumer.receive(16, Duration.ofSeconds(30)).size());
+        Producer producer = PROVIDER.newProducerBuilder().setClientConfiguration(tlsConfig).setTopics(topic).build();
+        H.track(producer);
+        SendReceipt r = producer.send(message(topic, "T", "over-tls"));
+        List<MessageView> got = receive(consumer, 1, 15_000, true);
+        assertEquals(1, got.size());
+        assertEquals(r.getMessageId(), got.get(0).getMessageId());
+        assertEquals("over-tls", body(got.get(0)));
     }
 
     @Test

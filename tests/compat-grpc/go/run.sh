@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the RocketMQ 5.x gRPC compatibility suite (official Go SDK v5) against a rocketry binary.
+# Usage: tests/compat-grpc/go/run.sh /path/to/rocketry
+set -euo pipefail
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+    echo "usage: $0 /path/to/rocketry" >&2
+    exit 2
+fi
+bin=$1
+if [ ! -x "$bin" ] || [ -d "$bin" ]; then
+    echo "$0: $bin is not an executable file" >&2
+    exit 2
+fi
+ROCKETRY_BIN=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+export ROCKETRY_BIN
+cd "$(dirname "$0")"
+# go downloads the modules (go.sum pins them) from the Go module proxy itself.
+exec go test -count=1 -timeout 5m -v ./...
