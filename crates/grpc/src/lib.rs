@@ -9,12 +9,14 @@
 //! | `session` | clients' settings, their Telemetry streams as the broker's `ClientConn` |
 //! | `convert` | v2 messages to stored properties and back, with the proxy's validation |
 //! | `handle` | receipt handles |
+//! | `renew` | push consumers' messages kept invisible while they work on them |
 //! | `status` | broker errors as v2 `Code`s |
 //! | `server` | the listener |
 //! | `tls` | TLS and plaintext on one port |
 
 pub mod convert;
 pub mod handle;
+pub mod renew;
 pub mod server;
 pub mod service;
 pub mod session;
@@ -22,6 +24,9 @@ pub mod status;
 pub mod tls;
 
 pub use server::{start, GrpcServer};
+
+#[cfg(test)]
+mod tests;
 
 /// The messages and service generated from `proto/messaging.proto`.
 pub mod pb {

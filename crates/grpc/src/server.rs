@@ -23,12 +23,14 @@ pub struct GrpcServer {
     pub local_addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    renewer: JoinHandle<()>,
 }
 
 impl GrpcServer {
     /// Stops accepting, lets calls in progress end for a moment, then drops the rest.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(());
+        self.renewer.abort();
         let mut task = self.task;
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
             task.abort();
@@ -40,7 +42,9 @@ impl GrpcServer {
 pub async fn start(broker: Arc<Broker>) -> std::io::Result<GrpcServer> {
     let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], broker.config.grpc_server_port))).await?;
     let local_addr = listener.local_addr()?;
-    let service = MessagingServiceServer::new(Service::new(broker.clone(), local_addr.port()))
+    let service = Service::new(broker.clone(), local_addr.port());
+    let renewer = tokio::spawn(crate::renew::run(broker.clone(), service.renewals().clone()));
+    let service = MessagingServiceServer::new(service)
         .max_decoding_message_size(broker.config.grpc_max_inbound_message_size)
         .max_encoding_message_size(broker.config.grpc_max_inbound_message_size);
     let cfg = &broker.config;
@@ -62,5 +66,5 @@ pub async fn start(broker: Arc<Broker>) -> std::io::Result<GrpcServer> {
             tracing::error!(error = %e, "the gRPC server stopped");
         }
     });
-    Ok(GrpcServer { local_addr, shutdown, task })
+    Ok(GrpcServer { local_addr, shutdown, task, renewer })
 }

@@ -30,6 +30,7 @@ use crate::convert::{self, duration_ms, resource};
 use crate::handle::Handle;
 use crate::pb::messaging_service_server::MessagingService;
 use crate::pb::{self, Code, Status};
+use crate::renew::Renewals;
 use crate::session::{self, GrpcConn, Session, Sessions};
 use crate::status::{from_broker, ok, overall, status};
 
@@ -53,6 +54,7 @@ const INIT_MODE_MAX: i32 = 1;
 pub struct Service {
     broker: Arc<Broker>,
     sessions: Arc<Sessions>,
+    renewals: Arc<Renewals>,
     /// The gRPC port, for routes when a client does not say how it reached us.
     port: u16,
     next_queue: AtomicUsize,
@@ -60,11 +62,25 @@ pub struct Service {
 
 impl Service {
     pub fn new(broker: Arc<Broker>, port: u16) -> Service {
-        Service { broker, sessions: Arc::new(Sessions::default()), port, next_queue: AtomicUsize::new(0) }
+        Service { broker, sessions: Arc::new(Sessions::default()), renewals: Arc::new(Renewals::default()), port, next_queue: AtomicUsize::new(0) }
     }
 
     pub fn sessions(&self) -> &Arc<Sessions> {
         &self.sessions
+    }
+
+    /// Push consumers' messages being kept invisible; `renew::run` renews them.
+    pub fn renewals(&self) -> &Arc<Renewals> {
+        &self.renewals
+    }
+
+    /// The handle to act on: the renewed one if the broker renews this message for the
+    /// client (it no longer does once the client acts), else the client's.
+    async fn current_handle(&self, client: &str, group: &str, message_id: &str, text: &str) -> Result<Handle, Status> {
+        match self.renewals.take(client, group, message_id).await {
+            Some(h) => Ok(h),
+            None => self.live_handle(text),
+        }
     }
 }
 
@@ -275,8 +291,8 @@ impl Service {
         })
     }
 
-    async fn ack_one(&self, group: &str, topic: &str, e: &pb::AckMessageEntry) -> pb::AckMessageResultEntry {
-        let s = match self.live_handle(&e.receipt_handle) {
+    async fn ack_one(&self, client: &str, group: &str, topic: &str, e: &pb::AckMessageEntry) -> pb::AckMessageResultEntry {
+        let s = match self.current_handle(client, group, &e.message_id, &e.receipt_handle).await {
             Err(s) => s,
             Ok(h) => match self.broker.ack(&AckMessageRequestHeader::for_handle(group, topic, &h.info, None)).await {
                 Ok(()) => ok(),
@@ -301,7 +317,13 @@ impl Service {
 
 /// Pops for a receive and writes its frames: a status, the messages, the delivery time.
 /// What cannot be written (the client went away) is made visible again soon.
-async fn receive(broker: Arc<Broker>, h: PopMessageRequestHeader, tx: mpsc::Sender<Result<pb::ReceiveMessageResponse, tonic::Status>>) {
+/// With `renew`, the messages are kept invisible for the client until it acts on them.
+async fn receive(
+    broker: Arc<Broker>,
+    h: PopMessageRequestHeader,
+    renew: Option<(Arc<Renewals>, String)>,
+    tx: mpsc::Sender<Result<pb::ReceiveMessageResponse, tonic::Status>>,
+) {
     let popped = match broker.pop(&h).await {
         Ok(PopStart::Now(p)) => Ok(p),
         Ok(PopStart::Park(parking)) => {
@@ -344,9 +366,13 @@ async fn receive(broker: Arc<Broker>, h: PopMessageRequestHeader, tx: mpsc::Send
         let handle = Handle { info, commit_log_offset: Some(r.physical_offset) };
         if sent {
             let m = convert::outgoing(r, &h.topic, Some(handle.encode()), r.reconsume_times.saturating_add(1), MAX_INFLATED_BODY);
+            let message_id = m.system_properties.as_ref().map(|s| s.message_id.clone()).unwrap_or_default();
             let frame = pb::ReceiveMessageResponse { content: Some(pb::receive_message_response::Content::Message(m)) };
             sent = tx.send(Ok(frame)).await.is_ok();
             if sent {
+                if let Some((renewals, client)) = &renew {
+                    renewals.insert(client, &h.consumer_group, &h.topic, &message_id, handle, broker.clock.now_ms());
+                }
                 continue;
             }
         }
@@ -454,9 +480,10 @@ impl MessagingService for Service {
     type ReceiveMessageStream = ReceiveStream;
 
     async fn receive_message(&self, req: Request<pb::ReceiveMessageRequest>) -> Result<Response<ReceiveStream>, tonic::Status> {
-        if let Err(s) = client_id(&req) {
-            return receive_failed(s);
-        }
+        let client = match client_id(&req) {
+            Ok(id) => id,
+            Err(s) => return receive_failed(s),
+        };
         let deadline = deadline_ms(&req);
         let h = match self.pop_request(req.get_ref(), deadline) {
             Ok(h) => h,
@@ -464,25 +491,28 @@ impl MessagingService for Service {
         };
         // Small: a client that does not read holds one pop's messages at most.
         let (tx, rx) = mpsc::channel(2);
-        tokio::spawn(receive(self.broker.clone(), h, tx));
+        let renew = req.get_ref().auto_renew.then(|| (self.renewals.clone(), client));
+        tokio::spawn(receive(self.broker.clone(), h, renew, tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn ack_message(&self, req: Request<pb::AckMessageRequest>) -> Result<Response<pb::AckMessageResponse>, tonic::Status> {
         let r = req.get_ref();
-        let checked = client_id(&req).and_then(|_| {
+        let checked = client_id(&req).and_then(|id| {
             check_group(name(&r.group))?;
-            check_topic(name(&r.topic))
+            check_topic(name(&r.topic))?;
+            Ok(id)
         });
-        if let Err(s) = checked {
-            return answer!(AckMessageResponse { status: Some(s), entries: vec![] });
-        }
+        let client = match checked {
+            Ok(id) => id,
+            Err(s) => return answer!(AckMessageResponse { status: Some(s), entries: vec![] }),
+        };
         if r.entries.is_empty() {
             return answer!(AckMessageResponse { status: Some(status(Code::BadRequest, "no entry to acknowledge")), entries: vec![] });
         }
         let mut entries = Vec::with_capacity(r.entries.len());
         for e in &r.entries {
-            entries.push(self.ack_one(name(&r.group), name(&r.topic), e).await);
+            entries.push(self.ack_one(&client, name(&r.group), name(&r.topic), e).await);
         }
         let s = overall(entries.iter().filter_map(|e| e.status.as_ref()));
         answer!(AckMessageResponse { status: Some(s), entries: entries })
@@ -494,11 +524,11 @@ impl MessagingService for Service {
     ) -> Result<Response<pb::ForwardMessageToDeadLetterQueueResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            client_id(&req)?;
+            let client = client_id(&req)?;
             let group = name(&r.group);
             check_group(group)?;
             check_topic(name(&r.topic))?;
-            let h = self.live_handle(&r.receipt_handle)?;
+            let h = self.current_handle(&client, group, &r.message_id, &r.receipt_handle).await?;
             let Some(phys_offset) = h.commit_log_offset else {
                 return Err(status(Code::InvalidReceiptHandle, "receipt handle has no CommitLog offset"));
             };
@@ -533,7 +563,13 @@ impl MessagingService for Service {
         let (language, peer) = (language(&req), peer(&req));
         let (tx, rx) = mpsc::channel(16);
         let conn = GrpcConn::new(peer, tx);
-        tokio::spawn(telemetry(self.broker.clone(), self.sessions.clone(), id, language, conn, req.into_inner()));
+        let sessions = self.sessions.clone();
+        let ended = (self.broker.clone(), self.renewals.clone(), id.clone());
+        tokio::spawn(async move {
+            telemetry(ended.0.clone(), sessions, id, language, conn, req.into_inner()).await;
+            // Its messages are no one's now: visible again soon.
+            ended.1.release_client(&ended.0, &ended.2).await;
+        });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
@@ -545,9 +581,16 @@ impl MessagingService for Service {
             let session = self.session(&id)?;
             self.unregister(&session);
             self.sessions.remove(&id, session.conn.id());
-            Ok(ok())
+            Ok(id)
         });
-        answer!(NotifyClientTerminationResponse { status: Some(s.unwrap_or_else(|s| s)) })
+        let s = match s {
+            Ok(id) => {
+                self.renewals.release_client(&self.broker, &id).await;
+                ok()
+            }
+            Err(s) => s,
+        };
+        answer!(NotifyClientTerminationResponse { status: Some(s) })
     }
 
     async fn change_invisible_duration(
@@ -556,7 +599,7 @@ impl MessagingService for Service {
     ) -> Result<Response<pb::ChangeInvisibleDurationResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            client_id(&req)?;
+            let client = client_id(&req)?;
             let (group, topic) = (name(&r.group), name(&r.topic));
             check_group(group)?;
             check_topic(topic)?;
@@ -564,7 +607,7 @@ impl MessagingService for Service {
             if !(0..=MAX_INVISIBLE_MS).contains(&ms) {
                 return Err(status(Code::IllegalInvisibleTime, format!("invisible duration must be in [0, {MAX_INVISIBLE_MS}] ms, was {ms}")));
             }
-            let h = self.live_handle(&r.receipt_handle)?;
+            let h = self.current_handle(&client, group, &r.message_id, &r.receipt_handle).await?;
             // The broker's shortest invisible time is 1 ms.
             let change = AckMessageRequestHeader::for_handle(group, topic, &h.info, Some(ms.max(1)));
             match self.broker.change_invisible_time(&change).await {

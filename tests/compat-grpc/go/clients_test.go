@@ -27,7 +27,7 @@ func startProducer(t *testing.T, b *broker, topics ...string) rmq.Producer {
 	if err := within(t, clientStartTimeout, "Producer.Start", p.Start); err != nil {
 		t.Fatalf("Producer.Start (topics %v): %v", topics, err)
 	}
-	stopQuietly(t, "producer", p.GracefulStop)
+	stopQuietly(t, "producer", p.GracefulStop, 5*time.Second)
 	return p
 }
 
@@ -43,7 +43,7 @@ func startSimpleConsumer(t *testing.T, b *broker, group string, subs map[string]
 	if err := within(t, clientStartTimeout, "SimpleConsumer.Start", c.Start); err != nil {
 		t.Fatalf("SimpleConsumer.Start (group %s): %v", group, err)
 	}
-	stopQuietly(t, "simple consumer", c.GracefulStop)
+	stopQuietly(t, "simple consumer", c.GracefulStop, 5*time.Second)
 	return c
 }
 

@@ -293,7 +293,7 @@ func startPushConsumer(t *testing.T, b *broker, group, topic string, pc *pushCol
 	if err := within(t, clientStartTimeout, "PushConsumer.Start", c.Start); err != nil {
 		t.Fatalf("PushConsumer.Start (group %s): %v", group, err)
 	}
-	stopQuietly(t, "push consumer", c.GracefulStop)
+	stopQuietly(t, "push consumer", c.GracefulStop, time.Second)
 	return c
 }
 
@@ -383,7 +383,13 @@ func TestFifoPushConsumer(t *testing.T) {
 	want := fifoSend(t, p, topic, groups, perGroup)
 
 	pc := newCollector()
+	logFrom := fileSize(sdkLog)
 	startPushConsumer(t, b, group, topic, pc)
+	// The SDK picks its FIFO consume service from the server's Settings.subscription.fifo,
+	// and says so in its log.
+	if !sdkLogSince(logFrom, "Create FIFO consume service, consumerGroup="+group) {
+		t.Errorf("the push consumer of orderly group %s did not switch to FIFO consumption (server Settings.subscription.fifo not true?)", group)
+	}
 	all := pc.waitFor(len(groups)*perGroup, 20*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	all = pc.snapshot()
@@ -402,10 +408,13 @@ func TestFifoPushConsumer(t *testing.T) {
 }
 
 // TestMissingTopic: a topic that does not exist is TOPIC_NOT_FOUND, and is not created: a
-// producer declaring it fails to start, a started producer fails to send to it.
+// producer declaring it fails to start, a started producer (of another topic) fails to send
+// to it.
 func TestMissingTopic(t *testing.T) {
 	b := setup(t)
 	missing := uniq("GoNoSuchTopic")
+	existing := uniq("GoExisting")
+	b.createTopic(existing, false)
 
 	t.Run("start", func(t *testing.T) {
 		p, err := rmq.NewProducer(b.config(""), rmq.WithTopics(missing))
@@ -414,7 +423,7 @@ func TestMissingTopic(t *testing.T) {
 		}
 		err = within(t, clientStartTimeout, "Producer.Start", p.Start)
 		if err == nil {
-			stopQuietly(t, "producer", p.GracefulStop)
+			stopQuietly(t, "producer", p.GracefulStop, 5*time.Second)
 			t.Fatalf("Producer.Start with missing topic %s succeeded, want TOPIC_NOT_FOUND", missing)
 		}
 		if !strings.Contains(err.Error(), "TOPIC_NOT_FOUND") {
@@ -424,16 +433,11 @@ func TestMissingTopic(t *testing.T) {
 	})
 
 	t.Run("send", func(t *testing.T) {
-		p, err := rmq.NewProducer(b.config(""))
-		if err != nil {
-			t.Fatalf("NewProducer: %v", err)
-		}
-		if err := within(t, clientStartTimeout, "Producer.Start", p.Start); err != nil {
-			t.Fatalf("Producer.Start without topics: %v", err)
-		}
-		stopQuietly(t, "producer", p.GracefulStop)
+		// The Go SDK only opens its Telemetry stream (and so only finishes Start) once it
+		// knows a route: a producer with no topic never starts. So declare an existing one.
+		p := startProducer(t, b, existing)
 		var receipts []*rmq.SendReceipt
-		err = within(t, 15*time.Second, "Producer.Send", func() error {
+		err := within(t, 15*time.Second, "Producer.Send", func() error {
 			var err error
 			receipts, err = p.Send(context.Background(), &rmq.Message{Topic: missing, Body: []byte("nowhere")})
 			return err
@@ -457,7 +461,7 @@ func TestMissingTopic(t *testing.T) {
 			t.Fatalf("NewProducer: %v", err)
 		}
 		if err := within(t, clientStartTimeout, "Producer.Start", p.Start); err == nil {
-			stopQuietly(t, "producer", p.GracefulStop)
+			stopQuietly(t, "producer", p.GracefulStop, 5*time.Second)
 			t.Fatalf("topic %s exists after the failed start and send (auto-created?)", missing)
 		}
 	})

@@ -323,9 +323,10 @@ func within(t *testing.T, d time.Duration, what string, f func() error) error {
 	}
 }
 
-// stopQuietly stops a client when the test ends, waiting a few seconds at most (a push
-// consumer's GracefulStop waits for its in-flight long polls).
-func stopQuietly(t *testing.T, what string, stop func() error) {
+// stopQuietly stops a client when the test ends, waiting for it no longer than wait (a push
+// consumer's GracefulStop waits for its in-flight long polls, up to the 20 s the broker's
+// settings give; the broker's end, which follows, cuts them short).
+func stopQuietly(t *testing.T, what string, stop func() error, wait time.Duration) {
 	t.Cleanup(func() {
 		ch := make(chan error, 1)
 		go func() { ch <- stop() }()
@@ -334,8 +335,8 @@ func stopQuietly(t *testing.T, what string, stop func() error) {
 			if err != nil {
 				t.Logf("%s GracefulStop: %v", what, err)
 			}
-		case <-time.After(5 * time.Second):
-			t.Logf("%s GracefulStop still running after 5 s; leaving it", what)
+		case <-time.After(wait):
+			t.Logf("%s GracefulStop still running after %v; leaving it", what, wait)
 		}
 	})
 }
@@ -382,4 +383,13 @@ func setup(t *testing.T) *broker {
 	b := startBroker(t)
 	dumpSDKLogOnFailure(t)
 	return b
+}
+
+// sdkLogSince tells whether the SDK logged a line containing what after byte offset from.
+func sdkLogSince(from int64, what string) bool {
+	data, err := os.ReadFile(sdkLog)
+	if err != nil || int64(len(data)) < from {
+		return false
+	}
+	return bytes.Contains(data[from:], []byte(what))
 }

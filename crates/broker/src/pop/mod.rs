@@ -283,7 +283,7 @@ impl Broker {
 impl Broker {
     /// One round of the reviver: gives back up to a batch of due messages (a failed one is
     /// due again in a second) and moves the replay point on. Returns how many were due.
-    pub(crate) async fn revive_due(self: &Arc<Self>) -> usize {
+    pub async fn revive_due(self: &Arc<Self>) -> usize {
         let now = self.clock.now_ms();
         let due = self.pop.table().take_due(now, REVIVE_BATCH);
         let mut failed = Vec::new();

@@ -64,11 +64,11 @@ test('FIFO: messages of each message group are received in send order', { timeou
   };
 
   // While a batch is not acked, no later message of its message groups may be handed out.
-  const first = await within(15000, 'receive', consumer.receive(32, 15000));
+  const first = await within(15000, 'receive', consumer.receive(2, 15000));
   assert.ok(first.length > 0, 'the first receive after sending gets messages');
   first.forEach(check);
   const held = new Set(first.map(m => m.messageGroup));
-  const second = await within(15000, 'receive while the first batch is not acked', consumer.receive(32, 15000));
+  const second = await within(15000, 'receive while the first batch is not acked', consumer.receive(4, 15000));
   for (const m of second) {
     assert.ok(!held.has(m.messageGroup), `${m.body} handed out while earlier messages of ${m.messageGroup} were not acked (first batch: ${first.map(x => String(x.body))})`);
   }
@@ -77,7 +77,7 @@ test('FIFO: messages of each message group are received in send order', { timeou
 
   const deadline = Date.now() + 30000;
   while (seen.length < idOf.size && Date.now() < deadline) {
-    const batch = await within(15000, 'receive', consumer.receive(32, 15000));
+    const batch = await within(15000, 'receive', consumer.receive(4, 15000));
     batch.forEach(check);
     for (const m of batch) await within(10000, `ack ${m.body}`, consumer.ack(m));
   }

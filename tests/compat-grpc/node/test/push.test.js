@@ -1,0 +1,87 @@
+'use strict';
+// PushConsumer: assignments, auto-renewed receives, the listener gets every message once,
+// with tag, keys and properties; its acks take effect.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { Producer, SimpleConsumer, PushConsumer, ConsumeResult } = require('rocketmq-client-nodejs');
+const { Broker, Ctx, explained, unique, started, within, sleep } = require('./harness');
+
+const ctx = new Ctx();
+test.before(async () => { ctx.broker = await Broker.start(); });
+test.after(async () => { await ctx.close(); });
+
+test('PushConsumer consumes every message once and acks', { timeout: 70000 }, () => explained(ctx, async () => {
+  const broker = ctx.broker;
+  const topic = unique('NodePush');
+  const group = unique('NodePushGroup');
+  await broker.createTopic(topic);
+  await broker.createGroup(group);
+
+  // A new POP group starts at the end of each queue: one receive of the group sets its
+  // offsets before anything is sent.
+  const primer = new SimpleConsumer({
+    endpoints: broker.endpoint, namespace: '', consumerGroup: group,
+    subscriptions: new Map([ [ topic, '*' ] ]), awaitDuration: 5000, logger: ctx.log('primer'),
+  });
+  await started(primer, 'SimpleConsumer (primer)');
+  assert.equal((await within(15000, 'primer receive', primer.receive(32, 15000))).length, 0);
+  await ctx.shutdown(primer);
+
+  const consumed = [];
+  let wake;
+  const allConsumed = new Promise(resolve => { wake = resolve; });
+  const push = ctx.track(new PushConsumer({
+    endpoints: broker.endpoint,
+    namespace: '',
+    consumerGroup: group,
+    subscriptions: new Map([ [ topic, 'TagP' ] ]),
+    logger: ctx.log('push-consumer'),
+    messageListener: {
+      async consume(m) {
+        consumed.push(m);
+        if (new Set(consumed.map(x => x.messageId)).size >= 8) wake();
+        return ConsumeResult.SUCCESS;
+      },
+    },
+  }));
+  await started(push, 'PushConsumer');
+
+  const producer = ctx.track(new Producer({ endpoints: broker.endpoint, namespace: '', topic, logger: ctx.log('producer') }));
+  await started(producer, 'Producer');
+  const sent = new Map();
+  for (let i = 0; i < 8; i++) {
+    const r = await within(10000, `send #${i}`, producer.send({
+      topic, tag: 'TagP', keys: [ `push-${i}` ], properties: new Map([ [ 'n', String(i) ] ]), body: Buffer.from(`push-${i}`),
+    }));
+    sent.set(r.messageId, i);
+  }
+  // A message the filter keeps from the listener.
+  await within(10000, 'send TagQ', producer.send({ topic, tag: 'TagQ', body: Buffer.from('filtered out') }));
+
+  await within(25000, `the listener gets all 8 messages (got ${consumed.length} so far)`, allConsumed);
+  await sleep(1500); // room for a duplicate or the filtered message to show up
+  const ids = consumed.map(m => m.messageId);
+  assert.equal(ids.length, 8, `each message once: ${consumed.map(m => `${m.body}#${m.deliveryAttempt}`)}`);
+  assert.deepEqual(new Set(ids), new Set(sent.keys()));
+  for (const m of consumed) {
+    const i = sent.get(m.messageId);
+    assert.equal(m.body.toString(), `push-${i}`);
+    assert.equal(m.tag, 'TagP');
+    assert.deepEqual(m.keys, [ `push-${i}` ]);
+    assert.deepEqual(Object.fromEntries(m.properties), { n: String(i) });
+    assert.equal(m.deliveryAttempt, 1);
+    assert.equal(m.corrupted, undefined, 'body digest matches');
+  }
+  await ctx.shutdown(push, 5000);
+
+  // The acks took effect: the group has nothing to hand out (unacked messages would be
+  // handed back at once when the push consumer goes away, or after their invisible time).
+  const checker = ctx.track(new SimpleConsumer({
+    endpoints: broker.endpoint, namespace: '', consumerGroup: group,
+    subscriptions: new Map([ [ topic, 'TagP' ] ]), awaitDuration: 5000, logger: ctx.log('checker'),
+  }));
+  await started(checker, 'SimpleConsumer (checker)');
+  const left = await within(15000, 'receive after push', checker.receive(32, 15000));
+  assert.deepEqual(left.map(m => `${m.body}#${m.deliveryAttempt}`), [], 'nothing left for the group');
+}));
