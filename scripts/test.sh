@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust workspace (and a check with the oldest Rust
 # the workspace declares), then the compatibility suites that drive the rocketry binary with
-# the official Java (Maven Central) and Go clients.
+# the official Java (Maven Central) and Go clients, and the 5.x gRPC SDKs (Java, Go, Python,
+# Node.js) from their registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,10 @@ fi
 echo "== fuzz smoke (every target in fuzz/, briefly)"
 bash scripts/fuzz-smoke.sh
 
-echo "== compatibility suites (official Java and Go clients)"
+echo "== compatibility suites (official Java and Go clients; the Java 5.x gRPC SDK)"
 bash tests/compat/run.sh "$PWD/target/debug/rocketry"
+
+echo "== gRPC SDK suites (official Go, Python and Node.js 5.x SDKs)"
+bash tests/compat-grpc/run.sh "$PWD/target/debug/rocketry"
 
 echo "== all tests passed"

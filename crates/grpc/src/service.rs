@@ -42,6 +42,8 @@ const MAX_INVISIBLE_MS: i64 = 12 * 3600 * 1000;
 /// The range of a receive's long-polling time.
 const MIN_POLLING_MS: i64 = 5_000;
 const MAX_POLLING_MS: i64 = session::LONG_POLLING_TIMEOUT_MS;
+/// A client's request timeout when its settings do not say (the SDKs' default).
+const DEFAULT_REQUEST_TIMEOUT_MS: i64 = 3_000;
 /// Kept from a receive's deadline for the answer to travel back.
 const DEADLINE_MARGIN_MS: i64 = 500;
 /// A nacked message (its frame could not be written) is visible again after this.
@@ -245,7 +247,29 @@ impl Service {
     }
 
     /// Checks a receive and makes its pop request.
-    fn pop_request(&self, r: &pb::ReceiveMessageRequest, deadline: Option<i64>) -> Result<PopMessageRequestHeader, Status> {
+    /// How long a receive may wait: what it asks, else the await time the client's settings
+    /// gave, else its deadline less half its request timeout (the Java proxy's rule); within
+    /// 5..20 s and the deadline.
+    fn polling_ms(&self, r: &pb::ReceiveMessageRequest, client: &str, deadline: Option<i64>) -> Result<i64, Status> {
+        let settings = self.sessions.get(client).map(|s| s.settings);
+        let from_settings = settings.as_ref().and_then(|s| match &s.pub_sub {
+            Some(pb::settings::PubSub::Subscription(sub)) => sub.long_polling_timeout.as_ref().map(duration_ms),
+            _ => None,
+        });
+        let request_timeout = settings.as_ref().and_then(|s| s.request_timeout.as_ref()).map_or(DEFAULT_REQUEST_TIMEOUT_MS, duration_ms);
+        let asked =
+            r.long_polling_timeout.as_ref().map(duration_ms).or(from_settings).or_else(|| deadline.map(|d| d - request_timeout / 2)).unwrap_or(MAX_POLLING_MS);
+        let mut poll = asked.clamp(MIN_POLLING_MS, MAX_POLLING_MS);
+        if let Some(left) = deadline {
+            if left < MIN_POLLING_MS {
+                return Err(status(Code::IllegalPollingTime, format!("the call's deadline ({left} ms) leaves less than {MIN_POLLING_MS} ms to poll")));
+            }
+            poll = poll.min(left - DEADLINE_MARGIN_MS);
+        }
+        Ok(poll)
+    }
+
+    fn pop_request(&self, r: &pb::ReceiveMessageRequest, client: &str, deadline: Option<i64>) -> Result<PopMessageRequestHeader, Status> {
         let group = name(&r.group);
         check_group(group)?;
         let topic = name(&r.message_queue.as_ref().and_then(|q| q.topic.clone())).to_string();
@@ -262,13 +286,7 @@ impl Service {
             }
             ms
         };
-        let mut poll = r.long_polling_timeout.as_ref().map_or(MAX_POLLING_MS, duration_ms).clamp(MIN_POLLING_MS, MAX_POLLING_MS);
-        if let Some(left) = deadline {
-            if left < MIN_POLLING_MS {
-                return Err(status(Code::IllegalPollingTime, format!("the call's deadline ({left} ms) leaves less than {MIN_POLLING_MS} ms to poll")));
-            }
-            poll = poll.min(left - DEADLINE_MARGIN_MS);
-        }
+        let poll = self.polling_ms(r, client, deadline)?;
         let (exp_type, exp) = match &r.filter_expression {
             Some(f) if f.r#type == pb::FilterType::Sql as i32 => ("SQL92", f.expression.clone()),
             Some(f) if !f.expression.trim().is_empty() => ("TAG", f.expression.clone()),
@@ -485,7 +503,7 @@ impl MessagingService for Service {
             Err(s) => return receive_failed(s),
         };
         let deadline = deadline_ms(&req);
-        let h = match self.pop_request(req.get_ref(), deadline) {
+        let h = match self.pop_request(req.get_ref(), &client, deadline) {
             Ok(h) => h,
             Err(s) => return receive_failed(s),
         };

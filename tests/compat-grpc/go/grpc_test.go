@@ -197,6 +197,18 @@ func checkFifo(t *testing.T, want map[string][]string, got map[string][]*rmq.Mes
 	}
 }
 
+func fifoSummary(mvs []*rmq.MessageView) string {
+	var parts []string
+	for _, mv := range mvs {
+		g := "<nil>"
+		if mg := mv.GetMessageGroup(); mg != nil {
+			g = *mg
+		}
+		parts = append(parts, g+"#"+mv.GetProperties()["seq"])
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
 // TestFifoSimpleConsumer: on a FIFO topic with an orderly group, a simple consumer gets each
 // message group's messages in send order, with the message group set.
 func TestFifoSimpleConsumer(t *testing.T) {
@@ -215,17 +227,54 @@ func TestFifoSimpleConsumer(t *testing.T) {
 
 	got := map[string][]*rmq.MessageView{}
 	total := 0
-	end := time.Now().Add(30 * time.Second)
-	for total < len(groups)*perGroup && time.Now().Before(end) {
-		for _, mv := range receive(t, c, 32) {
+	take := func(mvs []*rmq.MessageView) {
+		for _, mv := range mvs {
 			g := mv.GetMessageGroup()
 			if g == nil {
 				t.Fatalf("FIFO message without message group: %s", describe(mv))
 			}
 			got[*g] = append(got[*g], mv)
 			total++
+		}
+	}
+	ackAll := func(mvs []*rmq.MessageView) {
+		for _, mv := range mvs {
 			ack(t, c, mv)
 		}
+	}
+
+	// While a message group has a message in flight (received, not acked), none of its later
+	// messages may be delivered: receive 2, then receive again without acking.
+	var first []*rmq.MessageView
+	for deadline := time.Now().Add(10 * time.Second); len(first) == 0 && time.Now().Before(deadline); {
+		first = receive(t, c, 2)
+	}
+	if len(first) == 0 || len(first) > 2 {
+		t.Fatalf("receive of at most 2 FIFO messages got %d", len(first))
+	}
+	held := map[string]bool{}
+	for _, mv := range first {
+		if g := mv.GetMessageGroup(); g != nil {
+			held[*g] = true
+		}
+	}
+	take(first)
+	second := receive(t, c, 32)
+	for _, mv := range second {
+		if g := mv.GetMessageGroup(); g != nil && held[*g] {
+			t.Errorf("FIFO: %s delivered while an earlier message of its group was in flight (not acked)", describe(mv))
+		}
+	}
+	take(second)
+	t.Logf("FIFO: first receive (max 2) got %s; second, unacked, got %s", fifoSummary(first), fifoSummary(second))
+	ackAll(first)
+	ackAll(second)
+
+	end := time.Now().Add(30 * time.Second)
+	for total < len(groups)*perGroup && time.Now().Before(end) {
+		mvs := receive(t, c, 32)
+		take(mvs)
+		ackAll(mvs)
 	}
 	if total != len(groups)*perGroup {
 		t.Errorf("received %d of %d messages within 30 s", total, len(groups)*perGroup)

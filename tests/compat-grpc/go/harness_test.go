@@ -48,8 +48,9 @@ func TestMain(m *testing.M) {
 	}
 	rmq.ResetLogger()
 	sdkLog = filepath.Join(logDir, "rocketmq_client_go.log")
-	// The broker serves plaintext only (no TLS yet).
-	rmq.EnableSsl = false
+	// Plaintext by default; COMPAT_GRPC_TLS=1 keeps the SDK's default, TLS (the broker
+	// serves both on its gRPC port; the SDK trusts any certificate).
+	rmq.EnableSsl = os.Getenv("COMPAT_GRPC_TLS") == "1"
 
 	code := m.Run()
 	if code == 0 && os.Getenv("KEEP_SDK_LOG") == "" {

@@ -167,6 +167,8 @@ _work_key = pytest.StashKey[str]()
 def work_dir(pytestconfig):
     root = os.path.join(HERE, ".work")
     os.makedirs(root, exist_ok=True)
+    for old in sorted(d for d in os.listdir(root) if d.startswith("run-"))[:-4]:
+        shutil.rmtree(os.path.join(root, old), ignore_errors=True)  # keeps the last 4 kept runs
     work = tempfile.mkdtemp(prefix=time.strftime("run-%Y%m%d-%H%M%S-"), dir=root)
     pytestconfig.stash[_work_key] = work
     # The SDK logs to ~/logs/rocketmq_python/ at INFO; also send it, at DEBUG, to this run's dir.

@@ -52,8 +52,13 @@ def message(topic, body, tag=None, key=None, props=None, group=None):
 def prime_group(consumer):
     """A new POP group starts at the end of each queue: one (empty) receive before producing
     pins its offsets, so the messages sent afterwards are all delivered."""
+    t0 = time.monotonic()
     got = consumer.receive(32, INVISIBLE_S)
+    took = time.monotonic() - t0
     assert got == [], f"a receive on a topic nothing was sent to returned {len(got)} messages"
+    # Long polling: an empty receive is held for the whole await (and answered before the deadline).
+    assert AWAIT_S - 0.5 <= took < AWAIT_S + REQUEST_TIMEOUT_S, \
+        f"an empty receive with a {AWAIT_S} s await took {took:.2f} s"
 
 
 def receive_until(consumer, want, deadline_s=20, ack=True, on_message=None):

@@ -17,13 +17,24 @@ const TAIL_LINES = 60;
 
 // A file's tests must never hang the suite: if anything keeps the process alive this long
 // after the file started, it ends with a failure.
-const WATCHDOG_MS = Number(process.env.COMPAT_WATCHDOG_MS || 110000);
+const WATCHDOG_MS = Number(process.env.COMPAT_WATCHDOG_MS || 150000);
 const watchdog = setTimeout(() => {
   process.stderr.write(`compat-grpc-node: watchdog fired after ${WATCHDOG_MS} ms; exiting\n`);
   for (const b of Broker.running) b.kill();
   process.exit(1);
 }, WATCHDOG_MS);
 watchdog.unref();
+
+// Whatever ends this process (the runner's --test-force-exit, a signal) ends its brokers too.
+process.on('exit', () => {
+  for (const b of Broker.running) b.kill();
+});
+for (const sig of [ 'SIGINT', 'SIGTERM' ]) {
+  process.once(sig, () => {
+    for (const b of Broker.running) b.kill();
+    process.exit(1);
+  });
+}
 
 function rocketryBin() {
   const bin = process.env.ROCKETRY_BIN;
@@ -164,6 +175,7 @@ class Broker {
   kill() {
     if (this.proc && !this.exited) this.proc.kill('SIGKILL');
     Broker.running.delete(this);
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   async stop() {

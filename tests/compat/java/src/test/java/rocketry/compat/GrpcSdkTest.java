@@ -84,12 +84,40 @@ class GrpcSdkTest {
     }
 
     static String group(String prefix, boolean orderly) throws Exception {
+        return group(prefix, orderly, 16);
+    }
+
+    static String group(String prefix, boolean orderly, int retryMaxTimes) throws Exception {
         String group = Clients.unique(prefix);
         SubscriptionGroupConfig g = new SubscriptionGroupConfig();
         g.setGroupName(group);
         g.setConsumeMessageOrderly(orderly);
+        g.setRetryMaxTimes(retryMaxTimes);
         admin.createAndUpdateSubscriptionGroupConfig(brokerAddr, g);
         return group;
+    }
+
+    /** Push consumers, closed together at the end: each close waits out its long poll (20 s). */
+    static final List<PushConsumer> PUSH_CONSUMERS = new CopyOnWriteArrayList<>();
+
+    static PushConsumer push(String group, String topic, org.apache.rocketmq.client.apis.consumer.MessageListener listener) throws Exception {
+        if (PUSH_CONSUMERS.isEmpty()) {
+            H.track(() -> PUSH_CONSUMERS.parallelStream().forEach(c -> {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    System.err.println("[compat] closing a push consumer failed: " + e);
+                }
+            }));
+        }
+        PushConsumer c = PROVIDER.newPushConsumerBuilder()
+            .setClientConfiguration(config)
+            .setConsumerGroup(group)
+            .setSubscriptionExpressions(Map.of(topic, FilterExpression.SUB_ALL))
+            .setMessageListener(listener)
+            .build();
+        PUSH_CONSUMERS.add(c);
+        return c;
     }
 
     static Producer producer(String... topics) throws Exception {
@@ -225,16 +253,10 @@ class GrpcSdkTest {
         String topic = topic("GrpcPush", null);
         String group = group("GrpcPushGroup", false);
         Set<String> got = ConcurrentHashMap.newKeySet();
-        PushConsumer consumer = PROVIDER.newPushConsumerBuilder()
-            .setClientConfiguration(config)
-            .setConsumerGroup(group)
-            .setSubscriptionExpressions(Map.of(topic, FilterExpression.SUB_ALL))
-            .setMessageListener(v -> {
-                got.add(body(v));
-                return ConsumeResult.SUCCESS;
-            })
-            .build();
-        H.track(consumer);
+        push(group, topic, v -> {
+            got.add(body(v));
+            return ConsumeResult.SUCCESS;
+        });
         Thread.sleep(2_000);
         Producer producer = producer(topic);
         Set<String> sent = new TreeSet<>();
@@ -250,17 +272,11 @@ class GrpcSdkTest {
         String topic = topic("GrpcFifo", "FIFO");
         String group = group("GrpcFifoGroup", true);
         Map<String, List<Integer>> byGroup = new ConcurrentHashMap<>();
-        PushConsumer consumer = PROVIDER.newPushConsumerBuilder()
-            .setClientConfiguration(config)
-            .setConsumerGroup(group)
-            .setSubscriptionExpressions(Map.of(topic, FilterExpression.SUB_ALL))
-            .setMessageListener(v -> {
-                String[] parts = body(v).split(":");
-                byGroup.computeIfAbsent(parts[0], k -> Collections.synchronizedList(new ArrayList<>())).add(Integer.parseInt(parts[1]));
-                return ConsumeResult.SUCCESS;
-            })
-            .build();
-        H.track(consumer);
+        push(group, topic, v -> {
+            String[] parts = body(v).split(":");
+            byGroup.computeIfAbsent(parts[0], k -> Collections.synchronizedList(new ArrayList<>())).add(Integer.parseInt(parts[1]));
+            return ConsumeResult.SUCCESS;
+        });
         Thread.sleep(2_000);
         Producer producer = producer(topic);
         for (int i = 0; i < 20; i++) {
@@ -279,6 +295,42 @@ class GrpcSdkTest {
         }
         // A normal message on a FIFO topic is refused (the SDK checks the route's types too).
         assertThrows(Exception.class, () -> producer.send(message(topic, "T", "not-fifo")));
+    }
+
+    /**
+     * A push consumer that always fails: delivered retryMaxTimes + 1 times (the settings' max
+     * attempts), then in the group's DLQ, read there by a remoting consumer. Concurrent: the
+     * broker dead-letters it; FIFO: the SDK forwards it (ForwardMessageToDeadLetterQueue).
+     */
+    @Test
+    void failedMessagesGoToTheDeadLetterQueueAfterMaxAttempts() throws Exception {
+        Map<String, List<Integer>> attempts = new ConcurrentHashMap<>();
+        Map<Boolean, String> groups = new HashMap<>();
+        Map<Boolean, String> ids = new HashMap<>();
+        for (boolean fifo : new boolean[] {false, true}) {
+            String topic = topic(fifo ? "GrpcDlqFifo" : "GrpcDlq", fifo ? "FIFO" : null);
+            String group = group(fifo ? "GrpcDlqFifoGroup" : "GrpcDlqGroup", fifo, 1);
+            groups.put(fifo, group);
+            push(group, topic, v -> {
+                attempts.computeIfAbsent(body(v), k -> new CopyOnWriteArrayList<>()).add(v.getDeliveryAttempt());
+                return ConsumeResult.FAILURE;
+            });
+            Thread.sleep(1_000);
+            org.apache.rocketmq.client.apis.message.MessageBuilder b = PROVIDER.newMessageBuilder().setTopic(topic)
+                .setBody(("poison-" + fifo).getBytes(StandardCharsets.UTF_8));
+            if (fifo) {
+                b.setMessageGroup("g");
+            }
+            ids.put(fifo, producer(topic).send(b.build()).getMessageId().toString());
+        }
+        for (boolean fifo : new boolean[] {false, true}) {
+            String dlq = "%DLQ%" + groups.get(fifo);
+            Wait.until((fifo ? "FIFO" : "concurrent") + " poison message in the DLQ", 60_000,
+                () -> admin.examineTopicStats(dlq).getOffsetTable().values().stream().mapToLong(o -> o.getMaxOffset()).sum(), n -> n == 1);
+            MessageExt dead = admin.viewMessage(dlq, ids.get(fifo));
+            assertEquals("poison-" + fifo, new String(dead.getBody(), StandardCharsets.UTF_8));
+            assertEquals(List.of(1, 2), attempts.get("poison-" + fifo), "delivery attempts before the DLQ (fifo=" + fifo + ")");
+        }
     }
 
     @Test
