@@ -706,6 +706,13 @@ async fn telemetry(
                     break;
                 }
             }
+            Some(pb::telemetry_command::Command::ThreadStackTrace(t)) => {
+                let nonce = t.nonce.clone();
+                let answer = pb::TelemetryCommand { status: cmd.status, command: Some(pb::telemetry_command::Command::ThreadStackTrace(t)) };
+                if !conn.answered(&nonce, answer) {
+                    tracing::debug!(client = %client_id, %nonce, "a thread stack trace nobody waits for");
+                }
+            }
             // Answers to commands the broker does not send yet.
             Some(other) => tracing::debug!(client = %client_id, command = ?other, "telemetry command ignored"),
             None => {}

@@ -13,7 +13,7 @@ use broker::service::clients::ClientInfo;
 use broker::Broker;
 use protocol::body::{ConsumerData, HeartbeatData, ProducerData, SubscriptionData};
 use protocol::LanguageCode;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::convert::duration;
 use crate::pb::{self, Code, Status, TelemetryCommand};
@@ -32,31 +32,65 @@ pub type TelemetrySender = mpsc::Sender<Result<TelemetryCommand, tonic::Status>>
 pub struct GrpcConn {
     id: u64,
     peer: SocketAddr,
-    tx: Mutex<Option<TelemetrySender>>,
     closed: AtomicBool,
+    stream: Arc<Stream>,
+}
+
+/// The sending half of the stream and the commands waiting for the client's answer.
+struct Stream {
+    tx: Mutex<Option<TelemetrySender>>,
+    /// Commands sent that the client answers, by nonce.
+    pending: Mutex<HashMap<String, oneshot::Sender<TelemetryCommand>>>,
 }
 
 impl GrpcConn {
     pub fn new(peer: SocketAddr, tx: TelemetrySender) -> Arc<GrpcConn> {
-        Arc::new(GrpcConn { id: remoting::next_conn_id(), peer, tx: Mutex::new(Some(tx)), closed: AtomicBool::new(false) })
+        let stream = Arc::new(Stream { tx: Mutex::new(Some(tx)), pending: Mutex::default() });
+        Arc::new(GrpcConn { id: remoting::next_conn_id(), peer, closed: AtomicBool::new(false), stream })
     }
 
-    fn sender(&self) -> Option<TelemetrySender> {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// An answer from the client to a command the broker sent it (matched by nonce); false
+    /// when nothing waits for it (answered late, or never asked).
+    pub fn answered(&self, nonce: &str, answer: TelemetryCommand) -> bool {
+        let waiter = self.stream.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(nonce);
+        waiter.is_some_and(|w| w.send(answer).is_ok())
     }
 
     /// Sends a command on the stream, waiting for room.
     pub async fn send(&self, cmd: TelemetryCommand) -> Result<(), PushError> {
-        let tx = self.sender().ok_or(PushError::Closed)?;
-        tx.send(Ok(cmd)).await.map_err(|_| PushError::Closed)
+        self.stream.send(cmd).await
     }
 
     /// Ends the stream from our side with an error status.
     pub async fn fail(&self, e: tonic::Status) {
-        if let Some(tx) = self.sender() {
+        if let Some(tx) = self.stream.sender() {
             let _ = tx.send(Err(e)).await;
         }
         self.close();
+    }
+}
+
+impl Stream {
+    fn sender(&self) -> Option<TelemetrySender> {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn send(&self, cmd: TelemetryCommand) -> Result<(), PushError> {
+        let tx = self.sender().ok_or(PushError::Closed)?;
+        tx.send(Ok(cmd)).await.map_err(|_| PushError::Closed)
+    }
+
+    /// Sends a command the client answers and waits up to `timeout` for its answer.
+    async fn ask_client(&self, command: pb::telemetry_command::Command, nonce: String, timeout: Duration) -> Result<TelemetryCommand, PushError> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(nonce.clone(), tx);
+        let asked = async {
+            self.send(TelemetryCommand { status: None, command: Some(command) }).await?;
+            rx.await.map_err(|_| PushError::Closed)
+        };
+        let answer = tokio::time::timeout(timeout, asked).await.unwrap_or(Err(PushError::Timeout(timeout)));
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&nonce);
+        answer
     }
 }
 
@@ -76,7 +110,7 @@ impl ClientConn for GrpcConn {
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         // Dropping the sender ends the response stream once what is queued is sent.
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.stream.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     fn push(&self, push: ClientPush) -> BoxFuture<Result<(), PushError>> {
@@ -89,12 +123,31 @@ impl ClientConn for GrpcConn {
         Box::pin(async move { r })
     }
 
-    fn ask(&self, ask: ClientAsk, _timeout: Duration) -> BoxFuture<Result<ClientAnswer, PushError>> {
-        let what = match ask {
-            ClientAsk::Reply(_) => "request-reply",
-            ClientAsk::ConsumerRunningInfo { .. } => "consumer running info",
-        };
-        Box::pin(async move { Err(PushError::Other(format!("{what} is not served to gRPC clients yet"))) })
+    fn ask(&self, ask: ClientAsk, timeout: Duration) -> BoxFuture<Result<ClientAnswer, PushError>> {
+        let conn = self.stream.clone();
+        Box::pin(async move {
+            match ask {
+                ClientAsk::Reply(_) => Err(PushError::Other("5.x gRPC clients have no request-reply".into())),
+                // What a 5.x SDK can tell: its threads' stack traces, asked for on its stream
+                // (the Java proxy relays the same; without jstack there is nothing to ask).
+                ClientAsk::ConsumerRunningInfo { jstack, .. } => {
+                    let mut info = serde_json::json!({ "properties": {}, "subscriptionSet": [], "mqTable": {}, "statusTable": {} });
+                    if jstack {
+                        let nonce = format!("{:016x}", rand::random::<u64>());
+                        let cmd = pb::telemetry_command::Command::PrintThreadStackTraceCommand(pb::PrintThreadStackTraceCommand { nonce: nonce.clone() });
+                        let answer = conn.ask_client(cmd, nonce, timeout).await?;
+                        if answer.status.as_ref().is_some_and(|s| s.code != Code::Ok as i32) {
+                            let why = answer.status.map(|s| s.message).unwrap_or_default();
+                            return Ok(ClientAnswer { code: protocol::codes::response::SYSTEM_ERROR, remark: Some(why), body: Default::default() });
+                        }
+                        if let Some(pb::telemetry_command::Command::ThreadStackTrace(t)) = answer.command {
+                            info["jstack"] = serde_json::Value::String(t.thread_stack_trace.unwrap_or_default());
+                        }
+                    }
+                    Ok(ClientAnswer { code: protocol::codes::response::SUCCESS, remark: None, body: serde_json::to_vec(&info).unwrap_or_default().into() })
+                }
+            }
+        })
     }
 }
 

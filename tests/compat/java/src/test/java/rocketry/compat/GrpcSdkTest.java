@@ -265,6 +265,12 @@ class GrpcSdkTest {
             sent.add("p" + i);
         }
         Wait.until("30 messages pushed", 30_000, () -> new TreeSet<>(got), s -> s.equals(sent));
+        // The admin sees the gRPC consumer and gets its thread dump through its Telemetry stream.
+        org.apache.rocketmq.remoting.protocol.body.ConsumerConnection conn = admin.examineConsumerConnectionInfo(group);
+        assertEquals(1, conn.getConnectionSet().size());
+        String clientId = conn.getConnectionSet().iterator().next().getClientId();
+        org.apache.rocketmq.remoting.protocol.body.ConsumerRunningInfo info = admin.getConsumerRunningInfo(group, clientId, true);
+        assertTrue(info.getJstack() != null && info.getJstack().contains("Thread"), "jstack of the gRPC consumer: " + info.getJstack());
     }
 
     @Test
