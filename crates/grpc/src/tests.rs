@@ -248,3 +248,42 @@ async fn receive_now(f: &Fixture) -> Vec<pb::ReceiveMessageResponse> {
     let stream = f.service.receive_message(request).await.expect("answered").into_inner();
     stream.map(|x| x.expect("frame")).collect().await
 }
+
+mod malformed {
+    use proptest::prelude::*;
+    use prost::Message as _;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever bytes a client sends as a message, checking them answers a status or
+        /// converts them; it never panics. Decoded messages are mutated a little too, so
+        /// field values get past the decoder.
+        #[test]
+        fn any_send_request_is_answered(bytes in proptest::collection::vec(any::<u8>(), 0..512), flip in any::<usize>()) {
+            let peer = "127.0.0.1:1".parse().expect("address");
+            if let Ok(r) = pb::SendMessageRequest::decode(&bytes[..]) {
+                for m in &r.messages {
+                    let _ = crate::convert::incoming(m, peer, NOW_MS, 4 << 20);
+                }
+            }
+            let mut m = message("T", "id", Some("g"));
+            let mut encoded = m.encode_to_vec();
+            if !encoded.is_empty() {
+                let i = flip % encoded.len();
+                encoded[i] ^= 0xff;
+            }
+            if let Ok(decoded) = pb::Message::decode(&encoded[..]) {
+                m = decoded;
+                let _ = crate::convert::incoming(&m, peer, NOW_MS, 4 << 20);
+            }
+        }
+
+        #[test]
+        fn any_receipt_handle_is_parsed_or_refused(text in "[0-9 a-z%_-]{0,80}") {
+            if let Some(h) = crate::handle::Handle::parse(&text) {
+                prop_assert_eq!(crate::handle::Handle::parse(&h.encode()), Some(h));
+            }
+        }
+    }
+}
