@@ -61,7 +61,9 @@ start_rocketry() {
     "${on_broker[@]}" "$bin" standalone --data-dir "$1/data" --namesrv-port "$2" --broker-port "$3" -c "$1/broker.conf" > "$1/log" 2>&1 &
     BROKER_PID=$!; PIDS="$BROKER_PID"
 }
-start_java() {
+# java_conf DIR NS_PORT BROKER_PORT: the Java NameServer's and broker's config files (start_java;
+# bench/grpc.sh's proxy in LOCAL mode reads the same broker.conf).
+java_conf() {
     mkdir -p "$1/home/conf"
     printf 'listenPort=%s\n' "$2" > "$1/namesrv.conf"
     printf '%s\n' "brokerClusterName=DefaultCluster" "brokerName=broker-a" "brokerId=0" "listenPort=$3" \
@@ -69,6 +71,10 @@ start_java() {
         "brokerIP1=127.0.0.1" "autoCreateTopicEnable=true" "flushDiskType=ASYNC_FLUSH" "diskMaxUsedSpaceRatio=99" > "$1/broker.conf"
     # JAVA_CONF="key=value;key=value" adds lines to the Java broker's broker.conf.
     [[ -n ${JAVA_CONF:-} ]] && tr ';' '\n' <<< "$JAVA_CONF" >> "$1/broker.conf"
+    return 0
+}
+start_java() {
+    java_conf "$@"
     local jvm=(-Xms"$JAVA_HEAP" -Xmx"$JAVA_HEAP" -Duser.home="$1/home" -Drocketmq.home.dir="$1/home" -cp "$cp")
     ROCKETMQ_HOME="$1/home" "${on_broker[@]}" java "${jvm[@]}" org.apache.rocketmq.namesrv.NamesrvStartup -c "$1/namesrv.conf" > "$1/ns.log" 2>&1 &
     local ns=$!

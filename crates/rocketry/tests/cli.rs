@@ -81,7 +81,7 @@ fn standalone_says_where_it_listens_and_stores() {
         .spawn()
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let lines: Vec<String> = stdout.lines().take(3).map(|l| l.unwrap()).collect();
+    let lines: Vec<String> = stdout.lines().take(4).map(|l| l.unwrap()).collect();
     // SIGTERM: a clean shutdown.
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();
@@ -89,7 +89,8 @@ fn standalone_says_where_it_listens_and_stores() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(lines[0].contains(&format!(":{ns}")), "{lines:?}");
     assert!(lines[1].contains("broker-x") && lines[1].contains(&format!(":{br}")), "{lines:?}");
-    assert!(lines[2].contains(&dir.path().display().to_string()), "{lines:?}");
+    assert!(lines[2].contains("gRPC (RocketMQ 5.x) listening on"), "{lines:?}");
+    assert!(lines[3].contains(&dir.path().display().to_string()), "{lines:?}");
     assert!(stderr.contains("noSuchKey"), "unknown key warned about: {stderr}");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     assert!(dir.path().join("config").join("topics.json").exists());
@@ -115,7 +116,8 @@ fn bench_produce_e2e_consume_and_sink() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _ready: Vec<String> = BufReader::new(broker.stdout.take().unwrap()).lines().take(3).map(|l| l.unwrap()).collect();
+    // All four lines it prints: a line written to a closed pipe would stop it.
+    let _ready: Vec<String> = BufReader::new(broker.stdout.take().unwrap()).lines().take(4).map(|l| l.unwrap()).collect();
     let mut sink_proc = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["bench", "sink", "-p", &sink.to_string()]).stderr(Stdio::null()).spawn().unwrap();
     let namesrv = format!("127.0.0.1:{ns}");
 

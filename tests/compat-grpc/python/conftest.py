@@ -3,10 +3,16 @@ topics and groups made with `rocketry admin`, and the SDK's clients shut down af
 
 Environment:
   ROCKETRY_BIN   the rocketry binary (required)
+  GRPC_DEFAULT_SSL_ROOTS_FILE_PATH   set here (pytest_configure), to the throwaway CA of the TLS
+                 tests: gRPC's default roots, which the SDK's tls_enable=True verifies against
   RUST_LOG       passed through to the broker (e.g. `debug` to see what it answered)
   KEEP_WORK=1    keep the work dir (broker data and logs) even when every test passed
 
-Logs of a run are under .work/<run>/: broker.out, broker.err and sdk.log (the SDK's own logger
+The TLS tests (test_tls.py) get a second broker, `tls_broker`, serving a certificate signed by
+that CA (grpcTlsCertPath/grpcTlsKeyPath); it starts only when one of them runs.
+
+Logs of a run are under .work/<run>/: broker.out, broker.err (tls-broker.* for the TLS broker)
+and sdk.log (the SDK's own logger
 at DEBUG, which prints every receive response). A failing test prints their tails.
 """
 
@@ -15,11 +21,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
 import pytest
+
+import tls_certs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 READY_LINE = "gRPC (RocketMQ 5.x) listening"
@@ -43,16 +52,17 @@ def tail(path, lines=60):
 
 
 class Broker:
-    def __init__(self, binary, work):
+    def __init__(self, binary, work, name="broker", conf_lines=()):
         self.binary = binary
         self.work = work
         self.data_dir = tempfile.mkdtemp(prefix="rocketry-py-data-")
         self.namesrv_port = free_port()
         self.broker_port = free_port()
         self.grpc_port = free_port()
-        self.conf = os.path.join(work, "broker.conf")
-        self.out_path = os.path.join(work, "broker.out")
-        self.err_path = os.path.join(work, "broker.err")
+        self.conf = os.path.join(work, f"{name}.conf")
+        self.out_path = os.path.join(work, f"{name}.out")
+        self.err_path = os.path.join(work, f"{name}.err")
+        self.conf_lines = list(conf_lines)
         self.proc = None
 
     @property
@@ -66,6 +76,8 @@ class Broker:
     def start(self):
         with open(self.conf, "w") as f:
             f.write("diskCapacityBytes=1099511627776\n")
+            for line in self.conf_lines:
+                f.write(line + "\n")
         cmd = [
             self.binary, "standalone",
             "--data-dir", self.data_dir,
@@ -154,9 +166,13 @@ def pytest_runtest_makereport(item, call):
             sections = [
                 ("broker stdout (tail)", os.path.join(work, "broker.out"), 20),
                 ("broker stderr (tail)", os.path.join(work, "broker.err"), 60),
+                ("TLS broker stdout (tail)", os.path.join(work, "tls-broker.out"), 20),
+                ("TLS broker stderr (tail)", os.path.join(work, "tls-broker.err"), 60),
                 ("SDK log (tail)", os.path.join(work, "sdk.log"), 80),
             ]
             for title, path, n in sections:
+                if title.startswith("TLS") and not os.path.exists(path):
+                    continue
                 rep.sections.append((title, tail(path, n)))
 
 
@@ -187,15 +203,38 @@ def work_dir(pytestconfig):
         print(f"\nwork dir kept: {work}")
 
 
-@pytest.fixture(scope="session")
-def broker(work_dir):
+def rocketry_bin():
     binary = os.environ.get("ROCKETRY_BIN")
     if not binary:
         pytest.fail("ROCKETRY_BIN is not set: export ROCKETRY_BIN=/abs/path/to/rocketry (or use run.sh)",
                     pytrace=False)
     if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         pytest.fail(f"ROCKETRY_BIN={binary} is not an executable file", pytrace=False)
-    b = Broker(os.path.abspath(binary), work_dir)
+    return os.path.abspath(binary)
+
+
+@pytest.fixture(scope="session")
+def broker(work_dir):
+    """Plaintext clients; its TLS (same port) has the broker's own self-signed certificate."""
+    b = Broker(rocketry_bin(), work_dir)
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_certs_paths(pytestconfig):
+    """ca.pem (gRPC's default roots in this process), server.pem, server.key."""
+    return pytestconfig.stash[_tls_key]
+
+
+@pytest.fixture(scope="session")
+def tls_broker(work_dir, tls_certs_paths):
+    """A broker serving the throwaway CA's server certificate (127.0.0.1, localhost)."""
+    b = Broker(rocketry_bin(), work_dir, name="tls-broker", conf_lines=[
+        f"grpcTlsCertPath={tls_certs_paths['server.pem']}",
+        f"grpcTlsKeyPath={tls_certs_paths['server.key']}",
+    ])
     b.start()
     yield b
     b.stop()
@@ -241,7 +280,25 @@ def _shutdown_quietly(client):
         logging.getLogger("rocketmq-python-client").error(f"compat: shutdown of {client} failed: {e}")
 
 
+_tls_key = pytest.StashKey[dict]()
+
+
+def pytest_configure(config):
+    # gRPC reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH once, when it first needs its default roots;
+    # the test modules (which import the SDK, and so grpc) are imported after this hook.
+    if "grpc" in sys.modules:
+        raise pytest.UsageError("grpc was imported before conftest could set GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+    tls_dir = tempfile.mkdtemp(prefix="rocketry-py-tls-")
+    paths = tls_certs.make(tls_dir)
+    paths["dir"] = tls_dir
+    config.stash[_tls_key] = paths
+    os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = paths["ca.pem"]
+
+
 def pytest_unconfigure(config):
+    paths = config.stash.get(_tls_key, None)
+    if paths:
+        shutil.rmtree(paths["dir"], ignore_errors=True)
     # The SDK's scheduler threads are not daemons: should a client be stuck (a broker that never
     # answers), the interpreter would wait for them for ever. End the process with pytest's code.
     leftovers = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]

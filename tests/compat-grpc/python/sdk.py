@@ -20,15 +20,16 @@ def config(broker):
     return ClientConfiguration(broker.endpoint, Credentials(), request_timeout=REQUEST_TIMEOUT_S)
 
 
-def start_producer(broker, clients, topics):
-    p = Producer(config(broker), topics)
+def start_producer(broker, clients, topics, tls=False):
+    p = Producer(config(broker), topics, tls_enable=tls)
     clients.append(p)
     p.startup()
     return p
 
 
-def start_simple_consumer(broker, clients, group, topic, tag="*"):
-    c = SimpleConsumer(config(broker), group, {topic: FilterExpression(tag)}, await_duration=AWAIT_S)
+def start_simple_consumer(broker, clients, group, topic, tag="*", tls=False):
+    c = SimpleConsumer(config(broker), group, {topic: FilterExpression(tag)}, await_duration=AWAIT_S,
+                       tls_enable=tls)
     clients.append(c)
     c.startup()
     return c

@@ -94,17 +94,18 @@ class Tail {
 class Broker {
   static running = new Set();
 
-  static async start() {
+  /** `conf`: more broker.conf lines (e.g. grpcTlsCertPath=...). */
+  static async start({ conf = [] } = {}) {
     const b = new Broker();
-    await b.#start();
+    await b.#start(conf);
     return b;
   }
 
-  async #start() {
+  async #start(extraConf) {
     this.bin = rocketryBin();
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rocketry-node-compat-'));
     const conf = path.join(this.dir, 'broker.conf');
-    fs.writeFileSync(conf, 'diskCapacityBytes=1099511627776\n');
+    fs.writeFileSync(conf, [ 'diskCapacityBytes=1099511627776', ...extraConf ].join('\n') + '\n');
     [ this.nsPort, this.brokerPort, this.grpcPort ] = await distinctFreePorts(3);
     this.stdout = new Tail();
     this.stderr = new Tail(2000);
