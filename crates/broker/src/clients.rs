@@ -42,6 +42,17 @@ impl ClientManager {
         p.entry(group.to_string()).or_default().insert(client.conn.id(), client);
     }
 
+    /// A live connection of a producer of `group` (a transaction's check-back goes there);
+    /// which one changes from call to call.
+    pub fn producer_of_group(&self, group: &str) -> Option<Arc<dyn ClientConn>> {
+        let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
+        let live: Vec<&ClientChannel> = p.get(group)?.values().filter(|c| !c.conn.is_closed()).collect();
+        if live.is_empty() {
+            return None;
+        }
+        Some(live[rand::random::<usize>() % live.len()].conn.clone())
+    }
+
     /// A live channel of the producer client with this id, in any group.
     pub fn producer_channel(&self, client_id: &str) -> Option<Arc<dyn ClientConn>> {
         let p = self.producers.read().unwrap_or_else(|e| e.into_inner());

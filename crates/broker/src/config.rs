@@ -149,6 +149,15 @@ broker_config! {
         /// `popMaxInflightMessages` (ours): messages popped and not yet acknowledged or revived,
         /// over all groups; a pop beyond it is refused with SYSTEM_BUSY.
         pop_max_inflight_messages: usize = 1_000_000, "popMaxInflightMessages", Plain;
+        /// A transactional message's first check-back is due this long after it was stored
+        /// (unless it carries `CHECK_IMMUNITY_TIME_IN_SECONDS`).
+        transaction_time_out_ms: i64 = 6_000, "transactionTimeOut", Plain;
+        /// Undecided transactions are checked again this often.
+        transaction_check_interval_ms: i64 = 30_000, "transactionCheckInterval", Plain;
+        /// After this many checks an undecided transaction goes to TRANS_CHECK_MAX_TIME_TOPIC.
+        transaction_check_max: u32 = 15, "transactionCheckMax", Plain;
+        /// Refuse transactional messages (NO_PERMISSION), as the Java key does.
+        reject_transaction_message: bool = false, "rejectTransactionMessage", Bool;
         /// The RocketMQ 5.x gRPC port (the Java proxy's key): 0 lets the OS pick one.
         grpc_server_port: u16 = 8081, "grpcServerPort", Plain;
         /// `grpcServerEnable` (ours): whether the broker serves gRPC at all.
@@ -176,9 +185,6 @@ broker_config! {
             "enableControllerMode",
             "storePathCommitLog",
             "rocketmqHome",
-            "transactionTimeOut",
-            "transactionCheckMax",
-            "transactionCheckInterval",
             "serverWorkerThreads",
             "clientWorkerThreads",
     ]

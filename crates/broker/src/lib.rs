@@ -22,6 +22,7 @@ pub mod service;
 pub mod sql92;
 mod stats;
 pub mod topics;
+pub mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
@@ -71,6 +72,8 @@ pub struct Broker {
     pub pop: pop::PopState,
     /// A client of the NameServers for route lookups (queue assignment), made on first use.
     namesrv: std::sync::OnceLock<Option<client::Client>>,
+    /// Transactions: undecided half messages (`transaction`).
+    pub transactions: transaction::TransactionState,
     /// Compiled SQL92 expressions by their text.
     pub(crate) sql_filters: std::sync::Mutex<std::collections::HashMap<String, Arc<sql92::SqlFilter>>>,
 }
@@ -155,6 +158,7 @@ impl Broker {
             pop: pop::PopState::new(&root, &config.broker_cluster_name)?,
             namesrv: Default::default(),
             sql_filters: Default::default(),
+            transactions: Default::default(),
             runtime: runtime::RuntimeState::new(config.broker_permission, runtime::BrokerRole::AsyncMaster),
             clock,
             store,
@@ -162,6 +166,7 @@ impl Broker {
         });
         // The POP journal is read back before anything is served.
         broker.replay_pop_journal()?;
+        broker.replay_transactions()?;
         Ok(broker)
     }
 }
@@ -190,6 +195,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     tasks.push(tokio::spawn(stats::sample(broker.clone())));
     tasks.push(tokio::spawn(schedule::run(broker.clone())));
     tasks.push(tokio::spawn(pop::run_reviver(broker.clone())));
+    tasks.push(tokio::spawn(transaction::run_checker(broker.clone())));
     Ok(BrokerHandle { broker, local_addr, connections, tasks })
 }
 

@@ -33,6 +33,25 @@ pub enum ClientPush {
     ConsumerIdsChanged { group: String },
     /// Reposition the group's queues of a topic (RESET_CONSUMER_CLIENT_OFFSET).
     ResetOffset { topic: String, group: String, timestamp: i64, force: bool, offsets: Vec<(MessageQueue, i64)> },
+    /// Ask a producer how its transaction ended (CHECK_TRANSACTION_STATE); it answers with
+    /// END_TRANSACTION (over gRPC: RecoverOrphanedTransactionCommand, EndTransaction).
+    CheckTransaction(Box<CheckTransaction>),
+}
+
+/// A transaction's check-back: which half message, and the message as its producer sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckTransaction {
+    pub topic: String,
+    pub producer_group: String,
+    pub tran_state_table_offset: i64,
+    pub commit_log_offset: i64,
+    /// The message's UNIQ_KEY.
+    pub msg_id: String,
+    pub transaction_id: String,
+    pub offset_msg_id: String,
+    pub broker_name: String,
+    /// One stored record: the message in its real topic and queue, at the half message's offsets.
+    pub message: Bytes,
 }
 
 /// Requests to a client that it answers.

@@ -126,6 +126,12 @@ impl Broker {
         self.put_parking(vec![msg], true, false).await
     }
 
+    /// Stores messages as they are: a DELAY level does not park them (a half message keeps
+    /// its level for when it is committed; what goes to the check-max topic stays there).
+    pub(crate) async fn put_unparked(&self, msgs: Vec<NewMessage>, wait_flush: bool) -> Result<PutResult, PutError> {
+        self.put_parking(msgs, wait_flush, false).await
+    }
+
     /// Stores one of the broker's own records (POP's journal): no UNIQ_KEY, no CLUSTER, not
     /// in the key index, no delay; answered once as durable as the flush mode promises.
     pub(crate) async fn put_internal(&self, msg: NewMessage) -> Result<PutResult, PutError> {

@@ -18,6 +18,8 @@ pub const MAX_PROPERTIES_BYTES: usize = 16 * 1024;
 pub const MAX_USER_PROPERTIES: usize = 128;
 /// A message group's bytes (`maxMessageGroupSize`).
 pub const MAX_MESSAGE_GROUP_BYTES: usize = 64;
+/// The longest a transactional message may wait for its first check-back (the proxy's limit).
+pub const MAX_TRANSACTION_RECOVERY_SECS: i64 = 3600;
 /// How far ahead a delivery time may lie (`maxDelayTimeMills`, one day).
 pub const MAX_DELIVERY_AHEAD_MS: i64 = 24 * 3600 * 1000;
 
@@ -130,6 +132,15 @@ pub fn incoming(m: &pb::Message, peer: SocketAddr, now_ms: i64, max_body: usize)
     if sys.message_type == pb::MessageType::Transaction as i32 {
         flag |= sys_flag::TRANSACTION_PREPARED;
         props.set(prop::TRAN_MSG, "true");
+        if let Some(d) = &sys.orphaned_transaction_recovery_duration {
+            let secs = duration_ms(d) / 1000;
+            if !(0..=MAX_TRANSACTION_RECOVERY_SECS).contains(&secs) {
+                return Err(bad(Code::BadRequest, format!("the transaction recovery duration must be within {MAX_TRANSACTION_RECOVERY_SECS} s")));
+            }
+            if secs > 0 {
+                props.set(mt::CHECK_IMMUNITY_TIME_IN_SECONDS, secs.to_string());
+            }
+        }
     }
     if sys.body_encoding == pb::Encoding::Gzip as i32 {
         flag |= sys_flag::COMPRESSED;

@@ -13,6 +13,7 @@ use broker::push::ClientConn;
 use broker::service::pop::{PopStart, Popped};
 use broker::service::send::SendRequest;
 use broker::service::send_back::SendBack;
+use broker::service::transaction::EndTransaction;
 use broker::Broker;
 use protocol::codes::perm;
 use protocol::header::SendMessageRequestHeader;
@@ -206,10 +207,8 @@ impl Service {
                 format!("TopicMessageType validate failed, the expected type is {}, but actual type is {}", expected.as_str(), msg.message_type.as_str()),
             ));
         }
-        match msg.message_type {
-            MessageType::Delay => return Err(status(Code::NotImplemented, "delay (timer) messages are not supported by this broker yet")),
-            MessageType::Transaction => return Err(status(Code::NotImplemented, "transactional messages are not supported by this broker yet")),
-            _ => {}
+        if msg.message_type == MessageType::Delay {
+            return Err(status(Code::NotImplemented, "delay (timer) messages are not supported by this broker yet"));
         }
         let queues = topic.write_queue_nums.max(1);
         // One message group, one queue: what keeps a group's messages in order.
@@ -566,12 +565,38 @@ impl MessagingService for Service {
     }
 
     async fn end_transaction(&self, req: Request<pb::EndTransactionRequest>) -> Result<Response<pb::EndTransactionResponse>, tonic::Status> {
-        let s = match client_id(&req) {
-            Err(s) => s,
-            Ok(_) if req.get_ref().transaction_id.trim().is_empty() => status(Code::InvalidTransactionId, "transaction id cannot be blank"),
-            Ok(_) => status(Code::NotImplemented, "transactional messages are not supported by this broker yet"),
-        };
-        answer!(EndTransactionResponse { status: Some(s) })
+        let r = req.get_ref();
+        let result = async {
+            client_id(&req)?;
+            if r.transaction_id.trim().is_empty() {
+                return Err(status(Code::InvalidTransactionId, "transaction id cannot be blank"));
+            }
+            let topic = name(&r.topic);
+            check_topic(topic)?;
+            let commit_or_rollback = match pb::TransactionResolution::try_from(r.resolution) {
+                Ok(pb::TransactionResolution::Commit) => protocol::message::sys_flag::TRANSACTION_COMMIT,
+                Ok(pb::TransactionResolution::Rollback) => protocol::message::sys_flag::TRANSACTION_ROLLBACK,
+                // Unknown: the broker checks back later.
+                _ => return Ok(ok()),
+            };
+            // A 5.x producer's group is its topic.
+            let Some((offset, phys)) = self.broker.transaction_offsets(topic, &r.transaction_id) else {
+                return Err(status(Code::InvalidTransactionId, format!("no undecided transaction {} of topic {topic}", r.transaction_id)));
+            };
+            let end = EndTransaction {
+                producer_group: topic.to_string(),
+                tran_state_table_offset: offset,
+                commit_log_offset: phys,
+                commit_or_rollback,
+                from_transaction_check: r.source == pb::TransactionSource::SourceServerCheck as i32,
+                msg_id: Some(r.message_id.clone()),
+                transaction_id: Some(r.transaction_id.clone()),
+            };
+            self.broker.end_transaction(&end).await.map_err(|e| from_broker(&e))?;
+            Ok(ok())
+        }
+        .await;
+        answer!(EndTransactionResponse { status: Some(result.unwrap_or_else(|s| s)) })
     }
 
     type TelemetryStream = TelemetryStream;

@@ -115,6 +115,19 @@ impl ClientConn for GrpcConn {
 
     fn push(&self, push: ClientPush) -> BoxFuture<Result<(), PushError>> {
         let r = match push {
+            // The producer runs its checker and answers with EndTransaction (SERVER_CHECK).
+            ClientPush::CheckTransaction(c) => {
+                let stream = self.stream.clone();
+                return Box::pin(async move {
+                    let record = protocol::message::decode_record(&c.message, false).map_err(|e| PushError::Other(e.to_string()))?;
+                    let message = crate::convert::outgoing(&record, &c.topic, None, 1, usize::MAX);
+                    let command = pb::telemetry_command::Command::RecoverOrphanedTransactionCommand(pb::RecoverOrphanedTransactionCommand {
+                        message: Some(message),
+                        transaction_id: c.transaction_id,
+                    });
+                    stream.send(TelemetryCommand { status: None, command: Some(command) }).await
+                });
+            }
             // 5.x consumers do not rebalance on notice: push consumers ask for their
             // assignment every few seconds, simple consumers pop from every queue.
             ClientPush::ConsumerIdsChanged { .. } => Ok(()),

@@ -20,6 +20,7 @@ use crate::service::admin::CreateTopic;
 use crate::service::reset::ResetOffset;
 use crate::service::send::SendRequest;
 use crate::service::send_back::SendBack;
+use crate::service::transaction::EndTransaction;
 
 /// Every request the broker serves, with its header and body decoded.
 pub enum Request<'a> {
@@ -68,6 +69,7 @@ pub enum Request<'a> {
     PollingInfo(NotificationRequestHeader),
     QueryAssignment(QueryAssignmentRequestBody),
     SetMessageRequestMode(SetMessageRequestModeRequestBody),
+    EndTransaction(EndTransaction),
 }
 
 /// The topic and group a request names, for authorization.
@@ -182,6 +184,15 @@ impl<'a> Request<'a> {
             rq::POLLING_INFO => Request::PollingInfo(NotificationRequestHeader::decode(ext, true)?),
             rq::QUERY_ASSIGNMENT => Request::QueryAssignment(body::decode(&cmd.body)?),
             rq::SET_MESSAGE_REQUEST_MODE => Request::SetMessageRequestMode(body::decode(&cmd.body)?),
+            rq::END_TRANSACTION => Request::EndTransaction(EndTransaction {
+                producer_group: ext.req_str("producerGroup")?.to_string(),
+                tran_state_table_offset: ext.req("tranStateTableOffset")?,
+                commit_log_offset: ext.req("commitLogOffset")?,
+                commit_or_rollback: ext.req("commitOrRollback")?,
+                from_transaction_check: ext.flag("fromTransactionCheck"),
+                msg_id: ext.raw("msgId").map(str::to_string),
+                transaction_id: ext.raw("transactionId").map(str::to_string),
+            }),
             code => return Err(BrokerError::new(rs::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported"))),
         })
     }
@@ -211,6 +222,7 @@ impl<'a> Request<'a> {
             Request::Notification(h) | Request::PollingInfo(h) => (Some(&h.topic), Some(&h.consumer_group)),
             Request::QueryAssignment(q) => (Some(&q.topic), Some(&q.consumer_group)),
             Request::SetMessageRequestMode(m) => (Some(&m.topic), Some(&m.consumer_group)),
+            Request::EndTransaction(e) => (None, Some(&e.producer_group)),
             Request::Heartbeat(_)
             | Request::Unregister { .. }
             | Request::CheckClientConfig { .. }

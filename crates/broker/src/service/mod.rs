@@ -17,6 +17,7 @@
 //! | `reset` | offset resets, on the broker or pushed to clients |
 //! | `admin` | topics, groups, stats, runtime info and config |
 //! | `pop` | POP: pop with long polling ([`pop::PopParking`]), ack, batch ack, change of invisible time, notification |
+//! | `transaction` | half messages, END_TRANSACTION, check-backs |
 //! | `assignment` | queue assignment by the broker, each group's consume mode (PULL or POP) |
 
 pub mod admin;
@@ -31,6 +32,7 @@ pub mod reply;
 pub mod reset;
 pub mod send;
 pub mod send_back;
+pub mod transaction;
 
 #[cfg(test)]
 mod tests;

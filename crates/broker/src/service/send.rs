@@ -74,8 +74,13 @@ impl Broker {
             if req.batch && props.get(prop::DELAY).is_some_and(|v| v != "0") {
                 return Err(BrokerError::illegal("a batch cannot carry delay levels"));
             }
-            if props.get(prop::TRAN_MSG) == Some("true") {
-                return Err(BrokerError::no_permission(format!("the broker[{}] sending transaction message is forbidden", self.config.broker_name)));
+            if props.get(prop::TRAN_MSG) == Some("true") && (req.batch || self.config.reject_transaction_message) {
+                let why = if req.batch {
+                    "a batch cannot be transactional".to_string()
+                } else {
+                    format!("the broker[{}] sending transaction message is forbidden", self.config.broker_name)
+                };
+                return Err(BrokerError::no_permission(why));
             }
         }
         let mut queue_id = queue_id;
@@ -95,7 +100,13 @@ impl Broker {
         }
         let wait_flush = msgs.iter().all(|m| m.props.get(prop::WAIT) != Some("false"));
         let uniq_key = if req.batch { None } else { msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string) };
-        let (put, flush_timed_out) = stored(self.put(msgs, wait_flush).await)?;
+        let transactional = !req.batch && msgs[0].props.get(prop::TRAN_MSG) == Some("true");
+        let (put, flush_timed_out) = if transactional {
+            let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;
+            self.put_half(m, wait_flush).await?
+        } else {
+            stored(self.put(msgs, wait_flush).await)?
+        };
         Ok(Sent { queue_id, put, uniq_key, flush_timed_out })
     }
 

@@ -25,6 +25,7 @@ use crate::{Broker, BrokerConfig};
 const NOW_MS: i64 = 1_700_000_000_000;
 
 mod pop;
+mod transaction;
 
 struct Fixture {
     broker: Arc<Broker>,
@@ -67,6 +68,32 @@ async fn pull_now(b: &Arc<Broker>, topic: &str, offset: i64) -> store::GetResult
     match b.pull(&PullMessageRequestHeader::for_queue("CG", topic, 0, offset)).await.expect("pull") {
         PullStart::Now(Pulled::Read(r)) => r,
         _ => panic!("a plain pull answers at once"),
+    }
+}
+
+/// A broker that can be reopened on its data, as after a crash.
+pub(super) struct Restartable {
+    _dir: tempfile::TempDir,
+    config: BrokerConfig,
+    clock: Arc<ManualClock>,
+}
+
+pub(super) async fn restartable(topic: &str) -> (Restartable, Arc<Broker>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
+    let clock = Arc::new(ManualClock::new(NOW_MS));
+    let b = Broker::open(config.clone(), clock.clone()).await.expect("opens");
+    b.topics.ensure_system_topic(topic, 1);
+    b.topics.persist();
+    (Restartable { _dir: dir, config, clock }, b)
+}
+
+impl Restartable {
+    /// As after SIGKILL: the store is intact (closed), the offset file never written.
+    pub(super) async fn crash_and_reopen(&self, b: Arc<Broker>) -> Arc<Broker> {
+        b.store.shutdown().await;
+        drop(b);
+        Broker::open(self.config.clone(), self.clock.clone()).await.expect("reopens")
     }
 }
 

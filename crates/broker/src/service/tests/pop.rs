@@ -76,32 +76,6 @@ async fn send_n(b: &Arc<Broker>, n: usize) {
     }
 }
 
-/// A broker that can be reopened on its data, as after a crash.
-struct Restartable {
-    _dir: tempfile::TempDir,
-    config: BrokerConfig,
-    clock: Arc<ManualClock>,
-}
-
-async fn restartable() -> (Restartable, Arc<Broker>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = BrokerConfig { store_path_root_dir: dir.path().to_path_buf(), listen_port: 10911, ..Default::default() };
-    let clock = Arc::new(ManualClock::new(NOW_MS));
-    let b = Broker::open(config.clone(), clock.clone()).await.expect("opens");
-    b.topics.ensure_system_topic(TOPIC, 1);
-    b.topics.persist();
-    (Restartable { _dir: dir, config, clock }, b)
-}
-
-impl Restartable {
-    /// As after SIGKILL: the store is intact (closed), the offset file never written.
-    async fn crash_and_reopen(&self, b: Arc<Broker>) -> Arc<Broker> {
-        b.store.shutdown().await;
-        drop(b);
-        Broker::open(self.config.clone(), self.clock.clone()).await.expect("reopens")
-    }
-}
-
 async fn pop_broker() -> Fixture {
     let f = broker().await;
     f.broker.topics.ensure_system_topic(TOPIC, 1);
@@ -219,7 +193,7 @@ async fn bad_acks_get_the_java_codes() {
 
 #[tokio::test]
 async fn in_flight_messages_survive_a_restart_without_saved_offsets() {
-    let (dir, b) = restartable().await;
+    let (dir, b) = restartable(TOPIC).await;
     let clock = dir.clock.clone();
     send_n(&b, 4).await;
     let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
@@ -356,7 +330,7 @@ async fn a_pop_group_is_assigned_every_queue_of_each_broker() {
 
 #[tokio::test]
 async fn an_orderly_batch_in_flight_survives_a_restart() {
-    let (dir, b) = restartable().await;
+    let (dir, b) = restartable(TOPIC).await;
     let clock = dir.clock.clone();
     send_n(&b, 3).await;
     let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };
@@ -418,7 +392,7 @@ async fn too_many_waiting_pops_of_one_queue_get_polling_full() {
 
 #[tokio::test]
 async fn an_offset_reset_taken_by_a_pop_holds_after_a_restart() {
-    let (dir, b) = restartable().await;
+    let (dir, b) = restartable(TOPIC).await;
     let clock = dir.clock.clone();
     send_n(&b, 4).await;
     let f = Fixture { broker: b.clone(), clock: clock.clone(), _dir: tempfile::tempdir().expect("dir") };

@@ -1,0 +1,262 @@
+//! Transactions (`crate::transaction`): a half message's send, END_TRANSACTION's commit or
+//! rollback, and the check-back of undecided ones. Codes and remarks follow the Java broker's
+//! `EndTransactionProcessor`, except that a second decision for the same message, which
+//! Java would store again, is refused.
+
+use bytes::BytesMut;
+use protocol::codes::response as rs;
+use protocol::message::{decode_record, patch_record, prop, sys_flag, MessageRecord, NewRecord, Properties};
+use store::PutResult;
+
+use crate::error::{BrokerError, BrokerResult};
+use crate::push::{CheckTransaction, ClientPush};
+use crate::put::{NewMessage, REAL_QID, REAL_TOPIC};
+use crate::transaction::{Half, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, OP_TAG, OP_TOPIC};
+use crate::Broker;
+
+/// `ILLEGAL_OPERATION`: a producer's decision after its message's immunity time passed.
+const ILLEGAL_OPERATION: i32 = 604;
+
+/// END_TRANSACTION (37), as its header says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndTransaction {
+    pub producer_group: String,
+    /// The half message's queue offset.
+    pub tran_state_table_offset: i64,
+    pub commit_log_offset: i64,
+    /// `MessageSysFlag`: 0 unknown, 8 commit, 12 rollback.
+    pub commit_or_rollback: i32,
+    pub from_transaction_check: bool,
+    pub msg_id: Option<String>,
+    pub transaction_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Commit,
+    Rollback,
+}
+
+impl Broker {
+    /// Stores a transactional message as a half message and remembers it undecided.
+    pub(crate) async fn put_half(&self, mut m: NewMessage, wait_flush: bool) -> BrokerResult<(PutResult, bool)> {
+        if [protocol::message_type::TIMER_DELIVER_MS, protocol::message_type::TIMER_DELAY_SEC, protocol::message_type::TIMER_DELAY_MS]
+            .iter()
+            .any(|k| m.props.get(k).is_some())
+        {
+            return Err(BrokerError::illegal("a transactional message cannot have a delivery time (TIMER_* properties)"));
+        }
+        if m.props.get(crate::transaction::PRODUCER_GROUP).is_none_or(|g| g.trim().is_empty()) {
+            return Err(BrokerError::illegal("a transactional message needs its producer group (PGROUP)"));
+        }
+        m.props.set(REAL_TOPIC, &m.topic);
+        m.props.set(REAL_QID, m.queue_id.to_string());
+        m.topic = HALF_TOPIC.to_string();
+        m.queue_id = 0;
+        m.sys_flag &= !sys_flag::TRANSACTION_MASK;
+        self.topics.ensure_system_topic(HALF_TOPIC, 1);
+        let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
+        // Read back what was stored: its UNIQ_KEY (set by the put if the producer sent none)
+        // and store time.
+        let phys = put.phys_offsets.first().copied().unwrap_or(-1);
+        let record = self.half_record(phys)?;
+        self.transactions.table().insert(put.first_queue_offset, Half::of_record(&record, self.config.transaction_time_out_ms));
+        Ok((put, timed_out))
+    }
+
+    /// END_TRANSACTION: commits (the message is stored in its real topic and queue) or rolls
+    /// back (it never is) a half message, once.
+    pub async fn end_transaction(&self, e: &EndTransaction) -> BrokerResult<()> {
+        let decision = match e.commit_or_rollback {
+            sys_flag::TRANSACTION_COMMIT => Decision::Commit,
+            sys_flag::TRANSACTION_ROLLBACK => Decision::Rollback,
+            // Unknown: nothing to do; the check-back asks again later.
+            _ => return Ok(()),
+        };
+        let offset = e.tran_state_table_offset;
+        let Some(half) = self.transactions.table().begin(offset) else {
+            let why = if offset >= 0 && offset < self.store.max_offset(HALF_TOPIC, 0) {
+                format!("the transaction of half message {offset} is already decided")
+            } else {
+                "Find prepared transaction message failed".to_string()
+            };
+            return Err(BrokerError::system(why));
+        };
+        let result = self.decide(e, offset, &half, decision).await;
+        if result.is_err() {
+            self.transactions.table().abort(offset);
+        }
+        result
+    }
+
+    /// The transaction id of a gRPC producer (its group is its topic) to its half message's
+    /// queue and CommitLog offsets.
+    pub fn transaction_offsets(&self, producer_group: &str, transaction_id: &str) -> Option<(i64, i64)> {
+        let t = self.transactions.table();
+        let offset = t.offset_of(producer_group, transaction_id)?;
+        Some((offset, t.pending.get(&offset)?.phys_offset))
+    }
+
+    async fn decide(&self, e: &EndTransaction, offset: i64, half: &Half, decision: Decision) -> BrokerResult<()> {
+        if half.producer_group != e.producer_group {
+            return Err(BrokerError::system("The producer group wrong"));
+        }
+        if half.phys_offset != e.commit_log_offset {
+            return Err(BrokerError::system("The commit log offset wrong"));
+        }
+        let record = self.half_record(half.phys_offset)?;
+        if !e.from_transaction_check && self.clock.now_ms().saturating_sub(record.born_timestamp) > self.immunity_ms(&record) {
+            return Err(BrokerError::new(ILLEGAL_OPERATION, "the transaction's check immunity time passed: it is decided by a check"));
+        }
+        if decision == Decision::Commit {
+            let mut props = Properties::parse(&record.properties);
+            let topic = props.remove(REAL_TOPIC).unwrap_or_default();
+            let queue_id = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
+            props.remove(prop::TRAN_MSG);
+            let mut m = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
+            m.sys_flag = (m.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT;
+            if self.topics.get(&m.topic).is_none() {
+                return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", m.topic)));
+            }
+            crate::service::send::stored(self.put(vec![m], true).await)?;
+        }
+        self.journal_decision(offset).await
+    }
+
+    /// Journals that a half message is decided (an op record) and forgets it.
+    async fn journal_decision(&self, offset: i64) -> BrokerResult<()> {
+        self.topics.ensure_system_topic(OP_TOPIC, 1);
+        let mut props = Properties::default();
+        props.set(prop::TAGS, OP_TAG);
+        let op = NewMessage {
+            topic: OP_TOPIC.to_string(),
+            queue_id: 0,
+            flag: 0,
+            sys_flag: 0,
+            born_timestamp: self.clock.now_ms(),
+            born_host: self.store_host,
+            reconsume_times: 0,
+            body: offset.to_string().into(),
+            props,
+        };
+        let put = self.put_internal(op).await.map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
+        self.transactions.table().decided(offset, put.first_queue_offset);
+        self.advance_transaction_progress();
+        Ok(())
+    }
+
+    fn half_record(&self, phys_offset: i64) -> BrokerResult<MessageRecord> {
+        let raw = self.store.read_message(phys_offset)?.ok_or_else(|| BrokerError::system("Find prepared transaction message failed"))?;
+        decode_record(&raw, false).map_err(|_| BrokerError::system("Find prepared transaction message failed"))
+    }
+
+    fn immunity_ms(&self, record: &MessageRecord) -> i64 {
+        Half::of_record(record, self.config.transaction_time_out_ms).first_check_after_ms
+    }
+
+    /// One round of check-backs: each half message due is checked with a live producer of its
+    /// group (none: it waits for one, uncounted); past `transactionCheckMax` checks it goes to
+    /// the check-max topic, decided.
+    pub async fn check_transactions(&self) {
+        let now = self.clock.now_ms();
+        let due: Vec<(i64, Half)> = {
+            let mut t = self.transactions.table();
+            let offsets: Vec<i64> = t.pending.iter().filter(|(_, h)| h.next_check_at <= now).map(|(o, _)| *o).collect();
+            offsets.into_iter().filter_map(|o| t.begin(o).map(|h| (o, h))).collect()
+        };
+        for (offset, half) in due {
+            let result =
+                if half.checks >= self.config.transaction_check_max { self.give_up(offset, &half).await } else { self.check_back(offset, &half).await };
+            let mut t = self.transactions.table();
+            match result {
+                Ok(Checked::Decided) => {}
+                Ok(Checked::Asked) => {
+                    t.abort(offset);
+                    if let Some(h) = t.pending.get_mut(&offset) {
+                        h.checks += 1;
+                        h.next_check_at = now.saturating_add(self.config.transaction_check_interval_ms);
+                    }
+                }
+                Ok(Checked::NoProducer) => t.abort(offset),
+                Err(e) => {
+                    t.abort(offset);
+                    tracing::warn!(offset, error = %e, "a transaction check failed");
+                }
+            }
+        }
+    }
+
+    async fn check_back(&self, offset: i64, half: &Half) -> BrokerResult<Checked> {
+        let Some(conn) = self.clients.producer_of_group(&half.producer_group) else {
+            return Ok(Checked::NoProducer);
+        };
+        let record = self.half_record(half.phys_offset)?;
+        let mut props = Properties::parse(&record.properties);
+        let topic = props.remove(REAL_TOPIC).unwrap_or_default();
+        let queue_id: i32 = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
+        // The message as its producer sent it: in its real topic and queue, at the half
+        // message's offsets.
+        let mut bytes = BytesMut::new();
+        NewRecord {
+            topic: &topic,
+            queue_id,
+            flag: record.flag,
+            sys_flag: record.sys_flag | sys_flag::TRANSACTION_PREPARED,
+            born_timestamp: record.born_timestamp,
+            born_host: record.born_host,
+            store_host: record.store_host,
+            reconsume_times: record.reconsume_times,
+            prepared_transaction_offset: 0,
+            body: &record.body,
+            properties: props.as_wire(),
+        }
+        .encode(&mut bytes)
+        .map_err(|e| BrokerError::system(format!("the half message could not be encoded: {e}")))?;
+        patch_record(&mut bytes, offset, record.physical_offset, record.store_timestamp);
+        let check = CheckTransaction {
+            topic,
+            producer_group: half.producer_group.clone(),
+            tran_state_table_offset: offset,
+            commit_log_offset: half.phys_offset,
+            msg_id: half.transaction_id.clone(),
+            transaction_id: half.transaction_id.clone(),
+            offset_msg_id: record.msg_id(),
+            broker_name: self.config.broker_name.clone(),
+            message: bytes.freeze(),
+        };
+        match conn.push(ClientPush::CheckTransaction(Box::new(check))).await {
+            Ok(()) => Ok(Checked::Asked),
+            // Gone meanwhile: ask another (or wait for one) next round.
+            Err(e) => {
+                tracing::debug!(offset, error = %e, "a transaction check could not be sent");
+                Ok(Checked::NoProducer)
+            }
+        }
+    }
+
+    /// Past `transactionCheckMax` checks: the half message goes to the check-max topic with
+    /// its check count, and is decided.
+    async fn give_up(&self, offset: i64, half: &Half) -> BrokerResult<Checked> {
+        let record = self.half_record(half.phys_offset)?;
+        let mut props = Properties::parse(&record.properties);
+        props.set(CHECK_TIMES, half.checks.to_string());
+        self.topics.ensure_system_topic(CHECK_MAX_TOPIC, 1);
+        let m = NewMessage::from_record(&record, CHECK_MAX_TOPIC.to_string(), 0, record.reconsume_times, props);
+        crate::service::send::stored(self.put_unparked(vec![m], true).await)?;
+        tracing::warn!(
+            offset,
+            transaction_id = %half.transaction_id,
+            producer_group = %half.producer_group,
+            checks = half.checks,
+            "a transaction was never decided: moved to {CHECK_MAX_TOPIC}"
+        );
+        self.journal_decision(offset).await?;
+        Ok(Checked::Decided)
+    }
+}
+
+enum Checked {
+    Decided,
+    Asked,
+    NoProducer,
+}

@@ -1,0 +1,225 @@
+//! Transactional messages: half messages, decisions, check-backs.
+//!
+//! A send with `TRAN_MSG=true` is stored as a *half message* in `RMQ_SYS_TRANS_HALF_TOPIC`
+//! (queue 0), its real topic and queue kept in `REAL_TOPIC`/`REAL_QID`, as the Java broker
+//! stores it: no consumer reads that topic. Each decision (commit, rollback, or giving up after
+//! `transactionCheckMax` checks) is journaled as an *op* record in
+//! `RMQ_SYS_TRANS_OP_HALF_TOPIC` (queue 0) whose body is the half message's queue offset; a
+//! commit first stores the message in its real topic and queue, then the op.
+//!
+//! In memory: the undecided half messages by queue offset (and by producer group and
+//! transaction id, for gRPC producers, which decide by id). Two progress offsets, kept as the
+//! consumer offsets of `CID_SYS_RMQ_TRANS` on the two topics, bound what a restart re-reads:
+//! every half message below the half progress is decided, and every op below the op progress
+//! names a half message below the half progress. A restart reads the half queue from its
+//! progress (each message undecided), then the op queue from its progress (each op decides
+//! one); the offsets are flushed with the other consumer offsets, and reading more than needed
+//! changes nothing.
+//!
+//! Crash windows (docs/guarantees.md): a commit stored but its op not yet durable is checked
+//! again after a restart, and a producer that answers COMMIT again gets the message stored
+//! twice (as with the Java broker); nothing committed is lost. Check counts start over after a
+//! restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use protocol::message::{decode_records, MessageRecord, Properties};
+use store::AcceptAll;
+
+use crate::Broker;
+
+pub const HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
+pub const OP_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
+/// Where a half message goes when its producer never decided (the Java 5.3 broker's topic).
+pub const CHECK_MAX_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
+/// The group whose offsets are the progress of the two topics (the Java broker's).
+pub const SYS_GROUP: &str = "CID_SYS_RMQ_TRANS";
+/// A half message's tag in the op topic: decided ("d", as Java's `REMOVE_TAG`).
+pub const OP_TAG: &str = "d";
+/// `TRANSACTION_CHECK_TIMES`: how often a half message was checked (set on what goes to
+/// the check-max topic).
+pub const CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
+pub const CHECK_IMMUNITY_TIME_IN_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+pub const PRODUCER_GROUP: &str = "PGROUP";
+
+/// An undecided half message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Half {
+    pub phys_offset: i64,
+    pub producer_group: String,
+    /// The UNIQ_KEY: the transaction id producers know.
+    pub transaction_id: String,
+    pub store_timestamp: i64,
+    /// The first check is due this long after it was stored (`transactionTimeOut`, or the
+    /// message's `CHECK_IMMUNITY_TIME_IN_SECONDS`).
+    pub first_check_after_ms: i64,
+    pub checks: u32,
+    /// When it may be checked (again).
+    pub next_check_at: i64,
+}
+
+impl Half {
+    pub fn of_record(m: &MessageRecord, timeout_ms: i64) -> Half {
+        let props = Properties::parse(&m.properties);
+        let immunity = props.get(CHECK_IMMUNITY_TIME_IN_SECONDS).and_then(|v| v.trim().parse::<i64>().ok()).filter(|s| *s > 0).map(|s| s.saturating_mul(1000));
+        let first_check_after_ms = immunity.unwrap_or(timeout_ms);
+        Half {
+            phys_offset: m.physical_offset,
+            producer_group: props.get(PRODUCER_GROUP).unwrap_or("").to_string(),
+            transaction_id: props.get(protocol::message::prop::UNIQ_KEY).unwrap_or("").to_string(),
+            store_timestamp: m.store_timestamp,
+            first_check_after_ms,
+            checks: 0,
+            next_check_at: m.store_timestamp.saturating_add(first_check_after_ms),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Table {
+    /// Undecided half messages by their queue offset.
+    pub pending: BTreeMap<i64, Half>,
+    /// (producer group, transaction id) → queue offset.
+    by_id: HashMap<(String, String), i64>,
+    /// Ops at or past the op progress: op offset → the half offset it decided.
+    ops: BTreeMap<i64, i64>,
+    /// Half messages whose decision is being made: not checked, not decided twice.
+    deciding: std::collections::HashSet<i64>,
+}
+
+impl Table {
+    pub fn insert(&mut self, offset: i64, half: Half) {
+        self.by_id.insert((half.producer_group.clone(), half.transaction_id.clone()), offset);
+        self.pending.insert(offset, half);
+    }
+
+    /// Takes a half message out to decide it; `None` if it is not undecided (or already being
+    /// decided).
+    pub fn begin(&mut self, offset: i64) -> Option<Half> {
+        if self.deciding.contains(&offset) {
+            return None;
+        }
+        let h = self.pending.get(&offset).cloned()?;
+        self.deciding.insert(offset);
+        Some(h)
+    }
+
+    /// The decision failed: the half message is undecided again.
+    pub fn abort(&mut self, offset: i64) {
+        self.deciding.remove(&offset);
+    }
+
+    /// The decision is journaled (op at `op_offset`).
+    pub fn decided(&mut self, offset: i64, op_offset: i64) {
+        self.deciding.remove(&offset);
+        if let Some(h) = self.pending.remove(&offset) {
+            self.by_id.remove(&(h.producer_group, h.transaction_id));
+        }
+        self.ops.insert(op_offset, offset);
+    }
+
+    pub fn offset_of(&self, producer_group: &str, transaction_id: &str) -> Option<i64> {
+        self.by_id.get(&(producer_group.to_string(), transaction_id.to_string())).copied()
+    }
+
+    /// The progress offsets after what is decided: the oldest undecided half (or `half_end`)
+    /// and the first op naming a half at or past it (or `op_end`). Ops before it are dropped.
+    pub fn progress(&mut self, half_end: i64, op_end: i64) -> (i64, i64) {
+        let half = self.pending.keys().next().copied().unwrap_or(half_end);
+        while let Some((&op, &h)) = self.ops.first_key_value() {
+            if h >= half {
+                return (half, op);
+            }
+            self.ops.remove(&op);
+        }
+        (half, op_end)
+    }
+}
+
+/// The transactions' state.
+#[derive(Default)]
+pub struct TransactionState {
+    table: Mutex<Table>,
+    /// Serializes the progress updates.
+    progress: Mutex<()>,
+}
+
+impl TransactionState {
+    pub fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Broker {
+    /// Reads the undecided half messages back at start (module docs).
+    pub(crate) fn replay_transactions(&self) -> Result<(), store::StoreError> {
+        for topic in [HALF_TOPIC, OP_TOPIC, CHECK_MAX_TOPIC] {
+            self.topics.ensure_system_topic(topic, 1);
+        }
+        let timeout = self.config.transaction_time_out_ms;
+        let half_start = self.offsets.query(SYS_GROUP, HALF_TOPIC, 0).unwrap_or(0).max(self.store.min_offset(HALF_TOPIC, 0));
+        let mut table = self.transactions.table();
+        self.each_record(HALF_TOPIC, half_start, |m| {
+            table.insert(m.queue_offset, Half::of_record(m, timeout));
+        })?;
+        let op_start = self.offsets.query(SYS_GROUP, OP_TOPIC, 0).unwrap_or(0).max(self.store.min_offset(OP_TOPIC, 0));
+        let (mut ops, mut bad) = (0u64, 0u64);
+        self.each_record(OP_TOPIC, op_start, |m| match std::str::from_utf8(&m.body).ok().and_then(|b| b.trim().parse::<i64>().ok()) {
+            Some(half) => {
+                ops += 1;
+                table.decided(half, m.queue_offset);
+            }
+            None => bad += 1,
+        })?;
+        let pending = table.pending.len();
+        drop(table);
+        if pending > 0 || ops > 0 || bad > 0 {
+            tracing::info!(undecided = pending, decisions = ops, unreadable = bad, "transactions read back");
+        }
+        self.advance_transaction_progress();
+        Ok(())
+    }
+
+    /// Calls `f` on each record of a system topic's queue 0 from `from` to its end.
+    fn each_record(&self, topic: &str, from: i64, mut f: impl FnMut(&MessageRecord)) -> Result<(), store::StoreError> {
+        let end = self.store.max_offset(topic, 0);
+        let mut offset = from;
+        while offset < end {
+            let got = self.store.get(topic, 0, offset, 64, &AcceptAll)?;
+            if got.message_count == 0 {
+                offset = got.next_begin_offset.max(offset + 1);
+                continue;
+            }
+            match decode_records(&got.messages) {
+                Ok(records) => records.iter().for_each(&mut f),
+                Err(e) => tracing::warn!(topic, offset, error = %e, "unreadable records skipped"),
+            }
+            offset = got.next_begin_offset;
+        }
+        Ok(())
+    }
+
+    /// Moves the progress offsets past what is decided.
+    pub(crate) fn advance_transaction_progress(&self) {
+        let _one = self.transactions.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let (half_end, op_end) = (self.store.max_offset(HALF_TOPIC, 0), self.store.max_offset(OP_TOPIC, 0));
+        let (half, op) = self.transactions.table().progress(half_end, op_end);
+        for (topic, at) in [(HALF_TOPIC, half), (OP_TOPIC, op)] {
+            if self.offsets.query(SYS_GROUP, topic, 0).is_none_or(|o| o < at) {
+                self.offsets.commit(SYS_GROUP, topic, 0, at);
+            }
+        }
+    }
+}
+
+/// Checks back undecided half messages every `transactionCheckInterval` (and sooner when one
+/// falls due) until the broker stops.
+pub async fn run_checker(broker: Arc<Broker>) {
+    let tick = Duration::from_millis(broker.config.transaction_check_interval_ms.clamp(100, 1_000) as u64);
+    loop {
+        tokio::time::sleep(tick).await;
+        broker.check_transactions().await;
+    }
+}
