@@ -105,8 +105,13 @@ impl Broker {
             return Err(BrokerError::system("The commit log offset wrong"));
         }
         let record = self.half_record(half.phys_offset)?;
-        if !e.from_transaction_check && self.clock.now_ms().saturating_sub(record.born_timestamp) > self.immunity_ms(&record) {
-            return Err(BrokerError::new(ILLEGAL_OPERATION, "the transaction's check immunity time passed: it is decided by a check"));
+        // As Java: a producer that asked for an immunity time may not decide after it (a check
+        // decides then).
+        if !e.from_transaction_check && Properties::parse(&record.properties).get(crate::transaction::CHECK_IMMUNITY_TIME_IN_SECONDS).is_some() {
+            let immunity = half.first_check_after_ms.max(self.config.transaction_time_out_ms);
+            if self.clock.now_ms().saturating_sub(record.born_timestamp) > immunity {
+                return Err(BrokerError::new(ILLEGAL_OPERATION, "the transaction's check immunity time passed: it is decided by a check"));
+            }
         }
         if decision == Decision::Commit {
             let mut props = Properties::parse(&record.properties);
@@ -150,45 +155,43 @@ impl Broker {
         decode_record(&raw, false).map_err(|_| BrokerError::system("Find prepared transaction message failed"))
     }
 
-    fn immunity_ms(&self, record: &MessageRecord) -> i64 {
-        Half::of_record(record, self.config.transaction_time_out_ms).first_check_after_ms
-    }
-
     /// One round of check-backs: each half message due is checked with a live producer of its
     /// group (none: it waits for one, uncounted); past `transactionCheckMax` checks it goes to
     /// the check-max topic, decided.
     pub async fn check_transactions(&self) {
         let now = self.clock.now_ms();
-        let due: Vec<(i64, Half)> = {
+        let max = self.config.transaction_check_max;
+        let (give_up, ask): (Vec<(i64, Half)>, Vec<(i64, Half)>) = {
             let mut t = self.transactions.table();
-            let offsets: Vec<i64> = t.pending.iter().filter(|(_, h)| h.next_check_at <= now).map(|(o, _)| *o).collect();
-            offsets.into_iter().filter_map(|o| t.begin(o).map(|h| (o, h))).collect()
+            let due: Vec<(i64, Half)> = t.pending.iter().filter(|(_, h)| h.next_check_at <= now).map(|(o, h)| (*o, h.clone())).collect();
+            // Giving up decides, so it excludes a producer's decision meanwhile; asking does not.
+            let (give_up, ask): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, h)| h.checks >= max);
+            (give_up.into_iter().filter_map(|(o, _)| t.begin(o).map(|h| (o, h))).collect(), ask)
         };
-        for (offset, half) in due {
-            let result =
-                if half.checks >= self.config.transaction_check_max { self.give_up(offset, &half).await } else { self.check_back(offset, &half).await };
-            let mut t = self.transactions.table();
-            match result {
-                Ok(Checked::Decided) => {}
-                Ok(Checked::Asked) => {
-                    t.abort(offset);
-                    if let Some(h) = t.pending.get_mut(&offset) {
+        for (offset, half) in give_up {
+            if let Err(e) = self.give_up(offset, &half).await {
+                self.transactions.table().abort(offset);
+                tracing::warn!(offset, error = %e, "an undecided transaction could not be moved to {CHECK_MAX_TOPIC}");
+            }
+        }
+        for (offset, half) in ask {
+            match self.check_back(offset, &half).await {
+                Ok(true) => {
+                    if let Some(h) = self.transactions.table().pending.get_mut(&offset) {
                         h.checks += 1;
                         h.next_check_at = now.saturating_add(self.config.transaction_check_interval_ms);
                     }
                 }
-                Ok(Checked::NoProducer) => t.abort(offset),
-                Err(e) => {
-                    t.abort(offset);
-                    tracing::warn!(offset, error = %e, "a transaction check failed");
-                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(offset, error = %e, "a transaction check failed"),
             }
         }
     }
 
-    async fn check_back(&self, offset: i64, half: &Half) -> BrokerResult<Checked> {
+    /// Asks a producer of the group; false when none could be asked.
+    async fn check_back(&self, offset: i64, half: &Half) -> BrokerResult<bool> {
         let Some(conn) = self.clients.producer_of_group(&half.producer_group) else {
-            return Ok(Checked::NoProducer);
+            return Ok(false);
         };
         let record = self.half_record(half.phys_offset)?;
         let mut props = Properties::parse(&record.properties);
@@ -225,18 +228,18 @@ impl Broker {
             message: bytes.freeze(),
         };
         match conn.push(ClientPush::CheckTransaction(Box::new(check))).await {
-            Ok(()) => Ok(Checked::Asked),
+            Ok(()) => Ok(true),
             // Gone meanwhile: ask another (or wait for one) next round.
             Err(e) => {
                 tracing::debug!(offset, error = %e, "a transaction check could not be sent");
-                Ok(Checked::NoProducer)
+                Ok(false)
             }
         }
     }
 
     /// Past `transactionCheckMax` checks: the half message goes to the check-max topic with
     /// its check count, and is decided.
-    async fn give_up(&self, offset: i64, half: &Half) -> BrokerResult<Checked> {
+    async fn give_up(&self, offset: i64, half: &Half) -> BrokerResult<()> {
         let record = self.half_record(half.phys_offset)?;
         let mut props = Properties::parse(&record.properties);
         props.set(CHECK_TIMES, half.checks.to_string());
@@ -250,13 +253,6 @@ impl Broker {
             checks = half.checks,
             "a transaction was never decided: moved to {CHECK_MAX_TOPIC}"
         );
-        self.journal_decision(offset).await?;
-        Ok(Checked::Decided)
+        self.journal_decision(offset).await
     }
-}
-
-enum Checked {
-    Decided,
-    Asked,
-    NoProducer,
 }

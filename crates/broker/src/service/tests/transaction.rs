@@ -134,3 +134,21 @@ async fn undecided_and_decided_transactions_survive_a_crash() {
     let b = dir.crash_and_reopen(b).await;
     assert!(b.transactions.table().pending.is_empty());
 }
+
+#[tokio::test]
+async fn a_producer_may_not_decide_after_the_immunity_time_it_asked_for() {
+    let (dir, b) = restartable(TOPIC).await;
+    let late = b.send(&half_request("L")).await.expect("half");
+    let mut immune = half_request("I");
+    immune.header.properties = format!("{}CHECK_IMMUNITY_TIME_IN_SECONDS\u{1}10\u{2}", immune.header.properties).into();
+    let immune = b.send(&immune).await.expect("half");
+    dir.clock.set(NOW_MS + 11_000);
+    // Without an immunity time a late decision is fine.
+    b.end_transaction(&end(&late, sys_flag::TRANSACTION_COMMIT)).await.expect("late but allowed");
+    let refused = b.end_transaction(&end(&immune, sys_flag::TRANSACTION_COMMIT)).await.expect_err("past its immunity time");
+    assert_eq!(refused.code, 604);
+    let mut from_check = end(&immune, sys_flag::TRANSACTION_COMMIT);
+    from_check.from_transaction_check = true;
+    b.end_transaction(&from_check).await.expect("a check's answer decides");
+    assert_eq!(b.store.max_offset(TOPIC, 0), 2);
+}

@@ -57,7 +57,7 @@ class GrpcSdkTest {
     @BeforeAll
     static void start() throws Exception {
         int grpcPort = Rocketry.freePorts(1)[0];
-        Clients.Addrs a = Clients.standalone(H, "grpcServerPort=" + grpcPort);
+        Clients.Addrs a = Clients.standalone(H, "grpcServerPort=" + grpcPort, "transactionTimeOut=1000", "transactionCheckInterval=1000");
         namesrv = a.namesrv();
         brokerAddr = a.brokerAddr();
         admin = Clients.admin(H, namesrv);
@@ -241,6 +241,38 @@ class GrpcSdkTest {
         assertEquals(1, got.size());
         assertEquals(r.getMessageId(), got.get(0).getMessageId());
         assertEquals("over-tls", body(got.get(0)));
+    }
+
+    /** Commit, rollback, and an undecided transaction the broker checks back and the checker commits. */
+    @Test
+    void transactionsCommitRollbackAndCheckBack() throws Exception {
+        String topic = topic("GrpcTx", "TRANSACTION");
+        String group = group("GrpcTxGroup", false);
+        SimpleConsumer consumer = simple(group, topic, "*", Duration.ofSeconds(5));
+        assertEquals(0, consumer.receive(16, Duration.ofSeconds(30)).size());
+        Set<String> checked = ConcurrentHashMap.newKeySet();
+        Producer producer = PROVIDER.newProducerBuilder().setClientConfiguration(config).setTopics(topic)
+            .setTransactionChecker(v -> {
+                checked.add(body(v));
+                return org.apache.rocketmq.client.apis.producer.TransactionResolution.COMMIT;
+            })
+            .build();
+        H.track(producer);
+        org.apache.rocketmq.client.apis.producer.Transaction committed = producer.beginTransaction();
+        SendReceipt c = producer.send(message(topic, "T", "tx-commit"), committed);
+        committed.commit();
+        org.apache.rocketmq.client.apis.producer.Transaction rolledBack = producer.beginTransaction();
+        producer.send(message(topic, "T", "tx-rollback"), rolledBack);
+        rolledBack.rollback();
+        SendReceipt u = producer.send(message(topic, "T", "tx-undecided"), producer.beginTransaction());
+        List<MessageView> got = receive(consumer, 2, 20_000, true);
+        Map<String, String> ids = new HashMap<>();
+        for (MessageView v : got) {
+            ids.put(body(v), v.getMessageId().toString());
+        }
+        assertEquals(Map.of("tx-commit", c.getMessageId().toString(), "tx-undecided", u.getMessageId().toString()), ids);
+        assertEquals(Set.of("tx-undecided"), checked, "only the undecided transaction is checked back");
+        assertEquals(0, receive(consumer, 1, 3_000, true).size(), "never the rolled-back message");
     }
 
     @Test
