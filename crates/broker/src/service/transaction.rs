@@ -14,6 +14,9 @@ use crate::put::{NewMessage, REAL_QID, REAL_TOPIC};
 use crate::transaction::{Half, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, OP_TAG, OP_TOPIC};
 use crate::Broker;
 
+/// Half messages by queue offset.
+type Due = Vec<(i64, Half)>;
+
 /// `ILLEGAL_OPERATION`: a producer's decision after its message's immunity time passed.
 const ILLEGAL_OPERATION: i32 = 604;
 
@@ -161,7 +164,7 @@ impl Broker {
     pub async fn check_transactions(&self) {
         let now = self.clock.now_ms();
         let max = self.config.transaction_check_max;
-        let (give_up, ask): (Vec<(i64, Half)>, Vec<(i64, Half)>) = {
+        let (give_up, ask): (Due, Due) = {
             let mut t = self.transactions.table();
             let due: Vec<(i64, Half)> = t.pending.iter().filter(|(_, h)| h.next_check_at <= now).map(|(o, h)| (*o, h.clone())).collect();
             // Giving up decides, so it excludes a producer's decision meanwhile; asking does not.
