@@ -1,0 +1,85 @@
+//! Transactions across a SIGKILL: a half message left undecided is still undecided after the
+//! restart (and can be committed, once), a committed one is not delivered again, a rolled-back
+//! one never. Driven with raw requests: the Rust client has no transactional producer.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use client::{Client, SendResult};
+use protocol::codes::request as rq;
+use protocol::header::PullMessageRequestHeader;
+use protocol::message::{decode_offset_msg_id, decode_records, sys_flag, Properties};
+use protocol::RemotingCommand;
+
+use common::process::Server;
+
+const CONF: &str =
+    "mappedFileSizeCommitLog=1048576\nmaxMessageSize=65536\ndiskCapacityBytes=1099511627776\nflushConsumerOffsetInterval=60000\nflushDiskType=SYNC_FLUSH\n";
+const TOPIC: &str = "TxCrash";
+const GROUP: &str = "TxCrashGroup";
+
+async fn wait_ready(client: &Client, server: &Server) {
+    for _ in 0..200 {
+        if client.query_consumer_offset(&server.broker(), "probe", "TBW102", 0).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the broker did not come up: {}", std::fs::read_to_string(server.dir.join("rocketry.log")).unwrap_or_default());
+}
+
+async fn half(client: &Client, addr: &str, body: &str) -> SendResult {
+    let mut props = Properties::default();
+    props.set("TRAN_MSG", "true");
+    props.set("PGROUP", GROUP);
+    client.send(addr, TOPIC, 0, Bytes::from(body.to_string()), props).await.unwrap()
+}
+
+async fn end(client: &Client, addr: &str, sent: &SendResult, decision: i32) -> RemotingCommand {
+    let (_, commit_log_offset) = decode_offset_msg_id(&sent.offset_msg_id).expect("an offset message id");
+    let cmd = RemotingCommand::request(rq::END_TRANSACTION)
+        .with_ext("producerGroup", GROUP)
+        .with_ext("tranStateTableOffset", sent.queue_offset)
+        .with_ext("commitLogOffset", commit_log_offset)
+        .with_ext("commitOrRollback", decision)
+        .with_ext("fromTransactionCheck", false)
+        .with_ext("msgId", &sent.msg_id);
+    client.invoke(addr, cmd).await.unwrap()
+}
+
+async fn bodies(client: &Client, addr: &str) -> Vec<String> {
+    let got = client.pull_raw(addr, &PullMessageRequestHeader::for_queue("reader", TOPIC, 0, 0)).await.unwrap();
+    decode_records(&got.records).unwrap().iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_survive_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::new(tmp.path(), CONF);
+    server.start();
+    let client = Client::new(vec![server.namesrv()]);
+    wait_ready(&client, &server).await;
+    let addr = server.broker();
+    client
+        .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
+        .await
+        .unwrap();
+    let committed = half(&client, &addr, "committed").await;
+    let rolled_back = half(&client, &addr, "rolled-back").await;
+    let open = half(&client, &addr, "open").await;
+    assert_eq!(end(&client, &addr, &committed, sys_flag::TRANSACTION_COMMIT).await.code, 0);
+    assert_eq!(end(&client, &addr, &rolled_back, sys_flag::TRANSACTION_ROLLBACK).await.code, 0);
+    assert_eq!(bodies(&client, &addr).await, ["committed"]);
+    server.kill();
+    client.close();
+    server.start();
+    let client = Client::new(vec![server.namesrv()]);
+    wait_ready(&client, &server).await;
+    assert_eq!(bodies(&client, &addr).await, ["committed"], "nothing decided changed; the open one still invisible");
+    assert_ne!(end(&client, &addr, &committed, sys_flag::TRANSACTION_COMMIT).await.code, 0, "committed before the crash: not again");
+    assert_ne!(end(&client, &addr, &rolled_back, sys_flag::TRANSACTION_COMMIT).await.code, 0, "rolled back before the crash: never");
+    assert_eq!(end(&client, &addr, &open, sys_flag::TRANSACTION_COMMIT).await.code, 0, "undecided across the crash: can be committed");
+    assert_eq!(bodies(&client, &addr).await, ["committed", "open"]);
+}
