@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compatibility tests of Rocketry's gRPC (RocketMQ 5.x) endpoint with the official Node.js
-# SDK (rocketmq-client-nodejs, pinned in package.json / package-lock.json).
+# SDK (rocketmq-client-nodejs, pinned in package.json / package-lock.json), plaintext and TLS
+# (tls.test.js, with a certificate from a throwaway CA made with node-forge, also pinned).
 #
 #   tests/compat-grpc/node/run.sh /path/to/rocketry
 #

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compatibility suite: the official RocketMQ 5.x Python SDK (rocketmq-python-client 5.1.2, from
-# PyPI) against a rocketry binary's gRPC port (apache.rocketmq.v2.MessagingService), plaintext.
+# PyPI) against a rocketry binary's gRPC port (apache.rocketmq.v2.MessagingService), plaintext
+# and TLS (test_tls.py: a certificate from a throwaway CA that conftest.py makes).
 # Usage: tests/compat-grpc/python/run.sh /path/to/rocketry
 # Makes .venv here (python3 -m venv), installs requirements.txt from PyPI, runs pytest.
 # Exits non-zero when a test failed (or nothing could run). Extra arguments go to pytest.

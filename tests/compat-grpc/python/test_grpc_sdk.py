@@ -1,5 +1,6 @@
 """The official RocketMQ 5.x Python SDK (rocketmq-python-client 5.1.2) against rocketry's gRPC
-port (apache.rocketmq.v2.MessagingService), plaintext, through the SDK's public API only."""
+port (apache.rocketmq.v2.MessagingService), plaintext, through the SDK's public API only.
+(The same over TLS: test_tls.py.)"""
 
 import threading
 import time
