@@ -166,7 +166,8 @@ impl Broker {
         });
         // The POP journal is read back before anything is served.
         broker.replay_pop_journal()?;
-        broker.replay_transactions()?;
+        let interrupted = broker.replay_transactions()?;
+        broker.finish_commits(interrupted).await;
         Ok(broker)
     }
 }

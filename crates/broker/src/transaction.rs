@@ -16,16 +16,19 @@
 //! one); the offsets are flushed with the other consumer offsets, and reading more than needed
 //! changes nothing.
 //!
-//! Crash windows (docs/guarantees.md): a commit stored but its op not yet durable is checked
-//! again after a restart, and a producer that answers COMMIT again gets the message stored
-//! twice (as with the Java broker); nothing committed is lost. Check counts start over after a
-//! restart.
+//! A commit journals its intent (an op tagged `c`) before it stores the message, and the
+//! decision (`d`) after. A restart that finds an intent without its decision looks the message
+//! up by its UNIQ_KEY in the real topic's key index, after the intent: found, the commit is
+//! finished (decided); not found, the message is undecided and checked back. So a commit is
+//! never stored twice, even when the broker dies between storing it and journaling it (the Java
+//! broker stores it again when its producer answers the next check). Check counts start over
+//! after a restart (docs/guarantees.md §2).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use protocol::message::{decode_records, MessageRecord, Properties};
+use protocol::message::{decode_record, decode_records, prop, sys_flag, MessageRecord, Properties};
 use store::AcceptAll;
 
 use crate::Broker;
@@ -38,6 +41,9 @@ pub const CHECK_MAX_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
 pub const SYS_GROUP: &str = "CID_SYS_RMQ_TRANS";
 /// A half message's tag in the op topic: decided ("d", as Java's `REMOVE_TAG`).
 pub const OP_TAG: &str = "d";
+/// An op record written before a commit stores its message ("c", ours): after a crash, a
+/// commit intent with no decision after it is finished if the message was stored.
+pub const INTENT_TAG: &str = "c";
 /// `TRANSACTION_CHECK_TIMES`: how often a half message was checked (set on what goes to
 /// the check-max topic).
 pub const CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
@@ -111,6 +117,20 @@ impl Table {
         self.deciding.remove(&offset);
     }
 
+    /// An op that decides nothing yet (a commit's intent): it holds the op progress back.
+    pub fn intent(&mut self, half_offset: i64, op_offset: i64) {
+        self.ops.insert(op_offset, half_offset);
+    }
+
+    /// Decided, but not journaled (the restart finishes it): never checked or decided again
+    /// while running.
+    pub fn forget(&mut self, offset: i64) {
+        self.deciding.remove(&offset);
+        if let Some(h) = self.pending.remove(&offset) {
+            self.by_id.remove(&(h.producer_group, h.transaction_id));
+        }
+    }
+
     /// The decision is journaled (op at `op_offset`).
     pub fn decided(&mut self, offset: i64, op_offset: i64) {
         self.deciding.remove(&offset);
@@ -153,8 +173,9 @@ impl TransactionState {
 }
 
 impl Broker {
-    /// Reads the undecided half messages back at start (module docs).
-    pub(crate) fn replay_transactions(&self) -> Result<(), store::StoreError> {
+    /// Reads the undecided half messages back at start (module docs). Returns the commits that
+    /// were stored but not journaled as decided, to finish.
+    pub(crate) fn replay_transactions(&self) -> Result<Vec<i64>, store::StoreError> {
         for topic in [HALF_TOPIC, OP_TOPIC, CHECK_MAX_TOPIC] {
             self.topics.ensure_system_topic(topic, 1);
         }
@@ -166,20 +187,54 @@ impl Broker {
         })?;
         let op_start = self.offsets.query(SYS_GROUP, OP_TOPIC, 0).unwrap_or(0).max(self.store.min_offset(OP_TOPIC, 0));
         let (mut ops, mut bad) = (0u64, 0u64);
+        // Commit intents not (yet) followed by their decision: half offset → the intent's
+        // CommitLog offset.
+        let mut intents: BTreeMap<i64, i64> = BTreeMap::new();
         self.each_record(OP_TOPIC, op_start, |m| match std::str::from_utf8(&m.body).ok().and_then(|b| b.trim().parse::<i64>().ok()) {
+            Some(half) if Properties::parse(&m.properties).get(prop::TAGS) == Some(INTENT_TAG) => {
+                intents.insert(half, m.physical_offset);
+                table.intent(half, m.queue_offset);
+            }
             Some(half) => {
                 ops += 1;
+                intents.remove(&half);
                 table.decided(half, m.queue_offset);
             }
             None => bad += 1,
         })?;
+        let interrupted: Vec<(i64, i64, i64)> =
+            intents.into_iter().filter_map(|(half, intent_at)| table.pending.get(&half).map(|h| (half, h.phys_offset, intent_at))).collect();
         let pending = table.pending.len();
         drop(table);
+        let mut finished = Vec::new();
+        for (half, phys, intent_at) in interrupted {
+            if self.commit_stored_after(phys, intent_at)? {
+                finished.push(half);
+            }
+        }
         if pending > 0 || ops > 0 || bad > 0 {
-            tracing::info!(undecided = pending, decisions = ops, unreadable = bad, "transactions read back");
+            tracing::info!(undecided = pending, decisions = ops, unreadable = bad, interrupted_commits = finished.len(), "transactions read back");
         }
         self.advance_transaction_progress();
-        Ok(())
+        Ok(finished)
+    }
+
+    /// Whether the committed copy of the half message at `half_phys` was stored after the
+    /// commit's intent (at `intent_at`): its real topic's key index names a record with its
+    /// UNIQ_KEY, COMMIT flag, past the intent.
+    fn commit_stored_after(&self, half_phys: i64, intent_at: i64) -> Result<bool, store::StoreError> {
+        let Some(raw) = self.store.read_message(half_phys)? else { return Ok(false) };
+        let Ok(half) = decode_record(&raw, false) else { return Ok(false) };
+        let props = Properties::parse(&half.properties);
+        let (Some(topic), Some(uniq)) = (props.get(crate::put::REAL_TOPIC), props.get(prop::UNIQ_KEY)) else { return Ok(false) };
+        for rec in self.store.query_by_key(topic, uniq, 32, half.store_timestamp, i64::MAX)? {
+            if let Ok(m) = decode_record(&rec, false) {
+                if m.physical_offset > intent_at && m.sys_flag & sys_flag::TRANSACTION_MASK == sys_flag::TRANSACTION_COMMIT {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Calls `f` on each record of a system topic's queue 0 from `from` to its end.

@@ -11,7 +11,7 @@ use store::PutResult;
 use crate::error::{BrokerError, BrokerResult};
 use crate::push::{CheckTransaction, ClientPush};
 use crate::put::{NewMessage, REAL_QID, REAL_TOPIC};
-use crate::transaction::{Half, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, OP_TAG, OP_TOPIC};
+use crate::transaction::{Half, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, INTENT_TAG, OP_TAG, OP_TOPIC};
 use crate::Broker;
 
 /// Half messages by queue offset.
@@ -101,6 +101,17 @@ impl Broker {
     }
 
     async fn decide(&self, e: &EndTransaction, offset: i64, half: &Half, decision: Decision) -> BrokerResult<()> {
+        self.decide_until(e, offset, half, decision, false).await
+    }
+
+    /// A commit that stops after storing the message, as a crash there would (tests).
+    #[cfg(test)]
+    pub(crate) async fn commit_then_crash(&self, e: &EndTransaction) -> BrokerResult<()> {
+        let half = self.transactions.table().begin(e.tran_state_table_offset).ok_or_else(|| BrokerError::system("not undecided"))?;
+        self.decide_until(e, e.tran_state_table_offset, &half, Decision::Commit, true).await
+    }
+
+    async fn decide_until(&self, e: &EndTransaction, offset: i64, half: &Half, decision: Decision, crash_after_store: bool) -> BrokerResult<()> {
         if half.producer_group != e.producer_group {
             return Err(BrokerError::system("The producer group wrong"));
         }
@@ -117,6 +128,7 @@ impl Broker {
             }
         }
         if decision == Decision::Commit {
+            self.journal_op(offset, INTENT_TAG).await?;
             let mut props = Properties::parse(&record.properties);
             let topic = props.remove(REAL_TOPIC).unwrap_or_default();
             let queue_id = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
@@ -127,15 +139,43 @@ impl Broker {
                 return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", m.topic)));
             }
             crate::service::send::stored(self.put(vec![m], true).await)?;
+            if crash_after_store {
+                return Ok(());
+            }
+            // Stored: whatever happens to the journal now, it must not be committed again. A
+            // decision that cannot be journaled is left to the restart, which finds the intent
+            // and the stored message.
+            if let Err(e) = self.journal_decision(offset).await {
+                tracing::error!(offset, error = %e, "a commit was stored but its decision not journaled; a restart finishes it");
+                self.transactions.table().forget(offset);
+            }
+            return Ok(());
         }
         self.journal_decision(offset).await
     }
 
     /// Journals that a half message is decided (an op record) and forgets it.
     async fn journal_decision(&self, offset: i64) -> BrokerResult<()> {
+        let op = self.journal_op(offset, OP_TAG).await?;
+        self.transactions.table().decided(offset, op);
+        self.advance_transaction_progress();
+        Ok(())
+    }
+
+    /// Commits found stored but not journaled as decided after a restart: journaled now.
+    pub(crate) async fn finish_commits(&self, offsets: Vec<i64>) {
+        for offset in offsets {
+            if let Err(e) = self.journal_decision(offset).await {
+                tracing::warn!(offset, error = %e, "an interrupted commit could not be journaled; it will be checked back");
+            }
+        }
+    }
+
+    /// Writes an op record about the half message at `offset`; returns its op offset.
+    async fn journal_op(&self, offset: i64, tag: &str) -> BrokerResult<i64> {
         self.topics.ensure_system_topic(OP_TOPIC, 1);
         let mut props = Properties::default();
-        props.set(prop::TAGS, OP_TAG);
+        props.set(prop::TAGS, tag);
         let op = NewMessage {
             topic: OP_TOPIC.to_string(),
             queue_id: 0,
@@ -148,9 +188,10 @@ impl Broker {
             props,
         };
         let put = self.put_internal(op).await.map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
-        self.transactions.table().decided(offset, put.first_queue_offset);
-        self.advance_transaction_progress();
-        Ok(())
+        if tag == INTENT_TAG {
+            self.transactions.table().intent(offset, put.first_queue_offset);
+        }
+        Ok(put.first_queue_offset)
     }
 
     fn half_record(&self, phys_offset: i64) -> BrokerResult<MessageRecord> {

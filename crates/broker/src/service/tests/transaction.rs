@@ -51,7 +51,7 @@ async fn a_half_message_is_invisible_until_committed_and_is_committed_once() {
     let again = b.end_transaction(&end(&sent, sys_flag::TRANSACTION_COMMIT)).await.expect_err("decided already");
     assert!(again.remark.contains("already decided"), "{again:?}");
     assert_eq!(b.store.max_offset(TOPIC, 0), 1);
-    assert_eq!(b.store.max_offset(OP_TOPIC, 0), 1, "one decision journaled");
+    assert_eq!(b.store.max_offset(OP_TOPIC, 0), 2, "one commit journaled: its intent, then its decision");
 }
 
 #[tokio::test]
@@ -130,7 +130,8 @@ async fn undecided_and_decided_transactions_survive_a_crash() {
     // Once every transaction is decided, the progress moves past them all.
     b.offsets.flush();
     assert_eq!(b.offsets.query(crate::transaction::SYS_GROUP, HALF_TOPIC, 0), Some(3));
-    assert_eq!(b.offsets.query(crate::transaction::SYS_GROUP, OP_TOPIC, 0), Some(3));
+    // Ops: A's intent and decision, C's decision, B's intent and decision.
+    assert_eq!(b.offsets.query(crate::transaction::SYS_GROUP, OP_TOPIC, 0), Some(5));
     let b = dir.crash_and_reopen(b).await;
     assert!(b.transactions.table().pending.is_empty());
 }
@@ -151,4 +152,20 @@ async fn a_producer_may_not_decide_after_the_immunity_time_it_asked_for() {
     from_check.from_transaction_check = true;
     b.end_transaction(&from_check).await.expect("a check's answer decides");
     assert_eq!(b.store.max_offset(TOPIC, 0), 2);
+}
+
+#[tokio::test]
+async fn a_commit_interrupted_after_storing_its_message_is_finished_not_repeated() {
+    let (dir, b) = restartable(TOPIC).await;
+    let sent = b.send(&half_request("X")).await.expect("half");
+    let unstored = b.send(&half_request("Y")).await.expect("half");
+    b.commit_then_crash(&end(&sent, sys_flag::TRANSACTION_COMMIT)).await.expect("stored, decision never journaled");
+    assert_eq!(b.store.max_offset(TOPIC, 0), 1);
+    let b = dir.crash_and_reopen(b).await;
+    // X: its intent and its stored message are found: decided, not stored again.
+    assert!(b.end_transaction(&end(&sent, sys_flag::TRANSACTION_COMMIT)).await.is_err(), "finished at the restart");
+    assert!(b.transactions.table().pending.keys().all(|o| *o != sent.put.first_queue_offset));
+    // Y was never committed: still undecided.
+    b.end_transaction(&end(&unstored, sys_flag::TRANSACTION_COMMIT)).await.expect("Y commits");
+    assert_eq!(b.store.max_offset(TOPIC, 0), 2, "X once, Y once");
 }
