@@ -53,6 +53,8 @@ pub const PRODUCER_GROUP: &str = "PGROUP";
 /// An undecided half message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Half {
+    /// Its real topic.
+    pub topic: String,
     pub phys_offset: i64,
     pub producer_group: String,
     /// The UNIQ_KEY: the transaction id producers know.
@@ -72,6 +74,7 @@ impl Half {
         let immunity = props.get(CHECK_IMMUNITY_TIME_IN_SECONDS).and_then(|v| v.trim().parse::<i64>().ok()).filter(|s| *s > 0).map(|s| s.saturating_mul(1000));
         let first_check_after_ms = immunity.unwrap_or(timeout_ms);
         Half {
+            topic: props.get(crate::put::REAL_TOPIC).unwrap_or("").to_string(),
             phys_offset: m.physical_offset,
             producer_group: props.get(PRODUCER_GROUP).unwrap_or("").to_string(),
             transaction_id: props.get(protocol::message::prop::UNIQ_KEY).unwrap_or("").to_string(),

@@ -253,6 +253,18 @@ impl Broker {
             // No timer store yet: nothing is behind or congested.
             put(k, "0".into());
         }
+        // Ours: undecided transactions, with the age of the oldest, in all and per topic
+        // (`topic:count:oldestAgeMs` joined by `;`).
+        let now = self.clock.now_ms();
+        let mut by_topic: BTreeMap<String, (usize, i64)> = BTreeMap::new();
+        for h in self.transactions.table().pending.values() {
+            let e = by_topic.entry(h.topic.clone()).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(now.saturating_sub(h.store_timestamp));
+        }
+        put("transactionUndecidedCount", by_topic.values().map(|v| v.0).sum::<usize>().to_string());
+        put("transactionUndecidedOldestAgeMs", by_topic.values().map(|v| v.1).max().unwrap_or(0).to_string());
+        put("transactionUndecidedTopics", by_topic.iter().map(|(t, (n, age))| format!("{t}:{n}:{age}")).collect::<Vec<_>>().join(";"));
         put("runtime", format!("[ {} seconds ]", self.started.elapsed().as_secs()));
         table
     }

@@ -83,6 +83,8 @@ async fn rollback_and_bad_decisions() {
 async fn undecided_transactions_are_checked_with_a_producer_then_given_up() {
     let (dir, b) = restartable(TOPIC).await;
     let sent = b.send(&half_request("T4")).await.expect("half");
+    let runtime = b.runtime_info();
+    assert_eq!((runtime["transactionUndecidedCount"].as_str(), runtime["transactionUndecidedTopics"].as_str()), ("1", "TxTopic:1:0"));
     let producer = FakeClient::new(0);
     let hb = HeartbeatData { client_id: "p1".into(), producer_data_set: vec![ProducerData { group_name: PGROUP.into() }], ..Default::default() };
     // Not due before transactionTimeOut (6 s).
