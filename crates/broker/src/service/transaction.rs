@@ -235,6 +235,7 @@ impl Broker {
     /// Asks a producer of the group; false when none could be asked.
     async fn check_back(&self, offset: i64, half: &Half) -> BrokerResult<bool> {
         let Some(conn) = self.clients.producer_of_group(&half.producer_group) else {
+            tracing::debug!(offset, producer_group = %half.producer_group, "a transaction check waits: no producer of its group is connected");
             return Ok(false);
         };
         let record = self.half_record(half.phys_offset)?;

@@ -48,7 +48,11 @@ class TransactionTest {
     }
 
     static TransactionMQProducer producer(TransactionListener listener) throws Exception {
-        TransactionMQProducer p = new TransactionMQProducer(Clients.unique("TxPG"));
+        return producer(Clients.unique("TxPG"), listener);
+    }
+
+    static TransactionMQProducer producer(String group, TransactionListener listener) throws Exception {
+        TransactionMQProducer p = new TransactionMQProducer(group);
         p.setNamesrvAddr(namesrv);
         p.setInstanceName(Clients.unique("tx"));
         p.setClientIP(Rocketry.LOOPBACK);
@@ -128,6 +132,60 @@ class TransactionTest {
                 assertTrue(!checkedAt.containsKey(id), "a decided transaction is never checked: " + id);
             }
         }
+    }
+
+    /**
+     * A producer leaves its transactions undecided and goes away; another instance of its group
+     * answers the checks: one committed, one rolled back.
+     */
+    @Test
+    void anotherInstanceOfTheGroupAnswersTheChecks() throws Exception {
+        String topic = Clients.unique("TxFailover");
+        admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 2, 2, 6));
+        String group = Clients.unique("TxFailoverPG");
+        TransactionMQProducer first = producer(group, new TransactionListener() {
+            @Override
+            public LocalTransactionState executeLocalTransaction(Message msg, Object arg) {
+                return LocalTransactionState.UNKNOW;
+            }
+
+            @Override
+            public LocalTransactionState checkLocalTransaction(MessageExt msg) {
+                throw new IllegalStateException("the first instance is gone and never answers");
+            }
+        });
+        for (String id : new String[] {"keep", "drop"}) {
+            Message m = new Message(topic, id.getBytes(StandardCharsets.UTF_8));
+            m.putUserProperty("id", id);
+            assertEquals(SendStatus.SEND_OK, first.sendMessageInTransaction(m, null).getSendStatus());
+        }
+        first.shutdown();
+        Set<String> checked = ConcurrentHashMap.newKeySet();
+        TransactionMQProducer second = producer(group, new TransactionListener() {
+            @Override
+            public LocalTransactionState executeLocalTransaction(Message msg, Object arg) {
+                return LocalTransactionState.UNKNOW;
+            }
+
+            @Override
+            public LocalTransactionState checkLocalTransaction(MessageExt msg) {
+                String id = msg.getUserProperty("id");
+                checked.add(id);
+                return id.equals("keep") ? LocalTransactionState.COMMIT_MESSAGE : LocalTransactionState.ROLLBACK_MESSAGE;
+            }
+        });
+        // A Java producer heartbeats only to brokers it has routes for: this one sends (to
+        // another topic) as a live instance of the group would.
+        second.send(new Message(Clients.unique("TxWarmup"), "warm-up".getBytes(StandardCharsets.UTF_8)));
+        Map<String, Integer> got = new ConcurrentHashMap<>();
+        Clients.pushWith(H, namesrv, Clients.unique("TxFailoverConsumer"), topic, (MessageListenerConcurrently) (msgs, ctx) -> {
+            msgs.forEach(m -> got.merge(m.getUserProperty("id"), 1, Integer::sum));
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+        }, c -> { });
+        Wait.until("the checked-and-committed message", 30_000, () -> Map.copyOf(got), g -> g.containsKey("keep"));
+        Wait.until("both checked", 10_000, () -> Set.copyOf(checked), c -> c.equals(Set.of("keep", "drop")));
+        Thread.sleep(2_000);
+        assertEquals(Map.of("keep", 1), got, "committed once by the check; the rolled-back one never");
     }
 
     @Test
