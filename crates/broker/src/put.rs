@@ -29,9 +29,30 @@ pub struct NewMessage {
     pub reconsume_times: i32,
     pub body: Bytes,
     pub props: Properties,
+    /// A committed transactional message's half message (CommitLog offset), else 0.
+    pub prepared_transaction_offset: i64,
 }
 
 impl NewMessage {
+    /// One of the broker's own journal records (POP's, transactions' ops): queue 0 of `topic`,
+    /// tagged `tag`.
+    pub fn journal(topic: &str, tag: &str, body: Bytes, born_host: SocketAddr, now_ms: i64) -> NewMessage {
+        let mut props = Properties::default();
+        props.set(prop::TAGS, tag);
+        NewMessage {
+            topic: topic.to_string(),
+            queue_id: 0,
+            flag: 0,
+            sys_flag: 0,
+            born_timestamp: now_ms,
+            born_host,
+            reconsume_times: 0,
+            body,
+            props,
+            prepared_transaction_offset: 0,
+        }
+    }
+
     /// A stored record on its way to another topic and queue (retry, DLQ, delay release),
     /// keeping its body, flags and born information.
     pub fn from_record(m: &protocol::message::MessageRecord, topic: String, queue_id: i32, reconsume_times: i32, props: Properties) -> NewMessage {
@@ -45,6 +66,7 @@ impl NewMessage {
             reconsume_times,
             body: m.body.clone(),
             props,
+            prepared_transaction_offset: 0,
         }
     }
 }
@@ -189,7 +211,7 @@ impl Broker {
             born_host: m.born_host,
             store_host: self.store_host,
             reconsume_times: m.reconsume_times,
-            prepared_transaction_offset: 0,
+            prepared_transaction_offset: m.prepared_transaction_offset,
             body: &m.body,
             properties,
         }

@@ -139,19 +139,8 @@ impl Broker {
             end
         };
         let write = Write { state: pop, journal_end };
-        let mut props = Properties::default();
-        props.set(prop::TAGS, record.tag());
-        let msg = NewMessage {
-            topic: pop.revive_topic.clone(),
-            queue_id: 0,
-            flag: 0,
-            sys_flag: 0,
-            born_timestamp: self.clock.now_ms(),
-            born_host: self.store_host,
-            reconsume_times: 0,
-            body: Bytes::from(serde_json::to_vec(record).unwrap_or_default()),
-            props,
-        };
+        let body = Bytes::from(serde_json::to_vec(record).unwrap_or_default());
+        let msg = NewMessage::journal(&pop.revive_topic, record.tag(), body, self.store_host, self.clock.now_ms());
         let stored = match self.put_internal(msg).await {
             Ok(r) | Err(PutError::FlushDiskTimeout(r)) => r,
             Err(e) => return Err(e),

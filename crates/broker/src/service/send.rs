@@ -175,6 +175,7 @@ pub(crate) fn new_message(h: &SendMessageRequestHeader, queue_id: i32, born_host
         reconsume_times: h.reconsume_times,
         body,
         props,
+        prepared_transaction_offset: 0,
     }
 }
 

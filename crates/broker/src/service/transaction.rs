@@ -135,6 +135,7 @@ impl Broker {
             props.remove(prop::TRAN_MSG);
             let mut m = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
             m.sys_flag = (m.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT;
+            m.prepared_transaction_offset = half.phys_offset;
             if self.topics.get(&m.topic).is_none() {
                 return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", m.topic)));
             }
@@ -174,19 +175,7 @@ impl Broker {
     /// Writes an op record about the half message at `offset`; returns its op offset.
     async fn journal_op(&self, offset: i64, tag: &str) -> BrokerResult<i64> {
         self.topics.ensure_system_topic(OP_TOPIC, 1);
-        let mut props = Properties::default();
-        props.set(prop::TAGS, tag);
-        let op = NewMessage {
-            topic: OP_TOPIC.to_string(),
-            queue_id: 0,
-            flag: 0,
-            sys_flag: 0,
-            born_timestamp: self.clock.now_ms(),
-            born_host: self.store_host,
-            reconsume_times: 0,
-            body: offset.to_string().into(),
-            props,
-        };
+        let op = NewMessage::journal(OP_TOPIC, tag, offset.to_string().into(), self.store_host, self.clock.now_ms());
         let put = self.put_internal(op).await.map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
         if tag == INTENT_TAG {
             self.transactions.table().intent(offset, put.first_queue_offset);

@@ -46,6 +46,7 @@ async fn a_half_message_is_invisible_until_committed_and_is_committed_once() {
     let props = protocol::message::Properties::parse(&m.properties);
     assert_eq!((props.get("UNIQ_KEY"), props.get("KEYS"), props.get("TRAN_MSG"), props.get("REAL_TOPIC")), (Some("T1"), Some("k-T1"), None, None));
     assert_eq!(m.sys_flag & sys_flag::TRANSACTION_MASK, sys_flag::TRANSACTION_COMMIT);
+    assert_eq!(m.prepared_transaction_offset, sent.put.phys_offsets[0], "the half message it came from, as Java");
     assert_eq!(&m.body[..], b"tx-body");
     // A second decision is refused and changes nothing.
     let again = b.end_transaction(&end(&sent, sys_flag::TRANSACTION_COMMIT)).await.expect_err("decided already");
