@@ -83,3 +83,75 @@ async fn transactions_survive_sigkill() {
     assert_eq!(end(&client, &addr, &open, sys_flag::TRANSACTION_COMMIT).await.code, 0, "undecided across the crash: can be committed");
     assert_eq!(bodies(&client, &addr).await, ["committed", "open"]);
 }
+
+/// SIGKILL while decisions stream in: afterwards every transaction is decided again (as
+/// producers answering check-backs would); each committed message is in its topic exactly once,
+/// no rolled-back one ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_stream_of_decisions_loses_and_duplicates_nothing() {
+    const N: usize = 300;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::new(tmp.path(), CONF);
+    server.start();
+    let client = std::sync::Arc::new(Client::new(vec![server.namesrv()]));
+    wait_ready(&client, &server).await;
+    let addr = server.broker();
+    client
+        .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
+        .await
+        .unwrap();
+    let mut halves = Vec::new();
+    for i in 0..N {
+        halves.push(half(&client, &addr, &format!("m{i:03}")).await);
+    }
+    let decide = |client: std::sync::Arc<Client>, halves: Vec<SendResult>| {
+        let addr = addr.clone();
+        async move {
+            let mut decided = 0;
+            for (i, h) in halves.iter().enumerate() {
+                let d = if i % 2 == 0 { sys_flag::TRANSACTION_COMMIT } else { sys_flag::TRANSACTION_ROLLBACK };
+                let (_, phys) = decode_offset_msg_id(&h.offset_msg_id).unwrap();
+                let cmd = RemotingCommand::request(rq::END_TRANSACTION)
+                    .with_ext("producerGroup", GROUP)
+                    .with_ext("tranStateTableOffset", h.queue_offset)
+                    .with_ext("commitLogOffset", phys)
+                    .with_ext("commitOrRollback", d)
+                    .with_ext("fromTransactionCheck", true);
+                if client.invoke(&addr, cmd).await.is_ok() {
+                    decided += 1;
+                }
+            }
+            decided
+        }
+    };
+    let stream = tokio::spawn(decide(client.clone(), halves.clone()));
+    // Kill once some decisions are in (the topic grows), while the rest stream in.
+    for _ in 0..400 {
+        if client.pull_raw(&addr, &PullMessageRequestHeader::for_queue("probe", TOPIC, 0, 0)).await.map(|r| r.header.max_offset).unwrap_or(0) >= 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    let before = stream.await.unwrap();
+    assert!(before < N, "the kill came before all decisions ({before})");
+    client.close();
+    server.start();
+    let client = std::sync::Arc::new(Client::new(vec![server.namesrv()]));
+    wait_ready(&client, &server).await;
+    decide(client.clone(), halves).await;
+    let mut got = Vec::new();
+    let mut offset = 0;
+    loop {
+        let r = client.pull_raw(&addr, &PullMessageRequestHeader::for_queue("reader", TOPIC, 0, offset)).await.unwrap();
+        let records = decode_records(&r.records).unwrap();
+        if records.is_empty() {
+            break;
+        }
+        offset = r.header.next_begin_offset;
+        got.extend(records.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()));
+    }
+    got.sort();
+    let want: Vec<String> = (0..N).step_by(2).map(|i| format!("m{i:03}")).collect();
+    assert_eq!(got, want, "every committed message once, no rolled-back one");
+}
