@@ -149,6 +149,10 @@ broker_config! {
         /// `popMaxInflightMessages` (ours): messages popped and not yet acknowledged or revived,
         /// over all groups; a pop beyond it is refused with SYSTEM_BUSY.
         pop_max_inflight_messages: usize = 1_000_000, "popMaxInflightMessages", Plain;
+        /// Timer messages (TIMER_DELIVER_MS, TIMER_DELAY_SEC, TIMER_DELAY_MS) are taken.
+        timer_wheel_enable: bool = true, "timerWheelEnable", Bool;
+        /// The furthest ahead a timer message may be due (3 days, as Java).
+        timer_max_delay_sec: i64 = 3 * 24 * 3600, "timerMaxDelaySec", Plain;
         /// A transactional message's first check-back is due this long after it was stored
         /// (unless it carries `CHECK_IMMUNITY_TIME_IN_SECONDS`).
         transaction_time_out_ms: i64 = 6_000, "transactionTimeOut", Plain;
@@ -180,7 +184,6 @@ broker_config! {
             "useReentrantLockWhenPutMessage",
             "slaveReadEnable",
             "transientStorePoolEnable",
-            "timerWheelEnable",
             "enableDLegerCommitLog",
             "enableControllerMode",
             "storePathCommitLog",

@@ -21,6 +21,7 @@ mod schedule;
 pub mod service;
 pub mod sql92;
 mod stats;
+pub mod timer;
 pub mod topics;
 pub mod transaction;
 
@@ -72,6 +73,8 @@ pub struct Broker {
     pub pop: pop::PopState,
     /// A client of the NameServers for route lookups (queue assignment), made on first use.
     namesrv: std::sync::OnceLock<Option<client::Client>>,
+    /// Timer messages waiting for their time (`timer`).
+    pub timers: timer::TimerState,
     /// Transactions: undecided half messages (`transaction`).
     pub transactions: transaction::TransactionState,
     /// Compiled SQL92 expressions by their text.
@@ -159,6 +162,7 @@ impl Broker {
             namesrv: Default::default(),
             sql_filters: Default::default(),
             transactions: Default::default(),
+            timers: Default::default(),
             runtime: runtime::RuntimeState::new(config.broker_permission, runtime::BrokerRole::AsyncMaster),
             clock,
             store,
@@ -166,6 +170,7 @@ impl Broker {
         });
         // The POP journal is read back before anything is served.
         broker.replay_pop_journal()?;
+        broker.replay_timers()?;
         let interrupted = broker.replay_transactions()?;
         broker.finish_commits(interrupted).await;
         Ok(broker)
@@ -197,6 +202,7 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     tasks.push(tokio::spawn(schedule::run(broker.clone())));
     tasks.push(tokio::spawn(pop::run_reviver(broker.clone())));
     tasks.push(tokio::spawn(transaction::run_checker(broker.clone())));
+    tasks.push(tokio::spawn(timer::run(broker.clone())));
     Ok(BrokerHandle { broker, local_addr, connections, tasks })
 }
 

@@ -241,7 +241,7 @@ impl Broker {
     }
 
     /// Calls `f` on each record of a system topic's queue 0 from `from` to its end.
-    fn each_record(&self, topic: &str, from: i64, mut f: impl FnMut(&MessageRecord)) -> Result<(), store::StoreError> {
+    pub(crate) fn each_record(&self, topic: &str, from: i64, mut f: impl FnMut(&MessageRecord)) -> Result<(), store::StoreError> {
         let end = self.store.max_offset(topic, 0);
         let mut offset = from;
         while offset < end {

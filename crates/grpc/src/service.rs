@@ -207,9 +207,6 @@ impl Service {
                 format!("TopicMessageType validate failed, the expected type is {}, but actual type is {}", expected.as_str(), msg.message_type.as_str()),
             ));
         }
-        if msg.message_type == MessageType::Delay {
-            return Err(status(Code::NotImplemented, "delay (timer) messages are not supported by this broker yet"));
-        }
         let queues = topic.write_queue_nums.max(1);
         // One message group, one queue: what keeps a group's messages in order.
         let queue_id = match &msg.message_group {

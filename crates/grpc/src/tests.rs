@@ -142,8 +142,10 @@ async fn sends_are_checked_against_the_topics_message_type() {
         m
     };
     assert_eq!(code(&send(&f, delayed("T")).await.status), Code::MessagePropertyConflictWithType as i32);
-    // Until timers are built: refused clearly, never delivered at once.
-    assert_eq!(code(&send(&f, delayed("D")).await.status), Code::NotImplemented as i32);
+    // A DELAY topic takes it: waiting for its time, not in the topic yet.
+    assert_eq!(code(&send(&f, delayed("D")).await.status), Code::Ok as i32);
+    assert_eq!(f.broker.store.max_offset("D", 0) + f.broker.store.max_offset("D", 1), 0);
+    assert_eq!(f.broker.timers.wheel().len(), 1);
     let empty = f.service.send_message(req(pb::SendMessageRequest { messages: vec![] })).await.expect("answered").into_inner();
     assert_eq!((code(&empty.status), empty.entries.len()), (Code::MessageCorrupted as i32, 1), "at least one entry, always");
 }

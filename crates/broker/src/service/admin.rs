@@ -249,10 +249,20 @@ impl Broker {
         }
         put("EndTransactionQueueSize", "0".into());
         put("EndTransactionThreadPoolQueueCapacity", "0".into());
-        for k in ["timerReadBehind", "timerOffsetBehind", "timerCongestNum", "timerEnqueueTps", "timerDequeueTps"] {
-            // No timer store yet: nothing is behind or congested.
+        // Timers: the Java keys (nothing is read behind or congested in our design; the offset
+        // behind is what waits), and ours.
+        let (pending, next_due) = {
+            let wheel = self.timers.wheel();
+            (wheel.len(), wheel.next_due())
+        };
+        for k in ["timerReadBehind", "timerCongestNum", "timerEnqueueTps", "timerDequeueTps"] {
             put(k, "0".into());
         }
+        put("timerOffsetBehind", pending.to_string());
+        put("timerPendingCount", pending.to_string());
+        put("timerNextDueMs", next_due.unwrap_or(0).to_string());
+        put("timerDeliveredTotal", self.timers.delivered.load(Ordering::Relaxed).to_string());
+        put("timerLastLatenessMs", self.timers.last_lateness_ms.load(Ordering::Relaxed).to_string());
         // Ours: undecided transactions, with the age of the oldest, in all and per topic
         // (`topic:count:oldestAgeMs` joined by `;`).
         let now = self.clock.now_ms();

@@ -17,14 +17,6 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::put::NewMessage;
 use crate::Broker;
 
-/// Properties that ask for features this broker does not offer yet (5.x timers); refusing
-/// them is better than delivering such a message at the wrong time.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    ("TIMER_DELIVER_MS", "timer messages are not supported by this broker yet"),
-    ("TIMER_DELAY_SEC", "timer messages are not supported by this broker yet"),
-    ("TIMER_DELAY_MS", "timer messages are not supported by this broker yet"),
-];
-
 /// A send: one message, or a batch in RocketMQ's batch encoding (`header.batch`).
 pub struct SendRequest<'a> {
     pub header: SendMessageRequestHeader<'a>,
@@ -67,9 +59,18 @@ impl Broker {
         if msgs.is_empty() {
             return Err(BrokerError::illegal("empty batch"));
         }
+        let now = self.clock.now_ms();
+        let mut due = None;
         for NewMessage { props, .. } in &msgs {
-            if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| props.get(k).is_some_and(|v| v != "0" && v != "-1")) {
-                return Err(BrokerError::illegal(*why));
+            let transactional = props.get(prop::TRAN_MSG) == Some("true");
+            if !transactional {
+                due = crate::timer::due_time(props, now, self.config.timer_max_delay_sec.saturating_mul(1000)).map_err(BrokerError::illegal)?;
+                if due.is_some() && req.batch {
+                    return Err(BrokerError::illegal("a batch cannot carry timer properties"));
+                }
+                if due.is_some() && !self.config.timer_wheel_enable {
+                    return Err(BrokerError::illegal("accurate timer message is not enabled, timerWheelEnable is false"));
+                }
             }
             if req.batch && props.get(prop::DELAY).is_some_and(|v| v != "0") {
                 return Err(BrokerError::illegal("a batch cannot carry delay levels"));
@@ -104,6 +105,9 @@ impl Broker {
         let (put, flush_timed_out) = if transactional {
             let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;
             self.put_half(m, wait_flush).await?
+        } else if let Some(due) = due.filter(|d| *d > now) {
+            let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;
+            self.put_timer(m, due, wait_flush).await?
         } else {
             stored(self.put(msgs, wait_flush).await)?
         };

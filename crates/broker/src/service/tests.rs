@@ -25,6 +25,7 @@ use crate::{Broker, BrokerConfig};
 const NOW_MS: i64 = 1_700_000_000_000;
 
 mod pop;
+mod timer;
 mod transaction;
 
 struct Fixture {
@@ -178,8 +179,10 @@ async fn failed_checks_are_errors_with_the_java_codes() {
     let e = b.send(&send_request("SCHEDULE_TOPIC_XXXX", "", b"x")).await.expect_err("system topic");
     assert_eq!(e.code, rs::NO_PERMISSION);
     b.topics.ensure_system_topic("TopicT", 1);
-    let e = b.send(&send_request("TopicT", "TIMER_DELIVER_MS\u{1}123\u{2}", b"x")).await.expect_err("timer");
+    let e = b.send(&send_request("TopicT", "TIMER_DELAY_SEC\u{1}-1\u{2}", b"x")).await.expect_err("a negative delay");
     assert_eq!(e.code, rs::MESSAGE_ILLEGAL);
+    let e = b.send(&send_request("TopicT", "TIMER_DELAY_SEC\u{1}999999999\u{2}", b"x")).await.expect_err("past timerMaxDelaySec");
+    assert!(e.remark.contains("max delay"), "{e}");
     let e = b.query_consumer_offset("CG", "TopicT", 0, false).expect_err("nothing committed");
     assert_eq!(e.code, rs::QUERY_NOT_FOUND);
 }

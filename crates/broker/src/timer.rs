@@ -1,0 +1,366 @@
+//! Timer messages (RocketMQ 5.x): delivered to their topic at a time of the producer's choosing
+//! (`TIMER_DELIVER_MS`, or now + `TIMER_DELAY_SEC` / `TIMER_DELAY_MS`).
+//!
+//! Our design, the transactions' pattern: a timer message is stored in `rmq_sys_wheel_timer`
+//! (queue 0, the Java broker's timer topic) with `REAL_TOPIC`/`REAL_QID` and its due time in
+//! `TIMER_OUT_MS`; in memory an ordered index (due time, queue offset) → CommitLog offset, about
+//! 60 bytes a timer. A task delivers what is due, in due order and in batches, each a copy in its
+//! real topic and queue, then journals the batch as delivered: one record in
+//! `rmq_sys_wheel_timer_done` (ours) listing `offset:due` pairs. A recall journals the same way.
+//! Two progress offsets (the consumer offsets of `CID_SYS_RMQ_TIMER` on the two topics) bound
+//! what a restart re-reads: the timer queue from the oldest pending timer, the done journal from
+//! the first record naming a timer at or past it. A delivery whose record was not journaled
+//! before a crash is delivered again after the restart (docs/guarantees.md §2): never lost.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use protocol::message::{MessageRecord, Properties};
+use tokio::sync::Notify;
+
+use crate::Broker;
+
+pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
+pub const DONE_TOPIC: &str = "rmq_sys_wheel_timer_done";
+pub const SYS_GROUP: &str = "CID_SYS_RMQ_TIMER";
+pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
+pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
+/// A done record's tag.
+pub const DONE_TAG: &str = "done";
+/// The most timers one delivery round takes.
+pub const BATCH: usize = 1024;
+
+#[derive(Default)]
+pub struct Wheel {
+    /// (due ms, timer queue offset) → CommitLog offset.
+    pub by_due: BTreeMap<(i64, i64), i64>,
+    /// Pending timer queue offsets (the progress is the smallest).
+    offsets: BTreeSet<i64>,
+    /// Done records at or past the done progress: done queue offset → the smallest timer offset
+    /// it names.
+    ops: BTreeMap<i64, i64>,
+}
+
+impl Wheel {
+    pub fn insert(&mut self, due: i64, offset: i64, phys: i64) {
+        self.by_due.insert((due, offset), phys);
+        self.offsets.insert(offset);
+    }
+
+    /// Removes timers by (offset, due); returns how many were pending.
+    pub fn remove(&mut self, done: &[(i64, i64)]) -> usize {
+        done.iter().filter(|(offset, due)| self.offsets.remove(offset) | self.by_due.remove(&(*due, *offset)).is_some()).count()
+    }
+
+    /// Takes up to `max` timers due by `now`: (offset, due, phys).
+    pub fn take_due(&mut self, now: i64, max: usize) -> Vec<(i64, i64, i64)> {
+        let keys: Vec<(i64, i64)> = self.by_due.range(..=(now, i64::MAX)).take(max).map(|(k, _)| *k).collect();
+        keys.into_iter().filter_map(|(due, offset)| self.by_due.remove(&(due, offset)).map(|phys| (offset, due, phys))).collect()
+    }
+
+    /// Puts back timers a round could not deliver.
+    pub fn restore(&mut self, timers: &[(i64, i64, i64)]) {
+        for (offset, due, phys) in timers {
+            self.by_due.insert((*due, *offset), *phys);
+        }
+    }
+
+    pub fn next_due(&self) -> Option<i64> {
+        self.by_due.keys().next().map(|k| k.0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    fn journaled(&mut self, op_offset: i64, done: &[(i64, i64)]) {
+        if let Some(min) = done.iter().map(|d| d.0).min() {
+            self.ops.insert(op_offset, min);
+        }
+    }
+
+    /// (timer progress, done progress); done records before the done progress are dropped.
+    fn progress(&mut self, timer_end: i64, done_end: i64) -> (i64, i64) {
+        let timers = self.offsets.iter().next().copied().unwrap_or(timer_end);
+        while let Some((&op, &min)) = self.ops.first_key_value() {
+            if min >= timers {
+                return (timers, op);
+            }
+            self.ops.remove(&op);
+        }
+        (timers, done_end)
+    }
+}
+
+#[derive(Default)]
+pub struct TimerState {
+    wheel: Mutex<Wheel>,
+    /// An earlier timer arrived: the delivery task looks again.
+    pub(crate) wake: Notify,
+    progress: Mutex<()>,
+    /// Delivered timers and how late (ms), for runtime info.
+    pub(crate) delivered: std::sync::atomic::AtomicU64,
+    pub(crate) last_lateness_ms: std::sync::atomic::AtomicI64,
+}
+
+impl TimerState {
+    pub fn wheel(&self) -> MutexGuard<'_, Wheel> {
+        self.wheel.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A done record's body: `offset:due` pairs joined by `,`.
+pub fn encode_done(done: &[(i64, i64)]) -> String {
+    done.iter().map(|(o, d)| format!("{o}:{d}")).collect::<Vec<_>>().join(",")
+}
+
+pub fn decode_done(body: &[u8]) -> Option<Vec<(i64, i64)>> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split(',')
+        .map(|pair| {
+            let (o, d) = pair.split_once(':')?;
+            Some((o.trim().parse().ok()?, d.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// A timer message's due time, as its record says.
+pub fn due_of(m: &MessageRecord) -> Option<i64> {
+    Properties::parse(&m.properties).get(TIMER_OUT_MS)?.parse().ok()
+}
+
+impl Broker {
+    /// Stores a timer message in the timer topic until `due`.
+    pub(crate) async fn put_timer(&self, mut m: crate::put::NewMessage, due: i64, wait_flush: bool) -> crate::error::BrokerResult<(store::PutResult, bool)> {
+        m.props.set(crate::put::REAL_TOPIC, &m.topic);
+        m.props.set(crate::put::REAL_QID, m.queue_id.to_string());
+        m.props.set(TIMER_OUT_MS, due.to_string());
+        m.props.set(TIMER_ENQUEUE_MS, self.clock.now_ms().to_string());
+        m.topic = TIMER_TOPIC.to_string();
+        m.queue_id = 0;
+        self.topics.ensure_system_topic(TIMER_TOPIC, 1);
+        let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
+        let phys = put.phys_offsets.first().copied().unwrap_or(-1);
+        let earliest = {
+            let mut wheel = self.timers.wheel();
+            let earliest = wheel.next_due().is_none_or(|d| due < d);
+            wheel.insert(due, put.first_queue_offset, phys);
+            earliest
+        };
+        if earliest {
+            self.timers.wake.notify_one();
+        }
+        Ok((put, timed_out))
+    }
+
+    /// Reads pending timers back at start (module docs).
+    pub(crate) fn replay_timers(&self) -> Result<(), store::StoreError> {
+        for topic in [TIMER_TOPIC, DONE_TOPIC] {
+            self.topics.ensure_system_topic(topic, 1);
+        }
+        let timer_start = self.offsets.query(SYS_GROUP, TIMER_TOPIC, 0).unwrap_or(0).max(self.store.min_offset(TIMER_TOPIC, 0));
+        let mut wheel = self.timers.wheel();
+        let mut unreadable = 0u64;
+        self.each_record(TIMER_TOPIC, timer_start, |m| match due_of(m) {
+            Some(due) => wheel.insert(due, m.queue_offset, m.physical_offset),
+            None => unreadable += 1,
+        })?;
+        let done_start = self.offsets.query(SYS_GROUP, DONE_TOPIC, 0).unwrap_or(0).max(self.store.min_offset(DONE_TOPIC, 0));
+        self.each_record(DONE_TOPIC, done_start, |m| match decode_done(&m.body) {
+            Some(done) => {
+                wheel.remove(&done);
+                wheel.journaled(m.queue_offset, &done);
+            }
+            None => unreadable += 1,
+        })?;
+        let pending = wheel.len();
+        drop(wheel);
+        if pending > 0 || unreadable > 0 {
+            tracing::info!(pending, unreadable, "timer messages read back");
+        }
+        self.advance_timer_progress();
+        Ok(())
+    }
+
+    pub(crate) fn advance_timer_progress(&self) {
+        let _one = self.timers.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let (timer_end, done_end) = (self.store.max_offset(TIMER_TOPIC, 0), self.store.max_offset(DONE_TOPIC, 0));
+        let (timers, done) = self.timers.wheel().progress(timer_end, done_end);
+        for (topic, at) in [(TIMER_TOPIC, timers), (DONE_TOPIC, done)] {
+            if self.offsets.query(SYS_GROUP, topic, 0).is_none_or(|o| o < at) {
+                self.offsets.commit(SYS_GROUP, topic, 0, at);
+            }
+        }
+    }
+
+    /// Journals timers as done (delivered or recalled).
+    pub(crate) async fn journal_timers_done(&self, done: &[(i64, i64)]) -> Result<(), store::PutError> {
+        let body = encode_done(done);
+        let m = crate::put::NewMessage::journal(DONE_TOPIC, DONE_TAG, body.into(), self.store_host, self.clock.now_ms());
+        let put = self.put_internal(m).await?;
+        let mut wheel = self.timers.wheel();
+        wheel.remove(done);
+        wheel.journaled(put.first_queue_offset, done);
+        drop(wheel);
+        self.advance_timer_progress();
+        Ok(())
+    }
+
+    /// One delivery round: up to `BATCH` due timers copied into their topics, then journaled.
+    /// Returns how many were delivered.
+    pub async fn deliver_due_timers(&self) -> usize {
+        let now = self.clock.now_ms();
+        let due = self.timers.wheel().take_due(now, BATCH);
+        if due.is_empty() {
+            return 0;
+        }
+        let mut delivered = Vec::with_capacity(due.len());
+        let mut failed = Vec::new();
+        for &(offset, due_ms, phys) in &due {
+            match self.deliver_timer(phys, due_ms, now).await {
+                Ok(()) => delivered.push((offset, due_ms)),
+                // Unreadable: dropped, as retention may have taken it.
+                Err(TimerError::Gone) => delivered.push((offset, due_ms)),
+                Err(TimerError::Put(e)) => {
+                    tracing::warn!(offset, error = %e, "a due timer message could not be delivered; trying again");
+                    failed.push((offset, due_ms, phys));
+                }
+            }
+        }
+        self.timers.wheel().restore(&failed);
+        if !delivered.is_empty() {
+            if let Err(e) = self.journal_timers_done(&delivered).await {
+                // Delivered but not journaled: a restart delivers them again.
+                tracing::warn!(error = %e, "delivered timers could not be journaled");
+                self.timers.wheel().remove(&delivered);
+            }
+            self.timers.delivered.fetch_add(delivered.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            if let Some(&(_, due_ms)) = delivered.last() {
+                self.timers.last_lateness_ms.store(now.saturating_sub(due_ms), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        delivered.len()
+    }
+
+    async fn deliver_timer(&self, phys: i64, due: i64, now: i64) -> Result<(), TimerError> {
+        let raw = self.store.read_message(phys).map_err(|_| TimerError::Gone)?.ok_or(TimerError::Gone)?;
+        let m = protocol::message::decode_record(&raw, false).map_err(|_| TimerError::Gone)?;
+        let mut props = Properties::parse(&m.properties);
+        let topic = props.remove(crate::put::REAL_TOPIC).ok_or(TimerError::Gone)?;
+        let queue_id = props.remove(crate::put::REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
+        props.set(TIMER_OUT_MS, due.to_string());
+        props.set(TIMER_DEQUEUE_MS, now.to_string());
+        if self.topics.get(&topic).is_none() {
+            tracing::warn!(%topic, "a due timer message's topic is gone; dropped");
+            return Err(TimerError::Gone);
+        }
+        let msg = crate::put::NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props);
+        self.put_unparked(vec![msg], false).await.map(|_| ()).or_else(|e| match e {
+            store::PutError::FlushDiskTimeout(_) => Ok(()),
+            e => Err(TimerError::Put(e)),
+        })
+    }
+}
+
+enum TimerError {
+    Gone,
+    Put(store::PutError),
+}
+
+/// Delivers timers as they fall due until the broker stops.
+pub async fn run(broker: Arc<Broker>) {
+    loop {
+        while broker.deliver_due_timers().await > 0 {}
+        let now = broker.clock.now_ms();
+        // Sleep until the next due time (at most a second: the clock may be set), or until an
+        // earlier timer arrives.
+        let wait = broker.timers.wheel().next_due().map_or(1_000, |d| d.saturating_sub(now).clamp(1, 1_000));
+        let woken = broker.timers.wake.notified();
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+        }
+    }
+}
+
+/// Reads a send's timer properties: the due time, or an error text (the Java broker's checks:
+/// a number, not negative, within `timerMaxDelaySec`). None: not a timer message.
+pub fn due_time(props: &Properties, now: i64, max_delay_ms: i64) -> Result<Option<i64>, String> {
+    let num = |key: &str| -> Result<Option<i64>, String> {
+        match props.get(key) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| format!("timer message illegal: {key}={v} is not a number")),
+        }
+    };
+    let due = if let Some(sec) = num(protocol::message_type::TIMER_DELAY_SEC)? {
+        if sec < 0 {
+            return Err(format!("timer message illegal: {} is negative", protocol::message_type::TIMER_DELAY_SEC));
+        }
+        now.saturating_add(sec.saturating_mul(1000))
+    } else if let Some(ms) = num(protocol::message_type::TIMER_DELAY_MS)? {
+        if ms < 0 {
+            return Err(format!("timer message illegal: {} is negative", protocol::message_type::TIMER_DELAY_MS));
+        }
+        now.saturating_add(ms)
+    } else if let Some(at) = num(protocol::message_type::TIMER_DELIVER_MS)? {
+        if at < 0 {
+            return Err(format!("timer message illegal: {} is negative", protocol::message_type::TIMER_DELIVER_MS));
+        }
+        at
+    } else {
+        return Ok(None);
+    };
+    if due.saturating_sub(now) > max_delay_ms {
+        return Err(format!("timer message illegal, the delay time should not be bigger than the max delay {max_delay_ms}ms"));
+    }
+    Ok(Some(due))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_times_follow_the_java_rules() {
+        let now = 1_000_000;
+        let max = 3 * 24 * 3600 * 1000;
+        let p = |k: &str, v: &str| {
+            let mut p = Properties::default();
+            p.set(k, v);
+            p
+        };
+        assert_eq!(due_time(&Properties::default(), now, max), Ok(None));
+        assert_eq!(due_time(&p("TIMER_DELAY_SEC", "5"), now, max), Ok(Some(now + 5_000)));
+        assert_eq!(due_time(&p("TIMER_DELAY_MS", "250"), now, max), Ok(Some(now + 250)));
+        assert_eq!(due_time(&p("TIMER_DELIVER_MS", "12"), now, max), Ok(Some(12)), "in the past: due at once");
+        assert!(due_time(&p("TIMER_DELAY_SEC", "-1"), now, max).is_err());
+        assert!(due_time(&p("TIMER_DELIVER_MS", "soon"), now, max).is_err());
+        assert!(due_time(&p("TIMER_DELAY_MS", &(max + 1).to_string()), now, max).is_err());
+        assert_eq!(decode_done(encode_done(&[(1, 10), (2, 20)]).as_bytes()), Some(vec![(1, 10), (2, 20)]));
+        assert_eq!(decode_done(b"1:x"), None);
+    }
+
+    #[test]
+    fn the_wheel_hands_out_in_due_order_and_keeps_its_progress() {
+        let mut w = Wheel::default();
+        w.insert(300, 0, 1000);
+        w.insert(100, 1, 1100);
+        w.insert(200, 2, 1200);
+        assert_eq!(w.next_due(), Some(100));
+        assert_eq!(w.take_due(250, 10), vec![(1, 100, 1100), (2, 200, 1200)]);
+        w.remove(&[(1, 100), (2, 200)]);
+        w.journaled(0, &[(1, 100), (2, 200)]);
+        // Offset 0 is still pending: the timer progress stays at it, and the done record too.
+        assert_eq!(w.progress(3, 1), (0, 0));
+        w.take_due(300, 10);
+        w.remove(&[(0, 300)]);
+        w.journaled(1, &[(0, 300)]);
+        assert_eq!(w.progress(3, 2), (3, 2));
+    }
+}
