@@ -159,6 +159,48 @@ impl Broker {
         Ok((put, timed_out))
     }
 
+    /// RECALL_MESSAGE (370): cancels a pending timer message by its recall handle; returns its
+    /// message id. Checks and remarks as the Java broker's `RecallMessageProcessor`; a message
+    /// not pending (delivered, recalled, or never sent) is refused, which Java cannot tell.
+    pub async fn recall(&self, topic: &str, handle: &str) -> crate::error::BrokerResult<String> {
+        use crate::error::BrokerError;
+        use protocol::codes::response as rs;
+        const ILLEGAL_OPERATION: i32 = 604;
+        if self.runtime.permission() & protocol::codes::perm::WRITE == 0 {
+            return Err(BrokerError::new(rs::SERVICE_NOT_AVAILABLE, "recall failed, broker service not available"));
+        }
+        if self.topics.get(topic).is_none() {
+            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("recall failed, the topic[{topic}] not exist")));
+        }
+        let h = protocol::message_type::RecallHandle::decode(handle).map_err(|e| BrokerError::new(ILLEGAL_OPERATION, e))?;
+        if h.topic != topic {
+            return Err(BrokerError::new(ILLEGAL_OPERATION, "recall failed, topic not match"));
+        }
+        if h.broker_name != self.config.broker_name {
+            return Err(BrokerError::new(ILLEGAL_OPERATION, "recall failed, broker service not available"));
+        }
+        let due: i64 = h.timestamp.parse().unwrap_or(-1);
+        let left = due.saturating_sub(self.clock.now_ms());
+        if left <= 0 || left >= self.config.timer_max_delay_sec.saturating_mul(1000) {
+            return Err(BrokerError::new(ILLEGAL_OPERATION, "recall failed, timestamp invalid"));
+        }
+        let candidates: Vec<(i64, i64)> = self.timers.wheel().by_due.range((due, i64::MIN)..=(due, i64::MAX)).map(|(k, phys)| (k.1, *phys)).collect();
+        for (offset, phys) in candidates {
+            let Some(raw) = self.store.read_message(phys)? else { continue };
+            let Ok(m) = protocol::message::decode_record(&raw, false) else { continue };
+            let props = Properties::parse(&m.properties);
+            if props.get(crate::put::REAL_TOPIC) == Some(topic) && props.get(protocol::message::prop::UNIQ_KEY) == Some(h.message_id.as_str()) {
+                // Taken out first, so a delivery round cannot deliver it meanwhile.
+                if self.timers.wheel().by_due.remove(&(due, offset)).is_none() {
+                    break;
+                }
+                self.journal_timers_done(&[(offset, due)]).await.map_err(|e| BrokerError::system(format!("recall failed: {e}")))?;
+                return Ok(h.message_id);
+            }
+        }
+        Err(BrokerError::new(ILLEGAL_OPERATION, "recall failed, the message is not pending (delivered, recalled, or never sent)"))
+    }
+
     /// Reads pending timers back at start (module docs).
     pub(crate) fn replay_timers(&self) -> Result<(), store::StoreError> {
         for topic in [TIMER_TOPIC, DONE_TOPIC] {

@@ -238,7 +238,7 @@ impl Service {
             message_id: msg.message_id.clone(),
             transaction_id: msg.message_id,
             offset: sent.put.first_queue_offset,
-            recall_handle: String::new(),
+            recall_handle: sent.recall_handle.unwrap_or_default(),
         })
     }
 
@@ -666,8 +666,18 @@ impl MessagingService for Service {
     }
 
     async fn recall_message(&self, req: Request<pb::RecallMessageRequest>) -> Result<Response<pb::RecallMessageResponse>, tonic::Status> {
-        let s = client_id(&req).map_or_else(|s| s, |_| status(Code::NotImplemented, "timer messages (and their recall) are not supported by this broker yet"));
-        answer!(RecallMessageResponse { status: Some(s), message_id: String::new() })
+        let r = req.get_ref();
+        let result = async {
+            client_id(&req)?;
+            let topic = name(&r.topic);
+            check_topic(topic)?;
+            self.broker.recall(topic, &r.recall_handle).await.map_err(|e| from_broker(&e))
+        }
+        .await;
+        match result {
+            Ok(id) => answer!(RecallMessageResponse { status: Some(ok()), message_id: id }),
+            Err(s) => answer!(RecallMessageResponse { status: Some(s), message_id: String::new() }),
+        }
     }
 }
 

@@ -56,6 +56,7 @@ pub mod request {
     pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
     pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
     pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
+    pub const RECALL_MESSAGE: i32 = 370;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
     pub const GET_SYSTEM_TOPIC_LIST_FROM_BROKER: i32 = 305;
     pub const GET_TOPIC_CONFIG: i32 = 351;

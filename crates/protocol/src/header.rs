@@ -163,6 +163,8 @@ pub struct SendMessageResponseHeader {
     pub queue_id: i32,
     pub queue_offset: i64,
     pub transaction_id: Option<String>,
+    /// A timer message's recall handle (RocketMQ 5.3).
+    pub recall_handle: Option<String>,
 }
 
 impl SendMessageResponseHeader {
@@ -174,6 +176,9 @@ impl SendMessageResponseHeader {
         if let Some(t) = &self.transaction_id {
             ext.insert("transactionId", t);
         }
+        if let Some(r) = &self.recall_handle {
+            ext.insert("recallHandle", r);
+        }
         ext.insert("MSG_REGION", region);
         ext.insert_display("TRACE_ON", trace_on);
     }
@@ -184,6 +189,7 @@ impl SendMessageResponseHeader {
             queue_id: ext.req("queueId")?,
             queue_offset: ext.req("queueOffset")?,
             transaction_id: ext.raw("transactionId").map(str::to_string),
+            recall_handle: ext.raw("recallHandle").map(str::to_string),
         })
     }
 }

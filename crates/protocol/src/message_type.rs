@@ -134,6 +134,37 @@ impl MessageType {
     }
 }
 
+/// A timer message's recall handle (RocketMQ 5.3's `RecallMessageHandle.HandleV1`): URL-safe
+/// base64 of `v1 topic brokerName timestamp uniqKey`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecallHandle {
+    pub topic: String,
+    pub broker_name: String,
+    pub timestamp: String,
+    pub message_id: String,
+}
+
+impl RecallHandle {
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let raw = format!("v1 {} {} {} {}", self.topic, self.broker_name, self.timestamp, self.message_id);
+        base64::engine::general_purpose::URL_SAFE.encode(raw)
+    }
+
+    /// As Java: "recall handle is invalid" for anything else.
+    pub fn decode(s: &str) -> Result<RecallHandle, String> {
+        use base64::Engine as _;
+        let invalid = || "recall handle is invalid".to_string();
+        let raw = base64::engine::general_purpose::URL_SAFE.decode(s.trim()).map_err(|_| invalid())?;
+        let text = String::from_utf8(raw).map_err(|_| invalid())?;
+        let items: Vec<&str> = text.split(' ').collect();
+        if items.len() < 5 || items[0] != "v1" {
+            return Err(invalid());
+        }
+        Ok(RecallHandle { topic: items[1].into(), broker_name: items[2].into(), timestamp: items[3].into(), message_id: items[4].into() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +185,14 @@ mod tests {
         assert_eq!(MessageType::of_message(&props(&[(SHARDING_KEY, "g"), (TIMER_DELIVER_MS, "1")])), MessageType::Delay);
         assert_eq!(MessageType::of_message(&props(&[(prop::DELAY, "3")])), MessageType::Delay);
         assert_eq!(MessageType::of_message(&props(&[(prop::TRAN_MSG, "true"), (prop::DELAY, "3")])), MessageType::Transaction);
+    }
+
+    #[test]
+    fn a_recall_handle_reads_back() {
+        let h = RecallHandle { topic: "T".into(), broker_name: "broker-a".into(), timestamp: "1700000000000".into(), message_id: "U1".into() };
+        assert_eq!(RecallHandle::decode(&h.encode()), Ok(h));
+        assert!(RecallHandle::decode("not base64!").is_err());
+        assert!(RecallHandle::decode("djIgVCBiIDEgVQ==").is_err(), "v2 is not a version");
     }
 
     #[test]

@@ -130,6 +130,10 @@ async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, requ
         Request::PollingInfo(h) => pop::polling_info(b, cmd, h),
         Request::QueryAssignment(q) => pop::query_assignment(b, cmd, q).await,
         Request::SetMessageRequestMode(m) => pop::set_message_request_mode(b, cmd, m),
+        Request::Recall { topic, handle } => {
+            let id = b.recall(topic, handle).await?;
+            Ok(ok(cmd).with_ext("msgId", id))
+        }
         Request::EndTransaction(e) => {
             b.end_transaction(e).await?;
             Ok(ok(cmd))

@@ -70,6 +70,7 @@ pub enum Request<'a> {
     QueryAssignment(QueryAssignmentRequestBody),
     SetMessageRequestMode(SetMessageRequestModeRequestBody),
     EndTransaction(EndTransaction),
+    Recall { topic: &'a str, handle: &'a str },
 }
 
 /// The topic and group a request names, for authorization.
@@ -184,6 +185,7 @@ impl<'a> Request<'a> {
             rq::POLLING_INFO => Request::PollingInfo(NotificationRequestHeader::decode(ext, true)?),
             rq::QUERY_ASSIGNMENT => Request::QueryAssignment(body::decode(&cmd.body)?),
             rq::SET_MESSAGE_REQUEST_MODE => Request::SetMessageRequestMode(body::decode(&cmd.body)?),
+            rq::RECALL_MESSAGE => Request::Recall { topic: ext.req_str("topic")?, handle: ext.req_str("recallHandle")? },
             rq::END_TRANSACTION => Request::EndTransaction(EndTransaction {
                 producer_group: ext.req_str("producerGroup")?.to_string(),
                 tran_state_table_offset: ext.req("tranStateTableOffset")?,
@@ -223,6 +225,7 @@ impl<'a> Request<'a> {
             Request::QueryAssignment(q) => (Some(&q.topic), Some(&q.consumer_group)),
             Request::SetMessageRequestMode(m) => (Some(&m.topic), Some(&m.consumer_group)),
             Request::EndTransaction(e) => (None, Some(&e.producer_group)),
+            Request::Recall { topic, .. } => (Some(topic), None),
             Request::Heartbeat(_)
             | Request::Unregister { .. }
             | Request::CheckClientConfig { .. }

@@ -31,7 +31,13 @@ fn answer(b: &Broker, req: &RemotingCommand, sent: Sent) -> RemotingCommand {
         }
         push_offset_msg_id(&mut msg_id, b.store_host, *offset);
     }
-    let header = SendMessageResponseHeader { msg_id, queue_id: sent.queue_id, queue_offset: sent.put.first_queue_offset, transaction_id: sent.uniq_key };
+    let header = SendMessageResponseHeader {
+        msg_id,
+        queue_id: sent.queue_id,
+        queue_offset: sent.put.first_queue_offset,
+        transaction_id: sent.uniq_key,
+        recall_handle: sent.recall_handle,
+    };
     let code = if sent.flush_timed_out { rs::FLUSH_DISK_TIMEOUT } else { rs::SUCCESS };
     let mut resp = RemotingCommand::response_to(req, code);
     header.encode(&mut resp.ext_fields, &b.config.region_id, b.config.trace_on);

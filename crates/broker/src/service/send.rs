@@ -9,6 +9,7 @@ use protocol::body::TopicConfig;
 use protocol::codes::{perm, response as rs};
 use protocol::header::SendMessageRequestHeader;
 use protocol::message::{decode_batch, prop, Properties};
+use protocol::message_type::RecallHandle;
 use protocol::names::{self, RETRY_GROUP_TOPIC_PREFIX};
 use rand::Rng;
 use store::{PutError, PutResult};
@@ -39,6 +40,8 @@ pub struct Sent {
     pub uniq_key: Option<String>,
     /// Stored, but not flushed within `syncFlushTimeout` (FLUSH_DISK_TIMEOUT).
     pub flush_timed_out: bool,
+    /// A timer message's recall handle.
+    pub recall_handle: Option<String>,
 }
 
 impl Broker {
@@ -102,16 +105,23 @@ impl Broker {
         let wait_flush = msgs.iter().all(|m| m.props.get(prop::WAIT) != Some("false"));
         let uniq_key = if req.batch { None } else { msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string) };
         let transactional = !req.batch && msgs[0].props.get(prop::TRAN_MSG) == Some("true");
+        let mut recall_handle = None;
         let (put, flush_timed_out) = if transactional {
             let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;
             self.put_half(m, wait_flush).await?
         } else if let Some(due) = due.filter(|d| *d > now) {
             let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;
+            if !m.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+                recall_handle = uniq_key.as_ref().map(|u| {
+                    RecallHandle { topic: m.topic.clone(), broker_name: self.config.broker_name.clone(), timestamp: due.to_string(), message_id: u.clone() }
+                        .encode()
+                });
+            }
             self.put_timer(m, due, wait_flush).await?
         } else {
             stored(self.put(msgs, wait_flush).await)?
         };
-        Ok(Sent { queue_id, put, uniq_key, flush_timed_out })
+        Ok(Sent { queue_id, put, uniq_key, flush_timed_out, recall_handle })
     }
 
     /// Permission, size, name and queue checks in the Java broker's order (`msgCheck`),

@@ -33,6 +33,7 @@ impl Handler for Sink {
                     queue_id,
                     queue_offset: self.offset.fetch_add(1, Ordering::Relaxed),
                     transaction_id: None,
+                    recall_handle: None,
                 };
                 h.encode(&mut resp.ext_fields, "DefaultRegion", false);
                 resp

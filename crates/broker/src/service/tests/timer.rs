@@ -61,3 +61,23 @@ async fn pending_timers_survive_a_crash_and_delivered_ones_are_not_repeated() {
     assert_eq!(b.deliver_due_timers().await, 0);
     assert_eq!(delivered(&b).await, ["a", "b"], "each once");
 }
+
+#[tokio::test]
+async fn a_pending_timer_is_recalled_by_its_handle_once() {
+    let (dir, b) = restartable(TOPIC).await;
+    let sent = b.send(&timer_request("r", "TIMER_DELAY_SEC\u{1}30\u{2}")).await.expect("stored");
+    let kept = b.send(&timer_request("k", "TIMER_DELAY_SEC\u{1}30\u{2}")).await.expect("stored");
+    let handle = sent.recall_handle.clone().expect("a timer message has a recall handle");
+    assert_eq!(b.recall("Other", &handle).await.expect_err("topic").code, rs::TOPIC_NOT_EXIST);
+    b.topics.ensure_system_topic("Other", 1);
+    assert_eq!(b.recall("Other", &handle).await.expect_err("topic").remark, "recall failed, topic not match");
+    assert_eq!(b.recall(TOPIC, "garbage").await.expect_err("bad handle").remark, "recall handle is invalid");
+    assert_eq!(b.recall(TOPIC, &handle).await.expect("recalled"), "r");
+    assert!(b.recall(TOPIC, &handle).await.expect_err("again").remark.contains("not pending"));
+    dir.clock.set(NOW_MS + 31_000);
+    b.deliver_due_timers().await;
+    assert_eq!(delivered(&b).await, ["k"], "the recalled one never arrives");
+    // Delivered: too late to recall.
+    let late = b.recall(TOPIC, &kept.recall_handle.expect("handle")).await.expect_err("delivered");
+    assert_eq!(late.remark, "recall failed, timestamp invalid");
+}
