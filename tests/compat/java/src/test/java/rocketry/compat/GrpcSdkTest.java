@@ -275,6 +275,24 @@ class GrpcSdkTest {
         assertEquals(0, receive(consumer, 1, 3_000, true).size(), "never the rolled-back message");
     }
 
+    /** A delay message (delivery timestamp) on a DELAY topic arrives not before its time. */
+    @Test
+    void delayMessagesArriveAtTheirTime() throws Exception {
+        String topic = topic("GrpcDelay", "DELAY");
+        String group = group("GrpcDelayGroup", false);
+        SimpleConsumer consumer = simple(group, topic, "*", Duration.ofSeconds(5));
+        assertEquals(0, consumer.receive(16, Duration.ofSeconds(30)).size());
+        long due = System.currentTimeMillis() + 3_000;
+        SendReceipt r = producer(topic).send(PROVIDER.newMessageBuilder().setTopic(topic).setDeliveryTimestamp(due)
+            .setBody("later".getBytes(StandardCharsets.UTF_8)).build());
+        List<MessageView> got = receive(consumer, 1, 15_000, true);
+        long at = System.currentTimeMillis();
+        assertEquals(1, got.size());
+        assertEquals(r.getMessageId(), got.get(0).getMessageId());
+        assertTrue(at >= due - 50, "arrived " + (due - at) + " ms early");
+        assertEquals(due, got.get(0).getDeliveryTimestamp().orElse(0L).longValue());
+    }
+
     @Test
     void aMissingTopicFailsTheProducersStart() {
         assertThrows(Exception.class, () -> producer("GrpcNoSuchTopic_" + Clients.RUN));
