@@ -264,14 +264,27 @@ impl Broker {
         }
         let mut delivered = Vec::with_capacity(due.len());
         let mut failed = Vec::new();
+        // One put per topic and queue: a burst due at once goes into the CommitLog at its own
+        // append rate, not one message at a time.
+        let mut groups: BTreeMap<(String, i32), Vec<((i64, i64, i64), crate::put::NewMessage)>> = BTreeMap::new();
         for &(offset, due_ms, phys) in &due {
-            match self.deliver_timer(phys, due_ms, now).await {
-                Ok(()) => delivered.push((offset, due_ms)),
-                // Unreadable: dropped, as retention may have taken it.
-                Err(TimerError::Gone) => delivered.push((offset, due_ms)),
-                Err(TimerError::Put(e)) => {
-                    tracing::warn!(offset, error = %e, "a due timer message could not be delivered; trying again");
-                    failed.push((offset, due_ms, phys));
+            match self.timer_copy(phys, due_ms, now) {
+                Some(m) => groups.entry((m.topic.clone(), m.queue_id)).or_default().push(((offset, due_ms, phys), m)),
+                // Unreadable, or its topic gone: dropped (retention may have taken it).
+                None => delivered.push((offset, due_ms)),
+            }
+        }
+        for ((topic, queue_id), items) in groups {
+            let (keys, msgs): (Vec<(i64, i64, i64)>, Vec<crate::put::NewMessage>) = items.into_iter().unzip();
+            match self.put_unparked(msgs, false).await {
+                Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => delivered.extend(keys.iter().map(|k| (k.0, k.1))),
+                Err(store::PutError::MessageIllegal(e)) => {
+                    tracing::warn!(%topic, queue_id, error = %e, "due timer messages the store refuses; dropped");
+                    delivered.extend(keys.iter().map(|k| (k.0, k.1)));
+                }
+                Err(e) => {
+                    tracing::warn!(%topic, queue_id, error = %e, "due timer messages could not be delivered; trying again");
+                    failed.extend(keys);
                 }
             }
         }
@@ -290,29 +303,22 @@ impl Broker {
         delivered.len()
     }
 
-    async fn deliver_timer(&self, phys: i64, due: i64, now: i64) -> Result<(), TimerError> {
-        let raw = self.store.read_message(phys).map_err(|_| TimerError::Gone)?.ok_or(TimerError::Gone)?;
-        let m = protocol::message::decode_record(&raw, false).map_err(|_| TimerError::Gone)?;
+    /// The copy of a due timer message for its real topic and queue; None when it cannot be
+    /// read or its topic is gone.
+    fn timer_copy(&self, phys: i64, due: i64, now: i64) -> Option<crate::put::NewMessage> {
+        let raw = self.store.read_message(phys).ok()??;
+        let m = protocol::message::decode_record(&raw, false).ok()?;
         let mut props = Properties::parse(&m.properties);
-        let topic = props.remove(crate::put::REAL_TOPIC).ok_or(TimerError::Gone)?;
+        let topic = props.remove(crate::put::REAL_TOPIC)?;
         let queue_id = props.remove(crate::put::REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
         props.set(TIMER_OUT_MS, due.to_string());
         props.set(TIMER_DEQUEUE_MS, now.to_string());
         if self.topics.get(&topic).is_none() {
             tracing::warn!(%topic, "a due timer message's topic is gone; dropped");
-            return Err(TimerError::Gone);
+            return None;
         }
-        let msg = crate::put::NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props);
-        self.put_unparked(vec![msg], false).await.map(|_| ()).or_else(|e| match e {
-            store::PutError::FlushDiskTimeout(_) => Ok(()),
-            e => Err(TimerError::Put(e)),
-        })
+        Some(crate::put::NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props))
     }
-}
-
-enum TimerError {
-    Gone,
-    Put(store::PutError),
 }
 
 /// Delivers timers as they fall due until the broker stops.

@@ -14,6 +14,7 @@ mod e2e;
 mod idle;
 mod produce;
 mod sink;
+mod timer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,9 @@ pub enum BenchCommand {
     /// Open and hold idle connections (each sends one heartbeat); `bench/idle.sh` measures
     /// what they cost the broker.
     Idle(IdleArgs),
+    /// Timer messages: send many pending and a burst due in one second; report the send rate
+    /// and the burst's delivery lateness.
+    Timer(timer::TimerArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<(), super::Error> {
@@ -51,6 +55,7 @@ pub async fn run(cmd: BenchCommand) -> Result<(), super::Error> {
         BenchCommand::E2e(args) => e2e::run(args).await,
         BenchCommand::Sink(args) => sink::run(args).await,
         BenchCommand::Idle(args) => idle::run(args).await,
+        BenchCommand::Timer(args) => timer::run(args).await,
     }
 }
 
