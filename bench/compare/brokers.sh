@@ -31,7 +31,8 @@ med = {k: statistics.median(v) for k, v in vals.items()}
 print(f"{'metric':32} {'rocketry':>12} {'java':>12} {'ratio':>8}")
 for m in sorted({m for _, m in med}):
     r, j = med.get(("rocketry", m), 0), med.get(("java", m), 0)
-    print(f"{m:32} {r:12.0f} {j:12.0f} {r / j if j else float('nan'):8.2f}")
+    d = 0 if max(r, j) >= 100 else 2  # small figures (CPU per message, cores) keep two decimals
+    print(f"{m:32} {r:12.{d}f} {j:12.{d}f} {r / j if j else float('nan'):8.2f}")
 for pair in sys.argv[2:]:
     num, den = pair.split("/")
     for kind in ("rocketry", "java"):
