@@ -38,7 +38,7 @@ pub struct Wheel {
     pub by_due: BTreeMap<(i64, i64), i64>,
     /// Pending timer queue offsets (the progress is the smallest).
     offsets: BTreeSet<i64>,
-    /// Done records at or past the done progress: done queue offset → the smallest timer offset
+    /// Done records at or past the done progress: done queue offset → the largest timer offset
     /// it names.
     ops: BTreeMap<i64, i64>,
 }
@@ -79,17 +79,19 @@ impl Wheel {
         self.offsets.is_empty()
     }
 
+    /// A done record names timers in due order, not offset order: it is needed by a restart
+    /// until the timer progress passes the largest offset it names.
     fn journaled(&mut self, op_offset: i64, done: &[(i64, i64)]) {
-        if let Some(min) = done.iter().map(|d| d.0).min() {
-            self.ops.insert(op_offset, min);
+        if let Some(max) = done.iter().map(|d| d.0).max() {
+            self.ops.insert(op_offset, max);
         }
     }
 
     /// (timer progress, done progress); done records before the done progress are dropped.
     fn progress(&mut self, timer_end: i64, done_end: i64) -> (i64, i64) {
         let timers = self.offsets.iter().next().copied().unwrap_or(timer_end);
-        while let Some((&op, &min)) = self.ops.first_key_value() {
-            if min >= timers {
+        while let Some((&op, &max)) = self.ops.first_key_value() {
+            if max >= timers {
                 return (timers, op);
             }
             self.ops.remove(&op);
@@ -104,9 +106,14 @@ pub struct TimerState {
     /// An earlier timer arrived: the delivery task looks again.
     pub(crate) wake: Notify,
     progress: Mutex<()>,
+    /// Timer messages and done records being written.
+    pub(crate) timer_floors: crate::transaction::Floors,
+    pub(crate) done_floors: crate::transaction::Floors,
     /// Delivered timers and how late (ms), for runtime info.
     pub(crate) delivered: std::sync::atomic::AtomicU64,
     pub(crate) last_lateness_ms: std::sync::atomic::AtomicI64,
+    /// The last round delivered nothing and failed some: the store refuses puts for now.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl TimerState {
@@ -145,6 +152,7 @@ impl Broker {
         m.topic = TIMER_TOPIC.to_string();
         m.queue_id = 0;
         self.topics.ensure_system_topic(TIMER_TOPIC, 1);
+        let _floor = self.timers.timer_floors.enter(self.store.max_offset(TIMER_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         let phys = put.phys_offsets.first().copied().unwrap_or(-1);
         let earliest = {
@@ -194,7 +202,11 @@ impl Broker {
                 if self.timers.wheel().by_due.remove(&(due, offset)).is_none() {
                     break;
                 }
-                self.journal_timers_done(&[(offset, due)]).await.map_err(|e| BrokerError::system(format!("recall failed: {e}")))?;
+                if let Err(e) = self.journal_timers_done(&[(offset, due)]).await {
+                    // Not recalled after all: it stays pending.
+                    self.timers.wheel().restore(&[(offset, due, phys)]);
+                    return Err(BrokerError::system(format!("recall failed: {e}")));
+                }
                 return Ok(h.message_id);
             }
         }
@@ -233,7 +245,11 @@ impl Broker {
     pub(crate) fn advance_timer_progress(&self) {
         let _one = self.timers.progress.lock().unwrap_or_else(|e| e.into_inner());
         let (timer_end, done_end) = (self.store.max_offset(TIMER_TOPIC, 0), self.store.max_offset(DONE_TOPIC, 0));
+        let (timer_end, done_end) =
+            (self.timers.timer_floors.lowest().map_or(timer_end, |f| f.min(timer_end)), self.timers.done_floors.lowest().map_or(done_end, |f| f.min(done_end)));
         let (timers, done) = self.timers.wheel().progress(timer_end, done_end);
+        let timers = self.timers.timer_floors.lowest().map_or(timers, |f| f.min(timers));
+        let done = self.timers.done_floors.lowest().map_or(done, |f| f.min(done));
         for (topic, at) in [(TIMER_TOPIC, timers), (DONE_TOPIC, done)] {
             if self.offsets.query(SYS_GROUP, topic, 0).is_none_or(|o| o < at) {
                 self.offsets.commit(SYS_GROUP, topic, 0, at);
@@ -245,6 +261,7 @@ impl Broker {
     pub(crate) async fn journal_timers_done(&self, done: &[(i64, i64)]) -> Result<(), store::PutError> {
         let body = encode_done(done);
         let m = crate::put::NewMessage::journal(DONE_TOPIC, DONE_TAG, body.into(), self.store_host, self.clock.now_ms());
+        let _floor = self.timers.done_floors.enter(self.store.max_offset(DONE_TOPIC, 0));
         let put = self.put_internal(m).await?;
         let mut wheel = self.timers.wheel();
         wheel.remove(done);
@@ -266,20 +283,36 @@ impl Broker {
         let mut failed = Vec::new();
         // One put per topic and queue: a burst due at once goes into the CommitLog at its own
         // append rate, not one message at a time.
-        let mut groups: BTreeMap<(String, i32), Vec<((i64, i64, i64), crate::put::NewMessage)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, i32), Vec<(DueTimer, crate::put::NewMessage)>> = BTreeMap::new();
         for &(offset, due_ms, phys) in &due {
             match self.timer_copy(phys, due_ms, now) {
-                Some(m) => groups.entry((m.topic.clone(), m.queue_id)).or_default().push(((offset, due_ms, phys), m)),
-                // Unreadable, or its topic gone: dropped (retention may have taken it).
-                None => delivered.push((offset, due_ms)),
+                Ok(Some(m)) => groups.entry((m.topic.clone(), m.queue_id)).or_default().push(((offset, due_ms, phys), m)),
+                // Gone (retention), or its topic deleted: dropped, with a warning.
+                Ok(None) => delivered.push((offset, due_ms)),
+                // Not readable now: tried again.
+                Err(()) => failed.push((offset, due_ms, phys)),
             }
         }
         for ((topic, queue_id), items) in groups {
             let (keys, msgs): (Vec<(i64, i64, i64)>, Vec<crate::put::NewMessage>) = items.into_iter().unzip();
-            match self.put_unparked(msgs, false).await {
+            match self.put_unparked(msgs.clone(), false).await {
                 Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => delivered.extend(keys.iter().map(|k| (k.0, k.1))),
+                // Refused as a group (one record, or their total size): one at a time, so only
+                // what the store refuses on its own is dropped.
+                Err(store::PutError::MessageIllegal(_)) if msgs.len() > 1 => {
+                    for (k, m) in keys.iter().zip(msgs) {
+                        match self.put_unparked(vec![m], false).await {
+                            Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => delivered.push((k.0, k.1)),
+                            Err(store::PutError::MessageIllegal(e)) => {
+                                tracing::warn!(%topic, queue_id, offset = k.0, error = %e, "a due timer message the store refuses; dropped");
+                                delivered.push((k.0, k.1));
+                            }
+                            Err(_) => failed.push(*k),
+                        }
+                    }
+                }
                 Err(store::PutError::MessageIllegal(e)) => {
-                    tracing::warn!(%topic, queue_id, error = %e, "due timer messages the store refuses; dropped");
+                    tracing::warn!(%topic, queue_id, error = %e, "a due timer message the store refuses; dropped");
                     delivered.extend(keys.iter().map(|k| (k.0, k.1)));
                 }
                 Err(e) => {
@@ -287,6 +320,9 @@ impl Broker {
                     failed.extend(keys);
                 }
             }
+        }
+        if !failed.is_empty() {
+            self.timers.failing.store(delivered.is_empty(), std::sync::atomic::Ordering::Relaxed);
         }
         self.timers.wheel().restore(&failed);
         if !delivered.is_empty() {
@@ -305,21 +341,37 @@ impl Broker {
 
     /// The copy of a due timer message for its real topic and queue; None when it cannot be
     /// read or its topic is gone.
-    fn timer_copy(&self, phys: i64, due: i64, now: i64) -> Option<crate::put::NewMessage> {
-        let raw = self.store.read_message(phys).ok()??;
-        let m = protocol::message::decode_record(&raw, false).ok()?;
+    fn timer_copy(&self, phys: i64, due: i64, now: i64) -> Result<Option<crate::put::NewMessage>, ()> {
+        let raw = match self.store.read_message(phys) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                tracing::warn!(phys, "a due timer message is gone (retention); dropped");
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::warn!(phys, error = %e, "a due timer message could not be read; trying again");
+                return Err(());
+            }
+        };
+        let Ok(m) = protocol::message::decode_record(&raw, false) else {
+            tracing::warn!(phys, "a due timer message cannot be decoded; dropped");
+            return Ok(None);
+        };
         let mut props = Properties::parse(&m.properties);
-        let topic = props.remove(crate::put::REAL_TOPIC)?;
+        let Some(topic) = props.remove(crate::put::REAL_TOPIC) else { return Ok(None) };
         let queue_id = props.remove(crate::put::REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
         props.set(TIMER_OUT_MS, due.to_string());
         props.set(TIMER_DEQUEUE_MS, now.to_string());
         if self.topics.get(&topic).is_none() {
             tracing::warn!(%topic, "a due timer message's topic is gone; dropped");
-            return None;
+            return Ok(None);
         }
-        Some(crate::put::NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props))
+        Ok(Some(crate::put::NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props)))
     }
 }
+
+/// A due timer: (timer queue offset, due ms, CommitLog offset).
+type DueTimer = (i64, i64, i64);
 
 /// Delivers timers as they fall due until the broker stops.
 pub async fn run(broker: Arc<Broker>) {
@@ -329,6 +381,8 @@ pub async fn run(broker: Arc<Broker>) {
         // Sleep until the next due time (at most a second: the clock may be set), or until an
         // earlier timer arrives.
         let wait = broker.timers.wheel().next_due().map_or(1_000, |d| d.saturating_sub(now).clamp(1, 1_000));
+        // The store refusing puts (disk full): back off rather than spin.
+        let wait = if broker.timers.failing.swap(false, std::sync::atomic::Ordering::Relaxed) { wait.max(500) } else { wait };
         let woken = broker.timers.wake.notified();
         tokio::select! {
             _ = woken => {}
@@ -410,5 +464,19 @@ mod tests {
         w.remove(&[(0, 300)]);
         w.journaled(1, &[(0, 300)]);
         assert_eq!(w.progress(3, 2), (3, 2));
+    }
+
+    #[test]
+    fn a_done_record_is_kept_while_any_timer_it_names_is_past_the_progress() {
+        // Delivered in due order: offsets 0 and 2, while 1 (due later) is pending.
+        let mut w = Wheel::default();
+        w.insert(100, 0, 1000);
+        w.insert(300, 1, 1100);
+        w.insert(150, 2, 1200);
+        assert_eq!(w.take_due(200, 10), vec![(0, 100, 1000), (2, 150, 1200)]);
+        w.remove(&[(0, 100), (2, 150)]);
+        w.journaled(0, &[(0, 100), (2, 150)]);
+        // A restart re-reads timers from 1 (so 2 again): it must re-read this record too.
+        assert_eq!(w.progress(3, 1), (1, 0));
     }
 }

@@ -130,16 +130,17 @@ impl Table {
     pub fn forget(&mut self, offset: i64) {
         self.deciding.remove(&offset);
         if let Some(h) = self.pending.remove(&offset) {
-            self.by_id.remove(&(h.producer_group, h.transaction_id));
+            // A resend of the same message (same UNIQ_KEY) may have taken the id since.
+            let key = (h.producer_group, h.transaction_id);
+            if self.by_id.get(&key) == Some(&offset) {
+                self.by_id.remove(&key);
+            }
         }
     }
 
     /// The decision is journaled (op at `op_offset`).
     pub fn decided(&mut self, offset: i64, op_offset: i64) {
-        self.deciding.remove(&offset);
-        if let Some(h) = self.pending.remove(&offset) {
-            self.by_id.remove(&(h.producer_group, h.transaction_id));
-        }
+        self.forget(offset);
         self.ops.insert(op_offset, offset);
     }
 
@@ -161,12 +162,52 @@ impl Table {
     }
 }
 
+/// Offsets of a journal topic whose records are being written and not yet in memory: a
+/// progress offset may not pass them (the record would not be read back after a restart).
+/// Each writer registers the topic's end before its put, and leaves once its record is in
+/// memory.
+#[derive(Default)]
+pub struct Floors(Mutex<BTreeMap<i64, usize>>);
+
+impl Floors {
+    pub fn enter(&self, at: i64) -> Floor<'_> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(at).or_default() += 1;
+        Floor { floors: self, at }
+    }
+
+    /// The lowest offset being written, if any.
+    pub fn lowest(&self) -> Option<i64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).keys().next().copied()
+    }
+}
+
+/// One writer's floor, left when dropped.
+pub struct Floor<'a> {
+    floors: &'a Floors,
+    at: i64,
+}
+
+impl Drop for Floor<'_> {
+    fn drop(&mut self) {
+        let mut m = self.floors.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.at) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.at);
+            }
+        }
+    }
+}
+
 /// The transactions' state.
 #[derive(Default)]
 pub struct TransactionState {
     table: Mutex<Table>,
     /// Serializes the progress updates.
     progress: Mutex<()>,
+    /// Half messages and op records being written.
+    pub(crate) half_floors: Floors,
+    pub(crate) op_floors: Floors,
 }
 
 impl TransactionState {
@@ -263,7 +304,13 @@ impl Broker {
     pub(crate) fn advance_transaction_progress(&self) {
         let _one = self.transactions.progress.lock().unwrap_or_else(|e| e.into_inner());
         let (half_end, op_end) = (self.store.max_offset(HALF_TOPIC, 0), self.store.max_offset(OP_TOPIC, 0));
+        let (half_end, op_end) = (
+            self.transactions.half_floors.lowest().map_or(half_end, |f| f.min(half_end)),
+            self.transactions.op_floors.lowest().map_or(op_end, |f| f.min(op_end)),
+        );
         let (half, op) = self.transactions.table().progress(half_end, op_end);
+        let half = self.transactions.half_floors.lowest().map_or(half, |f| f.min(half));
+        let op = self.transactions.op_floors.lowest().map_or(op, |f| f.min(op));
         for (topic, at) in [(HALF_TOPIC, half), (OP_TOPIC, op)] {
             if self.offsets.query(SYS_GROUP, topic, 0).is_none_or(|o| o < at) {
                 self.offsets.commit(SYS_GROUP, topic, 0, at);

@@ -210,7 +210,7 @@ pub fn outgoing(r: &MessageRecord, topic: &str, receipt_handle: Option<String>, 
 /// A zlib or gzip body inflated, if it is one and fits in `max` bytes.
 fn inflate(body: &[u8], max: usize) -> Option<Bytes> {
     let mut out = Vec::new();
-    let limit = max as u64 + 1;
+    let limit = (max as u64).saturating_add(1);
     let read = if body.starts_with(&[0x1f, 0x8b]) {
         flate2::read::GzDecoder::new(body).take(limit).read_to_end(&mut out)
     } else {

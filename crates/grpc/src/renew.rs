@@ -22,11 +22,14 @@ const SCHEDULE_MS: [i64; 6] = [60_000, 180_000, 300_000, 600_000, 1_800_000, 3_6
 const MAX_RENEW_MS: i64 = 3 * 3600 * 1000;
 /// How often due renewals are looked for.
 const TICK: Duration = Duration::from_secs(1);
+/// A message renewed for `MAX_RENEW_MS` is visible again after this (the client is stuck).
+const GIVE_UP_INVISIBLE_MS: i64 = 1_000;
 /// A message of a client that went away is visible again after this.
 const RELEASE_INVISIBLE_MS: i64 = 1_000;
 
 /// (client id, group, message id).
 type Key = (String, String, String);
+type Entries = Vec<(Key, Arc<Renewal>)>;
 
 struct Renewal {
     topic: String,
@@ -88,11 +91,19 @@ impl Renewals {
     /// `MAX_RENEW_MS`, when it is left to come back when its time runs out).
     pub(crate) async fn renew_due(&self, broker: &Broker) {
         let now = broker.clock.now_ms();
-        let candidates: Vec<(Key, Arc<Renewal>)> = {
+        let (candidates, expired): (Entries, Entries) = {
             let mut t = self.lock();
-            t.retain(|_, r| now.saturating_sub(r.received_at) < MAX_RENEW_MS);
-            t.iter().map(|(k, r)| (k.clone(), r.clone())).collect()
+            let expired: Vec<Key> = t.iter().filter(|(_, r)| now.saturating_sub(r.received_at) >= MAX_RENEW_MS).map(|(k, _)| k.clone()).collect();
+            let expired = expired.into_iter().filter_map(|k| t.remove(&k).map(|r| (k, r))).collect();
+            (t.iter().map(|(k, r)| (k.clone(), r.clone())).collect(), expired)
         };
+        // Renewed as long as allowed: given back (the proxy nacks it), so it is delivered again
+        // rather than left invisible under a handle the client does not have.
+        for ((_, group, _), r) in expired {
+            let current = r.current.lock().await;
+            let change = AckMessageRequestHeader::for_handle(&group, &r.topic, &current.0.info, Some(GIVE_UP_INVISIBLE_MS));
+            let _ = broker.change_invisible_time(&change).await;
+        }
         for (k, r) in candidates {
             let mut current = r.current.lock().await;
             let (handle, n) = (current.0.clone(), current.1);

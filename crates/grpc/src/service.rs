@@ -50,7 +50,7 @@ const DEADLINE_MARGIN_MS: i64 = 500;
 /// A nacked message (its frame could not be written) is visible again after this.
 const NACK_INVISIBLE_MS: i64 = 1_000;
 /// The largest body a compressed stored message may inflate to; larger ones go out as stored.
-const MAX_INFLATED_BODY: usize = 64 << 20;
+pub(crate) const MAX_INFLATED_BODY: usize = 64 << 20;
 /// `ConsumeInitMode.MAX`: a new POP group starts at the end of each queue.
 const INIT_MODE_MAX: i32 = 1;
 
@@ -604,11 +604,14 @@ impl MessagingService for Service {
         let (tx, rx) = mpsc::channel(16);
         let conn = GrpcConn::new(peer, tx);
         let sessions = self.sessions.clone();
-        let ended = (self.broker.clone(), self.renewals.clone(), id.clone());
+        let ended = (self.broker.clone(), self.renewals.clone(), id.clone(), self.sessions.clone());
         tokio::spawn(async move {
             telemetry(ended.0.clone(), sessions, id, language, conn, req.into_inner()).await;
-            // Its messages are no one's now: visible again soon.
-            ended.1.release_client(&ended.0, &ended.2).await;
+            // Its messages are no one's now, unless the client is still there on another stream
+            // (a reconnect, another endpoint): visible again soon.
+            if ended.3.get(&ended.2).is_none() {
+                ended.1.release_client(&ended.0, &ended.2).await;
+            }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -670,7 +673,11 @@ impl MessagingService for Service {
         let result = async {
             client_id(&req)?;
             let topic = name(&r.topic);
-            check_topic(topic)?;
+            let config = self.topic(topic)?;
+            // As the Java proxy: only a DELAY topic has messages to recall.
+            if !matches!(MessageType::of_topic(&config), MessageType::Delay | MessageType::Mixed) {
+                return Err(status(Code::BadRequest, format!("topic {topic} is not a DELAY topic")));
+            }
             self.broker.recall(topic, &r.recall_handle).await.map_err(|e| from_broker(&e))
         }
         .await;

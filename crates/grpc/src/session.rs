@@ -120,7 +120,7 @@ impl ClientConn for GrpcConn {
                 let stream = self.stream.clone();
                 return Box::pin(async move {
                     let record = protocol::message::decode_record(&c.message, false).map_err(|e| PushError::Other(e.to_string()))?;
-                    let message = crate::convert::outgoing(&record, &c.topic, None, 1, usize::MAX);
+                    let message = crate::convert::outgoing(&record, &c.topic, None, 1, crate::service::MAX_INFLATED_BODY);
                     let command = pb::telemetry_command::Command::RecoverOrphanedTransactionCommand(pb::RecoverOrphanedTransactionCommand {
                         message: Some(message),
                         transaction_id: c.transaction_id,

@@ -134,7 +134,12 @@ pub fn accept(listener: TcpListener, tls: Arc<ServerConfig>, max_pending: usize)
     let acceptor = TlsAcceptor::from(tls);
     tokio::spawn(async move {
         loop {
-            let (tcp, peer) = match listener.accept().await {
+            // Until the server stops taking connections (it drops the receiver).
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = tx.closed() => return,
+            };
+            let (tcp, peer) = match accepted {
                 Ok(c) => c,
                 Err(e) => {
                     // Out of descriptors and the like: wait, as the remoting server does.

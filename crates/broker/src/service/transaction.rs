@@ -17,6 +17,9 @@ use crate::Broker;
 /// Half messages by queue offset.
 type Due = Vec<(i64, Half)>;
 
+/// How long a check-back may take to be handed to a producer's connection.
+const CHECK_PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// `ILLEGAL_OPERATION`: a producer's decision after its message's immunity time passed.
 const ILLEGAL_OPERATION: i32 = 604;
 
@@ -58,6 +61,7 @@ impl Broker {
         m.queue_id = 0;
         m.sys_flag &= !sys_flag::TRANSACTION_MASK;
         self.topics.ensure_system_topic(HALF_TOPIC, 1);
+        let _floor = self.transactions.half_floors.enter(self.store.max_offset(HALF_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         // Read back what was stored: its UNIQ_KEY (set by the put if the producer sent none)
         // and store time.
@@ -128,17 +132,17 @@ impl Broker {
             }
         }
         if decision == Decision::Commit {
-            self.journal_op(offset, INTENT_TAG).await?;
             let mut props = Properties::parse(&record.properties);
             let topic = props.remove(REAL_TOPIC).unwrap_or_default();
+            if self.topics.get(&topic).is_none() {
+                return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist, apply first please!")));
+            }
+            self.journal_op(offset, INTENT_TAG).await?;
             let queue_id = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
             props.remove(prop::TRAN_MSG);
             let mut m = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
             m.sys_flag = (m.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT;
             m.prepared_transaction_offset = half.phys_offset;
-            if self.topics.get(&m.topic).is_none() {
-                return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", m.topic)));
-            }
             crate::service::send::stored(self.put(vec![m], true).await)?;
             if crash_after_store {
                 return Ok(());
@@ -167,7 +171,9 @@ impl Broker {
     pub(crate) async fn finish_commits(&self, offsets: Vec<i64>) {
         for offset in offsets {
             if let Err(e) = self.journal_decision(offset).await {
-                tracing::warn!(offset, error = %e, "an interrupted commit could not be journaled; it will be checked back");
+                // Stored already: never committed again while running; the next restart finds it.
+                tracing::warn!(offset, error = %e, "an interrupted commit could not be journaled; the next restart finishes it");
+                self.transactions.table().forget(offset);
             }
         }
     }
@@ -176,6 +182,7 @@ impl Broker {
     async fn journal_op(&self, offset: i64, tag: &str) -> BrokerResult<i64> {
         self.topics.ensure_system_topic(OP_TOPIC, 1);
         let op = NewMessage::journal(OP_TOPIC, tag, offset.to_string().into(), self.store_host, self.clock.now_ms());
+        let _floor = self.transactions.op_floors.enter(self.store.max_offset(OP_TOPIC, 0));
         let put = self.put_internal(op).await.map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
         if tag == INTENT_TAG {
             self.transactions.table().intent(offset, put.first_queue_offset);
@@ -208,6 +215,16 @@ impl Broker {
             }
         }
         for (offset, half) in ask {
+            // Its record gone (retention): nothing left to decide.
+            if matches!(self.store.read_message(half.phys_offset), Ok(None)) {
+                if self.transactions.table().begin(offset).is_some() {
+                    tracing::warn!(offset, transaction_id = %half.transaction_id, "an undecided transaction's half message is gone (retention); dropped");
+                    if self.journal_decision(offset).await.is_err() {
+                        self.transactions.table().forget(offset);
+                    }
+                }
+                continue;
+            }
             match self.check_back(offset, &half).await {
                 Ok(true) => {
                     if let Some(h) = self.transactions.table().pending.get_mut(&offset) {
@@ -261,7 +278,11 @@ impl Broker {
             broker_name: self.config.broker_name.clone(),
             message: bytes.freeze(),
         };
-        match conn.push(ClientPush::CheckTransaction(Box::new(check))).await {
+        // A producer that does not read cannot hold the checker up.
+        let pushed = tokio::time::timeout(CHECK_PUSH_TIMEOUT, conn.push(ClientPush::CheckTransaction(Box::new(check))))
+            .await
+            .unwrap_or(Err(crate::push::PushError::Timeout(CHECK_PUSH_TIMEOUT)));
+        match pushed {
             Ok(()) => Ok(true),
             // Gone meanwhile: ask another (or wait for one) next round.
             Err(e) => {

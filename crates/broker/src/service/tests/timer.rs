@@ -81,3 +81,20 @@ async fn a_pending_timer_is_recalled_by_its_handle_once() {
     let late = b.recall(TOPIC, &kept.recall_handle.expect("handle")).await.expect_err("delivered");
     assert_eq!(late.remark, "recall failed, timestamp invalid");
 }
+
+#[tokio::test]
+async fn timers_delivered_out_of_offset_order_are_not_delivered_again_after_a_restart() {
+    let (dir, b) = restartable(TOPIC).await;
+    b.send(&timer_request("a", "TIMER_DELAY_SEC\u{1}1\u{2}")).await.expect("stored");
+    b.send(&timer_request("b", "TIMER_DELAY_SEC\u{1}100\u{2}")).await.expect("stored");
+    b.send(&timer_request("c", "TIMER_DELAY_SEC\u{1}2\u{2}")).await.expect("stored");
+    dir.clock.set(NOW_MS + 3_000);
+    assert_eq!(b.deliver_due_timers().await, 2);
+    b.offsets.flush();
+    // A clean restart (offsets written): c's offset is past b's, which is still pending.
+    let b = dir.crash_and_reopen(b).await;
+    assert_eq!(b.timers.wheel().len(), 1, "only b pending");
+    dir.clock.set(NOW_MS + 200_000);
+    b.deliver_due_timers().await;
+    assert_eq!(delivered(&b).await, ["a", "c", "b"], "each once");
+}
