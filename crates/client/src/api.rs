@@ -1,5 +1,6 @@
 //! The client's calls: routes, send and batch, pull, consumer offsets, topic creation, and
-//! raw invocations of brokers and NameServers (POP is in `pop.rs`).
+//! raw invocations of brokers and NameServers (POP is in `pop.rs`, transactions in
+//! `transaction.rs`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -165,7 +166,20 @@ impl Client {
     }
 
     /// SEND_MESSAGE_V2 of one message; a UNIQ_KEY is added when missing.
-    pub async fn send(&self, broker_addr: &str, topic: &str, queue_id: i32, body: Bytes, mut props: Properties) -> Result<SendResult, ClientError> {
+    pub async fn send(&self, broker_addr: &str, topic: &str, queue_id: i32, body: Bytes, props: Properties) -> Result<SendResult, ClientError> {
+        self.send_flagged(broker_addr, topic, queue_id, body, props, 0).await
+    }
+
+    /// SEND_MESSAGE_V2 with `MessageSysFlag` bits in its header.
+    pub(crate) async fn send_flagged(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+        queue_id: i32,
+        body: Bytes,
+        mut props: Properties,
+        sys_flag: i32,
+    ) -> Result<SendResult, ClientError> {
         let uniq = match props.get(prop::UNIQ_KEY) {
             Some(u) => u.to_string(),
             None => {
@@ -175,7 +189,8 @@ impl Client {
             }
         };
         let mut cmd = Self::request(rq::SEND_MESSAGE_V2).with_body(body);
-        self.send_header(topic, queue_id, props.encode(), false).encode_v2(&mut cmd.ext_fields);
+        let header = SendMessageRequestHeader { sys_flag, ..self.send_header(topic, queue_id, props.encode(), false) };
+        header.encode_v2(&mut cmd.ext_fields);
         let resp = self.invoke(broker_addr, cmd).await?;
         self.send_result(resp, uniq)
     }

@@ -7,6 +7,7 @@
 mod api;
 mod pool;
 mod pop;
+mod transaction;
 
 pub use api::{Client, ClientError, PullResult, RawPullResult, SendResult};
 pub use pool::{ConnectionPool, IgnoreRequests};

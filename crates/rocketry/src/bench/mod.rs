@@ -3,6 +3,7 @@
 //!
 //! - `produce`: fixed-size sends at full speed or at a fixed `--rate`, sync or pipelined
 //!   (`--async`), single or batched; latency from the intended send time under `--rate`.
+//!   `--transactional`: each send a half message and its commit.
 //! - `consume`: drains a topic's backlog from offset 0.
 //! - `e2e`: produces at a fixed rate and consumes with long polling; reports the time from
 //!   the intended send to the consumer having the message.

@@ -48,6 +48,11 @@ pub struct ProduceArgs {
     /// filter benchmarks (`bench consume --sql "n < 50"`).
     #[arg(long, default_value_t = 0)]
     mod_prop: u64,
+    /// Transactions: each send is a half message (TRAN_MSG, PGROUP = `rocketry_bench_producer`)
+    /// followed by its END_TRANSACTION commit, awaited; msgs/s counts committed transactions,
+    /// and the summary adds the commit's own latency.
+    #[arg(long, conflicts_with = "batch")]
+    transactional: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -69,10 +74,15 @@ struct Sender {
     /// `--mod-prop`, and the messages numbered so far.
     mod_prop: u64,
     seq: Arc<std::sync::atomic::AtomicU64>,
+    transactional: bool,
 }
 
-/// A send's result, its latency from the intended send time, and from the actual send.
-type Outcome = (Result<(), client::ClientError>, Duration, Duration);
+/// A send's result (with `--transactional`, the commit's latency), its latency from the
+/// intended send time, and from the actual send.
+type Outcome = (Result<Option<Duration>, client::ClientError>, Duration, Duration);
+
+/// The producer group of `--transactional` sends.
+const TX_GROUP: &str = "rocketry_bench_producer";
 
 impl Sender {
     async fn timed_send(&self, k: usize, due: Instant) -> Outcome {
@@ -90,19 +100,28 @@ impl Sender {
         p
     }
 
-    async fn send(&self, k: usize) -> Result<(), client::ClientError> {
+    async fn send(&self, k: usize) -> Result<Option<Duration>, client::ClientError> {
         let t = &self.targets[k % self.targets.len()];
-        if self.batch == 1 {
-            self.client.send(&t.addr, &t.topic, t.queue, self.body.clone(), self.props()).await.map(|_| ())
+        if self.transactional {
+            let half = self.client.send_half(&t.addr, &t.topic, t.queue, self.body.clone(), self.props()).await?;
+            let at = Instant::now();
+            self.client.end_transaction(&t.addr, &half, true).await?;
+            Ok(Some(at.elapsed()))
+        } else if self.batch == 1 {
+            self.client.send(&t.addr, &t.topic, t.queue, self.body.clone(), self.props()).await.map(|_| None)
         } else {
             let items = (0..self.batch).map(|_| (self.body.clone(), self.props())).collect();
-            self.client.send_batch(&t.addr, &t.topic, t.queue, items).await.map(|_| ())
+            self.client.send_batch(&t.addr, &t.topic, t.queue, items).await.map(|_| None)
         }
     }
 }
 
 pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
-    let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
+    let mut client = Client::new(vec![args.namesrv.clone()]);
+    if args.transactional {
+        client.producer_group = TX_GROUP.into();
+    }
+    let client = Arc::new(client);
     let topics: Vec<String> = if args.topics <= 1 { vec![args.topic.clone()] } else { (0..args.topics).map(|i| format!("{}_{i}", args.topic)).collect() };
     let targets = Arc::new(targets(&client, &topics, args.broker.as_deref(), args.queues).await?);
     let sender = Sender {
@@ -112,8 +131,9 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
         batch: args.batch.max(1),
         mod_prop: args.mod_prop,
         seq: Default::default(),
+        transactional: args.transactional,
     };
-    let (latencies, service) = (Latencies::new(), Latencies::new());
+    let (latencies, service, ends) = (Latencies::new(), Latencies::new(), Latencies::new());
     let (sent, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let schedule = Arc::new(Schedule::new(Some(args.rate), Duration::from_secs(args.duration)));
     let window = if args.async_send { args.window.max(1) } else { 1 };
@@ -121,14 +141,17 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
         let (sender, latencies, sent, errors, schedule) = (sender.clone(), latencies.clone(), sent.clone(), errors.clone(), schedule.clone());
-        let service = service.clone();
+        let (service, ends) = (service.clone(), ends.clone());
         tasks.push(tokio::spawn(async move {
-            let (mut local, mut local_service) = (histogram(), histogram());
+            let (mut local, mut local_service, mut local_ends) = (histogram(), histogram(), histogram());
             let mut inflight = JoinSet::new();
             let mut record = |r: Result<Outcome, tokio::task::JoinError>| match r {
-                Ok((Ok(()), from_due, from_send)) => {
+                Ok((Ok(end), from_due, from_send)) => {
                     let _ = local.record(from_due.as_micros().max(1) as u64);
                     let _ = local_service.record(from_send.as_micros().max(1) as u64);
+                    if let Some(end) = end {
+                        let _ = local_ends.record(end.as_micros().max(1) as u64);
+                    }
                     sent.fetch_add(sender.batch as u64, Ordering::Relaxed);
                 }
                 _ => {
@@ -156,6 +179,7 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
             }
             latencies.merge(&local);
             service.merge(&local_service);
+            ends.merge(&local_ends);
         }));
     }
     let ticker = progress("msgs", sent.clone(), errors.clone());
@@ -168,14 +192,15 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
     let errs = errors.load(Ordering::Relaxed);
     let tps = total as f64 / elapsed;
     let mbps = tps * args.size as f64 / (1024.0 * 1024.0);
-    let (latency, service) = (latencies.summary(), service.summary());
+    let (latency, service, ends) = (latencies.summary(), service.summary(), ends.summary());
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"msgs": total, "seconds": elapsed, "msgs_per_sec": tps, "mb_per_sec": mbps, "latency_us": latency, "service_latency_us": service,
-                "errors": errs, "size": args.size, "concurrency": args.concurrency, "batch": args.batch, "rate": args.rate,
-                "async": args.async_send, "window": window, "topics": topics.len()})
-        );
+        let mut summary = serde_json::json!({"msgs": total, "seconds": elapsed, "msgs_per_sec": tps, "mb_per_sec": mbps, "latency_us": latency, "service_latency_us": service,
+            "errors": errs, "size": args.size, "concurrency": args.concurrency, "batch": args.batch, "rate": args.rate,
+            "async": args.async_send, "window": window, "topics": topics.len(), "transactional": args.transactional});
+        if args.transactional {
+            summary["end_latency_us"] = ends;
+        }
+        println!("{summary}");
     } else {
         println!("sent {total} msgs in {elapsed:.1}s: {tps:.0} msgs/s, {mbps:.1} MB/s, errors {errs}");
         if args.rate > 0 {
@@ -183,6 +208,9 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
             println!("send latency from actual send:        {}", describe(&service));
         } else {
             println!("send latency (per request): {}", describe(&service));
+        }
+        if args.transactional {
+            println!("of which the commit (END_TRANSACTION): {}", describe(&ends));
         }
     }
     client.close();
