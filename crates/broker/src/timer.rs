@@ -148,10 +148,10 @@ impl Broker {
         m.props.set(crate::put::REAL_TOPIC, &m.topic);
         m.props.set(crate::put::REAL_QID, m.queue_id.to_string());
         m.props.set(TIMER_OUT_MS, due.to_string());
-        m.props.set(TIMER_ENQUEUE_MS, self.clock.now_ms().to_string());
         m.topic = TIMER_TOPIC.to_string();
         m.queue_id = 0;
-        self.topics.ensure_system_topic(TIMER_TOPIC, 1);
+        // The timer topic exists from the start (`replay_timers`); its store time is the
+        // enqueue time, so no TIMER_ENQUEUE_MS is written (fewer bytes per timer).
         let _floor = self.timers.timer_floors.enter(self.store.max_offset(TIMER_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         let phys = put.phys_offsets.first().copied().unwrap_or(-1);

@@ -60,7 +60,6 @@ impl Broker {
         m.topic = HALF_TOPIC.to_string();
         m.queue_id = 0;
         m.sys_flag &= !sys_flag::TRANSACTION_MASK;
-        self.topics.ensure_system_topic(HALF_TOPIC, 1);
         let _floor = self.transactions.half_floors.enter(self.store.max_offset(HALF_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         // Read back what was stored: its UNIQ_KEY (set by the put if the producer sent none)
