@@ -176,16 +176,6 @@ async fn orderly_pop_keeps_queue_order_across_redeliveries_and_a_consumer_restar
 
 const CRASH_CONF: &str = "mappedFileSizeCommitLog=1048576\nmaxMessageSize=65536\ndiskCapacityBytes=1099511627776\nflushConsumerOffsetInterval=60000\n";
 
-async fn wait_ready(client: &Client, server: &Server) {
-    for _ in 0..200 {
-        if client.query_consumer_offset(&server.broker(), "probe", "TBW102", 0).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the broker did not come up: {}", std::fs::read_to_string(server.dir.join("rocketry.log")).unwrap_or_default());
-}
-
 /// Pops until `within` passes; returns body → reconsume times of each delivery.
 async fn drain(client: &Client, addr: &str, within: Duration) -> Vec<(String, i32)> {
     let mut out = Vec::new();
@@ -206,7 +196,7 @@ async fn after_sigkill_the_unacknowledged_come_back_and_the_acknowledged_do_not(
     let mut server = Server::new(tmp.path(), CRASH_CONF);
     server.start();
     let client = Client::new(vec![server.namesrv()]);
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     let addr = server.broker();
     for i in 0..20 {
         send_to(&client, &addr, "PopCrash", i % 4, format!("m{i:02}")).await;
@@ -230,7 +220,7 @@ async fn after_sigkill_the_unacknowledged_come_back_and_the_acknowledged_do_not(
     client.close();
     server.start();
     let client = Client::new(vec![server.namesrv()]);
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     for i in 20..25 {
         send_to(&client, &addr, "PopCrash", i % 4, format!("m{i:02}")).await;
     }

@@ -8,38 +8,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use client::Client;
-use protocol::header::PullMessageRequestHeader;
-use protocol::message::{decode_records, Properties};
+use protocol::message::Properties;
 
 use common::process::Server;
 
 const CONF: &str = "mappedFileSizeCommitLog=1048576\nmaxMessageSize=65536\ndiskCapacityBytes=1099511627776\nflushConsumerOffsetInterval=60000\n";
 const TOPIC: &str = "TimerCrash";
 
-async fn wait_ready(client: &Client, server: &Server) {
-    for _ in 0..200 {
-        if client.query_consumer_offset(&server.broker(), "probe", "TBW102", 0).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the broker did not come up: {}", std::fs::read_to_string(server.dir.join("rocketry.log")).unwrap_or_default());
-}
-
 async fn delivered(client: &Client, addr: &str) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    let mut offset = 0;
-    loop {
-        let r = client.pull_raw(addr, &PullMessageRequestHeader::for_queue("reader", TOPIC, 0, offset)).await.unwrap();
-        let records = decode_records(&r.records).unwrap();
-        if records.is_empty() {
-            return counts;
-        }
-        offset = r.header.next_begin_offset;
-        for m in records {
-            *counts.entry(String::from_utf8_lossy(&m.body).into_owned()).or_default() += 1;
-        }
+    for m in common::process::read_queue(client, addr, TOPIC, 0).await {
+        *counts.entry(String::from_utf8_lossy(&m.body).into_owned()).or_default() += 1;
     }
+    counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +29,7 @@ async fn pending_timers_survive_sigkill() {
     let mut server = Server::new(tmp.path(), CONF);
     server.start();
     let client = Client::new(vec![server.namesrv()]);
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     let addr = server.broker();
     client
         .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
@@ -66,7 +47,7 @@ async fn pending_timers_survive_sigkill() {
     client.close();
     server.start();
     let client = Client::new(vec![server.namesrv()]);
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     let mut got = BTreeMap::new();
     for _ in 0..100 {
         got = delivered(&client, &addr).await;

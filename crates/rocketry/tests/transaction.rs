@@ -20,16 +20,6 @@ const CONF: &str =
 const TOPIC: &str = "TxCrash";
 const GROUP: &str = "TxCrashGroup";
 
-async fn wait_ready(client: &Client, server: &Server) {
-    for _ in 0..200 {
-        if client.query_consumer_offset(&server.broker(), "probe", "TBW102", 0).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the broker did not come up: {}", std::fs::read_to_string(server.dir.join("rocketry.log")).unwrap_or_default());
-}
-
 async fn half(client: &Client, addr: &str, body: &str) -> SendResult {
     let mut props = Properties::default();
     props.set("TRAN_MSG", "true");
@@ -60,7 +50,7 @@ async fn transactions_survive_sigkill() {
     let mut server = Server::new(tmp.path(), CONF);
     server.start();
     let client = Client::new(vec![server.namesrv()]);
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     let addr = server.broker();
     client
         .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
@@ -76,7 +66,7 @@ async fn transactions_survive_sigkill() {
     client.close();
     server.start();
     let client = Client::new(vec![server.namesrv()]);
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     assert_eq!(bodies(&client, &addr).await, ["committed"], "nothing decided changed; the open one still invisible");
     assert_ne!(end(&client, &addr, &committed, sys_flag::TRANSACTION_COMMIT).await.code, 0, "committed before the crash: not again");
     assert_ne!(end(&client, &addr, &rolled_back, sys_flag::TRANSACTION_COMMIT).await.code, 0, "rolled back before the crash: never");
@@ -94,7 +84,7 @@ async fn sigkill_during_a_stream_of_decisions_loses_and_duplicates_nothing() {
     let mut server = Server::new(tmp.path(), CONF);
     server.start();
     let client = std::sync::Arc::new(Client::new(vec![server.namesrv()]));
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     let addr = server.broker();
     client
         .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
@@ -138,19 +128,10 @@ async fn sigkill_during_a_stream_of_decisions_loses_and_duplicates_nothing() {
     client.close();
     server.start();
     let client = std::sync::Arc::new(Client::new(vec![server.namesrv()]));
-    wait_ready(&client, &server).await;
+    server.wait_ready(&client).await;
     decide(client.clone(), halves).await;
-    let mut got = Vec::new();
-    let mut offset = 0;
-    loop {
-        let r = client.pull_raw(&addr, &PullMessageRequestHeader::for_queue("reader", TOPIC, 0, offset)).await.unwrap();
-        let records = decode_records(&r.records).unwrap();
-        if records.is_empty() {
-            break;
-        }
-        offset = r.header.next_begin_offset;
-        got.extend(records.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()));
-    }
+    let mut got: Vec<String> =
+        common::process::read_queue(&client, &addr, TOPIC, 0).await.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
     got.sort();
     let want: Vec<String> = (0..N).step_by(2).map(|i| format!("m{i:03}")).collect();
     assert_eq!(got, want, "every committed message once, no rolled-back one");

@@ -102,3 +102,31 @@ pub fn checked_seq(m: &protocol::message::MessageRecord, queue: i32, body: impl 
     assert_eq!(m.body, body(sender, seq), "intact body");
     Some(seq)
 }
+
+impl Server {
+    /// Waits (at most 10 s) until the broker answers requests; panics with its log otherwise.
+    pub async fn wait_ready(&self, client: &client::Client) {
+        for _ in 0..200 {
+            if client.query_consumer_offset(&self.broker(), "probe", "TBW102", 0).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the broker did not come up: {}", std::fs::read_to_string(self.dir.join("rocketry.log")).unwrap_or_default());
+    }
+}
+
+/// Every record of one queue, read from its start by pulls.
+pub async fn read_queue(client: &client::Client, addr: &str, topic: &str, queue_id: i32) -> Vec<protocol::message::MessageRecord> {
+    let mut all = Vec::new();
+    let mut offset = 0;
+    loop {
+        let r = client.pull_raw(addr, &protocol::header::PullMessageRequestHeader::for_queue("reader", topic, queue_id, offset)).await.unwrap();
+        let records = protocol::message::decode_records(&r.records).unwrap();
+        if records.is_empty() {
+            return all;
+        }
+        offset = r.header.next_begin_offset;
+        all.extend(records);
+    }
+}
