@@ -160,6 +160,9 @@ broker_config! {
         transaction_check_interval_ms: i64 = 30_000, "transactionCheckInterval", Plain;
         /// After this many checks an undecided transaction goes to TRANS_CHECK_MAX_TIME_TOPIC.
         transaction_check_max: u32 = 15, "transactionCheckMax", Plain;
+        /// `transactionCheckMaxPerRound` (ours): check-backs sent in one round (rounds are at most a
+        /// second apart), oldest first: a producer with many undecided transactions is not flooded.
+        transaction_check_max_per_round: usize = 20_000, "transactionCheckMaxPerRound", Plain;
         /// Refuse transactional messages (NO_PERMISSION), as the Java key does.
         reject_transaction_message: bool = false, "rejectTransactionMessage", Bool;
         /// The RocketMQ 5.x gRPC port (the Java proxy's key): 0 lets the OS pick one.

@@ -204,7 +204,9 @@ impl Broker {
             let mut t = self.transactions.table();
             let due: Vec<(i64, Half)> = t.pending.iter().filter(|(_, h)| h.next_check_at <= now).map(|(o, h)| (*o, h.clone())).collect();
             // Giving up decides, so it excludes a producer's decision meanwhile; asking does not.
-            let (give_up, ask): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, h)| h.checks >= max);
+            let (give_up, mut ask): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, h)| h.checks >= max);
+            // The oldest first; the rest wait for the next round.
+            ask.truncate(self.config.transaction_check_max_per_round.max(1));
             (give_up.into_iter().filter_map(|(o, _)| t.begin(o).map(|h| (o, h))).collect(), ask)
         };
         for (offset, half) in give_up {

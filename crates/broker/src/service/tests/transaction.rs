@@ -172,3 +172,24 @@ async fn a_commit_interrupted_after_storing_its_message_is_finished_not_repeated
     b.end_transaction(&end(&unstored, sys_flag::TRANSACTION_COMMIT)).await.expect("Y commits");
     assert_eq!(b.store.max_offset(TOPIC, 0), 2, "X once, Y once");
 }
+
+#[tokio::test]
+async fn check_backs_are_capped_per_round_oldest_first() {
+    let f = broker_with(|c| c.transaction_check_max_per_round = 2).await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic(TOPIC, 1);
+    for i in 0..5 {
+        b.send(&half_request(&format!("C{i}"))).await.expect("half");
+    }
+    let producer = FakeClient::new(0);
+    let hb = HeartbeatData { client_id: "p1".into(), producer_data_set: vec![ProducerData { group_name: PGROUP.into() }], ..Default::default() };
+    b.heartbeat(&hb, info(producer.clone()));
+    f.clock.set(NOW_MS + 7_000);
+    b.check_transactions().await;
+    let offsets = |pushes: &[ClientPush]| -> Vec<i64> {
+        pushes.iter().map(|p| if let ClientPush::CheckTransaction(c) = p { c.tran_state_table_offset } else { -1 }).collect()
+    };
+    assert_eq!(offsets(&producer.pushes()), [0, 1], "two per round, the oldest");
+    b.check_transactions().await;
+    assert_eq!(offsets(&producer.pushes()), [0, 1, 2, 3]);
+}
