@@ -230,7 +230,7 @@ impl Broker {
 static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A UNIQ_KEY for messages that arrive without one, shaped like client ids.
-fn next_uniq_key(ip: IpAddr, now_ms: i64) -> String {
+pub(crate) fn next_uniq_key(ip: IpAddr, now_ms: i64) -> String {
     let ip = match ip {
         IpAddr::V4(v4) => v4.octets().to_vec(),
         IpAddr::V6(v6) => v6.octets().to_vec(),

@@ -70,18 +70,22 @@ pub struct Half {
 
 impl Half {
     pub fn of_record(m: &MessageRecord, timeout_ms: i64) -> Half {
-        let props = Properties::parse(&m.properties);
+        Half::of_props(&Properties::parse(&m.properties), m.physical_offset, m.store_timestamp, timeout_ms)
+    }
+
+    /// A half message from the properties it was stored with, where and when.
+    pub fn of_props(props: &Properties, phys_offset: i64, store_timestamp: i64, timeout_ms: i64) -> Half {
         let immunity = props.get(CHECK_IMMUNITY_TIME_IN_SECONDS).and_then(|v| v.trim().parse::<i64>().ok()).filter(|s| *s > 0).map(|s| s.saturating_mul(1000));
         let first_check_after_ms = immunity.unwrap_or(timeout_ms);
         Half {
             topic: props.get(crate::put::REAL_TOPIC).unwrap_or("").to_string(),
-            phys_offset: m.physical_offset,
+            phys_offset,
             producer_group: props.get(PRODUCER_GROUP).unwrap_or("").to_string(),
             transaction_id: props.get(protocol::message::prop::UNIQ_KEY).unwrap_or("").to_string(),
-            store_timestamp: m.store_timestamp,
+            store_timestamp,
             first_check_after_ms,
             checks: 0,
-            next_check_at: m.store_timestamp.saturating_add(first_check_after_ms),
+            next_check_at: store_timestamp.saturating_add(first_check_after_ms),
         }
     }
 }

@@ -60,13 +60,16 @@ impl Broker {
         m.topic = HALF_TOPIC.to_string();
         m.queue_id = 0;
         m.sys_flag &= !sys_flag::TRANSACTION_MASK;
+        // Its transaction id, set here if the producer sent none (as the put would).
+        if m.props.get(prop::UNIQ_KEY).is_none() {
+            m.props.set(prop::UNIQ_KEY, crate::put::next_uniq_key(self.store_host.ip(), self.clock.now_ms()));
+        }
+        let props = m.props.clone();
         let _floor = self.transactions.half_floors.enter(self.store.max_offset(HALF_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
-        // Read back what was stored: its UNIQ_KEY (set by the put if the producer sent none)
-        // and store time.
         let phys = put.phys_offsets.first().copied().unwrap_or(-1);
-        let record = self.half_record(phys)?;
-        self.transactions.table().insert(put.first_queue_offset, Half::of_record(&record, self.config.transaction_time_out_ms));
+        let half = Half::of_props(&props, phys, put.store_timestamp, self.config.transaction_time_out_ms);
+        self.transactions.table().insert(put.first_queue_offset, half);
         Ok((put, timed_out))
     }
 
