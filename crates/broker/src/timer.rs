@@ -295,12 +295,25 @@ impl Broker {
         }
         for ((topic, queue_id), items) in groups {
             let (keys, msgs): (Vec<(i64, i64, i64)>, Vec<crate::put::NewMessage>) = items.into_iter().unzip();
-            match self.put_unparked(msgs.clone(), false).await {
+            let group_size = msgs.len();
+            match self.put_unparked(msgs, false).await {
                 Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => delivered.extend(keys.iter().map(|k| (k.0, k.1))),
                 // Refused as a group (one record, or their total size): one at a time, so only
-                // what the store refuses on its own is dropped.
-                Err(store::PutError::MessageIllegal(_)) if msgs.len() > 1 => {
-                    for (k, m) in keys.iter().zip(msgs) {
+                // what the store refuses on its own is dropped. The copies are made again here
+                // rather than cloned before every group's put.
+                Err(store::PutError::MessageIllegal(_)) if group_size > 1 => {
+                    for k in &keys {
+                        let m = match self.timer_copy(k.2, k.1, now) {
+                            Ok(Some(m)) => m,
+                            Ok(None) => {
+                                delivered.push((k.0, k.1));
+                                continue;
+                            }
+                            Err(()) => {
+                                failed.push(*k);
+                                continue;
+                            }
+                        };
                         match self.put_unparked(vec![m], false).await {
                             Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => delivered.push((k.0, k.1)),
                             Err(store::PutError::MessageIllegal(e)) => {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use client::{Client, SendResult};
 use protocol::codes::request as rq;
 use protocol::header::PullMessageRequestHeader;
-use protocol::message::{decode_offset_msg_id, decode_records, sys_flag, Properties};
+use protocol::message::{decode_offset_msg_id, sys_flag, Properties};
 use protocol::RemotingCommand;
 
 use common::process::Server;
@@ -40,8 +40,7 @@ async fn end(client: &Client, addr: &str, sent: &SendResult, decision: i32) -> R
 }
 
 async fn bodies(client: &Client, addr: &str) -> Vec<String> {
-    let got = client.pull_raw(addr, &PullMessageRequestHeader::for_queue("reader", TOPIC, 0, 0)).await.unwrap();
-    decode_records(&got.records).unwrap().iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect()
+    common::process::read_queue(client, addr, TOPIC, 0).await.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
