@@ -15,7 +15,7 @@ pub mod pop;
 pub mod processor;
 pub mod push;
 pub mod put;
-mod register;
+pub mod register;
 pub mod runtime;
 mod schedule;
 pub mod service;
@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 
 use store::Store;
 use tokio::net::TcpSocket;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use config::{BrokerConfig, ConfigError};
@@ -62,9 +61,9 @@ pub struct Broker {
     pub delay_levels: put::DelayLevels,
     /// Where this broker's records say they are stored (brokerIP1:listenPort).
     pub store_host: SocketAddr,
-    /// Wakes the registration loop to register with the NameServers now (topic changes,
-    /// permission changes).
-    pub register_now: Arc<Notify>,
+    /// Asks the registration loop to register with the NameServers now (topic changes,
+    /// permission changes) and tells when it has.
+    pub registration: Arc<register::Registration>,
     pub parked_pulls: AtomicUsize,
     pub started: Instant,
     /// Delay-level progress, saved by the scheduler and at shutdown.
@@ -144,9 +143,9 @@ impl Broker {
         let store =
             tokio::task::spawn_blocking(move || Store::open(store_config)).await.map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
         let root = config.store_path_root_dir.clone();
-        let register_now = Arc::new(Notify::new());
+        let registration = Arc::new(register::Registration::default());
         let broker = Arc::new(Broker {
-            topics: TopicManager::load(&config, register_now.clone(), clock.clone())?,
+            topics: TopicManager::load(&config, registration.clone(), clock.clone())?,
             groups: GroupManager::load(&root, config.auto_create_subscription_group)?,
             offsets: OffsetManager::load(&root)?,
             clients: ClientManager::default(),
@@ -154,7 +153,7 @@ impl Broker {
             stats: Stats::default(),
             delay_levels: config.delay_levels.clone(),
             store_host: SocketAddr::new(ip, config.listen_port),
-            register_now,
+            registration,
             parked_pulls: AtomicUsize::new(0),
             started: Instant::now(),
             delay_progress: Default::default(),

@@ -1,8 +1,11 @@
 //! Registration with every NameServer: at start, every `registerNameServerPeriod`
 //! (clamped to 10–60 s as in RocketMQ), and at once when topics change.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
 
 use client::Client;
 use protocol::body::{self, RegisterBrokerBody};
@@ -14,6 +17,51 @@ use crate::Broker;
 
 fn namesrv_addrs(broker: &Broker) -> Vec<String> {
     broker.config.namesrv_addr.as_deref().unwrap_or("").split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Asks the registration loop for a round and tells when one has finished. A change the
+/// NameServers must know before the broker answers (a topic made by a send or by
+/// UPDATE_AND_CREATE_TOPIC: the Java broker registers it before it replies, so a consumer
+/// started right after finds the route instead of waiting 30 s for its next route poll)
+/// waits for the round that carries it.
+pub struct Registration {
+    wake: Notify,
+    requested: AtomicU64,
+    /// The newest request a finished round covered.
+    done: watch::Sender<u64>,
+    /// False without NameServers (and in tests without the loop): nothing to wait for.
+    running: AtomicBool,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Registration { wake: Notify::new(), requested: AtomicU64::new(0), done: watch::Sender::new(0), running: AtomicBool::new(false) }
+    }
+}
+
+/// How long a change waits for the round that registers it; past it the answer goes out
+/// anyway (a NameServer that does not answer must not stall sends), and later rounds retry.
+pub const SETTLE_WAIT: Duration = Duration::from_secs(3);
+
+impl Registration {
+    /// Asks for a round now (topics or permission changed).
+    pub fn request(&self) {
+        self.requested.fetch_add(1, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Waits, at most `limit`, until a round that began after every request so far has
+    /// finished (each NameServer answered or failed). At once when no loop runs.
+    pub async fn settled(&self, limit: Duration) {
+        if !self.running.load(Ordering::SeqCst) {
+            return;
+        }
+        let want = self.requested.load(Ordering::SeqCst);
+        let mut done = self.done.subscribe();
+        if tokio::time::timeout(limit, done.wait_for(|d| *d >= want)).await.is_err() {
+            tracing::warn!("registration with the NameServers did not finish in {limit:?}; answering anyway");
+        }
+    }
 }
 
 impl Broker {
@@ -44,24 +92,29 @@ pub(crate) async fn first_round(broker: &Broker) -> Option<Client> {
         return None;
     }
     let client = Client::new(addrs.clone());
+    broker.registration.running.store(true, Ordering::SeqCst);
     if tokio::time::timeout(FIRST_ROUND_WAIT, register_all(broker, &client, &addrs)).await.is_err() {
         tracing::warn!("first registration round did not finish in {FIRST_ROUND_WAIT:?}; going on");
     }
     Some(client)
 }
 
-/// Registers every period, and at once when topics change (`register_now`), after
+/// Registers every period, and at once when topics change (`Registration::request`), after
 /// `first_round`.
 pub(crate) async fn run(broker: Arc<Broker>, client: Option<Client>) {
     let Some(client) = client else { return };
     let addrs = namesrv_addrs(&broker);
     let period = Duration::from_millis(broker.config.register_name_server_period_ms.clamp(10_000, 60_000));
+    let registration = &broker.registration;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
-            _ = broker.register_now.notified() => {}
+            _ = registration.wake.notified() => {}
         }
+        // Read before the round: every request up to here is in the topics it sends.
+        let covers = registration.requested.load(Ordering::SeqCst);
         register_all(&broker, &client, &addrs).await;
+        registration.done.send_modify(|d| *d = (*d).max(covers));
     }
 }
 
@@ -110,4 +163,35 @@ pub(crate) async fn unregister_all(broker: &Broker) {
         }
     }
     client.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_change_waits_for_the_round_that_carries_it() {
+        let r = Arc::new(Registration::default());
+        // No loop: nothing to wait for.
+        r.request();
+        tokio::time::timeout(Duration::from_millis(1), r.settled(SETTLE_WAIT)).await.expect("no loop, no wait");
+
+        r.running.store(true, Ordering::SeqCst);
+        // A round that began before the request does not settle it.
+        r.done.send_modify(|d| *d = 0);
+        let waiter = tokio::spawn({
+            let r = r.clone();
+            async move { r.settled(Duration::from_secs(60)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished(), "settled before any round covered the request");
+        r.done.send_modify(|d| *d = r.requested.load(Ordering::SeqCst));
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("settled once the round finished").unwrap();
+
+        // A NameServer that never answers delays the answer by SETTLE_WAIT at most.
+        r.request();
+        let t0 = tokio::time::Instant::now();
+        r.settled(Duration::from_millis(200)).await;
+        assert!(t0.elapsed() >= Duration::from_millis(200));
+    }
 }

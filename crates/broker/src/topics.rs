@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::Notify;
-
 use protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use protocol::codes::perm;
 use protocol::names;
@@ -31,7 +29,7 @@ pub struct TopicManager {
     persister: persist::Persister,
     /// Woken whenever a topic is created, changed or deleted: the NameServers hear of it
     /// at once (the registration loop waits on it).
-    changed: Arc<Notify>,
+    changed: Arc<crate::register::Registration>,
     clock: Arc<dyn store::Clock>,
 }
 
@@ -40,7 +38,7 @@ fn topic(name: &str, queues: i32, perm: i32) -> TopicConfig {
 }
 
 impl TopicManager {
-    pub fn load(config: &BrokerConfig, changed: Arc<Notify>, clock: Arc<dyn store::Clock>) -> std::io::Result<TopicManager> {
+    pub fn load(config: &BrokerConfig, changed: Arc<crate::register::Registration>, clock: Arc<dyn store::Clock>) -> std::io::Result<TopicManager> {
         let path = config.store_path_root_dir.join("config").join("topics.json");
         let mut state: TopicConfigSerializeWrapper = persist::load(&path)?;
         let rw = perm::READ | perm::WRITE;
@@ -96,7 +94,7 @@ impl TopicManager {
         bump(&mut s.data_version, self.clock.now_ms());
         drop(s);
         self.persist();
-        self.changed.notify_one();
+        self.changed.request();
         true
     }
 
@@ -113,7 +111,7 @@ impl TopicManager {
         bump(&mut s.data_version, self.clock.now_ms());
         drop(s);
         self.persister.mark();
-        self.changed.notify_one();
+        self.changed.request();
         (config, true)
     }
 
@@ -126,7 +124,7 @@ impl TopicManager {
         drop(s);
         if removed {
             self.persist();
-            self.changed.notify_one();
+            self.changed.request();
         }
         removed
     }
@@ -139,7 +137,7 @@ impl TopicManager {
         bump(&mut s.data_version, self.clock.now_ms());
         drop(s);
         self.persister.mark();
-        self.changed.notify_one();
+        self.changed.request();
     }
 
     /// A topic the broker makes for itself (retry and dead-letter topics), readable and

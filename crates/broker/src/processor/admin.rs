@@ -13,8 +13,8 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::service::admin::CreateTopic;
 use crate::Broker;
 
-pub fn create_topic(b: &Arc<Broker>, req: &RemotingCommand, r: CreateTopic) -> BrokerResult<RemotingCommand> {
-    b.create_topic(r)?;
+pub async fn create_topic(b: &Arc<Broker>, req: &RemotingCommand, r: CreateTopic) -> BrokerResult<RemotingCommand> {
+    b.create_topic(r).await?;
     Ok(ok(req))
 }
 

@@ -103,7 +103,7 @@ async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, requ
         Request::QueryByKey { topic, key, max, begin_ms, end_ms, unique } => query::by_key(b, cmd, topic, key, *max, (*begin_ms, *end_ms), *unique),
         Request::Lock(r) => lock::lock(b, cmd, r),
         Request::Unlock(r) => lock::unlock(b, cmd, r),
-        Request::CreateTopic(r) => admin::create_topic(b, cmd, r.clone()),
+        Request::CreateTopic(r) => admin::create_topic(b, cmd, r.clone()).await,
         Request::DeleteTopic { topic } => admin::delete_topic(b, cmd, topic).await,
         Request::AllTopicConfig => admin::all_topic_config(b, cmd),
         Request::TopicConfig { topic } => admin::topic_config(b, cmd, topic),

@@ -40,7 +40,7 @@ pub struct QueueProgress {
 const MAX_QUEUE_NUMS: i32 = 1024;
 
 impl Broker {
-    pub fn create_topic(&self, req: CreateTopic) -> BrokerResult<()> {
+    pub async fn create_topic(&self, req: CreateTopic) -> BrokerResult<()> {
         let name = req.config.topic_name.clone();
         names::validate_topic(&name).map_err(BrokerError::invalid)?;
         let existing = self.topics.get(&name);
@@ -53,6 +53,8 @@ impl Broker {
         }
         if self.topics.upsert(config) {
             tracing::info!(topic = %name, "topic created or updated");
+            // Routed before the answer, as Java's UPDATE_AND_CREATE_TOPIC registers first.
+            self.registration.settled(crate::register::SETTLE_WAIT).await;
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(3);
 impl Broker {
     pub async fn reply(&self, req: &SendRequest<'_>) -> BrokerResult<Sent> {
         let h = &req.header;
-        self.check_send(h, req.body.len(), req.auto_create)?;
+        self.check_send(h, req.body.len(), req.auto_create).await?;
         let queue_id = h.queue_id.max(0);
         let mut props = Properties::parse(&h.properties);
         let Some(client_id) = props.get(REPLY_TO_CLIENT).map(str::to_string) else {

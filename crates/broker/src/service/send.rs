@@ -47,7 +47,7 @@ pub struct Sent {
 impl Broker {
     pub async fn send(&self, req: &SendRequest<'_>) -> BrokerResult<Sent> {
         let h = &req.header;
-        let topic = self.check_send(h, req.body.len(), req.auto_create)?;
+        let topic = self.check_send(h, req.body.len(), req.auto_create).await?;
         let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
         let new_message = |flag, body, props| new_message(h, queue_id, req.born_host, flag, body, props);
         let mut msgs: Vec<NewMessage> = if req.batch {
@@ -126,7 +126,7 @@ impl Broker {
 
     /// Permission, size, name and queue checks in the Java broker's order (`msgCheck`),
     /// auto-creating the topic when allowed.
-    pub fn check_send(&self, h: &SendMessageRequestHeader, body_bytes: usize, auto_create: bool) -> BrokerResult<TopicConfig> {
+    pub async fn check_send(&self, h: &SendMessageRequestHeader<'_>, body_bytes: usize, auto_create: bool) -> BrokerResult<TopicConfig> {
         if self.runtime.permission() & perm::WRITE == 0 {
             return Err(BrokerError::no_permission(format!("the broker[{}] sending message is forbidden", self.config.broker_ip1)));
         }
@@ -139,17 +139,25 @@ impl Broker {
             return Err(BrokerError::no_permission(format!("Sending message to topic[{}] is forbidden.", h.topic)));
         }
         let topic = match self.topics.get(&h.topic) {
-            Some(t) => Some(t),
-            // As Java's msgCheck: a missing retry topic is made with one queue.
-            None if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) => Some(self.topics.ensure_system_topic(&h.topic, 1)),
-            None if auto_create && self.config.auto_create_topic_enable => self
-                .topics
-                .create_from_default(&h.topic, &h.default_topic, h.default_topic_queue_nums)
-                .inspect(|t| tracing::info!(topic = %t.topic_name, queues = t.write_queue_nums, "topic auto-created on send")),
-            None => None,
-        };
-        let Some(topic) = topic else {
-            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+            Some(t) => t,
+            None => {
+                let created = if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+                    // As Java's msgCheck: a missing retry topic is made with one queue.
+                    Some(self.topics.ensure_system_topic(&h.topic, 1))
+                } else if auto_create && self.config.auto_create_topic_enable {
+                    self.topics
+                        .create_from_default(&h.topic, &h.default_topic, h.default_topic_queue_nums)
+                        .inspect(|t| tracing::info!(topic = %t.topic_name, queues = t.write_queue_nums, "topic auto-created on send"))
+                } else {
+                    None
+                };
+                let Some(topic) = created else {
+                    return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+                };
+                // Routed before the answer, as Java registers a topic made on send.
+                self.registration.settled(crate::register::SETTLE_WAIT).await;
+                topic
+            }
         };
         if topic.perm & perm::WRITE == 0 {
             return Err(BrokerError::no_permission(format!("the topic[{}] sending message is forbidden", h.topic)));
