@@ -1,0 +1,175 @@
+//! RocketMQ 5's ACL 2.0 on a broker: who a request speaks for (authentication: the
+//! `AclClientRPCHook` signature, or the 5.x gRPC `authorization` header) and whether its user
+//! may do what it asks (authorization: users' policies over topics, groups and the cluster).
+//! The front ends say what each request touches ([`Check`]); this crate decides.
+//!
+//! Semantics are the Java broker's (5.3.3) with its remarks, but for the choice between
+//! matching policy entries: Java 5.3.3 sorts them with a comparator that is not a total
+//! order, so its verdict depends on the order entries were stored; Rocketry takes the most
+//! specific entry, as upstream intends and later fixed (a typed resource over `*`, an exact
+//! name over a prefix over `Type:*`, a longer prefix over a shorter), and between entries
+//! equally specific, Deny.
+
+mod error;
+pub mod ip;
+pub mod metadata;
+pub mod model;
+pub mod sign;
+
+use std::path::Path;
+
+use protocol::command::ExtFields;
+
+pub use error::{AuthError, AuthResult, NO_PERMISSION};
+pub use metadata::Metadata;
+pub use model::*;
+
+/// The broker.conf keys of ACL 2.0 that Rocketry acts on.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    pub authentication_enabled: bool,
+    pub authorization_enabled: bool,
+    /// Request codes (remoting: decimal; gRPC: the request message's full name) that skip a step.
+    pub authentication_whitelist: Vec<String>,
+    pub authorization_whitelist: Vec<String>,
+    /// `Cluster:<name>` of admin requests.
+    pub cluster_name: String,
+}
+
+/// What one request asks to do to one resource; granted if the user may do any of `actions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub resource: Resource,
+    pub actions: &'static [Action],
+}
+
+impl Check {
+    pub fn topic(name: &str, actions: &'static [Action]) -> Check {
+        Check { resource: Resource::of(ResourceType::Topic, name), actions }
+    }
+
+    /// A group: `%RETRY%` and `%DLQ%` prefixes name the group they belong to.
+    pub fn group(name: &str, actions: &'static [Action]) -> Check {
+        let name = name.strip_prefix("%RETRY%").or_else(|| name.strip_prefix("%DLQ%")).unwrap_or(name);
+        Check { resource: Resource::of(ResourceType::Group, name), actions }
+    }
+
+    /// A topic, but a retry topic is its group.
+    pub fn topic_or_retry_group(name: &str, actions: &'static [Action]) -> Check {
+        if name.starts_with("%RETRY%") {
+            Check::group(name, actions)
+        } else {
+            Check::topic(name, actions)
+        }
+    }
+
+    pub fn cluster(name: &str, actions: &'static [Action]) -> Check {
+        Check { resource: Resource::of(ResourceType::Cluster, name), actions }
+    }
+}
+
+pub struct Auth {
+    pub config: AuthConfig,
+    pub metadata: Metadata,
+}
+
+const ANONYMOUS: &str = "Authorization failed. Please verify your access rights and try again.";
+
+impl Auth {
+    /// Users and ACLs from `dir` (`None`: in memory only).
+    pub fn open(config: AuthConfig, dir: Option<&Path>) -> std::io::Result<Auth> {
+        Ok(Auth { metadata: Metadata::open(dir)?, config })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config.authentication_enabled || self.config.authorization_enabled
+    }
+
+    fn whitelisted(list: &[String], code: &str) -> bool {
+        list.iter().any(|c| c == code)
+    }
+
+    /// Authenticates a remoting request: the user it speaks for, if it names one. With
+    /// authentication off (or the code whitelisted) the `AccessKey` it claims is taken as is
+    /// (authorization then trusts it, as Java does).
+    pub fn authenticate(&self, code: i32, ext: &ExtFields, body: &[u8], version: i32) -> AuthResult<Option<String>> {
+        let claimed = ext.get(sign::ACCESS_KEY).map(str::to_string);
+        if !self.config.authentication_enabled || Self::whitelisted(&self.config.authentication_whitelist, &code.to_string()) {
+            return Ok(claimed);
+        }
+        let username = claimed.ok_or_else(|| AuthError::denied("username cannot be null."))?;
+        let signature = ext.get(sign::SIGNATURE);
+        self.verify(&username, signature, &sign::content(ext, body, version))?;
+        Ok(Some(username))
+    }
+
+    /// Checks `signature` (Base64) over `content` with `username`'s password.
+    pub fn verify(&self, username: &str, signature: Option<&str>, content: &[u8]) -> AuthResult<()> {
+        let user = self.metadata.user(username).ok_or_else(|| AuthError::denied(format!("User:{username} is not found.")))?;
+        if user.user_status == UserStatus::Disable {
+            return Err(AuthError::denied(format!("User:{username} is disabled.")));
+        }
+        match signature {
+            Some(s) if sign::verify(&user.password, content, s) => Ok(()),
+            _ => Err(AuthError::denied("check signature failed.")),
+        }
+    }
+
+    /// Whether `username` (as authenticated) may make a request of `code` from `ip` (as
+    /// [`ip::render`] writes it) that asks for `checks`; every check must pass.
+    pub fn authorize(&self, code: &str, username: Option<&str>, ip: &str, checks: &[Check]) -> AuthResult<()> {
+        if !self.config.authorization_enabled || checks.is_empty() || Self::whitelisted(&self.config.authorization_whitelist, code) {
+            return Ok(());
+        }
+        let username = username.ok_or_else(|| AuthError::denied(ANONYMOUS))?;
+        let user = self.metadata.user(username).ok_or_else(|| AuthError::denied(format!("User:{username} not found.")))?;
+        if user.is_super() {
+            return Ok(());
+        }
+        let acl = self.metadata.acl(&user.subject());
+        for check in checks {
+            let verdict = acl.as_ref().and_then(|acl| decide(acl, check, ip));
+            let why = match verdict {
+                Some(Decision::Allow) => continue,
+                Some(Decision::Deny) => "the decision is deny.",
+                None => "no matched policies.",
+            };
+            return Err(AuthError::denied(format!("User:{username} has no permission to access {} from {ip}, {why}", check.resource)));
+        }
+        Ok(())
+    }
+
+    /// Whether requests naming this user are ones the ACL does not restrict (a super user).
+    pub fn is_super(&self, username: &str) -> AuthResult<bool> {
+        self.metadata.user(username).map(|u| u.is_super()).ok_or_else(|| AuthError::system(format!("User:{username} is not found.")))
+    }
+}
+
+/// The decision of the most specific matching entry: Custom policies first, Default ones
+/// only if no Custom entry matches; `None` if nothing matches.
+fn decide(acl: &Acl, check: &Check, ip: &str) -> Option<Decision> {
+    let matching = |t: PolicyType| {
+        acl.policies
+            .iter()
+            .filter(move |p| p.policy_type == t)
+            .flat_map(|p| &p.entries)
+            .filter(|e| e.resource.covers(&check.resource))
+            .filter(|e| e.actions.contains(&Action::All) || check.actions.contains(&Action::Any) || check.actions.iter().any(|a| e.actions.contains(a)))
+            .filter(|e| e.source_ips.is_empty() || e.source_ips.iter().any(|s| ip::matches(s, ip)))
+            .min_by_key(|e| specificity(e))
+    };
+    matching(PolicyType::Custom).or_else(|| matching(PolicyType::Default)).map(|e| e.decision)
+}
+
+/// Lower is more specific.
+fn specificity(e: &PolicyEntry) -> (bool, u8, std::cmp::Reverse<usize>, bool) {
+    let pattern = match e.resource.pattern {
+        Pattern::Literal => 0,
+        Pattern::Prefixed => 1,
+        Pattern::Any => 2,
+    };
+    (e.resource.kind.is_none(), pattern, std::cmp::Reverse(e.resource.name.len()), e.decision == Decision::Allow)
+}
+
+#[cfg(test)]
+mod tests;
