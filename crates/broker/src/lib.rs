@@ -64,6 +64,8 @@ pub struct Broker {
     /// Asks the registration loop to register with the NameServers now (topic changes,
     /// permission changes) and tells when it has.
     pub registration: Arc<register::Registration>,
+    /// ACL 2.0: users, policies, and the checks of every request.
+    pub auth: auth::Auth,
     pub parked_pulls: AtomicUsize,
     pub started: Instant,
     /// Delay-level progress, saved by the scheduler and at shutdown.
@@ -88,6 +90,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("brokerIP1 `{0}` is not an IP address")]
     BadIp(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 pub struct BrokerHandle {
@@ -154,6 +158,7 @@ impl Broker {
             delay_levels: config.delay_levels.clone(),
             store_host: SocketAddr::new(ip, config.listen_port),
             registration,
+            auth: open_auth(&config)?,
             parked_pulls: AtomicUsize::new(0),
             started: Instant::now(),
             delay_progress: Default::default(),
@@ -174,6 +179,31 @@ impl Broker {
         broker.finish_commits(interrupted).await;
         Ok(broker)
     }
+}
+
+/// ACL 2.0's users and ACLs (`config/auth` under the store root), with the super users
+/// broker.conf names made if missing.
+fn open_auth(config: &BrokerConfig) -> Result<auth::Auth, StartError> {
+    let split = |list: &str| list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect();
+    let auth_config = auth::AuthConfig {
+        authentication_enabled: config.authentication_enabled,
+        authorization_enabled: config.authorization_enabled,
+        authentication_whitelist: split(&config.authentication_whitelist),
+        authorization_whitelist: split(&config.authorization_whitelist),
+        cluster_name: config.broker_cluster_name.clone(),
+    };
+    let a = auth::Auth::open(auth_config, Some(&config.store_path_root_dir.join("config").join("auth")))?;
+    let bad = |key: &str, why: String| StartError::Config(format!("{key}: {why}"));
+    let field = |v: &serde_json::Value, name: &str| v.get(name).and_then(|f| f.as_str()).unwrap_or("").to_string();
+    for (key, value, user, password) in [
+        ("initAuthenticationUser", &config.init_authentication_user, "username", "password"),
+        ("innerClientAuthenticationCredentials", &config.inner_client_authentication_credentials, "accessKey", "secretKey"),
+    ] {
+        let Some(text) = value else { continue };
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(key, format!("not JSON: {e}")))?;
+        a.metadata.ensure_super_user(&field(&v, user), &field(&v, password)).map_err(|e| bad(key, e.remark))?;
+    }
+    Ok(a)
 }
 
 /// Opens the store, binds the listener and starts serving, registering and housekeeping.

@@ -4,6 +4,7 @@
 //! per-kind module encodes its answer. An operation's [`BrokerError`] becomes the response in
 //! one place ([`error`]); [`push`] encodes what the broker sends to remoting clients.
 
+mod acl;
 mod admin;
 mod client_manage;
 mod consumer;
@@ -24,7 +25,7 @@ use protocol::codes::response as rs;
 use protocol::RemotingCommand;
 use remoting::{BoxFuture, Channel, Handler};
 
-pub use request::{Request, Resources};
+pub use request::{AuthAdmin, Request};
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::Broker;
@@ -53,12 +54,26 @@ impl BrokerHandler {
     }
 }
 
+fn refused(e: auth::AuthError) -> BrokerError {
+    BrokerError::new(e.code, e.remark)
+}
+
 impl Handler for BrokerHandler {
     fn handle(&self, channel: Arc<Channel>, command: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
         let (broker, hooks) = (self.broker.clone(), self.hooks.clone());
         Box::pin(async move {
             let answered = async {
+                // Authentication first, on the fields as received (before decoding, as Java).
+                let user = match broker.auth.enabled() {
+                    true => broker.auth.authenticate(command.code, &command.ext_fields, &command.body, command.version).map_err(refused)?,
+                    false => None,
+                };
                 let request = Request::decode(&command, channel.peer_addr())?;
+                if broker.auth.config.authorization_enabled {
+                    let ip = auth::ip::render(channel.peer_addr().ip());
+                    let checks = request.checks(&broker.config.broker_cluster_name);
+                    broker.auth.authorize(&command.code.to_string(), user.as_deref(), &ip, &checks).map_err(refused)?;
+                }
                 for hook in &hooks {
                     hook.before(channel.peer_addr(), &command, &request)?;
                 }
@@ -134,7 +149,8 @@ async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, requ
             let id = b.recall(topic, handle).await?;
             Ok(ok(cmd).with_ext("msgId", id))
         }
-        Request::EndTransaction(e) => {
+        Request::Auth(a) => acl::handle(b, cmd, a),
+        Request::EndTransaction(e, _) => {
             b.end_transaction(e).await?;
             Ok(ok(cmd))
         }
