@@ -1,7 +1,9 @@
 //! Security settings Rocketry does not enforce yet. A server asked for authentication,
 //! authorization (ACL 2.0, or ACL 1.0's `aclEnable`) or TLS that it would not apply refuses
 //! to start, naming the key: an ignored security setting leaves an open door its operator
-//! believes closed.
+//! believes closed. The broker acts on `authenticationEnabled` and `authorizationEnabled`
+//! itself (ACL 2.0, its own config keys), so only the NameServer, which does not check
+//! users (nor does Java's), refuses them here.
 
 /// Keys that ask for a protection this server does not give, when set to a value that turns
 /// it on; what each would have protected.
