@@ -124,11 +124,16 @@ class AdminCommandsTest {
 
     /** Runs an mqadmin command in this JVM and returns what it printed; it must not print an exception. */
     static String mqadmin(String... args) {
+        return mqadmin((org.apache.rocketmq.remoting.RPCHook) null, args);
+    }
+
+    /** The same, signing with `hook` (ACL 2.0 credentials) when it is not null. */
+    static String mqadmin(org.apache.rocketmq.remoting.RPCHook hook, String... args) {
         PrintStream original = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
         try {
-            MQAdminStartup.main0(args, null);
+            MQAdminStartup.main0(args, hook);
         } finally {
             System.setOut(original);
         }
