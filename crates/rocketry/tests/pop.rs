@@ -194,9 +194,7 @@ async fn drain(client: &Client, addr: &str, within: Duration) -> Vec<(String, i3
 async fn after_sigkill_the_unacknowledged_come_back_and_the_acknowledged_do_not() {
     let tmp = tempfile::tempdir().unwrap();
     let mut server = Server::new(tmp.path(), CRASH_CONF);
-    server.start();
-    let client = Client::new(vec![server.namesrv()]);
-    server.wait_ready(&client).await;
+    let client = server.start_ready().await;
     let addr = server.broker();
     for i in 0..20 {
         send_to(&client, &addr, "PopCrash", i % 4, format!("m{i:02}")).await;
@@ -216,11 +214,7 @@ async fn after_sigkill_the_unacknowledged_come_back_and_the_acknowledged_do_not(
     }
     // The offsets were never written (flushConsumerOffsetInterval is a minute): only the
     // journal knows how far the group got.
-    server.kill();
-    client.close();
-    server.start();
-    let client = Client::new(vec![server.namesrv()]);
-    server.wait_ready(&client).await;
+    let client = server.crash_and_restart(&client).await;
     for i in 20..25 {
         send_to(&client, &addr, "PopCrash", i % 4, format!("m{i:02}")).await;
     }

@@ -27,14 +27,9 @@ async fn delivered(client: &Client, addr: &str) -> BTreeMap<String, usize> {
 async fn pending_timers_survive_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
     let mut server = Server::new(tmp.path(), CONF);
-    server.start();
-    let client = Client::new(vec![server.namesrv()]);
-    server.wait_ready(&client).await;
+    let client = server.start_ready().await;
     let addr = server.broker();
-    client
-        .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
-        .await
-        .unwrap();
+    common::process::one_queue_topic(&client, &addr, TOPIC).await;
     // Half due at once-ish (before the kill), half after the restart.
     for i in 0..40 {
         let mut props = Properties::default();
@@ -43,11 +38,7 @@ async fn pending_timers_survive_sigkill() {
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(delivered(&client, &addr).await.len(), 20, "the early half delivered before the kill");
-    server.kill();
-    client.close();
-    server.start();
-    let client = Client::new(vec![server.namesrv()]);
-    server.wait_ready(&client).await;
+    let client = server.crash_and_restart(&client).await;
     let mut got = BTreeMap::new();
     for _ in 0..100 {
         got = delivered(&client, &addr).await;

@@ -47,25 +47,16 @@ async fn bodies(client: &Client, addr: &str) -> Vec<String> {
 async fn transactions_survive_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
     let mut server = Server::new(tmp.path(), CONF);
-    server.start();
-    let client = Client::new(vec![server.namesrv()]);
-    server.wait_ready(&client).await;
+    let client = server.start_ready().await;
     let addr = server.broker();
-    client
-        .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
-        .await
-        .unwrap();
+    common::process::one_queue_topic(&client, &addr, TOPIC).await;
     let committed = half(&client, &addr, "committed").await;
     let rolled_back = half(&client, &addr, "rolled-back").await;
     let open = half(&client, &addr, "open").await;
     assert_eq!(end(&client, &addr, &committed, sys_flag::TRANSACTION_COMMIT).await.code, 0);
     assert_eq!(end(&client, &addr, &rolled_back, sys_flag::TRANSACTION_ROLLBACK).await.code, 0);
     assert_eq!(bodies(&client, &addr).await, ["committed"]);
-    server.kill();
-    client.close();
-    server.start();
-    let client = Client::new(vec![server.namesrv()]);
-    server.wait_ready(&client).await;
+    let client = server.crash_and_restart(&client).await;
     assert_eq!(bodies(&client, &addr).await, ["committed"], "nothing decided changed; the open one still invisible");
     assert_ne!(end(&client, &addr, &committed, sys_flag::TRANSACTION_COMMIT).await.code, 0, "committed before the crash: not again");
     assert_ne!(end(&client, &addr, &rolled_back, sys_flag::TRANSACTION_COMMIT).await.code, 0, "rolled back before the crash: never");
@@ -81,14 +72,9 @@ async fn sigkill_during_a_stream_of_decisions_loses_and_duplicates_nothing() {
     const N: usize = 300;
     let tmp = tempfile::tempdir().unwrap();
     let mut server = Server::new(tmp.path(), CONF);
-    server.start();
-    let client = std::sync::Arc::new(Client::new(vec![server.namesrv()]));
-    server.wait_ready(&client).await;
+    let client = std::sync::Arc::new(server.start_ready().await);
     let addr = server.broker();
-    client
-        .create_topic(&addr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() })
-        .await
-        .unwrap();
+    common::process::one_queue_topic(&client, &addr, TOPIC).await;
     let mut halves = Vec::new();
     for i in 0..N {
         halves.push(half(&client, &addr, &format!("m{i:03}")).await);
@@ -124,13 +110,9 @@ async fn sigkill_during_a_stream_of_decisions_loses_and_duplicates_nothing() {
     server.kill();
     let before = stream.await.unwrap();
     assert!(before < N, "the kill came before all decisions ({before})");
-    client.close();
-    server.start();
-    let client = std::sync::Arc::new(Client::new(vec![server.namesrv()]));
-    server.wait_ready(&client).await;
+    let client = std::sync::Arc::new(server.crash_and_restart(&client).await);
     decide(client.clone(), halves).await;
-    let mut got: Vec<String> =
-        common::process::read_queue(&client, &addr, TOPIC, 0).await.iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
+    let mut got = bodies(&client, &addr).await;
     got.sort();
     let want: Vec<String> = (0..N).step_by(2).map(|i| format!("m{i:03}")).collect();
     assert_eq!(got, want, "every committed message once, no rolled-back one");

@@ -114,6 +114,28 @@ impl Server {
         }
         panic!("the broker did not come up: {}", std::fs::read_to_string(self.dir.join("rocketry.log")).unwrap_or_default());
     }
+
+    /// Starts it and waits until it serves; a client of its NameServer.
+    pub async fn start_ready(&mut self) -> client::Client {
+        self.start();
+        let client = client::Client::new(vec![self.namesrv()]);
+        self.wait_ready(&client).await;
+        client
+    }
+
+    /// SIGKILL (a crash; nothing if already killed), then a start on the same data: `old` is
+    /// closed and a client of the new process returned once it serves.
+    pub async fn crash_and_restart(&mut self, old: &client::Client) -> client::Client {
+        self.kill();
+        old.close();
+        self.start_ready().await
+    }
+}
+
+/// Creates `topic` with one queue on the broker at `addr`.
+pub async fn one_queue_topic(client: &client::Client, addr: &str, topic: &str) {
+    let config = protocol::body::TopicConfig { topic_name: topic.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() };
+    client.create_topic(addr, &config).await.unwrap();
 }
 
 /// Every record of one queue, read from its start by pulls.
