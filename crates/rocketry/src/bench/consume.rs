@@ -55,12 +55,7 @@ pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
     use protocol::header::PullMessageRequestHeader;
     let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
     let route = client.route(&args.topic).await?;
-    let queues: Vec<(String, i32)> = route
-        .queue_datas
-        .iter()
-        .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.read_queue_nums)))
-        .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
-        .collect();
+    let queues = super::master_queues(&route, |q| q.read_queue_nums);
     let queues: Vec<(String, i32)> = if args.pop && args.any_queue {
         let mut brokers: Vec<String> = queues.iter().map(|(a, _)| a.clone()).collect();
         brokers.dedup();

@@ -51,12 +51,7 @@ pub async fn run(args: E2eArgs) -> Result<(), crate::Error> {
     let topic = args.topic.clone().unwrap_or_else(|| format!("BenchE2e_{}_{}", std::process::id(), epoch_us(SystemTime::now())));
     create_topic(&client, &topic, args.queues.max(1)).await?;
     let route = client.route(&topic).await?;
-    let queues: Vec<(String, i32)> = route
-        .queue_datas
-        .iter()
-        .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.write_queue_nums)))
-        .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
-        .collect();
+    let queues = super::master_queues(&route, |q| q.write_queue_nums);
     let queues = Arc::new(queues);
     let (sent, received, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let (send_lat, e2e_lat) = (Latencies::new(), Latencies::new());

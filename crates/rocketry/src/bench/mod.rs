@@ -220,16 +220,23 @@ async fn targets(client: &Client, topics: &[String], direct: Option<&str>, queue
             Err(e) => return Err(e.into()),
         };
         let before = all.len();
-        for q in &route.queue_datas {
-            if let Some(addr) = Client::master_addr(&route, &q.broker_name) {
-                all.extend((0..q.write_queue_nums).map(|queue| Target { addr: addr.clone(), topic: name.clone(), queue }));
-            }
-        }
+        all.extend(master_queues(&route, |q| q.write_queue_nums).into_iter().map(|(addr, queue)| Target { addr, topic: name.clone(), queue }));
         if all.len() == before {
             return Err(format!("topic {topic} has no writable queues").into());
         }
     }
     Ok(all)
+}
+
+/// Every queue of `route` on its master: (broker address, queue id), with `count` of a
+/// broker's queues (its read or its write queues).
+fn master_queues(route: &protocol::body::TopicRouteData, count: fn(&protocol::body::QueueData) -> i32) -> Vec<(String, i32)> {
+    route
+        .queue_datas
+        .iter()
+        .filter_map(|q| Client::master_addr(route, &q.broker_name).map(|a| (a, count(q))))
+        .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
+        .collect()
 }
 
 /// Creates `topic` with `queues` queues on every broker that serves TBW102, then waits

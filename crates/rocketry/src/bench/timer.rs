@@ -105,12 +105,7 @@ pub async fn run(args: TimerArgs) -> Result<(), crate::Error> {
     let topic = args.topic.clone().unwrap_or_else(|| format!("BenchTimer_{}_{}", std::process::id(), now_ms()));
     create_topic(&client, &topic, args.queues.max(1)).await?;
     let route = client.route(&topic).await?;
-    let queues: Vec<(String, i32)> = route
-        .queue_datas
-        .iter()
-        .filter_map(|q| Client::master_addr(&route, &q.broker_name).map(|a| (a, q.write_queue_nums)))
-        .flat_map(|(addr, n)| (0..n).map(move |i| (addr.clone(), i)))
-        .collect();
+    let queues = super::master_queues(&route, |q| q.write_queue_nums);
     let queues = Arc::new(queues);
     // The pending ones: due over the hour after a minute from now.
     let base = now_ms() + 60_000;
