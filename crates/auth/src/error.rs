@@ -7,9 +7,8 @@ pub struct AuthError {
 }
 
 /// `ResponseCode.NO_PERMISSION`: every authentication and authorization failure.
-pub const NO_PERMISSION: i32 = 16;
-const SYSTEM_ERROR: i32 = 1;
-const INVALID_PARAMETER: i32 = 29;
+pub use protocol::codes::response::NO_PERMISSION;
+use protocol::codes::response::{INVALID_PARAMETER, SYSTEM_ERROR};
 
 impl AuthError {
     pub fn denied(remark: impl Into<String>) -> AuthError {

@@ -1,5 +1,5 @@
 //! RocketMQ 5's ACL 2.0 on a broker: who a request speaks for (authentication: the
-//! `AclClientRPCHook` signature, or the 5.x gRPC `authorization` header) and whether its user
+//! `AclClientRPCHook` signature) and whether its user
 //! may do what it asks (authorization: users' policies over topics, groups and the cluster).
 //! The front ends say what each request touches ([`Check`]); this crate decides.
 //!
@@ -19,6 +19,7 @@ pub mod sign;
 use std::path::Path;
 
 use protocol::command::ExtFields;
+use protocol::names::{DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 
 pub use error::{AuthError, AuthResult, NO_PERMISSION};
 pub use metadata::Metadata;
@@ -32,8 +33,6 @@ pub struct AuthConfig {
     /// Request codes (remoting: decimal; gRPC: the request message's full name) that skip a step.
     pub authentication_whitelist: Vec<String>,
     pub authorization_whitelist: Vec<String>,
-    /// `Cluster:<name>` of admin requests.
-    pub cluster_name: String,
 }
 
 /// What one request asks to do to one resource; granted if the user may do any of `actions`.
@@ -50,13 +49,13 @@ impl Check {
 
     /// A group: `%RETRY%` and `%DLQ%` prefixes name the group they belong to.
     pub fn group(name: &str, actions: &'static [Action]) -> Check {
-        let name = name.strip_prefix("%RETRY%").or_else(|| name.strip_prefix("%DLQ%")).unwrap_or(name);
+        let name = name.strip_prefix(RETRY_GROUP_TOPIC_PREFIX).or_else(|| name.strip_prefix(DLQ_GROUP_TOPIC_PREFIX)).unwrap_or(name);
         Check { resource: Resource::of(ResourceType::Group, name), actions }
     }
 
     /// A topic, but a retry topic is its group.
     pub fn topic_or_retry_group(name: &str, actions: &'static [Action]) -> Check {
-        if name.starts_with("%RETRY%") {
+        if name.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
             Check::group(name, actions)
         } else {
             Check::topic(name, actions)
@@ -85,8 +84,12 @@ impl Auth {
         self.config.authentication_enabled || self.config.authorization_enabled
     }
 
-    fn whitelisted(list: &[String], code: &str) -> bool {
-        list.iter().any(|c| c == code)
+    /// Whether the request code is on a whitelist (text only made when one is set).
+    fn whitelisted(list: &[String], code: i32) -> bool {
+        !list.is_empty() && {
+            let code = code.to_string();
+            list.contains(&code)
+        }
     }
 
     /// Authenticates a remoting request: the user it speaks for, if it names one. With
@@ -94,7 +97,7 @@ impl Auth {
     /// (authorization then trusts it, as Java does).
     pub fn authenticate(&self, code: i32, ext: &ExtFields, body: &[u8], version: i32) -> AuthResult<Option<String>> {
         let claimed = ext.get(sign::ACCESS_KEY).map(str::to_string);
-        if !self.config.authentication_enabled || Self::whitelisted(&self.config.authentication_whitelist, &code.to_string()) {
+        if !self.config.authentication_enabled || Self::whitelisted(&self.config.authentication_whitelist, code) {
             return Ok(claimed);
         }
         let username = claimed.ok_or_else(|| AuthError::denied("username cannot be null."))?;
@@ -105,43 +108,45 @@ impl Auth {
 
     /// Checks `signature` (Base64) over `content` with `username`'s password.
     pub fn verify(&self, username: &str, signature: Option<&str>, content: &[u8]) -> AuthResult<()> {
-        let user = self.metadata.user(username).ok_or_else(|| AuthError::denied(format!("User:{username} is not found.")))?;
-        if user.user_status == UserStatus::Disable {
-            return Err(AuthError::denied(format!("User:{username} is disabled.")));
-        }
-        match signature {
-            Some(s) if sign::verify(&user.password, content, s) => Ok(()),
-            _ => Err(AuthError::denied("check signature failed.")),
-        }
+        self.metadata.with_user(username, |found| {
+            let (user, _) = found.ok_or_else(|| AuthError::denied(format!("User:{username} is not found.")))?;
+            if user.user_status == UserStatus::Disable {
+                return Err(AuthError::denied(format!("User:{username} is disabled.")));
+            }
+            match signature {
+                Some(s) if sign::verify(&user.password, content, s) => Ok(()),
+                _ => Err(AuthError::denied("check signature failed.")),
+            }
+        })
     }
 
     /// Whether `username` (as authenticated) may make a request of `code` from `ip` (as
     /// [`ip::render`] writes it) that asks for `checks`; every check must pass.
-    pub fn authorize(&self, code: &str, username: Option<&str>, ip: &str, checks: &[Check]) -> AuthResult<()> {
+    pub fn authorize(&self, code: i32, username: Option<&str>, ip: &str, checks: &[Check]) -> AuthResult<()> {
         if !self.config.authorization_enabled || checks.is_empty() || Self::whitelisted(&self.config.authorization_whitelist, code) {
             return Ok(());
         }
         let username = username.ok_or_else(|| AuthError::denied(ANONYMOUS))?;
-        let user = self.metadata.user(username).ok_or_else(|| AuthError::denied(format!("User:{username} not found.")))?;
-        if user.is_super() {
-            return Ok(());
-        }
-        let acl = self.metadata.acl(&user.subject());
-        for check in checks {
-            let verdict = acl.as_ref().and_then(|acl| decide(acl, check, ip));
-            let why = match verdict {
-                Some(Decision::Allow) => continue,
-                Some(Decision::Deny) => "the decision is deny.",
-                None => "no matched policies.",
-            };
-            return Err(AuthError::denied(format!("User:{username} has no permission to access {} from {ip}, {why}", check.resource)));
-        }
-        Ok(())
+        self.metadata.with_user(username, |found| {
+            let (user, acl) = found.ok_or_else(|| AuthError::denied(format!("User:{username} not found.")))?;
+            if user.is_super() {
+                return Ok(());
+            }
+            for check in checks {
+                let why = match acl.and_then(|acl| decide(acl, check, ip)) {
+                    Some(Decision::Allow) => continue,
+                    Some(Decision::Deny) => "the decision is deny.",
+                    None => "no matched policies.",
+                };
+                return Err(AuthError::denied(format!("User:{username} has no permission to access {} from {ip}, {why}", check.resource)));
+            }
+            Ok(())
+        })
     }
 
     /// Whether requests naming this user are ones the ACL does not restrict (a super user).
     pub fn is_super(&self, username: &str) -> AuthResult<bool> {
-        self.metadata.user(username).map(|u| u.is_super()).ok_or_else(|| AuthError::system(format!("User:{username} is not found.")))
+        self.metadata.with_user(username, |found| found.map(|(u, _)| u.is_super())).ok_or_else(|| AuthError::system(format!("User:{username} is not found.")))
     }
 }
 

@@ -16,7 +16,7 @@ use crate::model::*;
 #[derive(Default)]
 struct State {
     users: BTreeMap<String, User>,
-    /// By subject (`User:<name>`).
+    /// By user name (every subject is `User:<name>`).
     acls: BTreeMap<String, Acl>,
 }
 
@@ -35,39 +35,43 @@ impl Metadata {
             }
             if let Some(acls) = read_json::<Vec<AclInfo>>(&dir.join("acls.json"))? {
                 for info in acls {
-                    let acl = parse_acl(&info, info.subject.as_deref().unwrap_or(""))
-                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("acls.json: {}", e.remark)))?;
-                    state.acls.insert(acl.subject.clone(), acl);
+                    let bad = |e: AuthError| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("acls.json: {}", e.remark));
+                    let acl = parse_acl(&info, info.subject.as_deref().unwrap_or("")).map_err(bad)?;
+                    state.acls.insert(user_of_subject(&acl.subject).map_err(bad)?.to_string(), acl);
                 }
             }
         }
         Ok(Metadata { dir: dir.map(Path::to_path_buf), state: RwLock::new(state) })
     }
 
-    pub fn user(&self, name: &str) -> Option<User> {
-        self.read().users.get(name).cloned()
-    }
-
-    pub fn acl(&self, subject: &str) -> Option<Acl> {
-        self.read().acls.get(subject).cloned()
+    /// Runs `f` on the user named and its ACL, under one read lock and without copies (every
+    /// checked request comes here).
+    pub fn with_user<T>(&self, name: &str, f: impl FnOnce(Option<(&User, Option<&Acl>)>) -> T) -> T {
+        let s = self.read();
+        f(s.users.get(name).map(|u| (u, s.acls.get(name))))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Changes the state under the write lock and saves it; nothing is kept if saving fails.
-    fn change<T>(&self, f: impl FnOnce(&mut State) -> AuthResult<T>) -> AuthResult<T> {
+    /// Changes the state under the write lock (`f` says whether it changed anything) and
+    /// saves it if so; nothing is kept if saving fails.
+    fn change(&self, f: impl FnOnce(&mut State) -> AuthResult<bool>) -> AuthResult<()> {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        let (users, acls) = (state.users.clone(), state.acls.clone());
-        let out = f(&mut state)?;
+        // Kept to undo a change that cannot be saved (admin requests only: small and rare).
+        let before = self.dir.is_some().then(|| (state.users.clone(), state.acls.clone()));
+        if !f(&mut state)? {
+            return Ok(());
+        }
+        let Some((users, acls)) = before else { return Ok(()) };
         if let Err(e) = self.save(&state) {
             state.users = users;
             state.acls = acls;
             tracing::error!(error = %e, "saving users and ACLs failed; the change is not kept");
             return Err(AuthError::system("An system error occurred, please try again later."));
         }
-        Ok(out)
+        Ok(())
     }
 
     fn save(&self, state: &State) -> std::io::Result<()> {
@@ -87,13 +91,12 @@ impl Metadata {
             return Err(AuthError::invalid("username and password can not be blank"));
         }
         self.change(|s| {
-            s.users.entry(username.to_string()).or_insert_with(|| User {
-                username: username.to_string(),
-                password: password.to_string(),
-                user_type: UserType::Super,
-                user_status: UserStatus::Enable,
-            });
-            Ok(())
+            if s.users.contains_key(username) {
+                return Ok(false);
+            }
+            let user = User { username: username.to_string(), password: password.to_string(), user_type: UserType::Super, user_status: UserStatus::Enable };
+            s.users.insert(username.to_string(), user);
+            Ok(true)
         })
     }
 
@@ -114,7 +117,7 @@ impl Metadata {
                 return Err(AuthError::denied("The user is existed"));
             }
             s.users.insert(username.to_string(), User { username: username.to_string(), password, user_type, user_status });
-            Ok(())
+            Ok(true)
         })
     }
 
@@ -140,7 +143,7 @@ impl Metadata {
             if let Some(st) = info.user_status.as_deref().and_then(UserStatus::parse) {
                 user.user_status = st;
             }
-            Ok(())
+            Ok(true)
         })
     }
 
@@ -149,13 +152,13 @@ impl Metadata {
         let username = blank_username(header_username)?;
         self.change(|s| {
             match s.users.get(username) {
-                None => return Ok(()),
+                None => return Ok(false),
                 Some(u) if u.is_super() && !caller_super => return Err(AuthError::denied("The super user can only be update by super user")),
                 Some(_) => {}
             }
             s.users.remove(username);
-            s.acls.remove(&subject_of(username));
-            Ok(())
+            s.acls.remove(username);
+            Ok(true)
         })
     }
 
@@ -179,56 +182,58 @@ impl Metadata {
         };
         let subject = info.subject.clone().filter(|s| !s.trim().is_empty()).or_else(|| header_subject.map(str::to_string)).unwrap_or_default();
         let incoming = parse_acl(&info, &subject)?;
+        let name = user_of_subject(&incoming.subject)?.to_string();
         self.change(|s| {
-            let name = user_of_subject(&incoming.subject)?;
-            if !s.users.contains_key(name) {
+            if !s.users.contains_key(&name) {
                 return Err(AuthError::denied(format!("The subject of {} is not exist.", incoming.subject)));
             }
-            match s.acls.get_mut(&incoming.subject) {
+            match s.acls.get_mut(&name) {
                 None => {
-                    s.acls.insert(incoming.subject.clone(), incoming);
+                    s.acls.insert(name, incoming);
                 }
                 Some(acl) => merge(acl, incoming),
             }
-            Ok(())
+            Ok(true)
         })
     }
 
     /// AUTH_DELETE_ACL: the whole ACL, or the entry for `resource` in `policy_type`'s policy.
     pub fn delete_acl(&self, subject: Option<&str>, policy_type: Option<&str>, resource: Option<&str>) -> AuthResult<()> {
-        let subject = subject.map(str::trim).filter(|s| s.starts_with("User:") && s.len() > 5).ok_or_else(|| AuthError::denied("The subject is null."))?;
+        let name = subject.and_then(|s| user_of_subject(s.trim()).ok()).ok_or_else(|| AuthError::denied("The subject is null."))?;
         let policy_type = policy_type.and_then(PolicyType::parse).unwrap_or(PolicyType::Custom);
         let resource = resource.map(str::trim).filter(|r| !r.is_empty());
         self.change(|s| {
-            if !s.users.contains_key(&subject[5..]) {
+            if !s.users.contains_key(name) {
                 return Err(AuthError::denied("The subject is not exist."));
             }
-            let acl = s.acls.get_mut(subject).ok_or_else(|| AuthError::denied("The acl is not exist."))?;
+            let acl = s.acls.get_mut(name).ok_or_else(|| AuthError::denied("The acl is not exist."))?;
             let Some(resource) = resource else {
-                s.acls.remove(subject);
-                return Ok(());
+                s.acls.remove(name);
+                return Ok(true);
             };
-            let Some(resource) = Resource::parse(resource) else { return Ok(()) };
+            let Some(resource) = Resource::parse(resource) else { return Ok(false) };
+            let entries = |acl: &Acl| acl.policies.iter().map(|p| p.entries.len()).sum::<usize>();
+            let had = entries(acl);
             for p in acl.policies.iter_mut().filter(|p| p.policy_type == policy_type) {
                 p.entries.retain(|e| e.resource != resource);
             }
             acl.policies.retain(|p| !p.entries.is_empty());
+            let changed = entries(acl) != had;
             if acl.policies.is_empty() {
-                s.acls.remove(subject);
+                s.acls.remove(name);
             }
-            Ok(())
+            Ok(changed)
         })
     }
 
     /// AUTH_GET_ACL: `None` (no body) when the user has none.
     pub fn get_acl(&self, subject: Option<&str>) -> AuthResult<Option<AclInfo>> {
-        let subject = subject.unwrap_or("").trim();
-        let name = user_of_subject(subject)?;
+        let name = user_of_subject(subject.unwrap_or("").trim())?;
         let s = self.read();
         if !s.users.contains_key(name) {
             return Err(AuthError::denied("The subject is not exist."));
         }
-        Ok(s.acls.get(subject).map(AclInfo::from))
+        Ok(s.acls.get(name).map(AclInfo::from))
     }
 
     /// AUTH_LIST_ACL: subjects containing `subject_filter`, entries whose resource contains

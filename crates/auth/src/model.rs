@@ -19,32 +19,28 @@ pub enum UserStatus {
     Disable,
 }
 
-impl UserType {
-    /// By name, ignoring case (Java's `getByName`); `None` for anything else.
-    pub fn parse(s: &str) -> Option<UserType> {
-        [UserType::Super, UserType::Normal].into_iter().find(|t| t.name().eq_ignore_ascii_case(s.trim()))
-    }
+/// `ALL`, `name()` and `parse()` of a name-valued enum: names as RocketMQ writes them,
+/// parsed ignoring case and surrounding spaces (Java's `getByName`), `None` for anything else.
+macro_rules! named {
+    ($ty:ident { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            UserType::Super => "Super",
-            UserType::Normal => "Normal",
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),*
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$ty> {
+                Self::ALL.iter().copied().find(|t| t.name().eq_ignore_ascii_case(s.trim()))
+            }
         }
-    }
+    };
 }
 
-impl UserStatus {
-    pub fn parse(s: &str) -> Option<UserStatus> {
-        [UserStatus::Enable, UserStatus::Disable].into_iter().find(|t| t.name().eq_ignore_ascii_case(s.trim()))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            UserStatus::Enable => "enable",
-            UserStatus::Disable => "disable",
-        }
-    }
-}
+named!(UserType { Super => "Super", Normal => "Normal" });
+named!(UserStatus { Enable => "enable", Disable => "disable" });
 
 /// A user: its password is the HMAC key of its requests' signatures.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,15 +56,6 @@ impl User {
     pub fn is_super(&self) -> bool {
         self.user_type == UserType::Super
     }
-
-    /// `User:<name>`, the subject its ACL is kept under.
-    pub fn subject(&self) -> String {
-        subject_of(&self.username)
-    }
-}
-
-pub fn subject_of(username: &str) -> String {
-    format!("User:{username}")
 }
 
 /// `UserInfo` on the wire: every field optional, enums by name.
@@ -105,18 +92,7 @@ pub enum ResourceType {
     Group,
 }
 
-impl ResourceType {
-    const ALL: [ResourceType; 4] = [ResourceType::Cluster, ResourceType::Namespace, ResourceType::Topic, ResourceType::Group];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ResourceType::Cluster => "Cluster",
-            ResourceType::Namespace => "Namespace",
-            ResourceType::Topic => "Topic",
-            ResourceType::Group => "Group",
-        }
-    }
-}
+named!(ResourceType { Cluster => "Cluster", Namespace => "Namespace", Topic => "Topic", Group => "Group" });
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Pattern {
@@ -151,7 +127,7 @@ impl Resource {
             return Some(Resource { kind: None, name: String::new(), pattern: Pattern::Any });
         }
         let (t, name) = s.split_once(':')?;
-        let kind = ResourceType::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(t.trim()))?;
+        let kind = ResourceType::parse(t)?;
         let name = name.trim();
         Some(if name == "*" {
             Resource { kind: Some(kind), name: String::new(), pattern: Pattern::Any }
@@ -201,27 +177,17 @@ pub enum Action {
     Any,
 }
 
-impl Action {
-    const NAMED: [Action; 9] = [Action::All, Action::Pub, Action::Sub, Action::Create, Action::Update, Action::Delete, Action::Get, Action::List, Action::Any];
-
-    pub fn parse(s: &str) -> Option<Action> {
-        Action::NAMED.into_iter().find(|a| a.name().eq_ignore_ascii_case(s.trim()))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::All => "All",
-            Action::Pub => "Pub",
-            Action::Sub => "Sub",
-            Action::Create => "Create",
-            Action::Update => "Update",
-            Action::Delete => "Delete",
-            Action::Get => "Get",
-            Action::List => "List",
-            Action::Any => "Any",
-        }
-    }
-}
+named!(Action {
+    All => "All",
+    Pub => "Pub",
+    Sub => "Sub",
+    Create => "Create",
+    Update => "Update",
+    Delete => "Delete",
+    Get => "Get",
+    List => "List",
+    Any => "Any",
+});
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -229,22 +195,7 @@ pub enum Decision {
     Deny,
 }
 
-impl Decision {
-    pub fn parse(s: &str) -> Option<Decision> {
-        match s.trim() {
-            d if d.eq_ignore_ascii_case("allow") => Some(Decision::Allow),
-            d if d.eq_ignore_ascii_case("deny") => Some(Decision::Deny),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Decision::Allow => "Allow",
-            Decision::Deny => "Deny",
-        }
-    }
-}
+named!(Decision { Allow => "Allow", Deny => "Deny" });
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PolicyType {
@@ -252,22 +203,7 @@ pub enum PolicyType {
     Default,
 }
 
-impl PolicyType {
-    pub fn parse(s: &str) -> Option<PolicyType> {
-        match s.trim() {
-            t if t.eq_ignore_ascii_case("custom") => Some(PolicyType::Custom),
-            t if t.eq_ignore_ascii_case("default") => Some(PolicyType::Default),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PolicyType::Custom => "Custom",
-            PolicyType::Default => "Default",
-        }
-    }
-}
+named!(PolicyType { Custom => "Custom", Default => "Default" });
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyEntry {

@@ -36,12 +36,6 @@ pub fn signature(secret: &str, data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, data).as_ref())
 }
 
-/// Uppercase hex of HMAC-SHA1 (the 5.x gRPC SDKs' `authorization` signature).
-pub fn signature_hex(secret: &str, data: &[u8]) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
-    hmac::sign(&key, data).as_ref().iter().map(|b| format!("{b:02X}")).collect()
-}
-
 /// Whether `given` is the signature of `data` under `secret`, compared as text in constant
 /// time (as Java compares the Base64 strings: a client's must be canonical).
 pub fn verify(secret: &str, data: &[u8], given: &str) -> bool {
@@ -73,8 +67,8 @@ mod tests {
 
     #[test]
     fn hmac_sha1_matches_rfc_2202() {
-        // RFC 2202 test case 2: key "Jefe", data "what do ya want for nothing?".
-        assert_eq!(signature_hex("Jefe", b"what do ya want for nothing?"), "EFFCDF6AE5EB2FA2D27416D5F184DF9C259A7C79");
+        // RFC 2202 test case 2: key "Jefe", data "what do ya want for nothing?", digest
+        // effcdf6ae5eb2fa2d27416d5f184df9c259a7c79, in Base64:
         assert_eq!(signature("Jefe", b"what do ya want for nothing?"), "7/zfauXrL6LSdBbV8YTfnCWafHk=");
     }
 

@@ -49,6 +49,13 @@ impl From<ProtocolError> for BrokerError {
     }
 }
 
+/// An ACL refusal: its code (NO_PERMISSION for authentication and authorization) and remark.
+impl From<auth::AuthError> for BrokerError {
+    fn from(e: auth::AuthError) -> BrokerError {
+        BrokerError::new(e.code, e.remark)
+    }
+}
+
 impl From<StoreError> for BrokerError {
     fn from(e: StoreError) -> BrokerError {
         BrokerError::system(format!("store read failed: {e}"))

@@ -190,7 +190,6 @@ fn open_auth(config: &BrokerConfig) -> Result<auth::Auth, StartError> {
         authorization_enabled: config.authorization_enabled,
         authentication_whitelist: split(&config.authentication_whitelist),
         authorization_whitelist: split(&config.authorization_whitelist),
-        cluster_name: config.broker_cluster_name.clone(),
     };
     let a = auth::Auth::open(auth_config, Some(&config.store_path_root_dir.join("config").join("auth")))?;
     let bad = |key: &str, why: String| StartError::Config(format!("{key}: {why}"));

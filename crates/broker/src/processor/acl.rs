@@ -10,16 +10,12 @@ use super::request::AuthAdmin;
 use crate::error::{BrokerError, BrokerResult};
 use crate::Broker;
 
-fn refused(e: auth::AuthError) -> BrokerError {
-    BrokerError::new(e.code, e.remark)
-}
-
 /// Whether the caller may make or change super users: a request that names no user counts
 /// as super (Java's rule; with authentication on, such a request is refused before this).
 fn caller_super(b: &Broker, req: &RemotingCommand) -> BrokerResult<bool> {
     match req.ext_fields.get(auth::sign::ACCESS_KEY) {
         None => Ok(true),
-        Some(user) => b.auth.is_super(user).map_err(refused),
+        Some(user) => Ok(b.auth.is_super(user)?),
     }
 }
 
@@ -34,17 +30,17 @@ fn with_json<T: serde::Serialize>(req: &RemotingCommand, body: Option<T>) -> Bro
 pub fn handle(b: &Arc<Broker>, req: &RemotingCommand, a: &AuthAdmin<'_>) -> BrokerResult<RemotingCommand> {
     let m = &b.auth.metadata;
     match a {
-        AuthAdmin::CreateUser { username, info } => m.create_user(caller_super(b, req)?, *username, info.clone()).map_err(refused)?,
-        AuthAdmin::UpdateUser { username, info } => m.update_user(caller_super(b, req)?, *username, info.clone()).map_err(refused)?,
-        AuthAdmin::DeleteUser { username } => m.delete_user(caller_super(b, req)?, *username).map_err(refused)?,
-        AuthAdmin::GetUser { username } => return with_json(req, m.get_user(*username).map_err(refused)?),
+        AuthAdmin::CreateUser { username, info } => m.create_user(caller_super(b, req)?, *username, info.clone())?,
+        AuthAdmin::UpdateUser { username, info } => m.update_user(caller_super(b, req)?, *username, info.clone())?,
+        AuthAdmin::DeleteUser { username } => m.delete_user(caller_super(b, req)?, *username)?,
+        AuthAdmin::GetUser { username } => return with_json(req, m.get_user(*username)?),
         AuthAdmin::ListUsers { filter } => {
             let users = m.list_users(*filter);
             return with_json(req, (!users.is_empty()).then_some(users));
         }
-        AuthAdmin::UpsertAcl { subject, info } => m.upsert_acl(*subject, info.clone()).map_err(refused)?,
-        AuthAdmin::DeleteAcl { subject, policy_type, resource } => m.delete_acl(*subject, *policy_type, *resource).map_err(refused)?,
-        AuthAdmin::GetAcl { subject } => return with_json(req, m.get_acl(*subject).map_err(refused)?),
+        AuthAdmin::UpsertAcl { subject, info } => m.upsert_acl(*subject, info.clone())?,
+        AuthAdmin::DeleteAcl { subject, policy_type, resource } => m.delete_acl(*subject, *policy_type, *resource)?,
+        AuthAdmin::GetAcl { subject } => return with_json(req, m.get_acl(*subject)?),
         AuthAdmin::ListAcls { subject_filter, resource_filter } => {
             let acls = m.list_acls(*subject_filter, *resource_filter);
             return with_json(req, (!acls.is_empty()).then_some(acls));

@@ -54,10 +54,6 @@ impl BrokerHandler {
     }
 }
 
-fn refused(e: auth::AuthError) -> BrokerError {
-    BrokerError::new(e.code, e.remark)
-}
-
 impl Handler for BrokerHandler {
     fn handle(&self, channel: Arc<Channel>, command: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
         let (broker, hooks) = (self.broker.clone(), self.hooks.clone());
@@ -65,14 +61,14 @@ impl Handler for BrokerHandler {
             let answered = async {
                 // Authentication first, on the fields as received (before decoding, as Java).
                 let user = match broker.auth.enabled() {
-                    true => broker.auth.authenticate(command.code, &command.ext_fields, &command.body, command.version).map_err(refused)?,
+                    true => broker.auth.authenticate(command.code, &command.ext_fields, &command.body, command.version)?,
                     false => None,
                 };
                 let request = Request::decode(&command, channel.peer_addr())?;
                 if broker.auth.config.authorization_enabled {
                     let ip = auth::ip::render(channel.peer_addr().ip());
                     let checks = request.checks(&broker.config.broker_cluster_name);
-                    broker.auth.authorize(&command.code.to_string(), user.as_deref(), &ip, &checks).map_err(refused)?;
+                    broker.auth.authorize(command.code, user.as_deref(), &ip, &checks)?;
                 }
                 for hook in &hooks {
                     hook.before(channel.peer_addr(), &command, &request)?;
