@@ -8,6 +8,7 @@ pub mod clients;
 pub mod config;
 pub mod error;
 pub mod groups;
+pub(crate) mod journal;
 pub mod locks;
 pub mod offsets;
 mod persist;

@@ -19,6 +19,7 @@ use std::time::Duration;
 use protocol::message::{MessageRecord, Properties};
 use tokio::sync::Notify;
 
+use crate::journal::{Journal, Settled};
 use crate::Broker;
 
 pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
@@ -40,7 +41,7 @@ pub struct Wheel {
     offsets: BTreeSet<i64>,
     /// Done records at or past the done progress: done queue offset → the largest timer offset
     /// it names.
-    ops: BTreeMap<i64, i64>,
+    ops: Settled,
 }
 
 impl Wheel {
@@ -89,14 +90,7 @@ impl Wheel {
 
     /// (timer progress, done progress); done records before the done progress are dropped.
     fn progress(&mut self, timer_end: i64, done_end: i64) -> (i64, i64) {
-        let timers = self.offsets.iter().next().copied().unwrap_or(timer_end);
-        while let Some((&op, &max)) = self.ops.first_key_value() {
-            if max >= timers {
-                return (timers, op);
-            }
-            self.ops.remove(&op);
-        }
-        (timers, done_end)
+        self.ops.progress(self.offsets.first().copied(), timer_end, done_end)
     }
 }
 
@@ -105,10 +99,8 @@ pub struct TimerState {
     wheel: Mutex<Wheel>,
     /// An earlier timer arrived: the delivery task looks again.
     pub(crate) wake: Notify,
-    progress: Mutex<()>,
-    /// Timer messages and done records being written.
-    pub(crate) timer_floors: crate::transaction::Floors,
-    pub(crate) done_floors: crate::transaction::Floors,
+    /// Timer messages and done records being written; the progress updates' order.
+    pub(crate) journal: Journal,
     /// Delivered timers and how late (ms), for runtime info.
     pub(crate) delivered: std::sync::atomic::AtomicU64,
     pub(crate) last_lateness_ms: std::sync::atomic::AtomicI64,
@@ -152,7 +144,7 @@ impl Broker {
         m.queue_id = 0;
         // The timer topic exists from the start (`replay_timers`); its store time is the
         // enqueue time, so no TIMER_ENQUEUE_MS is written (fewer bytes per timer).
-        let _floor = self.timers.timer_floors.enter(self.store.max_offset(TIMER_TOPIC, 0));
+        let _floor = self.timers.journal.records.enter(self.store.max_offset(TIMER_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         let phys = put.phys_offsets.first().copied().unwrap_or(-1);
         let earliest = {
@@ -243,25 +235,16 @@ impl Broker {
     }
 
     pub(crate) fn advance_timer_progress(&self) {
-        let _one = self.timers.progress.lock().unwrap_or_else(|e| e.into_inner());
-        let (timer_end, done_end) = (self.store.max_offset(TIMER_TOPIC, 0), self.store.max_offset(DONE_TOPIC, 0));
-        let (timer_end, done_end) =
-            (self.timers.timer_floors.lowest().map_or(timer_end, |f| f.min(timer_end)), self.timers.done_floors.lowest().map_or(done_end, |f| f.min(done_end)));
-        let (timers, done) = self.timers.wheel().progress(timer_end, done_end);
-        let timers = self.timers.timer_floors.lowest().map_or(timers, |f| f.min(timers));
-        let done = self.timers.done_floors.lowest().map_or(done, |f| f.min(done));
-        for (topic, at) in [(TIMER_TOPIC, timers), (DONE_TOPIC, done)] {
-            if self.offsets.query(SYS_GROUP, topic, 0).is_none_or(|o| o < at) {
-                self.offsets.commit(SYS_GROUP, topic, 0, at);
-            }
-        }
+        self.advance_journal(&self.timers.journal, SYS_GROUP, [TIMER_TOPIC, DONE_TOPIC], |timer_end, done_end| {
+            self.timers.wheel().progress(timer_end, done_end)
+        });
     }
 
     /// Journals timers as done (delivered or recalled).
     pub(crate) async fn journal_timers_done(&self, done: &[(i64, i64)]) -> Result<(), store::PutError> {
         let body = encode_done(done);
         let m = crate::put::NewMessage::journal(DONE_TOPIC, DONE_TAG, body.into(), self.store_host, self.clock.now_ms());
-        let _floor = self.timers.done_floors.enter(self.store.max_offset(DONE_TOPIC, 0));
+        let _floor = self.timers.journal.ops.enter(self.store.max_offset(DONE_TOPIC, 0));
         let put = self.put_internal(m).await?;
         let mut wheel = self.timers.wheel();
         wheel.remove(done);

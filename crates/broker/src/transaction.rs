@@ -31,6 +31,7 @@ use std::time::Duration;
 use protocol::message::{decode_record, decode_records, prop, sys_flag, MessageRecord, Properties};
 use store::AcceptAll;
 
+use crate::journal::{Journal, Settled};
 use crate::Broker;
 
 pub const HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
@@ -97,7 +98,7 @@ pub struct Table {
     /// (producer group, transaction id) → queue offset.
     by_id: HashMap<(String, String), i64>,
     /// Ops at or past the op progress: op offset → the half offset it decided.
-    ops: BTreeMap<i64, i64>,
+    ops: Settled,
     /// Half messages whose decision is being made: not checked, not decided twice.
     deciding: std::collections::HashSet<i64>,
 }
@@ -152,54 +153,10 @@ impl Table {
         self.by_id.get(&(producer_group.to_string(), transaction_id.to_string())).copied()
     }
 
-    /// The progress offsets after what is decided: the oldest undecided half (or `half_end`)
-    /// and the first op naming a half at or past it (or `op_end`). Ops before it are dropped.
+    /// The progress offsets after what is decided: the oldest undecided half (never past
+    /// `half_end`) and the first op naming a half at or past it (or `op_end`).
     pub fn progress(&mut self, half_end: i64, op_end: i64) -> (i64, i64) {
-        let half = self.pending.keys().next().copied().unwrap_or(half_end);
-        while let Some((&op, &h)) = self.ops.first_key_value() {
-            if h >= half {
-                return (half, op);
-            }
-            self.ops.remove(&op);
-        }
-        (half, op_end)
-    }
-}
-
-/// Offsets of a journal topic whose records are being written and not yet in memory: a
-/// progress offset may not pass them (the record would not be read back after a restart).
-/// Each writer registers the topic's end before its put, and leaves once its record is in
-/// memory.
-#[derive(Default)]
-pub struct Floors(Mutex<BTreeMap<i64, usize>>);
-
-impl Floors {
-    pub fn enter(&self, at: i64) -> Floor<'_> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(at).or_default() += 1;
-        Floor { floors: self, at }
-    }
-
-    /// The lowest offset being written, if any.
-    pub fn lowest(&self) -> Option<i64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).keys().next().copied()
-    }
-}
-
-/// One writer's floor, left when dropped.
-pub struct Floor<'a> {
-    floors: &'a Floors,
-    at: i64,
-}
-
-impl Drop for Floor<'_> {
-    fn drop(&mut self) {
-        let mut m = self.floors.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = m.get_mut(&self.at) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.at);
-            }
-        }
+        self.ops.progress(self.pending.keys().next().copied(), half_end, op_end)
     }
 }
 
@@ -207,11 +164,8 @@ impl Drop for Floor<'_> {
 #[derive(Default)]
 pub struct TransactionState {
     table: Mutex<Table>,
-    /// Serializes the progress updates.
-    progress: Mutex<()>,
-    /// Half messages and op records being written.
-    pub(crate) half_floors: Floors,
-    pub(crate) op_floors: Floors,
+    /// Half messages and op records being written; the progress updates' order.
+    pub(crate) journal: Journal,
 }
 
 impl TransactionState {
@@ -306,20 +260,9 @@ impl Broker {
 
     /// Moves the progress offsets past what is decided.
     pub(crate) fn advance_transaction_progress(&self) {
-        let _one = self.transactions.progress.lock().unwrap_or_else(|e| e.into_inner());
-        let (half_end, op_end) = (self.store.max_offset(HALF_TOPIC, 0), self.store.max_offset(OP_TOPIC, 0));
-        let (half_end, op_end) = (
-            self.transactions.half_floors.lowest().map_or(half_end, |f| f.min(half_end)),
-            self.transactions.op_floors.lowest().map_or(op_end, |f| f.min(op_end)),
-        );
-        let (half, op) = self.transactions.table().progress(half_end, op_end);
-        let half = self.transactions.half_floors.lowest().map_or(half, |f| f.min(half));
-        let op = self.transactions.op_floors.lowest().map_or(op, |f| f.min(op));
-        for (topic, at) in [(HALF_TOPIC, half), (OP_TOPIC, op)] {
-            if self.offsets.query(SYS_GROUP, topic, 0).is_none_or(|o| o < at) {
-                self.offsets.commit(SYS_GROUP, topic, 0, at);
-            }
-        }
+        self.advance_journal(&self.transactions.journal, SYS_GROUP, [HALF_TOPIC, OP_TOPIC], |half_end, op_end| {
+            self.transactions.table().progress(half_end, op_end)
+        });
     }
 }
 

@@ -65,7 +65,7 @@ impl Broker {
             m.props.set(prop::UNIQ_KEY, crate::put::next_uniq_key(self.store_host.ip(), self.clock.now_ms()));
         }
         let props = m.props.clone();
-        let _floor = self.transactions.half_floors.enter(self.store.max_offset(HALF_TOPIC, 0));
+        let _floor = self.transactions.journal.records.enter(self.store.max_offset(HALF_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         let phys = put.phys_offsets.first().copied().unwrap_or(-1);
         let half = Half::of_props(&props, phys, put.store_timestamp, self.config.transaction_time_out_ms);
@@ -184,7 +184,7 @@ impl Broker {
     async fn journal_op(&self, offset: i64, tag: &str) -> BrokerResult<i64> {
         self.topics.ensure_system_topic(OP_TOPIC, 1);
         let op = NewMessage::journal(OP_TOPIC, tag, offset.to_string().into(), self.store_host, self.clock.now_ms());
-        let _floor = self.transactions.op_floors.enter(self.store.max_offset(OP_TOPIC, 0));
+        let _floor = self.transactions.journal.ops.enter(self.store.max_offset(OP_TOPIC, 0));
         let put = self.put_internal(op).await.map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
         if tag == INTENT_TAG {
             self.transactions.table().intent(offset, put.first_queue_offset);
