@@ -140,16 +140,10 @@ impl Broker {
         self.put_parking(msgs, wait_flush, true).await
     }
 
-    /// Stores a delayed message that has come due, in its real topic and queue, as it was
-    /// parked: DELAY, REAL_TOPIC and REAL_QID stay, and the DELAY does not park it again.
-    /// (Java's `ScheduleMessageService.messageTimeUp` takes the parked record's properties
-    /// string and clears the level only on the in-memory message the put looks at.)
-    pub(crate) async fn put_due(&self, msg: NewMessage) -> Result<PutResult, PutError> {
-        self.put_parking(vec![msg], true, false).await
-    }
-
-    /// Stores messages as they are: a DELAY level does not park them (a half message keeps
-    /// its level for when it is committed; what goes to the check-max topic stays there).
+    /// Stores messages as they are: a DELAY level does not park them (a delayed message that
+    /// has come due keeps DELAY, REAL_TOPIC and REAL_QID, as Java's
+    /// `ScheduleMessageService.messageTimeUp` stores it; a half message keeps its level for
+    /// when it is committed; what goes to the check-max topic stays there).
     pub(crate) async fn put_unparked(&self, msgs: Vec<NewMessage>, wait_flush: bool) -> Result<PutResult, PutError> {
         self.put_parking(msgs, wait_flush, false).await
     }

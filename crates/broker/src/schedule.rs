@@ -151,5 +151,5 @@ async fn release(b: &Broker, phys: i64) -> Result<(), String> {
         return Ok(());
     };
     let out = NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props);
-    b.put_due(out).await.map(|_| ()).map_err(|e| e.to_string())
+    b.put_unparked(vec![out], true).await.map(|_| ()).map_err(|e| e.to_string())
 }

@@ -26,7 +26,6 @@ pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
 pub const DONE_TOPIC: &str = "rmq_sys_wheel_timer_done";
 pub const SYS_GROUP: &str = "CID_SYS_RMQ_TIMER";
 pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
-pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
 pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
 /// A done record's tag.
 pub const DONE_TAG: &str = "done";
@@ -165,7 +164,7 @@ impl Broker {
     pub async fn recall(&self, topic: &str, handle: &str) -> crate::error::BrokerResult<String> {
         use crate::error::BrokerError;
         use protocol::codes::response as rs;
-        const ILLEGAL_OPERATION: i32 = 604;
+        use protocol::codes::response::ILLEGAL_OPERATION;
         if self.runtime.permission() & protocol::codes::perm::WRITE == 0 {
             return Err(BrokerError::new(rs::SERVICE_NOT_AVAILABLE, "recall failed, broker service not available"));
         }

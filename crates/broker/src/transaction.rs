@@ -31,6 +31,8 @@ use std::time::Duration;
 use protocol::message::{decode_record, decode_records, prop, sys_flag, MessageRecord, Properties};
 use store::AcceptAll;
 
+use protocol::message_type::{CHECK_IMMUNITY_TIME_IN_SECONDS, PRODUCER_GROUP};
+
 use crate::journal::{Journal, Settled};
 use crate::Broker;
 
@@ -48,8 +50,6 @@ pub const INTENT_TAG: &str = "c";
 /// `TRANSACTION_CHECK_TIMES`: how often a half message was checked (set on what goes to
 /// the check-max topic).
 pub const CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
-pub const CHECK_IMMUNITY_TIME_IN_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
-pub const PRODUCER_GROUP: &str = "PGROUP";
 
 /// An undecided half message.
 #[derive(Debug, Clone, PartialEq)]

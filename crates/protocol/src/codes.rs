@@ -118,6 +118,8 @@ pub mod response {
     pub const NO_MESSAGE: i32 = 208;
     pub const POLLING_FULL: i32 = 209;
     pub const POLLING_TIMEOUT: i32 = 210;
+    /// An operation not allowed now (a late transaction decision, a recall that cannot be).
+    pub const ILLEGAL_OPERATION: i32 = 604;
 }
 
 /// `MQVersion.Version` ordinals that change server behaviour.

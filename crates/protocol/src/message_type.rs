@@ -11,6 +11,8 @@ pub const SHARDING_KEY: &str = "__SHARDINGKEY";
 pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
 pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
 pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
+/// The properties that give a 5.x timer message its delivery time.
+pub const TIMER_KEYS: [&str; 3] = [TIMER_DELIVER_MS, TIMER_DELAY_SEC, TIMER_DELAY_MS];
 pub const TRACE_CONTEXT: &str = "TRACE_CONTEXT";
 pub const BORN_HOST: &str = "__BORNHOST";
 pub const BORN_TIMESTAMP: &str = "BORN_TIMESTAMP";
@@ -119,7 +121,7 @@ impl MessageType {
     pub fn of_message(props: &Properties) -> MessageType {
         if props.get(prop::TRAN_MSG).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             MessageType::Transaction
-        } else if [prop::DELAY, TIMER_DELIVER_MS, TIMER_DELAY_SEC, TIMER_DELAY_MS].iter().any(|k| props.get(k).is_some()) {
+        } else if props.get(prop::DELAY).is_some() || TIMER_KEYS.iter().any(|k| props.get(k).is_some()) {
             MessageType::Delay
         } else if props.get(SHARDING_KEY).is_some() {
             MessageType::Fifo

@@ -63,9 +63,11 @@ impl Broker {
             return Err(BrokerError::illegal("empty batch"));
         }
         let now = self.clock.now_ms();
-        let mut due = None;
+        let (mut due, mut transactional) = (None, false);
         for NewMessage { props, .. } in &msgs {
-            let transactional = props.get(prop::TRAN_MSG) == Some("true");
+            // A batch with a transactional message is refused below: past this loop, this is
+            // the one message's.
+            transactional = props.get(prop::TRAN_MSG) == Some("true");
             if !transactional {
                 due = crate::timer::due_time(props, now, self.config.timer_max_delay_sec.saturating_mul(1000)).map_err(BrokerError::illegal)?;
                 if due.is_some() && req.batch {
@@ -78,13 +80,16 @@ impl Broker {
             if req.batch && props.get(prop::DELAY).is_some_and(|v| v != "0") {
                 return Err(BrokerError::illegal("a batch cannot carry delay levels"));
             }
-            if props.get(prop::TRAN_MSG) == Some("true") && (req.batch || self.config.reject_transaction_message) {
+            if transactional && (req.batch || self.config.reject_transaction_message) {
                 let why = if req.batch {
                     "a batch cannot be transactional".to_string()
                 } else {
                     format!("the broker[{}] sending transaction message is forbidden", self.config.broker_name)
                 };
                 return Err(BrokerError::no_permission(why));
+            }
+            if transactional && protocol::message_type::TIMER_KEYS.iter().any(|k| props.get(k).is_some()) {
+                return Err(BrokerError::illegal("a transactional message cannot have a delivery time (TIMER_* properties)"));
             }
         }
         let mut queue_id = queue_id;
@@ -104,7 +109,6 @@ impl Broker {
         }
         let wait_flush = msgs.iter().all(|m| m.props.get(prop::WAIT) != Some("false"));
         let uniq_key = if req.batch { None } else { msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string) };
-        let transactional = !req.batch && msgs[0].props.get(prop::TRAN_MSG) == Some("true");
         let mut recall_handle = None;
         let (put, flush_timed_out) = if transactional {
             let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;

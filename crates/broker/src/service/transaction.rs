@@ -20,9 +20,6 @@ type Due = Vec<(i64, Half)>;
 /// How long a check-back may take to be handed to a producer's connection.
 const CHECK_PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// `ILLEGAL_OPERATION`: a producer's decision after its message's immunity time passed.
-const ILLEGAL_OPERATION: i32 = 604;
-
 /// END_TRANSACTION (37), as its header says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndTransaction {
@@ -46,13 +43,7 @@ pub enum Decision {
 impl Broker {
     /// Stores a transactional message as a half message and remembers it undecided.
     pub(crate) async fn put_half(&self, mut m: NewMessage, wait_flush: bool) -> BrokerResult<(PutResult, bool)> {
-        if [protocol::message_type::TIMER_DELIVER_MS, protocol::message_type::TIMER_DELAY_SEC, protocol::message_type::TIMER_DELAY_MS]
-            .iter()
-            .any(|k| m.props.get(k).is_some())
-        {
-            return Err(BrokerError::illegal("a transactional message cannot have a delivery time (TIMER_* properties)"));
-        }
-        if m.props.get(crate::transaction::PRODUCER_GROUP).is_none_or(|g| g.trim().is_empty()) {
+        if m.props.get(protocol::message_type::PRODUCER_GROUP).is_none_or(|g| g.trim().is_empty()) {
             return Err(BrokerError::illegal("a transactional message needs its producer group (PGROUP)"));
         }
         m.props.set(REAL_TOPIC, &m.topic);
@@ -125,16 +116,19 @@ impl Broker {
             return Err(BrokerError::system("The commit log offset wrong"));
         }
         let record = self.half_record(half.phys_offset)?;
+        let mut props = Properties::parse(&record.properties);
         // As Java: a producer that asked for an immunity time may not decide after it (a check
         // decides then).
-        if !e.from_transaction_check && Properties::parse(&record.properties).get(crate::transaction::CHECK_IMMUNITY_TIME_IN_SECONDS).is_some() {
+        if !e.from_transaction_check && props.get(protocol::message_type::CHECK_IMMUNITY_TIME_IN_SECONDS).is_some() {
             let immunity = half.first_check_after_ms.max(self.config.transaction_time_out_ms);
             if self.clock.now_ms().saturating_sub(record.born_timestamp) > immunity {
-                return Err(BrokerError::new(ILLEGAL_OPERATION, "the transaction's check immunity time passed: it is decided by a check"));
+                return Err(BrokerError::new(
+                    protocol::codes::response::ILLEGAL_OPERATION,
+                    "the transaction's check immunity time passed: it is decided by a check",
+                ));
             }
         }
         if decision == Decision::Commit {
-            let mut props = Properties::parse(&record.properties);
             let topic = props.remove(REAL_TOPIC).unwrap_or_default();
             if self.topics.get(&topic).is_none() {
                 return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist, apply first please!")));
