@@ -56,6 +56,19 @@ async fn a_half_message_is_invisible_until_committed_and_is_committed_once() {
 }
 
 #[tokio::test]
+async fn a_transactional_message_with_a_delivery_time_or_without_its_group_is_refused() {
+    let (_dir, b) = restartable(TOPIC).await;
+    let mut timed = half_request("T9");
+    timed.header.properties = format!("{}TIMER_DELAY_SEC\u{1}10\u{2}", timed.header.properties).into();
+    let refused = b.send(&timed).await.expect_err("a half message cannot wait for a time");
+    assert!(refused.remark.contains("delivery time"), "{refused:?}");
+    let anonymous = send_request(TOPIC, "TRAN_MSG\u{1}true\u{2}UNIQ_KEY\u{1}T10\u{2}", b"tx-body");
+    let refused = b.send(&anonymous).await.expect_err("a half message needs its group");
+    assert!(refused.remark.contains("PGROUP"), "{refused:?}");
+    assert_eq!(b.store.max_offset(HALF_TOPIC, 0) + b.store.max_offset(TOPIC, 0), 0, "nothing stored");
+}
+
+#[tokio::test]
 async fn rollback_and_bad_decisions() {
     let (_dir, b) = restartable(TOPIC).await;
     let sent = b.send(&half_request("T2")).await.expect("half");
