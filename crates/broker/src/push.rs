@@ -42,11 +42,9 @@ pub enum ClientPush {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckTransaction {
     pub topic: String,
-    pub producer_group: String,
     pub tran_state_table_offset: i64,
     pub commit_log_offset: i64,
-    /// The message's UNIQ_KEY.
-    pub msg_id: String,
+    /// The message's UNIQ_KEY (remoting sends it as both `msgId` and `transactionId`).
     pub transaction_id: String,
     pub offset_msg_id: String,
     pub broker_name: String,

@@ -175,12 +175,7 @@ pub fn outgoing(r: &MessageRecord, topic: &str, receipt_handle: Option<String>, 
             user_properties.insert(k.to_string(), v.to_string());
         }
     }
-    let message_type = match MessageType::of_message(&props) {
-        MessageType::Transaction => pb::MessageType::Transaction,
-        MessageType::Delay => pb::MessageType::Delay,
-        MessageType::Fifo => pb::MessageType::Fifo,
-        _ => pb::MessageType::Normal,
-    };
+    let message_type = pb_type(MessageType::of_message(&props));
     let born_host = props.get(mt::BORN_HOST).map(str::to_string).unwrap_or_else(|| r.born_host.to_string());
     let sys = pb::SystemProperties {
         tag: props.get(prop::TAGS).map(str::to_string),
@@ -238,6 +233,17 @@ pub fn duration(ms: i64) -> prost_types::Duration {
 /// A duration in ms; negative durations are kept negative (callers range-check).
 pub fn duration_ms(d: &prost_types::Duration) -> i64 {
     d.seconds.saturating_mul(1000).saturating_add(i64::from(d.nanos) / 1_000_000)
+}
+
+/// A message type as the 5.x protocol names it (a message is never "mixed" or unspecified:
+/// those are normal).
+pub(crate) fn pb_type(t: MessageType) -> pb::MessageType {
+    match t {
+        MessageType::Transaction => pb::MessageType::Transaction,
+        MessageType::Delay => pb::MessageType::Delay,
+        MessageType::Fifo => pb::MessageType::Fifo,
+        MessageType::Normal | MessageType::Mixed | MessageType::Unspecified => pb::MessageType::Normal,
+    }
 }
 
 #[cfg(test)]

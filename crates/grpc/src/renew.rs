@@ -22,10 +22,9 @@ const SCHEDULE_MS: [i64; 6] = [60_000, 180_000, 300_000, 600_000, 1_800_000, 3_6
 const MAX_RENEW_MS: i64 = 3 * 3600 * 1000;
 /// How often due renewals are looked for.
 const TICK: Duration = Duration::from_secs(1);
-/// A message renewed for `MAX_RENEW_MS` is visible again after this (the client is stuck).
-const GIVE_UP_INVISIBLE_MS: i64 = 1_000;
-/// A message of a client that went away is visible again after this.
-const RELEASE_INVISIBLE_MS: i64 = 1_000;
+/// A message given back (its client went away, or it was renewed for `MAX_RENEW_MS`: the
+/// client is stuck) is visible again after this.
+const GIVE_BACK_INVISIBLE_MS: i64 = 1_000;
 
 /// (client id, group, message id).
 type Key = (String, String, String);
@@ -73,37 +72,35 @@ impl Renewals {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A client went away: its messages become visible again soon.
-    pub async fn release_client(&self, broker: &Broker, client: &str) {
-        let gone: Vec<(Key, Arc<Renewal>)> = {
-            let mut t = self.lock();
-            let keys: Vec<Key> = t.keys().filter(|k| k.0 == client).cloned().collect();
-            keys.into_iter().filter_map(|k| t.remove(&k).map(|r| (k, r))).collect()
-        };
-        for ((_, group, _), r) in gone {
+    /// Takes out the entries `pick` chooses.
+    fn remove_where(&self, pick: impl Fn(&Key, &Renewal) -> bool) -> Entries {
+        let mut t = self.lock();
+        let keys: Vec<Key> = t.iter().filter(|(k, r)| pick(k, r)).map(|(k, _)| k.clone()).collect();
+        keys.into_iter().filter_map(|k| t.remove(&k).map(|r| (k, r))).collect()
+    }
+
+    /// Makes taken-out messages visible again soon (the proxy nacks them), so they are
+    /// delivered again rather than left invisible under handles no client has.
+    async fn give_back(broker: &Broker, entries: Entries) {
+        for ((_, group, _), r) in entries {
             let current = r.current.lock().await;
-            let change = AckMessageRequestHeader::for_handle(&group, &r.topic, &current.0.info, Some(RELEASE_INVISIBLE_MS));
+            let change = AckMessageRequestHeader::for_handle(&group, &r.topic, &current.0.info, Some(GIVE_BACK_INVISIBLE_MS));
             let _ = broker.change_invisible_time(&change).await;
         }
+    }
+
+    /// A client went away: its messages become visible again soon.
+    pub async fn release_client(&self, broker: &Broker, client: &str) {
+        Self::give_back(broker, self.remove_where(|k, _| k.0 == client)).await;
     }
 
     /// Renews what is due; drops what can no longer be renewed (acked meanwhile, or past
     /// `MAX_RENEW_MS`, when it is left to come back when its time runs out).
     pub(crate) async fn renew_due(&self, broker: &Broker) {
         let now = broker.clock.now_ms();
-        let (candidates, expired): (Entries, Entries) = {
-            let mut t = self.lock();
-            let expired: Vec<Key> = t.iter().filter(|(_, r)| now.saturating_sub(r.received_at) >= MAX_RENEW_MS).map(|(k, _)| k.clone()).collect();
-            let expired = expired.into_iter().filter_map(|k| t.remove(&k).map(|r| (k, r))).collect();
-            (t.iter().map(|(k, r)| (k.clone(), r.clone())).collect(), expired)
-        };
-        // Renewed as long as allowed: given back (the proxy nacks it), so it is delivered again
-        // rather than left invisible under a handle the client does not have.
-        for ((_, group, _), r) in expired {
-            let current = r.current.lock().await;
-            let change = AckMessageRequestHeader::for_handle(&group, &r.topic, &current.0.info, Some(GIVE_UP_INVISIBLE_MS));
-            let _ = broker.change_invisible_time(&change).await;
-        }
+        // Renewed as long as allowed: given back.
+        Self::give_back(broker, self.remove_where(|_, r| now.saturating_sub(r.received_at) >= MAX_RENEW_MS)).await;
+        let candidates: Entries = self.lock().iter().map(|(k, r)| (k.clone(), r.clone())).collect();
         for (k, r) in candidates {
             let mut current = r.current.lock().await;
             let (handle, n) = (current.0.clone(), current.1);

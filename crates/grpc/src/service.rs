@@ -68,10 +68,6 @@ impl Service {
         Service { broker, sessions: Arc::new(Sessions::default()), renewals: Arc::new(Renewals::default()), port, next_queue: AtomicUsize::new(0) }
     }
 
-    pub fn sessions(&self) -> &Arc<Sessions> {
-        &self.sessions
-    }
-
     /// Push consumers' messages being kept invisible; `renew::run` renews them.
     pub fn renewals(&self) -> &Arc<Renewals> {
         &self.renewals
@@ -135,6 +131,16 @@ fn check_group(group: &str) -> Result<(), Status> {
     names::validate_group(group).map_err(|e| status(Code::IllegalConsumerGroup, e))
 }
 
+/// A consumer's call about messages of a topic (ack, change of invisible time, forward to
+/// the DLQ): its client id, group and topic, checked.
+fn consumer_call<'r, T>(req: &Request<T>, group: &'r Option<pb::Resource>, topic: &'r Option<pb::Resource>) -> Result<(String, &'r str, &'r str), Status> {
+    let client = client_id(req)?;
+    let (group, topic) = (name(group), name(topic));
+    check_group(group)?;
+    check_topic(topic)?;
+    Ok((client, group, topic))
+}
+
 /// Unary answers whose only field besides the payload is a status.
 macro_rules! answer {
     ($ty:ident { $($field:ident: $value:expr),* }) => {
@@ -179,13 +185,13 @@ impl Service {
     /// A topic that clients may use: a valid name, not a system topic, existing.
     fn topic(&self, topic: &str) -> Result<protocol::body::TopicConfig, Status> {
         check_topic(topic)?;
-        if self.broker.system_topics().contains(topic) || names::is_not_allowed_send_topic(topic) {
+        if self.broker.is_system_topic(topic) {
             return Err(status(Code::IllegalTopic, format!("topic {topic} is a system topic")));
         }
         self.broker.topics.get(topic).ok_or_else(|| status(Code::TopicNotFound, format!("topic {topic} does not exist")))
     }
 
-    fn session(&self, client_id: &str) -> Result<Session, Status> {
+    fn session(&self, client_id: &str) -> Result<Arc<Session>, Status> {
         self.sessions.get(client_id).ok_or_else(|| status(Code::UnrecognizedClientType, "the client has sent no settings (Telemetry) yet"))
     }
 
@@ -213,7 +219,6 @@ impl Service {
             Some(g) => (protocol::message::java_hash(g) as u32 % queues as u32) as i32,
             None => (self.next_queue.fetch_add(1, Ordering::Relaxed) % queues as usize) as i32,
         };
-        let properties = msg.props.encode();
         let header = SendMessageRequestHeader {
             producer_group: msg.topic.as_str().into(),
             topic: msg.topic.as_str().into(),
@@ -223,7 +228,7 @@ impl Service {
             sys_flag: msg.sys_flag,
             born_timestamp: msg.born_timestamp,
             flag: 0,
-            properties: properties.as_str().into(),
+            properties: msg.props.as_wire().into(),
             reconsume_times: 0,
             unit_mode: false,
             max_reconsume_times: None,
@@ -242,17 +247,17 @@ impl Service {
         })
     }
 
-    /// Checks a receive and makes its pop request.
     /// How long a receive may wait: what it asks, else the await time the client's settings
     /// gave, else its deadline less half its request timeout (the Java proxy's rule); within
     /// 5..20 s and the deadline.
     fn polling_ms(&self, r: &pb::ReceiveMessageRequest, client: &str, deadline: Option<i64>) -> Result<i64, Status> {
-        let settings = self.sessions.get(client).map(|s| s.settings);
-        let from_settings = settings.as_ref().and_then(|s| match &s.pub_sub {
+        let session = self.sessions.get(client);
+        let settings = session.as_ref().map(|s| &s.settings);
+        let from_settings = settings.and_then(|s| match &s.pub_sub {
             Some(pb::settings::PubSub::Subscription(sub)) => sub.long_polling_timeout.as_ref().map(duration_ms),
             _ => None,
         });
-        let request_timeout = settings.as_ref().and_then(|s| s.request_timeout.as_ref()).map_or(DEFAULT_REQUEST_TIMEOUT_MS, duration_ms);
+        let request_timeout = settings.and_then(|s| s.request_timeout.as_ref()).map_or(DEFAULT_REQUEST_TIMEOUT_MS, duration_ms);
         let asked =
             r.long_polling_timeout.as_ref().map(duration_ms).or(from_settings).or_else(|| deadline.map(|d| d - request_timeout / 2)).unwrap_or(MAX_POLLING_MS);
         let mut poll = asked.clamp(MIN_POLLING_MS, MAX_POLLING_MS);
@@ -265,6 +270,7 @@ impl Service {
         Ok(poll)
     }
 
+    /// Checks a receive and makes its pop request.
     fn pop_request(&self, r: &pb::ReceiveMessageRequest, client: &str, deadline: Option<i64>) -> Result<PopMessageRequestHeader, Status> {
         let group = name(&r.group);
         check_group(group)?;
@@ -512,13 +518,8 @@ impl MessagingService for Service {
 
     async fn ack_message(&self, req: Request<pb::AckMessageRequest>) -> Result<Response<pb::AckMessageResponse>, tonic::Status> {
         let r = req.get_ref();
-        let checked = client_id(&req).and_then(|id| {
-            check_group(name(&r.group))?;
-            check_topic(name(&r.topic))?;
-            Ok(id)
-        });
-        let client = match checked {
-            Ok(id) => id,
+        let (client, group, topic) = match consumer_call(&req, &r.group, &r.topic) {
+            Ok(checked) => checked,
             Err(s) => return answer!(AckMessageResponse { status: Some(s), entries: vec![] }),
         };
         if r.entries.is_empty() {
@@ -526,7 +527,7 @@ impl MessagingService for Service {
         }
         let mut entries = Vec::with_capacity(r.entries.len());
         for e in &r.entries {
-            entries.push(self.ack_one(&client, name(&r.group), name(&r.topic), e).await);
+            entries.push(self.ack_one(&client, group, topic, e).await);
         }
         let s = overall(entries.iter().filter_map(|e| e.status.as_ref()));
         answer!(AckMessageResponse { status: Some(s), entries: entries })
@@ -538,10 +539,7 @@ impl MessagingService for Service {
     ) -> Result<Response<pb::ForwardMessageToDeadLetterQueueResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            let client = client_id(&req)?;
-            let group = name(&r.group);
-            check_group(group)?;
-            check_topic(name(&r.topic))?;
+            let (client, group, topic) = consumer_call(&req, &r.group, &r.topic)?;
             let h = self.current_handle(&client, group, &r.message_id, &r.receipt_handle).await?;
             let Some(phys_offset) = h.commit_log_offset else {
                 return Err(status(Code::InvalidReceiptHandle, "receipt handle has no CommitLog offset"));
@@ -554,7 +552,7 @@ impl MessagingService for Service {
                 client_version: protocol::codes::version::CURRENT,
             };
             self.broker.send_back(&back).await.map_err(|e| from_broker(&e))?;
-            self.broker.ack(&AckMessageRequestHeader::for_handle(group, name(&r.topic), &h.info, None)).await.map_err(|e| from_broker(&e))?;
+            self.broker.ack(&AckMessageRequestHeader::for_handle(group, topic, &h.info, None)).await.map_err(|e| from_broker(&e))?;
             Ok(ok())
         }
         .await;
@@ -642,10 +640,7 @@ impl MessagingService for Service {
     ) -> Result<Response<pb::ChangeInvisibleDurationResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            let client = client_id(&req)?;
-            let (group, topic) = (name(&r.group), name(&r.topic));
-            check_group(group)?;
-            check_topic(topic)?;
+            let (client, group, topic) = consumer_call(&req, &r.group, &r.topic)?;
             let ms = r.invisible_duration.as_ref().map(duration_ms).unwrap_or(-1);
             if !(0..=MAX_INVISIBLE_MS).contains(&ms) {
                 return Err(status(Code::IllegalInvisibleTime, format!("invisible duration must be in [0, {MAX_INVISIBLE_MS}] ms, was {ms}")));
@@ -705,10 +700,7 @@ fn accepted_types(topic: &protocol::body::TopicConfig) -> Vec<i32> {
     use pb::MessageType as T;
     match MessageType::of_topic(topic) {
         MessageType::Mixed => vec![T::Normal as i32, T::Fifo as i32, T::Delay as i32, T::Transaction as i32],
-        MessageType::Fifo => vec![T::Fifo as i32],
-        MessageType::Delay => vec![T::Delay as i32],
-        MessageType::Transaction => vec![T::Transaction as i32],
-        MessageType::Normal | MessageType::Unspecified => vec![T::Normal as i32],
+        one => vec![crate::convert::pb_type(one) as i32],
     }
 }
 

@@ -196,33 +196,26 @@ impl Session {
 /// The sessions of connected gRPC clients, by client id.
 #[derive(Default)]
 pub struct Sessions {
-    by_client: Mutex<HashMap<String, Session>>,
+    /// Shared: a receive or heartbeat looks a client's settings up without copying them.
+    by_client: Mutex<HashMap<String, Arc<Session>>>,
 }
 
 impl Sessions {
-    pub fn get(&self, client_id: &str) -> Option<Session> {
+    pub fn get(&self, client_id: &str) -> Option<Arc<Session>> {
         self.by_client.lock().unwrap_or_else(|e| e.into_inner()).get(client_id).cloned()
     }
 
     pub fn insert(&self, client_id: &str, session: Session) {
-        self.by_client.lock().unwrap_or_else(|e| e.into_inner()).insert(client_id.to_string(), session);
+        self.by_client.lock().unwrap_or_else(|e| e.into_inner()).insert(client_id.to_string(), Arc::new(session));
     }
 
     /// Forgets a client's session if it is still the one on stream `conn_id`.
-    pub fn remove(&self, client_id: &str, conn_id: u64) -> Option<Session> {
+    pub fn remove(&self, client_id: &str, conn_id: u64) -> Option<Arc<Session>> {
         let mut map = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
         if map.get(client_id).is_some_and(|s| s.conn.id == conn_id) {
             return map.remove(client_id);
         }
         None
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_client.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

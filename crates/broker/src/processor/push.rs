@@ -41,7 +41,7 @@ impl RemotingClient {
                 .with_ext("topic", c.topic)
                 .with_ext("tranStateTableOffset", c.tran_state_table_offset)
                 .with_ext("commitLogOffset", c.commit_log_offset)
-                .with_ext("msgId", c.msg_id)
+                .with_ext("msgId", &c.transaction_id)
                 .with_ext("transactionId", c.transaction_id)
                 .with_ext("offsetMsgId", c.offset_msg_id)
                 .with_ext("bname", c.broker_name)

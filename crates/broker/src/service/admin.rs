@@ -82,6 +82,15 @@ impl Broker {
         list
     }
 
+    /// Whether `topic` is one of [`Broker::system_topics`] or a journal topic clients may not
+    /// send to (no set made: clients' sends and receives ask this).
+    pub fn is_system_topic(&self, topic: &str) -> bool {
+        names::is_not_allowed_send_topic(topic)
+            || topic == names::AUTO_CREATE_TOPIC_KEY
+            || topic == self.config.broker_cluster_name
+            || topic == self.config.broker_name
+    }
+
     pub fn message_queue(&self, topic: &str, queue_id: i32) -> MessageQueue {
         MessageQueue { topic: topic.to_string(), broker_name: self.config.broker_name.clone(), queue_id }
     }

@@ -267,10 +267,8 @@ impl Broker {
         patch_record(&mut bytes, offset, record.physical_offset, record.store_timestamp);
         let check = CheckTransaction {
             topic,
-            producer_group: half.producer_group.clone(),
             tran_state_table_offset: offset,
             commit_log_offset: half.phys_offset,
-            msg_id: half.transaction_id.clone(),
             transaction_id: half.transaction_id.clone(),
             offset_msg_id: record.msg_id(),
             broker_name: self.config.broker_name.clone(),
