@@ -188,7 +188,7 @@ impl Broker {
 
     fn half_record(&self, phys_offset: i64) -> BrokerResult<MessageRecord> {
         let raw = self.store.read_message(phys_offset)?.ok_or_else(|| BrokerError::system("Find prepared transaction message failed"))?;
-        decode_record(&raw, false).map_err(|_| BrokerError::system("Find prepared transaction message failed"))
+        decode_half(&raw)
     }
 
     /// One round of check-backs: each half message due is checked with a live producer of its
@@ -197,14 +197,20 @@ impl Broker {
     pub async fn check_transactions(&self) {
         let now = self.clock.now_ms();
         let max = self.config.transaction_check_max;
+        let per_round = self.config.transaction_check_max_per_round.max(1);
         let (give_up, ask): (Due, Due) = {
             let mut t = self.transactions.table();
-            let due: Vec<(i64, Half)> = t.pending.iter().filter(|(_, h)| h.next_check_at <= now).map(|(o, h)| (*o, h.clone())).collect();
             // Giving up decides, so it excludes a producer's decision meanwhile; asking does not.
-            let (give_up, mut ask): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, h)| h.checks >= max);
-            // The oldest first; the rest wait for the next round.
-            ask.truncate(self.config.transaction_check_max_per_round.max(1));
-            (give_up.into_iter().filter_map(|(o, _)| t.begin(o).map(|h| (o, h))).collect(), ask)
+            // The oldest are asked first; the rest wait for the next round.
+            let (mut give_up, mut ask) = (Vec::new(), Vec::new());
+            for (o, h) in t.pending.iter().filter(|(_, h)| h.next_check_at <= now) {
+                if h.checks >= max {
+                    give_up.push(*o);
+                } else if ask.len() < per_round {
+                    ask.push((*o, h.clone()));
+                }
+            }
+            (give_up.into_iter().filter_map(|o| t.begin(o).map(|h| (o, h))).collect(), ask)
         };
         for (offset, half) in give_up {
             if let Err(e) = self.give_up(offset, &half).await {
@@ -213,17 +219,24 @@ impl Broker {
             }
         }
         for (offset, half) in ask {
-            // Its record gone (retention): nothing left to decide.
-            if matches!(self.store.read_message(half.phys_offset), Ok(None)) {
-                if self.transactions.table().begin(offset).is_some() {
-                    tracing::warn!(offset, transaction_id = %half.transaction_id, "an undecided transaction's half message is gone (retention); dropped");
-                    if self.journal_decision(offset).await.is_err() {
-                        self.transactions.table().forget(offset);
+            let raw = match self.store.read_message(half.phys_offset) {
+                Ok(Some(raw)) => raw,
+                // Its record gone (retention): nothing left to decide.
+                Ok(None) => {
+                    if self.transactions.table().begin(offset).is_some() {
+                        tracing::warn!(offset, transaction_id = %half.transaction_id, "an undecided transaction's half message is gone (retention); dropped");
+                        if self.journal_decision(offset).await.is_err() {
+                            self.transactions.table().forget(offset);
+                        }
                     }
+                    continue;
                 }
-                continue;
-            }
-            match self.check_back(offset, &half).await {
+                Err(e) => {
+                    tracing::warn!(offset, error = %e, "a transaction check failed");
+                    continue;
+                }
+            };
+            match self.check_back(offset, &half, &raw).await {
                 Ok(true) => {
                     if let Some(h) = self.transactions.table().pending.get_mut(&offset) {
                         h.checks += 1;
@@ -236,13 +249,14 @@ impl Broker {
         }
     }
 
-    /// Asks a producer of the group; false when none could be asked.
-    async fn check_back(&self, offset: i64, half: &Half) -> BrokerResult<bool> {
+    /// Asks a producer of the group about the half message stored as `raw`; false when none
+    /// could be asked.
+    async fn check_back(&self, offset: i64, half: &Half, raw: &bytes::Bytes) -> BrokerResult<bool> {
         let Some(conn) = self.clients.producer_of_group(&half.producer_group) else {
             tracing::debug!(offset, producer_group = %half.producer_group, "a transaction check waits: no producer of its group is connected");
             return Ok(false);
         };
-        let record = self.half_record(half.phys_offset)?;
+        let record = decode_half(raw)?;
         let mut props = Properties::parse(&record.properties);
         let topic = props.remove(REAL_TOPIC).unwrap_or_default();
         let queue_id: i32 = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
@@ -306,4 +320,8 @@ impl Broker {
         );
         self.journal_decision(offset).await
     }
+}
+
+fn decode_half(raw: &bytes::Bytes) -> BrokerResult<MessageRecord> {
+    decode_record(raw, false).map_err(|_| BrokerError::system("Find prepared transaction message failed"))
 }
