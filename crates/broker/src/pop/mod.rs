@@ -115,15 +115,26 @@ impl Drop for QueueLock<'_> {
     }
 }
 
-/// A journal write under way; ends it in the table when dropped (also on cancellation).
+/// A journal write under way; ends it in the table when dropped (also on cancellation),
+/// unless `finish` ended it under a lock already held.
 struct Write<'a> {
     state: &'a PopState,
     journal_end: i64,
+    ended: bool,
+}
+
+impl Write<'_> {
+    fn finish(mut self, table: &mut Inflight) {
+        table.end_write(self.journal_end);
+        self.ended = true;
+    }
 }
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
-        self.state.table().end_write(self.journal_end);
+        if !self.ended {
+            self.state.table().end_write(self.journal_end);
+        }
     }
 }
 
@@ -138,16 +149,17 @@ impl Broker {
             t.begin_write(end);
             end
         };
-        let write = Write { state: pop, journal_end };
+        let write = Write { state: pop, journal_end, ended: false };
         let body = Bytes::from(serde_json::to_vec(record).unwrap_or_default());
         let msg = NewMessage::journal(&pop.revive_topic, record.tag(), body, self.store_host, self.clock.now_ms());
         let stored = match self.put_internal(msg).await {
             Ok(r) | Err(PutError::FlushDiskTimeout(r)) => r,
             Err(e) => return Err(e),
         };
-        let out = then(&mut pop.table(), stored.first_queue_offset);
-        // The write ends after its entries are in (the guard takes the lock again).
-        drop(write);
+        // The write ends after its entries are in, under the same lock.
+        let mut table = pop.table();
+        let out = then(&mut table, stored.first_queue_offset);
+        write.finish(&mut table);
         Ok(out)
     }
 
