@@ -33,7 +33,24 @@ pub struct NewMessage {
     pub prepared_transaction_offset: i64,
 }
 
+/// Takes `REAL_TOPIC` and `REAL_QID` out of a parked message's properties: where it really
+/// goes (`None` without a topic; queue 0 if its queue cannot be read).
+pub fn take_real(props: &mut Properties) -> Option<(String, i32)> {
+    let topic = props.remove(REAL_TOPIC)?;
+    let queue_id = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
+    Some((topic, queue_id))
+}
+
 impl NewMessage {
+    /// Parks the message in `topic` and `queue_id`, keeping its own in `REAL_TOPIC` and
+    /// `REAL_QID` (delay levels, timers, half messages).
+    pub fn redirect(&mut self, topic: &str, queue_id: i32) {
+        self.props.set(REAL_TOPIC, &self.topic);
+        self.props.set(REAL_QID, self.queue_id.to_string());
+        self.topic = topic.to_string();
+        self.queue_id = queue_id;
+    }
+
     /// One of the broker's own journal records (POP's, transactions' ops): queue 0 of `topic`,
     /// tagged `tag`.
     pub fn journal(topic: &str, tag: &str, body: Bytes, born_host: SocketAddr, now_ms: i64) -> NewMessage {
@@ -186,10 +203,7 @@ impl Broker {
         }
         let level = level.min(self.delay_levels.max_level());
         m.props.set(prop::DELAY, level.to_string());
-        m.props.set(REAL_TOPIC, m.topic.clone());
-        m.props.set(REAL_QID, m.queue_id.to_string());
-        m.topic = SCHEDULE_TOPIC.to_string();
-        m.queue_id = level - 1;
+        m.redirect(SCHEDULE_TOPIC, level - 1);
         Some(self.clock.now_ms() + self.delay_levels.delay(level).as_millis() as i64)
     }
 

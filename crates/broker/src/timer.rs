@@ -136,11 +136,8 @@ pub fn due_of(m: &MessageRecord) -> Option<i64> {
 impl Broker {
     /// Stores a timer message in the timer topic until `due`.
     pub(crate) async fn put_timer(&self, mut m: crate::put::NewMessage, due: i64, wait_flush: bool) -> crate::error::BrokerResult<(store::PutResult, bool)> {
-        m.props.set(crate::put::REAL_TOPIC, &m.topic);
-        m.props.set(crate::put::REAL_QID, m.queue_id.to_string());
+        m.redirect(TIMER_TOPIC, 0);
         m.props.set(TIMER_OUT_MS, due.to_string());
-        m.topic = TIMER_TOPIC.to_string();
-        m.queue_id = 0;
         // The timer topic exists from the start (`replay_timers`); its store time is the
         // enqueue time, so no TIMER_ENQUEUE_MS is written (fewer bytes per timer).
         let _floor = self.timers.journal.records.enter(self.store.max_offset(TIMER_TOPIC, 0));
@@ -353,8 +350,7 @@ impl Broker {
             return Ok(None);
         };
         let mut props = Properties::parse(&m.properties);
-        let Some(topic) = props.remove(crate::put::REAL_TOPIC) else { return Ok(None) };
-        let queue_id = props.remove(crate::put::REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
+        let Some((topic, queue_id)) = crate::put::take_real(&mut props) else { return Ok(None) };
         props.set(TIMER_OUT_MS, due.to_string());
         props.set(TIMER_DEQUEUE_MS, now.to_string());
         if self.topics.get(&topic).is_none() {

@@ -71,23 +71,31 @@ pub struct Half {
 
 impl Half {
     pub fn of_record(m: &MessageRecord, timeout_ms: i64) -> Half {
-        Half::of_props(&Properties::parse(&m.properties), m.physical_offset, m.store_timestamp, timeout_ms)
+        Half::of_props(&Properties::parse(&m.properties), timeout_ms).stored(m.physical_offset, m.store_timestamp)
     }
 
-    /// A half message from the properties it was stored with, where and when.
-    pub fn of_props(props: &Properties, phys_offset: i64, store_timestamp: i64, timeout_ms: i64) -> Half {
+    /// A half message from the properties it is stored with; where and when come with
+    /// [`Half::stored`].
+    pub fn of_props(props: &Properties, timeout_ms: i64) -> Half {
         let immunity = props.get(CHECK_IMMUNITY_TIME_IN_SECONDS).and_then(|v| v.trim().parse::<i64>().ok()).filter(|s| *s > 0).map(|s| s.saturating_mul(1000));
-        let first_check_after_ms = immunity.unwrap_or(timeout_ms);
         Half {
             topic: props.get(crate::put::REAL_TOPIC).unwrap_or("").to_string(),
-            phys_offset,
+            phys_offset: -1,
             producer_group: props.get(PRODUCER_GROUP).unwrap_or("").to_string(),
             transaction_id: props.get(protocol::message::prop::UNIQ_KEY).unwrap_or("").to_string(),
-            store_timestamp,
-            first_check_after_ms,
+            store_timestamp: 0,
+            first_check_after_ms: immunity.unwrap_or(timeout_ms),
             checks: 0,
-            next_check_at: store_timestamp.saturating_add(first_check_after_ms),
+            next_check_at: 0,
         }
+    }
+
+    /// Where and when it was stored: its first check falls due from then.
+    pub fn stored(mut self, phys_offset: i64, store_timestamp: i64) -> Half {
+        self.phys_offset = phys_offset;
+        self.store_timestamp = store_timestamp;
+        self.next_check_at = store_timestamp.saturating_add(self.first_check_after_ms);
+        self
     }
 }
 

@@ -10,7 +10,7 @@ use store::PutResult;
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::push::{CheckTransaction, ClientPush};
-use crate::put::{NewMessage, REAL_QID, REAL_TOPIC};
+use crate::put::{take_real, NewMessage};
 use crate::transaction::{Half, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, INTENT_TAG, OP_TAG, OP_TOPIC};
 use crate::Broker;
 
@@ -46,21 +46,17 @@ impl Broker {
         if m.props.get(protocol::message_type::PRODUCER_GROUP).is_none_or(|g| g.trim().is_empty()) {
             return Err(BrokerError::illegal("a transactional message needs its producer group (PGROUP)"));
         }
-        m.props.set(REAL_TOPIC, &m.topic);
-        m.props.set(REAL_QID, m.queue_id.to_string());
-        m.topic = HALF_TOPIC.to_string();
-        m.queue_id = 0;
+        m.redirect(HALF_TOPIC, 0);
         m.sys_flag &= !sys_flag::TRANSACTION_MASK;
         // Its transaction id, set here if the producer sent none (as the put would).
         if m.props.get(prop::UNIQ_KEY).is_none() {
             m.props.set(prop::UNIQ_KEY, crate::put::next_uniq_key(self.store_host.ip(), self.clock.now_ms()));
         }
-        let props = m.props.clone();
+        let half = Half::of_props(&m.props, self.config.transaction_time_out_ms);
         let _floor = self.transactions.journal.records.enter(self.store.max_offset(HALF_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         let phys = put.phys_offsets.first().copied().unwrap_or(-1);
-        let half = Half::of_props(&props, phys, put.store_timestamp, self.config.transaction_time_out_ms);
-        self.transactions.table().insert(put.first_queue_offset, half);
+        self.transactions.table().insert(put.first_queue_offset, half.stored(phys, put.store_timestamp));
         Ok((put, timed_out))
     }
 
@@ -129,12 +125,11 @@ impl Broker {
             }
         }
         if decision == Decision::Commit {
-            let topic = props.remove(REAL_TOPIC).unwrap_or_default();
+            let (topic, queue_id) = take_real(&mut props).unwrap_or_default();
             if self.topics.get(&topic).is_none() {
                 return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist, apply first please!")));
             }
             self.journal_op(offset, INTENT_TAG).await?;
-            let queue_id = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
             props.remove(prop::TRAN_MSG);
             let mut m = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
             m.sys_flag = (m.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT;
@@ -258,8 +253,7 @@ impl Broker {
         };
         let record = decode_half(raw)?;
         let mut props = Properties::parse(&record.properties);
-        let topic = props.remove(REAL_TOPIC).unwrap_or_default();
-        let queue_id: i32 = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
+        let (topic, queue_id) = take_real(&mut props).unwrap_or_default();
         // The message as its producer sent it: in its real topic and queue, at the half
         // message's offsets.
         let mut bytes = BytesMut::new();
