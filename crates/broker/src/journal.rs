@@ -7,6 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use protocol::message::{decode_records, MessageRecord};
+use store::AcceptAll;
+
 use crate::Broker;
 
 /// Offsets of a journal topic whose records are being written and not yet in memory: a
@@ -82,6 +85,29 @@ pub struct Journal {
 }
 
 impl Broker {
+    /// Calls `f` on each record of a journal topic's queue 0 from `from` to its end (at a
+    /// start); returns how many could not be decoded (skipped, with a warning).
+    pub(crate) fn each_record(&self, topic: &str, from: i64, mut f: impl FnMut(&MessageRecord)) -> Result<u64, store::StoreError> {
+        let end = self.store.max_offset(topic, 0);
+        let (mut offset, mut unreadable) = (from, 0);
+        while offset < end {
+            let got = self.store.get(topic, 0, offset, 64, &AcceptAll)?;
+            if got.message_count == 0 {
+                offset = got.next_begin_offset.max(offset + 1);
+                continue;
+            }
+            match decode_records(&got.messages) {
+                Ok(records) => records.iter().for_each(&mut f),
+                Err(e) => {
+                    tracing::warn!(topic, offset, error = %e, "unreadable records skipped");
+                    unreadable += got.message_count as u64;
+                }
+            }
+            offset = got.next_begin_offset;
+        }
+        Ok(unreadable)
+    }
+
     /// Moves `group`'s progress offsets on `[records, ops]` topics forward. `progress` gets
     /// the two topics' ends, held back to the writes in flight, and returns the pair; the
     /// settling progress is held back again (a settling record being written is not in memory

@@ -28,8 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use protocol::message::{decode_record, decode_records, prop, sys_flag, MessageRecord, Properties};
-use store::AcceptAll;
+use protocol::message::{decode_record, prop, sys_flag, MessageRecord, Properties};
 
 use protocol::message_type::{CHECK_IMMUNITY_TIME_IN_SECONDS, PRODUCER_GROUP};
 
@@ -245,25 +244,6 @@ impl Broker {
             }
         }
         Ok(false)
-    }
-
-    /// Calls `f` on each record of a system topic's queue 0 from `from` to its end.
-    pub(crate) fn each_record(&self, topic: &str, from: i64, mut f: impl FnMut(&MessageRecord)) -> Result<(), store::StoreError> {
-        let end = self.store.max_offset(topic, 0);
-        let mut offset = from;
-        while offset < end {
-            let got = self.store.get(topic, 0, offset, 64, &AcceptAll)?;
-            if got.message_count == 0 {
-                offset = got.next_begin_offset.max(offset + 1);
-                continue;
-            }
-            match decode_records(&got.messages) {
-                Ok(records) => records.iter().for_each(&mut f),
-                Err(e) => tracing::warn!(topic, offset, error = %e, "unreadable records skipped"),
-            }
-            offset = got.next_begin_offset;
-        }
-        Ok(())
     }
 
     /// Moves the progress offsets past what is decided.

@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use protocol::message::{decode_record, decode_records, prop, Properties};
-use store::{AcceptAll, PutError};
+use protocol::message::{decode_record, prop, Properties};
+use store::PutError;
 use tokio::sync::Notify;
 
 use crate::put::NewMessage;
@@ -167,44 +167,30 @@ impl Broker {
     pub(crate) fn replay_pop_journal(&self) -> Result<(), store::StoreError> {
         let topic = self.pop.revive_topic.clone();
         self.topics.ensure_system_topic(&topic, 1);
-        let end = self.store.max_offset(&topic, 0);
-        let mut offset = self.offsets.query(journal::REVIVE_GROUP, &topic, 0).unwrap_or(0).max(self.store.min_offset(&topic, 0));
+        let from = self.offsets.query(journal::REVIVE_GROUP, &topic, 0).unwrap_or(0).max(self.store.min_offset(&topic, 0));
         let (mut records, mut bad) = (0u64, 0u64);
         let mut orders = self.pop.orders();
         let mut table = self.pop.table();
-        while offset < end {
-            let got = self.store.get(&topic, 0, offset, 32, &AcceptAll)?;
-            if got.message_count == 0 {
-                offset = got.next_begin_offset.max(offset + 1);
-                continue;
-            }
-            let decoded = decode_records(&got.messages).unwrap_or_else(|_| {
-                bad += got.message_count as u64;
-                Vec::new()
-            });
-            for m in decoded {
-                match serde_json::from_slice::<Record>(&m.body) {
-                    Ok(r) if r.is_sane() => {
-                        match r.replay(&mut table, &mut orders, m.queue_offset) {
-                            journal::Replayed::Offset(key, next) => {
-                                // Never past the queue's end.
-                                let next = next.min(self.store.max_offset(&key.topic, key.queue_id));
-                                if self.offsets.query(&key.group, &key.topic, key.queue_id).is_none_or(|o| o < next) {
-                                    self.offsets.commit(&key.group, &key.topic, key.queue_id, next);
-                                }
-                            }
-                            journal::Replayed::Reset(key, to) => {
-                                self.offsets.commit(&key.group, &key.topic, key.queue_id, to.min(self.store.max_offset(&key.topic, key.queue_id)));
-                            }
-                            journal::Replayed::Nothing => {}
+        let unreadable = self.each_record(&topic, from, |m| match serde_json::from_slice::<Record>(&m.body) {
+            Ok(r) if r.is_sane() => {
+                match r.replay(&mut table, &mut orders, m.queue_offset) {
+                    journal::Replayed::Offset(key, next) => {
+                        // Never past the queue's end.
+                        let next = next.min(self.store.max_offset(&key.topic, key.queue_id));
+                        if self.offsets.query(&key.group, &key.topic, key.queue_id).is_none_or(|o| o < next) {
+                            self.offsets.commit(&key.group, &key.topic, key.queue_id, next);
                         }
-                        records += 1;
                     }
-                    _ => bad += 1,
+                    journal::Replayed::Reset(key, to) => {
+                        self.offsets.commit(&key.group, &key.topic, key.queue_id, to.min(self.store.max_offset(&key.topic, key.queue_id)));
+                    }
+                    journal::Replayed::Nothing => {}
                 }
+                records += 1;
             }
-            offset = got.next_begin_offset;
-        }
+            _ => bad += 1,
+        })?;
+        bad += unreadable;
         if records > 0 || bad > 0 {
             tracing::info!(records, unreadable = bad, in_flight = table.len(), "POP journal replayed");
         }
