@@ -258,61 +258,31 @@ impl Broker {
         if due.is_empty() {
             return 0;
         }
-        let mut delivered = Vec::with_capacity(due.len());
-        let mut failed = Vec::new();
+        let mut round = Round::default();
         // One put per topic and queue: a burst due at once goes into the CommitLog at its own
         // append rate, not one message at a time.
         let mut groups: BTreeMap<(String, i32), Vec<(DueTimer, crate::put::NewMessage)>> = BTreeMap::new();
-        for &(offset, due_ms, phys) in &due {
-            match self.timer_copy(phys, due_ms, now) {
-                Ok(Some(m)) => groups.entry((m.topic.clone(), m.queue_id)).or_default().push(((offset, due_ms, phys), m)),
-                // Gone (retention), or its topic deleted: dropped, with a warning.
-                Ok(None) => delivered.push((offset, due_ms)),
-                // Not readable now: tried again.
-                Err(()) => failed.push((offset, due_ms, phys)),
+        for &k in &due {
+            if let Some(m) = round.copy(self, k, now) {
+                groups.entry((m.topic.clone(), m.queue_id)).or_default().push((k, m));
             }
         }
         for ((topic, queue_id), items) in groups {
-            let (keys, msgs): (Vec<(i64, i64, i64)>, Vec<crate::put::NewMessage>) = items.into_iter().unzip();
-            let group_size = msgs.len();
-            match self.put_unparked(msgs, false).await {
-                Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => delivered.extend(keys.iter().map(|k| (k.0, k.1))),
+            let (keys, msgs): (Vec<DueTimer>, Vec<crate::put::NewMessage>) = items.into_iter().unzip();
+            let put = self.put_unparked(msgs, false).await;
+            if round.settle(&keys, put, &topic, queue_id) {
                 // Refused as a group (one record, or their total size): one at a time, so only
                 // what the store refuses on its own is dropped. The copies are made again here
                 // rather than cloned before every group's put.
-                Err(store::PutError::MessageIllegal(_)) if group_size > 1 => {
-                    for k in &keys {
-                        let m = match self.timer_copy(k.2, k.1, now) {
-                            Ok(Some(m)) => m,
-                            Ok(None) => {
-                                delivered.push((k.0, k.1));
-                                continue;
-                            }
-                            Err(()) => {
-                                failed.push(*k);
-                                continue;
-                            }
-                        };
-                        match self.put_unparked(vec![m], false).await {
-                            Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => delivered.push((k.0, k.1)),
-                            Err(store::PutError::MessageIllegal(e)) => {
-                                tracing::warn!(%topic, queue_id, offset = k.0, error = %e, "a due timer message the store refuses; dropped");
-                                delivered.push((k.0, k.1));
-                            }
-                            Err(_) => failed.push(*k),
-                        }
+                for k in keys {
+                    if let Some(m) = round.copy(self, k, now) {
+                        let put = self.put_unparked(vec![m], false).await;
+                        round.settle(&[k], put, &topic, queue_id);
                     }
-                }
-                Err(store::PutError::MessageIllegal(e)) => {
-                    tracing::warn!(%topic, queue_id, error = %e, "a due timer message the store refuses; dropped");
-                    delivered.extend(keys.iter().map(|k| (k.0, k.1)));
-                }
-                Err(e) => {
-                    tracing::warn!(%topic, queue_id, error = %e, "due timer messages could not be delivered; trying again");
-                    failed.extend(keys);
                 }
             }
         }
+        let Round { delivered, failed } = round;
         if !failed.is_empty() {
             self.timers.failing.store(delivered.is_empty(), std::sync::atomic::Ordering::Relaxed);
         }
@@ -363,6 +333,51 @@ impl Broker {
 
 /// A due timer: (timer queue offset, due ms, CommitLog offset).
 type DueTimer = (i64, i64, i64);
+
+/// What a delivery round made of its due timers: delivered (or dropped: settled) and failed
+/// (tried again).
+#[derive(Default)]
+struct Round {
+    delivered: Vec<(i64, i64)>,
+    failed: Vec<DueTimer>,
+}
+
+impl Round {
+    /// The copy of a due timer for its topic; one that is gone or unreadable is settled here.
+    fn copy(&mut self, broker: &Broker, k: DueTimer, now: i64) -> Option<crate::put::NewMessage> {
+        match broker.timer_copy(k.2, k.1, now) {
+            Ok(Some(m)) => Some(m),
+            // Gone (retention), or its topic deleted: dropped, with a warning.
+            Ok(None) => {
+                self.delivered.push((k.0, k.1));
+                None
+            }
+            // Not readable now: tried again.
+            Err(()) => {
+                self.failed.push(k);
+                None
+            }
+        }
+    }
+
+    /// Settles the timers of one put by its result; true when the store refused several as
+    /// one and they are to be put one at a time.
+    fn settle(&mut self, keys: &[DueTimer], put: Result<store::PutResult, store::PutError>, topic: &str, queue_id: i32) -> bool {
+        match put {
+            Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => self.delivered.extend(keys.iter().map(|k| (k.0, k.1))),
+            Err(store::PutError::MessageIllegal(_)) if keys.len() > 1 => return true,
+            Err(store::PutError::MessageIllegal(e)) => {
+                tracing::warn!(%topic, queue_id, offset = keys.first().map(|k| k.0), error = %e, "a due timer message the store refuses; dropped");
+                self.delivered.extend(keys.iter().map(|k| (k.0, k.1)));
+            }
+            Err(e) => {
+                tracing::warn!(%topic, queue_id, error = %e, "due timer messages could not be delivered; trying again");
+                self.failed.extend_from_slice(keys);
+            }
+        }
+        false
+    }
+}
 
 /// Delivers timers as they fall due until the broker stops.
 pub async fn run(broker: Arc<Broker>) {
