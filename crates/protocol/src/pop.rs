@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::ExtFields;
 use crate::header::Fields;
-use crate::message::{MessageRecord, Properties};
+use crate::message::{property_in, MessageRecord};
 use crate::ProtocolError;
 
 /// The queue id of a POP that takes from any queue, and of an assignment that means "any
@@ -245,7 +245,7 @@ pub fn receipt_handles(h: &PopMessageResponseHeader, broker_name: &str, records:
     records
         .iter()
         .map(|m| {
-            if let Some(ck) = Properties::parse(&m.properties).get(POP_CK) {
+            if let Some(ck) = property_in(&m.properties, POP_CK) {
                 return ExtraInfo::parse(ck);
             }
             let retry = RetryFlag::of_topic(&m.topic);
