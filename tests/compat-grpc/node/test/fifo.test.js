@@ -4,8 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { Producer, SimpleConsumer } = require('rocketmq-client-nodejs');
-const { Broker, Ctx, explained, unique, started, within } = require('./harness');
+const { Broker, Ctx, explained, unique, within } = require('./harness');
 
 const ctx = new Ctx();
 let topic;
@@ -25,20 +24,11 @@ test('FIFO: messages of each message group are received in send order', { timeou
   const group = unique('NodeFifoGroup');
   await broker.createGroup(group, { orderly: true });
 
-  const consumer = ctx.track(new SimpleConsumer({
-    endpoints: broker.endpoint,
-    namespace: '',
-    consumerGroup: group,
-    subscriptions: new Map([ [ topic, '*' ] ]),
-    awaitDuration: 5000,
-    logger: ctx.log('simple-consumer'),
-  }));
-  await started(consumer, 'SimpleConsumer');
+  const consumer = await ctx.simpleConsumer(group, topic, '*', 'simple-consumer');
   const before = await within(15000, 'first (empty) receive', consumer.receive(32, 15000));
   assert.equal(before.length, 0);
 
-  producer = ctx.track(new Producer({ endpoints: broker.endpoint, namespace: '', topic, logger: ctx.log('producer') }));
-  await started(producer, 'Producer');
+  producer = await ctx.producer(topic, 'producer');
 
   const idOf = new Map(); // messageId -> `${group}#${seq}`
   for (let seq = 0; seq < PER_GROUP; seq++) {

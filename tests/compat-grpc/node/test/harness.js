@@ -252,6 +252,34 @@ class Ctx {
     for (const c of this.clients.splice(0).reverse()) await this.shutdown(c);
     if (this.broker) await this.broker.stop();
   }
+
+  /** A started Producer of `topic` on this file's broker, tracked; `opts` adds SDK options. */
+  async producer(topic, name, opts = {}) {
+    const { Producer } = require('rocketmq-client-nodejs');
+    const p = this.track(new Producer({ endpoints: this.broker.endpoint, namespace: '', topic, logger: this.log(name), ...opts }));
+    return started(p, `Producer (${name})`);
+  }
+
+  /** A started SimpleConsumer of `group` on `topic` with tag filter `tag`, tracked. */
+  async simpleConsumer(group, topic, tag, name, opts = {}) {
+    const { SimpleConsumer } = require('rocketmq-client-nodejs');
+    const c = this.track(new SimpleConsumer({
+      endpoints: this.broker.endpoint, namespace: '', consumerGroup: group,
+      subscriptions: new Map([ [ topic, tag ] ]), awaitDuration: 5000, logger: this.log(name), ...opts,
+    }));
+    return started(c, `SimpleConsumer (${name})`);
+  }
+
+  /**
+   * A new POP group starts at the end of each queue: one (empty) receive of the group sets
+   * its offsets before anything is sent. The consumer is shut down after.
+   */
+  async prime(group, topic, name, opts = {}) {
+    const primer = await this.simpleConsumer(group, topic, '*', name, opts);
+    const got = await within(15000, `${name} receive`, primer.receive(32, 15000));
+    if (got.length !== 0) throw new Error(`${name}: a new group on a new topic received ${got.length} messages`);
+    await this.shutdown(primer);
+  }
 }
 
 let seq = 0;

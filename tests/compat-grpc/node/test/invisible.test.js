@@ -4,8 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { Producer, SimpleConsumer } = require('rocketmq-client-nodejs');
-const { Broker, Ctx, explained, unique, started, receiveUntil, within, sleep } = require('./harness');
+const { Broker, Ctx, explained, unique, receiveUntil, within, sleep } = require('./harness');
 
 const ctx = new Ctx();
 test.before(async () => { ctx.broker = await Broker.start(); });
@@ -18,20 +17,11 @@ test('changeInvisibleDuration(1 s) brings the message back as attempt 2; ack aft
   await broker.createTopic(topic);
   await broker.createGroup(group);
 
-  const consumer = ctx.track(new SimpleConsumer({
-    endpoints: broker.endpoint,
-    namespace: '',
-    consumerGroup: group,
-    subscriptions: new Map([ [ topic, '*' ] ]),
-    awaitDuration: 5000,
-    logger: ctx.log('simple-consumer'),
-  }));
-  await started(consumer, 'SimpleConsumer');
+  const consumer = await ctx.simpleConsumer(group, topic, '*', 'simple-consumer');
   const before = await within(15000, 'first (empty) receive', consumer.receive(32, 15000));
   assert.equal(before.length, 0);
 
-  const producer = ctx.track(new Producer({ endpoints: broker.endpoint, namespace: '', topic, logger: ctx.log('producer') }));
-  await started(producer, 'Producer');
+  const producer = await ctx.producer(topic, 'producer');
   const receipt = await within(10000, 'send', producer.send({ topic, tag: 'T', keys: [ 'k' ], body: Buffer.from('come back') }));
 
   const [ first, ...more ] = await receiveUntil(consumer, 1, 15000, { invisibleMs: 30000 });

@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Producer } = require('rocketmq-client-nodejs');
-const { Broker, Ctx, explained, unique, started, within, codes, messages } = require('./harness');
+const { Broker, Ctx, explained, unique, within, codes, messages } = require('./harness');
 
 const TOPIC_NOT_FOUND = 40402;
 
@@ -26,8 +26,7 @@ test('a producer on a missing topic fails to start with TOPIC_NOT_FOUND', { time
 test('a send to a missing topic fails and does not create it', { timeout: 40000 }, () => explained(ctx, async () => {
   const existing = unique('NodeExisting');
   await ctx.broker.createTopic(existing);
-  const producer = ctx.track(new Producer({ endpoints: ctx.broker.endpoint, namespace: '', topic: existing, logger: ctx.log('producer2') }));
-  await started(producer, 'Producer');
+  const producer = await ctx.producer(existing, 'producer2');
 
   const missing = unique('NodeMissingSend');
   for (let i = 0; i < 2; i++) {

@@ -4,8 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { Producer, SimpleConsumer } = require('rocketmq-client-nodejs');
-const { Broker, Ctx, explained, unique, started, receiveUntil, within } = require('./harness');
+const { Broker, Ctx, explained, unique, receiveUntil, within } = require('./harness');
 
 const ctx = new Ctx();
 test.before(async () => { ctx.broker = await Broker.start(); });
@@ -18,27 +17,13 @@ test('send with tag, keys and properties; SimpleConsumer with a tag filter recei
   await broker.createTopic(topic);
   await broker.createGroup(group);
 
-  const consumer = ctx.track(new SimpleConsumer({
-    endpoints: broker.endpoint,
-    namespace: '',
-    consumerGroup: group,
-    subscriptions: new Map([ [ topic, 'TagA' ] ]),
-    awaitDuration: 5000,
-    logger: ctx.log('simple-consumer'),
-  }));
-  await started(consumer, 'SimpleConsumer');
+  const consumer = await ctx.simpleConsumer(group, topic, 'TagA', 'simple-consumer');
 
   // A new POP group starts at the end of each queue: one receive sets its offsets first.
   const before = await within(15000, 'first (empty) receive', consumer.receive(32, 15000));
   assert.equal(before.length, 0, 'a new group on a new topic has nothing to receive');
 
-  const producer = ctx.track(new Producer({
-    endpoints: broker.endpoint,
-    namespace: '',
-    topic,
-    logger: ctx.log('producer'),
-  }));
-  await started(producer, 'Producer');
+  const producer = await ctx.producer(topic, 'producer');
 
   const sent = new Map(); // messageId -> what was sent
   for (let i = 0; i < 10; i++) {

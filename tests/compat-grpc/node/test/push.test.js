@@ -4,7 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { Producer, SimpleConsumer, PushConsumer, ConsumeResult } = require('rocketmq-client-nodejs');
+const { PushConsumer, ConsumeResult } = require('rocketmq-client-nodejs');
 const { Broker, Ctx, explained, unique, started, within, sleep } = require('./harness');
 
 const ctx = new Ctx();
@@ -18,15 +18,7 @@ test('PushConsumer consumes every message once and acks', { timeout: 90000 }, ()
   await broker.createTopic(topic);
   await broker.createGroup(group);
 
-  // A new POP group starts at the end of each queue: one receive of the group sets its
-  // offsets before anything is sent.
-  const primer = new SimpleConsumer({
-    endpoints: broker.endpoint, namespace: '', consumerGroup: group,
-    subscriptions: new Map([ [ topic, '*' ] ]), awaitDuration: 5000, logger: ctx.log('primer'),
-  });
-  await started(primer, 'SimpleConsumer (primer)');
-  assert.equal((await within(15000, 'primer receive', primer.receive(32, 15000))).length, 0);
-  await ctx.shutdown(primer);
+  await ctx.prime(group, topic, 'primer');
 
   const consumed = [];
   let wake;
@@ -47,8 +39,7 @@ test('PushConsumer consumes every message once and acks', { timeout: 90000 }, ()
   }));
   await started(push, 'PushConsumer');
 
-  const producer = ctx.track(new Producer({ endpoints: broker.endpoint, namespace: '', topic, logger: ctx.log('producer') }));
-  await started(producer, 'Producer');
+  const producer = await ctx.producer(topic, 'producer');
   const sent = new Map();
   for (let i = 0; i < 8; i++) {
     const r = await within(10000, `send #${i}`, producer.send({
@@ -82,11 +73,7 @@ test('PushConsumer consumes every message once and acks', { timeout: 90000 }, ()
 
   // The acks took effect: the group has nothing to hand out (the broker makes the messages
   // of a client that goes away visible again at once, so unacked ones would show here).
-  const checker = ctx.track(new SimpleConsumer({
-    endpoints: broker.endpoint, namespace: '', consumerGroup: group,
-    subscriptions: new Map([ [ topic, 'TagP' ] ]), awaitDuration: 5000, logger: ctx.log('checker'),
-  }));
-  await started(checker, 'SimpleConsumer (checker)');
+  const checker = await ctx.simpleConsumer(group, topic, 'TagP', 'checker');
   const left = await within(15000, 'receive after push', checker.receive(32, 15000));
   assert.deepEqual(left.map(m => `${m.body}#${m.deliveryAttempt}`), [], 'nothing left for the group');
 }));
@@ -98,13 +85,7 @@ test('PushConsumer on a FIFO topic with an orderly group keeps each message grou
   await broker.createTopic(topic, { fifo: true });
   await broker.createGroup(group, { orderly: true });
 
-  const primer = new SimpleConsumer({
-    endpoints: broker.endpoint, namespace: '', consumerGroup: group,
-    subscriptions: new Map([ [ topic, '*' ] ]), awaitDuration: 5000, logger: ctx.log('fifo-primer'),
-  });
-  await started(primer, 'SimpleConsumer (primer)');
-  assert.equal((await within(15000, 'primer receive', primer.receive(32, 15000))).length, 0);
-  await ctx.shutdown(primer);
+  await ctx.prime(group, topic, 'fifo-primer');
 
   const GROUPS = [ 'g1', 'g2', 'g3' ];
   const PER_GROUP = 5;
@@ -127,8 +108,7 @@ test('PushConsumer on a FIFO topic with an orderly group keeps each message grou
   }));
   await started(push, 'PushConsumer (FIFO)');
 
-  const producer = ctx.track(new Producer({ endpoints: broker.endpoint, namespace: '', topic, logger: ctx.log('fifo-producer') }));
-  await started(producer, 'Producer');
+  const producer = await ctx.producer(topic, 'fifo-producer');
   for (let seq = 0; seq < PER_GROUP; seq++) {
     for (const g of GROUPS) {
       await within(10000, `send ${g}#${seq}`, producer.send({ topic, messageGroup: g, body: Buffer.from(`${g}#${seq}`) }));

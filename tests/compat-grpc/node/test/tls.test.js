@@ -13,7 +13,7 @@ const tlsCerts = require('./tls-certs');
 const certs = tlsCerts.make();
 process.env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH = certs.ca;
 
-const { Producer, SimpleConsumer, PushConsumer, ConsumeResult } = require('rocketmq-client-nodejs');
+const { Producer, PushConsumer, ConsumeResult } = require('rocketmq-client-nodejs');
 const { Broker, Ctx, explained, unique, started, receiveUntil, within, sleep, messages } = require('./harness');
 
 const ctx = new Ctx();
@@ -25,12 +25,7 @@ test.after(async () => {
   fs.rmSync(certs.dir, { recursive: true, force: true });
 });
 
-function simpleConsumer(broker, group, topic, tag, name) {
-  return new SimpleConsumer({
-    endpoints: broker.endpoint, namespace: '', consumerGroup: group, sslEnabled: true,
-    subscriptions: new Map([ [ topic, tag ] ]), awaitDuration: 5000, logger: ctx.log(name),
-  });
-}
+const TLS = { sslEnabled: true };
 
 test('over TLS: Producer sends, SimpleConsumer with a tag filter receives exactly those, acks, then finds nothing', { timeout: 60000 }, () => explained(ctx, async () => {
   const broker = ctx.broker;
@@ -39,15 +34,13 @@ test('over TLS: Producer sends, SimpleConsumer with a tag filter receives exactl
   await broker.createTopic(topic);
   await broker.createGroup(group);
 
-  const consumer = ctx.track(simpleConsumer(broker, group, topic, 'TagA', 'tls-simple-consumer'));
-  await started(consumer, 'SimpleConsumer (TLS)');
+  const consumer = await ctx.simpleConsumer(group, topic, 'TagA', 'tls-simple-consumer', TLS);
   const t0 = Date.now();
   const before = await within(15000, 'first (empty) receive over TLS', consumer.receive(32, 15000));
   assert.equal(before.length, 0, 'a new group on a new topic has nothing to receive');
   assert.ok(Date.now() - t0 >= 4500, `an empty receive is held for the 5 s await over TLS too (took ${Date.now() - t0} ms)`);
 
-  const producer = ctx.track(new Producer({ endpoints: broker.endpoint, namespace: '', topic, sslEnabled: true, logger: ctx.log('tls-producer') }));
-  await started(producer, 'Producer (TLS)');
+  const producer = await ctx.producer(topic, 'tls-producer', TLS);
   const sent = new Map();
   for (let i = 0; i < 5; i++) {
     const msg = { topic, tag: 'TagA', keys: [ `tls-${i}` ], properties: new Map([ [ 'i', String(i) ] ]), body: Buffer.from(`node-tls-${i}`) };
@@ -84,10 +77,7 @@ test('over TLS: PushConsumer consumes every message once', { timeout: 60000 }, (
   await broker.createGroup(group);
 
   // A new POP group starts at the end of each queue: one receive sets its offsets first.
-  const primer = simpleConsumer(broker, group, topic, '*', 'tls-primer');
-  await started(primer, 'SimpleConsumer (TLS primer)');
-  assert.equal((await within(15000, 'primer receive', primer.receive(32, 15000))).length, 0);
-  await ctx.shutdown(primer);
+  await ctx.prime(group, topic, 'tls-primer', TLS);
 
   const consumed = [];
   let wake;
@@ -105,8 +95,7 @@ test('over TLS: PushConsumer consumes every message once', { timeout: 60000 }, (
   }));
   await started(push, 'PushConsumer (TLS)');
 
-  const producer = ctx.track(new Producer({ endpoints: broker.endpoint, namespace: '', topic, sslEnabled: true, logger: ctx.log('tls-push-producer') }));
-  await started(producer, 'Producer (TLS)');
+  const producer = await ctx.producer(topic, 'tls-push-producer', TLS);
   const sent = new Map();
   for (let i = 0; i < 6; i++) {
     const r = await within(10000, `send #${i}`, producer.send({ topic, tag: 'P', body: Buffer.from(`tls-push-${i}`) }));
