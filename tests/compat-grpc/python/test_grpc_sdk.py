@@ -215,14 +215,20 @@ def prime_with_simple_consumer(broker, group, topic):
         c.shutdown()
 
 
-def test_push_consumer_receives_all(broker, clients):
-    topic = broker.create_topic(unique("py_push"))
-    group = broker.create_group(unique("py_push_g"))
+def start_push_consumer(broker, clients, group, topic, listener):
+    """A started push consumer of `group` on `topic`, after its group was primed."""
     prime_with_simple_consumer(broker, group, topic)
-    listener = Collector()
     consumer = PushConsumer(config(broker), group, listener, {topic: FilterExpression()})
     clients.append(consumer)
     consumer.startup()
+    return consumer
+
+
+def test_push_consumer_receives_all(broker, clients):
+    topic = broker.create_topic(unique("py_push"))
+    group = broker.create_group(unique("py_push_g"))
+    listener = Collector()
+    consumer = start_push_consumer(broker, clients, group, topic, listener)
     assert consumer.fifo is False, "the server's Settings turned on FIFO for a group that is not orderly"
     producer = start_producer(broker, clients, [topic])
 
@@ -254,11 +260,8 @@ def test_push_consumer_fifo_keeps_group_order(broker, clients):
     each message group is consumed in order."""
     topic = broker.create_topic(unique("py_pfifo"), fifo=True)
     group = broker.create_group(unique("py_pfifo_g"), orderly=True)
-    prime_with_simple_consumer(broker, group, topic)
     listener = OrderRecorder()
-    consumer = PushConsumer(config(broker), group, listener, {topic: FilterExpression()})
-    clients.append(consumer)
-    consumer.startup()
+    consumer = start_push_consumer(broker, clients, group, topic, listener)
     assert consumer.fifo is True, "the server's Settings did not turn on FIFO (subscription.fifo) for an orderly group"
     producer = start_producer(broker, clients, [topic])
 
