@@ -38,9 +38,6 @@ bench_setup
 load_cp="$grpc/target/classes:$(cat "$grpc/target/cp.txt")"
 proxy_cp="$(cat "$grpc/proxy/target/cp.txt")"
 
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): v=v[k]
-print(round(v, 2) if isinstance(v, float) else v)' "$1" "$2"; }
 load() { # DIR MODE ARGS...: the 5.x SDK load generator, one JSON line; it reads the CPU time of PIDS
     local dir=$1; shift
     BROKER_PIDS="$PIDS" CLK_TCK="$(getconf CLK_TCK)" "${on_load[@]}" java -Xms1g -Xmx1g -Duser.home="$dir/client" -Drocketmq.client.logRoot="$dir/client/logs" \
@@ -98,26 +95,26 @@ run_one() { # kind run
         if [[ $mode == produce ]]; then topic=GrpcBench width=$THREADS warm=$WARMUP; else topic=GrpcAsync width=$WINDOW warm=10; fi
         json=$(load "$dir" "$mode" "$ep" "$topic" "$width" "$DURATION" "$SIZE" GrpcWarm "$warm")
         echo "$kind $mode: $json" >> "$work/json"
-        [[ $mode == produce ]] && stored=$(field "$json" stored)
+        [[ $mode == produce ]] && stored=$(field "$json" stored 2)
         mode=${mode/-/_}
-        record "$kind" "${mode}_msgs_per_sec" "$(field "$json" msgs_per_sec)"
-        record "$kind" "${mode}_p50_us" "$(field "$json" latency_us.p50)"
-        record "$kind" "${mode}_p99_us" "$(field "$json" latency_us.p99)"
-        record "$kind" "${mode}_errors" "$(field "$json" errors)"
-        record "$kind" "${mode}_broker_cores" "$(field "$json" broker_cpu)"
-        record "$kind" "${mode}_broker_cpu_us_per_msg" "$(field "$json" broker_cpu_us_per_msg)"
-        record "$kind" "${mode}_client_cores" "$(field "$json" client_cpu)"
+        record "$kind" "${mode}_msgs_per_sec" "$(field "$json" msgs_per_sec 2)"
+        record "$kind" "${mode}_p50_us" "$(field "$json" latency_us.p50 2)"
+        record "$kind" "${mode}_p99_us" "$(field "$json" latency_us.p99 2)"
+        record "$kind" "${mode}_errors" "$(field "$json" errors 2)"
+        record "$kind" "${mode}_broker_cores" "$(field "$json" broker_cpu 2)"
+        record "$kind" "${mode}_broker_cpu_us_per_msg" "$(field "$json" broker_cpu_us_per_msg 2)"
+        record "$kind" "${mode}_client_cores" "$(field "$json" client_cpu 2)"
     done
 
     # The sync run's topic, drained in new groups (at most DRAIN seconds each).
     for mode in simple push; do
         json=$(load "$dir" "$mode" "$ep" GrpcBench "bench_$mode" "$stored" "$DRAIN" "$CONSUMERS")
         echo "$kind $mode: $json" >> "$work/json"
-        record "$kind" "${mode}_msgs_per_sec" "$(field "$json" msgs_per_sec)"
-        record "$kind" "${mode}_broker_cpu_us_per_msg" "$(field "$json" broker_cpu_us_per_msg)"
-        record "$kind" "${mode}_client_cores" "$(field "$json" client_cpu)"
+        record "$kind" "${mode}_msgs_per_sec" "$(field "$json" msgs_per_sec 2)"
+        record "$kind" "${mode}_broker_cpu_us_per_msg" "$(field "$json" broker_cpu_us_per_msg 2)"
+        record "$kind" "${mode}_client_cores" "$(field "$json" client_cpu 2)"
     done
-    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+    stop_brokers
     rm -rf "$dir/data" "$dir/store"
 }
 

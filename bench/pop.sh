@@ -15,15 +15,11 @@ work="$root/bench/pop-work"
 rm -rf "$work" && mkdir -p "$work"
 source "$here/brokers.sh"
 bench_setup
-field() { python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])[sys.argv[2]]))' "$1" "$2"; }
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
-    local ns br; ns=$(free_port); br=$(free_port)
-    "start_$kind" "$dir" "$ns" "$br"
-    wait_port "$br"
-    local nsaddr="127.0.0.1:$ns" json
-    wait_ready "$kind" "$nsaddr" "$dir"
+    start_broker "$kind" "$dir"
+    local nsaddr=$NSADDR json
     json=$("${on_load[@]}" "$bin" bench produce -n "$nsaddr" -t PopBacklog --queues 8 -s "$SIZE" -c 64 -d "$BACKLOG_SECONDS" --rate "$BACKLOG_RATE" --json 2>/dev/null)
     record "$kind" backlog_msgs "$(field "$json" msgs)"
     json=$("${on_load[@]}" "$bin" bench consume -n "$nsaddr" -t PopBacklog -d 120 --json 2>/dev/null)
@@ -34,7 +30,7 @@ run_one() { # kind run
     json=$("${on_load[@]}" "$bin" bench consume -n "$nsaddr" -t PopBacklog -d 120 --pop --ack-each -g pop_each --json 2>/dev/null)
     record "$kind" pop_ack_each_msgs_per_sec "$(field "$json" msgs_per_sec)"
     record "$kind" pop_ack_each_msgs "$(field "$json" msgs)"
-    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+    stop_brokers
 }
 
 for n in $(seq 1 "$RUNS"); do

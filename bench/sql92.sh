@@ -16,15 +16,11 @@ source "$here/brokers.sh"
 bench_setup
 ROCKETRY_CONF="enablePropertyFilter=true${ROCKETRY_CONF:+;$ROCKETRY_CONF}"
 JAVA_CONF="enablePropertyFilter=true${JAVA_CONF:+;$JAVA_CONF}"
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
-    local ns br; ns=$(free_port); br=$(free_port)
-    "start_$kind" "$dir" "$ns" "$br"
-    wait_port "$br"
-    local nsaddr="127.0.0.1:$ns" json
-    wait_ready "$kind" "$nsaddr" "$dir"
+    start_broker "$kind" "$dir"
+    local nsaddr=$NSADDR json
     json=$("${on_load[@]}" "$bin" bench produce -n "$nsaddr" -t SqlBacklog --queues 8 -s "$SIZE" -c 64 -d "$BACKLOG_SECONDS" --rate "$BACKLOG_RATE" --mod-prop 100 --json 2>/dev/null)
     local backlog; backlog=$(field "$json" msgs)
     record "$kind" backlog_msgs "$backlog"
@@ -37,10 +33,10 @@ run_one() { # kind run
         fi
         record "$kind" "${name}_matched_msgs" "$(field "$json" msgs)"
         # The backlog scanned per second: how fast the consumer gets through it.
-        record "$kind" "${name}_backlog_per_sec" "$(python3 -c "print(round($backlog / $(field "$json" seconds)))")"
-        record "$kind" "${name}_matches_per_sec" "$(python3 -c "print(round($(field "$json" msgs) / $(field "$json" seconds)))")"
+        record "$kind" "${name}_backlog_per_sec" "$(python3 -c "print(round($backlog / $(field "$json" seconds 3)))")"
+        record "$kind" "${name}_matches_per_sec" "$(python3 -c "print(round($(field "$json" msgs) / $(field "$json" seconds 3)))")"
     done
-    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+    stop_brokers
 }
 
 for n in $(seq 1 "$RUNS"); do

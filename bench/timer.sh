@@ -17,17 +17,11 @@ work="$root/bench/timer-work"
 rm -rf "$work" && mkdir -p "$work"
 source "$here/brokers.sh"
 bench_setup
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): v=v[k]
-print(round(v))' "$1" "$2"; }
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
-    local ns br; ns=$(free_port); br=$(free_port)
-    "start_$kind" "$dir" "$ns" "$br"
-    wait_port "$br"
-    local nsaddr="127.0.0.1:$ns" json
-    wait_ready "$kind" "$nsaddr" "$dir"
+    start_broker "$kind" "$dir"
+    local nsaddr=$NSADDR json
     record "$kind" rss_idle_mb $(( $(rss_kb "$BROKER_PID") / 1024 ))
     json=$("${on_load[@]}" "$bin" bench produce -n "$nsaddr" -t PlainShape --queues 8 -s "$SIZE" -c 64 -d 10 --json 2>/dev/null)
     record "$kind" plain_send_msgs_per_sec "$(field "$json" msgs_per_sec)"
@@ -39,7 +33,7 @@ run_one() { # kind run
     record "$kind" lateness_p50_ms "$(field "$json" lateness_ms.p50)"
     record "$kind" lateness_p99_ms "$(field "$json" lateness_ms.p99)"
     record "$kind" lateness_max_ms "$(field "$json" lateness_ms.max)"
-    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+    stop_brokers
 }
 
 for n in $(seq 1 "$RUNS"); do

@@ -26,9 +26,6 @@ bench_setup
 tx_conf="transactionTimeOut=1000;transactionCheckInterval=1000;transactionCheckMax=1000"
 ROCKETRY_CONF="$tx_conf${ROCKETRY_CONF:+;$ROCKETRY_CONF}"
 JAVA_CONF="$tx_conf${JAVA_CONF:+;$JAVA_CONF}"
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): v=v[k]
-print(round(v))' "$1" "$2"; }
 java_bench() { "${on_load[@]}" java -Xmx1g -cp "$here/target/classes:$cp" "$@" 2>/dev/null | tail -1; }
 # The broker's CPU time so far (all its processes), in clock ticks.
 cpu_ticks() { local t=0 p; for p in $PIDS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
@@ -37,11 +34,8 @@ record_cpu() { record "$1" "$2" "$(python3 -c "print(round(($(cpu_ticks) - $3) *
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"
-    local ns br; ns=$(free_port); br=$(free_port)
-    "start_$kind" "$dir" "$ns" "$br"
-    wait_port "$br"
-    local nsaddr="127.0.0.1:$ns" json t0 msgs
-    wait_ready "$kind" "$nsaddr" "$dir"
+    start_broker "$kind" "$dir"
+    local nsaddr=$NSADDR json t0 msgs
     # Topics with 8 queues (one plain message each; the Java load generators count from there).
     for t in TxRust PlainRust TxJava PlainJava CheckBack; do
         "$bin" bench produce -n "$nsaddr" -t "$t" --queues 8 -s "$SIZE" -c 1 -d 0 >/dev/null 2>&1
@@ -95,7 +89,7 @@ run_one() { # kind run
     record "$kind" checkback_first_commit_ms "$(python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['first_commit_seconds'] * 1000))" "$json")"
     record "$kind" checkback_all_ms "$(python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['seconds'] * 1000))" "$json")"
     record "$kind" checkback_msgs_per_sec "$(field "$json" msgs_per_sec)"
-    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+    stop_brokers
     rm -rf "$dir/data" "$dir/store" # keep the logs, not the stores
 }
 

@@ -1,7 +1,8 @@
-# Starting rocketry and the Java RocketMQ 5.3.3 broker side by side (sourced by run.sh, pop.sh
-# and sql92.sh). `bench_setup` sets on_broker/on_load (taskset prefixes with PIN=1 and 2+ cores),
-# builds rocketry (bin) and fetches the Java broker's classpath (cp); then `start_<kind> DIR NS_PORT
-# BROKER_PORT` and `wait_ready KIND NAMESRV DIR`.
+# Starting rocketry and the Java RocketMQ 5.3.3 broker side by side (sourced by run.sh and the
+# bench/*.sh scripts). `bench_setup` sets on_broker/on_load (taskset prefixes with PIN=1 and 2+
+# cores), builds rocketry (bin) and fetches the Java broker's classpath (cp); then
+# `start_broker KIND DIR` (or `start_<kind> DIR NS_PORT BROKER_PORT` and `wait_ready KIND NAMESRV
+# DIR`), `stop_brokers`, and `field JSON PATH` to read the load generators' answers.
 
 bench_setup() {
     if [[ ${PIN:-1} == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
@@ -49,6 +50,23 @@ wait_ready() { # kind namesrv dir
         sleep 0.05
     done
 }
+
+# start_broker KIND DIR: KIND's NameServer and broker on free ports, ready; sets NSADDR.
+start_broker() {
+    local ns br; ns=$(free_port); br=$(free_port)
+    "start_$1" "$2" "$ns" "$br"
+    wait_port "$br"
+    NSADDR="127.0.0.1:$ns"
+    wait_ready "$1" "$NSADDR" "$2"
+}
+stop_brokers() { kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true; }
+
+# field JSON PATH [DIGITS]: a value of a load generator's JSON line by dotted path; a float is
+# rounded to DIGITS decimals (a whole number without).
+field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
+for k in sys.argv[2].split("."): v=v[k]
+d=int(sys.argv[3]) if len(sys.argv) > 3 else None
+print(round(v, d) if isinstance(v, float) else v)' "$@"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { local end=$((SECONDS+60)); until (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null; do [ $SECONDS -lt $end ] || return 1; sleep 0.01; done; }

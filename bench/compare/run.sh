@@ -28,9 +28,6 @@ source "$here/brokers.sh"
 echo "== building rocketry (release) and fetching the Java broker"
 bench_setup
 bench() { "${on_load[@]}" "$bin" bench "$@"; }
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): v=v[k]
-print(round(v))' "$1" "$2"; }
 
 
 run_one() { # kind run
@@ -72,7 +69,7 @@ run_one() { # kind run
     # The official Java client's push consumer drains the max-rate topic in a new group.
     json=$("${on_load[@]}" java -Xmx1g -cp "$here/target/classes:$cp" rocketry.bench.JavaConsumer "$nsaddr" Compare8 "$backlog" 120 2>/dev/null | tail -1)
     record "$kind" java_consumer_msgs_per_sec "$(field "$json" msgs_per_sec)"
-    kill $PIDS 2>/dev/null || true; wait $PIDS 2>/dev/null || true
+    stop_brokers
 }
 
 sink_one() { # the loopback ceiling: the same load generator against a broker that stores nothing
