@@ -111,6 +111,11 @@ final class Clients {
         c.setNamesrvAddr(namesrv);
         c.setInstanceName(unique("consumer"));
         c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        // The Java client skips the heartbeat a rebalance sends when its periodic heartbeat holds
+        // the lock at that moment; any broker (Java's too) then answers its pulls
+        // SUBSCRIPTION_NOT_LATEST until the next heartbeat: 30 s by default, the length of many
+        // of our waits. A heartbeat a second makes that window a second.
+        c.setHeartbeatBrokerInterval(1000);
         configure.accept(c);
         c.subscribe(topic, "*");
         c.registerMessageListener(listener);
