@@ -18,11 +18,15 @@ macro_rules! broker_config {
         #[derive(Debug, Clone)]
         pub struct BrokerConfig {
             $( $(#[doc = $doc])* pub $field: $ty, )*
+            /// The `tls.*` keys (Java's TLS system properties), for the remoting and gRPC
+            /// ports and the connections the broker makes; not printed by GET_BROKER_CONFIG,
+            /// as Java's broker config does not hold them either.
+            pub tls: remoting::tls::TlsSettings,
         }
 
         impl Default for BrokerConfig {
             fn default() -> Self {
-                BrokerConfig { $( $field: $default, )* }
+                BrokerConfig { $( $field: $default, )* tls: remoting::tls::TlsSettings::default() }
             }
         }
 
@@ -389,21 +393,7 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-/// Parses Java properties text: `key=value` or `key: value`, `#`/`!` comments.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        let split = line.find(['=', ':']).unwrap_or(line.len());
-        let (key, value) = line.split_at(split);
-        let value = value.get(1..).unwrap_or("");
-        out.insert(key.trim().to_string(), value.trim().to_string());
-    }
-    out
-}
+pub use remoting::properties::parse as parse_properties;
 
 impl BrokerConfig {
     /// Applies properties over the current values. Unknown keys are returned for a
@@ -413,6 +403,10 @@ impl BrokerConfig {
         for (k, v) in props {
             if let Some(key) = KEYS.iter().find(|key| key.name == k.as_str()) {
                 (key.set)(self, k, v)?;
+                continue;
+            }
+            if let Some(set) = self.tls.set(k, v) {
+                set.map_err(|reason| ConfigError { key: k.clone(), value: v.clone(), reason })?;
                 continue;
             }
             // A protection asked for that this broker does not give refuses the start.

@@ -75,6 +75,10 @@ pub struct Broker {
     pub pop: pop::PopState,
     /// A client of the NameServers for route lookups (queue assignment), made on first use.
     namesrv: std::sync::OnceLock<Option<client::Client>>,
+    /// TLS for the connections the broker makes (`tls.enable`/`useTLS`, or enforcing mode).
+    client_tls: Option<remoting::tls::ClientTls>,
+    /// What the broker's own requests are signed with (`innerClientAuthenticationCredentials`).
+    inner_credentials: Option<client::Credentials>,
     /// Timer messages waiting for their time (`timer`).
     pub timers: timer::TimerState,
     /// Transactions: undecided half messages (`transaction`).
@@ -132,8 +136,11 @@ impl Broker {
     /// Opens the store and loads the broker's state, serving nothing: what `start` serves,
     /// and what tests of the operations drive directly. Records say they are stored at
     /// `brokerIP1:listenPort`.
-    pub async fn open(config: BrokerConfig, clock: Arc<dyn Clock>) -> Result<Arc<Broker>, StartError> {
+    pub async fn open(mut config: BrokerConfig, clock: Arc<dyn Clock>) -> Result<Arc<Broker>, StartError> {
         let ip: std::net::IpAddr = config.broker_ip1.parse().map_err(|_| StartError::BadIp(config.broker_ip1.clone()))?;
+        // `tls.config.file` read once: what the ports and the broker's own connections use.
+        config.tls = config.tls.resolved().map_err(StartError::Config)?;
+        let client_tls = config.tls.client().map_err(StartError::Config)?;
         let cost = config::MemoryCost::of_this_machine();
         let mut store_config = config.store_config_for(cost);
         store_config.clock = clock.clone();
@@ -165,6 +172,8 @@ impl Broker {
             delay_progress: Default::default(),
             pop: pop::PopState::new(&root, &config.broker_cluster_name)?,
             namesrv: Default::default(),
+            client_tls,
+            inner_credentials: inner_credentials(&config)?,
             sql_filters: Default::default(),
             transactions: Default::default(),
             timers: Default::default(),
@@ -193,17 +202,29 @@ fn open_auth(config: &BrokerConfig) -> Result<auth::Auth, StartError> {
         authorization_whitelist: split(&config.authorization_whitelist),
     };
     let a = auth::Auth::open(auth_config, Some(&config.store_path_root_dir.join("config").join("auth")))?;
-    let bad = |key: &str, why: String| StartError::Config(format!("{key}: {why}"));
-    let field = |v: &serde_json::Value, name: &str| v.get(name).and_then(|f| f.as_str()).unwrap_or("").to_string();
     for (key, value, user, password) in [
         ("initAuthenticationUser", &config.init_authentication_user, "username", "password"),
         ("innerClientAuthenticationCredentials", &config.inner_client_authentication_credentials, "accessKey", "secretKey"),
     ] {
         let Some(text) = value else { continue };
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(key, format!("not JSON: {e}")))?;
-        a.metadata.ensure_super_user(&field(&v, user), &field(&v, password)).map_err(|e| bad(key, e.remark))?;
+        let (user, password) = user_and_password(key, text, user, password)?;
+        a.metadata.ensure_super_user(&user, &password).map_err(|e| StartError::Config(format!("{key}: {}", e.remark)))?;
     }
     Ok(a)
+}
+
+/// The two named string fields of a JSON object given as the value of `key`.
+fn user_and_password(key: &str, text: &str, user: &str, password: &str) -> Result<(String, String), StartError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| StartError::Config(format!("{key}: not JSON: {e}")))?;
+    let field = |name: &str| v.get(name).and_then(|f| f.as_str()).unwrap_or("").to_string();
+    Ok((field(user), field(password)))
+}
+
+/// `innerClientAuthenticationCredentials`: what the broker's own requests are signed with.
+fn inner_credentials(config: &BrokerConfig) -> Result<Option<client::Credentials>, StartError> {
+    let Some(text) = &config.inner_client_authentication_credentials else { return Ok(None) };
+    let (access_key, secret_key) = user_and_password("innerClientAuthenticationCredentials", text, "accessKey", "secretKey")?;
+    Ok(Some(client::Credentials { access_key, secret_key }))
 }
 
 /// Opens the store, binds the listener and starts serving, registering and housekeeping.
@@ -224,7 +245,9 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     let server_config = server_config(&broker.config);
     let connections = Arc::new(remoting::Connections::default());
     let handler = Arc::new(processor::BrokerHandler::new(broker.clone()));
-    let mut tasks = vec![tokio::spawn(remoting::serve(listener, handler, server_config, connections.clone()))];
+    let names = remoting::tls::default_names(&broker.config.broker_ip1);
+    let acceptor = Arc::new(remoting::tls::TlsAcceptor::from_settings(&broker.config.tls, names).map_err(StartError::Config)?);
+    let mut tasks = vec![tokio::spawn(remoting::serve_with(listener, acceptor, handler, server_config, connections.clone()))];
     tasks.push(tokio::spawn(register::run(broker.clone(), registrar)));
     tasks.push(tokio::spawn(housekeeping(broker.clone())));
     tasks.push(tokio::spawn(stats::sample(broker.clone())));

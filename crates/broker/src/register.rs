@@ -65,13 +65,19 @@ impl Registration {
 }
 
 impl Broker {
+    /// A client for the broker's own calls (to NameServers): over TLS and signed with
+    /// `innerClientAuthenticationCredentials` when configured.
+    pub(crate) fn inner_client(&self, addrs: Vec<String>) -> Client {
+        Client::new(addrs).with_tls(self.client_tls.clone()).with_credentials(self.inner_credentials.clone())
+    }
+
     /// A client of the configured NameServers (for route lookups), made on first use; `None`
     /// without `namesrvAddr`.
     pub(crate) fn namesrv_client(&self) -> Option<&Client> {
         self.namesrv
             .get_or_init(|| {
                 let addrs = namesrv_addrs(self);
-                (!addrs.is_empty()).then(|| Client::new(addrs))
+                (!addrs.is_empty()).then(|| self.inner_client(addrs))
             })
             .as_ref()
     }
@@ -91,7 +97,7 @@ pub(crate) async fn first_round(broker: &Broker) -> Option<Client> {
         tracing::warn!("no namesrvAddr configured; the broker will not be routable");
         return None;
     }
-    let client = Client::new(addrs.clone());
+    let client = broker.inner_client(addrs.clone());
     broker.registration.running.store(true, Ordering::SeqCst);
     if tokio::time::timeout(FIRST_ROUND_WAIT, register_all(broker, &client, &addrs)).await.is_err() {
         tracing::warn!("first registration round did not finish in {FIRST_ROUND_WAIT:?}; going on");
@@ -151,7 +157,7 @@ async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
 
 pub(crate) async fn unregister_all(broker: &Broker) {
     let addrs = namesrv_addrs(broker);
-    let client = Client::new(addrs.clone());
+    let client = broker.inner_client(addrs.clone());
     for addr in &addrs {
         let cmd = RemotingCommand::request(request::UNREGISTER_BROKER)
             .with_ext("brokerName", &broker.config.broker_name)

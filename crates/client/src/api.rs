@@ -78,6 +78,18 @@ impl Client {
         }
     }
 
+    /// Connections over TLS (`None`: plaintext).
+    pub fn with_tls(mut self, tls: Option<remoting::tls::ClientTls>) -> Client {
+        self.pool.set_tls(tls);
+        self
+    }
+
+    /// Requests signed as an ACL 2.0 user (`None`: unsigned).
+    pub fn with_credentials(mut self, credentials: Option<crate::Credentials>) -> Client {
+        self.pool.set_credentials(credentials);
+        self
+    }
+
     pub fn pool(&self) -> &ConnectionPool {
         &self.pool
     }

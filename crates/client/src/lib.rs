@@ -10,5 +10,5 @@ mod pop;
 mod transaction;
 
 pub use api::{Client, ClientError, PullResult, RawPullResult, SendResult};
-pub use pool::{ConnectionPool, IgnoreRequests};
+pub use pool::{ConnectionPool, Credentials, IgnoreRequests};
 pub use pop::{PopResult, Popped};

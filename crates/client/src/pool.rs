@@ -24,12 +24,35 @@ pub struct ConnectionPool {
     handler: Arc<dyn Handler>,
     config: ChannelConfig,
     connect_timeout: Duration,
+    /// TLS for every connection, when set.
+    tls: Option<remoting::tls::ClientTls>,
+    /// Every request signed as `AclClientRPCHook` signs, when set.
+    credentials: Option<Credentials>,
+}
+
+/// An ACL 2.0 user's access key and secret key.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    /// Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({})", self.access_key)
+    }
 }
 
 impl ConnectionPool {
     pub fn new(handler: Arc<dyn Handler>) -> Self {
         let config = ChannelConfig { idle_timeout: Duration::ZERO, ..ChannelConfig::default() };
-        ConnectionPool { channels: Mutex::new(HashMap::new()), handler, config, connect_timeout: Duration::from_secs(3) }
+        ConnectionPool { channels: Mutex::new(HashMap::new()), handler, config, connect_timeout: Duration::from_secs(3), tls: None, credentials: None }
+    }
+
+    /// Connections made from here on use TLS (`None`: plaintext).
+    pub fn set_tls(&mut self, tls: Option<remoting::tls::ClientTls>) {
+        self.tls = tls;
     }
 
     pub async fn channel(&self, addr: &str) -> Result<Arc<Channel>, RemotingError> {
@@ -38,16 +61,29 @@ impl ConnectionPool {
                 return Ok(c.clone());
             }
         }
-        let c = remoting::connect(addr, self.handler.clone(), self.config.clone(), self.connect_timeout).await?;
+        let c = remoting::connect_with(addr, self.handler.clone(), self.config.clone(), self.connect_timeout, self.tls.as_ref()).await?;
         self.channels.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.to_string(), c.clone());
         Ok(c)
     }
 
-    pub async fn invoke(&self, addr: &str, cmd: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
+    /// Requests from here on are signed with `credentials` (`None`: not signed).
+    pub fn set_credentials(&mut self, credentials: Option<Credentials>) {
+        self.credentials = credentials;
+    }
+
+    fn sign(&self, cmd: &mut RemotingCommand) {
+        if let Some(c) = &self.credentials {
+            auth::sign::sign_request(&mut cmd.ext_fields, &cmd.body, cmd.version, &c.access_key, &c.secret_key, None);
+        }
+    }
+
+    pub async fn invoke(&self, addr: &str, mut cmd: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
+        self.sign(&mut cmd);
         self.channel(addr).await?.invoke(cmd, timeout).await
     }
 
-    pub async fn oneway(&self, addr: &str, cmd: RemotingCommand) -> Result<(), RemotingError> {
+    pub async fn oneway(&self, addr: &str, mut cmd: RemotingCommand) -> Result<(), RemotingError> {
+        self.sign(&mut cmd);
         self.channel(addr).await?.oneway(cmd).await
     }
 

@@ -52,9 +52,8 @@ pub async fn start(broker: Arc<Broker>) -> std::io::Result<GrpcServer> {
         .max_decoding_message_size(broker.config.grpc_max_inbound_message_size)
         .max_encoding_message_size(broker.config.grpc_max_inbound_message_size);
     let cfg = &broker.config;
-    let names = crate::tls::default_names(&cfg.broker_ip1);
-    let tls = crate::tls::server_config(cfg.grpc_tls_cert_path.as_deref(), cfg.grpc_tls_key_path.as_deref(), names).map_err(std::io::Error::other)?;
-    let incoming = ReceiverStream::new(crate::tls::accept(listener, tls, MAX_PENDING_HANDSHAKES));
+    let tls = crate::tls::server_config(cfg).map_err(std::io::Error::other)?;
+    let incoming = ReceiverStream::new(crate::tls::accept(listener, cfg.tls.mode, tls, MAX_PENDING_HANDSHAKES));
     let (shutdown, stop) = oneshot::channel::<()>();
     let router = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(60)))

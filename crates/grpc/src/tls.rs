@@ -1,9 +1,11 @@
 //! TLS and plaintext on one port, as the Java proxy serves them: the first byte of a
-//! connection tells (a TLS handshake record starts with 0x16; HTTP/2's preface with `P`).
-//! Java and Go SDKs default to TLS and trust any certificate; Python and Node default to
-//! plaintext. The certificate is `grpcTlsCertPath`/`grpcTlsKeyPath` (PEM) when configured,
-//! else one generated at start, self-signed (the proxy's `tlsTestModeEnable`). ALPN offers
-//! `h2`, which gRPC clients require.
+//! connection tells (a TLS handshake record starts with 0x16; HTTP/2's preface with `P`),
+//! under the broker's `tls.server.mode` (permissive by default; enforcing refuses plaintext,
+//! disabled never looks), as the proxy's gRPC port follows it. Java and Go SDKs default to
+//! TLS and trust any certificate; Python and Node default to plaintext. The certificate is
+//! `grpcTlsCertPath`/`grpcTlsKeyPath` (PEM) when configured, else `tls.server.*`'s, else one
+//! generated at start, self-signed (the proxy's `tlsTestModeEnable`). ALPN offers `h2`,
+//! which gRPC clients require.
 
 use std::io;
 use std::pin::Pin;
@@ -11,8 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use remoting::tls::TlsMode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -23,42 +24,17 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// How long a new connection may take to send its first byte and finish a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The first byte of a TLS record carrying a handshake.
-const TLS_HANDSHAKE: u8 = 0x16;
 
-/// The server's certificate: from PEM files, or self-signed for `names`.
-pub fn server_config(cert_path: Option<&str>, key_path: Option<&str>, names: Vec<String>) -> Result<Arc<ServerConfig>, String> {
-    let (certs, key) = match (cert_path, key_path) {
-        (Some(c), Some(k)) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(c)
-                .map_err(|e| format!("cannot read grpcTlsCertPath {c}: {e}"))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("cannot read grpcTlsCertPath {c}: {e}"))?;
-            if certs.is_empty() {
-                return Err(format!("grpcTlsCertPath {c} holds no certificate"));
-            }
-            let key = PrivateKeyDer::from_pem_file(k).map_err(|e| format!("cannot read grpcTlsKeyPath {k}: {e}"))?;
-            (certs, key)
-        }
-        (None, None) => {
-            let generated = rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot make a self-signed certificate: {e}"))?;
-            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()));
-            (vec![generated.cert.der().clone()], key)
-        }
+/// The gRPC port's TLS under the broker's `tls.*` settings (its mode; self-signed unless a
+/// certificate is configured): `grpcTlsCertPath`/`grpcTlsKeyPath` when given, else
+/// `tls.server.certPath`/`keyPath`. `None` when TLS is disabled.
+pub fn server_config(config: &broker::config::BrokerConfig) -> Result<Option<Arc<ServerConfig>>, String> {
+    let cert = match (config.grpc_tls_cert_path.as_deref(), config.grpc_tls_key_path.as_deref()) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
         _ => return Err("grpcTlsCertPath and grpcTlsKeyPath go together".into()),
     };
-    // ring rather than aws-lc-rs (which needs cmake to build); its lack of post-quantum key
-    // exchange is what the deprecation is about, and no RocketMQ SDK offers one.
-    #[allow(deprecated)]
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("the gRPC certificate and key do not fit: {e}"))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    config.tls.server(remoting::tls::default_names(&config.broker_ip1), vec![b"h2".to_vec()], cert)
 }
 
 /// A connection, in TLS or in the clear.
@@ -128,10 +104,11 @@ impl AsyncWrite for Conn {
 /// Accepts connections, tells TLS from plaintext by the first byte (each connection on its own
 /// task, so a slow one holds up no other) and hands them on ready to serve. At most
 /// `max_pending` connections may be between accept and ready at once.
-pub fn accept(listener: TcpListener, tls: Arc<ServerConfig>, max_pending: usize) -> mpsc::Receiver<io::Result<Conn>> {
+pub fn accept(listener: TcpListener, mode: TlsMode, tls: Option<Arc<ServerConfig>>, max_pending: usize) -> mpsc::Receiver<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
     let pending = Arc::new(tokio::sync::Semaphore::new(max_pending.max(1)));
-    let acceptor = TlsAcceptor::from(tls);
+    let mode = if tls.is_some() { mode } else { TlsMode::Disabled };
+    let acceptor = tls.map(TlsAcceptor::from);
     tokio::spawn(async move {
         loop {
             // Until the server stops taking connections (it drops the receiver).
@@ -155,7 +132,7 @@ pub fn accept(listener: TcpListener, tls: Arc<ServerConfig>, max_pending: usize)
             let (out, acceptor) = (tx.clone(), acceptor.clone());
             tokio::spawn(async move {
                 let _permit = permit;
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, ready(tcp, &acceptor)).await {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, ready(tcp, mode, acceptor.as_ref())).await {
                     Ok(Ok(conn)) => {
                         let _ = out.send(Ok(conn)).await;
                     }
@@ -171,24 +148,10 @@ pub fn accept(listener: TcpListener, tls: Arc<ServerConfig>, max_pending: usize)
     rx
 }
 
-async fn ready(tcp: TcpStream, acceptor: &TlsAcceptor) -> io::Result<Conn> {
+async fn ready(tcp: TcpStream, mode: TlsMode, acceptor: Option<&TlsAcceptor>) -> io::Result<Conn> {
     tcp.set_nodelay(true)?;
-    let mut first = [0u8; 1];
-    if tcp.peek(&mut first).await? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before sending anything"));
+    match acceptor {
+        Some(acceptor) if remoting::tls::is_tls(&tcp, mode).await? => Ok(Conn::Tls(Box::new(acceptor.accept(tcp).await?))),
+        _ => Ok(Conn::Plain(tcp)),
     }
-    if first[0] == TLS_HANDSHAKE {
-        Ok(Conn::Tls(Box::new(acceptor.accept(tcp).await?)))
-    } else {
-        Ok(Conn::Plain(tcp))
-    }
-}
-
-/// Names the self-signed certificate is for: localhost, loopback and the advertised address.
-pub fn default_names(broker_ip: &str) -> Vec<String> {
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-    if !names.iter().any(|n| n == broker_ip) {
-        names.push(broker_ip.to_string());
-    }
-    names
 }

@@ -52,6 +52,10 @@ impl NamesrvConfig {
             if let Some(reason) = remoting::security::unenforced(k, v) {
                 return Err(ConfigError { key: k.clone(), value: v.clone(), reason });
             }
+            if let Some(set) = self.tls.set(k, v) {
+                set.map_err(|reason| ConfigError { key: k.clone(), value: v.clone(), reason })?;
+                continue;
+            }
             let k = k.as_str();
             let channel = &mut self.server.channel;
             match k {

@@ -28,6 +28,8 @@ pub struct NamesrvConfig {
     /// `orderMessageEnable`: add `orderTopicConf` from the ORDER_TOPIC_CONFIG namespace.
     pub order_message_enable: bool,
     pub server: ServerConfig,
+    /// The `tls.*` keys (Java's TLS system properties) for the NameServer's port.
+    pub tls: remoting::tls::TlsSettings,
 }
 
 impl Default for NamesrvConfig {
@@ -39,6 +41,7 @@ impl Default for NamesrvConfig {
             default_broker_timeout: Duration::from_secs(120),
             order_message_enable: false,
             server: ServerConfig::default(),
+            tls: remoting::tls::TlsSettings::default(),
         }
     }
 }
@@ -72,12 +75,14 @@ impl Drop for NamesrvHandle {
 
 /// Binds the listener and starts serving and the liveness scan.
 pub async fn start(config: NamesrvConfig) -> std::io::Result<NamesrvHandle> {
+    let tls = config.tls.resolved().map_err(std::io::Error::other)?;
+    let acceptor = Arc::new(remoting::tls::TlsAcceptor::from_settings(&tls, remoting::tls::default_names("")).map_err(std::io::Error::other)?);
     let listener = TcpListener::bind(config.listen_addr).await?;
     let local_addr = listener.local_addr()?;
     let kv = KvConfig::load(config.kv_config_path.clone())?;
     let ns = Arc::new(NameServer { config: config.clone(), routes: RwLock::new(RouteTable::default()), kv });
     let connections = Arc::new(remoting::Connections::default());
-    let server = tokio::spawn(remoting::serve(listener, ns.clone(), config.server.clone(), connections.clone()));
+    let server = tokio::spawn(remoting::serve_with(listener, acceptor, ns.clone(), config.server.clone(), connections.clone()));
     let scanner = {
         let ns = ns.clone();
         tokio::spawn(async move {

@@ -335,12 +335,26 @@ impl Drop for Parked<'_> {
 
 /// Connects to `addr` and serves the peer's requests with `handler`.
 pub async fn connect(addr: &str, handler: Arc<dyn Handler>, config: ChannelConfig, timeout: Duration) -> Result<Arc<Channel>, RemotingError> {
+    connect_with(addr, handler, config, timeout, None).await
+}
+
+/// [`connect`], over TLS when `tls` is given (the handshake has its own time limit).
+pub async fn connect_with(
+    addr: &str,
+    handler: Arc<dyn Handler>,
+    config: ChannelConfig,
+    timeout: Duration,
+    tls: Option<&crate::tls::ClientTls>,
+) -> Result<Arc<Channel>, RemotingError> {
     let err = |source| RemotingError::Connect { addr: addr.to_string(), source };
     let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
         .map_err(err)?;
-    Channel::spawn(stream, handler, config).map_err(err)
+    match tls {
+        Some(tls) => tls.handshake(addr, stream, handler, config).await,
+        None => Channel::spawn(stream, handler, config).map_err(err),
+    }
 }
 
 /// Most bytes gathered into one write.

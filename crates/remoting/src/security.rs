@@ -1,5 +1,5 @@
 //! Security settings Rocketry does not enforce yet. A server asked for authentication,
-//! authorization (ACL 2.0, or ACL 1.0's `aclEnable`) or TLS that it would not apply refuses
+//! authorization (ACL 2.0, or ACL 1.0's `aclEnable`) that it would not apply refuses
 //! to start, naming the key: an ignored security setting leaves an open door its operator
 //! believes closed. The broker acts on `authenticationEnabled` and `authorizationEnabled`
 //! itself (ACL 2.0, its own config keys), so only the NameServer, which does not check
@@ -12,20 +12,14 @@ const UNENFORCED: &[(&str, &str)] = &[
     ("authenticationEnabled", "authentication"),
     ("authorizationEnabled", "authorization (ACL 2.0)"),
     ("migrateAuthFromV1Enabled", "ACL migration"),
-    ("tls.server.mode", "TLS"),
-    ("tls.enable", "TLS"),
-    ("tlsEnable", "TLS"),
-    ("useTLS", "TLS"),
-    ("tls.test.mode.enable", "TLS"),
 ];
 
 /// The refusal for `key = value` if it asks for a protection this server does not enforce:
-/// a true boolean, or a TLS mode other than `disabled`.
+/// a true boolean.
 pub fn unenforced(key: &str, value: &str) -> Option<String> {
     let (_, what) = UNENFORCED.iter().find(|(k, _)| *k == key)?;
     let v = value.trim();
-    let on = if key == "tls.server.mode" { !v.eq_ignore_ascii_case("disabled") } else { v.eq_ignore_ascii_case("true") };
-    on.then(|| {
+    v.eq_ignore_ascii_case("true").then(|| {
         format!("{what} is asked for ({key}={v}) but this server does not enforce it yet; it refuses to start rather than run without it (remove the key or turn it off)")
     })
 }
@@ -36,17 +30,11 @@ mod tests {
 
     #[test]
     fn security_asked_for_is_refused_and_turned_off_is_not() {
-        for (k, v) in [
-            ("aclEnable", "true"),
-            ("authenticationEnabled", "TRUE"),
-            ("authorizationEnabled", " true"),
-            ("tls.server.mode", "enforcing"),
-            ("tls.server.mode", "permissive"),
-        ] {
+        for (k, v) in [("aclEnable", "true"), ("authenticationEnabled", "TRUE"), ("authorizationEnabled", " true")] {
             let why = unenforced(k, v).unwrap_or_else(|| panic!("{k}={v} must be refused"));
             assert!(why.contains(k), "{why}");
         }
-        for (k, v) in [("aclEnable", "false"), ("authenticationEnabled", "false"), ("tls.server.mode", "disabled"), ("brokerName", "true")] {
+        for (k, v) in [("aclEnable", "false"), ("authenticationEnabled", "false"), ("brokerName", "true")] {
             assert_eq!(unenforced(k, v), None, "{k}={v}");
         }
     }

@@ -18,6 +18,8 @@ pub struct Target {
     broker: Option<String>,
     #[arg(short = 'c', long = "clusterName")]
     cluster: Option<String>,
+    #[command(flatten)]
+    security: crate::security::Security,
 }
 
 #[derive(Subcommand)]
@@ -140,7 +142,7 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
 
 /// Sends `cmd` to the target's brokers, saying for each whether it worked, as mqadmin does.
 async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
-    let client = Client::new(target.namesrv.split(';').map(str::to_string).collect());
+    let client = target.security.client(&target.namesrv);
     let addrs = match (&target.broker, &target.cluster) {
         (Some(b), _) => vec![b.clone()],
         (None, Some(c)) => masters_of(&client, c).await?,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod security;
 
 /// glibc malloc took about a fifth of the broker's CPU at full produce rate (perf: `_int_malloc`,
 /// `malloc_consolidate` across worker threads); mimalloc is built for many small, short-lived,
@@ -148,9 +149,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if let Some(p) = grpc_port {
                 cfg.grpc_server_port = p;
             }
-            // The NameServer in the same process takes the broker's connection limits.
+            // The NameServer in the same process takes the broker's connection limits and TLS.
             let mut ns_cfg = namesrv_config(namesrv_port, Some(data_dir.join("namesrv").join("kvConfig.json")));
             ns_cfg.server = broker::server_config(&cfg);
+            ns_cfg.tls = cfg.tls.clone();
             let signal = shutdown_signal()?;
             let ns = namesrv::start(ns_cfg).await?;
             cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));

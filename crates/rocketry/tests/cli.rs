@@ -18,8 +18,8 @@ fn bad_config_value_is_refused_naming_the_key() {
     assert!(stderr.contains("flushDiskType"), "{stderr}");
 }
 
-/// Security asked for and not enforced: every server refuses to start, naming the key, and
-/// opens no port (issue 20's first change). The broker enforces ACL 2.0 on its remoting port
+/// Security asked for and not enforced, or TLS settings that cannot work: every server
+/// refuses to start, naming the key, and opens no port (issue 20's first change). The broker enforces ACL 2.0 on its remoting port
 /// but not yet on gRPC: with the gRPC port on, it refuses naming `grpcServerEnable`.
 #[test]
 fn unenforced_security_settings_refuse_to_start() {
@@ -30,9 +30,11 @@ fn unenforced_security_settings_refuse_to_start() {
         ("broker", "authenticationEnabled=true", grpc),
         ("broker", "authorizationEnabled=true", grpc),
         ("broker", "aclEnable=true", ("aclEnable", "does not enforce")),
-        ("broker", "tls.server.mode=enforcing", ("tls.server.mode", "does not enforce")),
+        ("broker", "tls.server.mode=enforced", ("tls.server.mode", "must be disabled, permissive or enforcing")),
+        ("broker", "tls.test.mode.enable=false", ("tls.server.certPath", "are needed")),
         ("namesrv", "authenticationEnabled=true", ("authenticationEnabled", "does not enforce")),
-        ("namesrv", "tls.server.mode=enforcing", ("tls.server.mode", "does not enforce")),
+        ("namesrv", "tls.server.mode=on", ("tls.server.mode", "must be disabled, permissive or enforcing")),
+        ("namesrv", "tls.test.mode.enable=false", ("tls.server.certPath", "are needed")),
         ("standalone", "authorizationEnabled=true", grpc),
     ] {
         let port = free_port();

@@ -11,6 +11,8 @@ use client::Client;
 pub struct ConsumeArgs {
     #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
     namesrv: String,
+    #[command(flatten)]
+    security: crate::security::Security,
     #[arg(short, long, default_value = "BenchmarkTest")]
     topic: String,
     /// Queues pulled at once.
@@ -53,7 +55,7 @@ pub struct ConsumeArgs {
 pub async fn run(args: ConsumeArgs) -> Result<(), crate::Error> {
     use protocol::codes::response;
     use protocol::header::PullMessageRequestHeader;
-    let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
+    let client = Arc::new(args.security.client(&args.namesrv));
     let route = client.route(&args.topic).await?;
     let queues = super::master_queues(&route, |q| q.read_queue_nums);
     let queues: Vec<(String, i32)> = if args.pop && args.any_queue {

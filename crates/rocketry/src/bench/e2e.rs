@@ -8,7 +8,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use clap::Args;
-use client::Client;
 use protocol::codes::response;
 use protocol::header::PullMessageRequestHeader;
 use protocol::message::Properties;
@@ -19,6 +18,8 @@ use super::{create_topic, describe, histogram, progress, Latencies, Schedule};
 pub struct E2eArgs {
     #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
     namesrv: String,
+    #[command(flatten)]
+    security: crate::security::Security,
     /// Topic to create and use; a new unique name by default, so consumers start at 0.
     #[arg(short, long)]
     topic: Option<String>,
@@ -47,7 +48,7 @@ fn epoch_us(at: SystemTime) -> u64 {
 }
 
 pub async fn run(args: E2eArgs) -> Result<(), crate::Error> {
-    let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
+    let client = Arc::new(args.security.client(&args.namesrv));
     let topic = args.topic.clone().unwrap_or_else(|| format!("BenchE2e_{}_{}", std::process::id(), epoch_us(SystemTime::now())));
     create_topic(&client, &topic, args.queues.max(1)).await?;
     let route = client.route(&topic).await?;

@@ -16,6 +16,8 @@ use super::{describe, histogram, progress, targets, Latencies, Schedule, Target}
 pub struct ProduceArgs {
     #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
     namesrv: String,
+    #[command(flatten)]
+    security: crate::security::Security,
     /// Send straight to this broker (or `bench sink`) without asking a NameServer for routes;
     /// `--queues` then says how many queues to spread over (default 8).
     #[arg(long)]
@@ -117,7 +119,7 @@ impl Sender {
 }
 
 pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
-    let mut client = Client::new(vec![args.namesrv.clone()]);
+    let mut client = args.security.client(&args.namesrv);
     if args.transactional {
         client.producer_group = TX_GROUP.into();
     }

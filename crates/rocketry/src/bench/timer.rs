@@ -19,6 +19,8 @@ use super::{create_topic, describe, histogram, progress, Latencies};
 pub struct TimerArgs {
     #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
     namesrv: String,
+    #[command(flatten)]
+    security: crate::security::Security,
     /// Topic to create and use; a new unique name by default.
     #[arg(short, long)]
     topic: Option<String>,
@@ -101,7 +103,7 @@ async fn send_timers(
 }
 
 pub async fn run(args: TimerArgs) -> Result<(), crate::Error> {
-    let client = Arc::new(Client::new(vec![args.namesrv.clone()]));
+    let client = Arc::new(args.security.client(&args.namesrv));
     let topic = args.topic.clone().unwrap_or_else(|| format!("BenchTimer_{}_{}", std::process::id(), now_ms()));
     create_topic(&client, &topic, args.queues.max(1)).await?;
     let route = client.route(&topic).await?;

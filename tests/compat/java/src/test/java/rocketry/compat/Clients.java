@@ -45,8 +45,14 @@ final class Clients {
     }
 
     static DefaultMQAdminExt admin(Harness h, String namesrv) throws Exception {
+        return admin(h, namesrv, false);
+    }
+
+    /** An admin client, over TLS with useTls (trusting any server certificate, the client's default). */
+    static DefaultMQAdminExt admin(Harness h, String namesrv, boolean useTls) throws Exception {
         DefaultMQAdminExt a = new DefaultMQAdminExt(5000);
         tune(a, namesrv, "admin");
+        a.setUseTLS(useTls);
         a.setAdminExtGroup(unique("ADMIN"));
         a.start();
         h.track(a::shutdown);
@@ -59,7 +65,11 @@ final class Clients {
      * it has, a producer's first send to a new topic fails with "No route info of this topic".
      */
     static void awaitAutoCreateRoute(Harness h, String namesrv, java.util.Set<String> brokerNames) throws Exception {
-        DefaultMQAdminExt a = admin(h, namesrv);
+        awaitAutoCreateRoute(h, namesrv, brokerNames, false);
+    }
+
+    static void awaitAutoCreateRoute(Harness h, String namesrv, java.util.Set<String> brokerNames, boolean useTls) throws Exception {
+        DefaultMQAdminExt a = admin(h, namesrv, useTls);
         try {
             Wait.until("TBW102 routed to " + brokerNames + " by the NameServer", 15_000,
                 () -> a.examineTopicRouteInfo("TBW102"),
@@ -129,13 +139,18 @@ final class Clients {
 
     /** Starts `rocketry standalone` (with extra broker.conf lines) on free ports and waits until it routes. */
     static Addrs standalone(Harness h, String... confLines) throws Exception {
+        return standalone(h, false, confLines);
+    }
+
+    /** {@link #standalone(Harness, String...)}, asking for its routes over TLS with useTls. */
+    static Addrs standalone(Harness h, boolean useTls, String... confLines) throws Exception {
         int[] ports = Rocketry.freePorts(2);
         // Each broker its own name and data dir: a test class may start several, and a store
         // directory belongs to one broker (it is locked).
         String name = unique("standalone");
         h.env().standalone(name, h.env().newDataDir(name + "-data"), ports[0], ports[1], confLines);
         Addrs a = new Addrs(Rocketry.LOOPBACK + ":" + ports[0], Rocketry.LOOPBACK + ":" + ports[1]);
-        awaitAutoCreateRoute(h, a.namesrv(), java.util.Set.of("broker-a"));
+        awaitAutoCreateRoute(h, a.namesrv(), java.util.Set.of("broker-a"), useTls);
         return a;
     }
 }
