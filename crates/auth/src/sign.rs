@@ -61,6 +61,44 @@ pub fn sign_request(ext: &mut ExtFields, body: &[u8], version: i32, access_key: 
     ext.insert(SIGNATURE, sig);
 }
 
+/// The gRPC `authorization` header of the 5.x SDKs, `MQv2-HMAC-SHA1 Credential=<AK>,
+/// SignedHeaders=x-mq-date-time, Signature=<hex>`, read as Java's proxy reads it: the
+/// algorithm word is ignored; `Credential`'s first `/`-piece is the user; the hex signature
+/// (either case) is returned in Base64, as [`verify`] compares it. Errors carry Java's remarks.
+pub fn parse_grpc_authorization(header: &str) -> Result<(String, String), crate::AuthError> {
+    let denied = crate::AuthError::denied;
+    let rest = header.split_once(' ').map_or("", |(_, rest)| rest);
+    let (mut user, mut signature) = (None, None);
+    for part in rest.split(',') {
+        let part = part.trim();
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(denied("authentication keyValues length is incorrect, actual length=1."));
+        };
+        match k.trim() {
+            "Credential" => user = v.trim().split('/').next().map(str::to_string),
+            "Signature" => signature = Some(v.trim().to_string()),
+            _ => {}
+        }
+    }
+    let user = user.filter(|u| !u.is_empty()).ok_or_else(|| denied("username cannot be null."))?;
+    let hex = signature.ok_or_else(|| denied("check signature failed."))?;
+    let bytes = decode_hex(&hex).ok_or_else(|| denied("create authentication context error."))?;
+    Ok((user, base64::engine::general_purpose::STANDARD.encode(bytes)))
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// The gRPC signature the 5.x SDKs send: upper-case hex of HMAC-SHA1 over the date-time.
+pub fn grpc_signature_hex(secret: &str, date_time: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
+    hmac::sign(&key, date_time.as_bytes()).as_ref().iter().map(|b| format!("{b:02X}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,3 +193,32 @@ fn user_and_acl_management_keeps_javas_rules_and_survives_a_reopen() {
     assert_eq!(b.metadata.get_acl(Some("User:bob")).unwrap_err().remark, "The subject is not exist.");
     assert!(b.metadata.list_acls(None, None).is_empty());
 }
+
+#[test]
+fn grpc_calls_authenticate_by_the_signed_date_time() {
+    const SEND: &str = "apache.rocketmq.v2.SendMessageRequest";
+    let a = auth(true, false);
+    let date = "20261207T101500Z";
+    let header = |user: &str, secret: &str| {
+        format!("MQv2-HMAC-SHA1 Credential={user}, SignedHeaders=x-mq-date-time, Signature={}", sign::grpc_signature_hex(secret, date))
+    };
+    assert_eq!(a.authenticate_grpc(SEND, Some(&header("alice", "alicepw")), Some(date)), Ok(Some("alice".into())));
+    // Lower-case hex and a Credential with a scope are read too.
+    let lower = format!("MQv2-HMAC-SHA1 Credential=alice/region/x,Signature={}", sign::grpc_signature_hex("alicepw", date).to_lowercase());
+    assert_eq!(a.authenticate_grpc(SEND, Some(&lower), Some(date)), Ok(Some("alice".into())));
+    let remark = |h: Option<&str>, d: Option<&str>| a.authenticate_grpc(SEND, h, d).unwrap_err().remark;
+    assert_eq!(remark(Some(&header("alice", "wrong")), Some(date)), "check signature failed.");
+    assert_eq!(remark(Some(&header("alice", "alicepw")), Some("20261207T101501Z")), "check signature failed.", "the date-time is what is signed");
+    assert_eq!(remark(Some(&header("bob", "x")), Some(date)), "User:bob is not found.");
+    assert_eq!(remark(None, Some(date)), "username cannot be null.");
+    assert_eq!(remark(Some(&header("alice", "alicepw")), None), "datetime is null.");
+    assert_eq!(remark(Some("MQv2-HMAC-SHA1 Credential=alice, Signature"), Some(date)), "authentication keyValues length is incorrect, actual length=1.");
+    assert_eq!(remark(Some("MQv2-HMAC-SHA1 Credential=alice, Signature=+F"), Some(date)), "create authentication context error.");
+    // Whitelisted by the request's protobuf name, or authentication off: the named user as is.
+    let mut open = auth(false, true);
+    assert_eq!(open.authenticate_grpc(SEND, Some(&header("alice", "wrong")), Some(date)), Ok(Some("alice".into())));
+    open.config.authentication_enabled = true;
+    open.config.authentication_whitelist = vec![SEND.into()];
+    assert_eq!(open.authenticate_grpc(SEND, None, None), Ok(None));
+    assert!(open.authenticate_grpc("apache.rocketmq.v2.QueryRouteRequest", None, Some(date)).is_err());
+}

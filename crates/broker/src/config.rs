@@ -427,13 +427,6 @@ impl BrokerConfig {
         if self.broker_name.is_empty() {
             return bad("brokerName", String::new(), "must not be empty");
         }
-        if (self.authentication_enabled || self.authorization_enabled) && self.grpc_server_enable {
-            return bad(
-                "grpcServerEnable",
-                "true".into(),
-                "the gRPC port does not check users yet, so it would be an open door beside the checked remoting port: set grpcServerEnable=false with authenticationEnabled or authorizationEnabled",
-            );
-        }
         if self.default_topic_queue_nums < 1 {
             return bad("defaultTopicQueueNums", self.default_topic_queue_nums.to_string(), "must be at least 1");
         }

@@ -10,11 +10,13 @@
 //! | `convert` | v2 messages to stored properties and back, with the proxy's validation |
 //! | `handle` | receipt handles |
 //! | `renew` | push consumers' messages kept invisible while they work on them |
+//! | `guard` | ACL 2.0: each call authenticated and authorized |
 //! | `status` | broker errors as v2 `Code`s |
 //! | `server` | the listener |
 //! | `tls` | TLS and plaintext on one port |
 
 pub mod convert;
+mod guard;
 pub mod handle;
 pub mod renew;
 pub mod server;

@@ -28,6 +28,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Streaming};
 
 use crate::convert::{self, duration_ms, resource};
+use crate::guard::{self, Guarded};
 use crate::handle::Handle;
 use crate::pb::messaging_service_server::MessagingService;
 use crate::pb::{self, Code, Status};
@@ -131,16 +132,6 @@ fn check_group(group: &str) -> Result<(), Status> {
     names::validate_group(group).map_err(|e| status(Code::IllegalConsumerGroup, e))
 }
 
-/// A consumer's call about messages of a topic (ack, change of invisible time, forward to
-/// the DLQ): its client id, group and topic, checked.
-fn consumer_call<'r, T>(req: &Request<T>, group: &'r Option<pb::Resource>, topic: &'r Option<pb::Resource>) -> Result<(String, &'r str, &'r str), Status> {
-    let client = client_id(req)?;
-    let (group, topic) = (name(group), name(topic));
-    check_group(group)?;
-    check_topic(topic)?;
-    Ok((client, group, topic))
-}
-
 /// Unary answers whose only field besides the payload is a status.
 macro_rules! answer {
     ($ty:ident { $($field:ident: $value:expr),* }) => {
@@ -162,6 +153,27 @@ fn receive_failed(s: Status) -> Result<Response<ReceiveStream>, tonic::Status> {
 }
 
 impl Service {
+    /// A unary call admitted by the ACL (when on), and its `x-mq-client-id`.
+    fn checked<T: Guarded>(&self, req: &Request<T>) -> Result<String, Status> {
+        guard::admit(&self.broker.auth, req)?;
+        client_id(req)
+    }
+
+    /// A consumer's call about messages of a topic (ack, change of invisible time, forward to
+    /// the DLQ): admitted, its client id, group and topic, checked.
+    fn consumer_call<'r, T: Guarded>(
+        &self,
+        req: &Request<T>,
+        group: &'r Option<pb::Resource>,
+        topic: &'r Option<pb::Resource>,
+    ) -> Result<(String, &'r str, &'r str), Status> {
+        let client = self.checked(req)?;
+        let (group, topic) = (name(group), name(topic));
+        check_group(group)?;
+        check_topic(topic)?;
+        Ok((client, group, topic))
+    }
+
     fn endpoints(&self, asked: Option<&pb::Endpoints>) -> pb::Endpoints {
         match asked {
             Some(e) if !e.addresses.is_empty() => e.clone(),
@@ -411,7 +423,7 @@ async fn receive(
 #[tonic::async_trait]
 impl MessagingService for Service {
     async fn query_route(&self, req: Request<pb::QueryRouteRequest>) -> Result<Response<pb::QueryRouteResponse>, tonic::Status> {
-        if let Err(s) = client_id(&req) {
+        if let Err(s) = self.checked(&req) {
             return answer!(QueryRouteResponse { status: Some(s), message_queues: vec![] });
         }
         let r = req.get_ref();
@@ -440,7 +452,7 @@ impl MessagingService for Service {
     }
 
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, tonic::Status> {
-        let s = client_id(&req).and_then(|id| {
+        let s = self.checked(&req).and_then(|id| {
             let session = self.session(&id)?;
             session::register(&self.broker, &id, &session);
             Ok(ok())
@@ -453,7 +465,7 @@ impl MessagingService for Service {
             let s = status(Code::MessageCorrupted, why);
             answer!(SendMessageResponse { status: Some(s.clone()), entries: vec![pb::SendResultEntry { status: Some(s), ..Default::default() }] })
         };
-        if let Err(s) = client_id(&req) {
+        if let Err(s) = self.checked(&req) {
             return answer!(SendMessageResponse { status: Some(s.clone()), entries: vec![pb::SendResultEntry { status: Some(s), ..Default::default() }] });
         }
         let peer = peer(&req);
@@ -472,7 +484,7 @@ impl MessagingService for Service {
 
     async fn query_assignment(&self, req: Request<pb::QueryAssignmentRequest>) -> Result<Response<pb::QueryAssignmentResponse>, tonic::Status> {
         let r = req.get_ref();
-        let result = client_id(&req).and_then(|_| {
+        let result = self.checked(&req).and_then(|_| {
             check_group(name(&r.group))?;
             let topic_name = name(&r.topic);
             let topic = self.topic(topic_name)?;
@@ -500,7 +512,7 @@ impl MessagingService for Service {
     type ReceiveMessageStream = ReceiveStream;
 
     async fn receive_message(&self, req: Request<pb::ReceiveMessageRequest>) -> Result<Response<ReceiveStream>, tonic::Status> {
-        let client = match client_id(&req) {
+        let client = match self.checked(&req) {
             Ok(id) => id,
             Err(s) => return receive_failed(s),
         };
@@ -518,7 +530,7 @@ impl MessagingService for Service {
 
     async fn ack_message(&self, req: Request<pb::AckMessageRequest>) -> Result<Response<pb::AckMessageResponse>, tonic::Status> {
         let r = req.get_ref();
-        let (client, group, topic) = match consumer_call(&req, &r.group, &r.topic) {
+        let (client, group, topic) = match self.consumer_call(&req, &r.group, &r.topic) {
             Ok(checked) => checked,
             Err(s) => return answer!(AckMessageResponse { status: Some(s), entries: vec![] }),
         };
@@ -539,7 +551,7 @@ impl MessagingService for Service {
     ) -> Result<Response<pb::ForwardMessageToDeadLetterQueueResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            let (client, group, topic) = consumer_call(&req, &r.group, &r.topic)?;
+            let (client, group, topic) = self.consumer_call(&req, &r.group, &r.topic)?;
             let h = self.current_handle(&client, group, &r.message_id, &r.receipt_handle).await?;
             let Some(phys_offset) = h.commit_log_offset else {
                 return Err(status(Code::InvalidReceiptHandle, "receipt handle has no CommitLog offset"));
@@ -562,7 +574,7 @@ impl MessagingService for Service {
     async fn end_transaction(&self, req: Request<pb::EndTransactionRequest>) -> Result<Response<pb::EndTransactionResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            client_id(&req)?;
+            self.checked(&req)?;
             if r.transaction_id.trim().is_empty() {
                 return Err(status(Code::InvalidTransactionId, "transaction id cannot be blank"));
             }
@@ -598,13 +610,16 @@ impl MessagingService for Service {
 
     async fn telemetry(&self, req: Request<Streaming<pb::TelemetryCommand>>) -> Result<Response<TelemetryStream>, tonic::Status> {
         let id = client_id(&req).map_err(|s| tonic::Status::invalid_argument(s.message))?;
+        // The stream's user, authenticated once (its headers are the stream's); each settings
+        // command it sends is authorized.
+        let user = guard::authenticate(&self.broker.auth, guard::TELEMETRY_RPC, &req);
         let (language, peer) = (language(&req), peer(&req));
         let (tx, rx) = mpsc::channel(16);
         let conn = GrpcConn::new(peer, tx);
         let sessions = self.sessions.clone();
         let ended = (self.broker.clone(), self.renewals.clone(), id.clone(), self.sessions.clone());
         tokio::spawn(async move {
-            telemetry(ended.0.clone(), sessions, id, language, conn, req.into_inner()).await;
+            telemetry(ended.0.clone(), sessions, id, user, language, conn, req.into_inner()).await;
             // Its messages are no one's now, unless the client is still there on another stream
             // (a reconnect, another endpoint): visible again soon.
             if ended.3.get(&ended.2).is_none() {
@@ -618,7 +633,7 @@ impl MessagingService for Service {
         &self,
         req: Request<pb::NotifyClientTerminationRequest>,
     ) -> Result<Response<pb::NotifyClientTerminationResponse>, tonic::Status> {
-        let s = client_id(&req).and_then(|id| {
+        let s = self.checked(&req).and_then(|id| {
             let session = self.session(&id)?;
             self.unregister(&session);
             self.sessions.remove(&id, session.conn.id());
@@ -640,7 +655,7 @@ impl MessagingService for Service {
     ) -> Result<Response<pb::ChangeInvisibleDurationResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            let (client, group, topic) = consumer_call(&req, &r.group, &r.topic)?;
+            let (client, group, topic) = self.consumer_call(&req, &r.group, &r.topic)?;
             let ms = r.invisible_duration.as_ref().map(duration_ms).unwrap_or(-1);
             if !(0..=MAX_INVISIBLE_MS).contains(&ms) {
                 return Err(status(Code::IllegalInvisibleTime, format!("invisible duration must be in [0, {MAX_INVISIBLE_MS}] ms, was {ms}")));
@@ -666,7 +681,7 @@ impl MessagingService for Service {
     async fn recall_message(&self, req: Request<pb::RecallMessageRequest>) -> Result<Response<pb::RecallMessageResponse>, tonic::Status> {
         let r = req.get_ref();
         let result = async {
-            client_id(&req)?;
+            self.checked(&req)?;
             let topic = name(&r.topic);
             let config = self.topic(topic)?;
             // As the Java proxy: only a DELAY topic has messages to recall.
@@ -711,6 +726,7 @@ async fn telemetry(
     broker: Arc<Broker>,
     sessions: Arc<Sessions>,
     client_id: String,
+    user: Result<Option<String>, Status>,
     language: LanguageCode,
     conn: Arc<GrpcConn>,
     mut inbound: Streaming<pb::TelemetryCommand>,
@@ -728,6 +744,17 @@ async fn telemetry(
                 if let Err(s) = session::check_settings(&settings) {
                     conn.fail(tonic::Status::invalid_argument(s.message)).await;
                     break;
+                }
+                // Refused as the Java proxy refuses a command: a status answer, the stream kept
+                // (the client's calls are refused one by one), its settings not taken.
+                let admitted = user.clone().and_then(|user| {
+                    guard::authorize(&broker.auth, guard::TELEMETRY_RPC, user.as_deref(), conn.remote_addr(), guard::settings_checks(&settings))
+                });
+                if let Err(s) = admitted {
+                    if conn.send(pb::TelemetryCommand { status: Some(s), command: None }).await.is_err() {
+                        break;
+                    }
+                    continue;
                 }
                 let answer = session::merged(&broker, &settings);
                 let s = Session { settings, conn: conn.clone(), language };

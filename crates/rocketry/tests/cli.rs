@@ -25,17 +25,15 @@ fn bad_config_value_is_refused_naming_the_key() {
 fn unenforced_security_settings_refuse_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("server.conf");
-    let grpc = ("grpcServerEnable", "does not check users yet");
     for (command, line, (key, why)) in [
-        ("broker", "authenticationEnabled=true", grpc),
-        ("broker", "authorizationEnabled=true", grpc),
+        ("broker", "initAuthenticationUser={\"username\":\"admin\"", ("initAuthenticationUser", "not JSON")),
         ("broker", "aclEnable=true", ("aclEnable", "does not enforce")),
         ("broker", "tls.server.mode=enforced", ("tls.server.mode", "must be disabled, permissive or enforcing")),
         ("broker", "tls.test.mode.enable=false", ("tls.server.certPath", "are needed")),
         ("namesrv", "authenticationEnabled=true", ("authenticationEnabled", "does not enforce")),
         ("namesrv", "tls.server.mode=on", ("tls.server.mode", "must be disabled, permissive or enforcing")),
         ("namesrv", "tls.test.mode.enable=false", ("tls.server.certPath", "are needed")),
-        ("standalone", "authorizationEnabled=true", grpc),
+        ("standalone", "migrateAuthFromV1Enabled=true", ("migrateAuthFromV1Enabled", "does not enforce")),
     ] {
         let port = free_port();
         std::fs::write(
