@@ -27,10 +27,6 @@ tx_conf="transactionTimeOut=1000;transactionCheckInterval=1000;transactionCheckM
 ROCKETRY_CONF="$tx_conf${ROCKETRY_CONF:+;$ROCKETRY_CONF}"
 JAVA_CONF="$tx_conf${JAVA_CONF:+;$JAVA_CONF}"
 java_bench() { "${on_load[@]}" java -Xmx1g -cp "$here/target/classes:$cp" "$@" 2>/dev/null | tail -1; }
-# The broker's CPU time so far (all its processes), in clock ticks.
-cpu_ticks() { local t=0 p; for p in $PIDS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
-# record_cpu KIND METRIC TICKS_BEFORE MSGS: broker CPU µs per message since TICKS_BEFORE.
-record_cpu() { record "$1" "$2" "$(python3 -c "print(round(($(cpu_ticks) - $3) * 1e6 / $(getconf CLK_TCK) / max($4, 1), 2))")"; }
 
 run_one() { # kind run
     local kind=$1 n=$2 dir="$work/$1-$2"; mkdir -p "$dir"

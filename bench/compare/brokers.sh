@@ -18,6 +18,10 @@ bench_setup() {
 
 # record KIND METRIC VALUE, into $work/results.
 record() { echo "$1 $2 $3" | tee -a "$work/results"; }
+# The broker's CPU time so far (all its processes), in clock ticks.
+cpu_ticks() { local t=0 p; for p in $PIDS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+# record_cpu KIND METRIC TICKS_BEFORE MSGS: broker CPU µs per message since TICKS_BEFORE.
+record_cpu() { record "$1" "$2" "$(python3 -c "print(round(($(cpu_ticks) - $3) * 1e6 / $(getconf CLK_TCK) / max($4, 1), 2))")"; }
 
 # The median of each recorded metric per kind, and the ratio rocketry/java; then, for each
 # NUMERATOR/DENOMINATOR argument, that ratio of medians within each kind.
@@ -42,10 +46,12 @@ for pair in sys.argv[2:]:
 PY
 }
 
-# Ready = a send succeeds (the broker has registered and can store); at most 120 s.
+# Ready = a send succeeds (the broker has registered and can store); at most 120 s. READY_ARGS
+# adds arguments to that send (credentials, for a broker with ACL on).
 wait_ready() { # kind namesrv dir
     local end=$((SECONDS+120))
-    until "$bin" bench produce -n "$2" -t Warmup -d 0 -c 1 >/dev/null 2>&1; do
+    # shellcheck disable=SC2086
+    until "$bin" bench produce -n "$2" -t Warmup -d 0 -c 1 ${READY_ARGS:-} >/dev/null 2>&1; do
         if [ $SECONDS -ge $end ]; then echo "$1 did not become ready; logs in $3" >&2; kill $PIDS; exit 1; fi
         sleep 0.05
     done
@@ -53,7 +59,7 @@ wait_ready() { # kind namesrv dir
 
 # start_broker KIND DIR: KIND's NameServer and broker on free ports, ready; sets NSADDR.
 start_broker() {
-    local ns br; ns=$(free_port); br=$(free_port)
+    local ns br; ns=$(free_port); br=$(broker_port "$ns")
     "start_$1" "$2" "$ns" "$br"
     wait_port "$br"
     NSADDR="127.0.0.1:$ns"
@@ -69,6 +75,26 @@ d=int(sys.argv[3]) if len(sys.argv) > 3 else None
 print(round(v, d) if isinstance(v, float) else v)' "$@"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# broker_port NS_PORT: a free port P with P-2 (Java's fast remoting port) and P+1 (its HA port)
+# free too, none of them NS_PORT.
+broker_port() { python3 - "$1" <<'PY'
+import socket, sys
+ns = int(sys.argv[1])
+while True:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    ports = [p - 2, p, p + 1]
+    if ns in ports or p < 1026 or p > 65534:
+        continue
+    try:
+        held = []
+        for q in ports:
+            t = socket.socket(); t.bind(("0.0.0.0", q)); held.append(t)
+        for t in held: t.close()
+        print(p); break
+    except OSError:
+        for t in held: t.close()
+PY
+}
 wait_port() { local end=$((SECONDS+60)); until (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null; do [ $SECONDS -lt $end ] || return 1; sleep 0.01; done; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 now_ms() { date +%s%3N; }

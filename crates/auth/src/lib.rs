@@ -126,7 +126,7 @@ impl Auth {
         }
         let username = claimed.ok_or_else(|| AuthError::denied("username cannot be null."))?;
         let signature = ext.get(sign::SIGNATURE);
-        self.verify(&username, signature, &sign::content(ext, body, version))?;
+        self.verify_with(&username, signature, |password| sign::request_signature(password, ext, body, version))?;
         Ok(Some(username))
     }
 
@@ -143,19 +143,19 @@ impl Auth {
         let authorization = authorization.ok_or_else(|| AuthError::denied("username cannot be null."))?;
         let date_time = date_time.filter(|d| !d.is_empty()).ok_or_else(|| AuthError::denied("datetime is null."))?;
         let (username, signature) = sign::parse_grpc_authorization(authorization)?;
-        self.verify(&username, Some(&signature), date_time.as_bytes())?;
+        self.verify_with(&username, Some(&signature), |password| sign::signature(password, date_time.as_bytes()))?;
         Ok(Some(username))
     }
 
-    /// Checks `signature` (Base64) over `content` with `username`'s password.
-    pub fn verify(&self, username: &str, signature: Option<&str>, content: &[u8]) -> AuthResult<()> {
+    /// Checks `signature` (Base64) against the one `expected` computes with `username`'s password.
+    fn verify_with(&self, username: &str, signature: Option<&str>, expected: impl FnOnce(&str) -> String) -> AuthResult<()> {
         self.metadata.with_user(username, |found| {
             let (user, _) = found.ok_or_else(|| AuthError::denied(format!("User:{username} is not found.")))?;
             if user.user_status == UserStatus::Disable {
                 return Err(AuthError::denied(format!("User:{username} is disabled.")));
             }
             match signature {
-                Some(s) if sign::verify(&user.password, content, s) => Ok(()),
+                Some(s) if sign::constant_time_eq(expected(&user.password).as_bytes(), s.as_bytes()) => Ok(()),
                 _ => Err(AuthError::denied("check signature failed.")),
             }
         })

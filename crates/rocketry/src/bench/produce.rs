@@ -137,13 +137,15 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
     };
     let (latencies, service, ends) = (Latencies::new(), Latencies::new(), Latencies::new());
     let (sent, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // What went wrong first, said at the end (a refusal's remark names its cause).
+    let first_error = Arc::new(std::sync::OnceLock::<String>::new());
     let schedule = Arc::new(Schedule::new(Some(args.rate), Duration::from_secs(args.duration)));
     let window = if args.async_send { args.window.max(1) } else { 1 };
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
         let (sender, latencies, sent, errors, schedule) = (sender.clone(), latencies.clone(), sent.clone(), errors.clone(), schedule.clone());
-        let (service, ends) = (service.clone(), ends.clone());
+        let (service, ends, first_error) = (service.clone(), ends.clone(), first_error.clone());
         tasks.push(tokio::spawn(async move {
             let (mut local, mut local_service, mut local_ends) = (histogram(), histogram(), histogram());
             let mut inflight = JoinSet::new();
@@ -156,8 +158,13 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
                     }
                     sent.fetch_add(sender.batch as u64, Ordering::Relaxed);
                 }
-                _ => {
+                Ok((Err(e), _, _)) => {
                     errors.fetch_add(1, Ordering::Relaxed);
+                    first_error.get_or_init(|| e.to_string());
+                }
+                Err(e) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    first_error.get_or_init(|| e.to_string());
                 }
             };
             // At least one send per sender, so `-d 0` is a quick end-to-end check.
@@ -216,6 +223,9 @@ pub async fn run(args: ProduceArgs) -> Result<(), crate::Error> {
         }
     }
     client.close();
+    if let Some(e) = first_error.get() {
+        eprintln!("first error: {e}");
+    }
     if total == 0 {
         return Err(format!("nothing was sent ({errs} errors)").into());
     }

@@ -1,5 +1,7 @@
 //! `rocketry admin`: operator commands with mqadmin's names and flags. So far: `updateTopic`,
-//! `updateSubGroup` and `setConsumeMode`.
+//! `updateSubGroup`, `setConsumeMode`, and ACL 2.0's users and ACLs ([`users`]).
+
+mod users;
 
 use clap::Subcommand;
 use client::Client;
@@ -9,7 +11,7 @@ use protocol::pop::SetMessageRequestModeRequestBody;
 use protocol::RemotingCommand;
 
 /// Where a command goes: one broker (`-b`, wins) or every master of a cluster (`-c`).
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct Target {
     #[arg(short = 'n', long = "namesrvAddr", default_value = "127.0.0.1:9876")]
     namesrv: String,
@@ -87,6 +89,8 @@ pub enum AdminCommand {
         #[arg(short = 'q', long = "popShareQueueNum", default_value_t = 0)]
         pop_share_queue_num: i32,
     },
+    #[command(flatten)]
+    Users(users::UserCommand),
 }
 
 pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
@@ -137,6 +141,7 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
             println!("topic[{topic}] group[{group}] consume mode[{mode}] popShareQueueNum[{pop_share_queue_num}]");
             Ok(())
         }
+        AdminCommand::Users(cmd) => users::run(cmd).await,
     }
 }
 
@@ -151,6 +156,8 @@ async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<()
     let mut failed = 0;
     for addr in &addrs {
         match client.invoke_ok(addr, cmd.clone()).await {
+            // A read's answer (JSON) follows.
+            Ok(answer) if !answer.body.is_empty() => println!("{what} to {addr} success.\n{}", String::from_utf8_lossy(&answer.body)),
             Ok(_) => println!("{what} to {addr} success."),
             Err(e) => {
                 failed += 1;
