@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod model;
 pub mod sign;
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use protocol::command::ExtFields;
@@ -161,9 +162,10 @@ impl Auth {
         })
     }
 
-    /// Whether `username` (as authenticated) may make a request of `code` from `ip` (as
-    /// [`ip::render`] writes it) that asks for `checks`; every check must pass.
-    pub fn authorize<'a>(&self, rpc: impl Into<Rpc<'a>>, username: Option<&str>, ip: &str, checks: &[Check]) -> AuthResult<()> {
+    /// Whether `username` (as authenticated) may make a request of `code` from `ip` that asks
+    /// for `checks`; every check must pass. The address is written out (as [`ip::render`]
+    /// does) only for entries that name addresses and for a refusal.
+    pub fn authorize<'a>(&self, rpc: impl Into<Rpc<'a>>, username: Option<&str>, ip: IpAddr, checks: &[Check]) -> AuthResult<()> {
         if !self.config.authorization_enabled || checks.is_empty() || Self::whitelisted(&self.config.authorization_whitelist, rpc.into()) {
             return Ok(());
         }
@@ -179,6 +181,7 @@ impl Auth {
                     Some(Decision::Deny) => "the decision is deny.",
                     None => "no matched policies.",
                 };
+                let ip = ip::render(ip);
                 return Err(AuthError::denied(format!("User:{username} has no permission to access {} from {ip}, {why}", check.resource)));
             }
             Ok(())
@@ -193,7 +196,9 @@ impl Auth {
 
 /// The decision of the most specific matching entry: Custom policies first, Default ones
 /// only if no Custom entry matches; `None` if nothing matches.
-fn decide(acl: &Acl, check: &Check, ip: &str) -> Option<Decision> {
+fn decide(acl: &Acl, check: &Check, ip: IpAddr) -> Option<Decision> {
+    let rendered = std::cell::OnceCell::new();
+    let ip = || rendered.get_or_init(|| ip::render(ip)).as_str();
     let matching = |t: PolicyType| {
         acl.policies
             .iter()
@@ -201,7 +206,7 @@ fn decide(acl: &Acl, check: &Check, ip: &str) -> Option<Decision> {
             .flat_map(|p| &p.entries)
             .filter(|e| e.resource.covers(&check.resource))
             .filter(|e| e.actions.contains(&Action::All) || check.actions.contains(&Action::Any) || check.actions.iter().any(|a| e.actions.contains(a)))
-            .filter(|e| e.source_ips.is_empty() || e.source_ips.iter().any(|s| ip::matches(s, ip)))
+            .filter(|e| e.source_ips.is_empty() || e.source_ips.iter().any(|s| ip::matches(s, ip())))
             .min_by_key(|e| specificity(e))
     };
     matching(PolicyType::Custom).or_else(|| matching(PolicyType::Default)).map(|e| e.decision)

@@ -65,7 +65,7 @@ const SUB: &[Action] = &[Action::Sub];
 #[test]
 fn the_most_specific_matching_entry_decides() {
     let a = auth(true, true);
-    let can = |topic: &str| a.authorize(10, Some("alice"), "10.0.0.1", &[Check::topic(topic, PUB)]).is_ok();
+    let can = |topic: &str| a.authorize(10, Some("alice"), "10.0.0.1".parse().unwrap(), &[Check::topic(topic, PUB)]).is_ok();
     assert!(!can("ab"), "no ACL: denied");
     // The cases where Java 5.3.3's verdict depends on stored order: the intended one here.
     acl(&a, "alice", &[("Topic:ab", &["Pub"], &[], "Allow"), ("Topic:a*", &["Pub"], &[], "Deny")]);
@@ -83,7 +83,7 @@ fn the_most_specific_matching_entry_decides() {
 fn actions_any_of_and_ips_and_refusal_remarks() {
     let a = auth(true, true);
     acl(&a, "alice", &[("Topic:t", &["Sub"], &[], "Allow"), ("Group:g", &["Sub"], &["10.0.0.0/8"], "Allow"), ("Topic:secret", &["All"], &[], "Deny")]);
-    let check = |checks: &[Check], ip: &str| a.authorize(11, Some("alice"), ip, checks).map_err(|e| e.remark);
+    let check = |checks: &[Check], ip: &str| a.authorize(11, Some("alice"), ip.parse().unwrap(), checks).map_err(|e| e.remark);
     assert_eq!(check(&[Check::topic("t", &[Action::Sub, Action::Get])], "1.1.1.1"), Ok(()));
     assert_eq!(check(&[Check::topic("t", PUB)], "1.1.1.1"), Err("User:alice has no permission to access Topic:t from 1.1.1.1, no matched policies.".into()));
     assert_eq!(check(&[Check::topic("t", SUB), Check::group("%RETRY%g", SUB)], "10.1.2.3"), Ok(()));
@@ -96,10 +96,10 @@ fn actions_any_of_and_ips_and_refusal_remarks() {
         Err("User:alice has no permission to access Topic:secret from 1.1.1.1, the decision is deny.".into())
     );
     // Super users, no user, unknown users, nothing to check, whitelisted codes.
-    assert_eq!(a.authorize(10, Some("root"), "1.1.1.1", &[Check::topic("secret", PUB)]), Ok(()));
-    assert_eq!(a.authorize(10, None, "1.1.1.1", &[Check::topic("t", SUB)]).unwrap_err().remark, ANONYMOUS);
-    assert_eq!(a.authorize(10, Some("eve"), "1.1.1.1", &[Check::topic("t", SUB)]).unwrap_err().remark, "User:eve not found.");
-    assert_eq!(a.authorize(10, None, "1.1.1.1", &[]), Ok(()));
+    assert_eq!(a.authorize(10, Some("root"), "1.1.1.1".parse().unwrap(), &[Check::topic("secret", PUB)]), Ok(()));
+    assert_eq!(a.authorize(10, None, "1.1.1.1".parse().unwrap(), &[Check::topic("t", SUB)]).unwrap_err().remark, ANONYMOUS);
+    assert_eq!(a.authorize(10, Some("eve"), "1.1.1.1".parse().unwrap(), &[Check::topic("t", SUB)]).unwrap_err().remark, "User:eve not found.");
+    assert_eq!(a.authorize(10, None, "1.1.1.1".parse().unwrap(), &[]), Ok(()));
 }
 
 #[test]
@@ -119,9 +119,9 @@ fn default_policies_apply_only_when_no_custom_entry_matches() {
     };
     a.metadata.upsert_acl(None, Some(info("Default", "Topic:*", "Allow"))).unwrap();
     a.metadata.upsert_acl(None, Some(info("Custom", "Topic:*", "Deny"))).unwrap();
-    assert!(a.authorize(10, Some("alice"), "1.1.1.1", &[Check::topic("t", PUB)]).is_err(), "custom matched first");
+    assert!(a.authorize(10, Some("alice"), "1.1.1.1".parse().unwrap(), &[Check::topic("t", PUB)]).is_err(), "custom matched first");
     a.metadata.delete_acl(Some("User:alice"), Some("Custom"), Some("Topic:*")).unwrap();
-    assert!(a.authorize(10, Some("alice"), "1.1.1.1", &[Check::topic("t", PUB)]).is_ok(), "then default");
+    assert!(a.authorize(10, Some("alice"), "1.1.1.1".parse().unwrap(), &[Check::topic("t", PUB)]).is_ok(), "then default");
 }
 
 #[test]

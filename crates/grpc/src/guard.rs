@@ -132,7 +132,7 @@ pub(crate) fn authorize(
         return Ok(());
     }
     let checks = checks.map_err(unauthorized)?;
-    auth.authorize(rpc, user, &auth::ip::render(peer.ip()), &checks).map_err(|e| unauthorized(e.remark))
+    auth.authorize(rpc, user, peer.ip(), &checks).map_err(|e| unauthorized(e.remark))
 }
 
 /// Authentication, then authorization of a unary call.

@@ -129,21 +129,28 @@ impl ExtFields {
     /// After decoding with `push`: of a key given twice, keeps the last value, as a map would.
     pub(crate) fn dedup(&mut self) {
         // A cheap screen first (headers almost never repeat a key): a 128-bit set of a hash of
-        // each key's length and end bytes. Only a collision there leads to the exact check.
+        // each key's length and end bytes. A key whose bucket is taken is compared with the
+        // earlier keys of that bucket (a score of fields share buckets often: comparing a few
+        // keys is far cheaper than the hashed set below); only a real repeat leads there.
+        let bytes = self.text.as_bytes();
+        let key = |i: usize| {
+            let (k, v, _) = self.spans[i];
+            &bytes[k..v]
+        };
+        let bucket = |key: &[u8]| {
+            (key.len() as u32).wrapping_mul(31).wrapping_add(key.first().map_or(0, |b| *b as u32) * 7).wrapping_add(key.last().map_or(0, |b| *b as u32)) % 128
+        };
         let mut seen_hashes = 0u128;
-        let mut suspect = false;
-        for &(k, v, _) in &self.spans {
-            let key = &self.text.as_bytes()[k..v];
-            let h =
-                (key.len() as u32).wrapping_mul(31).wrapping_add(key.first().map_or(0, |b| *b as u32) * 7).wrapping_add(key.last().map_or(0, |b| *b as u32))
-                    % 128;
-            if seen_hashes & (1 << h) != 0 {
-                suspect = true;
+        let mut repeated = false;
+        for i in 0..self.spans.len() {
+            let (k, h) = (key(i), bucket(key(i)));
+            if seen_hashes & (1 << h) != 0 && (0..i).any(|j| key(j) == k) {
+                repeated = true;
                 break;
             }
             seen_hashes |= 1 << h;
         }
-        if !suspect {
+        if !repeated {
             return;
         }
         let n = self.spans.len();

@@ -179,8 +179,8 @@ impl SendMessageResponseHeader {
         if let Some(r) = &self.recall_handle {
             ext.insert("recallHandle", r);
         }
-        ext.insert("MSG_REGION", region);
-        ext.insert_display("TRACE_ON", trace_on);
+        ext.insert(crate::message::prop::MSG_REGION, region);
+        ext.insert_display(crate::message::prop::TRACE_SWITCH, trace_on);
     }
 
     pub fn decode(ext: &ExtFields) -> Result<Self, ProtocolError> {

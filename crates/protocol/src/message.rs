@@ -36,6 +36,11 @@ pub mod prop {
     pub const RETRY_TOPIC: &str = "RETRY_TOPIC";
     pub const MIN_OFFSET: &str = "MIN_OFFSET";
     pub const MAX_OFFSET: &str = "MAX_OFFSET";
+    /// The broker's `regionId`, on every message it stores: a Java consumer's message trace
+    /// takes its region from it and drops trace records without one.
+    pub const MSG_REGION: &str = "MSG_REGION";
+    /// The broker's `traceOn`: "false" tells clients not to trace the message.
+    pub const TRACE_SWITCH: &str = "TRACE_ON";
 }
 
 /// Byte offsets inside a record that do not depend on the host address family.

@@ -52,8 +52,10 @@ def tail(path, lines=60):
 
 
 class Broker:
-    def __init__(self, binary, work, name="broker", conf_lines=()):
+    def __init__(self, binary, work, name="broker", conf_lines=(), admin_args=()):
         self.binary = binary
+        # Added to every `rocketry admin` command (a super user's credentials with ACL on).
+        self.admin_args = list(admin_args)
         self.work = work
         self.data_dir = tempfile.mkdtemp(prefix="rocketry-py-data-")
         self.namesrv_port = free_port()
@@ -111,7 +113,7 @@ class Broker:
             return False
 
     def admin(self, *args):
-        cmd = [self.binary, "admin", *args]
+        cmd = [self.binary, "admin", *args, *self.admin_args]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=ADMIN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -235,6 +237,22 @@ def tls_broker(work_dir, tls_certs_paths):
         f"grpcTlsCertPath={tls_certs_paths['server.pem']}",
         f"grpcTlsKeyPath={tls_certs_paths['server.key']}",
     ])
+    b.start()
+    yield b
+    b.stop()
+
+
+ROOT = ("root", "rootSecret1")
+
+
+@pytest.fixture(scope="session")
+def acl_broker(work_dir):
+    """ACL 2.0 on (authentication and authorization) with the super user ROOT; `admin` signs as it."""
+    b = Broker(rocketry_bin(), work_dir, name="acl-broker", conf_lines=[
+        "authenticationEnabled=true",
+        "authorizationEnabled=true",
+        'initAuthenticationUser={"username":"%s","password":"%s"}' % ROOT,
+    ], admin_args=["--access-key", ROOT[0], "--secret-key", ROOT[1]])
     b.start()
     yield b
     b.stop()

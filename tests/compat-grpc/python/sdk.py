@@ -16,19 +16,19 @@ def unique(prefix):
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def config(broker):
-    return ClientConfiguration(broker.endpoint, Credentials(), request_timeout=REQUEST_TIMEOUT_S)
+def config(broker, credentials=None):
+    return ClientConfiguration(broker.endpoint, credentials or Credentials(), request_timeout=REQUEST_TIMEOUT_S)
 
 
-def start_producer(broker, clients, topics, tls=False):
-    p = Producer(config(broker), topics, tls_enable=tls)
+def start_producer(broker, clients, topics, tls=False, credentials=None):
+    p = Producer(config(broker, credentials), topics, tls_enable=tls)
     clients.append(p)
     p.startup()
     return p
 
 
-def start_simple_consumer(broker, clients, group, topic, tag="*", tls=False):
-    c = SimpleConsumer(config(broker), group, {topic: FilterExpression(tag)}, await_duration=AWAIT_S,
+def start_simple_consumer(broker, clients, group, topic, tag="*", tls=False, credentials=None):
+    c = SimpleConsumer(config(broker, credentials), group, {topic: FilterExpression(tag)}, await_duration=AWAIT_S,
                        tls_enable=tls)
     clients.append(c)
     c.startup()

@@ -66,9 +66,8 @@ impl Handler for BrokerHandler {
                 };
                 let request = Request::decode(&command, channel.peer_addr())?;
                 if broker.auth.config.authorization_enabled {
-                    let ip = auth::ip::render(channel.peer_addr().ip());
                     let checks = request.checks(&broker.config.broker_cluster_name);
-                    broker.auth.authorize(command.code, user.as_deref(), &ip, &checks)?;
+                    broker.auth.authorize(command.code, user.as_deref(), channel.peer_addr().ip(), &checks)?;
                 }
                 for hook in &hooks {
                     hook.before(channel.peer_addr(), &command, &request)?;

@@ -31,6 +31,7 @@ impl Broker {
         };
         let now_ms = self.clock.now_ms();
         props.set(PUSH_REPLY_TIME, now_ms.to_string());
+        self.stamp(&mut props);
         let reply = ReplyMessage {
             born_host: req.born_host,
             store_host: self.store_host,

@@ -45,19 +45,30 @@ pub struct Sent {
 }
 
 impl Broker {
+    /// What the broker writes on every message it takes, over the client's values, as Java's
+    /// `AbstractSendMessageProcessor` does: its region and trace switch.
+    pub(crate) fn stamp(&self, props: &mut Properties) {
+        props.set(prop::MSG_REGION, &self.config.region_id);
+        props.set(prop::TRACE_SWITCH, if self.config.trace_on { "true" } else { "false" });
+    }
+
     pub async fn send(&self, req: &SendRequest<'_>) -> BrokerResult<Sent> {
         let h = &req.header;
         let topic = self.check_send(h, req.body.len(), req.auto_create).await?;
         let queue_id = if h.queue_id < 0 { rand::thread_rng().gen_range(0..topic.write_queue_nums.max(1)) } else { h.queue_id };
-        let new_message = |flag, body, props| new_message(h, queue_id, req.born_host, flag, body, props);
+        let new_message = |flag, body, text: &str| {
+            let mut props = Properties::parse(text);
+            self.stamp(&mut props);
+            new_message(h, queue_id, req.born_host, flag, body, props)
+        };
         let mut msgs: Vec<NewMessage> = if req.batch {
             if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
                 return Err(BrokerError::illegal("batch request does not support retry group"));
             }
             let items = decode_batch(&req.body, self.config.max_batch_messages).map_err(|e| BrokerError::illegal(e.to_string()))?;
-            items.into_iter().map(|i| new_message(i.flag, i.body, Properties::parse(&i.properties))).collect()
+            items.into_iter().map(|i| new_message(i.flag, i.body, &i.properties)).collect()
         } else {
-            vec![new_message(h.flag, req.body.clone(), Properties::parse(&h.properties))]
+            vec![new_message(h.flag, req.body.clone(), &h.properties)]
         };
         if msgs.is_empty() {
             return Err(BrokerError::illegal("empty batch"));

@@ -1,0 +1,93 @@
+package rocketry.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
+import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
+import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
+import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
+import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.trace.TraceContext;
+import org.apache.rocketmq.client.trace.TraceDataEncoder;
+import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
+import org.apache.rocketmq.common.message.Message;
+import org.apache.rocketmq.common.message.MessageExt;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Message trace (the Java client's enableMsgTrace, default trace topic, broker
+ * traceTopicEnable=true): the trace topic holds a Pub record for each message sent and a
+ * SubBefore and a SubAfter for each consumed, as with the Java broker. The consumer's trace
+ * records carry the region the broker stamps on every message it stores (MSG_REGION); the
+ * client drops them without it.
+ */
+class TraceTest {
+    @RegisterExtension
+    static final Harness H = new Harness("trace");
+
+    @Test
+    void producerAndConsumerTraceRecordsReachTheTraceTopic() throws Exception {
+        Clients.Addrs a = Clients.standalone(H, "traceTopicEnable=true");
+        String topic = Clients.unique("Traced");
+        DefaultMQProducer p = new DefaultMQProducer(Clients.unique("TracePG"));
+        p.setEnableTrace(true);
+        p.setNamesrvAddr(a.namesrv());
+        p.setInstanceName(Clients.unique("trace-producer"));
+        p.start();
+        H.track(p::shutdown);
+        Map<String, String> sent = new ConcurrentHashMap<>();
+        for (int i = 0; i < 10; i++) {
+            sent.put(p.send(new Message(topic, "TagA", ("trace " + i).getBytes(StandardCharsets.UTF_8))).getMsgId(), "sent");
+        }
+        String group = Clients.unique("TraceCG");
+        Received got = new Received();
+        DefaultMQPushConsumer c = new DefaultMQPushConsumer(group);
+        c.setEnableTrace(true);
+        c.setNamesrvAddr(a.namesrv());
+        c.setInstanceName(Clients.unique("trace-consumer"));
+        c.setHeartbeatBrokerInterval(1000);
+        c.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        c.subscribe(topic, "*");
+        c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
+            msgs.forEach(got::add);
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+        });
+        c.start();
+        H.track(c::shutdown);
+        Wait.until("10 messages consumed", 30_000, got::total, n -> n >= 10);
+        for (MessageExt m : got.unnamed()) {
+            assertEquals("DefaultRegion", m.getProperty("MSG_REGION"), "the broker's region on every stored message");
+            assertEquals("true", m.getProperty("TRACE_ON"));
+        }
+
+        // Read the trace topic until every record is there: by type, for our messages.
+        DefaultLitePullConsumer reader = new DefaultLitePullConsumer(Clients.unique("TraceReader"));
+        reader.setNamesrvAddr(a.namesrv());
+        reader.setInstanceName(Clients.unique("trace-reader"));
+        reader.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        reader.subscribe("RMQ_SYS_TRACE_TOPIC", "*");
+        reader.start();
+        H.track(reader::shutdown);
+        Map<String, Integer> byType = new TreeMap<>();
+        long end = System.currentTimeMillis() + 30_000;
+        while (System.currentTimeMillis() < end && !(byType.getOrDefault("Pub", 0) >= 10 && byType.getOrDefault("SubBefore", 0) >= 10
+            && byType.getOrDefault("SubAfter", 0) >= 10)) {
+            for (MessageExt m : reader.poll(1000)) {
+                for (TraceContext t : TraceDataEncoder.decoderFromTraceDataString(new String(m.getBody(), StandardCharsets.UTF_8))) {
+                    boolean ours = t.getTraceBeans().stream().anyMatch(b -> topic.equals(b.getTopic()) || sent.containsKey(b.getMsgId()));
+                    if (ours) {
+                        byType.merge(t.getTraceType().name(), 1, Integer::sum);
+                    }
+                }
+            }
+        }
+        assertTrue(byType.getOrDefault("Pub", 0) >= 10 && byType.getOrDefault("SubBefore", 0) >= 10 && byType.getOrDefault("SubAfter", 0) >= 10,
+            "trace records by type: " + byType);
+    }
+}
