@@ -24,6 +24,37 @@ pub fn decode_fastjson<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T,
     serde_json::from_str(&quote_numeric_keys(text)).map_err(|e| ProtocolError::BadBody(e.to_string()))
 }
 
+/// The entries of a map fastjson writes with object keys (`{{"topic":"T",…}:{…},…}`, as in
+/// topic and consume stats), found as the value of `field` in the body's top-level object.
+/// No JSON reader takes object keys, so the map is walked value by value.
+pub fn object_keyed_entries(body: &[u8], field: &str) -> Result<Vec<(serde_json::Value, serde_json::Value)>, ProtocolError> {
+    let bad = |why: &str| ProtocolError::BadBody(format!("{field}: {why}"));
+    let text = std::str::from_utf8(body).map_err(|e| ProtocolError::BadBody(e.to_string()))?;
+    let at = text.find(&format!("\"{field}\"")).ok_or_else(|| bad("missing"))? + field.len() + 2;
+    let mut rest = text[at..].trim_start().strip_prefix(':').ok_or_else(|| bad("no value"))?.trim_start();
+    rest = rest.strip_prefix('{').ok_or_else(|| bad("not a map"))?;
+    let mut entries = Vec::new();
+    let value = |rest: &mut &str| -> Result<serde_json::Value, ProtocolError> {
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+        let v = values.next().ok_or_else(|| bad("truncated"))?.map_err(|e| bad(&e.to_string()))?;
+        *rest = rest[values.byte_offset()..].trim_start();
+        Ok(v)
+    };
+    loop {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix('}') {
+            let _ = after;
+            return Ok(entries);
+        }
+        let key = value(&mut rest)?;
+        rest = rest.strip_prefix(':').ok_or_else(|| bad("a key without a value"))?.trim_start();
+        let v = value(&mut rest)?;
+        entries.push((key, v));
+        rest = rest.trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+}
+
 /// Quotes object keys that are bare integers, outside strings.
 fn quote_numeric_keys(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
@@ -476,6 +507,19 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn object_keyed_maps_are_read_entry_by_entry() {
+        let mq = |q: i32| MessageQueue { topic: "T".into(), broker_name: "b".into(), queue_id: q };
+        let body = format!("{{\"consumeTps\":0.0,\"offsetTable\":{}}}", object_keyed_map(&[(mq(0), 5), (mq(1), 7)]));
+        let entries = object_keyed_entries(body.as_bytes(), "offsetTable").unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!((entries[1].0["queueId"].as_i64(), entries[1].1.as_i64()), (Some(1), Some(7)));
+        assert!(object_keyed_entries(b"{\"offsetTable\":{}}", "offsetTable").unwrap().is_empty());
+        for bad in [&b"{}"[..], b"{\"offsetTable\":[1]}", b"{\"offsetTable\":{{\"a\":1}", b"{\"offsetTable\":{{\"a\":1}:"] {
+            assert!(object_keyed_entries(bad, "offsetTable").is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
 
     fn route() -> TopicRouteData {
         TopicRouteData {

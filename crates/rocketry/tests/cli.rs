@@ -253,3 +253,62 @@ fn admin_manages_users_and_acls_and_bench_signs_as_a_user() {
     let _ = Command::new("kill").arg(broker.id().to_string()).status();
     let _ = broker.wait();
 }
+
+/// `rocketry admin`'s reading commands against a standalone broker: each table, and the same
+/// content as `--json`.
+#[test]
+fn admin_reading_commands_print_tables_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ns, br) = (free_port(), free_port());
+    let mut broker = Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ready: Vec<String> = BufReader::new(broker.stdout.take().unwrap()).lines().take(4).map(|l| l.unwrap()).collect();
+    let namesrv = format!("127.0.0.1:{ns}");
+    let addr = format!("127.0.0.1:{br}");
+    let admin = |args: &[&str]| {
+        let out = rocketry(&[&["admin"], args, &["-n", &namesrv][..]].concat());
+        assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&admin(&[args, &["--json"][..]].concat())).unwrap() };
+    let produce = |n: &str| bench_json(&["produce", "-n", &namesrv, "-t", "Orders", "--queues", "2", "-d", "0", "-c", n]);
+    produce("5");
+    let popped = rocketry(&["bench", "consume", "-n", &namesrv, "-t", "Orders", "-d", "3", "--pop", "--group", "G1"]);
+    assert!(popped.status.success(), "{}", String::from_utf8_lossy(&popped.stderr));
+    produce("2");
+
+    assert!(admin(&["topicList"]).lines().any(|l| l == "Orders"));
+    assert!(json(&["topicList"]).as_array().unwrap().iter().any(|t| t == "Orders"));
+    let route = admin(&["topicRoute", "-t", "Orders"]);
+    assert!(route.contains("#Read Queues") && route.lines().any(|l| l.starts_with("broker-a") && l.contains(&addr)), "{route}");
+    assert_eq!(json(&["topicRoute", "-t", "Orders"])["queueDatas"][0]["readQueueNums"], 2);
+    let status = json(&["topicStatus", "-t", "Orders"]);
+    assert_eq!(status.as_array().unwrap().iter().map(|q| q["maxOffset"].as_i64().unwrap()).sum::<i64>(), 7, "{status}");
+    assert!(admin(&["topicStatus", "-t", "Orders"]).contains("#Max Offset"));
+    let clusters = json(&["clusterList"]);
+    assert_eq!((clusters[0]["brokerName"].as_str(), clusters[0]["addr"].as_str()), (Some("broker-a"), Some(addr.as_str())), "{clusters}");
+    assert!(admin(&["clusterList"]).lines().nth(1).unwrap().starts_with("DefaultCluster  broker-a"));
+    assert_eq!(json(&["brokerStatus", "-b", &addr])[&addr]["msgPutTotalTodayNow"], "7");
+    assert_eq!(json(&["getBrokerConfig", "-c", "DefaultCluster"])[&addr]["brokerName"], "broker-a");
+    assert!(admin(&["getBrokerConfig", "-b", &addr]).lines().any(|l| l.starts_with("brokerName") && l.ends_with("broker-a")));
+    let progress = json(&["consumerProgress", "-g", "G1"]);
+    assert_eq!(progress["diffTotal"], 2, "two sent after the group caught up: {progress}");
+    assert!(admin(&["consumerProgress", "-g", "G1"]).contains("Diff Total: 2"));
+    // A reader that goes away early ends the command quietly (no panic on a closed pipe).
+    let mut head = Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        .args(["admin", "brokerStatus", "-n", &namesrv, "-b", &addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(head.stdout.take());
+    let out = head.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = Command::new("kill").arg(broker.id().to_string()).status();
+    let _ = broker.wait();
+}

@@ -1,6 +1,8 @@
 //! `rocketry admin`: operator commands with mqadmin's names and flags. So far: `updateTopic`,
-//! `updateSubGroup`, `setConsumeMode`, and ACL 2.0's users and ACLs ([`users`]).
+//! `updateSubGroup`, `setConsumeMode`, ACL 2.0's users and ACLs ([`users`]), and the reading
+//! commands of [`inspect`] (tables, or `--json`).
 
+mod inspect;
 mod users;
 
 use clap::Subcommand;
@@ -91,6 +93,8 @@ pub enum AdminCommand {
     },
     #[command(flatten)]
     Users(users::UserCommand),
+    #[command(flatten)]
+    Inspect(inspect::InspectCommand),
 }
 
 pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
@@ -142,17 +146,14 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
             Ok(())
         }
         AdminCommand::Users(cmd) => users::run(cmd).await,
+        AdminCommand::Inspect(cmd) => inspect::run(cmd).await,
     }
 }
 
 /// Sends `cmd` to the target's brokers, saying for each whether it worked, as mqadmin does.
 async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
     let client = target.security.client(&target.namesrv);
-    let addrs = match (&target.broker, &target.cluster) {
-        (Some(b), _) => vec![b.clone()],
-        (None, Some(c)) => masters_of(&client, c).await?,
-        (None, None) => return Err("give a broker (-b) or a cluster (-c)".into()),
-    };
+    let addrs = addrs_of(target, &client).await?;
     let mut failed = 0;
     for addr in &addrs {
         match client.invoke_ok(addr, cmd.clone()).await {
@@ -170,6 +171,15 @@ async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<()
         return Err(format!("{failed} of {} brokers refused", addrs.len()).into());
     }
     Ok(())
+}
+
+/// The brokers a command goes to: `-b`, or every master of `-c`.
+async fn addrs_of(target: &Target, client: &Client) -> Result<Vec<String>, crate::Error> {
+    match (&target.broker, &target.cluster) {
+        (Some(b), _) => Ok(vec![b.clone()]),
+        (None, Some(c)) => masters_of(client, c).await,
+        (None, None) => Err("give a broker (-b) or a cluster (-c)".into()),
+    }
 }
 
 /// The master (broker id 0) of every broker of `cluster`.

@@ -1,0 +1,375 @@
+//! Reading commands with mqadmin's names and flags: topicList, topicRoute, topicStatus,
+//! clusterList, brokerStatus, getBrokerConfig, consumerProgress. Each prints an aligned table,
+//! or with `--json` one JSON document for scripts.
+
+use std::collections::BTreeMap;
+
+use clap::Subcommand;
+use client::Client;
+use protocol::body::{self, KvTable, TopicList, TopicRouteData};
+use protocol::codes::request as rq;
+use protocol::RemotingCommand;
+use serde_json::{json, Value};
+
+use super::Target;
+
+#[derive(clap::Args, Clone)]
+pub struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A NameServer to ask, for commands that need no broker.
+#[derive(clap::Args, Clone)]
+pub struct Namesrv {
+    #[arg(short = 'n', long = "namesrvAddr", default_value = "127.0.0.1:9876")]
+    namesrv: String,
+    #[command(flatten)]
+    security: crate::security::Security,
+}
+
+#[derive(Subcommand)]
+pub enum InspectCommand {
+    /// Every topic the NameServers know (GET_ALL_TOPIC_LIST_FROM_NAMESERVER).
+    ///
+    /// Example: rocketry admin topicList -n 127.0.0.1:9876
+    #[command(name = "topicList")]
+    TopicList {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A topic's route: its brokers and queues (GET_ROUTEINFO_BY_TOPIC).
+    ///
+    /// Example: rocketry admin topicRoute -n 127.0.0.1:9876 -t orders
+    #[command(name = "topicRoute")]
+    TopicRoute {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A topic's queues on every broker: min and max offsets, last store time (GET_TOPIC_STATS_INFO).
+    ///
+    /// Example: rocketry admin topicStatus -n 127.0.0.1:9876 -t orders
+    #[command(name = "topicStatus")]
+    TopicStatus {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Clusters, their brokers and each broker's rates (GET_BROKER_CLUSTER_INFO, GET_BROKER_RUNTIME_INFO).
+    ///
+    /// Example: rocketry admin clusterList -n 127.0.0.1:9876
+    #[command(name = "clusterList")]
+    ClusterList {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A broker's runtime figures (GET_BROKER_RUNTIME_INFO), on `-b` or every master of `-c`.
+    ///
+    /// Example: rocketry admin brokerStatus -n 127.0.0.1:9876 -b 127.0.0.1:10911
+    #[command(name = "brokerStatus")]
+    BrokerStatus {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A broker's configuration (GET_BROKER_CONFIG), on `-b` or every master of `-c`.
+    ///
+    /// Example: rocketry admin getBrokerConfig -n 127.0.0.1:9876 -c DefaultCluster
+    #[command(name = "getBrokerConfig")]
+    GetBrokerConfig {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A consumer group's progress per queue: broker offset, its offset, the difference
+    /// (GET_CONSUME_STATS on every broker of the group's topics).
+    ///
+    /// Example: rocketry admin consumerProgress -n 127.0.0.1:9876 -g orders-consumers
+    #[command(name = "consumerProgress")]
+    ConsumerProgress {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+        /// Only this topic.
+        #[arg(short = 't', long = "topicName")]
+        topic: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Prints rows under headers, each column as wide as its widest cell.
+fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let text: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        emit(text.join("  ").trim_end());
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+}
+
+/// Writes a line to stdout; a reader that went away (`| head`) ends the command quietly.
+fn emit(line: &str) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+fn print_json(v: &Value) {
+    emit(&serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// A key/value listing: a two-column table, or one JSON object.
+fn key_values(out: &Output, who: &str, pairs: &BTreeMap<String, String>) -> Value {
+    if !out.json {
+        emit(who);
+        let rows: Vec<Vec<String>> = pairs.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
+        table(&["#Key", "#Value"], &rows);
+    }
+    json!(pairs)
+}
+
+async fn ok_body(client: &Client, addr: &str, cmd: RemotingCommand) -> Result<bytes::Bytes, crate::Error> {
+    Ok(client.invoke_ok(addr, cmd).await.map_err(|e| format!("{addr}: {e}"))?.body)
+}
+
+/// The master of each broker of a route.
+fn masters(route: &TopicRouteData) -> Vec<(String, String)> {
+    route.broker_datas.iter().filter_map(|b| Some((b.broker_name.clone(), b.broker_addrs.get(&0)?.clone()))).collect()
+}
+
+fn ms_to_text(ms: i64) -> String {
+    if ms <= 0 {
+        return "-".into();
+    }
+    let secs = ms / 1000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (UTC), Howard Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
+    match cmd {
+        InspectCommand::TopicList { ns, out } => {
+            let client = ns.security.client(&ns.namesrv);
+            let resp = client.invoke_namesrv(RemotingCommand::request(rq::GET_ALL_TOPIC_LIST_FROM_NAMESERVER)).await?;
+            if resp.code != protocol::codes::response::SUCCESS {
+                return Err(format!("the NameServer refused: {}", resp.remark.unwrap_or_default()).into());
+            }
+            let list: TopicList = body::decode(&resp.body)?;
+            if out.json {
+                print_json(&json!(list.topic_list));
+            } else {
+                list.topic_list.iter().for_each(|t| emit(t));
+            }
+            client.close();
+        }
+        InspectCommand::TopicRoute { ns, topic, out } => {
+            let client = ns.security.client(&ns.namesrv);
+            let route = client.route(&topic).await?;
+            if out.json {
+                print_json(&serde_json::to_value(&route)?);
+            } else {
+                let addrs: BTreeMap<&str, String> = route
+                    .broker_datas
+                    .iter()
+                    .map(|b| (b.broker_name.as_str(), b.broker_addrs.iter().map(|(id, a)| format!("{id}:{a}")).collect::<Vec<_>>().join(",")))
+                    .collect();
+                let rows: Vec<Vec<String>> = route
+                    .queue_datas
+                    .iter()
+                    .map(|q| {
+                        let a = addrs.get(q.broker_name.as_str()).cloned().unwrap_or_default();
+                        vec![q.broker_name.clone(), a, q.read_queue_nums.to_string(), q.write_queue_nums.to_string(), q.perm.to_string()]
+                    })
+                    .collect();
+                table(&["#Broker Name", "#Addresses (id:addr)", "#Read Queues", "#Write Queues", "#Perm"], &rows);
+            }
+            client.close();
+        }
+        InspectCommand::TopicStatus { ns, topic, out } => {
+            let client = ns.security.client(&ns.namesrv);
+            let route = client.route(&topic).await?;
+            let mut rows = Vec::new();
+            for (_, addr) in masters(&route) {
+                let body = ok_body(&client, &addr, RemotingCommand::request(rq::GET_TOPIC_STATS_INFO).with_ext("topic", &topic)).await?;
+                for (mq, o) in body::object_keyed_entries(&body, "offsetTable")? {
+                    rows.push(json!({
+                        "brokerName": mq["brokerName"], "queueId": mq["queueId"],
+                        "minOffset": o["minOffset"], "maxOffset": o["maxOffset"], "lastUpdateTimestamp": o["lastUpdateTimestamp"],
+                    }));
+                }
+            }
+            rows.sort_by_key(|r| (r["brokerName"].as_str().unwrap_or("").to_string(), r["queueId"].as_i64().unwrap_or(0)));
+            if out.json {
+                print_json(&Value::Array(rows));
+            } else {
+                let cells: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        let s = |k: &str| r[k].as_str().map(str::to_string).unwrap_or_else(|| r[k].to_string());
+                        vec![s("brokerName"), s("queueId"), s("minOffset"), s("maxOffset"), ms_to_text(r["lastUpdateTimestamp"].as_i64().unwrap_or(0))]
+                    })
+                    .collect();
+                table(&["#Broker Name", "#QID", "#Min Offset", "#Max Offset", "#Last Updated"], &cells);
+            }
+            client.close();
+        }
+        InspectCommand::ClusterList { ns, out } => {
+            let client = ns.security.client(&ns.namesrv);
+            let info = client.cluster_info().await?;
+            let mut rows = Vec::new();
+            for (cluster, names) in &info.cluster_addr_table {
+                for name in names {
+                    let Some(data) = info.broker_addr_table.get(name) else { continue };
+                    for (id, addr) in &data.broker_addrs {
+                        let runtime = match ok_body(&client, addr, RemotingCommand::request(rq::GET_BROKER_RUNTIME_INFO)).await {
+                            Ok(b) => body::decode::<KvTable>(&b).map(|t| t.table).unwrap_or_default(),
+                            Err(e) => BTreeMap::from([("error".to_string(), e.to_string())]),
+                        };
+                        let first = |k: &str| runtime.get(k).and_then(|v| v.split_whitespace().next()).unwrap_or("").to_string();
+                        rows.push(json!({
+                            "cluster": cluster, "brokerName": name, "brokerId": id, "addr": addr,
+                            "version": runtime.get("brokerVersionDesc"), "inTps": first("putTps"), "outTps": first("getTransferredTps"),
+                            "putToday": runtime.get("msgPutTotalTodayNow"), "getToday": runtime.get("msgGetTotalTodayNow"),
+                            "diskRatio": runtime.get("commitLogDiskRatio").and_then(|r| r.parse::<f64>().ok()).map(|r| format!("{:.2}%", r * 100.0)),
+                            "error": runtime.get("error"),
+                        }));
+                    }
+                }
+            }
+            if out.json {
+                print_json(&Value::Array(rows));
+            } else {
+                let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+                let cells: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        ["cluster", "brokerName", "brokerId", "addr", "version", "inTps", "outTps", "putToday", "getToday", "diskRatio"]
+                            .iter()
+                            .map(|k| s(&r[*k]))
+                            .collect()
+                    })
+                    .collect();
+                table(
+                    &["#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version", "#InTPS", "#OutTPS", "#InTotalToday", "#OutTotalToday", "#Disk Used"],
+                    &cells,
+                );
+            }
+            client.close();
+        }
+        InspectCommand::BrokerStatus { target, out } => {
+            let client = target.security.client(&target.namesrv);
+            let mut all = serde_json::Map::new();
+            for addr in super::addrs_of(&target, &client).await? {
+                let t: KvTable = body::decode(&ok_body(&client, &addr, RemotingCommand::request(rq::GET_BROKER_RUNTIME_INFO)).await?)?;
+                all.insert(addr.clone(), key_values(&out, &format!("broker {addr}:"), &t.table));
+            }
+            if out.json {
+                print_json(&Value::Object(all));
+            }
+            client.close();
+        }
+        InspectCommand::GetBrokerConfig { target, out } => {
+            let client = target.security.client(&target.namesrv);
+            let mut all = serde_json::Map::new();
+            for addr in super::addrs_of(&target, &client).await? {
+                let text = ok_body(&client, &addr, RemotingCommand::request(rq::GET_BROKER_CONFIG)).await?;
+                let props = remoting::properties::parse(&String::from_utf8_lossy(&text));
+                all.insert(addr.clone(), key_values(&out, &format!("============{addr}============"), &props));
+            }
+            if out.json {
+                print_json(&Value::Object(all));
+            }
+            client.close();
+        }
+        InspectCommand::ConsumerProgress { ns, group, topic, out } => {
+            let client = ns.security.client(&ns.namesrv);
+            // The group's brokers: those of its retry topic's route, as mqadmin asks; a group
+            // that never had a retry topic (pull consumers): the topic's, or every master.
+            let addrs = match client.route(&format!("%RETRY%{group}")).await {
+                Ok(route) => masters(&route).into_iter().map(|(_, a)| a).collect(),
+                Err(_) => match &topic {
+                    Some(t) => masters(&client.route(t).await?).into_iter().map(|(_, a)| a).collect(),
+                    None => {
+                        let info = client.cluster_info().await?;
+                        info.broker_addr_table.values().filter_map(|b| b.broker_addrs.get(&0).cloned()).collect::<Vec<_>>()
+                    }
+                },
+            };
+            let mut rows = Vec::new();
+            for addr in addrs {
+                let mut cmd = RemotingCommand::request(rq::GET_CONSUME_STATS).with_ext("consumerGroup", &group);
+                if let Some(t) = &topic {
+                    cmd = cmd.with_ext("topic", t);
+                }
+                let body = ok_body(&client, &addr, cmd).await?;
+                for (mq, o) in body::object_keyed_entries(&body, "offsetTable")? {
+                    let (broker, consumer) = (o["brokerOffset"].as_i64().unwrap_or(0), o["consumerOffset"].as_i64().unwrap_or(0));
+                    rows.push(json!({
+                        "topic": mq["topic"], "brokerName": mq["brokerName"], "queueId": mq["queueId"],
+                        "brokerOffset": broker, "consumerOffset": consumer, "diff": (broker - consumer.max(0)).max(0),
+                        "lastTimestamp": o["lastTimestamp"],
+                    }));
+                }
+            }
+            rows.sort_by_key(|r| {
+                (r["topic"].as_str().unwrap_or("").to_string(), r["brokerName"].as_str().unwrap_or("").to_string(), r["queueId"].as_i64().unwrap_or(0))
+            });
+            let total: i64 = rows.iter().map(|r| r["diff"].as_i64().unwrap_or(0)).sum();
+            if out.json {
+                print_json(&json!({"group": group, "diffTotal": total, "queues": rows}));
+            } else {
+                let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let cells: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        let mut c: Vec<String> =
+                            ["topic", "brokerName", "queueId", "brokerOffset", "consumerOffset", "diff"].iter().map(|k| s(&r[*k])).collect();
+                        c.push(ms_to_text(r["lastTimestamp"].as_i64().unwrap_or(0)));
+                        c
+                    })
+                    .collect();
+                table(&["#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff", "#LastTime"], &cells);
+                emit(&format!("\nDiff Total: {total}"));
+            }
+            client.close();
+        }
+    }
+    Ok(())
+}
