@@ -105,23 +105,51 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("bench {args:?} printed no JSON summary ({e}): {stdout}"))
 }
 
+/// `rocketry standalone` on free ports with a fresh data dir and `conf` as its broker.conf,
+/// ready (its four lines read); stopped with SIGTERM when dropped.
+struct Standalone {
+    child: std::process::Child,
+    namesrv: String,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Standalone {
+    fn start(conf: &str) -> Standalone {
+        let dir = tempfile::tempdir().unwrap();
+        let (ns, br) = (free_port(), free_port());
+        let conf_path = dir.path().join("broker.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rocketry"))
+            .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "-c"])
+            .arg(&conf_path)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // All four lines it prints: a line written to a closed pipe would stop it.
+        let _ready: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(4).map(|l| l.unwrap()).collect();
+        Standalone { child, namesrv: format!("127.0.0.1:{ns}"), addr: format!("127.0.0.1:{br}"), _dir: dir }
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
 /// The benchmark commands against a standalone broker and the trivial sink: each reports
 /// what it did, and consumes what it produced.
 #[test]
 fn bench_produce_e2e_consume_and_sink() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ns, br, sink) = (free_port(), free_port(), free_port());
-    let mut broker = Command::new(env!("CARGO_BIN_EXE_rocketry"))
-        .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // All four lines it prints: a line written to a closed pipe would stop it.
-    let _ready: Vec<String> = BufReader::new(broker.stdout.take().unwrap()).lines().take(4).map(|l| l.unwrap()).collect();
+    let broker = Standalone::start("");
+    let sink = free_port();
     let mut sink_proc = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["bench", "sink", "-p", &sink.to_string()]).stderr(Stdio::null()).spawn().unwrap();
-    let namesrv = format!("127.0.0.1:{ns}");
+    let namesrv = broker.namesrv.clone();
 
     let p = bench_json(&["produce", "-n", &namesrv, "-t", "BenchT", "--queues", "4", "-d", "1", "-c", "4", "--rate", "400"]);
     let sent = p["msgs"].as_u64().unwrap();
@@ -150,8 +178,6 @@ fn bench_produce_e2e_consume_and_sink() {
     assert_eq!((s["msgs"].as_u64(), s["errors"].as_u64()), (Some(3), Some(0)), "{s}");
 
     let _ = sink_proc.kill();
-    let _ = Command::new("kill").arg(broker.id().to_string()).status();
-    let _ = broker.wait();
     let _ = sink_proc.wait();
 }
 
@@ -183,25 +209,10 @@ fn rocketry(args: &[&str]) -> std::process::Output {
 /// port takes TLS and plaintext); unsigned, wrongly signed and out-of-policy sends are refused.
 #[test]
 fn admin_manages_users_and_acls_and_bench_signs_as_a_user() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ns, br) = (free_port(), free_port());
-    let conf = dir.path().join("broker.conf");
-    std::fs::write(
-        &conf,
+    let broker = Standalone::start(
         "authenticationEnabled=true\nauthorizationEnabled=true\ninitAuthenticationUser={\"username\":\"root\",\"password\":\"rootSecret\"}\n",
-    )
-    .unwrap();
-    let mut broker = Command::new(env!("CARGO_BIN_EXE_rocketry"))
-        .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "-c"])
-        .arg(&conf)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _ready: Vec<String> = BufReader::new(broker.stdout.take().unwrap()).lines().take(4).map(|l| l.unwrap()).collect();
-    let namesrv = format!("127.0.0.1:{ns}");
+    );
+    let namesrv = broker.namesrv.clone();
     let root = ["-n", &namesrv, "-c", "DefaultCluster", "--access-key", "root", "--secret-key", "rootSecret"];
     let admin = |args: &[&str]| {
         let out = rocketry(&[&["admin"], args, &root[..]].concat());
@@ -250,26 +261,14 @@ fn admin_manages_users_and_acls_and_bench_signs_as_a_user() {
     assert!(!admin(&["getAcl", "-s", "User:alice"]).contains("Group:G1"));
     admin(&["deleteUser", "-u", "alice"]);
     assert!(!admin(&["listUser"]).contains("alice"));
-    let _ = Command::new("kill").arg(broker.id().to_string()).status();
-    let _ = broker.wait();
 }
 
 /// `rocketry admin`'s reading commands against a standalone broker: each table, and the same
 /// content as `--json`.
 #[test]
 fn admin_reading_commands_print_tables_and_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ns, br) = (free_port(), free_port());
-    let mut broker = Command::new(env!("CARGO_BIN_EXE_rocketry"))
-        .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _ready: Vec<String> = BufReader::new(broker.stdout.take().unwrap()).lines().take(4).map(|l| l.unwrap()).collect();
-    let namesrv = format!("127.0.0.1:{ns}");
-    let addr = format!("127.0.0.1:{br}");
+    let broker = Standalone::start("");
+    let (namesrv, addr) = (broker.namesrv.clone(), broker.addr.clone());
     let admin = |args: &[&str]| {
         let out = rocketry(&[&["admin"], args, &["-n", &namesrv][..]].concat());
         assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -309,6 +308,4 @@ fn admin_reading_commands_print_tables_and_json() {
     drop(head.stdout.take());
     let out = head.wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
-    let _ = Command::new("kill").arg(broker.id().to_string()).status();
-    let _ = broker.wait();
 }
