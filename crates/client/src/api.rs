@@ -121,6 +121,11 @@ impl Client {
         Ok(resp)
     }
 
+    /// The NameServers this client asks.
+    pub fn namesrv_addrs(&self) -> &[String] {
+        &self.namesrv_addrs
+    }
+
     /// Asks each name server in turn.
     pub async fn invoke_namesrv(&self, cmd: RemotingCommand) -> Result<RemotingCommand, ClientError> {
         let mut last = ClientError::NoNameServer;

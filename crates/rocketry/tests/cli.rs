@@ -309,3 +309,40 @@ fn admin_reading_commands_print_tables_and_json() {
     let out = head.wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `rocketry admin`'s changing commands: each takes effect where the reading commands (or a
+/// send) can see it.
+#[test]
+fn admin_changing_commands_take_effect() {
+    let broker = Standalone::start("");
+    let (namesrv, addr) = (broker.namesrv.clone(), broker.addr.clone());
+    let run = |args: &[&str]| rocketry(&[&["admin"], args, &["-n", &namesrv][..]].concat());
+    let admin = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&admin(&[args, &["--json"][..]].concat())).unwrap() };
+    admin(&["updateTopic", "-c", "DefaultCluster", "-t", "Doomed", "-r", "2", "-w", "2", "-a", "+message.type=FIFO"]);
+    assert_eq!(json(&["topicRoute", "-t", "Doomed"])["queueDatas"][0]["perm"], 6);
+    assert!(admin(&["updateTopicPerm", "-c", "DefaultCluster", "-t", "Doomed", "-p", "4"]).contains("perm 6 -> 4"));
+    let route = json(&["topicRoute", "-t", "Doomed"]);
+    assert_eq!((route["queueDatas"][0]["perm"].as_i64(), route["queueDatas"][0]["readQueueNums"].as_i64()), (Some(4), Some(2)), "{route}");
+    let send = rocketry(&["bench", "produce", "-n", &namesrv, "-t", "Doomed", "-d", "0", "-c", "1"]);
+    assert!(!send.status.success(), "a read-only topic takes no sends");
+    admin(&["deleteTopic", "-c", "DefaultCluster", "-t", "Doomed"]);
+    assert!(!json(&["topicList"]).as_array().unwrap().iter().any(|t| t == "Doomed"));
+    assert!(!run(&["topicRoute", "-t", "Doomed"]).status.success(), "no route once deleted");
+
+    admin(&["updateSubGroup", "-c", "DefaultCluster", "-g", "OldGroup"]);
+    admin(&["deleteSubGroup", "-c", "DefaultCluster", "-g", "OldGroup", "-r", "true"]);
+    admin(&["updateBrokerConfig", "-b", &addr, "-k", "brokerPermission", "-v", "4"]);
+    assert_eq!(json(&["getBrokerConfig", "-b", &addr])[&addr]["brokerPermission"], "4");
+    let refused = run(&["updateBrokerConfig", "-b", &addr, "-k", "listenPort", "-v", "1"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("listenPort"));
+    admin(&["updateKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "Doomed", "-v", "broker-a:2"]);
+    admin(&["deleteKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "Doomed"]);
+    assert!(json(&["getNamesrvConfig"])[&namesrv]["listenPort"].is_string());
+    let offline = run(&["consumerConnection", "-g", "NobodyHere"]);
+    assert!(!offline.status.success() && String::from_utf8_lossy(&offline.stderr).contains("not online"));
+}

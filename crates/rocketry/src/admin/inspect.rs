@@ -1,5 +1,5 @@
 //! Reading commands with mqadmin's names and flags: topicList, topicRoute, topicStatus,
-//! clusterList, brokerStatus, getBrokerConfig, consumerProgress. Each prints an aligned table,
+//! clusterList, brokerStatus, getBrokerConfig, consumerConnection, consumerProgress. Each prints an aligned table,
 //! or with `--json` one JSON document for scripts.
 
 use std::collections::BTreeMap;
@@ -17,16 +17,22 @@ use super::Target;
 pub struct Output {
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// A NameServer to ask, for commands that need no broker.
 #[derive(clap::Args, Clone)]
 pub struct Namesrv {
     #[arg(short = 'n', long = "namesrvAddr", default_value = "127.0.0.1:9876")]
-    namesrv: String,
+    pub namesrv: String,
     #[command(flatten)]
-    security: crate::security::Security,
+    pub security: crate::security::Security,
+}
+
+impl Namesrv {
+    pub fn client(&self) -> Client {
+        self.security.client(&self.namesrv)
+    }
 }
 
 #[derive(Subcommand)]
@@ -95,6 +101,18 @@ pub enum InspectCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// A consumer group's online clients and subscriptions (GET_CONSUMER_CONNECTION_LIST).
+    ///
+    /// Example: rocketry admin consumerConnection -n 127.0.0.1:9876 -g orders-consumers
+    #[command(name = "consumerConnection")]
+    ConsumerConnection {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 'g', long = "consumerGroup")]
+        group: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// A consumer group's progress per queue: broker offset, its offset, the difference
     /// (GET_CONSUME_STATS on every broker of the group's topics).
     ///
@@ -141,12 +159,12 @@ fn emit(line: &str) {
     }
 }
 
-fn print_json(v: &Value) {
+pub fn print_json(v: &Value) {
     emit(&serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 /// A key/value listing: a two-column table, or one JSON object.
-fn key_values(out: &Output, who: &str, pairs: &BTreeMap<String, String>) -> Value {
+pub fn key_values(out: &Output, who: &str, pairs: &BTreeMap<String, String>) -> Value {
     if !out.json {
         emit(who);
         let rows: Vec<Vec<String>> = pairs.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
@@ -183,10 +201,22 @@ fn ms_to_text(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// A group's brokers: those of its retry topic's route, as mqadmin asks; a group that never had
+/// a retry topic (pull consumers): the topic's, or every master.
+async fn group_brokers(client: &Client, group: &str, topic: Option<&str>) -> Result<Vec<String>, crate::Error> {
+    if let Ok(route) = client.route(&format!("%RETRY%{group}")).await {
+        return Ok(masters(&route).into_iter().map(|(_, a)| a).collect());
+    }
+    Ok(match topic {
+        Some(t) => masters(&client.route(t).await?).into_iter().map(|(_, a)| a).collect(),
+        None => client.cluster_info().await?.broker_addr_table.values().filter_map(|b| b.broker_addrs.get(&0).cloned()).collect(),
+    })
+}
+
 pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
     match cmd {
         InspectCommand::TopicList { ns, out } => {
-            let client = ns.security.client(&ns.namesrv);
+            let client = ns.client();
             let resp = client.invoke_namesrv(RemotingCommand::request(rq::GET_ALL_TOPIC_LIST_FROM_NAMESERVER)).await?;
             if resp.code != protocol::codes::response::SUCCESS {
                 return Err(format!("the NameServer refused: {}", resp.remark.unwrap_or_default()).into());
@@ -200,7 +230,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             client.close();
         }
         InspectCommand::TopicRoute { ns, topic, out } => {
-            let client = ns.security.client(&ns.namesrv);
+            let client = ns.client();
             let route = client.route(&topic).await?;
             if out.json {
                 print_json(&serde_json::to_value(&route)?);
@@ -223,7 +253,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             client.close();
         }
         InspectCommand::TopicStatus { ns, topic, out } => {
-            let client = ns.security.client(&ns.namesrv);
+            let client = ns.client();
             let route = client.route(&topic).await?;
             let mut rows = Vec::new();
             for (_, addr) in masters(&route) {
@@ -251,7 +281,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             client.close();
         }
         InspectCommand::ClusterList { ns, out } => {
-            let client = ns.security.client(&ns.namesrv);
+            let client = ns.client();
             let info = client.cluster_info().await?;
             let mut rows = Vec::new();
             for (cluster, names) in &info.cluster_addr_table {
@@ -318,20 +348,37 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             }
             client.close();
         }
+        InspectCommand::ConsumerConnection { ns, group, out } => {
+            let client = ns.client();
+            let mut found = None;
+            for addr in group_brokers(&client, &group, None).await? {
+                let cmd = RemotingCommand::request(rq::GET_CONSUMER_CONNECTION_LIST).with_ext("consumerGroup", &group);
+                if let Ok(answer) = client.invoke_ok(&addr, cmd).await {
+                    found = Some(body::decode::<body::ConsumerConnection>(&answer.body)?);
+                    break;
+                }
+            }
+            client.close();
+            let c = found.ok_or_else(|| format!("the consumer group {group} is not online"))?;
+            if out.json {
+                print_json(&serde_json::to_value(&c)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> =
+                c.connection_set.iter().map(|x| vec![x.client_id.clone(), x.client_addr.clone(), x.language.clone(), x.version.to_string()]).collect();
+            table(&["#ClientId", "#ClientAddr", "#Language", "#Version"], &rows);
+            emit("");
+            let subs: Vec<Vec<String>> = c.subscription_table.iter().map(|(t, s)| vec![t.clone(), s.sub_string.clone()]).collect();
+            table(&["#Topic", "#SubExpression"], &subs);
+            emit("");
+            let none = String::from("-");
+            emit(&format!("ConsumeType: {}", c.consume_type.as_ref().unwrap_or(&none)));
+            emit(&format!("MessageModel: {}", c.message_model.as_ref().unwrap_or(&none)));
+            emit(&format!("ConsumeFromWhere: {}", c.consume_from_where.as_ref().unwrap_or(&none)));
+        }
         InspectCommand::ConsumerProgress { ns, group, topic, out } => {
-            let client = ns.security.client(&ns.namesrv);
-            // The group's brokers: those of its retry topic's route, as mqadmin asks; a group
-            // that never had a retry topic (pull consumers): the topic's, or every master.
-            let addrs = match client.route(&format!("%RETRY%{group}")).await {
-                Ok(route) => masters(&route).into_iter().map(|(_, a)| a).collect(),
-                Err(_) => match &topic {
-                    Some(t) => masters(&client.route(t).await?).into_iter().map(|(_, a)| a).collect(),
-                    None => {
-                        let info = client.cluster_info().await?;
-                        info.broker_addr_table.values().filter_map(|b| b.broker_addrs.get(&0).cloned()).collect::<Vec<_>>()
-                    }
-                },
-            };
+            let client = ns.client();
+            let addrs = group_brokers(&client, &group, topic.as_deref()).await?;
             let mut rows = Vec::new();
             for addr in addrs {
                 let mut cmd = RemotingCommand::request(rq::GET_CONSUME_STATS).with_ext("consumerGroup", &group);

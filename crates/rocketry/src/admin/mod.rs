@@ -3,6 +3,7 @@
 //! commands of [`inspect`] (tables, or `--json`).
 
 mod inspect;
+mod manage;
 mod users;
 
 use clap::Subcommand;
@@ -24,6 +25,13 @@ pub struct Target {
     cluster: Option<String>,
     #[command(flatten)]
     security: crate::security::Security,
+}
+
+impl Target {
+    /// The same, aimed at one broker.
+    fn at(&self, addr: &str) -> Target {
+        Target { broker: Some(addr.to_string()), ..self.clone() }
+    }
 }
 
 #[derive(Subcommand)]
@@ -95,6 +103,8 @@ pub enum AdminCommand {
     Users(users::UserCommand),
     #[command(flatten)]
     Inspect(inspect::InspectCommand),
+    #[command(flatten)]
+    Manage(manage::ManageCommand),
 }
 
 pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
@@ -147,6 +157,7 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
         }
         AdminCommand::Users(cmd) => users::run(cmd).await,
         AdminCommand::Inspect(cmd) => inspect::run(cmd).await,
+        AdminCommand::Manage(cmd) => manage::run(cmd).await,
     }
 }
 

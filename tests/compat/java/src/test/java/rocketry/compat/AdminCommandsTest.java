@@ -122,6 +122,51 @@ class AdminCommandsTest {
         assertTrue(route.contains("\"brokerName\":\"broker-a\""), route);
     }
 
+    /** Runs `rocketry admin <args> -n <namesrv> --json` and parses what it printed. */
+    static com.alibaba.fastjson2.JSONObject rocketryAdminJson(String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(Rocketry.binary().toString(), "admin"));
+        cmd.addAll(java.util.List.of(args));
+        cmd.addAll(java.util.List.of("-n", namesrv, "--json"));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "rocketry admin " + String.join(" ", args) + ": " + out);
+        return com.alibaba.fastjson2.JSON.parseObject(out);
+    }
+
+    /** Our CLI sees what the Java admin sees of a Java push consumer: its connection and its progress. */
+    @Test
+    void rocketryAdminSeesTheJavaConsumer() throws Exception {
+        String topic = Clients.unique("AdminSeen");
+        String group = Clients.unique("AdminSeenG");
+        admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 2, 2, 6));
+        org.apache.rocketmq.client.producer.DefaultMQProducer p = Clients.producer(H, namesrv);
+        for (int i = 0; i < 6; i++) {
+            p.send(new org.apache.rocketmq.common.message.Message(topic, ("m" + i).getBytes(StandardCharsets.UTF_8)));
+        }
+        Received got = new Received();
+        Clients.pushWith(H, namesrv, group, topic, (org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently) (msgs, ctx) -> {
+            got.addAll(msgs);
+            return org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+        }, c -> c.setPersistConsumerOffsetInterval(500));
+        Wait.until("6 consumed and committed", 30_000, () -> {
+            try {
+                return got.total() >= 6 ? admin.examineConsumeStats(group).computeTotalDiff() : -1L;
+            } catch (Exception e) {
+                return -1L;
+            }
+        }, d -> d == 0L);
+        com.alibaba.fastjson2.JSONObject conn = rocketryAdminJson("consumerConnection", "-g", group);
+        assertEquals(1, conn.getJSONArray("connectionSet").size(), conn.toString());
+        assertEquals("JAVA", conn.getJSONArray("connectionSet").getJSONObject(0).getString("language"));
+        assertTrue(conn.getJSONObject("subscriptionTable").containsKey(topic), conn.toString());
+        assertEquals("CONSUME_PASSIVELY", conn.getString("consumeType"));
+        com.alibaba.fastjson2.JSONObject progress = rocketryAdminJson("consumerProgress", "-g", group);
+        assertEquals(0, progress.getIntValue("diffTotal"), progress.toString());
+        long ours = progress.getJSONArray("queues").stream().filter(q -> topic.equals(((com.alibaba.fastjson2.JSONObject) q).getString("topic"))).count();
+        long javas = admin.examineConsumeStats(group).getOffsetTable().keySet().stream().filter(mq -> mq.getTopic().equals(topic)).count();
+        assertEquals(javas, ours, "queues of the topic in the progress: " + progress);
+    }
+
     /** Runs an mqadmin command in this JVM and returns what it printed; it must not print an exception. */
     static String mqadmin(String... args) {
         return mqadmin((org.apache.rocketmq.remoting.RPCHook) null, args);

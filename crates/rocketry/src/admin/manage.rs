@@ -1,0 +1,180 @@
+//! Changing commands with mqadmin's names and flags: deleteTopic, updateTopicPerm,
+//! deleteSubGroup, updateBrokerConfig, updateKvConfig, deleteKvConfig; and getNamesrvConfig.
+
+use clap::Subcommand;
+use client::Client;
+use protocol::body::{self, TopicConfig};
+use protocol::codes::request as rq;
+use protocol::RemotingCommand;
+
+use super::inspect::{Namesrv, Output};
+use super::Target;
+
+#[derive(Subcommand)]
+pub enum ManageCommand {
+    /// Delete a topic from every master of a cluster, then from the NameServers
+    /// (DELETE_TOPIC_IN_BROKER, DELETE_TOPIC_IN_NAMESRV).
+    ///
+    /// Example: rocketry admin deleteTopic -n 127.0.0.1:9876 -c DefaultCluster -t orders
+    #[command(name = "deleteTopic")]
+    DeleteTopic {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 'c', long = "clusterName")]
+        cluster: String,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+    },
+    /// Change a topic's permission (2 write, 4 read, 6 both) on `-b` or every master of `-c`,
+    /// keeping its queues and attributes.
+    ///
+    /// Example: rocketry admin updateTopicPerm -n 127.0.0.1:9876 -c DefaultCluster -t orders -p 4
+    #[command(name = "updateTopicPerm")]
+    UpdateTopicPerm {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'p', long = "perm", value_parser = ["2", "4", "6"])]
+        perm: String,
+    },
+    /// Delete a consumer group (DELETE_SUBSCRIPTIONGROUP) on `-b` or every master of `-c`.
+    ///
+    /// Example: rocketry admin deleteSubGroup -n 127.0.0.1:9876 -c DefaultCluster -g old-consumers -r true
+    #[command(name = "deleteSubGroup")]
+    DeleteSubGroup {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 'g', long = "groupName")]
+        group: String,
+        /// Also delete its consumer offsets.
+        #[arg(short = 'r', long = "removeOffset", default_value_t = false, action = clap::ArgAction::Set)]
+        remove_offset: bool,
+    },
+    /// Change a broker setting while it runs (UPDATE_BROKER_CONFIG), on `-b` or every master of
+    /// `-c`. Settings that need a restart are refused, naming the key.
+    ///
+    /// Example: rocketry admin updateBrokerConfig -n 127.0.0.1:9876 -b 127.0.0.1:10911 -k brokerPermission -v 4
+    #[command(name = "updateBrokerConfig")]
+    UpdateBrokerConfig {
+        #[command(flatten)]
+        target: Target,
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Set a KV config item on every NameServer (PUT_KV_CONFIG).
+    ///
+    /// Example: rocketry admin updateKvConfig -n 127.0.0.1:9876 -s ORDER_TOPIC_CONFIG -k orders -v broker-a:8
+    #[command(name = "updateKvConfig")]
+    UpdateKvConfig {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 's', long = "namespace")]
+        namespace: String,
+        #[arg(short = 'k', long = "key")]
+        key: String,
+        #[arg(short = 'v', long = "value")]
+        value: String,
+    },
+    /// Delete a KV config item on every NameServer (DELETE_KV_CONFIG).
+    ///
+    /// Example: rocketry admin deleteKvConfig -n 127.0.0.1:9876 -s ORDER_TOPIC_CONFIG -k orders
+    #[command(name = "deleteKvConfig")]
+    DeleteKvConfig {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 's', long = "namespace")]
+        namespace: String,
+        #[arg(short = 'k', long = "key")]
+        key: String,
+    },
+    /// Every NameServer's configuration (GET_NAMESRV_CONFIG).
+    ///
+    /// Example: rocketry admin getNamesrvConfig -n 127.0.0.1:9876
+    #[command(name = "getNamesrvConfig")]
+    GetNamesrvConfig {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Sends `cmd` to every NameServer, saying for each whether it worked.
+async fn on_each_namesrv(client: &Client, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
+    let mut failed = 0;
+    for addr in client.namesrv_addrs() {
+        match client.invoke_ok(addr, cmd.clone()).await {
+            Ok(_) => println!("{what} to {addr} success."),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{what} to {addr} failed: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} NameServers refused", client.namesrv_addrs().len()).into());
+    }
+    Ok(())
+}
+
+pub async fn run(cmd: ManageCommand) -> Result<(), crate::Error> {
+    match cmd {
+        ManageCommand::DeleteTopic { ns, cluster, topic } => {
+            let target = Target { namesrv: ns.namesrv.clone(), broker: None, cluster: Some(cluster.clone()), security: ns.security.clone() };
+            super::on_each(&target, "delete topic", RemotingCommand::request(rq::DELETE_TOPIC_IN_BROKER).with_ext("topic", &topic)).await?;
+            let client = ns.client();
+            let cmd = RemotingCommand::request(rq::DELETE_TOPIC_IN_NAMESRV).with_ext("topic", &topic).with_ext("clusterName", &cluster);
+            on_each_namesrv(&client, "delete topic in NameServer", cmd).await?;
+            client.close();
+        }
+        ManageCommand::UpdateTopicPerm { target, topic, perm } => {
+            let client = target.security.client(&target.namesrv);
+            for addr in super::addrs_of(&target, &client).await? {
+                let answer = client.invoke_ok(&addr, RemotingCommand::request(rq::GET_TOPIC_CONFIG).with_ext("topic", &topic)).await;
+                let mut config: TopicConfig = body::decode(&answer.map_err(|e| format!("{addr}: {e}"))?.body)?;
+                let old = config.perm;
+                config.perm = perm.parse()?;
+                super::on_each(&target.at(&addr), "update topic perm", Client::update_topic_request(&config, None)).await?;
+                println!("topic {topic} on {addr}: perm {old} -> {perm}");
+            }
+            client.close();
+        }
+        ManageCommand::DeleteSubGroup { target, group, remove_offset } => {
+            let cmd = RemotingCommand::request(rq::DELETE_SUBSCRIPTIONGROUP).with_ext("groupName", &group).with_ext("cleanOffset", remove_offset);
+            super::on_each(&target, "delete subscription group", cmd).await?;
+        }
+        ManageCommand::UpdateBrokerConfig { target, key, value } => {
+            let cmd = RemotingCommand::request(rq::UPDATE_BROKER_CONFIG).with_body(format!("{key}={value}\n"));
+            super::on_each(&target, "update broker config", cmd).await?;
+        }
+        ManageCommand::UpdateKvConfig { ns, namespace, key, value } => {
+            let client = ns.client();
+            let cmd = RemotingCommand::request(rq::PUT_KV_CONFIG).with_ext("namespace", namespace).with_ext("key", key).with_ext("value", value);
+            on_each_namesrv(&client, "update kv config", cmd).await?;
+            client.close();
+        }
+        ManageCommand::DeleteKvConfig { ns, namespace, key } => {
+            let client = ns.client();
+            let cmd = RemotingCommand::request(rq::DELETE_KV_CONFIG).with_ext("namespace", namespace).with_ext("key", key);
+            on_each_namesrv(&client, "delete kv config", cmd).await?;
+            client.close();
+        }
+        ManageCommand::GetNamesrvConfig { ns, out } => {
+            let client = ns.client();
+            let mut all = serde_json::Map::new();
+            for addr in client.namesrv_addrs() {
+                let text = client.invoke_ok(addr, RemotingCommand::request(rq::GET_NAMESRV_CONFIG)).await.map_err(|e| format!("{addr}: {e}"))?.body;
+                let props = remoting::properties::parse(&String::from_utf8_lossy(&text));
+                all.insert(addr.clone(), super::inspect::key_values(&out, &format!("============{addr}============"), &props));
+            }
+            if out.json {
+                super::inspect::print_json(&serde_json::Value::Object(all));
+            }
+            client.close();
+        }
+    }
+    Ok(())
+}
