@@ -132,7 +132,7 @@ pub enum InspectCommand {
 }
 
 /// Prints rows under headers, each column as wide as its widest cell.
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -150,7 +150,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
 }
 
 /// Writes a line to stdout; a reader that went away (`| head`) ends the command quietly.
-fn emit(line: &str) {
+pub fn emit(line: &str) {
     use std::io::Write;
     if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -182,7 +182,7 @@ fn masters(route: &TopicRouteData) -> Vec<(String, String)> {
     route.broker_datas.iter().filter_map(|b| Some((b.broker_name.clone(), b.broker_addrs.get(&0)?.clone()))).collect()
 }
 
-fn ms_to_text(ms: i64) -> String {
+pub fn ms_to_text(ms: i64) -> String {
     if ms <= 0 {
         return "-".into();
     }

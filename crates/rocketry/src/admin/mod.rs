@@ -4,6 +4,7 @@
 
 mod inspect;
 mod manage;
+mod trace;
 mod users;
 
 use clap::Subcommand;
@@ -105,6 +106,12 @@ pub enum AdminCommand {
     Inspect(inspect::InspectCommand),
     #[command(flatten)]
     Manage(manage::ManageCommand),
+    /// A message's life from the trace topic: its send, each consumption (group, client, time,
+    /// cost, result, retries), transaction ends and recalls.
+    ///
+    /// Example: rocketry admin queryMsgTraceById -n 127.0.0.1:9876 -i 7F000001A1B218B4AAC27E0C7B6C0000
+    #[command(name = "queryMsgTraceById")]
+    QueryMsgTraceById(trace::TraceArgs),
 }
 
 pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
@@ -158,6 +165,7 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
         AdminCommand::Users(cmd) => users::run(cmd).await,
         AdminCommand::Inspect(cmd) => inspect::run(cmd).await,
         AdminCommand::Manage(cmd) => manage::run(cmd).await,
+        AdminCommand::QueryMsgTraceById(args) => trace::run(args).await,
     }
 }
 

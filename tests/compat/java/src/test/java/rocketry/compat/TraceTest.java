@@ -89,5 +89,22 @@ class TraceTest {
         }
         assertTrue(byType.getOrDefault("Pub", 0) >= 10 && byType.getOrDefault("SubBefore", 0) >= 10 && byType.getOrDefault("SubAfter", 0) >= 10,
             "trace records by type: " + byType);
+
+        // One message's life, by id: our CLI and the official mqadmin, from the trace topic's key index.
+        String id = sent.keySet().iterator().next();
+        java.util.List<String> cmd = java.util.List.of(Rocketry.binary().toString(), "admin", "queryMsgTraceById", "-n", a.namesrv(), "-i", id, "--json");
+        Process proc = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, proc.waitFor(), out);
+        com.alibaba.fastjson2.JSONArray records = com.alibaba.fastjson2.JSON.parseObject(out).getJSONArray("records");
+        Map<String, String> groupByType = new TreeMap<>();
+        for (int i = 0; i < records.size(); i++) {
+            groupByType.put(records.getJSONObject(i).getString("type"), records.getJSONObject(i).getString("group"));
+        }
+        assertEquals(p.getProducerGroup(), groupByType.get("Pub"), out);
+        assertEquals(group, groupByType.get("SubBefore"), out);
+        assertEquals(group, groupByType.get("SubAfter"), out);
+        String mqadmin = AdminCommandsTest.mqadmin("queryMsgTraceById", "-n", a.namesrv(), "-i", id);
+        assertTrue(mqadmin.contains(p.getProducerGroup()) && mqadmin.contains(group), mqadmin);
     }
 }
