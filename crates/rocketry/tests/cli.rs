@@ -346,3 +346,34 @@ fn admin_changing_commands_take_effect() {
     let offline = run(&["consumerConnection", "-g", "NobodyHere"]);
     assert!(!offline.status.success() && String::from_utf8_lossy(&offline.stderr).contains("not online"));
 }
+
+/// `rocketry admin`'s message commands: a message sent with sendMessage is found by key, by its
+/// offset id and by its client id; a group's offsets are reset to a time.
+#[test]
+fn admin_message_commands_send_find_and_reset() {
+    let broker = Standalone::start("");
+    let namesrv = broker.namesrv.clone();
+    let admin = |args: &[&str]| {
+        let out = rocketry(&[&["admin"], args, &["-n", &namesrv][..]].concat());
+        assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&admin(&[args, &["--json"][..]].concat())).unwrap() };
+    admin(&["updateTopic", "-c", "DefaultCluster", "-t", "Orders", "-r", "2", "-w", "2"]);
+    assert!(admin(&["sendMessage", "-t", "Orders", "-p", "first", "-k", "order-42", "-c", "TagA"]).contains("SEND_OK"));
+    let sent = json(&["sendMessage", "-t", "Orders", "-p", "second body", "-k", "order-42"]);
+    let (offset_id, client_id) = (sent["offsetMsgId"].as_str().unwrap(), sent["msgId"].as_str().unwrap());
+    let by_key = json(&["queryMsgByKey", "-t", "Orders", "-k", "order-42"]);
+    assert_eq!(by_key.as_array().unwrap().len(), 2, "{by_key}");
+    assert!(admin(&["queryMsgByKey", "-t", "Orders", "-k", "order-42"]).contains(client_id));
+    let by_offset = json(&["queryMsgById", "-i", offset_id]);
+    assert_eq!((by_offset[0]["body"].as_str(), by_offset[0]["msgId"].as_str()), (Some("second body"), Some(client_id)), "{by_offset}");
+    assert!(admin(&["queryMsgById", "-i", offset_id]).lines().any(|l| l.starts_with("Body") && l.ends_with("second body")));
+    let by_client = json(&["queryMsgByUniqueKey", "-t", "Orders", "-i", client_id]);
+    assert_eq!(by_client[0]["offsetMsgId"].as_str(), Some(offset_id));
+    assert_eq!(json(&["queryMsgById", "-t", "Orders", "-i", client_id])[0]["keys"], "order-42");
+    admin(&["updateSubGroup", "-c", "DefaultCluster", "-g", "G1"]);
+    let reset = json(&["resetOffsetByTime", "-g", "G1", "-t", "Orders", "-s", "0"]);
+    assert_eq!(reset["offsets"].as_array().unwrap().len(), 2, "{reset}");
+    assert!(reset["offsets"].as_array().unwrap().iter().all(|q| q["offset"] == 0), "reset to the start: {reset}");
+}

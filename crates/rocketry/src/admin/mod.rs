@@ -4,6 +4,7 @@
 
 mod inspect;
 mod manage;
+mod messages;
 mod trace;
 mod users;
 
@@ -106,6 +107,8 @@ pub enum AdminCommand {
     Inspect(inspect::InspectCommand),
     #[command(flatten)]
     Manage(manage::ManageCommand),
+    #[command(flatten)]
+    Messages(messages::MessageCommand),
     /// A message's life from the trace topic: its send, each consumption (group, client, time,
     /// cost, result, retries), transaction ends and recalls.
     ///
@@ -165,6 +168,7 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
         AdminCommand::Users(cmd) => users::run(cmd).await,
         AdminCommand::Inspect(cmd) => inspect::run(cmd).await,
         AdminCommand::Manage(cmd) => manage::run(cmd).await,
+        AdminCommand::Messages(cmd) => messages::run(cmd).await,
         AdminCommand::QueryMsgTraceById(args) => trace::run(args).await,
     }
 }
