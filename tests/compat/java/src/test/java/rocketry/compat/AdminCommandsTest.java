@@ -122,6 +122,69 @@ class AdminCommandsTest {
         assertTrue(route.contains("\"brokerName\":\"broker-a\""), route);
     }
 
+    /**
+     * The official mqadmin's topic, group and message commands against Rocketry, each checked
+     * for the content it prints: updateTopic, updateSubGroup, topicStatus, queryMsgByKey,
+     * queryMsgById, consumerProgress, resetOffsetByTime.
+     */
+    @Test
+    void mqadminTopicGroupAndMessageCommandsWork() throws Exception {
+        String topic = Clients.unique("MqadminT");
+        String group = Clients.unique("MqadminG");
+        assertTrue(mqadmin("updateTopic", "-n", namesrv, "-c", "DefaultCluster", "-t", topic, "-r", "2", "-w", "2").contains("success"));
+        assertTrue(mqadmin("updateSubGroup", "-n", namesrv, "-c", "DefaultCluster", "-g", group).contains("success"));
+        Wait.until("route of " + topic, 10_000, () -> {
+            try {
+                return admin.examineTopicRouteInfo(topic);
+            } catch (Exception e) {
+                return null;
+            }
+        }, r -> r != null);
+        org.apache.rocketmq.client.producer.DefaultMQProducer p = Clients.producer(H, namesrv);
+        org.apache.rocketmq.client.producer.SendResult r = null;
+        for (int i = 0; i < 3; i++) {
+            org.apache.rocketmq.common.message.Message m = new org.apache.rocketmq.common.message.Message(topic, "TagA", "key-" + i, ("body " + i).getBytes(StandardCharsets.UTF_8));
+            r = p.send(m, new org.apache.rocketmq.common.message.MessageQueue(topic, "broker-a", 0));
+        }
+        String status = mqadmin("topicStatus", "-n", namesrv, "-t", topic);
+        assertTrue(status.contains("broker-a") && status.lines().anyMatch(l -> l.trim().startsWith("broker-a") && l.contains(" 3 ")), status);
+        String byKey = mqadmin("queryMsgByKey", "-n", namesrv, "-t", topic, "-k", "key-2");
+        assertTrue(byKey.contains(r.getMsgId()), byKey);
+        String byId = mqadmin("queryMsgById", "-n", namesrv, "-t", topic, "-i", r.getMsgId());
+        assertTrue(byId.contains("key-2") && byId.contains("TagA"), byId);
+        String byOffsetId = mqadmin("queryMsgById", "-n", namesrv, "-t", topic, "-i", r.getOffsetMsgId());
+        assertTrue(byOffsetId.contains("key-2"), byOffsetId);
+        // A group's progress is found through its retry topic's route, which the broker makes
+        // when a consumer of the group first heartbeats (the Java broker too): consume, then stop.
+        Received got = new Received();
+        org.apache.rocketmq.client.consumer.DefaultMQPushConsumer c = Clients.pushWith(H, namesrv, group, topic,
+            (org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently) (msgs, ctx) -> {
+                got.addAll(msgs);
+                return org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+            }, x -> x.setPersistConsumerOffsetInterval(500));
+        Wait.until("3 consumed and committed", 30_000, () -> {
+            try {
+                return got.total() >= 3 ? admin.examineConsumeStats(group).computeTotalDiff() : -1L;
+            } catch (Exception e) {
+                return -1L;
+            }
+        }, d -> d == 0L);
+        c.shutdown();
+        String progress = mqadmin("consumerProgress", "-n", namesrv, "-g", group);
+        assertTrue(progress.contains(topic) && progress.contains("Diff Total: 0"), progress);
+        String reset = mqadmin("resetOffsetByTime", "-n", namesrv, "-g", group, "-t", topic, "-s", "0");
+        assertTrue(reset.contains("broker-a"), reset);
+        Wait.until("offsets reset to the start", 10_000, () -> {
+            try {
+                return admin.examineConsumeStats(group).computeTotalDiff();
+            } catch (Exception e) {
+                return -1L;
+            }
+        }, d -> d == 3L);
+        String after = mqadmin("consumerProgress", "-n", namesrv, "-g", group);
+        assertTrue(after.contains("Diff Total: 3"), after);
+    }
+
     /** Runs `rocketry admin <args> -n <namesrv> --json` and parses what it printed. */
     static com.alibaba.fastjson2.JSONObject rocketryAdminJson(String... args) throws Exception {
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(Rocketry.binary().toString(), "admin"));
