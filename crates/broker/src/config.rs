@@ -75,6 +75,9 @@ broker_config! {
         broker_topic_enable: bool = true, "brokerTopicEnable", Bool;
         trace_topic_enable: bool = false, "traceTopicEnable", Bool;
         msg_trace_topic_name: String = "RMQ_SYS_TRACE_TOPIC".into(), "msgTraceTopicName", Plain;
+        /// Ours: the broker writes trace records of retries, DLQ moves, delayed and timer
+        /// deliveries and transaction ends to the trace topic (`trace.rs`).
+        broker_trace_enable: bool = false, "brokerTraceEnable", Bool;
         /// The permission at start; while serving it lives in `RuntimeState`.
         broker_permission: i32 = 6, "brokerPermission", Plain;
         region_id: String = "DefaultRegion".into(), "regionId", Plain;

@@ -24,6 +24,7 @@ pub mod sql92;
 mod stats;
 pub mod timer;
 pub mod topics;
+mod trace;
 pub mod transaction;
 
 use std::net::SocketAddr;

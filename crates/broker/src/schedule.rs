@@ -151,5 +151,10 @@ async fn release(b: &Broker, phys: i64) -> Result<(), String> {
         return Ok(());
     };
     let out = NewMessage::from_record(&m, topic, queue_id, m.reconsume_times, props);
-    b.put_unparked(vec![out], true).await.map(|_| ()).map_err(|e| e.to_string())
+    let traced = b.config.broker_trace_enable.then(|| out.clone());
+    b.put_unparked(vec![out], true).await.map_err(|e| e.to_string())?;
+    if let Some(copy) = traced {
+        b.trace(crate::trace::Event::Delivered, "", &copy).await;
+    }
+    Ok(())
 }

@@ -269,7 +269,13 @@ impl Broker {
         }
         for ((topic, queue_id), items) in groups {
             let (keys, msgs): (Vec<DueTimer>, Vec<crate::put::NewMessage>) = items.into_iter().unzip();
+            let traced = self.config.broker_trace_enable.then(|| msgs.clone());
             let put = self.put_unparked(msgs, false).await;
+            if put.is_ok() {
+                for m in traced.iter().flatten() {
+                    self.trace(crate::trace::Event::Delivered, "", m).await;
+                }
+            }
             if round.settle(&keys, put, &topic, queue_id) {
                 // Refused as a group (one record, or their total size): one at a time, so only
                 // what the store refuses on its own is dropped. The copies are made again here

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::put::{NewMessage, ORIGIN_MESSAGE_ID};
+use crate::trace::Event;
 use crate::Broker;
 
 /// `V3_4_9`: from here on the client's maxReconsumeTimes is honoured.
@@ -52,7 +53,8 @@ impl Broker {
             Some(max) if r.client_version >= VERSION_WITH_MAX_RECONSUME => max,
             _ => config.retry_max_times,
         };
-        let (topic, queue_id) = if m.reconsume_times >= max_reconsume || r.delay_level < 0 {
+        let dead_letter = m.reconsume_times >= max_reconsume || r.delay_level < 0;
+        let (topic, queue_id) = if dead_letter {
             props.set(prop::DELAY, "0");
             (self.topics.ensure_dlq_topic(group).topic_name, 0)
         } else {
@@ -63,8 +65,14 @@ impl Broker {
             (retry.topic_name, queue_id)
         };
         let out = NewMessage::from_record(&m, topic, queue_id, m.reconsume_times + 1, props);
+        let traced = self.config.broker_trace_enable.then(|| out.clone());
         match self.put(vec![out], true).await {
-            Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => Ok(()),
+            Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => {
+                if let Some(copy) = traced {
+                    self.trace(if dead_letter { Event::DeadLetter } else { Event::Retry }, group, &copy).await;
+                }
+                Ok(())
+            }
             // As the Java broker: any failed put of a send-back is a SYSTEM_ERROR.
             Err(e) => Err(BrokerError::system(e.to_string())),
         }

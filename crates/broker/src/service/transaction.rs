@@ -134,7 +134,11 @@ impl Broker {
             let mut m = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
             m.sys_flag = (m.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT;
             m.prepared_transaction_offset = half.phys_offset;
+            let traced = self.config.broker_trace_enable.then(|| m.clone());
             crate::service::send::stored(self.put(vec![m], true).await)?;
+            if let Some(copy) = traced {
+                self.trace(crate::trace::Event::Committed { from_check: e.from_transaction_check }, &e.producer_group, &copy).await;
+            }
             if crash_after_store {
                 return Ok(());
             }
@@ -147,7 +151,13 @@ impl Broker {
             }
             return Ok(());
         }
-        self.journal_decision(offset).await
+        self.journal_decision(offset).await?;
+        if self.config.broker_trace_enable {
+            let (topic, queue_id) = take_real(&mut props).unwrap_or_default();
+            let half = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
+            self.trace(crate::trace::Event::RolledBack { from_check: e.from_transaction_check }, &e.producer_group, &half).await;
+        }
+        Ok(())
     }
 
     /// Journals that a half message is decided (an op record) and forgets it.

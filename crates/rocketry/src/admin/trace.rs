@@ -2,7 +2,9 @@
 //! (the Java client's `enableMsgTrace`/`setEnableTrace`) send their records to the trace topic
 //! keyed by the traced message's id; this asks every broker of that topic for the id
 //! (QUERY_MESSAGE by key, as mqadmin does) and reads the records in the Java client's
-//! `TraceDataEncoder` format: fields split by \u{1}, records by \u{2}.
+//! `TraceDataEncoder` format: fields split by \u{1}, records by \u{2}. With the broker's
+//! `brokerTraceEnable`, its own records (retries, DLQ moves, deliveries, transaction ends) are
+//! there too.
 
 use clap::Args;
 use protocol::codes::{request as rq, response as rs};
@@ -40,7 +42,7 @@ fn records(text: &str, msg_id: &str, client_host: &str) -> Vec<Value> {
         let v = match at(0) {
             "Pub" if at(5) == msg_id => json!({
                 "type": "Pub", "time": num(1), "region": at(2), "group": at(3), "topic": at(4), "msgId": at(5), "tags": at(6),
-                "keys": at(7), "storeHost": at(8), "bodyLength": num(9), "costMs": num(10),
+                "keys": at(7), "storeHost": at(8), "bodyLength": num(9), "costMs": num(10), "msgType": num(11),
                 "success": if f.len() >= 14 { at(13) == "true" } else { at(12) == "true" },
                 "clientHost": if f.len() >= 15 { at(14).to_string() } else { client_host.to_string() },
             }),
@@ -62,9 +64,30 @@ fn records(text: &str, msg_id: &str, client_host: &str) -> Vec<Value> {
             }),
             _ => continue,
         };
-        out.push(v);
+        out.push(label_broker_record(v));
     }
     out
+}
+
+/// A record the broker wrote (client host `broker:<name>`, see `broker/src/trace.rs`): a Pub
+/// of a copy it stored is a delivery (a delayed message's type, 3) or a move to a retry or
+/// dead-letter topic.
+fn label_broker_record(mut v: Value) -> Value {
+    let by_broker = v["clientHost"].as_str().is_some_and(|h| h.starts_with("broker:"));
+    if by_broker && v["type"] == "Pub" {
+        let topic = v["topic"].as_str().unwrap_or("");
+        v["type"] = json!(if v["msgType"] == 3 {
+            "Delivered"
+        } else if topic.starts_with("%RETRY%") {
+            "Retry"
+        } else if topic.starts_with("%DLQ%") {
+            "DLQ"
+        } else {
+            "Delivered"
+        });
+    }
+    v["recordedBy"] = json!(if by_broker { "broker" } else { "client" });
+    v
 }
 
 pub async fn run(args: TraceArgs) -> Result<(), crate::Error> {
@@ -144,5 +167,9 @@ mod tests {
         assert_eq!((got[1]["type"].as_str(), got[1]["retryTimes"].as_i64(), got[1]["clientHost"].as_str()), (Some("SubBefore"), Some(0), Some("10.0.0.7")));
         assert_eq!((got[2]["type"].as_str(), got[2]["group"].as_str(), got[2]["time"].as_i64()), (Some("SubAfter"), Some("CG"), Some(1_700_000_000_105)));
         assert!(records("garbage\u{1}x", "ID1", "h").is_empty());
+        // The broker's own records (broker/src/trace.rs) are labelled by what they did.
+        let moved = "Pub\u{1}1\u{1}R\u{1}CG\u{1}%DLQ%CG\u{1}ID1\u{1}\u{1}\u{1}h:1\u{1}3\u{1}0\u{1}0\u{1}\u{1}true\u{1}broker:broker-a\u{1}\u{2}";
+        let got = records(moved, "ID1", "10.0.0.7");
+        assert_eq!((got[0]["type"].as_str(), got[0]["recordedBy"].as_str()), (Some("DLQ"), Some("broker")));
     }
 }

@@ -107,4 +107,67 @@ class TraceTest {
         String mqadmin = AdminCommandsTest.mqadmin("queryMsgTraceById", "-n", a.namesrv(), "-i", id);
         assertTrue(mqadmin.contains(p.getProducerGroup()) && mqadmin.contains(group), mqadmin);
     }
+
+    /** Runs `rocketry admin queryMsgTraceById -i id --json` and returns its records. */
+    static com.alibaba.fastjson2.JSONArray traceOf(String namesrv, String id) throws Exception {
+        java.util.List<String> cmd = java.util.List.of(Rocketry.binary().toString(), "admin", "queryMsgTraceById", "-n", namesrv, "-i", id, "--json");
+        Process proc = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, proc.waitFor(), out);
+        return com.alibaba.fastjson2.JSON.parseObject(out).getJSONArray("records");
+    }
+
+    /**
+     * With brokerTraceEnable the broker records what clients cannot see: a message its consumer
+     * keeps failing shows, by its id, the send, each failed consumption, the move to the retry
+     * topic, the delayed delivery back, and the move to the dead-letter queue.
+     */
+    @Test
+    void aMessageThatEndsInTheDlqShowsThatPath() throws Exception {
+        Clients.Addrs a = Clients.standalone(H, "traceTopicEnable=true", "brokerTraceEnable=true",
+            "messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s");
+        String topic = Clients.unique("TracedDlq");
+        DefaultMQProducer p = new DefaultMQProducer(Clients.unique("TraceDlqPG"));
+        p.setEnableTrace(true);
+        p.setNamesrvAddr(a.namesrv());
+        p.setInstanceName(Clients.unique("trace-dlq-producer"));
+        p.start();
+        H.track(p::shutdown);
+        String id = p.send(new Message(topic, "TagA", "doomed".getBytes(StandardCharsets.UTF_8))).getMsgId();
+        String group = Clients.unique("TraceDlqCG");
+        java.util.concurrent.atomic.AtomicInteger attempts = new java.util.concurrent.atomic.AtomicInteger();
+        Clients.pushWith(H, a.namesrv(), group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
+            attempts.addAndGet(msgs.size());
+            return ConsumeConcurrentlyStatus.RECONSUME_LATER;
+        }, c -> {
+            c.setEnableTrace(true);
+            c.setMaxReconsumeTimes(1);
+        });
+        long end = System.currentTimeMillis() + 40_000;
+        Map<String, Integer> types = new TreeMap<>();
+        while (System.currentTimeMillis() < end && !(types.containsKey("DLQ") && types.getOrDefault("SubAfter", 0) >= 2)) {
+            Thread.sleep(500);
+            types.clear();
+            com.alibaba.fastjson2.JSONArray records = traceOf(a.namesrv(), id);
+            for (int i = 0; i < records.size(); i++) {
+                types.merge(records.getJSONObject(i).getString("type"), 1, Integer::sum);
+            }
+        }
+        assertTrue(types.containsKey("Pub") && types.getOrDefault("SubBefore", 0) >= 2 && types.getOrDefault("SubAfter", 0) >= 2
+            && types.containsKey("Retry") && types.containsKey("Delivered") && types.containsKey("DLQ"), "trace of " + id + ": " + types
+            + " after " + attempts.get() + " attempts");
+        com.alibaba.fastjson2.JSONArray records = traceOf(a.namesrv(), id);
+        for (int i = 0; i < records.size(); i++) {
+            com.alibaba.fastjson2.JSONObject r = records.getJSONObject(i);
+            if ("DLQ".equals(r.getString("type"))) {
+                assertEquals("%DLQ%" + group, r.getString("topic"));
+                assertEquals(group, r.getString("group"));
+                assertEquals("broker", r.getString("recordedBy"));
+            }
+        }
+        // The official mqadmin reads the broker's records too: Pub rows of the copies, the retry
+        // and DLQ moves under the consumer group.
+        String mqadmin = AdminCommandsTest.mqadmin("queryMsgTraceById", "-n", a.namesrv(), "-i", id);
+        assertTrue(mqadmin.lines().anyMatch(l -> l.startsWith("Pub") && l.contains(group)), mqadmin);
+    }
 }
