@@ -104,9 +104,12 @@ pub fn sign_request(ext: &mut ExtFields, body: &[u8], version: i32, access_key: 
 /// (either case) is returned in Base64, as [`verify`] compares it. Errors carry Java's remarks.
 pub fn parse_grpc_authorization(header: &str) -> Result<(String, String), crate::AuthError> {
     let denied = crate::AuthError::denied;
-    let rest = header.split_once(' ').map_or("", |(_, rest)| rest);
+    let Some((_, rest)) = header.trim().split_once(' ') else {
+        return Err(denied("authentication header is incorrect."));
+    };
     let (mut user, mut signature) = (None, None);
-    for part in rest.split(',') {
+    // Java's split drops trailing empty parts.
+    for part in rest.trim_end_matches([',', ' ']).split(',') {
         let part = part.trim();
         let Some((k, v)) = part.split_once('=') else {
             return Err(denied("authentication keyValues length is incorrect, actual length=1."));

@@ -213,6 +213,9 @@ fn grpc_calls_authenticate_by_the_signed_date_time() {
     assert_eq!(remark(None, Some(date)), "username cannot be null.");
     assert_eq!(remark(Some(&header("alice", "alicepw")), None), "datetime is null.");
     assert_eq!(remark(Some("MQv2-HMAC-SHA1 Credential=alice, Signature"), Some(date)), "authentication keyValues length is incorrect, actual length=1.");
+    assert_eq!(remark(Some("MQv2-HMAC-SHA1"), Some(date)), "authentication header is incorrect.");
+    let trailing = format!("{},", header("alice", "alicepw"));
+    assert_eq!(a.authenticate_grpc(SEND, Some(&trailing), Some(date)), Ok(Some("alice".into())), "a trailing comma, as Java's split");
     assert_eq!(remark(Some("MQv2-HMAC-SHA1 Credential=alice, Signature=+F"), Some(date)), "create authentication context error.");
     // Whitelisted by the request's protobuf name, or authentication off: the named user as is.
     let mut open = auth(false, true);

@@ -34,7 +34,10 @@ pub fn server_config(config: &broker::config::BrokerConfig) -> Result<Option<Arc
         (None, None) => None,
         _ => return Err("grpcTlsCertPath and grpcTlsKeyPath go together".into()),
     };
-    config.tls.server(remoting::tls::default_names(&config.broker_ip1), vec![b"h2".to_vec()], cert)
+    // The 5.x SDKs present no certificate (the Java proxy's gRPC port asks for none): the
+    // remoting ports' client-certificate settings do not apply here.
+    let settings = remoting::tls::TlsSettings { server_need_client_auth: remoting::tls::NeedClientAuth::None, ..config.tls.clone() };
+    settings.server(remoting::tls::default_names(&config.broker_ip1), vec![b"h2".to_vec()], cert)
 }
 
 /// A connection, in TLS or in the clear.

@@ -567,8 +567,11 @@ fn decode_binary_header(header: &[u8]) -> Result<RemotingCommand, ProtocolError>
             let key = er.string(kl)?;
             let vl = er.i32().and_then(|v| er.len(v))?;
             let value = er.string(vl)?;
-            cmd.ext_fields.insert(key, value);
+            // Appended, then repeats resolved once (the last value wins, as a map's put):
+            // an insert per field looks the key up each time, quadratic in the field count.
+            cmd.ext_fields.push(&key, &value);
         }
+        cmd.ext_fields.dedup();
     }
     cmd.serialize_type = SerializeType::RocketMq;
     Ok(cmd)

@@ -102,7 +102,7 @@ impl ExtFields {
     }
 
     /// Appends a field without looking for the key (decoders call `dedup` once at the end).
-    fn push(&mut self, key: &str, value: &str) {
+    pub(crate) fn push(&mut self, key: &str, value: &str) {
         let k = self.text.len();
         self.text.push_str(key);
         let v = self.text.len();
@@ -130,30 +130,36 @@ impl ExtFields {
     pub(crate) fn dedup(&mut self) {
         // A cheap screen first (headers almost never repeat a key): a 128-bit set of a hash of
         // each key's length and end bytes. A key whose bucket is taken is compared with the
-        // earlier keys of that bucket (a score of fields share buckets often: comparing a few
-        // keys is far cheaper than the hashed set below); only a real repeat leads there.
-        let bytes = self.text.as_bytes();
-        let key = |i: usize| {
-            let (k, v, _) = self.spans[i];
-            &bytes[k..v]
-        };
-        let bucket = |key: &[u8]| {
-            (key.len() as u32).wrapping_mul(31).wrapping_add(key.first().map_or(0, |b| *b as u32) * 7).wrapping_add(key.last().map_or(0, |b| *b as u32)) % 128
-        };
-        let mut seen_hashes = 0u128;
-        let mut repeated = false;
-        for i in 0..self.spans.len() {
-            let (k, h) = (key(i), bucket(key(i)));
-            if seen_hashes & (1 << h) != 0 && (0..i).any(|j| key(j) == k) {
-                repeated = true;
-                break;
-            }
-            seen_hashes |= 1 << h;
-        }
-        if !repeated {
-            return;
-        }
+        // earlier keys (a score of fields share buckets often: comparing a few keys is far
+        // cheaper than the hashed set below); only a real repeat leads there. Past
+        // `SCREENED_FIELDS` keys the hashed set decides at once, so a header of many keys
+        // (sent to make the screen quadratic) costs linear time.
+        const SCREENED_FIELDS: usize = 48;
         let n = self.spans.len();
+        if n <= SCREENED_FIELDS {
+            let bytes = self.text.as_bytes();
+            let key = |i: usize| {
+                let (k, v, _) = self.spans[i];
+                &bytes[k..v]
+            };
+            let bucket = |key: &[u8]| {
+                (key.len() as u32).wrapping_mul(31).wrapping_add(key.first().map_or(0, |b| *b as u32) * 7).wrapping_add(key.last().map_or(0, |b| *b as u32))
+                    % 128
+            };
+            let mut seen_hashes = 0u128;
+            let mut repeated = false;
+            for i in 0..n {
+                let (k, h) = (key(i), bucket(key(i)));
+                if seen_hashes & (1 << h) != 0 && (0..i).any(|j| key(j) == k) {
+                    repeated = true;
+                    break;
+                }
+                seen_hashes |= 1 << h;
+            }
+            if !repeated {
+                return;
+            }
+        }
         let mut seen = std::collections::HashSet::with_capacity(n);
         let mut keep = vec![false; n];
         for i in (0..n).rev() {
@@ -232,7 +238,7 @@ mod tests {
 
     #[test]
     fn dedup_keeps_the_last_value() {
-        for n in [3, 40] {
+        for n in [3, 40, 100] {
             let mut f = ExtFields::new();
             for i in 0..n {
                 f.push(&format!("k{}", i % 2), &i.to_string());
@@ -249,5 +255,12 @@ mod tests {
         f.push("ayb", "2");
         f.dedup();
         assert_eq!((f.len(), f.get("axb"), f.get("ayb")), (2, Some("1"), Some("2")));
+        // Many distinct look-alikes (past the screen's limit): all kept.
+        let mut f = ExtFields::new();
+        for i in 0..200 {
+            f.push(&format!("a{i:03}b"), "v");
+        }
+        f.dedup();
+        assert_eq!(f.len(), 200);
     }
 }

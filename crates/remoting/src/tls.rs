@@ -13,7 +13,8 @@
 //!
 //! Deliberate differences, each on the safe side: an unknown `tls.server.mode` is refused
 //! (Java quietly takes it as permissive); a configured certificate is used even in test mode
-//! (Java would serve a self-signed one); verifying peers (`authClient`/`authServer`) needs a
+//! (Java would serve a self-signed one); `tls.client.authServer=true` verifies the server in
+//! test mode too (Java's test mode trusts any); verifying peers (`authClient`/`authServer`) needs a
 //! trust file (Java falls back to the JDK's CA list); an encrypted private key
 //! (`keyPassword`) is refused at start; an explicitly named `tls.config.file` that cannot be
 //! read is an error (Java skips it).
@@ -252,7 +253,8 @@ impl TlsSettings {
         }
         let provider = provider();
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| e.to_string())?;
-        let verifier: Arc<dyn ServerCertVerifier> = if self.client_auth_server && !self.test_mode {
+        // Java's test mode trusts any server even with authServer=true; asked to verify, we do.
+        let verifier: Arc<dyn ServerCertVerifier> = if self.client_auth_server {
             let trust = self.client_trust_cert_path.as_deref().ok_or("tls.client.authServer=true needs tls.client.trustCertPath")?;
             let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(trust)?), provider.clone())
                 .build()

@@ -350,16 +350,27 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
         }
         InspectCommand::ConsumerConnection { ns, group, out } => {
             let client = ns.client();
+            // The first broker that knows the group's clients; a refusal other than "not online"
+            // (ACL, TLS) is what the command reports.
             let mut found = None;
+            let mut refused = None;
             for addr in group_brokers(&client, &group, None).await? {
                 let cmd = RemotingCommand::request(rq::GET_CONSUMER_CONNECTION_LIST).with_ext("consumerGroup", &group);
-                if let Ok(answer) = client.invoke_ok(&addr, cmd).await {
-                    found = Some(body::decode::<body::ConsumerConnection>(&answer.body)?);
-                    break;
+                match client.invoke_ok(&addr, cmd).await {
+                    Ok(answer) => {
+                        found = Some(body::decode::<body::ConsumerConnection>(&answer.body)?);
+                        break;
+                    }
+                    Err(client::ClientError::Server { code, .. }) if code == protocol::codes::response::CONSUMER_NOT_ONLINE => {}
+                    Err(e) => refused = Some(format!("{addr}: {e}")),
                 }
             }
             client.close();
-            let c = found.ok_or_else(|| format!("the consumer group {group} is not online"))?;
+            let c = match (found, refused) {
+                (Some(c), _) => c,
+                (None, Some(e)) => return Err(e.into()),
+                (None, None) => return Err(format!("the consumer group {group} is not online").into()),
+            };
             if out.json {
                 print_json(&serde_json::to_value(&c)?);
                 return Ok(());

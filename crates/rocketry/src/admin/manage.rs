@@ -145,6 +145,16 @@ pub async fn run(cmd: ManageCommand) -> Result<(), crate::Error> {
         ManageCommand::DeleteSubGroup { target, group, remove_offset } => {
             let cmd = RemotingCommand::request(rq::DELETE_SUBSCRIPTIONGROUP).with_ext("groupName", &group).with_ext("cleanOffset", remove_offset);
             super::on_each(&target, "delete subscription group", cmd).await?;
+            // As mqadmin with -c: the group's retry and dead-letter topics go too.
+            if let (None, Some(cluster)) = (&target.broker, &target.cluster) {
+                let client = target.security.client(&target.namesrv);
+                for topic in [format!("%RETRY%{group}"), format!("%DLQ%{group}")] {
+                    super::on_each(&target, "delete topic", RemotingCommand::request(rq::DELETE_TOPIC_IN_BROKER).with_ext("topic", &topic)).await?;
+                    let cmd = RemotingCommand::request(rq::DELETE_TOPIC_IN_NAMESRV).with_ext("topic", &topic).with_ext("clusterName", cluster);
+                    on_each_namesrv(&client, "delete topic in NameServer", cmd).await?;
+                }
+                client.close();
+            }
         }
         ManageCommand::UpdateBrokerConfig { target, key, value } => {
             let cmd = RemotingCommand::request(rq::UPDATE_BROKER_CONFIG).with_body(format!("{key}={value}\n"));

@@ -192,13 +192,23 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
     match cmd {
         MessageCommand::QueryMsgById { ns, msg_id, topic, out } => {
             let client = ns.client();
-            let messages = match (decode_offset_msg_id(&msg_id), &topic) {
-                (Some((store, offset)), _) => {
-                    let answer = client.invoke_ok(&store.to_string(), RemotingCommand::request(rq::VIEW_MESSAGE_BY_ID).with_ext("offset", offset)).await?;
-                    decode_records(&answer.body)?
+            // An offset id names its broker and CommitLog offset; a client id is looked up in the
+            // topic (also when an id that reads as an offset id finds nothing there).
+            let by_offset = match decode_offset_msg_id(&msg_id) {
+                Some((store, offset)) => {
+                    let view = RemotingCommand::request(rq::VIEW_MESSAGE_BY_ID).with_ext("offset", offset);
+                    match client.invoke_ok(&store.to_string(), view).await {
+                        Ok(answer) => decode_records(&answer.body)?,
+                        Err(e) if topic.is_none() => return Err(format!("{store}: {e}").into()),
+                        Err(_) => Vec::new(),
+                    }
                 }
-                (None, Some(t)) => query(&client, t, &msg_id, 32, true).await?,
-                (None, None) => return Err(format!("{msg_id} is not an offset id; give its topic (-t) to look it up as a client id").into()),
+                None => Vec::new(),
+            };
+            let messages = match (by_offset.is_empty(), &topic) {
+                (false, _) => by_offset,
+                (true, Some(t)) => query(&client, t, &msg_id, 32, true).await?,
+                (true, None) => return Err(format!("{msg_id} is not an offset id; give its topic (-t) to look it up as a client id").into()),
             };
             client.close();
             if messages.is_empty() {
@@ -254,7 +264,10 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
             if let Some(t) = &tags {
                 props.set(prop::TAGS, t);
             }
-            let qid = queue_id.unwrap_or(0).clamp(0, queue.write_queue_nums - 1);
+            let qid = queue_id.unwrap_or(0);
+            if !(0..queue.write_queue_nums).contains(&qid) {
+                return Err(format!("-i {qid}: {} has write queues 0-{} on {}", topic, queue.write_queue_nums - 1, queue.broker_name).into());
+            }
             let r = client.send(addr, &topic, qid, Bytes::from(text.into_bytes()), props).await?;
             client.close();
             let v = json!({"brokerName": queue.broker_name, "queueId": r.queue_id, "queueOffset": r.queue_offset, "msgId": r.msg_id, "offsetMsgId": r.offset_msg_id, "sendStatus": "SEND_OK"});
