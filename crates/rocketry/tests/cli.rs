@@ -372,6 +372,19 @@ fn admin_message_commands_send_find_and_reset() {
     let by_client = json(&["queryMsgByUniqueKey", "-t", "Orders", "-i", client_id]);
     assert_eq!(by_client[0]["offsetMsgId"].as_str(), Some(offset_id));
     assert_eq!(json(&["queryMsgById", "-t", "Orders", "-i", client_id])[0]["keys"], "order-42");
+    // Reading many: a line per message (a JSON object per line with --json), tags filtered.
+    let printed = admin(&["printMsg", "-t", "Orders"]);
+    assert_eq!(printed.lines().filter(|l| l.starts_with("MSGID: ")).count(), 2, "{printed}");
+    assert!(printed.contains("TAGS: TagA") && printed.contains("BODY: second body"), "{printed}");
+    let tagged = admin(&["printMsg", "-t", "Orders", "-s", "TagA", "--json"]);
+    let lines: Vec<serde_json::Value> = tagged.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((lines.len(), lines[0]["body"].as_str()), (1, Some("first")), "{tagged}");
+    let queue = by_offset[0]["queueId"].to_string();
+    let offset = by_offset[0]["queueOffset"].to_string();
+    let one = admin(&["consumeMessage", "-t", "Orders", "-b", "broker-a", "-i", &queue, "-o", &offset, "-c", "5"]);
+    assert_eq!(one.lines().count(), 1, "from the second message's offset: {one}");
+    let at = json(&["queryMsgByOffset", "-t", "Orders", "-b", "broker-a", "-i", &queue, "-o", &offset]);
+    assert_eq!(at[0]["msgId"].as_str(), Some(client_id));
     admin(&["updateSubGroup", "-c", "DefaultCluster", "-g", "G1"]);
     let reset = json(&["resetOffsetByTime", "-g", "G1", "-t", "Orders", "-s", "0"]);
     assert_eq!(reset["offsets"].as_array().unwrap().len(), 2, "{reset}");

@@ -1,11 +1,14 @@
 //! Message commands with mqadmin's names and flags: queryMsgById, queryMsgByKey,
-//! queryMsgByUniqueKey, sendMessage, resetOffsetByTime.
+//! queryMsgByUniqueKey, queryMsgByOffset, printMsg, consumeMessage, sendMessage,
+//! resetOffsetByTime. The reading of many messages (printMsg, consumeMessage) streams: a line
+//! per message (`--json`: a JSON object per line), with a progress bar on a terminal's stderr.
 
 use bytes::Bytes;
 use clap::Subcommand;
 use client::Client;
 use protocol::body;
 use protocol::codes::{request as rq, response as rs};
+use protocol::header::Fields;
 use protocol::message::{decode_offset_msg_id, decode_records, prop, MessageRecord, Properties};
 use protocol::RemotingCommand;
 use serde_json::{json, Value};
@@ -58,6 +61,75 @@ pub enum MessageCommand {
         topic: String,
         #[arg(short = 'i', long = "msgId")]
         msg_id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The message at a queue offset (a pull of one).
+    ///
+    /// Example: rocketry admin queryMsgByOffset -n 127.0.0.1:9876 -t orders -b broker-a -i 0 -o 42
+    #[command(name = "queryMsgByOffset")]
+    QueryMsgByOffset {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'b', long = "brokerName")]
+        broker: String,
+        #[arg(short = 'i', long = "queueId")]
+        queue_id: i32,
+        #[arg(short = 'o', long = "offset")]
+        offset: i64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every message of a topic, on every queue, between two store times (all by default).
+    ///
+    /// Example: rocketry admin printMsg -n 127.0.0.1:9876 -t orders -s 'TagA || TagB' -d false
+    #[command(name = "printMsg")]
+    PrintMsg {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// Tags to print (`*`: all).
+        #[arg(short = 's', long = "subExpression", default_value = "*")]
+        sub_expression: String,
+        /// From this store time (ms since the epoch).
+        #[arg(short = 'b', long = "beginTimestamp")]
+        begin: Option<i64>,
+        /// Up to this store time (ms since the epoch).
+        #[arg(short = 'e', long = "endTimestamp")]
+        end: Option<i64>,
+        /// Print the bodies.
+        #[arg(short = 'd', long = "printBody", default_value_t = true, action = clap::ArgAction::Set)]
+        print_body: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Up to `-c` messages of a topic: from `-o` on one queue (`-b`, `-i`), or from `-s` (a store
+    /// time) or the start on every queue.
+    ///
+    /// Example: rocketry admin consumeMessage -n 127.0.0.1:9876 -t orders -b broker-a -i 0 -o 100 -c 10
+    #[command(name = "consumeMessage")]
+    ConsumeMessage {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        #[arg(short = 'b', long = "brokerName")]
+        broker: Option<String>,
+        #[arg(short = 'i', long = "queueId")]
+        queue_id: Option<i32>,
+        #[arg(short = 'o', long = "offset")]
+        offset: Option<i64>,
+        /// From this store time (ms since the epoch).
+        #[arg(short = 's', long = "beginTimestamp")]
+        begin: Option<i64>,
+        /// Up to this store time (ms since the epoch).
+        #[arg(short = 'e', long = "endTimestamp")]
+        end: Option<i64>,
+        #[arg(short = 'c', long = "messageNumber", default_value_t = 128)]
+        count: u64,
         #[command(flatten)]
         out: Output,
     },
@@ -188,8 +260,169 @@ async fn query(client: &Client, topic: &str, key: &str, max: i32, unique: bool) 
     Ok(found)
 }
 
+/// A queue's offset: its first (`GET_MIN_OFFSET`), its end (`GET_MAX_OFFSET`), or the first
+/// stored at or after a time (`SEARCH_OFFSET_BY_TIMESTAMP`).
+async fn queue_offset(client: &Client, addr: &str, topic: &str, queue_id: i32, code: i32, timestamp: Option<i64>) -> Result<i64, crate::Error> {
+    let mut cmd = RemotingCommand::request(code).with_ext("topic", topic).with_ext("queueId", queue_id);
+    if let Some(t) = timestamp {
+        cmd = cmd.with_ext("timestamp", t);
+    }
+    let answer = client.invoke_ok(addr, cmd).await.map_err(|e| format!("{addr}: {e}"))?;
+    Ok(answer.ext_fields.req("offset")?)
+}
+
+/// The queues a streaming read covers, each with its broker address and offset range.
+struct Span {
+    broker: String,
+    addr: String,
+    queue_id: i32,
+    from: i64,
+    to: i64,
+}
+
+/// Where to read: the topic's queues (only `broker`'s, only `queue`), from `offset`, or the
+/// first stored at `begin`, or the start; up to `end`'s first offset, or the end.
+async fn spans(
+    client: &Client,
+    topic: &str,
+    broker: Option<&str>,
+    queue: Option<i32>,
+    offset: Option<i64>,
+    begin: Option<i64>,
+    end: Option<i64>,
+) -> Result<Vec<Span>, crate::Error> {
+    let route = client.route(topic).await?;
+    let mut out = Vec::new();
+    for q in route.queue_datas.iter().filter(|q| broker.is_none_or(|b| b == q.broker_name)) {
+        let Some(addr) = route.broker_datas.iter().find(|b| b.broker_name == q.broker_name).and_then(|b| b.broker_addrs.get(&0)) else { continue };
+        for queue_id in (0..q.read_queue_nums).filter(|i| queue.is_none_or(|want| want == *i)) {
+            let from = match (offset, begin) {
+                (Some(o), _) => o,
+                (None, Some(t)) => queue_offset(client, addr, topic, queue_id, rq::SEARCH_OFFSET_BY_TIMESTAMP, Some(t)).await?,
+                (None, None) => queue_offset(client, addr, topic, queue_id, rq::GET_MIN_OFFSET, None).await?,
+            };
+            let to = match end {
+                Some(t) => queue_offset(client, addr, topic, queue_id, rq::SEARCH_OFFSET_BY_TIMESTAMP, Some(t)).await?,
+                None => queue_offset(client, addr, topic, queue_id, rq::GET_MAX_OFFSET, None).await?,
+            };
+            out.push(Span { broker: q.broker_name.clone(), addr: addr.clone(), queue_id, from, to });
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("no readable queue of {topic} matches").into());
+    }
+    Ok(out)
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal (a pipe or a file gets none).
+fn progress(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} messages {per_sec} {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Reads every span in order, a line per message (tags filtered by `sub_expression`), at most
+/// `limit` messages; returns how many were printed.
+async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &str, limit: u64, print_body: bool, out: &Output) -> Result<u64, crate::Error> {
+    let total: u64 = spans.iter().map(|s| (s.to - s.from).max(0) as u64).sum::<u64>().min(limit);
+    let bar = progress(total);
+    let mut printed = 0u64;
+    'spans: for s in spans {
+        let mut offset = s.from;
+        while offset < s.to && printed < limit {
+            let mut header = protocol::header::PullMessageRequestHeader::for_queue("rocketry_admin", topic, s.queue_id, offset);
+            header.subscription = Some(sub_expression.to_string());
+            let pulled = client.pull(&s.addr, &header).await.map_err(|e| format!("{}: {e}", s.addr))?;
+            if pulled.code != rs::SUCCESS && pulled.code != rs::PULL_NOT_FOUND {
+                // Moved (retention) or out of range: go on from where the broker says.
+                if pulled.header.next_begin_offset > offset {
+                    bar.inc((pulled.header.next_begin_offset - offset) as u64);
+                    offset = pulled.header.next_begin_offset;
+                    continue;
+                }
+                continue 'spans;
+            }
+            for m in pulled.messages.iter().filter(|m| m.queue_offset < s.to) {
+                if printed >= limit {
+                    break;
+                }
+                let mut d = describe(m);
+                if !print_body {
+                    d["body"] = Value::Null;
+                }
+                d["brokerName"] = json!(s.broker);
+                bar.suspend(|| {
+                    if out.json {
+                        emit(&d.to_string());
+                    } else {
+                        let body = if print_body { d["body"].as_str().unwrap_or("").to_string() } else { "NOT PRINT BODY".into() };
+                        emit(&format!(
+                            "MSGID: {} BROKER: {} QUEUE: {} OFFSET: {} TAGS: {} KEYS: {} STORED: {} BODY: {}",
+                            d["msgId"].as_str().unwrap_or(""),
+                            s.broker,
+                            m.queue_id,
+                            m.queue_offset,
+                            d["tags"].as_str().unwrap_or("-"),
+                            d["keys"].as_str().unwrap_or("-"),
+                            ms_to_text(m.store_timestamp),
+                            body
+                        ));
+                    }
+                });
+                printed += 1;
+            }
+            let next = pulled.header.next_begin_offset;
+            bar.inc((next.min(s.to) - offset).max(0) as u64);
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(printed)
+}
+
 pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
     match cmd {
+        MessageCommand::QueryMsgByOffset { ns, topic, broker, queue_id, offset, out } => {
+            let client = ns.client();
+            let spans = spans(&client, &topic, Some(&broker), Some(queue_id), Some(offset), None, None).await?;
+            let s = &spans[0];
+            let pulled = client
+                .pull(&s.addr, &protocol::header::PullMessageRequestHeader::for_queue("rocketry_admin", &topic, queue_id, offset))
+                .await
+                .map_err(|e| format!("{}: {e}", s.addr))?;
+            client.close();
+            let found: Vec<MessageRecord> = pulled.messages.into_iter().filter(|m| m.queue_offset == offset).take(1).collect();
+            if found.is_empty() {
+                return Err(format!("no message at offset {offset} of {topic} queue {queue_id} on {broker} (its offsets end at {})", s.to).into());
+            }
+            print_messages(&out, &found);
+        }
+        MessageCommand::PrintMsg { ns, topic, sub_expression, begin, end, print_body, out } => {
+            let client = ns.client();
+            let spans = spans(&client, &topic, None, None, None, begin, end).await?;
+            let n = stream(&client, &topic, &spans, &sub_expression, u64::MAX, print_body, &out).await?;
+            client.close();
+            if !out.json {
+                eprintln!("{n} messages");
+            }
+        }
+        MessageCommand::ConsumeMessage { ns, topic, broker, queue_id, offset, begin, end, count, out } => {
+            if offset.is_some() && (broker.is_none() || queue_id.is_none()) {
+                return Err("-o needs its queue: -b and -i".into());
+            }
+            let client = ns.client();
+            let spans = spans(&client, &topic, broker.as_deref(), queue_id, offset, begin, end).await?;
+            let n = stream(&client, &topic, &spans, "*", count, true, &out).await?;
+            client.close();
+            if !out.json {
+                eprintln!("{n} messages");
+            }
+        }
         MessageCommand::QueryMsgById { ns, msg_id, topic, out } => {
             let client = ns.client();
             // An offset id names its broker and CommitLog offset; a client id is looked up in the
