@@ -156,19 +156,7 @@ class AdminCommandsTest {
         assertTrue(byOffsetId.contains("key-2"), byOffsetId);
         // A group's progress is found through its retry topic's route, which the broker makes
         // when a consumer of the group first heartbeats (the Java broker too): consume, then stop.
-        Received got = new Received();
-        org.apache.rocketmq.client.consumer.DefaultMQPushConsumer c = Clients.pushWith(H, namesrv, group, topic,
-            (org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently) (msgs, ctx) -> {
-                got.addAll(msgs);
-                return org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-            }, x -> x.setPersistConsumerOffsetInterval(500));
-        Wait.until("3 consumed and committed", 30_000, () -> {
-            try {
-                return got.total() >= 3 ? admin.examineConsumeStats(group).computeTotalDiff() : -1L;
-            } catch (Exception e) {
-                return -1L;
-            }
-        }, d -> d == 0L);
+        org.apache.rocketmq.client.consumer.DefaultMQPushConsumer c = consumeAll(group, topic, 3);
         c.shutdown();
         String progress = mqadmin("consumerProgress", "-n", namesrv, "-g", group);
         assertTrue(progress.contains(topic) && progress.contains("Diff Total: 0"), progress);
@@ -183,6 +171,24 @@ class AdminCommandsTest {
         }, d -> d == 3L);
         String after = mqadmin("consumerProgress", "-n", namesrv, "-g", group);
         assertTrue(after.contains("Diff Total: 3"), after);
+    }
+
+    /** A push consumer of `group` that has consumed `n` messages of `topic` and committed them. */
+    static org.apache.rocketmq.client.consumer.DefaultMQPushConsumer consumeAll(String group, String topic, int n) throws Exception {
+        Received got = new Received();
+        org.apache.rocketmq.client.consumer.DefaultMQPushConsumer c = Clients.pushWith(H, namesrv, group, topic,
+            (org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently) (msgs, ctx) -> {
+                got.addAll(msgs);
+                return org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+            }, x -> x.setPersistConsumerOffsetInterval(500));
+        Wait.until(n + " consumed and committed", 30_000, () -> {
+            try {
+                return got.total() >= n ? admin.examineConsumeStats(group).computeTotalDiff() : -1L;
+            } catch (Exception e) {
+                return -1L;
+            }
+        }, d -> d == 0L);
+        return c;
     }
 
     /** Runs `rocketry admin <args> -n <namesrv> --json` and parses what it printed. */
@@ -206,18 +212,7 @@ class AdminCommandsTest {
         for (int i = 0; i < 6; i++) {
             p.send(new org.apache.rocketmq.common.message.Message(topic, ("m" + i).getBytes(StandardCharsets.UTF_8)));
         }
-        Received got = new Received();
-        Clients.pushWith(H, namesrv, group, topic, (org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently) (msgs, ctx) -> {
-            got.addAll(msgs);
-            return org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-        }, c -> c.setPersistConsumerOffsetInterval(500));
-        Wait.until("6 consumed and committed", 30_000, () -> {
-            try {
-                return got.total() >= 6 ? admin.examineConsumeStats(group).computeTotalDiff() : -1L;
-            } catch (Exception e) {
-                return -1L;
-            }
-        }, d -> d == 0L);
+        consumeAll(group, topic, 6);
         com.alibaba.fastjson2.JSONObject conn = rocketryAdminJson("consumerConnection", "-g", group);
         assertEquals(1, conn.getJSONArray("connectionSet").size(), conn.toString());
         assertEquals("JAVA", conn.getJSONArray("connectionSet").getJSONObject(0).getString("language"));

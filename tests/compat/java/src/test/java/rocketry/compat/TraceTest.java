@@ -35,12 +35,7 @@ class TraceTest {
     void producerAndConsumerTraceRecordsReachTheTraceTopic() throws Exception {
         Clients.Addrs a = Clients.standalone(H, "traceTopicEnable=true");
         String topic = Clients.unique("Traced");
-        DefaultMQProducer p = new DefaultMQProducer(Clients.unique("TracePG"));
-        p.setEnableTrace(true);
-        p.setNamesrvAddr(a.namesrv());
-        p.setInstanceName(Clients.unique("trace-producer"));
-        p.start();
-        H.track(p::shutdown);
+        DefaultMQProducer p = tracedProducer(a.namesrv());
         Map<String, String> sent = new ConcurrentHashMap<>();
         for (int i = 0; i < 10; i++) {
             sent.put(p.send(new Message(topic, "TagA", ("trace " + i).getBytes(StandardCharsets.UTF_8))).getMsgId(), "sent");
@@ -108,6 +103,17 @@ class TraceTest {
         assertTrue(mqadmin.contains(p.getProducerGroup()) && mqadmin.contains(group), mqadmin);
     }
 
+    /** A started producer with message trace on. */
+    static DefaultMQProducer tracedProducer(String namesrv) throws Exception {
+        DefaultMQProducer p = new DefaultMQProducer(Clients.unique("TracePG"));
+        p.setEnableTrace(true);
+        p.setNamesrvAddr(namesrv);
+        p.setInstanceName(Clients.unique("trace-producer"));
+        p.start();
+        H.track(p::shutdown);
+        return p;
+    }
+
     /** Runs `rocketry admin queryMsgTraceById -i id --json` and returns its records. */
     static com.alibaba.fastjson2.JSONArray traceOf(String namesrv, String id) throws Exception {
         java.util.List<String> cmd = java.util.List.of(Rocketry.binary().toString(), "admin", "queryMsgTraceById", "-n", namesrv, "-i", id, "--json");
@@ -127,12 +133,7 @@ class TraceTest {
         Clients.Addrs a = Clients.standalone(H, "traceTopicEnable=true", "brokerTraceEnable=true",
             "messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s");
         String topic = Clients.unique("TracedDlq");
-        DefaultMQProducer p = new DefaultMQProducer(Clients.unique("TraceDlqPG"));
-        p.setEnableTrace(true);
-        p.setNamesrvAddr(a.namesrv());
-        p.setInstanceName(Clients.unique("trace-dlq-producer"));
-        p.start();
-        H.track(p::shutdown);
+        DefaultMQProducer p = tracedProducer(a.namesrv());
         String id = p.send(new Message(topic, "TagA", "doomed".getBytes(StandardCharsets.UTF_8))).getMsgId();
         String group = Clients.unique("TraceDlqCG");
         java.util.concurrent.atomic.AtomicInteger attempts = new java.util.concurrent.atomic.AtomicInteger();
