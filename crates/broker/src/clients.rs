@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use protocol::body::{Connection, ConsumerConnection, ConsumerData, SubscriptionData};
+use protocol::body::{Connection, ConsumerConnection, ConsumerData, ProducerConnection, SubscriptionData};
 use protocol::LanguageCode;
 
 use crate::push::{ClientConn, ClientPush};
@@ -51,6 +51,23 @@ impl ClientManager {
             return None;
         }
         Some(live[rand::random::<usize>() % live.len()].conn.clone())
+    }
+
+    /// The clients of a producer group (GET_PRODUCER_CONNECTION_LIST); `None` for a group
+    /// that never registered here.
+    pub fn producer_connection(&self, group: &str) -> Option<ProducerConnection> {
+        let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
+        let channels = p.get(group)?;
+        let connection_set = channels
+            .values()
+            .map(|c| Connection {
+                client_id: c.client_id.clone(),
+                client_addr: c.conn.remote_addr().to_string(),
+                language: c.language.name().to_string(),
+                version: c.version,
+            })
+            .collect();
+        Some(ProducerConnection { connection_set })
     }
 
     /// A live channel of the producer client with this id, in any group.

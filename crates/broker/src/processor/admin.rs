@@ -98,6 +98,14 @@ pub fn consumer_connections(b: &Arc<Broker>, req: &RemotingCommand, group: &str)
     }
 }
 
+/// As Java: SYSTEM_ERROR for a group that never registered here.
+pub fn producer_connections(b: &Arc<Broker>, req: &RemotingCommand, group: &str) -> BrokerResult<RemotingCommand> {
+    match b.clients.producer_connection(group) {
+        Some(c) => Ok(ok(req).with_body(body::encode(&c))),
+        None => Err(BrokerError::system(format!("the producer group[{group}] not exist"))),
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct OffsetWrapper {

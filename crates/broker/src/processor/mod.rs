@@ -128,6 +128,7 @@ async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, requ
         Request::BrokerConfig => admin::broker_config(b, cmd),
         Request::UpdateBrokerConfig(changes) => admin::update_broker_config(b, cmd, changes),
         Request::ConsumerConnections { group } => admin::consumer_connections(b, cmd, group),
+        Request::ProducerConnections { group } => admin::producer_connections(b, cmd, group),
         Request::ConsumeStats { group, topic } => admin::consume_stats(b, cmd, group, *topic),
         Request::ConsumedBy { topic } => admin::consumed_by(b, cmd, topic),
         Request::ResetOffset(r) => reset::reset_offset(b, cmd, r),

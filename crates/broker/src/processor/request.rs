@@ -113,6 +113,9 @@ pub enum Request<'a> {
     ConsumerConnections {
         group: &'a str,
     },
+    ProducerConnections {
+        group: &'a str,
+    },
     ConsumeStats {
         group: &'a str,
         topic: Option<&'a str>,
@@ -263,6 +266,7 @@ impl<'a> Request<'a> {
                 Request::UpdateBrokerConfig(crate::config::parse_properties(text))
             }
             rq::GET_CONSUMER_CONNECTION_LIST => Request::ConsumerConnections { group: ext.req_str("consumerGroup")? },
+            rq::GET_PRODUCER_CONNECTION_LIST => Request::ProducerConnections { group: ext.req_str("producerGroup")? },
             rq::GET_CONSUME_STATS => Request::ConsumeStats { group: ext.req_str("consumerGroup")?, topic: ext.raw("topic").filter(|t| !t.is_empty()) },
             rq::QUERY_TOPIC_CONSUME_BY_WHO => Request::ConsumedBy { topic: ext.req_str("topic")? },
             rq::INVOKE_BROKER_TO_RESET_OFFSET => Request::ResetOffset(ResetOffset {
@@ -352,7 +356,10 @@ impl<'a> Request<'a> {
             Request::DeleteTopic { topic } => vec![Check::topic_or_retry_group(topic, DELETE)],
             Request::CreateGroup(g) => vec![Check::group(&g.group_name, CREATE)],
             Request::DeleteGroup { group, .. } => vec![Check::group(group, DELETE)],
-            Request::GroupConfig { group } | Request::ConsumerConnections { group } | Request::ConsumerRunningInfo { group, .. } => {
+            Request::GroupConfig { group }
+            | Request::ConsumerConnections { group }
+            | Request::ProducerConnections { group }
+            | Request::ConsumerRunningInfo { group, .. } => {
                 vec![Check::group(group, GET)]
             }
             Request::ConsumeStats { group, topic } => {

@@ -1,5 +1,6 @@
 //! Reading commands with mqadmin's names and flags: topicList, topicRoute, topicStatus,
-//! clusterList, brokerStatus, getBrokerConfig, consumerConnection, consumerProgress. Each prints an aligned table,
+//! clusterList, brokerStatus, getBrokerConfig, consumerConnection, producerConnection,
+//! consumerProgress. Each prints an aligned table,
 //! or with `--json` one JSON document for scripts.
 
 use std::collections::BTreeMap;
@@ -110,6 +111,20 @@ pub enum InspectCommand {
         ns: Namesrv,
         #[arg(short = 'g', long = "consumerGroup")]
         group: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A producer group's connected clients on the brokers of a topic (GET_PRODUCER_CONNECTION_LIST).
+    ///
+    /// Example: rocketry admin producerConnection -n 127.0.0.1:9876 -g orders-producers -t orders
+    #[command(name = "producerConnection")]
+    ProducerConnection {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 'g', long = "producerGroup")]
+        group: String,
+        #[arg(short = 't', long = "topic")]
+        topic: String,
         #[command(flatten)]
         out: Output,
     },
@@ -386,6 +401,30 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             emit(&format!("ConsumeType: {}", c.consume_type.as_ref().unwrap_or(&none)));
             emit(&format!("MessageModel: {}", c.message_model.as_ref().unwrap_or(&none)));
             emit(&format!("ConsumeFromWhere: {}", c.consume_from_where.as_ref().unwrap_or(&none)));
+        }
+        InspectCommand::ProducerConnection { ns, group, topic, out } => {
+            let client = ns.client();
+            let route = client.route(&topic).await?;
+            let mut connections = Vec::new();
+            let mut refused = None;
+            for (_, addr) in masters(&route) {
+                let cmd = RemotingCommand::request(rq::GET_PRODUCER_CONNECTION_LIST).with_ext("producerGroup", &group);
+                match client.invoke_ok(&addr, cmd).await {
+                    Ok(answer) => connections.extend(body::decode::<body::ProducerConnection>(&answer.body)?.connection_set),
+                    Err(e) => refused = Some(format!("{addr}: {e}")),
+                }
+            }
+            client.close();
+            if connections.is_empty() {
+                return Err(refused.unwrap_or_else(|| format!("the producer group {group} has no client")).into());
+            }
+            if out.json {
+                print_json(&serde_json::to_value(&connections)?);
+            } else {
+                let rows: Vec<Vec<String>> =
+                    connections.iter().map(|x| vec![x.client_id.clone(), x.client_addr.clone(), x.language.clone(), x.version.to_string()]).collect();
+                table(&["#ClientId", "#ClientAddr", "#Language", "#Version"], &rows);
+            }
         }
         InspectCommand::ConsumerProgress { ns, group, topic, out } => {
             let client = ns.client();

@@ -173,6 +173,32 @@ class AdminCommandsTest {
         assertTrue(after.contains("Diff Total: 3"), after);
     }
 
+    /** A Java producer's connection, as the official mqadmin and our CLI see it. */
+    @Test
+    void producerConnectionsAreListed() throws Exception {
+        String topic = Clients.unique("ProducerSeen");
+        admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 1, 1, 6));
+        org.apache.rocketmq.client.producer.DefaultMQProducer p = Clients.producer(H, namesrv);
+        p.send(new org.apache.rocketmq.common.message.Message(topic, "x".getBytes(StandardCharsets.UTF_8)));
+        String clientId = p.getDefaultMQProducerImpl().getMqClientFactory().getClientId();
+        Wait.until("the producer's heartbeat", 10_000, () -> {
+            try {
+                return admin.examineProducerConnectionInfo(p.getProducerGroup(), topic).getConnectionSet().size();
+            } catch (Exception e) {
+                return 0;
+            }
+        }, n -> n == 1);
+        String listed = mqadmin("producerConnection", "-n", namesrv, "-g", p.getProducerGroup(), "-t", topic);
+        assertTrue(listed.contains(clientId) && listed.contains("JAVA"), listed);
+        java.util.List<String> cmd = java.util.List.of(Rocketry.binary().toString(), "admin", "producerConnection", "-n", namesrv, "-g",
+            p.getProducerGroup(), "-t", topic, "--json");
+        Process proc = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, proc.waitFor(), out);
+        com.alibaba.fastjson2.JSONArray ours = com.alibaba.fastjson2.JSON.parseArray(out);
+        assertEquals(clientId, ours.getJSONObject(0).getString("clientId"), out);
+    }
+
     /** A push consumer of `group` that has consumed `n` messages of `topic` and committed them. */
     static org.apache.rocketmq.client.consumer.DefaultMQPushConsumer consumeAll(String group, String topic, int n) throws Exception {
         Received got = new Received();
