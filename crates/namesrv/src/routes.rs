@@ -95,6 +95,21 @@ impl RouteTable {
         result
     }
 
+    /// mqadmin's wipeWritePerm / addWritePerm: every topic's queues on `broker_name` lose the
+    /// write permission, or get read and write; how many topics the broker serves. Kept until
+    /// the broker registers a changed topic table (as Java), so a broker being drained takes no
+    /// new sends while it finishes.
+    pub fn set_write_perm(&mut self, broker_name: &str, writable: bool) -> usize {
+        let mut count = 0;
+        for queues in self.topics.values_mut() {
+            if let Some(q) = queues.get_mut(broker_name) {
+                q.perm = if writable { protocol::codes::perm::READ | protocol::codes::perm::WRITE } else { q.perm & !protocol::codes::perm::WRITE };
+                count += 1;
+            }
+        }
+        count
+    }
+
     /// Whether the broker's data version differs from what we hold (QUERY_DATA_VERSION).
     pub fn data_version_changed(&mut self, broker_addr: &str, version: &DataVersion, now: Instant) -> bool {
         match self.live.get_mut(broker_addr) {
@@ -256,6 +271,25 @@ mod tests {
         rt.channel_closed(2);
         assert!(rt.route("T").is_none());
         assert!(rt.topics().is_empty());
+    }
+
+    #[test]
+    fn write_permission_is_wiped_and_given_back_per_broker() {
+        let mut rt = RouteTable::default();
+        let t: BTreeMap<String, TopicConfig> = topics(&["T", "U"]).into_iter().map(|(n, c)| (n, TopicConfig { perm: 6, ..c })).collect();
+        rt.register(&reg("a", "127.0.0.1:1", &t, 1), Instant::now());
+        rt.register(&reg("b", "127.0.0.1:2", &t, 2), Instant::now());
+        assert_eq!(rt.set_write_perm("a", false), 2);
+        fn perms(rt: &RouteTable, topic: &str) -> Vec<(String, i32)> {
+            rt.route(topic).unwrap().queue_datas.iter().map(|q| (q.broker_name.clone(), q.perm)).collect()
+        }
+        assert_eq!(perms(&rt, "T"), [("a".to_string(), 4), ("b".to_string(), 6)]);
+        // A registration with the same data version leaves it; addWritePerm gives it back.
+        rt.register(&reg("a", "127.0.0.1:1", &t, 1), Instant::now());
+        assert_eq!(perms(&rt, "U")[0].1, 4);
+        assert_eq!(rt.set_write_perm("a", true), 2);
+        assert_eq!(perms(&rt, "U")[0].1, 6);
+        assert_eq!(rt.set_write_perm("nobody", false), 0);
     }
 
     #[test]

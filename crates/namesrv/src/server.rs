@@ -146,6 +146,14 @@ impl NameServer {
             rq::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => topic_list(req, self.routes().topics(), None),
             rq::GET_TOPICS_BY_CLUSTER => topic_list(req, self.routes().topics_of_cluster(ext.req_str("cluster")?), None),
             rq::GET_SYSTEM_TOPIC_LIST_FROM_NS => topic_list(req, self.routes().system_topics(), None),
+            rq::WIPE_WRITE_PERM_OF_BROKER => {
+                let count = self.routes_mut().set_write_perm(ext.req_str("brokerName")?, false);
+                ok().with_ext("wipeTopicCount", count)
+            }
+            rq::ADD_WRITE_PERM_OF_BROKER => {
+                let count = self.routes_mut().set_write_perm(ext.req_str("brokerName")?, true);
+                ok().with_ext("addTopicCount", count)
+            }
             rq::DELETE_TOPIC_IN_NAMESRV => {
                 self.routes_mut().delete_topic(ext.req_str("topic")?, ext.raw("clusterName").filter(|c| !c.is_empty()));
                 ok()

@@ -51,6 +51,8 @@ pub mod request {
     pub const GET_TOPIC_STATS_INFO: i32 = 202;
     pub const GET_CONSUMER_CONNECTION_LIST: i32 = 203;
     pub const GET_PRODUCER_CONNECTION_LIST: i32 = 204;
+    pub const WIPE_WRITE_PERM_OF_BROKER: i32 = 205;
+    pub const ADD_WRITE_PERM_OF_BROKER: i32 = 327;
     pub const DELETE_SUBSCRIPTIONGROUP: i32 = 207;
     pub const GET_CONSUME_STATS: i32 = 208;
     pub const DELETE_TOPIC_IN_BROKER: i32 = 215;

@@ -334,6 +334,12 @@ fn admin_changing_commands_take_effect() {
     assert!(!json(&["topicList"]).as_array().unwrap().iter().any(|t| t == "Doomed"));
     assert!(!run(&["topicRoute", "-t", "Doomed"]).status.success(), "no route once deleted");
 
+    // Draining a broker: its topics lose write permission on the NameServer, then get it back.
+    admin(&["updateTopic", "-c", "DefaultCluster", "-t", "Drained", "-r", "1", "-w", "1"]);
+    assert!(admin(&["wipeWritePerm", "-b", "broker-a"]).contains("wipe write perm of broker[broker-a]"));
+    assert_eq!(json(&["topicRoute", "-t", "Drained"])["queueDatas"][0]["perm"], 4);
+    assert!(admin(&["addWritePerm", "-b", "broker-a"]).contains("OK"));
+    assert_eq!(json(&["topicRoute", "-t", "Drained"])["queueDatas"][0]["perm"], 6);
     admin(&["updateSubGroup", "-c", "DefaultCluster", "-g", "OldGroup"]);
     admin(&["deleteSubGroup", "-c", "DefaultCluster", "-g", "OldGroup", "-r", "true"]);
     admin(&["updateBrokerConfig", "-b", &addr, "-k", "brokerPermission", "-v", "4"]);

@@ -1,5 +1,6 @@
 //! Changing commands with mqadmin's names and flags: deleteTopic, updateTopicPerm,
-//! deleteSubGroup, updateBrokerConfig, updateKvConfig, deleteKvConfig; and getNamesrvConfig.
+//! deleteSubGroup, updateBrokerConfig, wipeWritePerm, addWritePerm, updateKvConfig,
+//! deleteKvConfig; and getNamesrvConfig.
 
 use clap::Subcommand;
 use client::Client;
@@ -90,6 +91,27 @@ pub enum ManageCommand {
         #[arg(short = 'k', long = "key")]
         key: String,
     },
+    /// Take write permission from every topic of a broker on every NameServer (to drain it
+    /// before a shutdown); producers stop sending there once their routes refresh.
+    ///
+    /// Example: rocketry admin wipeWritePerm -n 127.0.0.1:9876 -b broker-a
+    #[command(name = "wipeWritePerm")]
+    WipeWritePerm {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 'b', long = "brokerName")]
+        broker: String,
+    },
+    /// Give a broker's topics read and write permission back on every NameServer.
+    ///
+    /// Example: rocketry admin addWritePerm -n 127.0.0.1:9876 -b broker-a
+    #[command(name = "addWritePerm")]
+    AddWritePerm {
+        #[command(flatten)]
+        ns: Namesrv,
+        #[arg(short = 'b', long = "brokerName")]
+        broker: String,
+    },
     /// Every NameServer's configuration (GET_NAMESRV_CONFIG).
     ///
     /// Example: rocketry admin getNamesrvConfig -n 127.0.0.1:9876
@@ -114,6 +136,32 @@ async fn on_each_namesrv(client: &Client, what: &str, cmd: RemotingCommand) -> R
             }
         }
     }
+    if failed > 0 {
+        return Err(format!("{failed} of {} NameServers refused", client.namesrv_addrs().len()).into());
+    }
+    Ok(())
+}
+
+/// WIPE_WRITE_PERM_OF_BROKER / ADD_WRITE_PERM_OF_BROKER on every NameServer, saying for each
+/// how many topics it changed, as mqadmin does.
+async fn write_perm(ns: &Namesrv, broker: &str, writable: bool) -> Result<(), crate::Error> {
+    let client = ns.client();
+    let (code, count_key, what) =
+        if writable { (rq::ADD_WRITE_PERM_OF_BROKER, "addTopicCount", "add") } else { (rq::WIPE_WRITE_PERM_OF_BROKER, "wipeTopicCount", "wipe") };
+    let mut failed = 0;
+    for addr in client.namesrv_addrs() {
+        match client.invoke_ok(addr, RemotingCommand::request(code).with_ext("brokerName", broker)).await {
+            Ok(answer) => {
+                let count = answer.ext_fields.get(count_key).unwrap_or("0");
+                println!("{what} write perm of broker[{broker}] in name server[{addr}] OK, {count}");
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("{what} write perm of broker[{broker}] in name server[{addr}] failed: {e}");
+            }
+        }
+    }
+    client.close();
     if failed > 0 {
         return Err(format!("{failed} of {} NameServers refused", client.namesrv_addrs().len()).into());
     }
@@ -160,6 +208,8 @@ pub async fn run(cmd: ManageCommand) -> Result<(), crate::Error> {
             let cmd = RemotingCommand::request(rq::UPDATE_BROKER_CONFIG).with_body(format!("{key}={value}\n"));
             super::on_each(&target, "update broker config", cmd).await?;
         }
+        ManageCommand::WipeWritePerm { ns, broker } => write_perm(&ns, &broker, false).await?,
+        ManageCommand::AddWritePerm { ns, broker } => write_perm(&ns, &broker, true).await?,
         ManageCommand::UpdateKvConfig { ns, namespace, key, value } => {
             let client = ns.client();
             let cmd = RemotingCommand::request(rq::PUT_KV_CONFIG).with_ext("namespace", namespace).with_ext("key", key).with_ext("value", value);

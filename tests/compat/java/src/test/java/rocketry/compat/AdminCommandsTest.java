@@ -120,6 +120,11 @@ class AdminCommandsTest {
         assertTrue(status.contains("msgPutTotalTodayNow") && status.contains("brokerVersionDesc"), status);
         String route = mqadmin("topicRoute", "-n", namesrv, "-t", "TBW102");
         assertTrue(route.contains("\"brokerName\":\"broker-a\""), route);
+        // Draining a broker on the NameServer, and back.
+        String wiped = mqadmin("wipeWritePerm", "-n", namesrv, "-b", "broker-a");
+        assertTrue(wiped.contains("wipe write perm of broker[broker-a] in name server[" + namesrv + "] OK"), wiped);
+        String added = mqadmin("addWritePerm", "-n", namesrv, "-b", "broker-a");
+        assertTrue(added.contains("add write perm of broker[broker-a] in name server[" + namesrv + "] OK"), added);
     }
 
     /**
