@@ -30,6 +30,18 @@ pub struct ConsumerGroup {
     pub consume_from_where: Option<String>,
 }
 
+impl ClientChannel {
+    /// The client as admin answers list it.
+    fn connection(&self) -> Connection {
+        Connection {
+            client_id: self.client_id.clone(),
+            client_addr: self.conn.remote_addr().to_string(),
+            language: self.language.name().to_string(),
+            version: self.version,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct ClientManager {
     producers: RwLock<HashMap<String, HashMap<u64, ClientChannel>>>,
@@ -58,16 +70,7 @@ impl ClientManager {
     pub fn producer_connection(&self, group: &str) -> Option<ProducerConnection> {
         let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
         let channels = p.get(group)?;
-        let connection_set = channels
-            .values()
-            .map(|c| Connection {
-                client_id: c.client_id.clone(),
-                client_addr: c.conn.remote_addr().to_string(),
-                language: c.language.name().to_string(),
-                version: c.version,
-            })
-            .collect();
-        Some(ProducerConnection { connection_set })
+        Some(ProducerConnection { connection_set: channels.values().map(ClientChannel::connection).collect() })
     }
 
     /// A live channel of the producer client with this id, in any group.
@@ -136,16 +139,7 @@ impl ClientManager {
             return None;
         }
         Some(ConsumerConnection {
-            connection_set: g
-                .channels
-                .values()
-                .map(|c| Connection {
-                    client_id: c.client_id.clone(),
-                    client_addr: c.conn.remote_addr().to_string(),
-                    language: c.language.name().to_string(),
-                    version: c.version,
-                })
-                .collect(),
+            connection_set: g.channels.values().map(ClientChannel::connection).collect(),
             subscription_table: g.subscriptions.clone(),
             consume_type: g.consume_type.clone(),
             message_model: g.message_model.clone(),
