@@ -142,6 +142,7 @@ impl Broker {
         // `tls.config.file` read once: what the ports and the broker's own connections use.
         config.tls = config.tls.resolved().map_err(StartError::Config)?;
         let client_tls = config.tls.client().map_err(StartError::Config)?;
+        let inner_credentials = inner_credentials(&config)?;
         let cost = config::MemoryCost::of_this_machine();
         let mut store_config = config.store_config_for(cost);
         store_config.clock = clock.clone();
@@ -167,14 +168,14 @@ impl Broker {
             delay_levels: config.delay_levels.clone(),
             store_host: SocketAddr::new(ip, config.listen_port),
             registration,
-            auth: open_auth(&config)?,
+            auth: open_auth(&config, inner_credentials.as_ref())?,
             parked_pulls: AtomicUsize::new(0),
             started: Instant::now(),
             delay_progress: Default::default(),
             pop: pop::PopState::new(&root, &config.broker_cluster_name)?,
             namesrv: Default::default(),
             client_tls,
-            inner_credentials: inner_credentials(&config)?,
+            inner_credentials,
             sql_filters: Default::default(),
             transactions: Default::default(),
             timers: Default::default(),
@@ -194,7 +195,7 @@ impl Broker {
 
 /// ACL 2.0's users and ACLs (`config/auth` under the store root), with the super users
 /// broker.conf names made if missing.
-fn open_auth(config: &BrokerConfig) -> Result<auth::Auth, StartError> {
+fn open_auth(config: &BrokerConfig, inner: Option<&client::Credentials>) -> Result<auth::Auth, StartError> {
     let split = |list: &str| list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect();
     let auth_config = auth::AuthConfig {
         authentication_enabled: config.authentication_enabled,
@@ -203,13 +204,13 @@ fn open_auth(config: &BrokerConfig) -> Result<auth::Auth, StartError> {
         authorization_whitelist: split(&config.authorization_whitelist),
     };
     let a = auth::Auth::open(auth_config, Some(&config.store_path_root_dir.join("config").join("auth")))?;
-    for (key, value, user, password) in [
-        ("initAuthenticationUser", &config.init_authentication_user, "username", "password"),
-        ("innerClientAuthenticationCredentials", &config.inner_client_authentication_credentials, "accessKey", "secretKey"),
-    ] {
-        let Some(text) = value else { continue };
-        let (user, password) = user_and_password(key, text, user, password)?;
-        a.metadata.ensure_super_user(&user, &password).map_err(|e| StartError::Config(format!("{key}: {}", e.remark)))?;
+    let bad = |key: &str, e: auth::AuthError| StartError::Config(format!("{key}: {}", e.remark));
+    if let Some(text) = &config.init_authentication_user {
+        let (user, password) = user_and_password("initAuthenticationUser", text, "username", "password")?;
+        a.metadata.ensure_super_user(&user, &password).map_err(|e| bad("initAuthenticationUser", e))?;
+    }
+    if let Some(c) = inner {
+        a.metadata.ensure_super_user(&c.access_key, &c.secret_key).map_err(|e| bad("innerClientAuthenticationCredentials", e))?;
     }
     Ok(a)
 }

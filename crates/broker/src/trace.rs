@@ -12,16 +12,10 @@
 
 use bytes::Bytes;
 use protocol::message::{prop, Properties};
+use protocol::trace::{encode, msg_type, BROKER_HOST_PREFIX};
 
 use crate::put::NewMessage;
 use crate::Broker;
-
-const CONTENT: char = '\u{1}';
-const RECORD: char = '\u{2}';
-/// Java's `MessageType` ordinals.
-const NORMAL_MSG: i32 = 0;
-const TRANS_MSG_COMMIT: i32 = 2;
-const DELAY_MSG: i32 = 3;
 
 /// What happened to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,17 +40,6 @@ fn msg_id(props: &Properties) -> &str {
     props.get(prop::UNIQ_KEY).unwrap_or("")
 }
 
-fn record(fields: &[&str]) -> String {
-    let mut out = String::new();
-    for f in fields {
-        // A separator inside a value would split the record: left out.
-        out.extend(f.chars().filter(|c| *c != CONTENT && *c != RECORD));
-        out.push(CONTENT);
-    }
-    out.push(RECORD);
-    out
-}
-
 impl Broker {
     /// Records `event` for `m` (the copy stored, or for a rollback the half message) as seen by
     /// `group` (the consumer group of a retry or DLQ move, the producer group of a transaction).
@@ -75,24 +58,24 @@ impl Broker {
         }
         let now = self.clock.now_ms().to_string();
         let region = self.config.region_id.as_str();
-        let client_host = format!("broker:{}", self.config.broker_name);
+        let client_host = format!("{BROKER_HOST_PREFIX}{}", self.config.broker_name);
         let store_host = self.store_host.to_string();
         let (tags, keys) = (m.props.get(prop::TAGS).unwrap_or(""), m.props.get(prop::KEYS).unwrap_or(""));
         let by_broker = self.config.broker_name.as_str();
         let text = match event {
             Event::Retry | Event::DeadLetter | Event::Delivered => {
                 let (group, kind) = match event {
-                    Event::Delivered => (by_broker, DELAY_MSG),
-                    _ => (group, NORMAL_MSG),
+                    Event::Delivered => (by_broker, msg_type::DELAY),
+                    _ => (group, msg_type::NORMAL),
                 };
                 let (len, kind) = (m.body.len().to_string(), kind.to_string());
-                record(&["Pub", &now, region, group, &m.topic, id, tags, keys, &store_host, &len, "0", &kind, "", "true", &client_host])
+                encode(&["Pub", &now, region, group, &m.topic, id, tags, keys, &store_host, &len, "0", &kind, "", "true", &client_host])
             }
             Event::Committed { from_check } | Event::RolledBack { from_check } => {
                 let state = if matches!(event, Event::Committed { .. }) { "COMMIT_MESSAGE" } else { "ROLLBACK_MESSAGE" };
                 let transaction_id = m.props.get("__transactionId__").unwrap_or("");
-                let (kind, check) = (TRANS_MSG_COMMIT.to_string(), from_check.to_string());
-                record(&["EndTransaction", &now, region, group, &m.topic, id, tags, keys, &store_host, &kind, transaction_id, state, &check])
+                let (kind, check) = (msg_type::TRANS_COMMIT.to_string(), from_check.to_string());
+                encode(&["EndTransaction", &now, region, group, &m.topic, id, tags, keys, &store_host, &kind, transaction_id, state, &check])
             }
         };
         let mut props = Properties::default();

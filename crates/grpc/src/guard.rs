@@ -24,22 +24,22 @@ pub(crate) trait Guarded {
     fn checks(&self) -> Result<Vec<Check>, &'static str>;
 }
 
-fn topic(r: &Option<pb::Resource>, actions: &'static [Action]) -> Result<Check, &'static str> {
-    match r.as_ref().map(|r| r.name.trim()) {
+fn topic(r: Option<&pb::Resource>, actions: &'static [Action]) -> Result<Check, &'static str> {
+    match r.map(|r| r.name.trim()) {
         Some(name) if !name.is_empty() => Ok(Check::topic(name, actions)),
         _ => Err("topic is null."),
     }
 }
 
-fn group(r: &Option<pb::Resource>) -> Result<Check, &'static str> {
-    match r.as_ref().map(|r| r.name.trim()) {
+fn group(r: Option<&pb::Resource>) -> Result<Check, &'static str> {
+    match r.map(|r| r.name.trim()) {
         Some(name) if !name.is_empty() => Ok(Check::group(name, SUB)),
         _ => Err("group is null."),
     }
 }
 
 /// A consumer's call about a topic: the group and the topic, both to subscribe.
-fn sub(g: &Option<pb::Resource>, t: &Option<pb::Resource>) -> Result<Vec<Check>, &'static str> {
+fn sub(g: Option<&pb::Resource>, t: Option<&pb::Resource>) -> Result<Vec<Check>, &'static str> {
     Ok(vec![group(g)?, topic(t, SUB)?])
 }
 
@@ -56,53 +56,42 @@ macro_rules! guarded {
 }
 
 guarded! {
-    QueryRouteRequest => |r| Ok(vec![topic(&r.topic, PUB_OR_SUB)?]);
+    QueryRouteRequest => |r| Ok(vec![topic(r.topic.as_ref(), PUB_OR_SUB)?]);
     HeartbeatRequest => |r| match pb::ClientType::try_from(r.client_type) {
-        Ok(pb::ClientType::PushConsumer | pb::ClientType::SimpleConsumer | pb::ClientType::PullConsumer) => Ok(vec![group(&r.group)?]),
+        Ok(pb::ClientType::PushConsumer | pb::ClientType::SimpleConsumer | pb::ClientType::PullConsumer) => Ok(vec![group(r.group.as_ref())?]),
         _ => Ok(Vec::new()),
     };
     SendMessageRequest => |r| match r.messages.first() {
-        Some(m) => Ok(vec![topic(&m.topic, PUB)?]),
+        Some(m) => Ok(vec![topic(m.topic.as_ref(), PUB)?]),
         None => Err("message is null."),
     };
-    QueryAssignmentRequest => |r| sub(&r.group, &r.topic);
+    QueryAssignmentRequest => |r| sub(r.group.as_ref(), r.topic.as_ref());
     ReceiveMessageRequest => |r| match &r.message_queue {
-        Some(q) => sub(&r.group, &q.topic),
+        Some(q) => sub(r.group.as_ref(), q.topic.as_ref()),
         None => Err("messageQueue is null."),
     };
-    AckMessageRequest => |r| sub(&r.group, &r.topic);
-    ForwardMessageToDeadLetterQueueRequest => |r| sub(&r.group, &r.topic);
-    EndTransactionRequest => |r| Ok(vec![topic(&r.topic, PUB)?]);
-    NotifyClientTerminationRequest => |r| match &r.group {
-        Some(g) if !g.name.trim().is_empty() => Ok(vec![group(&r.group)?]),
-        _ => Ok(Vec::new()),
-    };
-    ChangeInvisibleDurationRequest => |r| Ok(vec![group(&r.group)?]);
-    RecallMessageRequest => |r| Ok(vec![topic(&r.topic, PUB)?]);
+    AckMessageRequest => |r| sub(r.group.as_ref(), r.topic.as_ref());
+    ForwardMessageToDeadLetterQueueRequest => |r| sub(r.group.as_ref(), r.topic.as_ref());
+    EndTransactionRequest => |r| Ok(vec![topic(r.topic.as_ref(), PUB)?]);
+    // A producer's termination names no group: nothing to check.
+    NotifyClientTerminationRequest => |r| Ok(group(r.group.as_ref()).ok().into_iter().collect());
+    ChangeInvisibleDurationRequest => |r| Ok(vec![group(r.group.as_ref())?]);
+    RecallMessageRequest => |r| Ok(vec![topic(r.topic.as_ref(), PUB)?]);
 }
 
 /// A Telemetry settings command: the topics it publishes to, its group and the topics it
 /// subscribes to.
 pub(crate) fn settings_checks(s: &pb::Settings) -> Result<Vec<Check>, &'static str> {
     match &s.pub_sub {
-        Some(pb::settings::PubSub::Publishing(p)) => p.topics.iter().map(|t| Ok(Check::topic(non_blank(&t.name, "topic is null.")?, PUB))).collect(),
+        Some(pb::settings::PubSub::Publishing(p)) => p.topics.iter().map(|t| topic(Some(t), PUB)).collect(),
         Some(pb::settings::PubSub::Subscription(sub)) => {
-            let mut checks = vec![group(&sub.group)?];
+            let mut checks = vec![group(sub.group.as_ref())?];
             for e in &sub.subscriptions {
-                checks.push(topic(&e.topic, SUB)?);
+                checks.push(topic(e.topic.as_ref(), SUB)?);
             }
             Ok(checks)
         }
         None => Err("settings command doesn't have publishing or subscription."),
-    }
-}
-
-fn non_blank<'a>(name: &'a str, why: &'static str) -> Result<&'a str, &'static str> {
-    let name = name.trim();
-    if name.is_empty() {
-        Err(why)
-    } else {
-        Ok(name)
     }
 }
 

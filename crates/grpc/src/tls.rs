@@ -29,11 +29,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// certificate is configured): `grpcTlsCertPath`/`grpcTlsKeyPath` when given, else
 /// `tls.server.certPath`/`keyPath`. `None` when TLS is disabled.
 pub fn server_config(config: &broker::config::BrokerConfig) -> Result<Option<Arc<ServerConfig>>, String> {
-    let cert = match (config.grpc_tls_cert_path.as_deref(), config.grpc_tls_key_path.as_deref()) {
-        (Some(c), Some(k)) => Some((c, k)),
-        (None, None) => None,
-        _ => return Err("grpcTlsCertPath and grpcTlsKeyPath go together".into()),
-    };
+    let cert = remoting::tls::cert_and_key(config.grpc_tls_cert_path.as_deref(), config.grpc_tls_key_path.as_deref(), "grpcTlsCertPath", "grpcTlsKeyPath")?;
     // The 5.x SDKs present no certificate (the Java proxy's gRPC port asks for none): the
     // remoting ports' client-certificate settings do not apply here.
     let settings = remoting::tls::TlsSettings { server_need_client_auth: remoting::tls::NeedClientAuth::None, ..config.tls.clone() };

@@ -17,6 +17,7 @@ pub mod message;
 pub mod message_type;
 pub mod names;
 pub mod pop;
+pub mod trace;
 
 pub use command::{LanguageCode, RemotingCommand, SerializeType};
 pub use error::ProtocolError;

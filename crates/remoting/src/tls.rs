@@ -218,11 +218,8 @@ impl TlsSettings {
         if self.server_key_password.is_some() {
             return Err("tls.server.keyPassword: encrypted private keys are not supported; give tls.server.keyPath an unencrypted PKCS#8 PEM key (openssl pkcs8 -topk8 -nocrypt)".into());
         }
-        let configured = cert.or(match (self.server_cert_path.as_deref(), self.server_key_path.as_deref()) {
-            (Some(c), Some(k)) => Some((c, k)),
-            (None, None) => None,
-            _ => return Err("tls.server.certPath and tls.server.keyPath go together".into()),
-        });
+        let paths = cert_and_key(self.server_cert_path.as_deref(), self.server_key_path.as_deref(), "tls.server.certPath", "tls.server.keyPath")?;
+        let configured = cert.or(paths);
         let (certs, key) = match configured {
             Some((c, k)) => (load_certs(c)?, load_key(k)?),
             None if self.test_mode => self_signed(names)?,
@@ -264,16 +261,19 @@ impl TlsSettings {
             Arc::new(AnyServerCert(provider))
         };
         let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
-        let mut config = match (self.client_cert_path.as_deref(), self.client_key_path.as_deref()) {
-            _ if self.test_mode => builder.with_no_client_auth(),
-            (Some(c), Some(k)) => {
+        // Test mode presents no client certificate, as Java's.
+        let pair = match self.test_mode {
+            true => None,
+            false => cert_and_key(self.client_cert_path.as_deref(), self.client_key_path.as_deref(), "tls.client.certPath", "tls.client.keyPath")?,
+        };
+        let mut config = match pair {
+            Some((c, k)) => {
                 if self.client_key_password.is_some() {
                     return Err("tls.client.keyPassword: encrypted private keys are not supported".into());
                 }
                 builder.with_client_auth_cert(load_certs(c)?, load_key(k)?).map_err(|e| format!("the client certificate and key do not fit: {e}"))?
             }
-            (None, None) => builder.with_no_client_auth(),
-            _ => return Err("tls.client.certPath and tls.client.keyPath go together".into()),
+            None => builder.with_no_client_auth(),
         };
         // Java's client names no server.
         config.enable_sni = false;
@@ -286,6 +286,15 @@ impl TlsSettings {
 fn provider() -> Arc<CryptoProvider> {
     #[allow(deprecated)]
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate file and its key file, given both or neither (`None`); the keys name them.
+pub fn cert_and_key<'a>(cert: Option<&'a str>, key: Option<&'a str>, cert_key: &str, key_key: &str) -> Result<Option<(&'a str, &'a str)>, String> {
+    match (cert, key) {
+        (Some(c), Some(k)) => Ok(Some((c, k))),
+        (None, None) => Ok(None),
+        _ => Err(format!("{cert_key} and {key_key} go together")),
+    }
 }
 
 fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -178,14 +178,35 @@ pub fn print_json(v: &Value) {
     emit(&serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-/// A key/value listing: a two-column table, or one JSON object.
-pub fn key_values(out: &Output, who: &str, pairs: &BTreeMap<String, String>) -> Value {
-    if !out.json {
-        emit(who);
-        let rows: Vec<Vec<String>> = pairs.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
-        table(&["#Key", "#Value"], &rows);
+/// Each server's key/value answer to `code`, as `parse` reads its body: under `title`, a
+/// two-column table per server, or with `--json` one object keyed by address.
+pub async fn listings(
+    client: &Client,
+    addrs: &[String],
+    code: i32,
+    out: &Output,
+    title: impl Fn(&str) -> String,
+    parse: impl Fn(&[u8]) -> Result<BTreeMap<String, String>, crate::Error>,
+) -> Result<(), crate::Error> {
+    let mut all = serde_json::Map::new();
+    for addr in addrs {
+        let pairs = parse(&ok_body(client, addr, RemotingCommand::request(code)).await?)?;
+        if !out.json {
+            emit(&title(addr));
+            let rows: Vec<Vec<String>> = pairs.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
+            table(&["#Key", "#Value"], &rows);
+        }
+        all.insert(addr.clone(), json!(pairs));
     }
-    json!(pairs)
+    if out.json {
+        print_json(&Value::Object(all));
+    }
+    Ok(())
+}
+
+/// A body of `key=value` lines (a broker's or NameServer's config).
+pub fn properties(body: &[u8]) -> Result<BTreeMap<String, String>, crate::Error> {
+    Ok(remoting::properties::parse(&String::from_utf8_lossy(body)))
 }
 
 async fn ok_body(client: &Client, addr: &str, cmd: RemotingCommand) -> Result<bytes::Bytes, crate::Error> {
@@ -193,7 +214,7 @@ async fn ok_body(client: &Client, addr: &str, cmd: RemotingCommand) -> Result<by
 }
 
 /// The master of each broker of a route.
-fn masters(route: &TopicRouteData) -> Vec<(String, String)> {
+pub fn masters(route: &TopicRouteData) -> Vec<(String, String)> {
     route.broker_datas.iter().filter_map(|b| Some((b.broker_name.clone(), b.broker_addrs.get(&0)?.clone()))).collect()
 }
 
@@ -340,27 +361,16 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
         }
         InspectCommand::BrokerStatus { target, out } => {
             let client = target.security.client(&target.namesrv);
-            let mut all = serde_json::Map::new();
-            for addr in super::addrs_of(&target, &client).await? {
-                let t: KvTable = body::decode(&ok_body(&client, &addr, RemotingCommand::request(rq::GET_BROKER_RUNTIME_INFO)).await?)?;
-                all.insert(addr.clone(), key_values(&out, &format!("broker {addr}:"), &t.table));
-            }
-            if out.json {
-                print_json(&Value::Object(all));
-            }
+            let addrs = super::addrs_of(&target, &client).await?;
+            let listed =
+                listings(&client, &addrs, rq::GET_BROKER_RUNTIME_INFO, &out, |addr| format!("broker {addr}:"), |b| Ok(body::decode::<KvTable>(b)?.table));
+            listed.await?;
             client.close();
         }
         InspectCommand::GetBrokerConfig { target, out } => {
             let client = target.security.client(&target.namesrv);
-            let mut all = serde_json::Map::new();
-            for addr in super::addrs_of(&target, &client).await? {
-                let text = ok_body(&client, &addr, RemotingCommand::request(rq::GET_BROKER_CONFIG)).await?;
-                let props = remoting::properties::parse(&String::from_utf8_lossy(&text));
-                all.insert(addr.clone(), key_values(&out, &format!("============{addr}============"), &props));
-            }
-            if out.json {
-                print_json(&Value::Object(all));
-            }
+            let addrs = super::addrs_of(&target, &client).await?;
+            listings(&client, &addrs, rq::GET_BROKER_CONFIG, &out, |addr| format!("============{addr}============"), properties).await?;
             client.close();
         }
         InspectCommand::ConsumerConnection { ns, group, out } => {

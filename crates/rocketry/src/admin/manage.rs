@@ -126,20 +126,7 @@ pub enum ManageCommand {
 
 /// Sends `cmd` to every NameServer, saying for each whether it worked.
 async fn on_each_namesrv(client: &Client, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
-    let mut failed = 0;
-    for addr in client.namesrv_addrs() {
-        match client.invoke_ok(addr, cmd.clone()).await {
-            Ok(_) => println!("{what} to {addr} success."),
-            Err(e) => {
-                failed += 1;
-                eprintln!("{what} to {addr} failed: {e}");
-            }
-        }
-    }
-    if failed > 0 {
-        return Err(format!("{failed} of {} NameServers refused", client.namesrv_addrs().len()).into());
-    }
-    Ok(())
+    super::each(client, "NameServers", client.namesrv_addrs(), &cmd, what, |addr, _| format!("{what} to {addr} success.")).await
 }
 
 /// WIPE_WRITE_PERM_OF_BROKER / ADD_WRITE_PERM_OF_BROKER on every NameServer, saying for each
@@ -148,24 +135,14 @@ async fn write_perm(ns: &Namesrv, broker: &str, writable: bool) -> Result<(), cr
     let client = ns.client();
     let (code, count_key, what) =
         if writable { (rq::ADD_WRITE_PERM_OF_BROKER, "addTopicCount", "add") } else { (rq::WIPE_WRITE_PERM_OF_BROKER, "wipeTopicCount", "wipe") };
-    let mut failed = 0;
-    for addr in client.namesrv_addrs() {
-        match client.invoke_ok(addr, RemotingCommand::request(code).with_ext("brokerName", broker)).await {
-            Ok(answer) => {
-                let count = answer.ext_fields.get(count_key).unwrap_or("0");
-                println!("{what} write perm of broker[{broker}] in name server[{addr}] OK, {count}");
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("{what} write perm of broker[{broker}] in name server[{addr}] failed: {e}");
-            }
-        }
-    }
+    let cmd = RemotingCommand::request(code).with_ext("brokerName", broker);
+    let what = format!("{what} write perm of broker[{broker}]");
+    let sent = super::each(&client, "NameServers", client.namesrv_addrs(), &cmd, &what, |addr, answer| {
+        format!("{what} in name server[{addr}] OK, {}", answer.ext_fields.get(count_key).unwrap_or("0"))
+    })
+    .await;
     client.close();
-    if failed > 0 {
-        return Err(format!("{failed} of {} NameServers refused", client.namesrv_addrs().len()).into());
-    }
-    Ok(())
+    sent
 }
 
 pub async fn run(cmd: ManageCommand) -> Result<(), crate::Error> {
@@ -224,15 +201,8 @@ pub async fn run(cmd: ManageCommand) -> Result<(), crate::Error> {
         }
         ManageCommand::GetNamesrvConfig { ns, out } => {
             let client = ns.client();
-            let mut all = serde_json::Map::new();
-            for addr in client.namesrv_addrs() {
-                let text = client.invoke_ok(addr, RemotingCommand::request(rq::GET_NAMESRV_CONFIG)).await.map_err(|e| format!("{addr}: {e}"))?.body;
-                let props = remoting::properties::parse(&String::from_utf8_lossy(&text));
-                all.insert(addr.clone(), super::inspect::key_values(&out, &format!("============{addr}============"), &props));
-            }
-            if out.json {
-                super::inspect::print_json(&serde_json::Value::Object(all));
-            }
+            let title = |addr: &str| format!("============{addr}============");
+            super::inspect::listings(&client, client.namesrv_addrs(), rq::GET_NAMESRV_CONFIG, &out, title, super::inspect::properties).await?;
             client.close();
         }
     }

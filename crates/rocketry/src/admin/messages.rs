@@ -236,11 +236,10 @@ fn print_messages(out: &Output, messages: &[MessageRecord]) {
 }
 
 /// QUERY_MESSAGE (`unique`: by the client's id) on every master of `topic`.
-async fn query(client: &Client, topic: &str, key: &str, max: i32, unique: bool) -> Result<Vec<MessageRecord>, crate::Error> {
-    let route = client.route(topic).await?;
+pub(super) async fn query(client: &Client, topic: &str, key: &str, max: i32, unique: bool) -> Result<Vec<MessageRecord>, crate::Error> {
+    let route = client.route(topic).await.map_err(|e| format!("no route for {topic}: {e}"))?;
     let mut found = Vec::new();
-    for b in &route.broker_datas {
-        let Some(addr) = b.broker_addrs.get(&0) else { continue };
+    for (_, addr) in super::inspect::masters(&route) {
         let mut cmd = RemotingCommand::request(rq::QUERY_MESSAGE)
             .with_ext("topic", topic)
             .with_ext("key", key)
@@ -250,7 +249,7 @@ async fn query(client: &Client, topic: &str, key: &str, max: i32, unique: bool) 
         if unique {
             cmd = cmd.with_ext("_UNIQUE_KEY_QUERY", "true");
         }
-        let answer = client.invoke(addr, cmd).await.map_err(|e| format!("{addr}: {e}"))?;
+        let answer = client.invoke(&addr, cmd).await.map_err(|e| format!("{addr}: {e}"))?;
         match answer.code {
             rs::SUCCESS => found.extend(decode_records(&answer.body)?),
             rs::QUERY_NOT_FOUND => {}

@@ -177,21 +177,38 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
 async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
     let client = target.security.client(&target.namesrv);
     let addrs = addrs_of(target, &client).await?;
+    let sent = each(&client, "brokers", &addrs, &cmd, what, |addr, answer| match answer.body.is_empty() {
+        true => format!("{what} to {addr} success."),
+        // A read's answer (JSON) follows.
+        false => format!("{what} to {addr} success.\n{}", String::from_utf8_lossy(&answer.body)),
+    })
+    .await;
+    client.close();
+    sent
+}
+
+/// Sends `cmd` to each of `addrs` (servers of a `kind`), printing what `done` says of each
+/// answer, or why `what` failed there; an error when any refused.
+async fn each(
+    client: &Client,
+    kind: &str,
+    addrs: &[String],
+    cmd: &RemotingCommand,
+    what: &str,
+    done: impl Fn(&str, &RemotingCommand) -> String,
+) -> Result<(), crate::Error> {
     let mut failed = 0;
-    for addr in &addrs {
+    for addr in addrs {
         match client.invoke_ok(addr, cmd.clone()).await {
-            // A read's answer (JSON) follows.
-            Ok(answer) if !answer.body.is_empty() => println!("{what} to {addr} success.\n{}", String::from_utf8_lossy(&answer.body)),
-            Ok(_) => println!("{what} to {addr} success."),
+            Ok(answer) => println!("{}", done(addr, &answer)),
             Err(e) => {
                 failed += 1;
                 eprintln!("{what} to {addr} failed: {e}");
             }
         }
     }
-    client.close();
     if failed > 0 {
-        return Err(format!("{failed} of {} brokers refused", addrs.len()).into());
+        return Err(format!("{failed} of {} {kind} refused", addrs.len()).into());
     }
     Ok(())
 }

@@ -2,20 +2,15 @@
 //! (the Java client's `enableMsgTrace`/`setEnableTrace`) send their records to the trace topic
 //! keyed by the traced message's id; this asks every broker of that topic for the id
 //! (QUERY_MESSAGE by key, as mqadmin does) and reads the records in the Java client's
-//! `TraceDataEncoder` format: fields split by \u{1}, records by \u{2}. With the broker's
+//! `TraceDataEncoder` format (`protocol::trace`). With the broker's
 //! `brokerTraceEnable`, its own records (retries, DLQ moves, deliveries, transaction ends) are
 //! there too.
 
 use clap::Args;
-use protocol::codes::{request as rq, response as rs};
-use protocol::message::decode_records;
-use protocol::RemotingCommand;
+use protocol::trace::{msg_type, BROKER_HOST_PREFIX};
 use serde_json::{json, Value};
 
 use super::inspect::{emit, ms_to_text, print_json, table, Namesrv, Output};
-
-const CONTENT: char = '\u{1}';
-const RECORD: char = '\u{2}';
 
 #[derive(Args)]
 pub struct TraceArgs {
@@ -35,8 +30,7 @@ pub struct TraceArgs {
 /// trace message's own hosts tell where the client ran.
 fn records(text: &str, msg_id: &str, client_host: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    for record in text.split(RECORD).filter(|r| !r.is_empty()) {
-        let f: Vec<&str> = record.split(CONTENT).collect();
+    for f in protocol::trace::decode(text) {
         let at = |i: usize| f.get(i).copied().unwrap_or("");
         let num = |i: usize| at(i).parse::<i64>().ok();
         let v = match at(0) {
@@ -73,10 +67,10 @@ fn records(text: &str, msg_id: &str, client_host: &str) -> Vec<Value> {
 /// of a copy it stored is a delivery (a delayed message's type, 3) or a move to a retry or
 /// dead-letter topic.
 fn label_broker_record(mut v: Value) -> Value {
-    let by_broker = v["clientHost"].as_str().is_some_and(|h| h.starts_with("broker:"));
+    let by_broker = v["clientHost"].as_str().is_some_and(|h| h.starts_with(BROKER_HOST_PREFIX));
     if by_broker && v["type"] == "Pub" {
         let topic = v["topic"].as_str().unwrap_or("");
-        v["type"] = json!(if v["msgType"] == 3 {
+        v["type"] = json!(if v["msgType"] == msg_type::DELAY {
             "Delivered"
         } else if topic.starts_with("%RETRY%") {
             "Retry"
@@ -92,25 +86,9 @@ fn label_broker_record(mut v: Value) -> Value {
 
 pub async fn run(args: TraceArgs) -> Result<(), crate::Error> {
     let client = args.ns.client();
-    let route = client.route(&args.trace_topic).await.map_err(|e| format!("no route for the trace topic {}: {e}", args.trace_topic))?;
     let mut rows = Vec::new();
-    for b in &route.broker_datas {
-        let Some(addr) = b.broker_addrs.get(&0) else { continue };
-        let cmd = RemotingCommand::request(rq::QUERY_MESSAGE)
-            .with_ext("topic", &args.trace_topic)
-            .with_ext("key", &args.msg_id)
-            .with_ext("maxNum", 64)
-            .with_ext("beginTimestamp", 0)
-            .with_ext("endTimestamp", i64::MAX);
-        let answer = client.invoke(addr, cmd).await.map_err(|e| format!("{addr}: {e}"))?;
-        match answer.code {
-            rs::SUCCESS => {}
-            rs::QUERY_NOT_FOUND => continue,
-            code => return Err(format!("{addr} answered {code}: {}", answer.remark.unwrap_or_default()).into()),
-        }
-        for m in decode_records(&answer.body)? {
-            rows.extend(records(&String::from_utf8_lossy(&m.body), &args.msg_id, &m.born_host.ip().to_string()));
-        }
+    for m in super::messages::query(&client, &args.trace_topic, &args.msg_id, 64, false).await? {
+        rows.extend(records(&String::from_utf8_lossy(&m.body), &args.msg_id, &m.born_host.ip().to_string()));
     }
     client.close();
     // SubAfter records of clients before 4.9 carry no time: after their SubBefore.

@@ -104,16 +104,6 @@ class AclTest {
         return refusal(p, topic).getResponseCode();
     }
 
-    /** Messages stored in the topic, over its queues (asked as the super user). */
-    static long stored(String topic) throws Exception {
-        long n = 0;
-        int queues = root.examineTopicRouteInfo(topic).getQueueDatas().get(0).getReadQueueNums();
-        for (int q = 0; q < queues; q++) {
-            n += root.maxOffset(new MessageQueue(topic, "broker-a", q));
-        }
-        return n;
-    }
-
     static String mqadmin(RPCHook hook, String... args) {
         return AdminCommandsTest.mqadmin(hook, args);
     }
@@ -175,7 +165,7 @@ class AclTest {
         DefaultMQProducer ok = producer(hook(name, secret));
         assertEquals(SendStatus.SEND_OK, ok.send(new Message(topic, "first".getBytes(StandardCharsets.UTF_8))).getSendStatus());
         MessageQueue mq = new MessageQueue(topic, "broker-a", 0);
-        long before = stored(topic);
+        long before = Clients.stored(root, topic);
 
         assertEquals(16, sendCode(producer(hook(name, "wrong-secret")), topic), "wrong secret");
         assertEquals(16, sendCode(producer(hook("nobody", "x")), topic), "unknown user");
@@ -220,7 +210,7 @@ class AclTest {
         root.updateAcl(brokerAddr, "User:" + name, List.of("Topic:" + topic), List.of("Pub", "Sub"), List.of("127.0.0.0/8"), "Allow");
         assertEquals(SendStatus.SEND_OK, ok.send(new Message(topic, "again".getBytes(StandardCharsets.UTF_8))).getSendStatus());
 
-        assertEquals(before + 1, stored(topic), "refused sends stored nothing");
+        assertEquals(before + 1, Clients.stored(root, topic), "refused sends stored nothing");
 
         // Admin operations are for super users (or a Cluster policy).
         DefaultMQAdminExt normal = admin(hook(name, secret));

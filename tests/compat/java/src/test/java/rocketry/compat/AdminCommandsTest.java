@@ -66,13 +66,7 @@ class AdminCommandsTest {
     void topicsAreDeletedFromBrokerAndNameServer() throws Exception {
         String topic = Clients.unique("Doomed");
         admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 1, 1, 6));
-        Wait.until("route of " + topic, 10_000, () -> {
-            try {
-                return admin.examineTopicRouteInfo(topic);
-            } catch (Exception e) {
-                return null;
-            }
-        }, r -> r != null);
+        awaitRoute(topic);
         admin.deleteTopicInBroker(Set.of(brokerAddr), topic);
         admin.deleteTopicInNameServer(Set.of(namesrv), topic);
         assertFalse(admin.fetchAllTopicList().getTopicList().contains(topic));
@@ -138,13 +132,7 @@ class AdminCommandsTest {
         String group = Clients.unique("MqadminG");
         assertTrue(mqadmin("updateTopic", "-n", namesrv, "-c", "DefaultCluster", "-t", topic, "-r", "2", "-w", "2").contains("success"));
         assertTrue(mqadmin("updateSubGroup", "-n", namesrv, "-c", "DefaultCluster", "-g", group).contains("success"));
-        Wait.until("route of " + topic, 10_000, () -> {
-            try {
-                return admin.examineTopicRouteInfo(topic);
-            } catch (Exception e) {
-                return null;
-            }
-        }, r -> r != null);
+        awaitRoute(topic);
         org.apache.rocketmq.client.producer.DefaultMQProducer p = Clients.producer(H, namesrv);
         org.apache.rocketmq.client.producer.SendResult r = null;
         for (int i = 0; i < 3; i++) {
@@ -195,13 +183,20 @@ class AdminCommandsTest {
         }, n -> n == 1);
         String listed = mqadmin("producerConnection", "-n", namesrv, "-g", p.getProducerGroup(), "-t", topic);
         assertTrue(listed.contains(clientId) && listed.contains("JAVA"), listed);
-        java.util.List<String> cmd = java.util.List.of(Rocketry.binary().toString(), "admin", "producerConnection", "-n", namesrv, "-g",
-            p.getProducerGroup(), "-t", topic, "--json");
-        Process proc = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, proc.waitFor(), out);
+        String out = Clients.rocketryAdminJson(namesrv, "producerConnection", "-g", p.getProducerGroup(), "-t", topic);
         com.alibaba.fastjson2.JSONArray ours = com.alibaba.fastjson2.JSON.parseArray(out);
         assertEquals(clientId, ours.getJSONObject(0).getString("clientId"), out);
+    }
+
+    /** Waits until the NameServer routes `topic`. */
+    static void awaitRoute(String topic) throws Exception {
+        Wait.until("route of " + topic, 10_000, () -> {
+            try {
+                return admin.examineTopicRouteInfo(topic);
+            } catch (Exception e) {
+                return null;
+            }
+        }, r -> r != null);
     }
 
     /** A push consumer of `group` that has consumed `n` messages of `topic` and committed them. */
@@ -224,13 +219,7 @@ class AdminCommandsTest {
 
     /** Runs `rocketry admin <args> -n <namesrv> --json` and parses what it printed. */
     static com.alibaba.fastjson2.JSONObject rocketryAdminJson(String... args) throws Exception {
-        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(Rocketry.binary().toString(), "admin"));
-        cmd.addAll(java.util.List.of(args));
-        cmd.addAll(java.util.List.of("-n", namesrv, "--json"));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), "rocketry admin " + String.join(" ", args) + ": " + out);
-        return com.alibaba.fastjson2.JSON.parseObject(out);
+        return com.alibaba.fastjson2.JSON.parseObject(Clients.rocketryAdminJson(namesrv, args));
     }
 
     /** Our CLI sees what the Java admin sees of a Java push consumer: its connection and its progress. */

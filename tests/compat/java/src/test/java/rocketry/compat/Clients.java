@@ -134,6 +134,29 @@ final class Clients {
         return c;
     }
 
+    /** Runs `rocketry admin <args> -n <namesrv> --json` and returns what it printed; it must succeed. */
+    static String rocketryAdminJson(String namesrv, String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(Rocketry.binary().toString(), "admin"));
+        cmd.addAll(java.util.List.of(args));
+        cmd.addAll(java.util.List.of("-n", namesrv, "--json"));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new AssertionError("rocketry admin " + String.join(" ", args) + " failed: " + out);
+        }
+        return out;
+    }
+
+    /** Messages stored in a topic of broker-a, over its queues (its max offsets). */
+    static long stored(DefaultMQAdminExt admin, String topic) throws Exception {
+        long n = 0;
+        int queues = admin.examineTopicRouteInfo(topic).getQueueDatas().get(0).getReadQueueNums();
+        for (int q = 0; q < queues; q++) {
+            n += admin.maxOffset(new org.apache.rocketmq.common.message.MessageQueue(topic, "broker-a", q));
+        }
+        return n;
+    }
+
     /** Where a test's standalone rocketry listens. */
     record Addrs(String namesrv, String brokerAddr) { }
 

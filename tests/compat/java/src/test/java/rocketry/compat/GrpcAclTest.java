@@ -20,7 +20,6 @@ import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
 import org.apache.rocketmq.client.apis.message.MessageView;
 import org.apache.rocketmq.client.apis.producer.Producer;
 import org.apache.rocketmq.common.TopicConfig;
-import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.BeforeAll;
@@ -87,14 +86,6 @@ class GrpcAclTest {
         return PROVIDER.newMessageBuilder().setTopic(t).setTag("A").setBody(body.getBytes(StandardCharsets.UTF_8)).build();
     }
 
-    static long stored(String t) throws Exception {
-        long n = 0;
-        for (int q = 0; q < 2; q++) {
-            n += root.maxOffset(new MessageQueue(t, "broker-a", q));
-        }
-        return n;
-    }
-
     /** The message of the first exception in the chain. */
     static String refusal(Exception e) {
         StringBuilder sb = new StringBuilder();
@@ -127,7 +118,7 @@ class GrpcAclTest {
 
     @Test
     void wrongSecretNoCredentialsAndADeniedTopicAreRefused() throws Exception {
-        long before = stored(denied);
+        long before = Clients.stored(root, denied);
         Exception wrong = assertThrows(Exception.class, () -> {
             Producer p = PROVIDER.newProducerBuilder().setClientConfiguration(config("alice", "not-her-secret")).setTopics(topic).build();
             H.track(p);
@@ -148,6 +139,6 @@ class GrpcAclTest {
         Exception forbidden = assertThrows(Exception.class, () -> p.send(message(denied, "x")));
         assertTrue(refusal(forbidden).contains("has no permission to access Topic:" + denied), refusal(forbidden));
         assertThrows(Exception.class, () -> H.track(PROVIDER.newProducerBuilder().setClientConfiguration(config("alice", "aliceSecret")).setTopics(denied).build()));
-        assertEquals(before, stored(denied), "nothing stored for a refused send");
+        assertEquals(before, Clients.stored(root, denied), "nothing stored for a refused send");
     }
 }

@@ -10,7 +10,6 @@ import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendStatus;
-import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -62,15 +61,6 @@ class TlsTest {
         assertTrue(got.awaitAll(seqs, 30_000), "received " + got.snapshot().keySet() + " of " + seqs);
     }
 
-    static long stored(DefaultMQAdminExt admin, String topic) throws Exception {
-        long n = 0;
-        int queues = admin.examineTopicRouteInfo(topic).getQueueDatas().get(0).getReadQueueNums();
-        for (int q = 0; q < queues; q++) {
-            n += admin.maxOffset(new MessageQueue(topic, "broker-a", q));
-        }
-        return n;
-    }
-
     @Test
     void enforcingTakesTlsClientsAndRefusesPlaintext() throws Exception {
         Clients.Addrs a = Clients.standalone(H, true, "tls.server.mode=enforcing");
@@ -87,7 +77,7 @@ class TlsTest {
         assertThrows(Exception.class, () -> plainAdmin.getBrokerConfig(a.brokerAddr()));
         DefaultMQAdminExt tlsAdmin = Clients.admin(H, a.namesrv(), true);
         assertTrue(tlsAdmin.getBrokerConfig(a.brokerAddr()).containsKey("brokerName"));
-        assertEquals(10, stored(tlsAdmin, topic), "only the TLS client's messages are stored");
+        assertEquals(10, Clients.stored(tlsAdmin, topic), "only the TLS client's messages are stored");
     }
 
     @Test

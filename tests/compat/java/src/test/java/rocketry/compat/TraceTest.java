@@ -87,11 +87,8 @@ class TraceTest {
 
         // One message's life, by id: our CLI and the official mqadmin, from the trace topic's key index.
         String id = sent.keySet().iterator().next();
-        java.util.List<String> cmd = java.util.List.of(Rocketry.binary().toString(), "admin", "queryMsgTraceById", "-n", a.namesrv(), "-i", id, "--json");
-        Process proc = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, proc.waitFor(), out);
-        com.alibaba.fastjson2.JSONArray records = com.alibaba.fastjson2.JSON.parseObject(out).getJSONArray("records");
+        com.alibaba.fastjson2.JSONArray records = traceOf(a.namesrv(), id);
+        String out = records.toString();
         Map<String, String> groupByType = new TreeMap<>();
         for (int i = 0; i < records.size(); i++) {
             groupByType.put(records.getJSONObject(i).getString("type"), records.getJSONObject(i).getString("group"));
@@ -116,11 +113,7 @@ class TraceTest {
 
     /** Runs `rocketry admin queryMsgTraceById -i id --json` and returns its records. */
     static com.alibaba.fastjson2.JSONArray traceOf(String namesrv, String id) throws Exception {
-        java.util.List<String> cmd = java.util.List.of(Rocketry.binary().toString(), "admin", "queryMsgTraceById", "-n", namesrv, "-i", id, "--json");
-        Process proc = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, proc.waitFor(), out);
-        return com.alibaba.fastjson2.JSON.parseObject(out).getJSONArray("records");
+        return com.alibaba.fastjson2.JSON.parseObject(Clients.rocketryAdminJson(namesrv, "queryMsgTraceById", "-i", id)).getJSONArray("records");
     }
 
     /**
