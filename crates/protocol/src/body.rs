@@ -15,101 +15,107 @@ pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ProtocolError
 }
 
 /// Decodes a body a Java server may write in fastjson's shape, with unquoted numeric map keys
-/// (`{0:"addr"}`, as in cluster info): those keys are quoted first.
+/// (`{0:"addr"}`, as in cluster info).
 pub fn decode_fastjson<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ProtocolError> {
     if let Ok(v) = serde_json::from_slice(body) {
         return Ok(v);
     }
-    let text = std::str::from_utf8(body).map_err(|e| ProtocolError::BadBody(e.to_string()))?;
-    serde_json::from_str(&quote_numeric_keys(text)).map_err(|e| ProtocolError::BadBody(e.to_string()))
+    serde_json::from_value(fastjson_value(body)?).map_err(|e| ProtocolError::BadBody(e.to_string()))
 }
 
 /// The entries of a map fastjson writes with object keys (`{{"topic":"T",…}:{…},…}`, as in
 /// topic and consume stats), found as the value of `field` in the body's top-level object.
-/// No JSON reader takes object keys, so the map is walked value by value.
-pub fn object_keyed_entries(body: &[u8], field: &str) -> Result<Vec<(serde_json::Value, serde_json::Value)>, ProtocolError> {
+pub fn object_keyed_entries(body: &[u8], field: &str) -> Result<Vec<(Value, Value)>, ProtocolError> {
     let bad = |why: &str| ProtocolError::BadBody(format!("{field}: {why}"));
-    let text = std::str::from_utf8(body).map_err(|e| ProtocolError::BadBody(e.to_string()))?;
-    let at = text.find(&format!("\"{field}\"")).ok_or_else(|| bad("missing"))? + field.len() + 2;
-    let mut rest = text[at..].trim_start().strip_prefix(':').ok_or_else(|| bad("no value"))?.trim_start();
-    rest = rest.strip_prefix('{').ok_or_else(|| bad("not a map"))?;
-    let mut entries = Vec::new();
-    let value = |rest: &mut &str| -> Result<serde_json::Value, ProtocolError> {
-        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
-        let v = values.next().ok_or_else(|| bad("truncated"))?.map_err(|e| bad(&e.to_string()))?;
-        *rest = rest[values.byte_offset()..].trim_start();
-        Ok(v)
-    };
-    loop {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix('}') {
-            let _ = after;
-            return Ok(entries);
-        }
-        let key = value(&mut rest)?;
-        rest = rest.strip_prefix(':').ok_or_else(|| bad("a key without a value"))?.trim_start();
-        let v = value(&mut rest)?;
-        entries.push((key, v));
-        rest = rest.trim_start();
-        rest = rest.strip_prefix(',').unwrap_or(rest);
+    match fastjson_value(body)? {
+        Value::Object(mut top) => match top.remove(field) {
+            Some(Value::Object(map)) => Ok(map.into_iter().map(|(k, v)| (key_value(k), v)).collect()),
+            Some(_) => Err(bad("not a map")),
+            None => Err(bad("missing")),
+        },
+        _ => Err(bad("the body is not an object")),
     }
 }
 
-/// Quotes object keys that are bare integers, outside strings.
-fn quote_numeric_keys(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    let (mut in_string, mut escaped, mut expect_key) = (false, false, false);
-    // Open containers: true for an object, false for an array.
-    let mut objects: Vec<bool> = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if in_string {
-            out.push(c);
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        if expect_key && (c.is_ascii_digit() || c == '-') {
-            let mut key = String::from(c);
-            while let Some(&(_, d)) = chars.peek() {
-                if !d.is_ascii_digit() {
-                    break;
-                }
-                key.push(d);
-                chars.next();
-            }
-            out.push('"');
-            out.push_str(&key);
-            out.push('"');
-            expect_key = false;
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '{' => {
-                objects.push(true);
-                expect_key = true;
-            }
-            '[' => objects.push(false),
-            '}' | ']' => {
-                objects.pop();
-                expect_key = false;
-            }
-            // A comma separates keys only inside an object.
-            ',' => expect_key = objects.last() == Some(&true),
-            c if c.is_whitespace() => {}
-            _ => expect_key = false,
-        }
-        if c == '"' {
-            expect_key = false;
-        }
-        out.push(c);
+/// A key [`fastjson_value`] wrote as JSON text (an object or number) read back; a plain string
+/// key stays a string.
+pub fn key_value(key: String) -> Value {
+    match key.starts_with('{') || key.starts_with('[') {
+        true => serde_json::from_str(&key).unwrap_or(Value::String(key)),
+        false => Value::String(key),
     }
-    out
+}
+
+/// Containers nested deeper than this are refused (a hostile body must not exhaust the stack).
+const FASTJSON_MAX_DEPTH: usize = 128;
+
+/// Reads JSON as fastjson writes it, where map keys may be any value (`{0:"a"}`,
+/// `{{"topic":"T"}:1}`): no JSON reader takes those, so this one walks the text. A key that is
+/// not a string becomes its compact JSON text (`"0"`, `"{\"topic\":\"T\"}"`); read an object key
+/// back with [`key_value`]. Scalars are read by serde_json.
+pub fn fastjson_value(body: &[u8]) -> Result<Value, ProtocolError> {
+    let text = std::str::from_utf8(body).map_err(|e| ProtocolError::BadBody(e.to_string()))?;
+    let mut rest = text;
+    let v = fastjson_at(&mut rest, 0)?;
+    match rest.trim_start().is_empty() {
+        true => Ok(v),
+        false => Err(ProtocolError::BadBody("trailing characters after the JSON value".into())),
+    }
+}
+
+fn fastjson_at(rest: &mut &str, depth: usize) -> Result<Value, ProtocolError> {
+    let bad = |why: &str| ProtocolError::BadBody(format!("fastjson: {why}"));
+    if depth > FASTJSON_MAX_DEPTH {
+        return Err(bad("nested too deep"));
+    }
+    *rest = rest.trim_start();
+    let close = |rest: &mut &str, c: char| -> Option<()> {
+        *rest = rest.trim_start();
+        *rest = rest.strip_prefix(c)?;
+        Some(())
+    };
+    if let Some(after) = rest.strip_prefix('{') {
+        *rest = after;
+        let mut map = serde_json::Map::new();
+        if close(rest, '}').is_some() {
+            return Ok(Value::Object(map));
+        }
+        loop {
+            let key = match fastjson_at(rest, depth + 1)? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            close(rest, ':').ok_or_else(|| bad("a key without a value"))?;
+            map.insert(key, fastjson_at(rest, depth + 1)?);
+            if close(rest, ',').is_some() {
+                continue;
+            }
+            close(rest, '}').ok_or_else(|| bad("an object not closed"))?;
+            return Ok(Value::Object(map));
+        }
+    }
+    if let Some(after) = rest.strip_prefix('[') {
+        *rest = after;
+        let mut items = Vec::new();
+        if close(rest, ']').is_some() {
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(fastjson_at(rest, depth + 1)?);
+            if close(rest, ',').is_some() {
+                continue;
+            }
+            close(rest, ']').ok_or_else(|| bad("an array not closed"))?;
+            return Ok(Value::Array(items));
+        }
+    }
+    if rest.starts_with('}') || rest.starts_with(']') || rest.starts_with(',') || rest.starts_with(':') {
+        return Err(bad("a value expected"));
+    }
+    let mut scalars = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+    let v = scalars.next().ok_or_else(|| bad("truncated"))?.map_err(|e| bad(&e.to_string()))?;
+    *rest = &rest[scalars.byte_offset()..];
+    Ok(v)
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -508,9 +514,21 @@ mod tests {
     #[test]
     fn fastjson_numeric_keys_are_quoted() {
         let text = r#"{"a":{0:"x:1,{2:3}",12:"y"},"b":[1,{-3:4}, 5],"c":{7:[8,9]}}"#;
-        assert_eq!(super::quote_numeric_keys(text), r#"{"a":{"0":"x:1,{2:3}","12":"y"},"b":[1,{"-3":4}, 5],"c":{"7":[8,9]}}"#);
         let v: serde_json::Value = super::decode_fastjson(text.as_bytes()).expect("decodes");
-        assert_eq!(v["a"]["12"], "y");
+        assert_eq!(v, serde_json::json!({"a":{"0":"x:1,{2:3}","12":"y"},"b":[1,{"-3":4}, 5],"c":{"7":[8,9]}}));
+    }
+
+    #[test]
+    fn fastjson_reader_takes_object_keys_and_refuses_bad_text() {
+        let v = super::fastjson_value(br#" {"m":{{"topic":"T","queueId":1}:{"x":[true,null,-1.5e3]}},"s":"\"}"} "#).unwrap();
+        let (k, inner) = v["m"].as_object().unwrap().iter().next().unwrap();
+        assert_eq!(super::key_value(k.clone())["queueId"], 1);
+        assert_eq!(inner["x"], serde_json::json!([true, null, -1500.0]));
+        assert_eq!(v["s"], "\"}");
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        for bad in ["", "{", "{1}", "{1:}", "[1,]", "{\"a\":1,}", "[1 2]", "{} x", "{\"a\" 1}", deep.as_str()] {
+            assert!(super::fastjson_value(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     use super::*;
