@@ -131,6 +131,54 @@ pub mod version {
     pub const V4_9_4: i32 = 401;
     /// V5_3_3, the version this server reports.
     pub const CURRENT: i32 = 479;
+
+    /// The name of a `MQVersion.Version` ordinal (`479` → `V5_3_3`), as Java's
+    /// `MQVersion.getVersionDesc` gives it; ordinals past the last are `HIGHER_VERSION`.
+    pub fn desc(ordinal: i32) -> String {
+        // The enum opens with 3.0.0's pre-releases, then lists every x.y.z as a
+        // `_SNAPSHOT` and a release, minors with these patch ranges.
+        const FIRST: [&str; 16] = [
+            "V3_0_0_SNAPSHOT",
+            "V3_0_0_ALPHA1",
+            "V3_0_0_BETA1",
+            "V3_0_0_BETA2",
+            "V3_0_0_BETA3",
+            "V3_0_0_BETA4",
+            "V3_0_0_BETA5",
+            "V3_0_0_BETA6_SNAPSHOT",
+            "V3_0_0_BETA6",
+            "V3_0_0_BETA7_SNAPSHOT",
+            "V3_0_0_BETA7",
+            "V3_0_0_BETA8_SNAPSHOT",
+            "V3_0_0_BETA8",
+            "V3_0_0_BETA9_SNAPSHOT",
+            "V3_0_0_BETA9",
+            "V3_0_0_FINAL",
+        ];
+        let Ok(n) = usize::try_from(ordinal) else { return FIRST[0].to_string() };
+        if let Some(name) = FIRST.get(n) {
+            return name.to_string();
+        }
+        let mut at = n - FIRST.len();
+        for major in 3..=5 {
+            for minor in 0..=9 {
+                let patches = match (major, minor) {
+                    (3, 0) => 1..=15,
+                    (3, 1) | (3, 2) => 0..=9,
+                    (3, _) => 1..=9,
+                    _ => 0..=9,
+                };
+                let len = 2 * patches.clone().count();
+                if at < len {
+                    let patch = patches.start() + at / 2;
+                    let snapshot = if at.is_multiple_of(2) { "_SNAPSHOT" } else { "" };
+                    return format!("V{major}_{minor}_{patch}{snapshot}");
+                }
+                at -= len;
+            }
+        }
+        "HIGHER_VERSION".to_string()
+    }
 }
 
 /// Flag bits of a command.
@@ -154,4 +202,31 @@ pub mod pull_flag {
     pub const SUBSCRIPTION: i32 = 0x4;
     pub const CLASS_FILTER: i32 = 0x8;
     pub const LITE_PULL: i32 = 0x10;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version::desc;
+
+    #[test]
+    fn version_names_follow_java_ordinals() {
+        // Ordinals from MQVersion.Version of 5.3.3.
+        for (ordinal, name) in [
+            (0, "V3_0_0_SNAPSHOT"),
+            (15, "V3_0_0_FINAL"),
+            (16, "V3_0_1_SNAPSHOT"),
+            (36, "V3_0_11_SNAPSHOT"),
+            (58, "V3_1_6_SNAPSHOT"),
+            (212, "V4_0_0_SNAPSHOT"),
+            (213, "V4_0_0"),
+            (401, "V4_9_4"),
+            (479, "V5_3_3"),
+            (610, "V5_9_9_SNAPSHOT"),
+            (611, "V5_9_9"),
+            (612, "HIGHER_VERSION"),
+            (9999, "HIGHER_VERSION"),
+        ] {
+            assert_eq!(desc(ordinal), name, "{ordinal}");
+        }
+    }
 }

@@ -283,6 +283,12 @@ fn admin_reading_commands_print_tables_and_json() {
 
     assert!(admin(&["topicList"]).lines().any(|l| l == "Orders"));
     assert!(json(&["topicList"]).as_array().unwrap().iter().any(|t| t == "Orders"));
+    // With -c: the cluster and the group that consumed it (its POP acks left offsets).
+    let listed = json(&["topicList", "-c"]);
+    let orders = listed.as_array().unwrap().iter().find(|t| t["topic"] == "Orders").unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!((&orders["clusters"], &orders["groups"]), (&serde_json::json!(["DefaultCluster"]), &serde_json::json!(["G1"])), "{listed}");
+    assert!(!listed.as_array().unwrap().iter().any(|t| t["topic"].as_str().unwrap().starts_with('%')), "{listed}");
+    assert!(admin(&["topicList", "-c"]).lines().any(|l| l.starts_with("DefaultCluster") && l.contains("Orders") && l.ends_with("G1")));
     let route = admin(&["topicRoute", "-t", "Orders"]);
     assert!(route.contains("#Read Queues") && route.lines().any(|l| l.starts_with("broker-a") && l.contains(&addr)), "{route}");
     assert_eq!(json(&["topicRoute", "-t", "Orders"])["queueDatas"][0]["readQueueNums"], 2);

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use client::Client;
 use protocol::body::{self, KvTable, TopicList, TopicRouteData};
 use protocol::codes::request as rq;
+use protocol::codes::version;
 use protocol::RemotingCommand;
 use serde_json::{json, Value};
 
@@ -38,13 +39,18 @@ impl Namesrv {
 
 #[derive(Subcommand)]
 pub enum InspectCommand {
-    /// Every topic the NameServers know (GET_ALL_TOPIC_LIST_FROM_NAMESERVER).
+    /// Every topic the NameServers know (GET_ALL_TOPIC_LIST_FROM_NAMESERVER); with `-c`, each
+    /// topic's cluster and the groups that consume it (QUERY_TOPIC_CONSUME_BY_WHO), retry and
+    /// DLQ topics left out.
     ///
-    /// Example: rocketry admin topicList -n 127.0.0.1:9876
+    /// Example: rocketry admin topicList -n 127.0.0.1:9876 -c
     #[command(name = "topicList")]
     TopicList {
         #[command(flatten)]
         ns: Namesrv,
+        /// With each topic's cluster and consumer groups.
+        #[arg(short = 'c', long = "clusterModel")]
+        cluster_model: bool,
         #[command(flatten)]
         out: Output,
     },
@@ -129,18 +135,22 @@ pub enum InspectCommand {
         out: Output,
     },
     /// A consumer group's progress per queue: broker offset, its offset, the difference
-    /// (GET_CONSUME_STATS on every broker of the group's topics).
+    /// (GET_CONSUME_STATS on every broker of the group's topics). Without `-g`, every group
+    /// that has a retry topic: its clients, type, model, consume TPS and total difference.
     ///
-    /// Example: rocketry admin consumerProgress -n 127.0.0.1:9876 -g orders-consumers
+    /// Example: rocketry admin consumerProgress -n 127.0.0.1:9876 -g orders-consumers -s true
     #[command(name = "consumerProgress")]
     ConsumerProgress {
         #[command(flatten)]
         ns: Namesrv,
         #[arg(short = 'g', long = "groupName")]
-        group: String,
+        group: Option<String>,
         /// Only this topic.
         #[arg(short = 't', long = "topicName")]
         topic: Option<String>,
+        /// Show which client holds each queue (asks each client for its running info).
+        #[arg(short = 's', long = "showClientIP", num_args = 0..=1, default_missing_value = "true")]
+        show_client_ip: Option<bool>,
         #[command(flatten)]
         out: Output,
     },
@@ -249,21 +259,194 @@ async fn group_brokers(client: &Client, group: &str, topic: Option<&str>) -> Res
     })
 }
 
+/// A consumer group's connections, from `broker` or the first of the group's brokers that
+/// knows its clients, and the address that answered. A refusal other than "not online" (ACL,
+/// TLS) is what is reported.
+pub async fn connection(client: &Client, group: &str, broker: Option<&str>) -> Result<(body::ConsumerConnection, String), crate::Error> {
+    let addrs = match broker {
+        Some(b) => vec![b.to_string()],
+        None => group_brokers(client, group, None).await?,
+    };
+    let mut refused = None;
+    for addr in addrs {
+        let cmd = RemotingCommand::request(rq::GET_CONSUMER_CONNECTION_LIST).with_ext("consumerGroup", group);
+        match client.invoke_ok(&addr, cmd).await {
+            Ok(answer) => return Ok((body::decode::<body::ConsumerConnection>(&answer.body)?, addr)),
+            Err(client::ClientError::Server { code, .. }) if code == protocol::codes::response::CONSUMER_NOT_ONLINE => {}
+            Err(e) => refused = Some(format!("{addr}: {e}")),
+        }
+    }
+    Err(refused.unwrap_or_else(|| format!("the consumer group {group} is not online")).into())
+}
+
+/// Every topic the NameServers know.
+async fn all_topics(client: &Client) -> Result<Vec<String>, crate::Error> {
+    let resp = client.invoke_namesrv(RemotingCommand::request(rq::GET_ALL_TOPIC_LIST_FROM_NAMESERVER)).await?;
+    if resp.code != protocol::codes::response::SUCCESS {
+        return Err(format!("the NameServer refused: {}", resp.remark.unwrap_or_default()).into());
+    }
+    Ok(body::decode::<TopicList>(&resp.body)?.topic_list.into_iter().collect())
+}
+
+fn is_group_topic(topic: &str) -> bool {
+    topic.starts_with(protocol::names::RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(protocol::names::DLQ_GROUP_TOPIC_PREFIX)
+}
+
+/// `topicList -c`: each topic's clusters and the groups its brokers say consume it.
+async fn topics_with_clusters(client: &Client, out: &Output) -> Result<(), crate::Error> {
+    let info = client.cluster_info().await?;
+    let topics: Vec<String> = all_topics(client).await?.into_iter().filter(|t| !is_group_topic(t)).collect();
+    let bar = super::progress(topics.len() as u64, "topics");
+    let mut rows = Vec::new();
+    for topic in topics {
+        bar.inc(1);
+        // A topic without a route (deleted meanwhile) is listed with neither.
+        let route = client.route(&topic).await.ok();
+        let brokers = route.as_ref().map(masters).unwrap_or_default();
+        let clusters: std::collections::BTreeSet<&String> =
+            info.cluster_addr_table.iter().filter(|(_, names)| brokers.iter().any(|(n, _)| names.contains(n))).map(|(c, _)| c).collect();
+        let mut groups = std::collections::BTreeSet::new();
+        for (_, addr) in &brokers {
+            let cmd = RemotingCommand::request(rq::QUERY_TOPIC_CONSUME_BY_WHO).with_ext("topic", &topic);
+            let answer = ok_body(client, addr, cmd).await?;
+            groups.extend(body::decode::<body::GroupList>(&answer)?.group_list);
+        }
+        rows.push(json!({"topic": topic, "clusters": clusters, "groups": groups}));
+    }
+    bar.finish_and_clear();
+    if out.json {
+        print_json(&Value::Array(rows));
+        return Ok(());
+    }
+    let join = |v: &Value| v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")).unwrap_or_default();
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| vec![join(&r["clusters"]), r["topic"].as_str().unwrap_or("").to_string(), join(&r["groups"])]).collect();
+    table(&["#Cluster Name", "#Topic", "#Consumer Groups"], &cells);
+    Ok(())
+}
+
+/// A group's consume stats on its brokers: a row per queue (sorted) and the summed consume TPS.
+async fn consume_stats(client: &Client, group: &str, topic: Option<&str>) -> Result<(Vec<Value>, f64), crate::Error> {
+    let mut rows = Vec::new();
+    let mut tps = 0.0;
+    for addr in group_brokers(client, group, topic).await? {
+        let mut cmd = RemotingCommand::request(rq::GET_CONSUME_STATS).with_ext("consumerGroup", group);
+        if let Some(t) = topic {
+            cmd = cmd.with_ext("topic", t);
+        }
+        let answer = ok_body(client, &addr, cmd).await?;
+        tps += body::fastjson_value(&answer)?["consumeTps"].as_f64().unwrap_or(0.0);
+        for (mq, o) in body::object_keyed_entries(&answer, "offsetTable")? {
+            let (broker, consumer) = (o["brokerOffset"].as_i64().unwrap_or(0), o["consumerOffset"].as_i64().unwrap_or(0));
+            rows.push(json!({
+                "topic": mq["topic"], "brokerName": mq["brokerName"], "queueId": mq["queueId"],
+                "brokerOffset": broker, "consumerOffset": consumer, "diff": (broker - consumer.max(0)).max(0),
+                "lastTimestamp": o["lastTimestamp"],
+            }));
+        }
+    }
+    rows.sort_by_key(super::status::queue_key);
+    Ok((rows, tps))
+}
+
+fn diff_total(rows: &[Value]) -> i64 {
+    rows.iter().map(|r| r["diff"].as_i64().unwrap_or(0)).sum()
+}
+
+/// `consumerProgress -g`: the group's queues; with `show_client`, the client holding each.
+async fn group_progress(client: &Client, group: &str, topic: Option<&str>, show_client: bool, out: &Output) -> Result<(), crate::Error> {
+    let (mut rows, tps) = consume_stats(client, group, topic).await?;
+    if show_client {
+        // Queue → the address of the client whose running info lists it.
+        let mut holders = BTreeMap::new();
+        if let Ok(infos) = super::status::group_running_infos(client, group, None, false).await {
+            for (c, info) in infos {
+                for q in info.iter().flat_map(|i| i["mqTable"].as_array().cloned().unwrap_or_default()) {
+                    holders.insert(super::status::queue_key(&q), c.client_addr.clone());
+                }
+            }
+        }
+        for r in &mut rows {
+            let holder = holders.get(&super::status::queue_key(r)).cloned();
+            r["clientIp"] = json!(holder);
+        }
+    }
+    let total = diff_total(&rows);
+    if out.json {
+        print_json(&json!({"group": group, "consumeTps": tps, "diffTotal": total, "queues": rows}));
+        return Ok(());
+    }
+    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+    let mut headers = vec!["#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff", "#LastTime"];
+    if show_client {
+        headers.push("#Client IP");
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut c: Vec<String> = ["topic", "brokerName", "queueId", "brokerOffset", "consumerOffset", "diff"].iter().map(|k| s(&r[*k])).collect();
+            c.push(ms_to_text(r["lastTimestamp"].as_i64().unwrap_or(0)));
+            if show_client {
+                c.push(s(&r["clientIp"]));
+            }
+            c
+        })
+        .collect();
+    table(&headers, &cells);
+    emit(&format!("\nConsume TPS: {tps:.2}"));
+    emit(&format!("Diff Total: {total}"));
+    Ok(())
+}
+
+/// `consumerProgress` without `-g`: every group that has a retry topic, as mqadmin finds them.
+async fn every_group_progress(client: &Client, out: &Output) -> Result<(), crate::Error> {
+    let groups: Vec<String> =
+        all_topics(client).await?.into_iter().filter_map(|t| t.strip_prefix(protocol::names::RETRY_GROUP_TOPIC_PREFIX).map(str::to_string)).collect();
+    let bar = super::progress(groups.len() as u64, "groups");
+    let mut rows = Vec::new();
+    for group in groups {
+        bar.inc(1);
+        let stats = consume_stats(client, &group, None).await;
+        let conn = connection(client, &group, None).await.ok().map(|(c, _)| c);
+        let count = conn.as_ref().map_or(0, |c| c.connection_set.len());
+        let version = conn.as_ref().and_then(|c| c.connection_set.iter().map(|x| x.version).min()).map(version::desc);
+        let kind = conn.as_ref().and_then(|c| c.consume_type.as_deref()).map(|t| if t == "CONSUME_ACTIVELY" { "PULL" } else { "PUSH" });
+        rows.push(json!({
+            "group": group, "count": count, "version": version.unwrap_or_else(|| "OFFLINE".into()),
+            "type": kind, "model": conn.as_ref().and_then(|c| c.message_model.clone()),
+            "consumeTps": stats.as_ref().map(|(_, tps)| *tps).ok(), "diffTotal": stats.as_ref().map(|(rows, _)| diff_total(rows)).ok(),
+            "error": stats.err().map(|e| e.to_string()),
+        }));
+    }
+    bar.finish_and_clear();
+    if out.json {
+        print_json(&Value::Array(rows));
+        return Ok(());
+    }
+    let s = |v: &Value| match v {
+        Value::String(x) => x.clone(),
+        Value::Null => "-".into(),
+        Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        other => other.to_string(),
+    };
+    let cells: Vec<Vec<String>> =
+        rows.iter().map(|r| ["group", "count", "version", "type", "model", "consumeTps", "diffTotal"].iter().map(|k| s(&r[*k])).collect()).collect();
+    table(&["#Group", "#Count", "#Version", "#Type", "#Model", "#TPS", "#Diff Total"], &cells);
+    Ok(())
+}
+
 pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
     match cmd {
-        InspectCommand::TopicList { ns, out } => {
+        InspectCommand::TopicList { ns, cluster_model, out } => {
             let client = ns.client();
-            let resp = client.invoke_namesrv(RemotingCommand::request(rq::GET_ALL_TOPIC_LIST_FROM_NAMESERVER)).await?;
-            if resp.code != protocol::codes::response::SUCCESS {
-                return Err(format!("the NameServer refused: {}", resp.remark.unwrap_or_default()).into());
-            }
-            let list: TopicList = body::decode(&resp.body)?;
-            if out.json {
-                print_json(&json!(list.topic_list));
-            } else {
-                list.topic_list.iter().for_each(|t| emit(t));
-            }
+            let listed = match cluster_model {
+                false => all_topics(&client).await.map(|topics| match out.json {
+                    true => print_json(&json!(topics)),
+                    false => topics.iter().for_each(|t| emit(t)),
+                }),
+                true => topics_with_clusters(&client, &out).await,
+            };
             client.close();
+            listed?;
         }
         InspectCommand::TopicRoute { ns, topic, out } => {
             let client = ns.client();
@@ -375,33 +558,15 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
         }
         InspectCommand::ConsumerConnection { ns, group, out } => {
             let client = ns.client();
-            // The first broker that knows the group's clients; a refusal other than "not online"
-            // (ACL, TLS) is what the command reports.
-            let mut found = None;
-            let mut refused = None;
-            for addr in group_brokers(&client, &group, None).await? {
-                let cmd = RemotingCommand::request(rq::GET_CONSUMER_CONNECTION_LIST).with_ext("consumerGroup", &group);
-                match client.invoke_ok(&addr, cmd).await {
-                    Ok(answer) => {
-                        found = Some(body::decode::<body::ConsumerConnection>(&answer.body)?);
-                        break;
-                    }
-                    Err(client::ClientError::Server { code, .. }) if code == protocol::codes::response::CONSUMER_NOT_ONLINE => {}
-                    Err(e) => refused = Some(format!("{addr}: {e}")),
-                }
-            }
+            let found = connection(&client, &group, None).await;
             client.close();
-            let c = match (found, refused) {
-                (Some(c), _) => c,
-                (None, Some(e)) => return Err(e.into()),
-                (None, None) => return Err(format!("the consumer group {group} is not online").into()),
-            };
+            let (c, _) = found?;
             if out.json {
                 print_json(&serde_json::to_value(&c)?);
                 return Ok(());
             }
             let rows: Vec<Vec<String>> =
-                c.connection_set.iter().map(|x| vec![x.client_id.clone(), x.client_addr.clone(), x.language.clone(), x.version.to_string()]).collect();
+                c.connection_set.iter().map(|x| vec![x.client_id.clone(), x.client_addr.clone(), x.language.clone(), version::desc(x.version)]).collect();
             table(&["#ClientId", "#ClientAddr", "#Language", "#Version"], &rows);
             emit("");
             let subs: Vec<Vec<String>> = c.subscription_table.iter().map(|(t, s)| vec![t.clone(), s.sub_string.clone()]).collect();
@@ -432,50 +597,18 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
                 print_json(&serde_json::to_value(&connections)?);
             } else {
                 let rows: Vec<Vec<String>> =
-                    connections.iter().map(|x| vec![x.client_id.clone(), x.client_addr.clone(), x.language.clone(), x.version.to_string()]).collect();
+                    connections.iter().map(|x| vec![x.client_id.clone(), x.client_addr.clone(), x.language.clone(), version::desc(x.version)]).collect();
                 table(&["#ClientId", "#ClientAddr", "#Language", "#Version"], &rows);
             }
         }
-        InspectCommand::ConsumerProgress { ns, group, topic, out } => {
+        InspectCommand::ConsumerProgress { ns, group, topic, show_client_ip, out } => {
             let client = ns.client();
-            let addrs = group_brokers(&client, &group, topic.as_deref()).await?;
-            let mut rows = Vec::new();
-            for addr in addrs {
-                let mut cmd = RemotingCommand::request(rq::GET_CONSUME_STATS).with_ext("consumerGroup", &group);
-                if let Some(t) = &topic {
-                    cmd = cmd.with_ext("topic", t);
-                }
-                let body = ok_body(&client, &addr, cmd).await?;
-                for (mq, o) in body::object_keyed_entries(&body, "offsetTable")? {
-                    let (broker, consumer) = (o["brokerOffset"].as_i64().unwrap_or(0), o["consumerOffset"].as_i64().unwrap_or(0));
-                    rows.push(json!({
-                        "topic": mq["topic"], "brokerName": mq["brokerName"], "queueId": mq["queueId"],
-                        "brokerOffset": broker, "consumerOffset": consumer, "diff": (broker - consumer.max(0)).max(0),
-                        "lastTimestamp": o["lastTimestamp"],
-                    }));
-                }
-            }
-            rows.sort_by_key(|r| {
-                (r["topic"].as_str().unwrap_or("").to_string(), r["brokerName"].as_str().unwrap_or("").to_string(), r["queueId"].as_i64().unwrap_or(0))
-            });
-            let total: i64 = rows.iter().map(|r| r["diff"].as_i64().unwrap_or(0)).sum();
-            if out.json {
-                print_json(&json!({"group": group, "diffTotal": total, "queues": rows}));
-            } else {
-                let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                let cells: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| {
-                        let mut c: Vec<String> =
-                            ["topic", "brokerName", "queueId", "brokerOffset", "consumerOffset", "diff"].iter().map(|k| s(&r[*k])).collect();
-                        c.push(ms_to_text(r["lastTimestamp"].as_i64().unwrap_or(0)));
-                        c
-                    })
-                    .collect();
-                table(&["#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff", "#LastTime"], &cells);
-                emit(&format!("\nDiff Total: {total}"));
-            }
+            let done = match group {
+                Some(group) => group_progress(&client, &group, topic.as_deref(), show_client_ip.unwrap_or(false), &out).await,
+                None => every_group_progress(&client, &out).await,
+            };
             client.close();
+            done?;
         }
     }
     Ok(())

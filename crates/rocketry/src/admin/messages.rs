@@ -313,20 +313,11 @@ async fn spans(
     Ok(out)
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal (a pipe or a file gets none).
-fn progress(total: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} messages {per_sec} {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 /// Reads every span in order, a line per message (tags filtered by `sub_expression`), at most
 /// `limit` messages; returns how many were printed.
 async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &str, limit: u64, print_body: bool, out: &Output) -> Result<u64, crate::Error> {
     let total: u64 = spans.iter().map(|s| (s.to - s.from).max(0) as u64).sum::<u64>().min(limit);
-    let bar = progress(total);
+    let bar = super::progress(total, "messages");
     let mut printed = 0u64;
     'spans: for s in spans {
         let mut offset = s.from;

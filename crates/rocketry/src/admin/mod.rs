@@ -5,6 +5,7 @@
 mod inspect;
 mod manage;
 mod messages;
+mod status;
 mod trace;
 mod users;
 
@@ -115,6 +116,13 @@ pub enum AdminCommand {
     /// Example: rocketry admin queryMsgTraceById -n 127.0.0.1:9876 -i 7F000001A1B218B4AAC27E0C7B6C0000
     #[command(name = "queryMsgTraceById")]
     QueryMsgTraceById(trace::TraceArgs),
+    /// A consumer group's clients as they see themselves (GET_CONSUMER_RUNNING_INFO): queues held,
+    /// cached messages, consume rates, and warnings (split subscriptions, a queue held twice, a
+    /// blocked queue); `-i` shows one client in full.
+    ///
+    /// Example: rocketry admin consumerStatus -n 127.0.0.1:9876 -g orders-consumers
+    #[command(name = "consumerStatus")]
+    ConsumerStatus(status::StatusArgs),
 }
 
 pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
@@ -170,6 +178,7 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
         AdminCommand::Manage(cmd) => manage::run(cmd).await,
         AdminCommand::Messages(cmd) => messages::run(cmd).await,
         AdminCommand::QueryMsgTraceById(args) => trace::run(args).await,
+        AdminCommand::ConsumerStatus(args) => status::run(args).await,
     }
 }
 
@@ -227,4 +236,13 @@ async fn masters_of(client: &Client, cluster: &str) -> Result<Vec<String>, crate
     let info = client.cluster_info().await?;
     let names = info.cluster_addr_table.get(cluster).ok_or_else(|| format!("no cluster named {cluster}"))?;
     Ok(names.iter().filter_map(|n| info.broker_addr_table.get(n)?.broker_addrs.get(&0).cloned()).collect())
+}
+
+/// A progress bar on stderr counting `unit`s, drawn only when stderr is a terminal (a pipe or
+/// a file gets none).
+pub(crate) fn progress(total: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} {{per_sec}} {{eta}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar
 }
