@@ -10,10 +10,10 @@
 package compat
 
 import (
-	"os"
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
