@@ -20,7 +20,8 @@ use crate::Broker;
 /// What happened to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// Given back by a consumer group: stored in its retry topic.
+    /// Given back by a consumer group (a send-back, or a POP message not acknowledged within
+    /// its invisible time): stored in its retry topic.
     Retry,
     /// Past its group's retries: stored in its dead-letter topic.
     DeadLetter,

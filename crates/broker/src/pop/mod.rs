@@ -225,7 +225,8 @@ impl Broker {
                 props.set(FIRST_POP_TIME, due.pop_time.to_string());
             }
             let max = self.groups.get(&key.group).map_or(16, |g| g.retry_max_times);
-            let topic = if m.reconsume_times >= max {
+            let dead_letter = m.reconsume_times >= max;
+            let topic = if dead_letter {
                 // Where it came from, as a send-back into the DLQ keeps it.
                 if props.get(prop::RETRY_TOPIC).is_none() {
                     props.set(prop::RETRY_TOPIC, protocol::pop::original_topic(&key.topic, &key.group));
@@ -239,8 +240,14 @@ impl Broker {
                 retry
             };
             let copy = NewMessage::from_record(&m, topic, 0, m.reconsume_times.saturating_add(1), props);
+            let traced = self.config.broker_trace_enable.then(|| copy.clone());
             match self.put(vec![copy], false).await {
-                Ok(_) | Err(PutError::FlushDiskTimeout(_)) => {}
+                Ok(_) | Err(PutError::FlushDiskTimeout(_)) => {
+                    if let Some(copy) = traced {
+                        let event = if dead_letter { crate::trace::Event::DeadLetter } else { crate::trace::Event::Retry };
+                        self.trace(event, &key.group, &copy).await;
+                    }
+                }
                 // The copy can never be stored (it grew past a limit): dropped, not retried forever.
                 Err(PutError::MessageIllegal(why)) => {
                     tracing::error!(

@@ -115,6 +115,37 @@ async fn unacknowledged_messages_come_back_through_the_retry_topic_with_their_id
     assert_eq!(b.revive_due().await, 0, "acknowledged: nothing comes back");
 }
 
+/// With `brokerTraceEnable`, a POP message's way back through the retry topic and into the
+/// DLQ is in the trace topic, as for a send-back: Pub records of each copy, keyed by its id.
+#[tokio::test]
+async fn pop_retries_and_dead_letters_are_traced_when_asked() {
+    let f = broker_with(|c| {
+        c.trace_topic_enable = true;
+        c.broker_trace_enable = true;
+    })
+    .await;
+    let b = &f.broker;
+    b.topics.ensure_system_topic(TOPIC, 1);
+    let mut g = b.groups.find_or_create(GROUP).expect("group");
+    g.retry_max_times = 1;
+    b.groups.upsert(g);
+    send_n(b, 1).await;
+    for _ in 0..2 {
+        assert_eq!(pop_now(&f, &pop_header(-1, 32, 10_000)).await.count, 1);
+        f.clock.advance_ms(secs(11));
+        assert_eq!(b.revive_due().await, 1);
+    }
+    let trace = b.store.get("RMQ_SYS_TRACE_TOPIC", 0, 0, 32, &store::AcceptAll).expect("trace topic");
+    let records = decode_records(&trace.messages).expect("trace records");
+    let fields: Vec<Vec<String>> = records
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).trim_end_matches('\u{2}').split('\u{1}').map(str::to_string).collect())
+        .collect();
+    let seen: Vec<(&str, &str, &str, &str)> = fields.iter().map(|f| (f[0].as_str(), f[3].as_str(), f[4].as_str(), f[5].as_str())).collect();
+    assert_eq!(seen, [("Pub", GROUP, "%RETRY%PG_PopTopic", "U0"), ("Pub", GROUP, "%DLQ%PG", "U0")]);
+    assert!(fields.iter().all(|f| f[14] == "broker:broker-a"), "{fields:?}");
+}
+
 #[tokio::test]
 async fn past_the_groups_max_retries_a_message_goes_to_the_dlq() {
     let f = pop_broker().await;
