@@ -137,10 +137,8 @@ async fn pop_retries_and_dead_letters_are_traced_when_asked() {
     }
     let trace = b.store.get("RMQ_SYS_TRACE_TOPIC", 0, 0, 32, &store::AcceptAll).expect("trace topic");
     let records = decode_records(&trace.messages).expect("trace records");
-    let fields: Vec<Vec<String>> = records
-        .iter()
-        .map(|m| String::from_utf8_lossy(&m.body).trim_end_matches('\u{2}').split('\u{1}').map(str::to_string).collect())
-        .collect();
+    let fields: Vec<Vec<String>> =
+        records.iter().map(|m| String::from_utf8_lossy(&m.body).trim_end_matches('\u{2}').split('\u{1}').map(str::to_string).collect()).collect();
     let seen: Vec<(&str, &str, &str, &str)> = fields.iter().map(|f| (f[0].as_str(), f[3].as_str(), f[4].as_str(), f[5].as_str())).collect();
     assert_eq!(seen, [("Pub", GROUP, "%RETRY%PG_PopTopic", "U0"), ("Pub", GROUP, "%DLQ%PG", "U0")]);
     assert!(fields.iter().all(|f| f[14] == "broker:broker-a"), "{fields:?}");
