@@ -402,3 +402,23 @@ fn admin_message_commands_send_find_and_reset() {
     assert_eq!(reset["offsets"].as_array().unwrap().len(), 2, "{reset}");
     assert!(reset["offsets"].as_array().unwrap().iter().all(|q| q["offset"] == 0), "reset to the start: {reset}");
 }
+
+/// Every `rocketry admin` command's `--help` gives an example.
+#[test]
+fn every_admin_command_has_help_with_an_example() {
+    let help = String::from_utf8(rocketry(&["admin", "--help"]).stdout).unwrap();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 30, "{help}");
+    for c in commands {
+        let out = rocketry(&["admin", c, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains(&format!("Example: rocketry admin {c} ")), "{c}: {text}");
+    }
+}

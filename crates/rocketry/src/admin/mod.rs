@@ -40,6 +40,8 @@ impl Target {
 #[derive(Subcommand)]
 pub enum AdminCommand {
     /// Create or update a topic (UPDATE_AND_CREATE_TOPIC), as mqadmin's command of the same name.
+    ///
+    /// Example: rocketry admin updateTopic -n 127.0.0.1:9876 -c DefaultCluster -t orders -r 8 -w 8 -a +message.type=FIFO
     #[command(name = "updateTopic")]
     UpdateTopic {
         #[command(flatten)]
@@ -61,6 +63,8 @@ pub enum AdminCommand {
     },
     /// Create or update a consumer group (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP), as mqadmin's
     /// command of the same name.
+    ///
+    /// Example: rocketry admin updateSubGroup -n 127.0.0.1:9876 -c DefaultCluster -g billing -r 5
     #[command(name = "updateSubGroup")]
     UpdateSubGroup {
         #[command(flatten)]
@@ -88,6 +92,8 @@ pub enum AdminCommand {
     },
     /// Set how a group consumes a topic, PULL or POP (SET_MESSAGE_REQUEST_MODE), on one broker
     /// (`-b`) or on every master of a cluster (`-c`), as mqadmin's command of the same name.
+    ///
+    /// Example: rocketry admin setConsumeMode -n 127.0.0.1:9876 -c DefaultCluster -t orders -g billing -m POP -q 4
     #[command(name = "setConsumeMode")]
     SetConsumeMode {
         #[command(flatten)]

@@ -16,6 +16,8 @@ fn list(text: &str) -> Vec<String> {
 #[derive(Subcommand)]
 pub enum UserCommand {
     /// Create a user (AUTH_CREATE_USER).
+    ///
+    /// Example: rocketry admin createUser -n 127.0.0.1:9876 -c DefaultCluster -u alice -p aliceSecret
     #[command(name = "createUser")]
     CreateUser {
         #[command(flatten)]
@@ -29,6 +31,8 @@ pub enum UserCommand {
         user_type: Option<String>,
     },
     /// Change a user's password, type or status (AUTH_UPDATE_USER).
+    ///
+    /// Example: rocketry admin updateUser -n 127.0.0.1:9876 -c DefaultCluster -u alice -s disable
     #[command(name = "updateUser")]
     UpdateUser {
         #[command(flatten)]
@@ -44,6 +48,8 @@ pub enum UserCommand {
         user_status: Option<String>,
     },
     /// Delete a user (AUTH_DELETE_USER).
+    ///
+    /// Example: rocketry admin deleteUser -n 127.0.0.1:9876 -c DefaultCluster -u alice
     #[command(name = "deleteUser")]
     DeleteUser {
         #[command(flatten)]
@@ -52,6 +58,8 @@ pub enum UserCommand {
         username: String,
     },
     /// Show a user (AUTH_GET_USER).
+    ///
+    /// Example: rocketry admin getUser -n 127.0.0.1:9876 -b 127.0.0.1:10911 -u alice
     #[command(name = "getUser")]
     GetUser {
         #[command(flatten)]
@@ -60,6 +68,8 @@ pub enum UserCommand {
         username: String,
     },
     /// List users, those whose name contains `-f` (AUTH_LIST_USER).
+    ///
+    /// Example: rocketry admin listUser -n 127.0.0.1:9876 -b 127.0.0.1:10911 -f ali
     #[command(name = "listUser")]
     ListUser {
         #[command(flatten)]
@@ -69,18 +79,24 @@ pub enum UserCommand {
     },
     /// Add policy entries for a subject (AUTH_CREATE_ACL): each resource with the actions,
     /// source addresses and decision given.
+    ///
+    /// Example: rocketry admin createAcl -n 127.0.0.1:9876 -c DefaultCluster -s User:alice -r Topic:orders,Group:billing -a Pub,Sub -d Allow
     #[command(name = "createAcl")]
     CreateAcl {
         #[command(flatten)]
         acl: AclArgs,
     },
     /// Replace policy entries of a subject, by resource (AUTH_UPDATE_ACL).
+    ///
+    /// Example: rocketry admin updateAcl -n 127.0.0.1:9876 -c DefaultCluster -s User:alice -r Topic:orders -a Pub -d Deny
     #[command(name = "updateAcl")]
     UpdateAcl {
         #[command(flatten)]
         acl: AclArgs,
     },
     /// Delete a subject's ACL, or only its entries for the resources given (AUTH_DELETE_ACL).
+    ///
+    /// Example: rocketry admin deleteAcl -n 127.0.0.1:9876 -c DefaultCluster -s User:alice -r Topic:orders
     #[command(name = "deleteAcl")]
     DeleteAcl {
         #[command(flatten)]
@@ -92,6 +108,8 @@ pub enum UserCommand {
         resources: Option<String>,
     },
     /// Show a subject's ACL (AUTH_GET_ACL).
+    ///
+    /// Example: rocketry admin getAcl -n 127.0.0.1:9876 -b 127.0.0.1:10911 -s User:alice
     #[command(name = "getAcl")]
     GetAcl {
         #[command(flatten)]
@@ -100,6 +118,8 @@ pub enum UserCommand {
         subject: String,
     },
     /// List ACLs, filtered by subject and resource (AUTH_LIST_ACL).
+    ///
+    /// Example: rocketry admin listAcl -n 127.0.0.1:9876 -b 127.0.0.1:10911 -s alice
     #[command(name = "listAcl")]
     ListAcl {
         #[command(flatten)]
