@@ -69,8 +69,7 @@ enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Operator commands, with mqadmin's names and flags.
-    #[command(subcommand)]
-    Admin(admin::AdminCommand),
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> ExitCode {

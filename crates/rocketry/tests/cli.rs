@@ -352,6 +352,19 @@ fn admin_changing_commands_take_effect() {
     assert_eq!(json(&["getBrokerConfig", "-b", &addr])[&addr]["brokerPermission"], "4");
     let refused = run(&["updateBrokerConfig", "-b", &addr, "-k", "listenPort", "-v", "1"]);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("listenPort"));
+    // --json (before or after the command): a JSON object per server answered, refusals too.
+    let lines = |out: &std::process::Output| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+    };
+    let refused = rocketry(&["admin", "--json", "updateBrokerConfig", "-n", &namesrv, "-b", &addr, "-k", "listenPort", "-v", "1"]);
+    let answers = lines(&refused);
+    assert!(!refused.status.success(), "{answers:?}");
+    assert_eq!((answers.len(), &answers[0]["ok"], &answers[0]["addr"]), (1, &serde_json::json!(false), &serde_json::json!(addr)), "{answers:?}");
+    assert!(answers[0]["error"].as_str().unwrap().contains("listenPort"), "{answers:?}");
+    let updated = run(&["updateBrokerConfig", "-b", &addr, "-k", "brokerPermission", "-v", "6", "--json"]);
+    let answers = lines(&updated);
+    assert!(updated.status.success());
+    assert_eq!((answers.len(), &answers[0]["ok"], &answers[0]["action"]), (1, &serde_json::json!(true), &serde_json::json!("update broker config")));
     admin(&["updateKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "Doomed", "-v", "broker-a:2"]);
     admin(&["deleteKvConfig", "-s", "ORDER_TOPIC_CONFIG", "-k", "Doomed"]);
     assert!(json(&["getNamesrvConfig"])[&namesrv]["listenPort"].is_string());
@@ -403,7 +416,7 @@ fn admin_message_commands_send_find_and_reset() {
     assert!(reset["offsets"].as_array().unwrap().iter().all(|q| q["offset"] == 0), "reset to the start: {reset}");
 }
 
-/// Every `rocketry admin` command's `--help` gives an example.
+/// Every `rocketry admin` command's `--help` gives an example and offers `--json`.
 #[test]
 fn every_admin_command_has_help_with_an_example() {
     let help = String::from_utf8(rocketry(&["admin", "--help"]).stdout).unwrap();
@@ -419,6 +432,6 @@ fn every_admin_command_has_help_with_an_example() {
     for c in commands {
         let out = rocketry(&["admin", c, "--help"]);
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && text.contains(&format!("Example: rocketry admin {c} ")), "{c}: {text}");
+        assert!(out.status.success() && text.contains(&format!("Example: rocketry admin {c} ")) && text.contains("--json"), "{c}: {text}");
     }
 }

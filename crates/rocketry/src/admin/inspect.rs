@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 
 use super::Target;
 
-#[derive(clap::Args, Clone)]
+/// How a command prints: tables and lines, or with `rocketry admin --json` one JSON document
+/// (a JSON object per line for the streaming commands).
+#[derive(Clone, Copy)]
 pub struct Output {
-    /// Print JSON instead of a table.
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -51,8 +51,6 @@ pub enum InspectCommand {
         /// With each topic's cluster and consumer groups.
         #[arg(short = 'c', long = "clusterModel")]
         cluster_model: bool,
-        #[command(flatten)]
-        out: Output,
     },
     /// A topic's route: its brokers and queues (GET_ROUTEINFO_BY_TOPIC).
     ///
@@ -63,8 +61,6 @@ pub enum InspectCommand {
         ns: Namesrv,
         #[arg(short = 't', long = "topic")]
         topic: String,
-        #[command(flatten)]
-        out: Output,
     },
     /// A topic's queues on every broker: min and max offsets, last store time (GET_TOPIC_STATS_INFO).
     ///
@@ -75,8 +71,6 @@ pub enum InspectCommand {
         ns: Namesrv,
         #[arg(short = 't', long = "topic")]
         topic: String,
-        #[command(flatten)]
-        out: Output,
     },
     /// Clusters, their brokers and each broker's rates (GET_BROKER_CLUSTER_INFO, GET_BROKER_RUNTIME_INFO).
     ///
@@ -85,8 +79,6 @@ pub enum InspectCommand {
     ClusterList {
         #[command(flatten)]
         ns: Namesrv,
-        #[command(flatten)]
-        out: Output,
     },
     /// A broker's runtime figures (GET_BROKER_RUNTIME_INFO), on `-b` or every master of `-c`.
     ///
@@ -95,8 +87,6 @@ pub enum InspectCommand {
     BrokerStatus {
         #[command(flatten)]
         target: Target,
-        #[command(flatten)]
-        out: Output,
     },
     /// A broker's configuration (GET_BROKER_CONFIG), on `-b` or every master of `-c`.
     ///
@@ -105,8 +95,6 @@ pub enum InspectCommand {
     GetBrokerConfig {
         #[command(flatten)]
         target: Target,
-        #[command(flatten)]
-        out: Output,
     },
     /// A consumer group's online clients and subscriptions (GET_CONSUMER_CONNECTION_LIST).
     ///
@@ -117,8 +105,6 @@ pub enum InspectCommand {
         ns: Namesrv,
         #[arg(short = 'g', long = "consumerGroup")]
         group: String,
-        #[command(flatten)]
-        out: Output,
     },
     /// A producer group's connected clients on the brokers of a topic (GET_PRODUCER_CONNECTION_LIST).
     ///
@@ -131,8 +117,6 @@ pub enum InspectCommand {
         group: String,
         #[arg(short = 't', long = "topic")]
         topic: String,
-        #[command(flatten)]
-        out: Output,
     },
     /// A consumer group's progress per queue: broker offset, its offset, the difference
     /// (GET_CONSUME_STATS on every broker of the group's topics). Without `-g`, every group
@@ -151,8 +135,6 @@ pub enum InspectCommand {
         /// Show which client holds each queue (asks each client for its running info).
         #[arg(short = 's', long = "showClientIP", num_args = 0..=1, default_missing_value = "true")]
         show_client_ip: Option<bool>,
-        #[command(flatten)]
-        out: Output,
     },
 }
 
@@ -434,9 +416,10 @@ async fn every_group_progress(client: &Client, out: &Output) -> Result<(), crate
     Ok(())
 }
 
-pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
+pub async fn run(cmd: InspectCommand, out: &Output) -> Result<(), crate::Error> {
+    let out = *out;
     match cmd {
-        InspectCommand::TopicList { ns, cluster_model, out } => {
+        InspectCommand::TopicList { ns, cluster_model } => {
             let client = ns.client();
             let listed = match cluster_model {
                 false => all_topics(&client).await.map(|topics| match out.json {
@@ -448,7 +431,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             client.close();
             listed?;
         }
-        InspectCommand::TopicRoute { ns, topic, out } => {
+        InspectCommand::TopicRoute { ns, topic } => {
             let client = ns.client();
             let route = client.route(&topic).await?;
             if out.json {
@@ -471,7 +454,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             }
             client.close();
         }
-        InspectCommand::TopicStatus { ns, topic, out } => {
+        InspectCommand::TopicStatus { ns, topic } => {
             let client = ns.client();
             let route = client.route(&topic).await?;
             let mut rows = Vec::new();
@@ -499,7 +482,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             }
             client.close();
         }
-        InspectCommand::ClusterList { ns, out } => {
+        InspectCommand::ClusterList { ns } => {
             let client = ns.client();
             let info = client.cluster_info().await?;
             let mut rows = Vec::new();
@@ -542,7 +525,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             }
             client.close();
         }
-        InspectCommand::BrokerStatus { target, out } => {
+        InspectCommand::BrokerStatus { target } => {
             let client = target.security.client(&target.namesrv);
             let addrs = super::addrs_of(&target, &client).await?;
             let listed =
@@ -550,13 +533,13 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             listed.await?;
             client.close();
         }
-        InspectCommand::GetBrokerConfig { target, out } => {
+        InspectCommand::GetBrokerConfig { target } => {
             let client = target.security.client(&target.namesrv);
             let addrs = super::addrs_of(&target, &client).await?;
             listings(&client, &addrs, rq::GET_BROKER_CONFIG, &out, |addr| format!("============{addr}============"), properties).await?;
             client.close();
         }
-        InspectCommand::ConsumerConnection { ns, group, out } => {
+        InspectCommand::ConsumerConnection { ns, group } => {
             let client = ns.client();
             let found = connection(&client, &group, None).await;
             client.close();
@@ -577,7 +560,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
             emit(&format!("MessageModel: {}", c.message_model.as_ref().unwrap_or(&none)));
             emit(&format!("ConsumeFromWhere: {}", c.consume_from_where.as_ref().unwrap_or(&none)));
         }
-        InspectCommand::ProducerConnection { ns, group, topic, out } => {
+        InspectCommand::ProducerConnection { ns, group, topic } => {
             let client = ns.client();
             let route = client.route(&topic).await?;
             let mut connections = Vec::new();
@@ -601,7 +584,7 @@ pub async fn run(cmd: InspectCommand) -> Result<(), crate::Error> {
                 table(&["#ClientId", "#ClientAddr", "#Language", "#Version"], &rows);
             }
         }
-        InspectCommand::ConsumerProgress { ns, group, topic, show_client_ip, out } => {
+        InspectCommand::ConsumerProgress { ns, group, topic, show_client_ip } => {
             let client = ns.client();
             let done = match group {
                 Some(group) => group_progress(&client, &group, topic.as_deref(), show_client_ip.unwrap_or(false), &out).await,

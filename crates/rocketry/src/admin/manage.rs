@@ -119,25 +119,23 @@ pub enum ManageCommand {
     GetNamesrvConfig {
         #[command(flatten)]
         ns: Namesrv,
-        #[command(flatten)]
-        out: Output,
     },
 }
 
 /// Sends `cmd` to every NameServer, saying for each whether it worked.
-async fn on_each_namesrv(client: &Client, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
-    super::each(client, "NameServers", client.namesrv_addrs(), &cmd, what, |addr, _| format!("{what} to {addr} success.")).await
+async fn on_each_namesrv(client: &Client, what: &str, cmd: RemotingCommand, out: Output) -> Result<(), crate::Error> {
+    super::each(client, "NameServers", client.namesrv_addrs(), &cmd, what, out, |addr, _| format!("{what} to {addr} success.")).await
 }
 
 /// WIPE_WRITE_PERM_OF_BROKER / ADD_WRITE_PERM_OF_BROKER on every NameServer, saying for each
 /// how many topics it changed, as mqadmin does.
-async fn write_perm(ns: &Namesrv, broker: &str, writable: bool) -> Result<(), crate::Error> {
+async fn write_perm(ns: &Namesrv, broker: &str, writable: bool, out: Output) -> Result<(), crate::Error> {
     let client = ns.client();
     let (code, count_key, what) =
         if writable { (rq::ADD_WRITE_PERM_OF_BROKER, "addTopicCount", "add") } else { (rq::WIPE_WRITE_PERM_OF_BROKER, "wipeTopicCount", "wipe") };
     let cmd = RemotingCommand::request(code).with_ext("brokerName", broker);
     let what = format!("{what} write perm of broker[{broker}]");
-    let sent = super::each(&client, "NameServers", client.namesrv_addrs(), &cmd, &what, |addr, answer| {
+    let sent = super::each(&client, "NameServers", client.namesrv_addrs(), &cmd, &what, out, |addr, answer| {
         format!("{what} in name server[{addr}] OK, {}", answer.ext_fields.get(count_key).unwrap_or("0"))
     })
     .await;
@@ -145,14 +143,15 @@ async fn write_perm(ns: &Namesrv, broker: &str, writable: bool) -> Result<(), cr
     sent
 }
 
-pub async fn run(cmd: ManageCommand) -> Result<(), crate::Error> {
+pub async fn run(cmd: ManageCommand, out: &Output) -> Result<(), crate::Error> {
+    let out = *out;
     match cmd {
         ManageCommand::DeleteTopic { ns, cluster, topic } => {
             let target = Target { namesrv: ns.namesrv.clone(), broker: None, cluster: Some(cluster.clone()), security: ns.security.clone() };
-            super::on_each(&target, "delete topic", RemotingCommand::request(rq::DELETE_TOPIC_IN_BROKER).with_ext("topic", &topic)).await?;
+            super::on_each(&target, "delete topic", RemotingCommand::request(rq::DELETE_TOPIC_IN_BROKER).with_ext("topic", &topic), out).await?;
             let client = ns.client();
             let cmd = RemotingCommand::request(rq::DELETE_TOPIC_IN_NAMESRV).with_ext("topic", &topic).with_ext("clusterName", &cluster);
-            on_each_namesrv(&client, "delete topic in NameServer", cmd).await?;
+            on_each_namesrv(&client, "delete topic in NameServer", cmd, out).await?;
             client.close();
         }
         ManageCommand::UpdateTopicPerm { target, topic, perm } => {
@@ -162,44 +161,47 @@ pub async fn run(cmd: ManageCommand) -> Result<(), crate::Error> {
                 let mut config: TopicConfig = body::decode(&answer.map_err(|e| format!("{addr}: {e}"))?.body)?;
                 let old = config.perm;
                 config.perm = perm.parse()?;
-                super::on_each(&target.at(&addr), "update topic perm", Client::update_topic_request(&config, None)).await?;
-                println!("topic {topic} on {addr}: perm {old} -> {perm}");
+                super::on_each(&target.at(&addr), "update topic perm", Client::update_topic_request(&config, None), out).await?;
+                match out.json {
+                    true => println!("{}", serde_json::json!({"topic": topic, "addr": addr, "oldPerm": old, "perm": config.perm})),
+                    false => println!("topic {topic} on {addr}: perm {old} -> {perm}"),
+                }
             }
             client.close();
         }
         ManageCommand::DeleteSubGroup { target, group, remove_offset } => {
             let cmd = RemotingCommand::request(rq::DELETE_SUBSCRIPTIONGROUP).with_ext("groupName", &group).with_ext("cleanOffset", remove_offset);
-            super::on_each(&target, "delete subscription group", cmd).await?;
+            super::on_each(&target, "delete subscription group", cmd, out).await?;
             // As mqadmin with -c: the group's retry and dead-letter topics go too.
             if let (None, Some(cluster)) = (&target.broker, &target.cluster) {
                 let client = target.security.client(&target.namesrv);
                 for topic in [format!("%RETRY%{group}"), format!("%DLQ%{group}")] {
-                    super::on_each(&target, "delete topic", RemotingCommand::request(rq::DELETE_TOPIC_IN_BROKER).with_ext("topic", &topic)).await?;
+                    super::on_each(&target, "delete topic", RemotingCommand::request(rq::DELETE_TOPIC_IN_BROKER).with_ext("topic", &topic), out).await?;
                     let cmd = RemotingCommand::request(rq::DELETE_TOPIC_IN_NAMESRV).with_ext("topic", &topic).with_ext("clusterName", cluster);
-                    on_each_namesrv(&client, "delete topic in NameServer", cmd).await?;
+                    on_each_namesrv(&client, "delete topic in NameServer", cmd, out).await?;
                 }
                 client.close();
             }
         }
         ManageCommand::UpdateBrokerConfig { target, key, value } => {
             let cmd = RemotingCommand::request(rq::UPDATE_BROKER_CONFIG).with_body(format!("{key}={value}\n"));
-            super::on_each(&target, "update broker config", cmd).await?;
+            super::on_each(&target, "update broker config", cmd, out).await?;
         }
-        ManageCommand::WipeWritePerm { ns, broker } => write_perm(&ns, &broker, false).await?,
-        ManageCommand::AddWritePerm { ns, broker } => write_perm(&ns, &broker, true).await?,
+        ManageCommand::WipeWritePerm { ns, broker } => write_perm(&ns, &broker, false, out).await?,
+        ManageCommand::AddWritePerm { ns, broker } => write_perm(&ns, &broker, true, out).await?,
         ManageCommand::UpdateKvConfig { ns, namespace, key, value } => {
             let client = ns.client();
             let cmd = RemotingCommand::request(rq::PUT_KV_CONFIG).with_ext("namespace", namespace).with_ext("key", key).with_ext("value", value);
-            on_each_namesrv(&client, "update kv config", cmd).await?;
+            on_each_namesrv(&client, "update kv config", cmd, out).await?;
             client.close();
         }
         ManageCommand::DeleteKvConfig { ns, namespace, key } => {
             let client = ns.client();
             let cmd = RemotingCommand::request(rq::DELETE_KV_CONFIG).with_ext("namespace", namespace).with_ext("key", key);
-            on_each_namesrv(&client, "delete kv config", cmd).await?;
+            on_each_namesrv(&client, "delete kv config", cmd, out).await?;
             client.close();
         }
-        ManageCommand::GetNamesrvConfig { ns, out } => {
+        ManageCommand::GetNamesrvConfig { ns } => {
             let client = ns.client();
             let title = |addr: &str| format!("============{addr}============");
             super::inspect::listings(&client, client.namesrv_addrs(), rq::GET_NAMESRV_CONFIG, &out, title, super::inspect::properties).await?;

@@ -30,8 +30,6 @@ pub enum MessageCommand {
         /// The topic, to look a client id up.
         #[arg(short = 't', long = "topic")]
         topic: Option<String>,
-        #[command(flatten)]
-        out: Output,
     },
     /// Messages of a topic carrying a key (QUERY_MESSAGE on every broker of the topic).
     ///
@@ -47,8 +45,6 @@ pub enum MessageCommand {
         /// At most this many per broker.
         #[arg(short = 'c', long = "maxNum", default_value_t = 64)]
         max: i32,
-        #[command(flatten)]
-        out: Output,
     },
     /// A message by the client's id (its unique key) in a topic.
     ///
@@ -61,8 +57,6 @@ pub enum MessageCommand {
         topic: String,
         #[arg(short = 'i', long = "msgId")]
         msg_id: String,
-        #[command(flatten)]
-        out: Output,
     },
     /// The message at a queue offset (a pull of one).
     ///
@@ -79,8 +73,6 @@ pub enum MessageCommand {
         queue_id: i32,
         #[arg(short = 'o', long = "offset")]
         offset: i64,
-        #[command(flatten)]
-        out: Output,
     },
     /// Every message of a topic, on every queue, between two store times (all by default).
     ///
@@ -103,8 +95,6 @@ pub enum MessageCommand {
         /// Print the bodies.
         #[arg(short = 'd', long = "printBody", default_value_t = true, action = clap::ArgAction::Set)]
         print_body: bool,
-        #[command(flatten)]
-        out: Output,
     },
     /// Up to `-c` messages of a topic: from `-o` on one queue (`-b`, `-i`), or from `-s` (a store
     /// time) or the start on every queue.
@@ -130,8 +120,6 @@ pub enum MessageCommand {
         end: Option<i64>,
         #[arg(short = 'c', long = "messageNumber", default_value_t = 128)]
         count: u64,
-        #[command(flatten)]
-        out: Output,
     },
     /// Send one message (to the topic's first writable broker queue the route names, or `-i`).
     ///
@@ -153,8 +141,6 @@ pub enum MessageCommand {
         broker: Option<String>,
         #[arg(short = 'i', long = "qid")]
         queue_id: Option<i32>,
-        #[command(flatten)]
-        out: Output,
     },
     /// Reset a group's offsets of a topic to a time on every broker (INVOKE_BROKER_TO_RESET_OFFSET);
     /// online Java consumers are told to reset too.
@@ -174,8 +160,6 @@ pub enum MessageCommand {
         /// Also move offsets forward (false: only back).
         #[arg(short = 'f', long = "force", default_value_t = true, action = clap::ArgAction::Set)]
         force: bool,
-        #[command(flatten)]
-        out: Output,
     },
 }
 
@@ -375,9 +359,10 @@ async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &s
     Ok(printed)
 }
 
-pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
+pub async fn run(cmd: MessageCommand, out: &Output) -> Result<(), crate::Error> {
+    let out = *out;
     match cmd {
-        MessageCommand::QueryMsgByOffset { ns, topic, broker, queue_id, offset, out } => {
+        MessageCommand::QueryMsgByOffset { ns, topic, broker, queue_id, offset } => {
             let client = ns.client();
             let spans = spans(&client, &topic, Some(&broker), Some(queue_id), Some(offset), None, None).await?;
             let s = &spans[0];
@@ -392,7 +377,7 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
             }
             print_messages(&out, &found);
         }
-        MessageCommand::PrintMsg { ns, topic, sub_expression, begin, end, print_body, out } => {
+        MessageCommand::PrintMsg { ns, topic, sub_expression, begin, end, print_body } => {
             let client = ns.client();
             let spans = spans(&client, &topic, None, None, None, begin, end).await?;
             let n = stream(&client, &topic, &spans, &sub_expression, u64::MAX, print_body, &out).await?;
@@ -401,7 +386,7 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
                 eprintln!("{n} messages");
             }
         }
-        MessageCommand::ConsumeMessage { ns, topic, broker, queue_id, offset, begin, end, count, out } => {
+        MessageCommand::ConsumeMessage { ns, topic, broker, queue_id, offset, begin, end, count } => {
             if offset.is_some() && (broker.is_none() || queue_id.is_none()) {
                 return Err("-o needs its queue: -b and -i".into());
             }
@@ -413,7 +398,7 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
                 eprintln!("{n} messages");
             }
         }
-        MessageCommand::QueryMsgById { ns, msg_id, topic, out } => {
+        MessageCommand::QueryMsgById { ns, msg_id, topic } => {
             let client = ns.client();
             // An offset id names its broker and CommitLog offset; a client id is looked up in the
             // topic (also when an id that reads as an offset id finds nothing there).
@@ -439,7 +424,7 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
             }
             print_messages(&out, &messages);
         }
-        MessageCommand::QueryMsgByKey { ns, topic, key, max, out } => {
+        MessageCommand::QueryMsgByKey { ns, topic, key, max } => {
             let client = ns.client();
             let messages = query(&client, &topic, &key, max, false).await?;
             client.close();
@@ -456,7 +441,7 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
                 table(&["#Message ID", "#QID", "#Offset", "#Stored"], &rows);
             }
         }
-        MessageCommand::QueryMsgByUniqueKey { ns, topic, msg_id, out } => {
+        MessageCommand::QueryMsgByUniqueKey { ns, topic, msg_id } => {
             let client = ns.client();
             let messages = query(&client, &topic, &msg_id, 32, true).await?;
             client.close();
@@ -465,7 +450,7 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
             }
             print_messages(&out, &messages);
         }
-        MessageCommand::SendMessage { ns, topic, body: text, key, tags, broker, queue_id, out } => {
+        MessageCommand::SendMessage { ns, topic, body: text, key, tags, broker, queue_id } => {
             let client = ns.client();
             let route = client.route(&topic).await?;
             let queue = route
@@ -503,7 +488,7 @@ pub async fn run(cmd: MessageCommand) -> Result<(), crate::Error> {
                 );
             }
         }
-        MessageCommand::ResetOffsetByTime { ns, group, topic, timestamp, force, out } => {
+        MessageCommand::ResetOffsetByTime { ns, group, topic, timestamp, force } => {
             let ts = if timestamp == "now" { now_ms() } else { timestamp.parse::<i64>().map_err(|_| format!("-s {timestamp}: milliseconds or `now`"))? };
             let client = ns.client();
             let route = client.route(&topic).await?;

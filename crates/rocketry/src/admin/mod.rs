@@ -16,6 +16,8 @@ use protocol::codes::request as rq;
 use protocol::pop::SetMessageRequestModeRequestBody;
 use protocol::RemotingCommand;
 
+use inspect::Output;
+
 /// Where a command goes: one broker (`-b`, wins) or every master of a cluster (`-c`).
 #[derive(clap::Args, Clone)]
 pub struct Target {
@@ -35,6 +37,17 @@ impl Target {
     fn at(&self, addr: &str) -> Target {
         Target { broker: Some(addr.to_string()), ..self.clone() }
     }
+}
+
+/// `rocketry admin [--json] <command>`.
+#[derive(clap::Args)]
+pub struct AdminArgs {
+    /// Print one JSON document for scripts instead of tables and lines (the streaming commands:
+    /// a JSON object per line). Taken before or after the command.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: AdminCommand,
 }
 
 #[derive(Subcommand)]
@@ -131,13 +144,16 @@ pub enum AdminCommand {
     ConsumerStatus(status::StatusArgs),
 }
 
-pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
-    match cmd {
+pub async fn run(args: AdminArgs) -> Result<(), crate::Error> {
+    let out = &Output { json: args.json };
+    match args.command {
         AdminCommand::UpdateTopic { target, topic, read_queue_nums, write_queue_nums, perm, order, attributes } => {
             protocol::names::validate_topic(&topic)?;
             let config = TopicConfig { topic_name: topic.clone(), read_queue_nums, write_queue_nums, perm, order, ..TopicConfig::default() };
-            on_each(&target, "create topic", Client::update_topic_request(&config, attributes.as_deref())).await?;
-            println!("{}", serde_json::to_string(&config).unwrap_or_default());
+            on_each(&target, "create topic", Client::update_topic_request(&config, attributes.as_deref()), *out).await?;
+            if !out.json {
+                println!("{}", serde_json::to_string(&config).unwrap_or_default());
+            }
             Ok(())
         }
         AdminCommand::UpdateSubGroup {
@@ -168,31 +184,35 @@ pub async fn run(cmd: AdminCommand) -> Result<(), crate::Error> {
                 ..SubscriptionGroupConfig::default()
             };
             let cmd = RemotingCommand::request(rq::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).with_body(protocol::body::encode(&config));
-            on_each(&target, "create subscription group", cmd).await?;
-            println!("{}", serde_json::to_string(&config).unwrap_or_default());
+            on_each(&target, "create subscription group", cmd, *out).await?;
+            if !out.json {
+                println!("{}", serde_json::to_string(&config).unwrap_or_default());
+            }
             Ok(())
         }
         AdminCommand::SetConsumeMode { target, topic, group, mode, pop_share_queue_num } => {
             let body = SetMessageRequestModeRequestBody { topic: topic.clone(), consumer_group: group.clone(), mode: mode.clone(), pop_share_queue_num };
             let cmd = RemotingCommand::request(rq::SET_MESSAGE_REQUEST_MODE).with_body(protocol::body::encode(&body));
-            on_each(&target, "set consume mode", cmd).await?;
-            println!("topic[{topic}] group[{group}] consume mode[{mode}] popShareQueueNum[{pop_share_queue_num}]");
+            on_each(&target, "set consume mode", cmd, *out).await?;
+            if !out.json {
+                println!("topic[{topic}] group[{group}] consume mode[{mode}] popShareQueueNum[{pop_share_queue_num}]");
+            }
             Ok(())
         }
-        AdminCommand::Users(cmd) => users::run(cmd).await,
-        AdminCommand::Inspect(cmd) => inspect::run(cmd).await,
-        AdminCommand::Manage(cmd) => manage::run(cmd).await,
-        AdminCommand::Messages(cmd) => messages::run(cmd).await,
-        AdminCommand::QueryMsgTraceById(args) => trace::run(args).await,
-        AdminCommand::ConsumerStatus(args) => status::run(args).await,
+        AdminCommand::Users(cmd) => users::run(cmd, out).await,
+        AdminCommand::Inspect(cmd) => inspect::run(cmd, out).await,
+        AdminCommand::Manage(cmd) => manage::run(cmd, out).await,
+        AdminCommand::Messages(cmd) => messages::run(cmd, out).await,
+        AdminCommand::QueryMsgTraceById(args) => trace::run(args, out).await,
+        AdminCommand::ConsumerStatus(args) => status::run(args, out).await,
     }
 }
 
 /// Sends `cmd` to the target's brokers, saying for each whether it worked, as mqadmin does.
-async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<(), crate::Error> {
+async fn on_each(target: &Target, what: &str, cmd: RemotingCommand, out: Output) -> Result<(), crate::Error> {
     let client = target.security.client(&target.namesrv);
     let addrs = addrs_of(target, &client).await?;
-    let sent = each(&client, "brokers", &addrs, &cmd, what, |addr, answer| match answer.body.is_empty() {
+    let sent = each(&client, "brokers", &addrs, &cmd, what, out, |addr, answer| match answer.body.is_empty() {
         true => format!("{what} to {addr} success."),
         // A read's answer (JSON) follows.
         false => format!("{what} to {addr} success.\n{}", String::from_utf8_lossy(&answer.body)),
@@ -203,23 +223,37 @@ async fn on_each(target: &Target, what: &str, cmd: RemotingCommand) -> Result<()
 }
 
 /// Sends `cmd` to each of `addrs` (servers of a `kind`), printing what `done` says of each
-/// answer, or why `what` failed there; an error when any refused.
+/// answer, or why `what` failed there; an error when any refused. With `--json`, a JSON object
+/// per server instead: `action`, `addr`, `ok`, and `message` and the answer's `body` (JSON when
+/// it is) or `error`.
 async fn each(
     client: &Client,
     kind: &str,
     addrs: &[String],
     cmd: &RemotingCommand,
     what: &str,
+    out: Output,
     done: impl Fn(&str, &RemotingCommand) -> String,
 ) -> Result<(), crate::Error> {
     let mut failed = 0;
     for addr in addrs {
-        match client.invoke_ok(addr, cmd.clone()).await {
-            Ok(answer) => println!("{}", done(addr, &answer)),
-            Err(e) => {
-                failed += 1;
-                eprintln!("{what} to {addr} failed: {e}");
+        let answer = client.invoke_ok(addr, cmd.clone()).await;
+        if answer.is_err() {
+            failed += 1;
+        }
+        match (answer, out.json) {
+            (Ok(answer), false) => inspect::emit(&done(addr, &answer)),
+            (Err(e), false) => eprintln!("{what} to {addr} failed: {e}"),
+            (Ok(answer), true) => {
+                let body = match answer.body.is_empty() {
+                    true => serde_json::Value::Null,
+                    false => protocol::body::fastjson_value(&answer.body)
+                        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&answer.body).into_owned())),
+                };
+                let line = serde_json::json!({"action": what, "addr": addr, "ok": true, "message": done(addr, &answer), "body": body});
+                inspect::emit(&line.to_string());
             }
+            (Err(e), true) => inspect::emit(&serde_json::json!({"action": what, "addr": addr, "ok": false, "error": e.to_string()}).to_string()),
         }
     }
     if failed > 0 {

@@ -32,8 +32,6 @@ pub struct StatusArgs {
     /// Ask Java clients for their thread dump too.
     #[arg(short = 's', long = "jstack")]
     jstack: bool,
-    #[command(flatten)]
-    out: Output,
 }
 
 /// A client's running info with its fastjson maps made plain: `mqTable` and `mqPopTable` become
@@ -172,20 +170,20 @@ pub async fn group_running_infos(
     Ok(out)
 }
 
-pub async fn run(args: StatusArgs) -> Result<(), crate::Error> {
+pub async fn run(args: StatusArgs, out: &Output) -> Result<(), crate::Error> {
     let client = args.ns.client();
     let done = match &args.client_id {
-        Some(id) => one(&client, &args, id).await,
-        None => all(&client, &args).await,
+        Some(id) => one(&client, &args, id, out).await,
+        None => all(&client, &args, out).await,
     };
     client.close();
     done
 }
 
-async fn one(client: &Client, args: &StatusArgs, client_id: &str) -> Result<(), crate::Error> {
+async fn one(client: &Client, args: &StatusArgs, client_id: &str, out: &Output) -> Result<(), crate::Error> {
     let (_, addr) = super::inspect::connection(client, &args.group, args.broker.as_deref()).await?;
     let info = running_info(client, &addr, &args.group, client_id, args.jstack).await?;
-    if args.out.json {
+    if out.json {
         print_json(&info);
         return Ok(());
     }
@@ -235,12 +233,12 @@ async fn one(client: &Client, args: &StatusArgs, client_id: &str) -> Result<(), 
     Ok(())
 }
 
-async fn all(client: &Client, args: &StatusArgs) -> Result<(), crate::Error> {
+async fn all(client: &Client, args: &StatusArgs, out: &Output) -> Result<(), crate::Error> {
     let infos = group_running_infos(client, &args.group, args.broker.as_deref(), args.jstack).await?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let answered: BTreeMap<String, Value> = infos.iter().filter_map(|(c, i)| Some((c.client_id.clone(), i.as_ref().ok()?.clone()))).collect();
     let warnings = analyze(&answered, now);
-    if args.out.json {
+    if out.json {
         let clients: Vec<Value> = infos
             .iter()
             .map(|(c, info)| match info {

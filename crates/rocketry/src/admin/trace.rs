@@ -22,8 +22,6 @@ pub struct TraceArgs {
     /// The trace topic the clients write to.
     #[arg(short = 't', long = "traceTopic", default_value = "RMQ_SYS_TRACE_TOPIC")]
     trace_topic: String,
-    #[command(flatten)]
-    out: Output,
 }
 
 /// One trace record of `msg_id` in `text` (one trace message's body), as a JSON object; the
@@ -84,7 +82,7 @@ fn label_broker_record(mut v: Value) -> Value {
     v
 }
 
-pub async fn run(args: TraceArgs) -> Result<(), crate::Error> {
+pub async fn run(args: TraceArgs, out: &Output) -> Result<(), crate::Error> {
     let client = args.ns.client();
     let mut rows = Vec::new();
     for m in super::messages::query(&client, &args.trace_topic, &args.msg_id, 64, false).await? {
@@ -93,7 +91,7 @@ pub async fn run(args: TraceArgs) -> Result<(), crate::Error> {
     client.close();
     // SubAfter records of clients before 4.9 carry no time: after their SubBefore.
     rows.sort_by_key(|r| r["time"].as_i64().unwrap_or(i64::MAX));
-    if args.out.json {
+    if out.json {
         print_json(&json!({"msgId": args.msg_id, "records": rows}));
         return Ok(());
     }

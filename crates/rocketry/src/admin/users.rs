@@ -6,7 +6,7 @@ use clap::Subcommand;
 use protocol::codes::request as rq;
 use protocol::RemotingCommand;
 
-use super::Target;
+use super::{Output, Target};
 
 /// A comma-separated list, as mqadmin takes them.
 fn list(text: &str) -> Vec<String> {
@@ -177,7 +177,8 @@ fn user_request(code: i32, username: &str, info: UserInfo) -> RemotingCommand {
     json_request(code, &UserInfo { username: Some(username.to_string()), ..info }).with_ext("username", username)
 }
 
-pub async fn run(cmd: UserCommand) -> Result<(), crate::Error> {
+pub async fn run(cmd: UserCommand, out: &Output) -> Result<(), crate::Error> {
+    let out = *out;
     let (target, what, requests) = match cmd {
         UserCommand::CreateUser { target, username, password, user_type } => {
             let info = UserInfo { password: Some(password), user_type, ..Default::default() };
@@ -227,7 +228,7 @@ pub async fn run(cmd: UserCommand) -> Result<(), crate::Error> {
         }
     };
     for cmd in requests {
-        super::on_each(&target, what, cmd).await?;
+        super::on_each(&target, what, cmd, out).await?;
     }
     Ok(())
 }
