@@ -133,6 +133,31 @@ impl ClientManager {
         c.iter().filter(|(_, g)| g.subscriptions.contains_key(topic)).map(|(n, _)| n.clone()).collect()
     }
 
+    /// Every consumer group with a connected client (cloned).
+    pub fn consumer_groups(&self) -> Vec<(String, ConsumerGroup)> {
+        let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        c.iter().filter(|(_, g)| !g.channels.is_empty()).map(|(n, g)| (n.clone(), g.clone())).collect()
+    }
+
+    /// Connections counted (metrics): producers by (language, version); consumers by
+    /// (group, language, version, consume type).
+    #[allow(clippy::type_complexity, reason = "two count tables, keyed as their metrics are labelled")]
+    pub fn connection_counts(&self) -> (BTreeMap<(&'static str, i32), u64>, BTreeMap<(String, &'static str, i32, Option<String>), u64>) {
+        let mut producers = BTreeMap::new();
+        for channels in self.producers.read().unwrap_or_else(|e| e.into_inner()).values() {
+            for ch in channels.values() {
+                *producers.entry((ch.language.name(), ch.version)).or_insert(0) += 1;
+            }
+        }
+        let mut consumers = BTreeMap::new();
+        for (group, g) in self.consumers.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            for ch in g.channels.values() {
+                *consumers.entry((group.clone(), ch.language.name(), ch.version, g.consume_type.clone())).or_insert(0) += 1;
+            }
+        }
+        (producers, consumers)
+    }
+
     pub fn connection(&self, group: &str) -> Option<ConsumerConnection> {
         let g = self.consumer_group(group)?;
         if g.channels.is_empty() {

@@ -196,6 +196,29 @@ broker_config! {
         init_authentication_user: Option<String> = None, "initAuthenticationUser", Secret;
         /// `{"accessKey":…,"secretKey":…}`: the same, for the broker's own clients.
         inner_client_authentication_credentials: Option<String> = None, "innerClientAuthenticationCredentials", Secret;
+        /// Metrics (Java's keys): `PROM` serves them for Prometheus on
+        /// `metricsPromExporterHost:metricsPromExporterPort` (`/metrics`); `DISABLE` does not.
+        /// OTLP_GRPC and LOG are refused (not built).
+        metrics_exporter_type: MetricsExporter = MetricsExporter::Disable, "metricsExporterType", Plain;
+        /// Blank: brokerIP1's address.
+        metrics_prom_exporter_host: String = String::new(), "metricsPromExporterHost", Plain;
+        metrics_prom_exporter_port: u16 = 5557, "metricsPromExporterPort", Plain;
+        /// `k:v,k:v`: labels added to every series.
+        metrics_label: String = String::new(), "metricsLabel", Plain;
+        /// Adds `aggregation=delta` to every series, as Java does (its delta temporality
+        /// concerns OTLP only).
+        metrics_in_delta: bool = false, "metricsInDelta", Bool;
+        /// The most series one recorded family keeps; new ones past it are not recorded.
+        metrics_otel_cardinality_limit: usize = 50_000, "metricsOtelCardinalityLimit", Plain;
+        /// `dashboardEnable` (ours): the web dashboard, `/health` and `/ready` on an HTTP port.
+        dashboard_enable: bool = true, "dashboardEnable", Bool;
+        /// `dashboardPort` (ours): 0 lets the OS pick one.
+        dashboard_port: u16 = 8080, "dashboardPort", Plain;
+        /// `dashboardHost` (ours): the address the dashboard listens on; blank: brokerIP1.
+        dashboard_host: String = String::new(), "dashboardHost", Plain;
+        /// `dashboardReadOnly` (ours): the dashboard changes nothing (topics, groups, offsets,
+        /// resends), whoever asks.
+        dashboard_read_only: bool = false, "dashboardReadOnly", Bool;
     }
     accepted_unused [
             "brokerIP2",
@@ -230,6 +253,12 @@ broker_config! {
             "statefulAuthenticationCacheExpiredSecond",
             "statefulAuthorizationCacheMaxNum",
             "statefulAuthorizationCacheExpiredSecond",
+            // Metrics: the exporters Rocketry does not have take these; PROM does not.
+            "metricsGrpcExporterTarget",
+            "metricsGrpcExporterHeader",
+            "metricGrpcExporterTimeOutInMills",
+            "metricGrpcExporterIntervalInMills",
+            "metricLoggingExporterIntervalInMills",
     ]
 }
 
@@ -398,6 +427,36 @@ pub struct ConfigError {
 
 pub use remoting::properties::parse as parse_properties;
 
+/// `metricsExporterType`: Java's `MetricsExporterType` names or ordinals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsExporter {
+    Disable,
+    Prom,
+}
+
+impl FromStr for MetricsExporter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "PROM" | "2" => Ok(MetricsExporter::Prom),
+            "OTLP_GRPC" | "LOG" | "1" | "3" => Err(format!("{s} is not built: Rocketry exports metrics for Prometheus (PROM) only")),
+            // Java: DISABLE, and any other number.
+            "DISABLE" => Ok(MetricsExporter::Disable),
+            n if n.parse::<i64>().is_ok() => Ok(MetricsExporter::Disable),
+            other => Err(format!("{other}: expected DISABLE, PROM, OTLP_GRPC or LOG")),
+        }
+    }
+}
+
+impl std::fmt::Display for MetricsExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MetricsExporter::Disable => "DISABLE",
+            MetricsExporter::Prom => "PROM",
+        })
+    }
+}
+
 impl BrokerConfig {
     /// Applies properties over the current values. Unknown keys are returned for a
     /// warning; a bad value is an error naming its key.
@@ -461,6 +520,9 @@ impl BrokerConfig {
         }
         if self.access_message_in_memory_max_ratio > 100 {
             return bad("accessMessageInMemoryMaxRatio", self.access_message_in_memory_max_ratio.to_string(), "must be a percentage 0-100");
+        }
+        if self.metrics_otel_cardinality_limit == 0 {
+            return bad("metricsOtelCardinalityLimit", "0".into(), "must be at least 1");
         }
         if self.frame_max_bytes < 1024 {
             return bad("frameMaxLength", self.frame_max_bytes.to_string(), "must be at least 1024");

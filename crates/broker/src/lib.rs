@@ -10,6 +10,7 @@ pub mod error;
 pub mod groups;
 pub(crate) mod journal;
 pub mod locks;
+pub mod metrics;
 pub mod offsets;
 mod persist;
 pub mod pop;
@@ -21,7 +22,7 @@ pub mod runtime;
 mod schedule;
 pub mod service;
 pub mod sql92;
-mod stats;
+pub mod stats;
 pub mod timer;
 pub mod topics;
 mod trace;
@@ -60,6 +61,8 @@ pub struct Broker {
     pub clients: ClientManager,
     pub locks: locks::LockTable,
     pub stats: Stats,
+    /// Metrics with the Java broker's names (`metrics`), recorded when something reads them.
+    pub metrics: metrics::Metrics,
     pub delay_levels: put::DelayLevels,
     /// Where this broker's records say they are stored (brokerIP1:listenPort).
     pub store_host: SocketAddr,
@@ -165,6 +168,10 @@ impl Broker {
             clients: ClientManager::default(),
             locks: locks::LockTable::default(),
             stats: Stats::default(),
+            metrics: metrics::Metrics::new(
+                config.metrics_exporter_type == config::MetricsExporter::Prom || config.dashboard_enable,
+                config.metrics_otel_cardinality_limit,
+            ),
             delay_levels: config.delay_levels.clone(),
             store_host: SocketAddr::new(ip, config.listen_port),
             registration,

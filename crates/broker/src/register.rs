@@ -1,7 +1,7 @@
 //! Registration with every NameServer: at start, every `registerNameServerPeriod`
 //! (clamped to 10–60 s as in RocketMQ), and at once when topics change.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,11 +31,19 @@ pub struct Registration {
     done: watch::Sender<u64>,
     /// False without NameServers (and in tests without the loop): nothing to wait for.
     running: AtomicBool,
+    /// When a NameServer last accepted a registration (clock ms; 0: never).
+    last_accepted_ms: AtomicI64,
 }
 
 impl Default for Registration {
     fn default() -> Self {
-        Registration { wake: Notify::new(), requested: AtomicU64::new(0), done: watch::Sender::new(0), running: AtomicBool::new(false) }
+        Registration {
+            wake: Notify::new(),
+            requested: AtomicU64::new(0),
+            done: watch::Sender::new(0),
+            running: AtomicBool::new(false),
+            last_accepted_ms: AtomicI64::new(0),
+        }
     }
 }
 
@@ -48,6 +56,12 @@ impl Registration {
     pub fn request(&self) {
         self.requested.fetch_add(1, Ordering::SeqCst);
         self.wake.notify_one();
+    }
+
+    /// When a NameServer last accepted this broker's registration (clock ms), `None` if none
+    /// has yet.
+    pub fn last_accepted_ms(&self) -> Option<i64> {
+        Some(self.last_accepted_ms.load(Ordering::Acquire)).filter(|t| *t > 0)
     }
 
     /// Waits, at most `limit`, until a round that began after every request so far has
@@ -65,6 +79,12 @@ impl Registration {
 }
 
 impl Broker {
+    /// TLS for connections the broker's process makes to its NameServers and brokers (the
+    /// dashboard's too): `tls.enable`/`useTLS`, or enforcing mode.
+    pub fn client_tls(&self) -> Option<remoting::tls::ClientTls> {
+        self.client_tls.clone()
+    }
+
     /// A client for the broker's own calls (to NameServers): over TLS and signed with
     /// `innerClientAuthenticationCredentials` when configured.
     pub(crate) fn inner_client(&self, addrs: Vec<String>) -> Client {
@@ -149,7 +169,10 @@ async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
         let mut cmd = RemotingCommand::request(request::REGISTER_BROKER).with_body(body.clone());
         header.encode(&mut cmd.ext_fields);
         match client.invoke_ok(addr, cmd).await {
-            Ok(_) => tracing::debug!(namesrv = %addr, "registered"),
+            Ok(_) => {
+                broker.registration.last_accepted_ms.store(broker.clock.now_ms(), Ordering::Release);
+                tracing::debug!(namesrv = %addr, "registered")
+            }
             Err(e) => tracing::warn!(namesrv = %addr, error = %e, "broker registration failed"),
         }
     }

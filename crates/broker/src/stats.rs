@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::Broker;
 
-/// Seconds of history kept: the longest TPS window RocketMQ reports (10 minutes).
-const WINDOW_SECS: usize = 600;
+/// Seconds of history kept: an hour, for the dashboard's charts (RocketMQ's longest TPS
+/// window is 10 minutes).
+const WINDOW_SECS: usize = 3600;
 
 #[derive(Default)]
 pub struct Stats {
@@ -41,6 +42,25 @@ impl Stats {
             (pick(&h[n - 1]) - pick(&h[n - 1 - span])) as f64 / span as f64
         };
         format!("{:.2} {:.2} {:.2}", rate(10), rate(60), rate(600))
+    }
+}
+
+impl Stats {
+    /// Messages stored and handed out per second over the last `secs` seconds (at most an
+    /// hour), averaged over steps of `step` seconds, oldest first.
+    pub fn rates(&self, secs: usize, step: usize) -> Vec<(f64, f64)> {
+        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let step = step.max(1);
+        let n = h.len();
+        let from = n.saturating_sub(secs.min(WINDOW_SECS) + 1);
+        let mut out = Vec::new();
+        let mut i = from;
+        while i + step < n {
+            let (a, b) = (h[i], h[i + step]);
+            out.push(((b.0 - a.0) as f64 / step as f64, (b.1 - a.1) as f64 / step as f64));
+            i += step;
+        }
+        out
     }
 }
 

@@ -73,6 +73,18 @@ impl NamesrvConfig {
                 "connectionWriteQueueBytes" => channel.write_queue_bytes = parse::<usize>(k, v)?.max(1),
                 "connectionMaxInflightRequests" => channel.max_inflight_requests = parse::<usize>(k, v)?.max(1),
                 "maxConnections" => self.server.max_connections = parse::<usize>(k, v)?.max(1),
+                "metricsExporterType" => {
+                    self.metrics_prom = match v.trim() {
+                        "PROM" | "2" => true,
+                        "DISABLE" | "0" => false,
+                        other => {
+                            let reason = format!("{other}: Rocketry exports metrics for Prometheus (PROM) or not at all (DISABLE)");
+                            return Err(ConfigError { key: k.into(), value: v.into(), reason });
+                        }
+                    }
+                }
+                "metricsPromExporterHost" => self.metrics_prom_exporter_host = v.trim().to_string(),
+                "metricsPromExporterPort" => self.metrics_prom_exporter_port = parse(k, v)?,
                 _ if ACCEPTED_UNUSED_KEYS.contains(&k) => tracing::info!(key = k, "namesrv config key accepted but not used"),
                 _ => unknown.push(k.to_string()),
             }

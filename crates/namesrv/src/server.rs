@@ -30,6 +30,11 @@ pub struct NamesrvConfig {
     pub server: ServerConfig,
     /// The `tls.*` keys (Java's TLS system properties) for the NameServer's port.
     pub tls: remoting::tls::TlsSettings,
+    /// `metricsExporterType=PROM` (the broker's key; Java's NameServer has no metrics):
+    /// serve [`NamesrvHandle::metrics_text`] on `metricsPromExporterHost:metricsPromExporterPort`.
+    pub metrics_prom: bool,
+    pub metrics_prom_exporter_host: String,
+    pub metrics_prom_exporter_port: u16,
 }
 
 impl Default for NamesrvConfig {
@@ -42,6 +47,9 @@ impl Default for NamesrvConfig {
             order_message_enable: false,
             server: ServerConfig::default(),
             tls: remoting::tls::TlsSettings::default(),
+            metrics_prom: false,
+            metrics_prom_exporter_host: String::new(),
+            metrics_prom_exporter_port: 5557,
         }
     }
 }
@@ -50,15 +58,50 @@ pub struct NameServer {
     config: NamesrvConfig,
     routes: RwLock<RouteTable>,
     kv: KvConfig,
+    rpc: remoting::metrics::RpcLatency,
+    local_addr: SocketAddr,
 }
 
 pub struct NamesrvHandle {
     pub local_addr: SocketAddr,
     connections: Arc<remoting::Connections>,
     tasks: Vec<JoinHandle<()>>,
+    ns: Arc<NameServer>,
 }
 
 impl NamesrvHandle {
+    /// The NameServer's metrics in Prometheus' text format, with the process'.
+    pub fn metrics_text(&self) -> String {
+        let mut out = remoting::metrics::Exposition::new(self.metric_labels());
+        self.write_metrics(&mut out);
+        self.ns.rpc.write(&mut out);
+        out.set_common(Vec::new());
+        remoting::metrics::process(&mut out);
+        out.finish()
+    }
+
+    /// The labels on every series: `node_type="namesrv"` and its address as `node_id`.
+    pub fn metric_labels(&self) -> Vec<(String, String)> {
+        vec![("node_type".into(), "namesrv".into()), ("node_id".into(), self.ns.local_addr.to_string())]
+    }
+
+    /// Every family but `rocketmq_rpc_latency` (whose series [`NamesrvHandle::rpc_latency`] has).
+    pub fn write_metrics(&self, out: &mut remoting::metrics::Exposition) {
+        let routes = self.ns.routes.read().unwrap_or_else(|e| e.into_inner());
+        let info = routes.cluster_info();
+        out.family("rocketmq_namesrv_cluster_number", "gauge", "Clusters with a registered broker.");
+        out.sample("rocketmq_namesrv_cluster_number", &[], info.cluster_addr_table.len());
+        out.family("rocketmq_namesrv_broker_number", "gauge", "Registered brokers (each master and slave).");
+        out.sample("rocketmq_namesrv_broker_number", &[], info.broker_addr_table.values().map(|b| b.broker_addrs.len()).sum::<usize>());
+        out.family("rocketmq_namesrv_topic_number", "gauge", "Topics routed.");
+        out.sample("rocketmq_namesrv_topic_number", &[], routes.topics().len());
+    }
+
+    /// The NameServer's request latencies.
+    pub fn rpc_latency(&self) -> &remoting::metrics::RpcLatency {
+        &self.ns.rpc
+    }
+
     pub fn stop(&self) {
         for t in &self.tasks {
             t.abort();
@@ -80,7 +123,8 @@ pub async fn start(config: NamesrvConfig) -> std::io::Result<NamesrvHandle> {
     let listener = TcpListener::bind(config.listen_addr).await?;
     let local_addr = listener.local_addr()?;
     let kv = KvConfig::load(config.kv_config_path.clone())?;
-    let ns = Arc::new(NameServer { config: config.clone(), routes: RwLock::new(RouteTable::default()), kv });
+    let rpc = remoting::metrics::RpcLatency::default();
+    let ns = Arc::new(NameServer { config: config.clone(), routes: RwLock::new(RouteTable::default()), kv, rpc, local_addr });
     let connections = Arc::new(remoting::Connections::default());
     let server = tokio::spawn(remoting::serve_with(listener, acceptor, ns.clone(), config.server.clone(), connections.clone()));
     let scanner = {
@@ -93,7 +137,7 @@ pub async fn start(config: NamesrvConfig) -> std::io::Result<NamesrvHandle> {
             }
         })
     };
-    Ok(NamesrvHandle { local_addr, connections, tasks: vec![server, scanner] })
+    Ok(NamesrvHandle { local_addr, connections, tasks: vec![server, scanner], ns })
 }
 
 impl Handler for NameServer {
@@ -107,6 +151,14 @@ impl Handler for NameServer {
 
     fn on_close(&self, channel: &Arc<Channel>) {
         self.routes_mut().channel_closed(channel.id());
+    }
+
+    fn counts_answers(&self) -> bool {
+        true
+    }
+
+    fn answered(&self, answered: &remoting::metrics::Answered) {
+        self.rpc.record(answered);
     }
 }
 

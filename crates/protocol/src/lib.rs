@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod code_names;
 pub mod codes;
 pub mod command;
 pub mod error;

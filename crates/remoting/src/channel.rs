@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::metrics::{Answered, RpcResult};
 use bytes::{Bytes, BytesMut};
 use protocol::codes::flag;
 use protocol::frame::take_frame;
@@ -60,6 +61,21 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Called once when the connection closes, for whatever reason.
     fn on_close(&self, _channel: &Arc<Channel>) {}
+
+    /// Called after each request's answer is written (or could not be), with how long it
+    /// took from its decoding, when [`Handler::counts_answers`]: where metrics count requests
+    /// (the clock is read only for a handler that counts).
+    fn answered(&self, _answered: &crate::metrics::Answered) {}
+
+    /// Whether [`Handler::answered`] is wanted.
+    fn counts_answers(&self) -> bool {
+        false
+    }
+}
+
+tokio::task_local! {
+    /// Set while a request's task runs: whether the request was parked (long polling).
+    static PARKED: std::cell::Cell<bool>;
 }
 
 /// Limits of one connection.
@@ -288,6 +304,7 @@ impl Channel {
     /// While the returned guard lives, the request being handled does not hold up `finish`:
     /// for a long poll that waits for messages that may never come.
     pub fn parked(&self) -> Parked<'_> {
+        let _ = PARKED.try_with(|p| p.set(true));
         self.request_done();
         Parked(self)
     }
@@ -693,17 +710,24 @@ fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCom
     channel.busy.fetch_add(1, Ordering::AcqRel);
     channel.inflight.fetch_add(1, Ordering::AcqRel);
     let handling = Handling(channel.clone());
+    let request_code = cmd.code;
+    let started = handler.counts_answers().then(std::time::Instant::now);
     let fut = handler.handle(channel.clone(), cmd);
-    let channel = channel.clone();
-    tokio::spawn(async move {
+    let (channel, handler) = (channel.clone(), handler.clone());
+    tokio::spawn(PARKED.scope(std::cell::Cell::new(false), async move {
         let _handling = handling;
-        if let Some(mut response) = fut.await {
-            if oneway {
-                return;
+        let (response_code, result) = match fut.await {
+            Some(mut response) if !oneway => {
+                response.opaque = opaque;
+                response.flag |= flag::RESPONSE;
+                let written = channel.send(&response).await;
+                (Some(response.code), if written.is_ok() { RpcResult::Success } else { RpcResult::WriteChannelFailed })
             }
-            response.opaque = opaque;
-            response.flag |= flag::RESPONSE;
-            let _ = channel.send(&response).await;
+            _ => (None, RpcResult::Oneway),
+        };
+        if let Some(started) = started {
+            let long_polling = PARKED.with(|p| p.get());
+            handler.answered(&Answered { request_code, response_code, long_polling, result, elapsed: started.elapsed() });
         }
-    });
+    }));
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod channel;
+pub mod metrics;
 pub mod properties;
 pub mod security;
 mod server;

@@ -3,6 +3,8 @@
 
 mod admin;
 mod bench;
+mod dashboard;
+mod http;
 mod security;
 
 /// glibc malloc took about a fifth of the broker's CPU at full produce rate (perf: `_int_malloc`,
@@ -14,6 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use broker::config::parse_properties;
 use broker::BrokerConfig;
@@ -96,7 +99,7 @@ fn main() -> ExitCode {
     }
 }
 
-type Error = Box<dyn std::error::Error>;
+type Error = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
@@ -115,8 +118,28 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 cfg.kv_config_path = kv_config;
             }
             let signal = shutdown_signal()?;
-            let ns = namesrv::start(cfg).await?;
+            let ns = Arc::new(namesrv::start(cfg.clone()).await?);
             println!("rocketry namesrv listening on {}", ns.local_addr);
+            let _exporter = match cfg.metrics_prom {
+                true => {
+                    let source: http::MetricsSource = {
+                        let ns = ns.clone();
+                        Arc::new(move || ns.metrics_text())
+                    };
+                    let addr = http::addr(
+                        &cfg.metrics_prom_exporter_host,
+                        &cfg.listen_addr.ip().to_string(),
+                        cfg.metrics_prom_exporter_port,
+                        "metricsPromExporterHost",
+                    )?;
+                    let server = http::serve(addr, http::exporter(source))
+                        .await
+                        .map_err(|e| format!("cannot serve metrics on {addr} (metricsPromExporterPort): {e}"))?;
+                    println!("rocketry namesrv: metrics (Prometheus) on http://{}/metrics", server.local_addr);
+                    Some(server)
+                }
+                false => None,
+            };
             signal.await;
             Ok(())
         }
@@ -136,6 +159,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 cfg.store_path_root_dir.display()
             );
             print_grpc("rocketry broker", grpc.as_ref());
+            let broker = handle.broker.clone();
+            let _http = serve_http("rocketry broker", &handle.broker, Arc::new(move || broker.metrics_text())).await?;
             signal.await;
             stop(grpc, handle).await;
             Ok(())
@@ -153,7 +178,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             ns_cfg.server = broker::server_config(&cfg);
             ns_cfg.tls = cfg.tls.clone();
             let signal = shutdown_signal()?;
-            let ns = namesrv::start(ns_cfg).await?;
+            let ns = Arc::new(namesrv::start(ns_cfg).await?);
             cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));
             let handle = broker::start(cfg.clone()).await?;
             let grpc = serve_grpc(&handle).await?;
@@ -161,6 +186,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("rocketry standalone: broker {} listening on {} (advertised {})", cfg.broker_name, handle.local_addr, cfg.broker_addr());
             print_grpc("rocketry standalone", grpc.as_ref());
             println!("rocketry standalone: data in {}", data_dir.display());
+            let (broker, names) = (handle.broker.clone(), ns.clone());
+            let _http = serve_http("rocketry standalone", &handle.broker, Arc::new(move || standalone_metrics(&broker, &names))).await?;
             signal.await;
             stop(grpc, handle).await;
             ns.stop();
@@ -181,6 +208,54 @@ async fn serve_grpc(handle: &broker::BrokerHandle) -> Result<Option<grpc::GrpcSe
         Ok(server) => Ok(Some(server)),
         Err(e) => Err(format!("cannot serve gRPC on port {} (grpcServerPort): {e}", handle.broker.config.grpc_server_port).into()),
     }
+}
+
+/// The broker's HTTP ports: the Prometheus exporter when `metricsExporterType=PROM` (a port
+/// that cannot be bound stops the start: metrics were asked for) and the dashboard unless
+/// `dashboardEnable=false` (a port that cannot be bound is logged and the broker serves on:
+/// the dashboard is on by default, and a second broker on one machine must still start).
+async fn serve_http(who: &str, broker: &Arc<broker::Broker>, source: http::MetricsSource) -> Result<Vec<http::HttpServer>, Error> {
+    let c = &broker.config;
+    let mut servers = Vec::new();
+    if c.metrics_exporter_type == broker::config::MetricsExporter::Prom {
+        let addr = http::addr(&c.metrics_prom_exporter_host, &c.broker_ip1, c.metrics_prom_exporter_port, "metricsPromExporterHost")?;
+        let server =
+            http::serve(addr, http::exporter(source.clone())).await.map_err(|e| format!("cannot serve metrics on {addr} (metricsPromExporterPort): {e}"))?;
+        println!("{who}: metrics (Prometheus) on http://{}/metrics", server.local_addr);
+        servers.push(server);
+    }
+    if c.dashboard_enable {
+        let addr = http::addr(&c.dashboard_host, &c.broker_ip1, c.dashboard_port, "dashboardHost")?;
+        let router = dashboard::router(dashboard::Dashboard::new(broker.clone(), source));
+        match http::serve(addr, router).await {
+            Ok(server) => {
+                println!("{who}: dashboard on http://{}/", server.local_addr);
+                servers.push(server);
+            }
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "cannot serve the dashboard (dashboardPort; dashboardEnable=false turns it off); serving on without it")
+            }
+        }
+    }
+    Ok(servers)
+}
+
+/// One process, two servers: the broker's families, the NameServer's, and one
+/// `rocketmq_rpc_latency` family with the series of both.
+fn standalone_metrics(broker: &broker::Broker, ns: &namesrv::NamesrvHandle) -> String {
+    use remoting::metrics::{Exposition, RpcLatency};
+    let mut out = Exposition::new(broker.metric_labels());
+    broker.write_metrics(&mut out);
+    out.set_common(ns.metric_labels());
+    ns.write_metrics(&mut out);
+    RpcLatency::family(&mut out);
+    out.set_common(broker.metric_labels());
+    broker.metrics.rpc.series(&mut out);
+    out.set_common(ns.metric_labels());
+    ns.rpc_latency().series(&mut out);
+    out.set_common(Vec::new());
+    remoting::metrics::process(&mut out);
+    out.finish()
 }
 
 fn print_grpc(who: &str, grpc: Option<&grpc::GrpcServer>) {

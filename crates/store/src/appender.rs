@@ -241,7 +241,7 @@ impl Appender {
             self.last_record = Some(self.write_pos);
             self.write_pos += rec.bytes.len() as u64;
         }
-        Ok(PutResult { first_queue_offset: next, phys_offsets, store_timestamp: store_ts })
+        Ok(PutResult { first_queue_offset: next, phys_offsets, store_timestamp: store_ts, wrote_bytes: total })
     }
 
     /// Writes the records of the placed puts (those that were placed) back to back from

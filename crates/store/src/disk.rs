@@ -70,6 +70,18 @@ impl DiskUsage {
         }
     }
 
+    /// Bytes used on the filesystem the store lives on (its size less what is free, as Java's
+    /// `rocketmq_storage_size`), or the store's own bytes with a configured capacity.
+    #[allow(clippy::unnecessary_cast, reason = "statvfs's field types differ between platforms")]
+    pub fn used_bytes(&self, cl: &CommitLog) -> u64 {
+        match self.capacity_bytes {
+            Some(_) => self.store_bytes(cl),
+            None => nix::sys::statvfs::statvfs(&self.root)
+                .map(|s| (s.blocks() as u64).saturating_sub(s.blocks_free() as u64) * s.fragment_size() as u64)
+                .unwrap_or(0),
+        }
+    }
+
     /// Measures the disk (retention passes): what `full` starts from until the next one.
     pub fn measure(&self, cl: &CommitLog) -> f64 {
         let (ratio, total) = self.usage(cl);

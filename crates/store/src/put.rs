@@ -28,6 +28,8 @@ pub struct PutResult {
     pub first_queue_offset: i64,
     pub phys_offsets: Vec<i64>,
     pub store_timestamp: i64,
+    /// Bytes the records took in the CommitLog.
+    pub wrote_bytes: u64,
 }
 
 /// Why a put was not (fully) acknowledged.

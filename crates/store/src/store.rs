@@ -205,6 +205,26 @@ impl Store {
         self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
+    /// Bytes used on the store's filesystem (or of `diskCapacityBytes`, when set).
+    pub fn disk_used_bytes(&self) -> u64 {
+        self.shared.disk.used_bytes(&self.shared.commitlog)
+    }
+
+    /// The CommitLog offset up to which records are dispatched to queues and index.
+    pub fn dispatched_offset(&self) -> i64 {
+        self.shared.dispatched_end.load(Ordering::Acquire) as i64
+    }
+
+    /// When the oldest record still in the CommitLog was stored, if there is one.
+    pub fn earliest_message_time(&self) -> Option<i64> {
+        let min = self.commit_log_min_offset();
+        if min >= self.commit_log_max_offset() {
+            return None;
+        }
+        let record = self.read_message(min).ok()??;
+        protocol::message::decode_record(&record, false).ok().map(|m| m.store_timestamp)
+    }
+
     pub fn flushed_offset(&self) -> i64 {
         self.shared.commitlog.flushed_end.load(Ordering::Acquire) as i64
     }

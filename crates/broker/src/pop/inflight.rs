@@ -80,6 +80,15 @@ impl Inflight {
         self.len == 0
     }
 
+    /// Messages of `group` in flight from `topic` (any queue); walks every batch (metrics).
+    pub fn count_of(&self, group: &str, topic: &str) -> usize {
+        self.batches
+            .iter()
+            .filter(|((slot, _, _), _)| self.slots.get(*slot as usize).and_then(Option::as_ref).is_some_and(|(k, _)| k.group == group && k.topic == topic))
+            .map(|(_, b)| b.remaining)
+            .sum()
+    }
+
     /// Adds the messages of one pop (checkpoint offset `ck`, handles of `pop_time`). Into a
     /// batch of the same handle they are merged.
     pub fn insert(&mut self, key: &QueueKey, ck: i64, offsets: &[i64], pop_time: i64, deadline: i64, journal: i64) {

@@ -74,6 +74,11 @@ impl PopState {
         self.inflight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Messages of `group` in flight from `topic`.
+    pub fn inflight_of(&self, group: &str, topic: &str) -> usize {
+        self.table().count_of(group, topic)
+    }
+
     pub(crate) fn orders(&self) -> MutexGuard<'_, order::OrderTable> {
         self.order.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -243,6 +248,9 @@ impl Broker {
             let traced = self.config.broker_trace_enable.then(|| copy.clone());
             match self.put(vec![copy], false).await {
                 Ok(_) | Err(PutError::FlushDiskTimeout(_)) => {
+                    if dead_letter {
+                        self.metrics.dead_lettered(&key.group, &protocol::pop::original_topic(&key.topic, &key.group), 1);
+                    }
                     if let Some(copy) = traced {
                         let event = if dead_letter { crate::trace::Event::DeadLetter } else { crate::trace::Event::Retry };
                         self.trace(event, &key.group, &copy).await;

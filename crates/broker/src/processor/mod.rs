@@ -87,6 +87,14 @@ impl Handler for BrokerHandler {
     fn on_close(&self, channel: &Arc<Channel>) {
         self.broker.connection_closed(channel.id());
     }
+
+    fn counts_answers(&self) -> bool {
+        self.broker.metrics.on()
+    }
+
+    fn answered(&self, answered: &remoting::metrics::Answered) {
+        self.broker.metrics.rpc.record(answered);
+    }
 }
 
 async fn execute(b: &Arc<Broker>, ch: &Arc<Channel>, cmd: &RemotingCommand, request: &Request<'_>) -> BrokerResult<RemotingCommand> {

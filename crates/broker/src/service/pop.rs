@@ -235,7 +235,11 @@ impl Broker {
             if topic == retry_topic && !retry_first && out.count >= h.max_msg_nums as usize {
                 break;
             }
-            if let Err(e) = self.pop_topic(topic, queue_id, &Pass { h, filter, pop_time }, &mut out).await {
+            let before = (out.count, out.body.len());
+            let popped = self.pop_topic(topic, queue_id, &Pass { h, filter, pop_time }, &mut out).await;
+            let (count, bytes) = (out.count - before.0, out.body.len() - before.1);
+            self.metrics.consumed(&h.topic, &h.consumer_group, topic == retry_topic, count as u64, bytes as u64);
+            if let Err(e) = popped {
                 // What was handed out (and recorded) so far still goes out.
                 if out.count == 0 {
                     return Err(e);

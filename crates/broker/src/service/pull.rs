@@ -120,13 +120,13 @@ impl Parking {
             }
             let waiting = matches!(result.status, GetStatus::OffsetOverflowOne | GetStatus::NoMatchedMessage);
             if !waiting || Instant::now() >= deadline {
-                return Ok(b.answer(result));
+                return Ok(b.answer(&self.header, result));
             }
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(deadline) => {}
                 // Give the slot back now.
-                _ = &mut gone => return Ok(b.answer(result)),
+                _ = &mut gone => return Ok(b.answer(&self.header, result)),
             }
         }
     }
@@ -147,7 +147,7 @@ impl Broker {
         let result = self.read(h, max_msgs, &filter).await?;
         let suspend = h.sys_flag & pull_flag::SUSPEND != 0;
         if !suspend || result.status != GetStatus::OffsetOverflowOne {
-            return Ok(PullStart::Now(self.answer(result)));
+            return Ok(PullStart::Now(self.answer(h, result)));
         }
         let hold = if self.config.long_polling_enable {
             Duration::from_millis((h.suspend_timeout_ms.max(0) as u64).min(self.config.max_pull_hold_ms))
@@ -157,16 +157,22 @@ impl Broker {
         if self.parked_pulls.fetch_add(1, Ordering::AcqRel) >= self.config.max_parked_pulls {
             // Over the cap: answered at once.
             self.parked_pulls.fetch_sub(1, Ordering::AcqRel);
-            return Ok(PullStart::Now(self.answer(result)));
+            return Ok(PullStart::Now(self.answer(h, result)));
         }
         Ok(PullStart::Park(Parking { broker: self.clone(), header: h.clone(), asked_offset: h.queue_offset, filter, max_msgs, hold }))
     }
 
-    /// Counts what a pull hands out (the runtime info's get totals).
-    fn answer(&self, result: GetResult) -> Pulled {
+    /// Counts what a pull hands out (the runtime info's get totals, the metrics) and where
+    /// the group pulls next.
+    fn answer(&self, h: &PullMessageRequestHeader, result: GetResult) -> Pulled {
         if result.status == GetStatus::Found {
             self.stats.get_total.fetch_add(result.message_count as u64, Ordering::Relaxed);
+            // Java counts what is read of a topic, not of retry or dead-letter topics.
+            if !h.topic.starts_with(protocol::names::RETRY_GROUP_TOPIC_PREFIX) && !h.topic.starts_with(protocol::names::DLQ_GROUP_TOPIC_PREFIX) {
+                self.metrics.consumed(&h.topic, &h.consumer_group, false, result.message_count as u64, result.messages.len() as u64);
+            }
         }
+        self.metrics.pulled(&h.consumer_group, &h.topic, h.queue_id, result.next_begin_offset);
         Pulled::Read(result)
     }
 

@@ -54,9 +54,11 @@ impl Broker {
             Ok(r) => return Err(BrokerError::system(format!("push reply message to {client_id} fail: {}", r.remark.unwrap_or_default()))),
             Err(e) => return Err(BrokerError::system(format!("push reply message to {client_id} fail: {e}"))),
         }
+        let kind = crate::metrics::message_type(&props);
         let out = new_message(h, queue_id, req.born_host, h.flag, req.body.clone(), props);
         // As the Java broker: the reply was pushed, but the answer reports how storing it went.
         let (put, flush_timed_out) = stored(self.put(vec![out], true).await).inspect_err(|e| tracing::warn!(error = %e, "reply delivered but not stored"))?;
+        self.metrics.sent(&h.topic, kind, 1, put.wrote_bytes);
         Ok(Sent { queue_id, put, uniq_key: None, flush_timed_out, recall_handle: None })
     }
 }

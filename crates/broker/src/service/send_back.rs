@@ -46,6 +46,7 @@ impl Broker {
             props.set(prop::RETRY_TOPIC, m.topic.clone());
         }
         props.set(prop::WAIT, "false");
+        let origin_topic = props.get(prop::RETRY_TOPIC).unwrap_or(&m.topic).to_string();
         if props.get(ORIGIN_MESSAGE_ID).is_none_or(|id| id.trim().is_empty()) {
             props.set(ORIGIN_MESSAGE_ID, m.msg_id());
         }
@@ -68,6 +69,9 @@ impl Broker {
         let traced = self.config.broker_trace_enable.then(|| out.clone());
         match self.put(vec![out], true).await {
             Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => {
+                if dead_letter {
+                    self.metrics.dead_lettered(group, &origin_topic, 1);
+                }
                 if let Some(copy) = traced {
                     self.trace(if dead_letter { Event::DeadLetter } else { Event::Retry }, group, &copy).await;
                 }

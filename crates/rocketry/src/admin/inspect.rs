@@ -261,8 +261,34 @@ pub async fn connection(client: &Client, group: &str, broker: Option<&str>) -> R
     Err(refused.unwrap_or_else(|| format!("the consumer group {group} is not online")).into())
 }
 
+/// Each broker of each cluster with its figures (GET_BROKER_RUNTIME_INFO), as clusterList shows.
+pub(crate) async fn cluster_rows(client: &Client) -> Result<Vec<Value>, crate::Error> {
+    let info = client.cluster_info().await?;
+    let mut rows = Vec::new();
+    for (cluster, names) in &info.cluster_addr_table {
+        for name in names {
+            let Some(data) = info.broker_addr_table.get(name) else { continue };
+            for (id, addr) in &data.broker_addrs {
+                let runtime = match ok_body(client, addr, RemotingCommand::request(rq::GET_BROKER_RUNTIME_INFO)).await {
+                    Ok(b) => body::decode::<KvTable>(&b).map(|t| t.table).unwrap_or_default(),
+                    Err(e) => BTreeMap::from([("error".to_string(), e.to_string())]),
+                };
+                let first = |k: &str| runtime.get(k).and_then(|v| v.split_whitespace().next()).unwrap_or("").to_string();
+                rows.push(json!({
+                    "cluster": cluster, "brokerName": name, "brokerId": id, "addr": addr,
+                    "version": runtime.get("brokerVersionDesc"), "inTps": first("putTps"), "outTps": first("getTransferredTps"),
+                    "putToday": runtime.get("msgPutTotalTodayNow"), "getToday": runtime.get("msgGetTotalTodayNow"),
+                    "diskRatio": runtime.get("commitLogDiskRatio").and_then(|r| r.parse::<f64>().ok()).map(|r| format!("{:.2}%", r * 100.0)),
+                    "error": runtime.get("error"),
+                }));
+            }
+        }
+    }
+    Ok(rows)
+}
+
 /// Every topic the NameServers know.
-async fn all_topics(client: &Client) -> Result<Vec<String>, crate::Error> {
+pub(crate) async fn all_topics(client: &Client) -> Result<Vec<String>, crate::Error> {
     let resp = client.invoke_namesrv(RemotingCommand::request(rq::GET_ALL_TOPIC_LIST_FROM_NAMESERVER)).await?;
     if resp.code != protocol::codes::response::SUCCESS {
         return Err(format!("the NameServer refused: {}", resp.remark.unwrap_or_default()).into());
@@ -274,11 +300,12 @@ fn is_group_topic(topic: &str) -> bool {
     topic.starts_with(protocol::names::RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(protocol::names::DLQ_GROUP_TOPIC_PREFIX)
 }
 
-/// `topicList -c`: each topic's clusters and the groups its brokers say consume it.
-async fn topics_with_clusters(client: &Client, out: &Output) -> Result<(), crate::Error> {
+/// Each topic (retry and DLQ topics left out) with its clusters and the groups its brokers
+/// say consume it; with `bar`, a progress bar on a terminal.
+pub(crate) async fn topic_rows(client: &Client, bar: bool) -> Result<Vec<Value>, crate::Error> {
     let info = client.cluster_info().await?;
     let topics: Vec<String> = all_topics(client).await?.into_iter().filter(|t| !is_group_topic(t)).collect();
-    let bar = super::progress(topics.len() as u64, "topics");
+    let bar = if bar { super::progress(topics.len() as u64, "topics") } else { indicatif::ProgressBar::hidden() };
     let mut rows = Vec::new();
     for topic in topics {
         bar.inc(1);
@@ -296,6 +323,12 @@ async fn topics_with_clusters(client: &Client, out: &Output) -> Result<(), crate
         rows.push(json!({"topic": topic, "clusters": clusters, "groups": groups}));
     }
     bar.finish_and_clear();
+    Ok(rows)
+}
+
+/// `topicList -c`: each topic's clusters and the groups its brokers say consume it.
+async fn topics_with_clusters(client: &Client, out: &Output) -> Result<(), crate::Error> {
+    let rows = topic_rows(client, true).await?;
     if out.json {
         print_json(&Value::Array(rows));
         return Ok(());
@@ -307,7 +340,7 @@ async fn topics_with_clusters(client: &Client, out: &Output) -> Result<(), crate
 }
 
 /// A group's consume stats on its brokers: a row per queue (sorted) and the summed consume TPS.
-async fn consume_stats(client: &Client, group: &str, topic: Option<&str>) -> Result<(Vec<Value>, f64), crate::Error> {
+pub(crate) async fn consume_stats(client: &Client, group: &str, topic: Option<&str>) -> Result<(Vec<Value>, f64), crate::Error> {
     let mut rows = Vec::new();
     let mut tps = 0.0;
     for addr in group_brokers(client, group, topic).await? {
@@ -330,7 +363,7 @@ async fn consume_stats(client: &Client, group: &str, topic: Option<&str>) -> Res
     Ok((rows, tps))
 }
 
-fn diff_total(rows: &[Value]) -> i64 {
+pub(crate) fn diff_total(rows: &[Value]) -> i64 {
     rows.iter().map(|r| r["diff"].as_i64().unwrap_or(0)).sum()
 }
 
@@ -379,11 +412,12 @@ async fn group_progress(client: &Client, group: &str, topic: Option<&str>, show_
     Ok(())
 }
 
-/// `consumerProgress` without `-g`: every group that has a retry topic, as mqadmin finds them.
-async fn every_group_progress(client: &Client, out: &Output) -> Result<(), crate::Error> {
+/// Every group that has a retry topic, as mqadmin finds them: its clients, type, model,
+/// consume TPS and total difference; with `bar`, a progress bar on a terminal.
+pub(crate) async fn group_rows(client: &Client, bar: bool) -> Result<Vec<Value>, crate::Error> {
     let groups: Vec<String> =
         all_topics(client).await?.into_iter().filter_map(|t| t.strip_prefix(protocol::names::RETRY_GROUP_TOPIC_PREFIX).map(str::to_string)).collect();
-    let bar = super::progress(groups.len() as u64, "groups");
+    let bar = if bar { super::progress(groups.len() as u64, "groups") } else { indicatif::ProgressBar::hidden() };
     let mut rows = Vec::new();
     for group in groups {
         bar.inc(1);
@@ -400,6 +434,12 @@ async fn every_group_progress(client: &Client, out: &Output) -> Result<(), crate
         }));
     }
     bar.finish_and_clear();
+    Ok(rows)
+}
+
+/// `consumerProgress` without `-g`.
+async fn every_group_progress(client: &Client, out: &Output) -> Result<(), crate::Error> {
+    let rows = group_rows(client, true).await?;
     if out.json {
         print_json(&Value::Array(rows));
         return Ok(());
@@ -484,27 +524,9 @@ pub async fn run(cmd: InspectCommand, out: &Output) -> Result<(), crate::Error> 
         }
         InspectCommand::ClusterList { ns } => {
             let client = ns.client();
-            let info = client.cluster_info().await?;
-            let mut rows = Vec::new();
-            for (cluster, names) in &info.cluster_addr_table {
-                for name in names {
-                    let Some(data) = info.broker_addr_table.get(name) else { continue };
-                    for (id, addr) in &data.broker_addrs {
-                        let runtime = match ok_body(&client, addr, RemotingCommand::request(rq::GET_BROKER_RUNTIME_INFO)).await {
-                            Ok(b) => body::decode::<KvTable>(&b).map(|t| t.table).unwrap_or_default(),
-                            Err(e) => BTreeMap::from([("error".to_string(), e.to_string())]),
-                        };
-                        let first = |k: &str| runtime.get(k).and_then(|v| v.split_whitespace().next()).unwrap_or("").to_string();
-                        rows.push(json!({
-                            "cluster": cluster, "brokerName": name, "brokerId": id, "addr": addr,
-                            "version": runtime.get("brokerVersionDesc"), "inTps": first("putTps"), "outTps": first("getTransferredTps"),
-                            "putToday": runtime.get("msgPutTotalTodayNow"), "getToday": runtime.get("msgGetTotalTodayNow"),
-                            "diskRatio": runtime.get("commitLogDiskRatio").and_then(|r| r.parse::<f64>().ok()).map(|r| format!("{:.2}%", r * 100.0)),
-                            "error": runtime.get("error"),
-                        }));
-                    }
-                }
-            }
+            let rows = cluster_rows(&client).await;
+            client.close();
+            let rows = rows?;
             if out.json {
                 print_json(&Value::Array(rows));
             } else {

@@ -163,12 +163,12 @@ pub enum MessageCommand {
     },
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// What mqadmin shows of a message, as JSON.
-fn describe(m: &MessageRecord) -> Value {
+pub(crate) fn describe(m: &MessageRecord) -> Value {
     let props = Properties::parse(&m.properties);
     let all: serde_json::Map<String, Value> = props.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
     json!({
@@ -220,7 +220,7 @@ fn print_messages(out: &Output, messages: &[MessageRecord]) {
 }
 
 /// QUERY_MESSAGE (`unique`: by the client's id) on every master of `topic`.
-pub(super) async fn query(client: &Client, topic: &str, key: &str, max: i32, unique: bool) -> Result<Vec<MessageRecord>, crate::Error> {
+pub(crate) async fn query(client: &Client, topic: &str, key: &str, max: i32, unique: bool) -> Result<Vec<MessageRecord>, crate::Error> {
     let route = client.route(topic).await.map_err(|e| format!("no route for {topic}: {e}"))?;
     let mut found = Vec::new();
     for (_, addr) in super::inspect::masters(&route) {
@@ -255,17 +255,17 @@ async fn queue_offset(client: &Client, addr: &str, topic: &str, queue_id: i32, c
 }
 
 /// The queues a streaming read covers, each with its broker address and offset range.
-struct Span {
-    broker: String,
-    addr: String,
-    queue_id: i32,
-    from: i64,
-    to: i64,
+pub(crate) struct Span {
+    pub broker: String,
+    pub addr: String,
+    pub queue_id: i32,
+    pub from: i64,
+    pub to: i64,
 }
 
 /// Where to read: the topic's queues (only `broker`'s, only `queue`), from `offset`, or the
 /// first stored at `begin`, or the start; up to `end`'s first offset, or the end.
-async fn spans(
+pub(crate) async fn spans(
     client: &Client,
     topic: &str,
     broker: Option<&str>,
@@ -297,15 +297,24 @@ async fn spans(
     Ok(out)
 }
 
-/// Reads every span in order, a line per message (tags filtered by `sub_expression`), at most
-/// `limit` messages; returns how many were printed.
-async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &str, limit: u64, print_body: bool, out: &Output) -> Result<u64, crate::Error> {
+/// Reads every span in order (tags filtered by `sub_expression`), at most `limit` messages,
+/// handing each to `each` with its span; returns how many. With `bar`, a progress bar on a
+/// terminal's stderr (whose lines `each` prints through [`indicatif::ProgressBar::suspend`]).
+pub(crate) async fn read(
+    client: &Client,
+    topic: &str,
+    spans: &[Span],
+    sub_expression: &str,
+    limit: u64,
+    bar: bool,
+    mut each: impl FnMut(&Span, &MessageRecord, &indicatif::ProgressBar),
+) -> Result<u64, crate::Error> {
     let total: u64 = spans.iter().map(|s| (s.to - s.from).max(0) as u64).sum::<u64>().min(limit);
-    let bar = super::progress(total, "messages");
-    let mut printed = 0u64;
+    let bar = if bar { super::progress(total, "messages") } else { indicatif::ProgressBar::hidden() };
+    let mut read = 0u64;
     'spans: for s in spans {
         let mut offset = s.from;
-        while offset < s.to && printed < limit {
+        while offset < s.to && read < limit {
             let mut header = protocol::header::PullMessageRequestHeader::for_queue("rocketry_admin", topic, s.queue_id, offset);
             header.subscription = Some(sub_expression.to_string());
             let pulled = client.pull(&s.addr, &header).await.map_err(|e| format!("{}: {e}", s.addr))?;
@@ -319,33 +328,11 @@ async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &s
                 continue 'spans;
             }
             for m in pulled.messages.iter().filter(|m| m.queue_offset < s.to) {
-                if printed >= limit {
+                if read >= limit {
                     break;
                 }
-                let mut d = describe(m);
-                if !print_body {
-                    d["body"] = Value::Null;
-                }
-                d["brokerName"] = json!(s.broker);
-                bar.suspend(|| {
-                    if out.json {
-                        emit(&d.to_string());
-                    } else {
-                        let body = if print_body { d["body"].as_str().unwrap_or("").to_string() } else { "NOT PRINT BODY".into() };
-                        emit(&format!(
-                            "MSGID: {} BROKER: {} QUEUE: {} OFFSET: {} TAGS: {} KEYS: {} STORED: {} BODY: {}",
-                            d["msgId"].as_str().unwrap_or(""),
-                            s.broker,
-                            m.queue_id,
-                            m.queue_offset,
-                            d["tags"].as_str().unwrap_or("-"),
-                            d["keys"].as_str().unwrap_or("-"),
-                            ms_to_text(m.store_timestamp),
-                            body
-                        ));
-                    }
-                });
-                printed += 1;
+                each(s, m, &bar);
+                read += 1;
             }
             let next = pulled.header.next_begin_offset;
             bar.inc((next.min(s.to) - offset).max(0) as u64);
@@ -356,7 +343,112 @@ async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &s
         }
     }
     bar.finish_and_clear();
-    Ok(printed)
+    Ok(read)
+}
+
+/// Prints every message of the spans (see [`read`]), a line or a JSON object each.
+async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &str, limit: u64, print_body: bool, out: &Output) -> Result<u64, crate::Error> {
+    read(client, topic, spans, sub_expression, limit, true, |s, m, bar| {
+        let mut d = describe(m);
+        if !print_body {
+            d["body"] = Value::Null;
+        }
+        d["brokerName"] = json!(s.broker);
+        bar.suspend(|| {
+            if out.json {
+                emit(&d.to_string());
+            } else {
+                let body = if print_body { d["body"].as_str().unwrap_or("").to_string() } else { "NOT PRINT BODY".into() };
+                emit(&format!(
+                    "MSGID: {} BROKER: {} QUEUE: {} OFFSET: {} TAGS: {} KEYS: {} STORED: {} BODY: {}",
+                    d["msgId"].as_str().unwrap_or(""),
+                    s.broker,
+                    m.queue_id,
+                    m.queue_offset,
+                    d["tags"].as_str().unwrap_or("-"),
+                    d["keys"].as_str().unwrap_or("-"),
+                    ms_to_text(m.store_timestamp),
+                    body
+                ));
+            }
+        });
+    })
+    .await
+}
+
+/// A message by its id: an offset id names its broker and CommitLog offset; a client id is
+/// looked up in `topic` (also when an id that reads as an offset id finds nothing there).
+pub(crate) async fn find_by_id(client: &Client, msg_id: &str, topic: Option<&str>) -> Result<Vec<MessageRecord>, crate::Error> {
+    let by_offset = match decode_offset_msg_id(msg_id) {
+        Some((store, offset)) => {
+            let view = RemotingCommand::request(rq::VIEW_MESSAGE_BY_ID).with_ext("offset", offset);
+            match client.invoke_ok(&store.to_string(), view).await {
+                Ok(answer) => decode_records(&answer.body)?,
+                Err(e) if topic.is_none() => return Err(format!("{store}: {e}").into()),
+                Err(_) => Vec::new(),
+            }
+        }
+        None => Vec::new(),
+    };
+    match (by_offset.is_empty(), topic) {
+        (false, _) => Ok(by_offset),
+        (true, Some(t)) => query(client, t, msg_id, 32, true).await,
+        (true, None) => Err(format!("{msg_id} is not an offset id; give its topic to look it up as a client id").into()),
+    }
+}
+
+/// Sends one message to `topic` (the first writable queue of `broker`, or of any broker);
+/// answers the send's result as mqadmin's sendMessage shows it.
+pub(crate) async fn send_one(
+    client: &Client,
+    topic: &str,
+    body: Bytes,
+    props: Properties,
+    broker: Option<&str>,
+    queue_id: Option<i32>,
+) -> Result<Value, crate::Error> {
+    let route = client.route(topic).await?;
+    let queue = route
+        .queue_datas
+        .iter()
+        .filter(|q| q.perm & protocol::codes::perm::WRITE != 0 && q.write_queue_nums > 0)
+        .find(|q| broker.is_none_or(|b| q.broker_name == b))
+        .ok_or_else(|| format!("no writable queue of {topic}"))?;
+    let addr = route
+        .broker_datas
+        .iter()
+        .find(|b| b.broker_name == queue.broker_name)
+        .and_then(|b| b.broker_addrs.get(&0))
+        .ok_or_else(|| format!("no master for {}", queue.broker_name))?;
+    let qid = queue_id.unwrap_or(0);
+    if !(0..queue.write_queue_nums).contains(&qid) {
+        return Err(format!("queue {qid}: {} has write queues 0-{} on {}", topic, queue.write_queue_nums - 1, queue.broker_name).into());
+    }
+    let r = client.send(addr, topic, qid, body, props).await?;
+    Ok(
+        json!({"brokerName": queue.broker_name, "queueId": r.queue_id, "queueOffset": r.queue_offset, "msgId": r.msg_id, "offsetMsgId": r.offset_msg_id, "sendStatus": "SEND_OK"}),
+    )
+}
+
+/// INVOKE_BROKER_TO_RESET_OFFSET on every master of `topic`: `group`'s offsets go to the first
+/// message stored at or after `timestamp`. Answers each queue's new offset.
+pub(crate) async fn reset_offsets(client: &Client, group: &str, topic: &str, timestamp: i64, force: bool) -> Result<Vec<Value>, crate::Error> {
+    let route = client.route(topic).await?;
+    let mut rows = Vec::new();
+    for b in &route.broker_datas {
+        let Some(addr) = b.broker_addrs.get(&0) else { continue };
+        let cmd = RemotingCommand::request(rq::INVOKE_BROKER_TO_RESET_OFFSET)
+            .with_ext("topic", topic)
+            .with_ext("group", group)
+            .with_ext("timestamp", timestamp)
+            .with_ext("isForce", force);
+        let answer = client.invoke_ok(addr, cmd).await.map_err(|e| format!("{addr}: {e}"))?;
+        for (mq, offset) in body::object_keyed_entries(&answer.body, "offsetTable")? {
+            rows.push(json!({"brokerName": mq["brokerName"], "queueId": mq["queueId"], "offset": offset}));
+        }
+    }
+    rows.sort_by_key(|r| (r["brokerName"].as_str().unwrap_or("").to_string(), r["queueId"].as_i64().unwrap_or(0)));
+    Ok(rows)
 }
 
 pub async fn run(cmd: MessageCommand, out: &Output) -> Result<(), crate::Error> {
@@ -400,25 +492,9 @@ pub async fn run(cmd: MessageCommand, out: &Output) -> Result<(), crate::Error> 
         }
         MessageCommand::QueryMsgById { ns, msg_id, topic } => {
             let client = ns.client();
-            // An offset id names its broker and CommitLog offset; a client id is looked up in the
-            // topic (also when an id that reads as an offset id finds nothing there).
-            let by_offset = match decode_offset_msg_id(&msg_id) {
-                Some((store, offset)) => {
-                    let view = RemotingCommand::request(rq::VIEW_MESSAGE_BY_ID).with_ext("offset", offset);
-                    match client.invoke_ok(&store.to_string(), view).await {
-                        Ok(answer) => decode_records(&answer.body)?,
-                        Err(e) if topic.is_none() => return Err(format!("{store}: {e}").into()),
-                        Err(_) => Vec::new(),
-                    }
-                }
-                None => Vec::new(),
-            };
-            let messages = match (by_offset.is_empty(), &topic) {
-                (false, _) => by_offset,
-                (true, Some(t)) => query(&client, t, &msg_id, 32, true).await?,
-                (true, None) => return Err(format!("{msg_id} is not an offset id; give its topic (-t) to look it up as a client id").into()),
-            };
+            let messages = find_by_id(&client, &msg_id, topic.as_deref()).await;
             client.close();
+            let messages = messages?;
             if messages.is_empty() {
                 return Err(format!("no message {msg_id}").into());
             }
@@ -452,19 +528,6 @@ pub async fn run(cmd: MessageCommand, out: &Output) -> Result<(), crate::Error> 
         }
         MessageCommand::SendMessage { ns, topic, body: text, key, tags, broker, queue_id } => {
             let client = ns.client();
-            let route = client.route(&topic).await?;
-            let queue = route
-                .queue_datas
-                .iter()
-                .filter(|q| q.perm & protocol::codes::perm::WRITE != 0 && q.write_queue_nums > 0)
-                .find(|q| broker.as_ref().is_none_or(|b| &q.broker_name == b))
-                .ok_or_else(|| format!("no writable queue of {topic}"))?;
-            let addr = route
-                .broker_datas
-                .iter()
-                .find(|b| b.broker_name == queue.broker_name)
-                .and_then(|b| b.broker_addrs.get(&0))
-                .ok_or_else(|| format!("no master for {}", queue.broker_name))?;
             let mut props = Properties::default();
             if let Some(k) = &key {
                 props.set(prop::KEYS, k);
@@ -472,41 +535,22 @@ pub async fn run(cmd: MessageCommand, out: &Output) -> Result<(), crate::Error> 
             if let Some(t) = &tags {
                 props.set(prop::TAGS, t);
             }
-            let qid = queue_id.unwrap_or(0);
-            if !(0..queue.write_queue_nums).contains(&qid) {
-                return Err(format!("-i {qid}: {} has write queues 0-{} on {}", topic, queue.write_queue_nums - 1, queue.broker_name).into());
-            }
-            let r = client.send(addr, &topic, qid, Bytes::from(text.into_bytes()), props).await?;
+            let sent = send_one(&client, &topic, Bytes::from(text.into_bytes()), props, broker.as_deref(), queue_id).await;
             client.close();
-            let v = json!({"brokerName": queue.broker_name, "queueId": r.queue_id, "queueOffset": r.queue_offset, "msgId": r.msg_id, "offsetMsgId": r.offset_msg_id, "sendStatus": "SEND_OK"});
+            let v = sent?;
             if out.json {
                 print_json(&v);
             } else {
-                table(
-                    &["#Broker Name", "#QID", "#Send Result", "#MsgId"],
-                    &[vec![queue.broker_name.clone(), r.queue_id.to_string(), "SEND_OK".into(), r.msg_id.clone()]],
-                );
+                let s = |k: &str| v[k].as_str().map_or_else(|| v[k].to_string(), str::to_string);
+                table(&["#Broker Name", "#QID", "#Send Result", "#MsgId"], &[vec![s("brokerName"), s("queueId"), s("sendStatus"), s("msgId")]]);
             }
         }
         MessageCommand::ResetOffsetByTime { ns, group, topic, timestamp, force } => {
             let ts = if timestamp == "now" { now_ms() } else { timestamp.parse::<i64>().map_err(|_| format!("-s {timestamp}: milliseconds or `now`"))? };
             let client = ns.client();
-            let route = client.route(&topic).await?;
-            let mut rows = Vec::new();
-            for b in &route.broker_datas {
-                let Some(addr) = b.broker_addrs.get(&0) else { continue };
-                let cmd = RemotingCommand::request(rq::INVOKE_BROKER_TO_RESET_OFFSET)
-                    .with_ext("topic", &topic)
-                    .with_ext("group", &group)
-                    .with_ext("timestamp", ts)
-                    .with_ext("isForce", force);
-                let answer = client.invoke_ok(addr, cmd).await.map_err(|e| format!("{addr}: {e}"))?;
-                for (mq, offset) in body::object_keyed_entries(&answer.body, "offsetTable")? {
-                    rows.push(json!({"brokerName": mq["brokerName"], "queueId": mq["queueId"], "offset": offset}));
-                }
-            }
+            let rows = reset_offsets(&client, &group, &topic, ts, force).await;
             client.close();
-            rows.sort_by_key(|r| (r["brokerName"].as_str().unwrap_or("").to_string(), r["queueId"].as_i64().unwrap_or(0)));
+            let rows = rows?;
             if out.json {
                 print_json(&json!({"group": group, "topic": topic, "timestamp": ts, "offsets": rows}));
             } else {

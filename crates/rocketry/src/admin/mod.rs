@@ -2,11 +2,11 @@
 //! `updateSubGroup`, `setConsumeMode`, ACL 2.0's users and ACLs ([`users`]), and the reading
 //! commands of [`inspect`] (tables, or `--json`).
 
-mod inspect;
+pub(crate) mod inspect;
 mod manage;
-mod messages;
-mod status;
-mod trace;
+pub(crate) mod messages;
+pub(crate) mod status;
+pub(crate) mod trace;
 mod users;
 
 use clap::Subcommand;

@@ -82,15 +82,22 @@ fn label_broker_record(mut v: Value) -> Value {
     v
 }
 
-pub async fn run(args: TraceArgs, out: &Output) -> Result<(), crate::Error> {
-    let client = args.ns.client();
+/// A message's trace records in `trace_topic`, oldest first.
+pub(crate) async fn trace_rows(client: &client::Client, msg_id: &str, trace_topic: &str) -> Result<Vec<Value>, crate::Error> {
     let mut rows = Vec::new();
-    for m in super::messages::query(&client, &args.trace_topic, &args.msg_id, 64, false).await? {
-        rows.extend(records(&String::from_utf8_lossy(&m.body), &args.msg_id, &m.born_host.ip().to_string()));
+    for m in super::messages::query(client, trace_topic, msg_id, 64, false).await? {
+        rows.extend(records(&String::from_utf8_lossy(&m.body), msg_id, &m.born_host.ip().to_string()));
     }
-    client.close();
     // SubAfter records of clients before 4.9 carry no time: after their SubBefore.
     rows.sort_by_key(|r| r["time"].as_i64().unwrap_or(i64::MAX));
+    Ok(rows)
+}
+
+pub async fn run(args: TraceArgs, out: &Output) -> Result<(), crate::Error> {
+    let client = args.ns.client();
+    let rows = trace_rows(&client, &args.msg_id, &args.trace_topic).await;
+    client.close();
+    let rows = rows?;
     if out.json {
         print_json(&json!({"msgId": args.msg_id, "records": rows}));
         return Ok(());
