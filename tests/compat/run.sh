@@ -26,6 +26,9 @@ done
 here="$(cd "$(dirname "$0")" && pwd)"
 export ROCKETRY_BIN="$bin"
 
+# The dashboard's browser test (DashboardTest) drives Debian's Chromium and ChromeDriver.
+bash "$here/../../scripts/install-chromium.sh"
+
 # ---- Java
 echo "== compat/java: official Java client and admin tools against $bin"
 rm -rf "$here/java/target/surefire-reports"

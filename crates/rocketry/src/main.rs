@@ -101,6 +101,16 @@ fn main() -> ExitCode {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// A status line of a server command on stdout. A stdout that went away (a supervisor that
+/// read the first lines and closed the pipe) must not stop a running server, as `println!`
+/// would: the line is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Namesrv { config, port, kv_config } => {
@@ -119,7 +129,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             let signal = shutdown_signal()?;
             let ns = Arc::new(namesrv::start(cfg.clone()).await?);
-            println!("rocketry namesrv listening on {}", ns.local_addr);
+            say!("rocketry namesrv listening on {}", ns.local_addr);
             let _exporter = match cfg.metrics_prom {
                 true => {
                     let source: http::MetricsSource = {
@@ -135,7 +145,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     let server = http::serve(addr, http::exporter(source))
                         .await
                         .map_err(|e| format!("cannot serve metrics on {addr} (metricsPromExporterPort): {e}"))?;
-                    println!("rocketry namesrv: metrics (Prometheus) on http://{}/metrics", server.local_addr);
+                    say!("rocketry namesrv: metrics (Prometheus) on http://{}/metrics", server.local_addr);
                     Some(server)
                 }
                 false => None,
@@ -151,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let signal = shutdown_signal()?;
             let handle = broker::start(cfg.clone()).await?;
             let grpc = serve_grpc(&handle).await?;
-            println!(
+            say!(
                 "rocketry broker {} listening on {} (advertised {}), data in {}",
                 cfg.broker_name,
                 handle.local_addr,
@@ -182,10 +192,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));
             let handle = broker::start(cfg.clone()).await?;
             let grpc = serve_grpc(&handle).await?;
-            println!("rocketry standalone: namesrv listening on {}", ns.local_addr);
-            println!("rocketry standalone: broker {} listening on {} (advertised {})", cfg.broker_name, handle.local_addr, cfg.broker_addr());
+            say!("rocketry standalone: namesrv listening on {}", ns.local_addr);
+            say!("rocketry standalone: broker {} listening on {} (advertised {})", cfg.broker_name, handle.local_addr, cfg.broker_addr());
             print_grpc("rocketry standalone", grpc.as_ref());
-            println!("rocketry standalone: data in {}", data_dir.display());
+            say!("rocketry standalone: data in {}", data_dir.display());
             let (broker, names) = (handle.broker.clone(), ns.clone());
             let _http = serve_http("rocketry standalone", &handle.broker, Arc::new(move || standalone_metrics(&broker, &names))).await?;
             signal.await;
@@ -221,7 +231,7 @@ async fn serve_http(who: &str, broker: &Arc<broker::Broker>, source: http::Metri
         let addr = http::addr(&c.metrics_prom_exporter_host, &c.broker_ip1, c.metrics_prom_exporter_port, "metricsPromExporterHost")?;
         let server =
             http::serve(addr, http::exporter(source.clone())).await.map_err(|e| format!("cannot serve metrics on {addr} (metricsPromExporterPort): {e}"))?;
-        println!("{who}: metrics (Prometheus) on http://{}/metrics", server.local_addr);
+        say!("{who}: metrics (Prometheus) on http://{}/metrics", server.local_addr);
         servers.push(server);
     }
     if c.dashboard_enable {
@@ -229,7 +239,7 @@ async fn serve_http(who: &str, broker: &Arc<broker::Broker>, source: http::Metri
         let router = dashboard::router(dashboard::Dashboard::new(broker.clone(), source));
         match http::serve(addr, router).await {
             Ok(server) => {
-                println!("{who}: dashboard on http://{}/", server.local_addr);
+                say!("{who}: dashboard on http://{}/", server.local_addr);
                 servers.push(server);
             }
             Err(e) => {
@@ -260,7 +270,7 @@ fn standalone_metrics(broker: &broker::Broker, ns: &namesrv::NamesrvHandle) -> S
 
 fn print_grpc(who: &str, grpc: Option<&grpc::GrpcServer>) {
     if let Some(g) = grpc {
-        println!("{who}: gRPC (RocketMQ 5.x) listening on {}", g.local_addr);
+        say!("{who}: gRPC (RocketMQ 5.x) listening on {}", g.local_addr);
     }
 }
 

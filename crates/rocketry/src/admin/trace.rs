@@ -85,6 +85,10 @@ fn label_broker_record(mut v: Value) -> Value {
 /// A message's trace records in `trace_topic`, oldest first.
 pub(crate) async fn trace_rows(client: &client::Client, msg_id: &str, trace_topic: &str) -> Result<Vec<Value>, crate::Error> {
     let mut rows = Vec::new();
+    // No trace topic: nothing was traced.
+    if client.route(trace_topic).await.is_err() {
+        return Ok(rows);
+    }
     for m in super::messages::query(client, trace_topic, msg_id, 64, false).await? {
         rows.extend(records(&String::from_utf8_lossy(&m.body), msg_id, &m.born_host.ip().to_string()));
     }

@@ -135,7 +135,7 @@ const pages = {
         showError(note, e);
       }
     } },
-      h("label", {}, "Topic", h("input", { name: "topic", required: true, pattern: "[%|a-zA-Z0-9_-]+", placeholder: "orders" })),
+      h("label", {}, "Topic", h("input", { name: "topic", required: true, pattern: "[%\\|a-zA-Z0-9_\\-]+", placeholder: "orders" })),
       h("label", {}, "Queues", h("input", { name: "queues", type: "number", min: 1, max: 1024, value: 8 })),
       h("label", {}, "Message type", h("select", { name: "messageType" }, ["NORMAL", "FIFO", "DELAY", "TRANSACTION"].map((t) => h("option", {}, t)))),
       h("button", { type: "submit" }, "Create topic"));
