@@ -435,3 +435,84 @@ fn every_admin_command_has_help_with_an_example() {
         assert!(out.status.success() && text.contains(&format!("Example: rocketry admin {c} ")) && text.contains("--json"), "{c}: {text}");
     }
 }
+
+/// An HTTP GET on loopback (retried while the port is not yet bound): status and body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    http(port, "GET", path, "", "")
+}
+
+/// An HTTP request on loopback with extra header lines and a JSON body: status and body.
+fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e) if std::time::Instant::now() > deadline => panic!("connect to {port}: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    };
+    let length = body.len();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// The dashboard's port answers `/health`, `/ready` (503 with its reason while no NameServer
+/// has accepted the broker), `/metrics` and its API.
+#[test]
+fn dashboard_port_answers_health_readiness_metrics_and_api() {
+    let port = free_port();
+    let broker = Standalone::start(&format!("dashboardPort={port}\n"));
+    let (code, body) = http_get(port, "/health");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!((code, &health["ready"], &health["brokerName"]), (200, &serde_json::json!(true), &serde_json::json!("broker-a")), "{body}");
+    assert_eq!(http_get(port, "/ready").0, 200);
+    let (code, metrics) = http_get(port, "/metrics");
+    assert!(code == 200 && metrics.contains("rocketmq_topic_number{") && metrics.contains("rocketmq_namesrv_broker_number{"), "{metrics}");
+    let (code, topics) = http_get(port, "/api/topics");
+    assert!(code == 200 && topics.contains("\"TBW102\""), "{topics}");
+    let (code, page) = http_get(port, "/");
+    assert!(code == 200 && page.contains("<script src=\"/app.js\">"), "{page}");
+    drop(broker);
+
+    // A broker whose NameServer is not there is alive and not ready.
+    let dir = tempfile::tempdir().unwrap();
+    let (dead, port) = (free_port(), free_port());
+    let conf = dir.path().join("broker.conf");
+    let root = dir.path().join("store");
+    std::fs::write(&conf, format!("namesrvAddr=127.0.0.1:{dead}\nlistenPort={}\ngrpcServerEnable=false\ndashboardPort={port}\nstorePathRootDir={}\ndiskCapacityBytes=1099511627776\n", free_port(), root.display())).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["broker", "-c"]).arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let (alive, _) = http_get(port, "/health");
+    let (code, body) = http_get(port, "/ready");
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    assert_eq!(alive, 200);
+    assert!(code == 503 && body.contains("not registered with any NameServer"), "{code} {body}");
+}
+
+/// With ACL 2.0 on, the dashboard asks for a user (401 and a Basic challenge) and acts as the
+/// one given (a wrong secret is refused by the broker); `dashboardReadOnly` refuses changes.
+#[test]
+fn dashboard_signs_in_with_acl_users_and_can_be_read_only() {
+    let port = free_port();
+    let conf = format!(
+        "dashboardPort={port}\ndashboardReadOnly=true\nauthenticationEnabled=true\nauthorizationEnabled=true\ninitAuthenticationUser={{\"username\":\"root\",\"password\":\"rootSecret\"}}\n"
+    );
+    let _broker = Standalone::start(&conf);
+    let (code, text) = http(port, "GET", "/api/topics", "", "");
+    assert_eq!(code, 401, "{text}");
+    use base64::Engine;
+    let basic = |user: &str| format!("Authorization: Basic {}\r\n", base64::engine::general_purpose::STANDARD.encode(user));
+    let (code, text) = http(port, "GET", "/api/topics", &basic("root:rootSecret"), "");
+    assert!(code == 200 && text.contains("TBW102"), "{code} {text}");
+    let (code, text) = http(port, "GET", "/api/topics", &basic("root:wrong"), "");
+    assert!(code == 502 && text.contains("check signature failed"), "{code} {text}");
+    let (code, text) = http(port, "POST", "/api/topics", &basic("root:rootSecret"), r#"{"topic":"NotMade"}"#);
+    assert!(code == 403 && text.contains("read-only"), "{code} {text}");
+    // Health stays open to probes.
+    assert_eq!(http_get(port, "/health").0, 200);
+}
