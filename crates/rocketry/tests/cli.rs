@@ -453,7 +453,11 @@ fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16,
         }
     };
     let length = body.len();
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}").unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}"
+    )
+    .unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -484,7 +488,15 @@ fn dashboard_port_answers_health_readiness_metrics_and_api() {
     let (dead, port) = (free_port(), free_port());
     let conf = dir.path().join("broker.conf");
     let root = dir.path().join("store");
-    std::fs::write(&conf, format!("namesrvAddr=127.0.0.1:{dead}\nlistenPort={}\ngrpcServerEnable=false\ndashboardPort={port}\nstorePathRootDir={}\ndiskCapacityBytes=1099511627776\n", free_port(), root.display())).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "namesrvAddr=127.0.0.1:{dead}\nlistenPort={}\ngrpcServerEnable=false\ndashboardPort={port}\nstorePathRootDir={}\ndiskCapacityBytes=1099511627776\n",
+            free_port(),
+            root.display()
+        ),
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rocketry")).args(["broker", "-c"]).arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let (alive, _) = http_get(port, "/health");
     let (code, body) = http_get(port, "/ready");
