@@ -188,6 +188,11 @@ impl Auth {
         })
     }
 
+    /// Checks a user's password itself (the dashboard's sign-in), in constant time.
+    pub fn check_password(&self, username: &str, password: &str) -> AuthResult<()> {
+        self.verify_with(username, Some(password), |p| p.to_string())
+    }
+
     /// Whether requests naming this user are ones the ACL does not restrict (a super user).
     pub fn is_super(&self, username: &str) -> AuthResult<bool> {
         self.metadata.with_user(username, |found| found.map(|(u, _)| u.is_super())).ok_or_else(|| AuthError::system(format!("User:{username} is not found.")))

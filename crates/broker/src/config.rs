@@ -219,6 +219,9 @@ broker_config! {
         /// `dashboardReadOnly` (ours): the dashboard changes nothing (topics, groups, offsets,
         /// resends), whoever asks.
         dashboard_read_only: bool = false, "dashboardReadOnly", Bool;
+        /// `dashboardAllowedHosts` (ours): host names (comma-separated) the dashboard answers to
+        /// besides IP addresses and `localhost` (a guard against DNS rebinding).
+        dashboard_allowed_hosts: String = String::new(), "dashboardAllowedHosts", Plain;
     }
     accepted_unused [
             "brokerIP2",
@@ -427,6 +430,14 @@ pub struct ConfigError {
 
 pub use remoting::properties::parse as parse_properties;
 
+/// A label name `metricsLabel` may add: Prometheus' rules, and none the series carry already.
+pub fn is_metric_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !["cluster", "node_type", "node_id", "aggregation", "le"].contains(&name)
+}
+
 /// `metricsExporterType`: Java's `MetricsExporterType` names or ordinals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsExporter {
@@ -520,6 +531,15 @@ impl BrokerConfig {
         }
         if self.access_message_in_memory_max_ratio > 100 {
             return bad("accessMessageInMemoryMaxRatio", self.access_message_in_memory_max_ratio.to_string(), "must be a percentage 0-100");
+        }
+        for pair in self.metrics_label.split(',').filter(|p| !p.trim().is_empty()) {
+            match pair.split_once(':') {
+                Some((k, v)) if is_metric_label_name(k.trim()) && !v.contains(':') => {}
+                _ => {
+                    let why = "each pair `name:value`, a name of letters, digits and _ (not starting with a digit) other than the labels every series has (cluster, node_type, node_id, aggregation) or le";
+                    return bad("metricsLabel", pair.to_string(), why);
+                }
+            }
         }
         if self.metrics_otel_cardinality_limit == 0 {
             return bad("metricsOtelCardinalityLimit", "0".into(), "must be at least 1");

@@ -12,7 +12,7 @@
 //! once), so a client inventing group names cannot grow our memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use protocol::message::{prop, Properties};
@@ -77,7 +77,8 @@ struct TopicOut {
 pub struct Metrics {
     on: bool,
     limit: usize,
-    warned: AtomicBool,
+    /// The families whose cap has been reported (once each).
+    warned: Mutex<std::collections::HashSet<&'static str>>,
     pub rpc: RpcLatency,
     inbound: RwLock<HashMap<String, Arc<TopicIn>>>,
     /// topic → group → counts.
@@ -101,7 +102,7 @@ impl Metrics {
         Metrics {
             on,
             limit: cardinality_limit.max(1),
-            warned: AtomicBool::new(false),
+            warned: Mutex::default(),
             rpc: RpcLatency::default(),
             inbound: RwLock::default(),
             outbound: RwLock::default(),
@@ -114,9 +115,9 @@ impl Metrics {
         self.on
     }
 
-    fn over_limit(&self, len: usize, what: &str) -> bool {
+    fn over_limit(&self, len: usize, what: &'static str) -> bool {
         let over = len >= self.limit;
-        if over && !self.warned.swap(true, Ordering::Relaxed) {
+        if over && self.warned.lock().unwrap_or_else(|e| e.into_inner()).insert(what) {
             tracing::warn!(limit = self.limit, family = what, "metricsOtelCardinalityLimit reached: new series are not recorded");
         }
         over
@@ -288,7 +289,7 @@ impl Broker {
             .split(',')
             .filter_map(|kv| {
                 let (k, v) = kv.split_once(':')?;
-                (!k.trim().is_empty() && !v.contains(':')).then(|| (k.trim().to_string(), v.trim().to_string()))
+                (crate::config::is_metric_label_name(k.trim()) && !v.contains(':')).then(|| (k.trim().to_string(), v.trim().to_string()))
             })
             .collect();
         if c.metrics_in_delta {
@@ -368,19 +369,28 @@ impl Broker {
 
     fn write_connections(&self, out: &mut Exposition) {
         let (producers, consumers) = self.clients.connection_counts();
-        out.family("rocketmq_producer_connections", "gauge", "Producer connections, by client language and version.");
+        // Summed by the labels written (two raw versions may have one name).
+        let named = |language: &str, version: i32| (language.to_lowercase(), protocol::codes::version::desc(version).to_lowercase());
+        let mut by_label: BTreeMap<(String, String), u64> = BTreeMap::new();
         for ((language, version), n) in producers {
-            let (language, version) = (language.to_lowercase(), protocol::codes::version::desc(version).to_lowercase());
+            *by_label.entry(named(language, version)).or_default() += n;
+        }
+        out.family("rocketmq_producer_connections", "gauge", "Producer connections, by client language and version.");
+        for ((language, version), n) in by_label {
             out.sample("rocketmq_producer_connections", &[("language", &language), ("version", &version), ("protocol_type", "remoting")], n);
         }
-        out.family("rocketmq_consumer_connections", "gauge", "Consumer connections, by group, client language and version, and consume mode.");
+        let mut by_label: BTreeMap<(String, String, String, &str), u64> = BTreeMap::new();
         for ((group, language, version, mode), n) in consumers {
-            let (language, version) = (language.to_lowercase(), protocol::codes::version::desc(version).to_lowercase());
+            let (language, version) = named(language, version);
+            *by_label.entry((group, language, version, consume_mode(mode.as_deref()))).or_default() += n;
+        }
+        out.family("rocketmq_consumer_connections", "gauge", "Consumer connections, by group, client language and version, and consume mode.");
+        for ((group, language, version, mode), n) in by_label {
             let labels = [
                 ("consumer_group", group.as_str()),
                 ("language", &language),
                 ("version", &version),
-                ("consume_mode", consume_mode(mode.as_deref())),
+                ("consume_mode", mode),
                 ("protocol_type", "remoting"),
                 ("is_system", flag(is_system_group(&group))),
             ];

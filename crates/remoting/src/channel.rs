@@ -723,6 +723,8 @@ fn dispatch(channel: &Arc<Channel>, handler: &Arc<dyn Handler>, cmd: RemotingCom
                 let written = channel.send(&response).await;
                 (Some(response.code), if written.is_ok() { RpcResult::Success } else { RpcResult::WriteChannelFailed })
             }
+            // No answer to a request that wanted one.
+            None if !oneway => (None, RpcResult::ProcessRequestFailed),
             _ => (None, RpcResult::Oneway),
         };
         if let Some(started) = started {

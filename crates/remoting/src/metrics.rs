@@ -151,6 +151,8 @@ pub enum RpcResult {
     Success,
     Oneway,
     WriteChannelFailed,
+    /// A request that wanted an answer got none.
+    ProcessRequestFailed,
 }
 
 impl RpcResult {
@@ -159,6 +161,7 @@ impl RpcResult {
             RpcResult::Success => "success",
             RpcResult::Oneway => "oneway",
             RpcResult::WriteChannelFailed => "write_channel_failed",
+            RpcResult::ProcessRequestFailed => "process_request_failed",
         }
     }
 }
@@ -186,9 +189,15 @@ pub struct RpcLatency {
     series: RwLock<HashMap<RpcKey, Arc<Histogram>>>,
 }
 
+/// The key of the requests whose code Java does not have: all counted as one, so a client
+/// sending made-up codes cannot grow the table (every other key is bounded by Java's codes).
+const UNKNOWN_CODE: i32 = i32::MIN;
+
 impl RpcLatency {
     pub fn record(&self, a: &Answered) {
-        let key = (a.request_code, a.response_code, a.long_polling, a.result);
+        let request = if protocol::code_names::request(a.request_code).is_some() { a.request_code } else { UNKNOWN_CODE };
+        let response = a.response_code.map(|c| if protocol::code_names::response(c).is_some() { c } else { UNKNOWN_CODE });
+        let key = (request, response, a.long_polling, a.result);
         let ms = a.elapsed.as_millis().min(u64::MAX as u128) as u64;
         if let Some(h) = self.series.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             h.observe(ms);
@@ -214,8 +223,8 @@ impl RpcLatency {
     pub fn series(&self, out: &mut Exposition) {
         let series: Vec<(RpcKey, HistogramSnapshot)> = self.series.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(k, h)| (*k, h.snapshot())).collect();
         for ((request, response, long_polling, result), h) in series {
-            let request = protocol::code_names::request(request).map_or_else(|| request.to_string(), str::to_string);
-            let response = response.map(|c| protocol::code_names::response(c).map_or_else(|| c.to_string(), str::to_string));
+            let request = protocol::code_names::request(request).unwrap_or("unknown").to_string();
+            let response = response.map(|c| protocol::code_names::response(c).unwrap_or("unknown").to_string());
             let mut labels = vec![("protocol_type", "remoting"), ("request_code", request.as_str()), ("result", result.label())];
             if let Some(r) = &response {
                 labels.push(("response_code", r.as_str()));
@@ -309,7 +318,12 @@ mod tests {
         rpc.write(&mut out);
         let text = out.finish();
         assert!(text.contains(r#"request_code="send_message_v2",result="success",response_code="success",is_long_polling="false",le="5.0"} 1"#), "{text}");
-        assert!(text.contains(r#"request_code="99999",result="oneway",is_long_polling="false""#), "{text}");
+        assert!(text.contains(r#"request_code="unknown",result="oneway",is_long_polling="false""#), "{text}");
+        // Made-up codes are one series, however many.
+        for code in 100_000..100_100 {
+            rpc.record(&Answered { request_code: code, response_code: Some(code), result: RpcResult::Success, ..a });
+        }
+        assert_eq!(rpc.series.read().unwrap().len(), 3);
     }
 
     #[test]

@@ -46,6 +46,24 @@ pub fn addr(host: &str, default_host: &str, port: u16, key: &str) -> Result<Sock
     Ok(SocketAddr::new(ip, port))
 }
 
+/// `source` computed at most once per `ttl`, one computation at a time: scrapes that come
+/// together (several Prometheus servers, or someone reloading `/metrics`) share one, so the
+/// figures read at scrape time (lag reads the store) cost the broker a bounded amount.
+pub fn cached(source: MetricsSource, ttl: std::time::Duration) -> MetricsSource {
+    let last: std::sync::Mutex<Option<(std::time::Instant, String)>> = std::sync::Mutex::new(None);
+    Arc::new(move || {
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, text)) = last.as_ref() {
+            if at.elapsed() < ttl {
+                return text.clone();
+            }
+        }
+        let text = source();
+        *last = Some((std::time::Instant::now(), text.clone()));
+        text
+    })
+}
+
 /// The exporter: `/metrics` (and any other path, as Java's `PrometheusHttpServer`).
 pub fn exporter(source: MetricsSource) -> Router {
     Router::new().route("/metrics", get(metrics)).fallback(get(metrics)).with_state(source)

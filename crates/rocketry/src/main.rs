@@ -134,7 +134,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 true => {
                     let source: http::MetricsSource = {
                         let ns = ns.clone();
-                        Arc::new(move || ns.metrics_text())
+                        http::cached(Arc::new(move || ns.metrics_text()), std::time::Duration::from_secs(1))
                     };
                     let addr = http::addr(
                         &cfg.metrics_prom_exporter_host,
@@ -226,6 +226,7 @@ async fn serve_grpc(handle: &broker::BrokerHandle) -> Result<Option<grpc::GrpcSe
 /// the dashboard is on by default, and a second broker on one machine must still start).
 async fn serve_http(who: &str, broker: &Arc<broker::Broker>, source: http::MetricsSource) -> Result<Vec<http::HttpServer>, Error> {
     let c = &broker.config;
+    let source = http::cached(source, std::time::Duration::from_secs(1));
     let mut servers = Vec::new();
     if c.metrics_exporter_type == broker::config::MetricsExporter::Prom {
         let addr = http::addr(&c.metrics_prom_exporter_host, &c.broker_ip1, c.metrics_prom_exporter_port, "metricsPromExporterHost")?;

@@ -453,11 +453,9 @@ fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16,
         }
     };
     let length = body.len();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}"
-    )
-    .unwrap();
+    let host = if headers.contains("Host:") { "" } else { "Host: 127.0.0.1\r\n" };
+    write!(stream, "{method} {path} HTTP/1.1\r\n{host}Connection: close\r\n{headers}Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}")
+        .unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -522,7 +520,12 @@ fn dashboard_signs_in_with_acl_users_and_can_be_read_only() {
     let (code, text) = http(port, "GET", "/api/topics", &basic("root:rootSecret"), "");
     assert!(code == 200 && text.contains("TBW102"), "{code} {text}");
     let (code, text) = http(port, "GET", "/api/topics", &basic("root:wrong"), "");
-    assert!(code == 502 && text.contains("check signature failed"), "{code} {text}");
+    assert!(code == 401 && text.contains("check signature failed"), "{code} {text}");
+    // The metrics name topics and groups: for signed-in users too.
+    assert_eq!(http(port, "GET", "/metrics", "", "").0, 401);
+    assert_eq!(http(port, "GET", "/metrics", &basic("root:rootSecret"), "").0, 200);
+    // A Host naming another site (DNS rebinding) is refused.
+    assert_eq!(http(port, "GET", "/health", "Host: evil.example\r\n", "").0, 421);
     let (code, text) = http(port, "POST", "/api/topics", &basic("root:rootSecret"), r#"{"topic":"NotMade"}"#);
     assert!(code == 403 && text.contains("read-only"), "{code} {text}");
     // Health stays open to probes.

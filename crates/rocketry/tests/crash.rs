@@ -42,7 +42,7 @@ async fn wait_ready(client: &Client, server: &Server) {
     panic!("broker did not come back; its log ends with: {tail:#?}");
 }
 
-const CONF: &str = "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=262144\nmaxMessageSize=65536\nmappedFileSizeConsumeQueue=2000\ndefaultTopicQueueNums=4\ndiskCapacityBytes=1099511627776\n";
+const CONF: &str = "dashboardEnable=false\nflushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=262144\nmaxMessageSize=65536\nmappedFileSizeConsumeQueue=2000\ndefaultTopicQueueNums=4\ndiskCapacityBytes=1099511627776\n";
 
 /// A seeded xorshift generator, so a failure can be replayed.
 fn generator(mut seed: u64) -> impl FnMut() -> u64 {

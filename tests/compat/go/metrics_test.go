@@ -101,7 +101,22 @@ func TestMetricsFollowProduceConsumeAndLag(t *testing.T) {
 	}
 	send(30)
 	in := map[string]string{"topic": topic, "message_type": "normal", "is_system": "false", "node_type": "broker", "cluster": "DefaultCluster", "node_id": consumeBrokerName}
-	after := scrape(t, port)
+	// A scrape may be served from the last second's (the exporter computes at most once a second).
+	wait := func(what string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			f := scrape(t, port)
+			if ok(f) {
+				return f
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 60 s", what)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	after := wait("30 sends counted", func(f map[string]*dto.MetricFamily) bool { return value(f, "rocketmq_messages_in_total", in) >= 30 })
 	if got := value(after, "rocketmq_messages_in_total", in); got != 30 {
 		t.Fatalf("messages_in_total %v, sent 30", got)
 	}
@@ -136,20 +151,6 @@ func TestMetricsFollowProduceConsumeAndLag(t *testing.T) {
 	// Runs before the consumer's shutdown (cleanups run last first).
 	t.Cleanup(func() { close(release) })
 	out := map[string]string{"topic": topic, "consumer_group": group, "is_retry": "false"}
-	wait := func(what string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			f := scrape(t, port)
-			if ok(f) {
-				return f
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 60 s (consumed %d)", what, consumed.Load())
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-	}
 	// All 30 handed out and consumed; the client is counted.
 	wait("30 consumed", func(f map[string]*dto.MetricFamily) bool {
 		return consumed.Load() == 30 && value(f, "rocketmq_messages_out_total", out) == 30 &&
@@ -158,7 +159,7 @@ func TestMetricsFollowProduceConsumeAndLag(t *testing.T) {
 	stalled.Store(true)
 	send(20)
 	f := wait("a backlog of 20", func(f map[string]*dto.MetricFamily) bool {
-		return value(f, "rocketmq_consumer_lag_messages", out) == 20
+		return value(f, "rocketmq_consumer_lag_messages", out) == 20 && value(f, "rocketmq_messages_in_total", in) == 50
 	})
 	if got := value(f, "rocketmq_consumer_inflight_messages", out) + value(f, "rocketmq_consumer_ready_messages", out); got != 20 {
 		t.Fatalf("in flight + ready = %v, the backlog is 20", got)

@@ -315,12 +315,16 @@ pub(crate) async fn topic_rows(client: &Client, bar: bool) -> Result<Vec<Value>,
         let clusters: std::collections::BTreeSet<&String> =
             info.cluster_addr_table.iter().filter(|(_, names)| brokers.iter().any(|(n, _)| names.contains(n))).map(|(c, _)| c).collect();
         let mut groups = std::collections::BTreeSet::new();
+        let mut error = None;
         for (_, addr) in &brokers {
             let cmd = RemotingCommand::request(rq::QUERY_TOPIC_CONSUME_BY_WHO).with_ext("topic", &topic);
-            let answer = ok_body(client, addr, cmd).await?;
-            groups.extend(body::decode::<body::GroupList>(&answer)?.group_list);
+            // A broker that is down or refuses is said on the row; the listing goes on.
+            match ok_body(client, addr, cmd).await.and_then(|b| Ok(body::decode::<body::GroupList>(&b)?)) {
+                Ok(list) => groups.extend(list.group_list),
+                Err(e) => error = Some(e.to_string()),
+            }
         }
-        rows.push(json!({"topic": topic, "clusters": clusters, "groups": groups}));
+        rows.push(json!({"topic": topic, "clusters": clusters, "groups": groups, "error": error}));
     }
     bar.finish_and_clear();
     Ok(rows)

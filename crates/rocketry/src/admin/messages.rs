@@ -379,7 +379,16 @@ async fn stream(client: &Client, topic: &str, spans: &[Span], sub_expression: &s
 /// A message by its id: an offset id names its broker and CommitLog offset; a client id is
 /// looked up in `topic` (also when an id that reads as an offset id finds nothing there).
 pub(crate) async fn find_by_id(client: &Client, msg_id: &str, topic: Option<&str>) -> Result<Vec<MessageRecord>, crate::Error> {
-    let by_offset = match decode_offset_msg_id(msg_id) {
+    // An offset id names a host and port: asked only when a broker of the cluster is there.
+    let known = match decode_offset_msg_id(msg_id) {
+        Some((store, offset)) => {
+            let info = client.cluster_info().await?;
+            let store_text = store.to_string();
+            info.broker_addr_table.values().any(|b| b.broker_addrs.values().any(|a| *a == store_text)).then_some((store, offset))
+        }
+        None => None,
+    };
+    let by_offset = match known {
         Some((store, offset)) => {
             let view = RemotingCommand::request(rq::VIEW_MESSAGE_BY_ID).with_ext("offset", offset);
             match client.invoke_ok(&store.to_string(), view).await {

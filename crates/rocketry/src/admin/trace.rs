@@ -85,9 +85,11 @@ fn label_broker_record(mut v: Value) -> Value {
 /// A message's trace records in `trace_topic`, oldest first.
 pub(crate) async fn trace_rows(client: &client::Client, msg_id: &str, trace_topic: &str) -> Result<Vec<Value>, crate::Error> {
     let mut rows = Vec::new();
-    // No trace topic: nothing was traced.
-    if client.route(trace_topic).await.is_err() {
-        return Ok(rows);
+    // No trace topic: nothing was traced (any other failure is reported).
+    match client.route(trace_topic).await {
+        Err(client::ClientError::Server { code, .. }) if code == protocol::codes::response::TOPIC_NOT_EXIST => return Ok(rows),
+        Err(e) => return Err(format!("the route of {trace_topic}: {e}").into()),
+        Ok(_) => {}
     }
     for m in super::messages::query(client, trace_topic, msg_id, 64, false).await? {
         rows.extend(records(&String::from_utf8_lossy(&m.body), msg_id, &m.born_host.ip().to_string()));

@@ -36,8 +36,13 @@ impl IntoResponse for ApiError {
 }
 
 impl From<crate::Error> for ApiError {
+    /// A broker's refusal for want of permission is the caller's (403); any other failure of
+    /// the cluster is a bad gateway (502).
     fn from(e: crate::Error) -> Self {
-        ApiError(StatusCode::BAD_GATEWAY, e.to_string())
+        let denied = e
+            .downcast_ref::<client::ClientError>()
+            .is_some_and(|c| matches!(c, client::ClientError::Server { code, .. } if *code == protocol::codes::response::NO_PERMISSION));
+        ApiError(if denied { StatusCode::FORBIDDEN } else { StatusCode::BAD_GATEWAY }, e.to_string())
     }
 }
 
@@ -60,16 +65,25 @@ impl Dashboard {
     /// A client of the broker's NameServers acting as the caller. With authentication on, a
     /// caller without credentials is asked for them (401).
     fn client(&self, headers: &HeaderMap) -> Result<Client, ApiError> {
-        let creds = credentials(headers);
-        if self.broker.auth.enabled() && creds.is_none() {
-            return Err(ApiError(StatusCode::UNAUTHORIZED, "sign in with an ACL user (access key and secret key)".into()));
-        }
+        let creds = self.signed_in(headers)?;
         let addrs: Vec<String> =
             self.broker.config.namesrv_addr.as_deref().unwrap_or("").split(';').filter(|a| !a.trim().is_empty()).map(str::to_string).collect();
         if addrs.is_empty() {
             return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the broker has no namesrvAddr: nothing to ask".into()));
         }
         Ok(Client::new(addrs).with_tls(self.broker.client_tls()).with_credentials(creds))
+    }
+
+    /// The caller's ACL user, checked against this broker's users, when ACL is on (a caller
+    /// without one, or with a wrong secret, is asked again: 401); `None` when ACL is off.
+    pub(crate) fn signed_in(&self, headers: &HeaderMap) -> Result<Option<Credentials>, ApiError> {
+        if !self.broker.auth.enabled() {
+            return Ok(credentials(headers));
+        }
+        let unauthorized = |why: String| ApiError(StatusCode::UNAUTHORIZED, why);
+        let creds = credentials(headers).ok_or_else(|| unauthorized("sign in with an ACL user (access key and secret key)".into()))?;
+        self.broker.auth.check_password(&creds.access_key, &creds.secret_key).map_err(|e| unauthorized(e.to_string()))?;
+        Ok(Some(creds))
     }
 
     /// As [`Dashboard::client`], for a change: refused when `dashboardReadOnly`.
@@ -245,11 +259,16 @@ pub struct Search {
 /// they were stored (in a topic).
 pub async fn messages(State(d): State<Dashboard>, headers: HeaderMap, Query(s): Query<Search>) -> ApiResult {
     let topic = s.topic.filter(|t| !t.trim().is_empty());
-    let found = with(d.client(&headers)?, async |c| match (&s.id, &s.key, &topic) {
-        (Some(id), _, _) if !id.trim().is_empty() => messages::find_by_id(c, id.trim(), topic.as_deref()).await,
-        (_, Some(key), Some(t)) if !key.trim().is_empty() => messages::query(c, t, key.trim(), MAX_LISTED as i32, false).await,
-        (_, _, Some(t)) => read(c, t, s.begin, s.end).await,
-        _ => Err("give a message id, or a topic (with a key or a time range)".into()),
+    let id = s.id.filter(|i| !i.trim().is_empty());
+    let key = s.key.filter(|k| !k.trim().is_empty());
+    if id.is_none() && topic.is_none() {
+        return Err(bad_request("give a message id, or a topic (with a key or a time range)"));
+    }
+    let found = with(d.client(&headers)?, async |c| match (&id, &key, &topic) {
+        (Some(id), _, _) => messages::find_by_id(c, id.trim(), topic.as_deref()).await,
+        (None, Some(key), Some(t)) => messages::query(c, t, key.trim(), MAX_LISTED as i32, false).await,
+        (None, _, Some(t)) => read(c, t, s.begin, s.end).await,
+        (None, _, None) => Ok(Vec::new()),
     })
     .await?;
     Ok(Json(Value::Array(found.iter().map(messages::describe).collect())))

@@ -43,6 +43,7 @@ const APP: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/style.css");
 
 pub fn router(d: Dashboard) -> Router {
+    let guarded = axum::middleware::from_fn_with_state(d.clone(), guard);
     Router::new()
         .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX) }))
         .route("/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP) }))
@@ -60,7 +61,38 @@ pub fn router(d: Dashboard) -> Router {
         .route("/api/trace/{id}", get(api::trace))
         .route("/api/dlq/{group}", get(api::dead_letters))
         .route("/api/dlq/{group}/resend", post(api::resend))
+        .layer(guarded)
         .with_state(d)
+}
+
+/// Every request: a Host header that names this machine (an IP address, `localhost`, or one of
+/// `dashboardAllowedHosts`), so a page of another site cannot reach the dashboard through DNS
+/// rebinding; answers that no other site may frame.
+async fn guard(State(d): State<Dashboard>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !host_allowed(host, &d.broker.config.dashboard_allowed_hosts) {
+        let why = format!("Host `{host}` is not this dashboard's (dashboardAllowedHosts names more)");
+        return (StatusCode::MISDIRECTED_REQUEST, why).into_response();
+    }
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// Whether a Host header (`name[:port]`) names this machine: an IP address, `localhost`, or a
+/// name in `allowed` (comma-separated).
+fn host_allowed(host: &str, allowed: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+    };
+    !name.is_empty()
+        && (name.parse::<std::net::IpAddr>().is_ok()
+            || name.eq_ignore_ascii_case("localhost")
+            || allowed.split(',').any(|a| !a.trim().is_empty() && a.trim().eq_ignore_ascii_case(name)))
 }
 
 /// Alive: the process answers (and says how the broker is).
@@ -75,6 +107,28 @@ async fn ready(State(d): State<Dashboard>) -> Response {
     (status, Json(h)).into_response()
 }
 
-async fn metrics(State(d): State<Dashboard>) -> Response {
+/// The metrics (they name topics and groups): with ACL on, for a signed-in user.
+async fn metrics(State(d): State<Dashboard>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(e) = d.signed_in(&headers) {
+        return e.into_response();
+    }
     crate::http::metrics(State(d.metrics.clone())).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hosts_that_name_this_machine() {
+        for (host, ok) in [
+            ("127.0.0.1:8080", true),
+            ("[::1]:8080", true),
+            ("localhost:8080", true),
+            ("10.0.0.5", true),
+            ("broker.internal:8080", true),
+            ("evil.example:8080", false),
+            ("", false),
+        ] {
+            assert_eq!(super::host_allowed(host, "broker.internal"), ok, "{host}");
+        }
+    }
 }

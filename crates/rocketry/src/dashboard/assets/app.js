@@ -4,7 +4,21 @@
 
 const page = document.getElementById("page");
 const status = document.getElementById("status");
-let refresh = null;
+// The page whose redraws are scheduled; a new page stops the old one's.
+let current = null;
+
+// Redraws every 5 s, the next only once the last has finished (a slow cluster is not asked
+// again and again meanwhile).
+function poll(draw) {
+  const token = {};
+  current = token;
+  const tick = async () => {
+    if (current !== token) return;
+    await draw();
+    if (current === token) setTimeout(tick, 5000);
+  };
+  setTimeout(tick, 5000);
+}
 
 // ---- helpers
 
@@ -77,8 +91,8 @@ function chart(points, stepSecs) {
       : "");
   return h("div", { class: "chart" }, svg,
     h("div", { class: "legend" },
-      h("span", {}, h("i", { style: "background:#2563eb" }), "in (stored)"),
-      h("span", {}, h("i", { style: "background:#16a34a" }), "out (handed to consumers)")));
+      h("span", {}, h("i", { class: "in" }), "in (stored)"),
+      h("span", {}, h("i", { class: "out" }), "out (handed to consumers)")));
 }
 
 function messageRows(list) {
@@ -117,7 +131,7 @@ const pages = {
       }
     };
     await draw();
-    refresh = setInterval(draw, 5000);
+    poll(draw);
   },
 
   async topics() {
@@ -162,7 +176,7 @@ const pages = {
       }
     };
     await draw();
-    refresh = setInterval(draw, 5000);
+    poll(draw);
   },
 
   async groups(name) {
@@ -180,7 +194,7 @@ const pages = {
       }
     };
     await draw();
-    refresh = setInterval(draw, 5000);
+    poll(draw);
   },
 
   async messages() {
@@ -312,9 +326,9 @@ async function showMessage(m, where) {
 }
 
 async function route() {
-  if (refresh) { clearInterval(refresh); refresh = null; }
+  current = null;
   const [, name, arg] = (location.hash || "#/cluster").split("/");
-  const view = pages[name] ? name : "cluster";
+  const view = Object.hasOwn(pages, name || "") ? name : "cluster";
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === view);
   status.textContent = "";
   try {

@@ -191,13 +191,7 @@ class AdminCommandsTest {
 
     /** Waits until the NameServer routes `topic`. */
     static void awaitRoute(String topic) throws Exception {
-        Wait.until("route of " + topic, 10_000, () -> {
-            try {
-                return admin.examineTopicRouteInfo(topic);
-            } catch (Exception e) {
-                return null;
-            }
-        }, r -> r != null);
+        Clients.awaitRoute(admin, topic);
     }
 
     /** A push consumer of `group` that has consumed `n` messages of `topic` and committed them. */

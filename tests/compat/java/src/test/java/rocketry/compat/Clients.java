@@ -147,6 +147,17 @@ final class Clients {
         return out;
     }
 
+    /** Waits (10 s at most) until the NameServer routes `topic`. */
+    static void awaitRoute(DefaultMQAdminExt admin, String topic) throws Exception {
+        Wait.until("route of " + topic, 10_000, () -> {
+            try {
+                return admin.examineTopicRouteInfo(topic);
+            } catch (Exception e) {
+                return null;
+            }
+        }, r -> r != null);
+    }
+
     /** Messages stored in a topic of broker-a, over its queues (its max offsets). */
     static long stored(DefaultMQAdminExt admin, String topic) throws Exception {
         long n = 0;

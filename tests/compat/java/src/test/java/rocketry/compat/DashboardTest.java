@@ -146,13 +146,7 @@ class DashboardTest {
         String topic = Clients.unique("DashMsgs");
         String key = Clients.unique("dash-key");
         admin.createAndUpdateTopicConfig(brokerAddr, new TopicConfig(topic, 2, 2, 6));
-        Wait.until("route of " + topic, 10_000, () -> {
-            try {
-                return admin.examineTopicRouteInfo(topic);
-            } catch (Exception e) {
-                return null;
-            }
-        }, r -> r != null);
+        Clients.awaitRoute(admin, topic);
         DefaultMQProducer p = Clients.producer(H, namesrv);
         SendResult sent = null;
         for (int i = 0; i < 5; i++) {
