@@ -201,6 +201,36 @@ impl Metrics {
         }
     }
 
+    /// A deleted topic's series go (its counters, its groups' reads, DLQ moves and pull
+    /// offsets), so topics that come and go do not fill the cap.
+    pub fn forget_topic(&self, topic: &str) {
+        self.inbound.write().unwrap_or_else(|e| e.into_inner()).remove(topic);
+        self.outbound.write().unwrap_or_else(|e| e.into_inner()).remove(topic);
+        self.dead_lettered.lock().unwrap_or_else(|e| e.into_inner()).retain(|(_, t), _| t != topic);
+        let mut offsets = self.pull_offsets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut removed = 0;
+        for topics in offsets.by_group.values_mut() {
+            removed += topics.remove(topic).map_or(0, |q| q.len());
+        }
+        offsets.by_group.retain(|_, t| !t.is_empty());
+        offsets.len -= removed;
+    }
+
+    /// A deleted group's series go (its reads, DLQ moves and pull offsets).
+    pub fn forget_group(&self, group: &str) {
+        let mut outbound = self.outbound.write().unwrap_or_else(|e| e.into_inner());
+        for groups in outbound.values_mut() {
+            groups.remove(group);
+        }
+        outbound.retain(|_, g| !g.is_empty());
+        drop(outbound);
+        self.dead_lettered.lock().unwrap_or_else(|e| e.into_inner()).retain(|(g, _), _| g != group);
+        let mut offsets = self.pull_offsets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(topics) = offsets.by_group.remove(group) {
+            offsets.len -= topics.values().map(HashMap::len).sum::<usize>();
+        }
+    }
+
     /// Messages producers stored in each topic since the start (every message type).
     pub fn messages_in_by_topic(&self) -> Vec<(String, u64)> {
         let map = self.inbound.read().unwrap_or_else(|e| e.into_inner());
@@ -556,5 +586,38 @@ impl Broker {
             writable: self.runtime.permission() & protocol::codes::perm::WRITE != 0,
             disk_used_ratio: self.store.disk_used_ratio(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_capped_and_deleted_topics_and_groups_free_them() {
+        let m = Metrics::new(true, 2);
+        m.sent("A", 0, 1, 100);
+        m.sent("B", 0, 1, 100);
+        m.sent("C", 0, 1, 100);
+        assert_eq!(m.messages_in_by_topic().len(), 2, "capped at 2 topics");
+        m.forget_topic("A");
+        m.sent("C", 0, 1, 100);
+        let mut topics: Vec<String> = m.messages_in_by_topic().into_iter().map(|(t, _)| t).collect();
+        topics.sort();
+        assert_eq!(topics, ["B", "C"], "room again once A is gone");
+        for (group, queue) in [("G1", 0), ("G1", 1), ("G2", 0)] {
+            m.pulled(group, "B", queue, 5);
+        }
+        assert_eq!((m.pull_offset("G1", "B", 1), m.pull_offset("G2", "B", 0)), (Some(5), None), "the third entry is over the cap");
+        m.forget_group("G1");
+        m.pulled("G2", "B", 0, 7);
+        assert_eq!((m.pull_offset("G1", "B", 1), m.pull_offset("G2", "B", 0)), (None, Some(7)));
+        m.consumed("B", "G2", false, 3, 30);
+        m.forget_topic("B");
+        assert_eq!(m.totals().1, (0, 0), "the topic's reads went with it");
+        // Off, nothing is recorded.
+        let off = Metrics::new(false, 10);
+        off.sent("A", 0, 1, 1);
+        assert!(off.messages_in_by_topic().is_empty());
     }
 }

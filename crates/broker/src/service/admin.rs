@@ -65,6 +65,7 @@ impl Broker {
         }
         self.topics.delete(topic);
         self.offsets.remove_topic(topic);
+        self.metrics.forget_topic(topic);
         self.store.delete_topic(topic).await.map_err(|e| BrokerError::system(e.to_string()))
     }
 
@@ -127,6 +128,7 @@ impl Broker {
 
     pub fn delete_group(&self, group: &str, clean_offset: bool) {
         self.groups.delete(group);
+        self.metrics.forget_group(group);
         if clean_offset {
             self.offsets.remove_group(group);
         }
