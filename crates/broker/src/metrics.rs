@@ -125,7 +125,7 @@ impl Metrics {
 
     /// Producers stored `messages` (of `kind`, [`message_type`]) in `topic`, `bytes` in all.
     pub fn sent(&self, topic: &str, kind: usize, messages: u64, bytes: u64) {
-        if !self.on || messages == 0 || is_group_topic(topic) {
+        if !self.on || messages == 0 || protocol::names::is_group_topic(topic) {
             return;
         }
         let entry = self.inbound.read().unwrap_or_else(|e| e.into_inner()).get(topic).cloned();
@@ -257,10 +257,6 @@ impl Metrics {
         }
         (inbound, outbound)
     }
-}
-
-fn is_group_topic(topic: &str) -> bool {
-    topic.starts_with(protocol::names::RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(protocol::names::DLQ_GROUP_TOPIC_PREFIX)
 }
 
 fn flag(b: bool) -> &'static str {
@@ -437,7 +433,7 @@ impl Broker {
         let mut rows = Vec::new();
         for (group, g) in self.clients.consumer_groups() {
             let pop = g.consume_type.as_deref() == Some("CONSUME_POP");
-            for topic in g.subscriptions.keys().filter(|t| !is_group_topic(t)) {
+            for topic in g.subscriptions.keys().filter(|t| !protocol::names::is_group_topic(t)) {
                 let Some(config) = self.topics.get(topic) else { continue };
                 rows.push((group.clone(), topic.clone(), false, self.lag_of(&group, topic, config.write_queue_nums, pop, now)));
                 if pop {

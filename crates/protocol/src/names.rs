@@ -23,6 +23,11 @@ pub fn is_not_allowed_send_topic(topic: &str) -> bool {
     NOT_ALLOWED_SEND_TOPICS.contains(&topic) || topic.starts_with(REVIVE_LOG_TOPIC_PREFIX)
 }
 
+/// Whether `topic` is a group's retry or dead-letter topic (`%RETRY%…`, `%DLQ%…`).
+pub fn is_group_topic(topic: &str) -> bool {
+    topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX)
+}
+
 fn valid_chars(name: &str) -> bool {
     name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
 }
@@ -40,7 +45,7 @@ pub fn validate_topic(topic: &str) -> Result<(), String> {
     if topic.trim().is_empty() {
         return Err("the specified topic is blank".into());
     }
-    let max = if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX) { SYSTEM_TOPIC_MAX_CHARS } else { TOPIC_MAX_CHARS };
+    let max = if is_group_topic(topic) { SYSTEM_TOPIC_MAX_CHARS } else { TOPIC_MAX_CHARS };
     if topic.len() > max {
         return Err(format!("the specified topic is longer than topic max length {max}"));
     }

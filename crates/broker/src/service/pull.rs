@@ -168,7 +168,7 @@ impl Broker {
         if result.status == GetStatus::Found {
             self.stats.get_total.fetch_add(result.message_count as u64, Ordering::Relaxed);
             // Java counts what is read of a topic, not of retry or dead-letter topics.
-            if !h.topic.starts_with(protocol::names::RETRY_GROUP_TOPIC_PREFIX) && !h.topic.starts_with(protocol::names::DLQ_GROUP_TOPIC_PREFIX) {
+            if !protocol::names::is_group_topic(&h.topic) {
                 self.metrics.consumed(&h.topic, &h.consumer_group, false, result.message_count as u64, result.messages.len() as u64);
             }
         }

@@ -121,16 +121,20 @@ impl Broker {
         }
         let wait_flush = msgs.iter().all(|m| m.props.get(prop::WAIT) != Some("false"));
         let uniq_key = if req.batch { None } else { msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string) };
-        // Counted as Java counts a send: under the topic it is stored in (a half message's,
-        // a timer's or a delay level's system topic), by the first message's type.
-        let delay_level = msgs[0].props.get(prop::DELAY).and_then(|d| d.parse::<i32>().ok()).is_some_and(|l| l > 0);
-        let metric_topic = match () {
-            _ if transactional => crate::transaction::HALF_TOPIC.to_string(),
-            _ if due.is_some_and(|d| d > now) => crate::timer::TIMER_TOPIC.to_string(),
-            _ if delay_level && !req.batch => crate::put::SCHEDULE_TOPIC.to_string(),
-            _ => msgs[0].topic.clone(),
-        };
-        let (metric_kind, metric_count) = (crate::metrics::message_type(&msgs[0].props), msgs.len() as u64);
+        // Counted as Java counts a send (when metrics are read at all): under the topic it is
+        // stored in (a half message's, a timer's or a delay level's system topic; the header's
+        // otherwise — a copy redirected to a DLQ came for a retry topic, and neither is
+        // counted), by the first message's type.
+        let metric = self.metrics.on().then(|| {
+            let delay_level = msgs[0].props.get(prop::DELAY).and_then(|d| d.parse::<i32>().ok()).is_some_and(|l| l > 0);
+            let topic: &str = match () {
+                _ if transactional => crate::transaction::HALF_TOPIC,
+                _ if due.is_some_and(|d| d > now) => crate::timer::TIMER_TOPIC,
+                _ if delay_level && !req.batch => crate::put::SCHEDULE_TOPIC,
+                _ => &h.topic,
+            };
+            (topic, crate::metrics::message_type(&msgs[0].props), msgs.len() as u64)
+        });
         let mut recall_handle = None;
         let (put, flush_timed_out) = if transactional {
             let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;
@@ -147,7 +151,9 @@ impl Broker {
         } else {
             stored(self.put(msgs, wait_flush).await)?
         };
-        self.metrics.sent(&metric_topic, metric_kind, metric_count, put.wrote_bytes);
+        if let Some((topic, kind, count)) = metric {
+            self.metrics.sent(topic, kind, count, put.wrote_bytes);
+        }
         Ok(Sent { queue_id, put, uniq_key, flush_timed_out, recall_handle })
     }
 

@@ -72,6 +72,28 @@ async fn pull_now(b: &Arc<Broker>, topic: &str, offset: i64) -> store::GetResult
     }
 }
 
+/// A broker that writes its own trace records (`brokerTraceEnable`, with the trace topic).
+async fn traced_broker() -> Fixture {
+    broker_with(|c| {
+        c.trace_topic_enable = true;
+        c.broker_trace_enable = true;
+    })
+    .await
+}
+
+/// The trace topic's messages, each with its record's fields (`protocol::trace`'s format).
+fn trace_records(b: &Broker) -> Vec<(protocol::message::MessageRecord, Vec<String>)> {
+    let trace = b.store.get("RMQ_SYS_TRACE_TOPIC", 0, 0, 32, &store::AcceptAll).expect("trace topic");
+    let records = decode_records(&trace.messages).expect("trace records");
+    records
+        .into_iter()
+        .map(|m| {
+            let fields = protocol::trace::decode(&String::from_utf8_lossy(&m.body)).flatten().map(str::to_string).collect();
+            (m, fields)
+        })
+        .collect()
+}
+
 /// A broker that can be reopened on its data, as after a crash.
 pub(super) struct Restartable {
     _dir: tempfile::TempDir,

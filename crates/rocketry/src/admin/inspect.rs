@@ -166,6 +166,15 @@ pub fn emit(line: &str) {
     }
 }
 
+/// A JSON value as a table cell: strings unquoted, null as `-`, anything else as JSON.
+pub fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
 pub fn print_json(v: &Value) {
     emit(&serde_json::to_string_pretty(v).unwrap_or_default());
 }
@@ -296,16 +305,12 @@ pub(crate) async fn all_topics(client: &Client) -> Result<Vec<String>, crate::Er
     Ok(body::decode::<TopicList>(&resp.body)?.topic_list.into_iter().collect())
 }
 
-fn is_group_topic(topic: &str) -> bool {
-    topic.starts_with(protocol::names::RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(protocol::names::DLQ_GROUP_TOPIC_PREFIX)
-}
-
 /// Each topic (retry and DLQ topics left out) with its clusters and the groups its brokers
 /// say consume it; with `bar`, a progress bar on a terminal.
 pub(crate) async fn topic_rows(client: &Client, bar: bool) -> Result<Vec<Value>, crate::Error> {
     let info = client.cluster_info().await?;
-    let topics: Vec<String> = all_topics(client).await?.into_iter().filter(|t| !is_group_topic(t)).collect();
-    let bar = if bar { super::progress(topics.len() as u64, "topics") } else { indicatif::ProgressBar::hidden() };
+    let topics: Vec<String> = all_topics(client).await?.into_iter().filter(|t| !protocol::names::is_group_topic(t)).collect();
+    let bar = super::progress(topics.len() as u64, "topics", bar);
     let mut rows = Vec::new();
     for topic in topics {
         bar.inc(1);
@@ -394,7 +399,6 @@ async fn group_progress(client: &Client, group: &str, topic: Option<&str>, show_
         print_json(&json!({"group": group, "consumeTps": tps, "diffTotal": total, "queues": rows}));
         return Ok(());
     }
-    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
     let mut headers = vec!["#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff", "#LastTime"];
     if show_client {
         headers.push("#Client IP");
@@ -402,10 +406,10 @@ async fn group_progress(client: &Client, group: &str, topic: Option<&str>, show_
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let mut c: Vec<String> = ["topic", "brokerName", "queueId", "brokerOffset", "consumerOffset", "diff"].iter().map(|k| s(&r[*k])).collect();
+            let mut c: Vec<String> = ["topic", "brokerName", "queueId", "brokerOffset", "consumerOffset", "diff"].iter().map(|k| cell(&r[*k])).collect();
             c.push(ms_to_text(r["lastTimestamp"].as_i64().unwrap_or(0)));
             if show_client {
-                c.push(s(&r["clientIp"]));
+                c.push(cell(&r["clientIp"]));
             }
             c
         })
@@ -421,7 +425,7 @@ async fn group_progress(client: &Client, group: &str, topic: Option<&str>, show_
 pub(crate) async fn group_rows(client: &Client, bar: bool) -> Result<Vec<Value>, crate::Error> {
     let groups: Vec<String> =
         all_topics(client).await?.into_iter().filter_map(|t| t.strip_prefix(protocol::names::RETRY_GROUP_TOPIC_PREFIX).map(str::to_string)).collect();
-    let bar = if bar { super::progress(groups.len() as u64, "groups") } else { indicatif::ProgressBar::hidden() };
+    let bar = super::progress(groups.len() as u64, "groups", bar);
     let mut rows = Vec::new();
     for group in groups {
         bar.inc(1);
@@ -449,10 +453,8 @@ async fn every_group_progress(client: &Client, out: &Output) -> Result<(), crate
         return Ok(());
     }
     let s = |v: &Value| match v {
-        Value::String(x) => x.clone(),
-        Value::Null => "-".into(),
         Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
-        other => other.to_string(),
+        other => cell(other),
     };
     let cells: Vec<Vec<String>> =
         rows.iter().map(|r| ["group", "count", "version", "type", "model", "consumeTps", "diffTotal"].iter().map(|k| s(&r[*k])).collect()).collect();
@@ -534,13 +536,12 @@ pub async fn run(cmd: InspectCommand, out: &Output) -> Result<(), crate::Error> 
             if out.json {
                 print_json(&Value::Array(rows));
             } else {
-                let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
                 let cells: Vec<Vec<String>> = rows
                     .iter()
                     .map(|r| {
                         ["cluster", "brokerName", "brokerId", "addr", "version", "inTps", "outTps", "putToday", "getToday", "diskRatio"]
                             .iter()
-                            .map(|k| s(&r[*k]))
+                            .map(|k| cell(&r[*k]))
                             .collect()
                     })
                     .collect();

@@ -192,11 +192,7 @@ fn print_messages(out: &Output, messages: &[MessageRecord]) {
         if i > 0 {
             emit("");
         }
-        let s = |k: &str| match &d[k] {
-            Value::String(s) => s.clone(),
-            Value::Null => "-".into(),
-            v => v.to_string(),
-        };
+        let s = |k: &str| super::inspect::cell(&d[k]);
         let rows = vec![
             vec!["Message ID".into(), s("msgId")],
             vec!["Offset ID".into(), s("offsetMsgId")],
@@ -310,7 +306,7 @@ pub(crate) async fn read(
     mut each: impl FnMut(&Span, &MessageRecord, &indicatif::ProgressBar),
 ) -> Result<u64, crate::Error> {
     let total: u64 = spans.iter().map(|s| (s.to - s.from).max(0) as u64).sum::<u64>().min(limit);
-    let bar = if bar { super::progress(total, "messages") } else { indicatif::ProgressBar::hidden() };
+    let bar = super::progress(total, "messages", bar);
     let mut read = 0u64;
     'spans: for s in spans {
         let mut offset = s.from;

@@ -278,9 +278,12 @@ async fn masters_of(client: &Client, cluster: &str) -> Result<Vec<String>, crate
     Ok(names.iter().filter_map(|n| info.broker_addr_table.get(n)?.broker_addrs.get(&0).cloned()).collect())
 }
 
-/// A progress bar on stderr counting `unit`s, drawn only when stderr is a terminal (a pipe or
-/// a file gets none).
-pub(crate) fn progress(total: u64, unit: &str) -> indicatif::ProgressBar {
+/// A progress bar on stderr counting `unit`s, drawn only when `shown` and stderr is a terminal
+/// (a pipe or a file gets none; the dashboard asks for none).
+pub(crate) fn progress(total: u64, unit: &str, shown: bool) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
     let bar = indicatif::ProgressBar::new(total);
     let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} {{per_sec}} {{eta}}");
     bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));

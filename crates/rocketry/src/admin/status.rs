@@ -12,7 +12,7 @@ use protocol::codes::version;
 use protocol::RemotingCommand;
 use serde_json::{json, Value};
 
-use super::inspect::{emit, ms_to_text, print_json, table, Namesrv, Output};
+use super::inspect::{cell, emit, ms_to_text, print_json, table, Namesrv, Output};
 
 /// A queue with cached messages and no consumption for this long looks blocked (Java's rule).
 const BLOCKED_AFTER_MS: i64 = 60_000;
@@ -61,7 +61,7 @@ pub fn plain_running_info(raw: &[u8]) -> Result<Value, crate::Error> {
 
 /// A queue's (topic, broker name, queue id) in a running info's or consume stats' row.
 pub fn queue_key(q: &Value) -> (String, String, i64) {
-    (text(&q["topic"]), text(&q["brokerName"]), q["queueId"].as_i64().unwrap_or(0))
+    (cell(&q["topic"]), cell(&q["brokerName"]), q["queueId"].as_i64().unwrap_or(0))
 }
 
 fn queue_name(q: &Value) -> String {
@@ -69,18 +69,9 @@ fn queue_name(q: &Value) -> String {
     format!("{topic}@{broker}:{id}")
 }
 
-/// A JSON value as a cell: strings unquoted, null as `-`.
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
 /// A property of the client's running info (Java sends strings; other clients may not).
 fn property(info: &Value, key: &str) -> String {
-    text(&info["properties"][key])
+    cell(&info["properties"][key])
 }
 
 fn is_push(info: &Value) -> bool {
@@ -91,7 +82,7 @@ fn is_push(info: &Value) -> bool {
 fn subscriptions(info: &Value) -> Vec<(String, String, String)> {
     let mut subs: Vec<_> = info["subscriptionSet"]
         .as_array()
-        .map(|a| a.iter().map(|s| (text(&s["topic"]), text(&s["expressionType"]), text(&s["subString"]))).collect())
+        .map(|a| a.iter().map(|s| (cell(&s["topic"]), cell(&s["expressionType"]), cell(&s["subString"]))).collect())
         .unwrap_or_default();
     subs.sort();
     subs
@@ -159,7 +150,7 @@ pub async fn group_running_infos(
     jstack: bool,
 ) -> Result<Vec<(body::Connection, Result<Value, String>)>, crate::Error> {
     let (connections, addr) = super::inspect::connection(client, group, broker).await?;
-    let bar = super::progress(connections.connection_set.len() as u64, "clients");
+    let bar = super::progress(connections.connection_set.len() as u64, "clients", true);
     let mut out = Vec::new();
     for c in connections.connection_set {
         let info = running_info(client, &addr, group, &c.client_id, jstack).await.map_err(|e| e.to_string());
@@ -188,7 +179,7 @@ async fn one(client: &Client, args: &StatusArgs, client_id: &str, out: &Output) 
         return Ok(());
     }
     emit(&format!("client {client_id} of group {}", args.group));
-    let props: Vec<Vec<String>> = info["properties"].as_object().into_iter().flatten().map(|(k, v)| vec![k.clone(), text(v)]).collect();
+    let props: Vec<Vec<String>> = info["properties"].as_object().into_iter().flatten().map(|(k, v)| vec![k.clone(), cell(v)]).collect();
     table(&["#Property", "#Value"], &props);
     emit("");
     let subs: Vec<Vec<String>> = subscriptions(&info).into_iter().map(|(t, kind, e)| vec![t, kind, e]).collect();
@@ -204,10 +195,10 @@ async fn one(client: &Client, args: &StatusArgs, client_id: &str, out: &Output) 
                 topic,
                 broker,
                 id.to_string(),
-                text(&q["commitOffset"]),
-                text(&q["cachedMsgCount"]),
-                text(&q["cachedMsgSizeInMiB"]),
-                text(&q["locked"]),
+                cell(&q["commitOffset"]),
+                cell(&q["cachedMsgCount"]),
+                cell(&q["cachedMsgSizeInMiB"]),
+                cell(&q["locked"]),
                 ms_to_text(q["lastPullTimestamp"].as_i64().unwrap_or(0)),
                 ms_to_text(q["lastConsumeTimestamp"].as_i64().unwrap_or(0)),
             ]
@@ -221,7 +212,7 @@ async fn one(client: &Client, args: &StatusArgs, client_id: &str, out: &Output) 
         .flatten()
         .map(|(topic, s)| {
             let mut row = vec![topic.clone()];
-            row.extend(["pullRT", "pullTPS", "consumeRT", "consumeOKTPS", "consumeFailedTPS", "consumeFailedMsgs"].iter().map(|k| text(&s[*k])));
+            row.extend(["pullRT", "pullTPS", "consumeRT", "consumeOKTPS", "consumeFailedTPS", "consumeFailedMsgs"].iter().map(|k| cell(&s[*k])));
             row
         })
         .collect();

@@ -113,10 +113,8 @@ pub async fn run(args: TraceArgs, out: &Output) -> Result<(), crate::Error> {
         return Ok(());
     }
     let s = |v: &Value| match v {
-        Value::Null => "-".to_string(),
         Value::String(s) if s.is_empty() => "-".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        other => super::inspect::cell(other),
     };
     let cells: Vec<Vec<String>> = rows
         .iter()

@@ -119,11 +119,7 @@ async fn unacknowledged_messages_come_back_through_the_retry_topic_with_their_id
 /// DLQ is in the trace topic, as for a send-back: Pub records of each copy, keyed by its id.
 #[tokio::test]
 async fn pop_retries_and_dead_letters_are_traced_when_asked() {
-    let f = broker_with(|c| {
-        c.trace_topic_enable = true;
-        c.broker_trace_enable = true;
-    })
-    .await;
+    let f = traced_broker().await;
     let b = &f.broker;
     b.topics.ensure_system_topic(TOPIC, 1);
     let mut g = b.groups.find_or_create(GROUP).expect("group");
@@ -135,10 +131,7 @@ async fn pop_retries_and_dead_letters_are_traced_when_asked() {
         f.clock.advance_ms(secs(11));
         assert_eq!(b.revive_due().await, 1);
     }
-    let trace = b.store.get("RMQ_SYS_TRACE_TOPIC", 0, 0, 32, &store::AcceptAll).expect("trace topic");
-    let records = decode_records(&trace.messages).expect("trace records");
-    let fields: Vec<Vec<String>> =
-        records.iter().map(|m| String::from_utf8_lossy(&m.body).trim_end_matches('\u{2}').split('\u{1}').map(str::to_string).collect()).collect();
+    let fields: Vec<Vec<String>> = trace_records(b).into_iter().map(|(_, f)| f).collect();
     let seen: Vec<(&str, &str, &str, &str)> = fields.iter().map(|f| (f[0].as_str(), f[3].as_str(), f[4].as_str(), f[5].as_str())).collect();
     assert_eq!(seen, [("Pub", GROUP, "%RETRY%PG_PopTopic", "U0"), ("Pub", GROUP, "%DLQ%PG", "U0")]);
     assert!(fields.iter().all(|f| f[14] == "broker:broker-a"), "{fields:?}");

@@ -211,25 +211,18 @@ async fn check_backs_are_capped_per_round_oldest_first() {
 /// trace topic, in the Java client's format, keyed by the message's id.
 #[tokio::test]
 async fn transaction_ends_are_traced_when_asked() {
-    let f = broker_with(|c| {
-        c.trace_topic_enable = true;
-        c.broker_trace_enable = true;
-    })
-    .await;
+    let f = traced_broker().await;
     let b = &f.broker;
     b.topics.ensure_system_topic(TOPIC, 1);
     let committed = b.send(&half_request("TC")).await.expect("half");
     b.end_transaction(&end(&committed, sys_flag::TRANSACTION_COMMIT)).await.expect("committed");
     let rolled = b.send(&half_request("TR")).await.expect("half");
     b.end_transaction(&end(&rolled, sys_flag::TRANSACTION_ROLLBACK)).await.expect("rolled back");
-    let trace = pull_now(b, "RMQ_SYS_TRACE_TOPIC", 0).await;
-    let records = decode_records(&trace.messages).expect("trace records");
-    let texts: Vec<String> = records.iter().map(|m| String::from_utf8_lossy(&m.body).to_string()).collect();
-    assert_eq!(texts.len(), 2, "{texts:?}");
-    let fields = |t: &str| t.trim_end_matches('\u{2}').split('\u{1}').map(str::to_string).collect::<Vec<_>>();
-    let (c, r) = (fields(&texts[0]), fields(&texts[1]));
+    let records = trace_records(b);
+    assert_eq!(records.len(), 2, "{records:?}");
+    let (c, r) = (&records[0].1, &records[1].1);
     assert_eq!((c[0].as_str(), c[3].as_str(), c[4].as_str(), c[5].as_str(), c[11].as_str()), ("EndTransaction", PGROUP, TOPIC, "TC", "COMMIT_MESSAGE"));
     assert_eq!((r[5].as_str(), r[11].as_str(), r[12].as_str()), ("TR", "ROLLBACK_MESSAGE", "false"));
-    let keys: Vec<String> = records.iter().map(|m| Properties::parse(&m.properties).get("KEYS").unwrap_or("").to_string()).collect();
+    let keys: Vec<String> = records.iter().map(|(m, _)| Properties::parse(&m.properties).get("KEYS").unwrap_or("").to_string()).collect();
     assert_eq!(keys, ["TC", "TR"], "found by the message's id");
 }
