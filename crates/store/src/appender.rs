@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use protocol::message::{patch_record, BLANK_MAGIC};
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,6 +24,8 @@ use crate::dispatch::{DispatchRequest, Dispatchers};
 use crate::flusher::flush_segments;
 use crate::put::{PutError, PutMessage, PutResult};
 use crate::record;
+use crate::replica::{check_chunk, ReplicateError};
+use crate::scan::Pending;
 use crate::shared::Shared;
 use crate::StoreError;
 
@@ -35,6 +38,9 @@ pub(crate) enum Job {
     Flush(oneshot::Sender<Result<(), PutError>>),
     /// Answered with where the last record starts, once everything is flushed.
     Shutdown(oneshot::Sender<Option<u64>>),
+    /// A replica's append: the master's CommitLog bytes from this offset (`replica`).
+    /// Answered with the new write end.
+    Replicate(u64, Bytes, oneshot::Sender<Result<u64, ReplicateError>>),
 }
 
 /// Most puts gathered into one write and one flush.
@@ -169,7 +175,7 @@ impl Appender {
             }
             return false;
         }
-        self.shared.commitlog.write_end.store(self.write_pos, Ordering::Release);
+        self.publish();
         self.dispatch(&placed);
         self.acknowledge(placed);
         for job in others {
@@ -184,6 +190,69 @@ impl Appender {
             return true;
         }
         false
+    }
+
+    /// Makes everything written so far readable, and tells whoever watches the write end
+    /// (replication's senders).
+    fn publish(&self) {
+        self.shared.commitlog.write_end.store(self.write_pos, Ordering::Release);
+        self.shared.written.send_replace(self.write_pos);
+    }
+
+    /// Appends a chunk of the master's CommitLog where it lay there (see `replica`), then
+    /// dispatches its records as recovery does and, under SYNC_FLUSH, flushes.
+    fn replicate(&mut self, offset: u64, bytes: Bytes) -> Result<u64, ReplicateError> {
+        let io = |e: StoreError| ReplicateError::Io(e.to_string());
+        let file_size = self.shared.config.commit_log_file_bytes;
+        if offset != self.write_pos {
+            // A fresh store follows a master whose log starts later (retention removed its
+            // first files): it starts where the master's does.
+            let fresh = self.write_pos == 0 && self.last_record.is_none() && self.shared.commitlog.segments().len() == 1;
+            if !(fresh && offset % file_size == 0) {
+                return Err(ReplicateError::Gap { expected: self.write_pos, got: offset });
+            }
+            let old = self.segment.clone();
+            self.segment = Arc::new(Segment::open(&self.shared.commitlog.dir, offset, file_size).map_err(io)?);
+            *self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner()) = vec![self.segment.clone()];
+            let _ = std::fs::remove_file(&old.path);
+            self.write_pos = offset;
+            self.shared.commitlog.flushed_end.store(offset, Ordering::Release);
+            self.shared.dispatched_end.store(offset, Ordering::Release);
+            self.publish();
+        }
+        let seg_end = self.segment.base + file_size;
+        let checked = check_chunk(&bytes, offset, seg_end)?;
+        let seg = &self.segment;
+        std::os::unix::fs::FileExt::write_all_at(&seg.file, &bytes, offset - seg.base).map_err(|e| io(StoreError::io(&seg.path, e)))?;
+        self.write_pos += bytes.len() as u64;
+        if checked.last_record.is_some() {
+            self.last_record = checked.last_record;
+        }
+        if checked.closes_file {
+            self.roll(seg_end).map_err(io)?;
+        }
+        // Queue offsets come from the master's records now; a later local put reads them again.
+        self.next_queue_offset.clear();
+        self.publish();
+        let mut pending = Pending::default();
+        let mut queues: Vec<(String, i32)> = Vec::new();
+        for (rec, m) in checked.records {
+            let key = (m.topic.clone(), m.queue_id);
+            if !queues.contains(&key) {
+                queues.push(key);
+            }
+            pending.push(rec, m, &*self.shared.config.tag_code_rule);
+        }
+        // A failure is logged by the list; the records stay in the CommitLog either way.
+        let _ = pending.dispatch(&self.shared, &self.dispatchers);
+        self.shared.dispatched_end.store(self.write_pos, Ordering::Release);
+        for (topic, queue_id) in &queues {
+            self.shared.arrivals.notify(topic, *queue_id);
+        }
+        if self.shared.config.flush_mode == FlushMode::Sync {
+            self.flush_all().map_err(io)?;
+        }
+        Ok(self.write_pos)
     }
 
     fn rewind(&mut self, segment: Arc<Segment>, write_pos: u64) {
@@ -358,6 +427,13 @@ impl Appender {
                 let mut result = Ok(());
                 for q in self.shared.all_queues() {
                     result = result.and(q.drop_below(commitlog_min));
+                }
+                let _ = reply.send(result);
+            }
+            Job::Replicate(offset, bytes, reply) => {
+                let result = self.replicate(offset, bytes);
+                if let Err(e) = &result {
+                    tracing::warn!(error = %e, "replicated chunk refused");
                 }
                 let _ = reply.send(result);
             }

@@ -53,6 +53,28 @@ pub(crate) struct ConsumeQueue {
     new_dir: AtomicBool,
 }
 
+/// The first entry with a size in a queue's first file. Only a replica's queue that began
+/// inside its first file has zeros before it (rare), so the file is read through only then.
+fn first_written_entry(f: &File, entries_per_file: u64) -> std::io::Result<u64> {
+    let mut b = [0u8; 20];
+    f.read_exact_at(&mut b, 0)?;
+    if CqEntry::decode(&b).size > 0 {
+        return Ok(0);
+    }
+    let mut buf = vec![0u8; 4096 * CQ_ENTRY_BYTES as usize];
+    let mut at = 0u64;
+    while at < entries_per_file {
+        let n = (entries_per_file - at).min(4096);
+        let part = &mut buf[..(n * CQ_ENTRY_BYTES) as usize];
+        f.read_exact_at(part, at * CQ_ENTRY_BYTES)?;
+        if let Some(i) = part.chunks_exact(CQ_ENTRY_BYTES as usize).position(|e| CqEntry::decode(e).size > 0) {
+            return Ok(at + i as u64);
+        }
+        at += n;
+    }
+    Ok(0)
+}
+
 impl ConsumeQueue {
     /// Opens (or creates) the queue directory and finds the number of valid entries.
     pub fn open(dir: PathBuf, entries_per_file: u64) -> Result<ConsumeQueue, StoreError> {
@@ -91,8 +113,12 @@ impl ConsumeQueue {
             files.push(Some(Arc::new(file)));
         }
         *cq.files.write().unwrap_or_else(|e| e.into_inner()) = files;
-        if let Some((first_no, _)) = numbered.first() {
-            cq.min_offset.store((first_no * entries_per_file) as i64, Ordering::Release);
+        if let Some((first_no, path)) = numbered.first() {
+            // A replica's queue may begin inside its first file (the master's log began
+            // later than this queue's first entry): the zeros before it are no entries.
+            let f = cq.file(*first_no).ok_or_else(|| StoreError::Corrupt { path: path.clone(), offset: 0, reason: "missing".into() })?;
+            let first = first_written_entry(&f, entries_per_file).map_err(|e| StoreError::io(path, e))?;
+            cq.min_offset.store((first_no * entries_per_file + first) as i64, Ordering::Release);
         }
         // The last file's valid entries end at the first all-zero entry (size 0).
         if let Some((last_no, path)) = numbered.last() {
@@ -152,6 +178,11 @@ impl ConsumeQueue {
     /// Writes consecutive entries from `first` on, with one write per file they touch. Only
     /// the consume-queue dispatcher calls this (from the appender or recovery).
     pub fn put_run(&self, first: i64, entries: &[CqEntry]) -> Result<(), StoreError> {
+        if self.max_offset() == 0 && first > 0 {
+            // An empty queue whose first entry comes later (a replica's copy of a queue
+            // whose start retention removed on the master).
+            self.min_offset.store(first, Ordering::Release);
+        }
         let mut offset = first;
         let mut rest = entries;
         let mut buf = Vec::with_capacity(entries.len() * CQ_ENTRY_BYTES as usize);

@@ -17,7 +17,8 @@
 //! | `store` | `Store`: open, put, get, lookups, shutdown | threads, recovery, get, lookup, cleaner, appender, dispatch, shared, markers, filter, put, config, index, arrivals |
 //! | `threads` | starts the store's threads | appender, cleaner, flusher, warmer, dispatch, shared, commitlog |
 //! | `cleaner` | retention passes | appender (its `Job`), shared, retention |
-//! | `appender` | the one writer | dispatch, flusher, shared, record, put, commitlog, config |
+//! | `appender` | the one writer (and a replica's appends) | dispatch, flusher, shared, record, put, commitlog, config, replica, scan |
+//! | `replica` | replication: whole records out of a master's log, checks of what a replica receives | shared |
 //! | `recovery` | startup repair: where the log ends, what to trust | scan, dispatch, shared, markers, commitlog |
 //! | `scan` | reading segments back: record checks, damage searches | dispatch, shared, commitlog, tags (through config) |
 //! | `get` | the pull read | shared, filter, record, consume_queue |
@@ -75,6 +76,7 @@ mod markers;
 mod put;
 mod record;
 mod recovery;
+mod replica;
 pub mod retention;
 mod scan;
 mod shared;
@@ -94,6 +96,7 @@ pub use get::{GetResult, GetStatus};
 pub use index::IndexLimits;
 pub use lookup::BoundaryType;
 pub use put::{EncodedRecord, PutError, PutMessage, PutResult};
+pub use replica::{ReplicaRead, ReplicateError};
 pub use retention::RetentionPolicy;
 pub use store::Store;
 pub use tags::{TagCodeRule, TagsHash};

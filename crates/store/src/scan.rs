@@ -43,13 +43,13 @@ const PENDING_BYTES_MAX: usize = 4 << 20;
 
 /// Records recovery has read and not yet dispatched, with what dispatch needs of each.
 #[derive(Default)]
-struct Pending {
+pub(crate) struct Pending {
     records: Vec<(Bytes, MessageRecord, Vec<String>, i64)>,
     bytes: usize,
 }
 
 impl Pending {
-    fn push(&mut self, rec: Bytes, m: MessageRecord, rule: &dyn crate::TagCodeRule) {
+    pub fn push(&mut self, rec: Bytes, m: MessageRecord, rule: &dyn crate::TagCodeRule) {
         let props = Properties::parse(&m.properties);
         let mut keys: Vec<String> = props.keys().map(str::to_string).collect();
         if let Some(u) = props.get(protocol::message::prop::UNIQ_KEY) {
@@ -64,7 +64,7 @@ impl Pending {
         self.records.len() >= PENDING_RECORDS_MAX || self.bytes >= PENDING_BYTES_MAX
     }
 
-    fn dispatch(&mut self, shared: &Shared, dispatchers: &Dispatchers) -> Result<(), StoreError> {
+    pub fn dispatch(&mut self, shared: &Shared, dispatchers: &Dispatchers) -> Result<(), StoreError> {
         let batch: Vec<DispatchRequest<'_>> = self
             .records
             .iter()

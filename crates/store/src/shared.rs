@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub dispatched_end: AtomicU64,
     /// Consume queues written since the last checkpoint.
     pub dirty_queues: Mutex<HashSet<(String, i32)>>,
+    /// The published write end, for those who wait for it to move (replication's senders).
+    pub written: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -56,6 +58,7 @@ impl Shared {
             stopped: AtomicBool::new(false),
             dispatched_end: AtomicU64::new(0),
             dirty_queues: Mutex::new(HashSet::new()),
+            written: tokio::sync::watch::Sender::new(0),
         }
     }
 

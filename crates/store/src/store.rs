@@ -17,6 +17,7 @@ use crate::get::{self, GetResult};
 use crate::index::KeyIndex;
 use crate::lookup::{self, BoundaryType};
 use crate::put::{PutError, PutMessage, PutResult};
+use crate::replica::{self, ReplicaRead, ReplicateError};
 use crate::shared::Shared;
 use crate::{cleaner, markers, recovery, threads, StoreError};
 
@@ -53,6 +54,7 @@ impl Store {
         let tail = recovery::recover(&shared, &dispatchers)?;
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "recovery finished");
         shared.dispatched_end.store(tail.write_pos, Ordering::Release);
+        shared.written.send_replace(tail.write_pos);
         let root = &shared.config.root_dir;
         markers::mark_open(root).map_err(|e| StoreError::io(root.join(markers::ABORT_FILE), e))?;
         let (jobs, rx) = mpsc::channel(shared.config.append_queue_depth.max(1));
@@ -223,6 +225,26 @@ impl Store {
         }
         let record = self.read_message(min).ok()??;
         protocol::message::decode_record(&record, false).ok().map(|m| m.store_timestamp)
+    }
+
+    /// For a master's replication sender: whole records from `from` (see [`ReplicaRead`]).
+    pub fn replica_read(&self, from: u64, max_bytes: usize) -> Result<ReplicaRead, StoreError> {
+        replica::read_chunk(&self.shared, from, max_bytes)
+    }
+
+    /// The CommitLog's published write end, watched: it changes after each written batch.
+    pub fn watch_write_end(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.written.subscribe()
+    }
+
+    /// A replica's append: `bytes` are whole records of the master's CommitLog from
+    /// `offset`, which must be this log's end (or, for a fresh store, the start of one of
+    /// the master's files). Written where they lay on the master, dispatched, flushed under
+    /// SYNC_FLUSH; answered with the new end. Nothing is applied if any record is invalid.
+    pub async fn append_replicated(&self, offset: u64, bytes: Bytes) -> Result<u64, ReplicateError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Replicate(offset, bytes, tx)).await.map_err(|_| ReplicateError::Shutdown)?;
+        rx.await.map_err(|_| ReplicateError::Shutdown)?
     }
 
     pub fn flushed_offset(&self) -> i64 {

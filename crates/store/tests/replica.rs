@@ -1,0 +1,200 @@
+//! Replication at the store: a replica that appends what a master reads out holds the same
+//! CommitLog byte for byte and serves the same queues.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::message::{decode_records, tags_code, NewRecord, Properties};
+use store::{EncodedRecord, GetStatus, PutMessage, ReplicaRead, ReplicateError, Store, StoreConfig};
+
+fn config(dir: &std::path::Path) -> StoreConfig {
+    let mut c = StoreConfig::new(dir);
+    c.commit_log_file_bytes = 4096;
+    c.consume_queue_file_entries = 8;
+    c.disk_capacity_bytes = Some(1 << 40);
+    c.clean_interval = Duration::from_secs(3600);
+    c
+}
+
+fn record(topic: &str, queue_id: i32, body: &[u8], key: &str) -> EncodedRecord {
+    let host: SocketAddr = "127.0.0.1:10911".parse().unwrap();
+    let mut props = Properties::default();
+    props.set("TAGS", "t");
+    props.set("KEYS", key);
+    let props = props.encode();
+    let mut bytes = BytesMut::new();
+    NewRecord {
+        topic,
+        queue_id,
+        flag: 0,
+        sys_flag: 0,
+        born_timestamp: 1,
+        born_host: host,
+        store_host: host,
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+        body,
+        properties: &props,
+    }
+    .encode(&mut bytes)
+    .unwrap();
+    EncodedRecord { bytes, tags_code: tags_code(Some("t")), keys: vec![key.to_string()] }
+}
+
+async fn put(store: &Store, queue_id: i32, i: usize) {
+    let body = format!("message-{i}-{}", "x".repeat(i % 90));
+    let msg = PutMessage { topic: "T".into(), queue_id, records: vec![record("T", queue_id, body.as_bytes(), &format!("k{i}"))], wait_flush: true };
+    store.put(msg).await.unwrap();
+}
+
+/// Copies everything the master has past the replica's end, in chunks of at most `max`.
+async fn follow(master: &Store, replica: &Store, max: usize) -> usize {
+    let mut chunks = 0;
+    loop {
+        let from = replica.commit_log_max_offset() as u64;
+        match master.replica_read(from, max).unwrap() {
+            ReplicaRead::Records(bytes) => {
+                let end = replica.append_replicated(from, bytes.clone()).await.unwrap();
+                assert!(end >= from + bytes.len() as u64);
+                chunks += 1;
+            }
+            ReplicaRead::UpToDate => return chunks,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn bodies(store: &Store, queue_id: i32, from: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut offset = from;
+    loop {
+        let r = store.get("T", queue_id, offset, 32, &|_| true).unwrap();
+        if r.status != GetStatus::Found {
+            return out;
+        }
+        out.extend(decode_records(&r.messages).unwrap().into_iter().map(|m| String::from_utf8(m.body.to_vec()).unwrap()));
+        offset = r.next_begin_offset;
+    }
+}
+
+fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir.join("commitlog"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
+    let (md, rd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let master = Store::open(config(md.path())).unwrap();
+    let replica = Store::open(config(rd.path())).unwrap();
+    for i in 0..120 {
+        put(&master, (i % 3) as i32, i).await;
+    }
+    // Small chunks: many cuts between records, and files closed by blanks on the way.
+    assert!(follow(&master, &replica, 700).await > 10);
+    // A chunk smaller than one record carries that record alone.
+    for i in 120..130 {
+        put(&master, 0, i).await;
+    }
+    follow(&master, &replica, 16).await;
+    assert_eq!(replica.commit_log_max_offset(), master.commit_log_max_offset());
+    assert!(files(md.path()).len() > 3, "the log spans several files");
+    assert_eq!(files(rd.path()), files(md.path()));
+    for q in 0..3 {
+        assert_eq!(bodies(&replica, q, 0), bodies(&master, q, 0));
+        assert_eq!(replica.max_offset("T", q), master.max_offset("T", q));
+    }
+    assert_eq!(replica.query_by_key("T", "k7", 10, 0, i64::MAX).unwrap().len(), 1, "indexed on the replica");
+
+    // The replica restarts and goes on where it was.
+    replica.shutdown().await;
+    drop(replica);
+    let replica = Store::open(config(rd.path())).unwrap();
+    for i in 130..150 {
+        put(&master, 1, i).await;
+    }
+    follow(&master, &replica, 1 << 20).await;
+    assert_eq!(bodies(&replica, 1, 0), bodies(&master, 1, 0));
+    assert_eq!(files(rd.path()), files(md.path()));
+
+    // What does not continue the log is refused and changes nothing.
+    let end = replica.commit_log_max_offset() as u64;
+    let err = replica.append_replicated(end + 8, Bytes::from_static(&[0; 16])).await.unwrap_err();
+    assert_eq!(err, ReplicateError::Gap { expected: end, got: end + 8 });
+    put(&master, 2, 999).await;
+    let ReplicaRead::Records(good) = master.replica_read(end, 1 << 20).unwrap() else { panic!() };
+    let mut bad = BytesMut::from(&good[..]);
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff; // inside the last record's properties
+    let body_at = 100; // inside the first record's body: the CRC catches it
+    bad[body_at] ^= 0x55;
+    assert!(matches!(replica.append_replicated(end, bad.freeze()).await, Err(ReplicateError::Invalid { .. })));
+    assert_eq!(replica.commit_log_max_offset() as u64, end);
+    replica.append_replicated(end, good).await.unwrap();
+    assert_eq!(bodies(&replica, 2, 0), bodies(&master, 2, 0));
+
+    // The master tells where a replica stands against it.
+    let end = master.commit_log_max_offset() as u64;
+    assert_eq!(master.replica_read(end, 100).unwrap(), ReplicaRead::UpToDate);
+    assert_eq!(master.replica_read(end + 100, 100).unwrap(), ReplicaRead::Ahead(end));
+    assert_eq!(master.replica_read(3, 100).unwrap(), ReplicaRead::Misaligned);
+    master.shutdown().await;
+    replica.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_replica_starts_where_the_masters_log_starts() {
+    let (md, rd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut mc = config(md.path());
+    mc.disk_capacity_bytes = Some(24 * 1024);
+    let master = Store::open(mc).unwrap();
+    // Until the disk is full: then retention removes the oldest files.
+    for i in 0.. {
+        let body = format!("message-{i}");
+        let msg = PutMessage { topic: "T".into(), queue_id: 0, records: vec![record("T", 0, body.as_bytes(), &format!("k{i}"))], wait_flush: true };
+        if master.put(msg).await.is_err() {
+            break;
+        }
+    }
+    master.clean_now().await.unwrap();
+    let min = master.commit_log_min_offset() as u64;
+    assert!(min > 0, "retention removed the first files");
+    let replica = Store::open(config(rd.path())).unwrap();
+    assert_eq!(master.replica_read(0, 1 << 20).unwrap(), ReplicaRead::Gone(min));
+    let ReplicaRead::Records(first) = master.replica_read(min, 1 << 20).unwrap() else { panic!() };
+    replica.append_replicated(min, first).await.unwrap();
+    follow(&master, &replica, 1 << 20).await;
+    let qmin = replica.min_offset("T", 0);
+    assert!(qmin > 0);
+    assert_eq!(bodies(&replica, 0, qmin), bodies(&master, 0, qmin));
+    assert_eq!(replica.max_offset("T", 0), master.max_offset("T", 0));
+    replica.shutdown().await;
+    drop(replica);
+    // Reopened, the queue still begins where the master's log did.
+    let replica = Store::open(config(rd.path())).unwrap();
+    assert_eq!(replica.min_offset("T", 0), qmin);
+    assert_eq!(replica.get("T", 0, 0, 4, &|_| true).unwrap().status, GetStatus::OffsetTooSmall);
+    assert_eq!(bodies(&replica, 0, qmin), bodies(&master, 0, qmin));
+    master.shutdown().await;
+    replica.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_write_end_is_watched() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    let mut end = store.watch_write_end();
+    assert_eq!(*end.borrow_and_update(), 0);
+    put(&store, 0, 1).await;
+    tokio::time::timeout(Duration::from_secs(5), end.changed()).await.unwrap().unwrap();
+    assert_eq!(*end.borrow(), store.commit_log_max_offset() as u64);
+    store.shutdown().await;
+}
