@@ -208,7 +208,7 @@ impl Appender {
             // A fresh store follows a master whose log starts later (retention removed its
             // first files): it starts where the master's does.
             let fresh = self.write_pos == 0 && self.last_record.is_none() && self.shared.commitlog.segments().len() == 1;
-            if !(fresh && offset % file_size == 0) {
+            if !(fresh && offset.is_multiple_of(file_size)) {
                 return Err(ReplicateError::Gap { expected: self.write_pos, got: offset });
             }
             let old = self.segment.clone();
