@@ -11,6 +11,7 @@ pub mod command;
 pub mod error;
 pub mod ext_fields;
 pub mod frame;
+pub mod ha;
 pub mod header;
 mod json_fast;
 mod lenient;
