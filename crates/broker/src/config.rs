@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use store::FlushMode;
 
+pub use crate::runtime::BrokerRole;
+
 /// Declares every broker.conf key once: its field, type, default, Java key name and codec (how
 /// a value is read and printed). From this table come [`BrokerConfig`], its `Default`,
 /// [`BrokerConfig::apply`] and [`BrokerConfig::to_properties`]; the keys the Java broker knows
@@ -63,6 +65,40 @@ broker_config! {
         broker_cluster_name: String = "DefaultCluster".into(), "brokerClusterName", Plain;
         broker_name: String = "broker-a".into(), "brokerName", Plain;
         broker_id: i64 = 0, "brokerId", Plain;
+        /// `ASYNC_MASTER`, `SYNC_MASTER`, or `SLAVE`: a replica of its group's master
+        /// (`brokerId` > 0), copying its CommitLog (`ha`). A master's `brokerId` is 0.
+        broker_role: BrokerRole = BrokerRole::AsyncMaster, "brokerRole", Plain;
+        /// The address replicas reach this broker's replication port at; blank: brokerIP1.
+        broker_ip2: String = String::new(), "brokerIP2", Plain;
+        /// The replication port (`ha`). Unset or negative: listenPort + 1; 0: the system picks.
+        ha_listen_port: Option<i32> = None, "haListenPort", Unset;
+        /// A replica's master replication address (`host:port`); blank: what the NameServer
+        /// says the master registered.
+        ha_master_address: Option<String> = None, "haMasterAddress", EmptyIsNone;
+        /// Acknowledgements a SYNC_MASTER send waits for, the master's own counted (Java's
+        /// meaning). Unset: 2, the master and one replica. (Java 5.3.3's default, 1, makes a
+        /// SYNC_MASTER wait for no replica at all.)
+        in_sync_replicas: Option<u32> = None, "inSyncReplicas", Unset;
+        /// How long a SYNC_MASTER send waits for its replicas before FLUSH_SLAVE_TIMEOUT.
+        slave_timeout_ms: u64 = 3000, "slaveTimeout", Plain;
+        /// A replica this far (bytes) behind the master is not in sync: a SYNC_MASTER send does
+        /// not wait for it.
+        ha_max_gap_not_in_sync: u64 = 256 * 1024 * 1024, "haMaxGapNotInSync", Plain;
+        /// Most bytes of records in one replication frame (one larger record goes alone).
+        /// Java's is 32 KiB; larger frames cost fewer wake-ups.
+        ha_transfer_batch_size: usize = 1024 * 1024, "haTransferBatchSize", Plain;
+        /// A replica reports its end at least this often, and a master with nothing to send
+        /// sends a heartbeat this often.
+        ha_send_heartbeat_interval_ms: u64 = 5000, "haSendHeartbeatInterval", Plain;
+        /// A replication connection silent this long is closed (and a replica reconnects).
+        ha_housekeeping_interval_ms: u64 = 20_000, "haHousekeepingInterval", Plain;
+        /// Consumers may read from replicas: a master suggests a replica to a consumer that
+        /// lags by more than `accessMessageInMemoryMaxRatio` of memory, and a replica suggests
+        /// itself. Replicas serve pulls either way (when the master is gone a client reads there).
+        slave_read_enable: bool = false, "slaveReadEnable", Bool;
+        /// Ours: how often a replica copies its master's topics, subscription groups, consumer
+        /// offsets and delay progress (Java: a full copy every 60 s).
+        slave_synchronize_interval_ms: u64 = 3000, "slaveSynchronizeIntervalMs", Plain;
         namesrv_addr: Option<String> = std::env::var("NAMESRV_ADDR").ok().filter(|s| !s.is_empty()), "namesrvAddr", EmptyIsNone;
         broker_ip1: String = "127.0.0.1".into(), "brokerIP1", Plain;
         listen_port: u16 = 10911, "listenPort", Plain;
@@ -224,13 +260,9 @@ broker_config! {
         dashboard_allowed_hosts: String = String::new(), "dashboardAllowedHosts", Plain;
     }
     accepted_unused [
-            "brokerIP2",
-            "brokerRole",
-            "haListenPort",
             "sendMessageThreadPoolNums",
             "pullMessageThreadPoolNums",
             "useReentrantLockWhenPutMessage",
-            "slaveReadEnable",
             "transientStorePoolEnable",
             "enableDLegerCommitLog",
             "enableControllerMode",
@@ -303,6 +335,24 @@ impl Codec<bool> for Bool {
     }
     fn print(&self, value: &bool) -> String {
         value.to_string()
+    }
+}
+
+/// A value that may be unset: empty text.
+struct Unset;
+
+impl<T: FromStr + std::fmt::Display> Codec<Option<T>> for Unset
+where
+    T::Err: std::fmt::Display,
+{
+    fn parse(&self, key: &str, value: &str) -> Result<Option<T>, ConfigError> {
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        Plain.parse(key, value).map(Some)
+    }
+    fn print(&self, value: &Option<T>) -> String {
+        value.as_ref().map(|v| v.to_string()).unwrap_or_default()
     }
 }
 
@@ -544,6 +594,23 @@ impl BrokerConfig {
         if self.metrics_otel_cardinality_limit == 0 {
             return bad("metricsOtelCardinalityLimit", "0".into(), "must be at least 1");
         }
+        if self.broker_role == BrokerRole::Slave && self.broker_id <= 0 {
+            return bad("brokerId", self.broker_id.to_string(), "a SLAVE's brokerId must be > 0");
+        }
+        if self.broker_role != BrokerRole::Slave && self.broker_id != 0 {
+            return bad("brokerId", self.broker_id.to_string(), "a master's brokerId is 0 (brokerRole is ASYNC_MASTER unless set to SLAVE)");
+        }
+        if let Some(n) = self.in_sync_replicas.filter(|n| *n == 0) {
+            return bad("inSyncReplicas", n.to_string(), "must be at least 1 (the master)");
+        }
+        if self.ha_transfer_batch_size < 1024 {
+            return bad("haTransferBatchSize", self.ha_transfer_batch_size.to_string(), "must be at least 1024");
+        }
+        if let Some(addr) = &self.ha_master_address {
+            if addr.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+                return bad("haMasterAddress", addr.clone(), "expected host:port");
+            }
+        }
         if self.frame_max_bytes < 1024 {
             return bad("frameMaxLength", self.frame_max_bytes.to_string(), "must be at least 1024");
         }
@@ -586,12 +653,26 @@ impl BrokerConfig {
         c
     }
 
-    /// The properties text GET_BROKER_CONFIG answers with: every key of the table, and the
-    /// role (always a master until replication).
+    /// The properties text GET_BROKER_CONFIG answers with: every key of the table.
     pub fn to_properties(&self) -> String {
-        let mut text: String = KEYS.iter().map(|k| format!("{}={}\n", k.name, (k.get)(self))).collect();
-        text.push_str("brokerRole=ASYNC_MASTER\n");
-        text
+        KEYS.iter().map(|k| format!("{}={}\n", k.name, (k.get)(self))).collect()
+    }
+
+    /// The replication port to listen on: `haListenPort`, or listenPort + 1.
+    pub fn ha_port(&self) -> u16 {
+        match self.ha_listen_port {
+            Some(p) if p >= 0 => p.min(u16::MAX as i32) as u16,
+            _ => self.listen_port.wrapping_add(1),
+        }
+    }
+
+    /// The address replicas reach this broker's replication port at.
+    pub fn ha_host(&self) -> &str {
+        if self.broker_ip2.is_empty() {
+            &self.broker_ip1
+        } else {
+            &self.broker_ip2
+        }
     }
 }
 

@@ -72,6 +72,8 @@ impl From<PutError> for BrokerError {
             PutError::Io(m) => BrokerError::system(format!("store write failed: {m}")),
             PutError::Busy(m) => BrokerError::new(rs::SYSTEM_BUSY, m),
             PutError::FlushDiskTimeout(_) => BrokerError::new(rs::FLUSH_DISK_TIMEOUT, "flush to disk timed out"),
+            PutError::FlushSlaveTimeout(_) => BrokerError::new(rs::FLUSH_SLAVE_TIMEOUT, "replicas did not confirm in time"),
+            PutError::SlaveNotAvailable(_) => BrokerError::new(rs::SLAVE_NOT_AVAILABLE, "not enough replicas in sync"),
         }
     }
 }

@@ -66,6 +66,19 @@ impl GroupManager {
         removed
     }
 
+    /// A replica takes its master's whole table (`ha::sync`), when its data version differs:
+    /// returns whether it did.
+    pub fn replace_all(&self, master: SubscriptionGroupWrapper) -> bool {
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if s.data_version == master.data_version {
+            return false;
+        }
+        *s = master;
+        drop(s);
+        self.persist();
+        true
+    }
+
     pub fn snapshot(&self) -> SubscriptionGroupWrapper {
         self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
     }

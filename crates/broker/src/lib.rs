@@ -8,6 +8,7 @@ pub mod clients;
 pub mod config;
 pub mod error;
 pub mod groups;
+pub mod ha;
 pub(crate) mod journal;
 pub mod locks;
 pub mod metrics;
@@ -87,6 +88,8 @@ pub struct Broker {
     pub timers: timer::TimerState,
     /// Transactions: undecided half messages (`transaction`).
     pub transactions: transaction::TransactionState,
+    /// Replication: a master's replicas, a replica's view of its master.
+    pub ha: ha::Ha,
     /// Compiled SQL92 expressions by their text.
     pub(crate) sql_filters: std::sync::Mutex<std::collections::HashMap<String, Arc<sql92::SqlFilter>>>,
 }
@@ -186,7 +189,8 @@ impl Broker {
             sql_filters: Default::default(),
             transactions: Default::default(),
             timers: Default::default(),
-            runtime: runtime::RuntimeState::new(config.broker_permission, runtime::BrokerRole::AsyncMaster),
+            runtime: runtime::RuntimeState::new(config.broker_permission, config.broker_role),
+            ha: ha::Ha::new(&config),
             clock,
             store,
             config,
@@ -195,7 +199,12 @@ impl Broker {
         broker.replay_pop_journal()?;
         broker.replay_timers()?;
         let interrupted = broker.replay_transactions()?;
-        broker.finish_commits(interrupted).await;
+        if broker.runtime.role().is_master() {
+            broker.finish_commits(interrupted).await;
+        } else {
+            // A replica writes nothing of its own: its log is its master's.
+            broker.store.set_replica(true);
+        }
         Ok(broker)
     }
 }
@@ -246,9 +255,20 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     socket.set_reuseaddr(true)?;
     socket.bind(SocketAddr::from(([0, 0, 0, 0], config.listen_port)))?;
     let local_addr = socket.local_addr()?;
-    // With listenPort=0 the OS picks the port; advertise the real one.
+    // With listenPort=0 the OS picks the port (and the replication port too, unless set);
+    // advertise the real ones.
+    if config.listen_port == 0 && config.ha_listen_port.is_none() {
+        config.ha_listen_port = Some(0);
+    }
     config.listen_port = local_addr.port();
+    let ha_socket = TcpSocket::new_v4()?;
+    ha_socket.set_reuseaddr(true)?;
+    ha_socket
+        .bind(SocketAddr::from(([0, 0, 0, 0], config.ha_port())))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("replication port (haListenPort) {}: {e}", config.ha_port())))?;
     let broker = Broker::open(config, Arc::new(SystemClock)).await?;
+    broker.ha.port.store(ha_socket.local_addr()?.port(), std::sync::atomic::Ordering::Release);
+    let ha_listener = ha_socket.listen(64)?;
     let registrar = register::first_round(&broker).await;
     let listener = socket.listen(LISTEN_BACKLOG)?;
     let server_config = server_config(&broker.config);
@@ -260,10 +280,17 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     tasks.push(tokio::spawn(register::run(broker.clone(), registrar)));
     tasks.push(tokio::spawn(housekeeping(broker.clone())));
     tasks.push(tokio::spawn(stats::sample(broker.clone())));
-    tasks.push(tokio::spawn(schedule::run(broker.clone())));
-    tasks.push(tokio::spawn(pop::run_reviver(broker.clone())));
-    tasks.push(tokio::spawn(transaction::run_checker(broker.clone())));
-    tasks.push(tokio::spawn(timer::run(broker.clone())));
+    tasks.push(tokio::spawn(ha::master::serve(broker.clone(), ha_listener)));
+    if broker.runtime.role().is_master() {
+        // What a master does on its own: a replica's log gets these records from its master.
+        tasks.push(tokio::spawn(schedule::run(broker.clone())));
+        tasks.push(tokio::spawn(pop::run_reviver(broker.clone())));
+        tasks.push(tokio::spawn(transaction::run_checker(broker.clone())));
+        tasks.push(tokio::spawn(timer::run(broker.clone())));
+    } else {
+        tasks.push(tokio::spawn(ha::replica::follow(broker.clone())));
+        tasks.push(tokio::spawn(ha::sync::run(broker.clone())));
+    }
     Ok(BrokerHandle { broker, local_addr, connections, tasks })
 }
 

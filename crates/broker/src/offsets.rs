@@ -112,6 +112,34 @@ impl OffsetManager {
         self.dirty.store(true, Ordering::Release);
     }
 
+    /// GET_ALL_CONSUMER_OFFSET's body: the whole table, as consumerOffset.json holds it.
+    pub fn snapshot_json(&self) -> Vec<u8> {
+        let file = OffsetFile { offset_table: self.table.read().unwrap_or_else(|e| e.into_inner()).clone() };
+        serde_json::to_vec(&file).unwrap_or_default()
+    }
+
+    /// A replica takes its master's offsets over its own (Java's `putAll`: queues only the
+    /// replica knows are kept). A body it cannot read changes nothing.
+    pub fn merge_json(&self, body: &[u8]) -> Result<usize, String> {
+        let value = protocol::body::fastjson_value(body).map_err(|e| e.to_string())?;
+        let file: OffsetFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let mut changed = 0;
+        for (key, queues) in file.offset_table {
+            let mine = table.entry(key).or_default();
+            for (queue_id, offset) in queues {
+                if mine.insert(queue_id, offset) != Some(offset) {
+                    changed += 1;
+                }
+            }
+        }
+        drop(table);
+        if changed > 0 {
+            self.dirty.store(true, Ordering::Release);
+        }
+        Ok(changed)
+    }
+
     /// Writes the table if it changed since the last flush.
     pub fn flush(&self) {
         if !self.dirty.swap(false, Ordering::AcqRel) {

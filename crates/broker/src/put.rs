@@ -150,6 +150,15 @@ impl Default for DelayLevels {
     }
 }
 
+/// Whether a put stored its records: it did, or they are stored but less durable or less
+/// replicated than asked (FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE).
+pub(crate) fn was_stored(result: &Result<PutResult, PutError>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(e) => e.stored().is_some(),
+    }
+}
+
 impl Broker {
     /// Stores messages of one topic and queue (a batch shares them), answering once they
     /// are as durable as the flush mode promises.
@@ -170,7 +179,28 @@ impl Broker {
     pub(crate) async fn put_internal(&self, msg: NewMessage) -> Result<PutResult, PutError> {
         let mut record = self.encode(&msg, None)?;
         record.keys.clear();
-        self.store.put(PutMessage { topic: msg.topic, queue_id: msg.queue_id, records: vec![record], wait_flush: true }).await
+        let result = self.store.put(PutMessage { topic: msg.topic, queue_id: msg.queue_id, records: vec![record], wait_flush: true }).await;
+        self.replicated(result, true).await
+    }
+
+    /// Under SYNC_MASTER a stored put (that waits for its store) waits for its replicas too
+    /// (`inSyncReplicas`): FLUSH_SLAVE_TIMEOUT when they do not confirm it within
+    /// `slaveTimeout` (over a FLUSH_DISK_TIMEOUT, as Java), SLAVE_NOT_AVAILABLE at once when
+    /// too few are in sync to wait for (Java 4.x's answer; 5.3.3 waits out the timeout).
+    async fn replicated(&self, result: Result<PutResult, PutError>, wait: bool) -> Result<PutResult, PutError> {
+        if !wait || self.runtime.role() != crate::runtime::BrokerRole::SyncMaster {
+            return result;
+        }
+        let put = match &result {
+            Ok(r) | Err(PutError::FlushDiskTimeout(r)) => r,
+            Err(_) => return result,
+        };
+        let end = put.phys_offsets.first().map_or(0, |p| *p as u64) + put.wrote_bytes;
+        match self.ha.confirm(end, self.store.commit_log_max_offset() as u64).await {
+            Ok(()) => result,
+            Err(crate::ha::Unconfirmed::NotAvailable) => Err(PutError::SlaveNotAvailable(put.clone())),
+            Err(crate::ha::Unconfirmed::Timeout) => Err(PutError::FlushSlaveTimeout(put.clone())),
+        }
     }
 
     async fn put_parking(&self, mut msgs: Vec<NewMessage>, wait_flush: bool, park: bool) -> Result<PutResult, PutError> {
@@ -186,7 +216,8 @@ impl Broker {
         let records = msgs.iter().map(|m| self.encode(m, deliver_at)).collect::<Result<Vec<_>, _>>()?;
         let count = records.len() as u64;
         let result = self.store.put(PutMessage { topic, queue_id, records, wait_flush }).await;
-        if result.is_ok() || matches!(result, Err(PutError::FlushDiskTimeout(_))) {
+        let result = self.replicated(result, wait_flush).await;
+        if was_stored(&result) {
             self.stats.put_total.fetch_add(count, Ordering::Relaxed);
         }
         result

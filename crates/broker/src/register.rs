@@ -159,7 +159,7 @@ async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
         broker_name: broker.config.broker_name.clone(),
         broker_addr: broker.config.broker_addr(),
         cluster_name: broker.config.broker_cluster_name.clone(),
-        ha_server_addr: format!("{}:{}", broker.config.broker_ip1, broker.config.listen_port + 1),
+        ha_server_addr: format!("{}:{}", broker.config.ha_host(), broker.ha.port()),
         broker_id: broker.config.broker_id,
         heartbeat_timeout_ms: None,
         compressed: false,
@@ -169,8 +169,13 @@ async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
         let mut cmd = RemotingCommand::request(request::REGISTER_BROKER).with_body(body.clone());
         header.encode(&mut cmd.ext_fields);
         match client.invoke_ok(addr, cmd).await {
-            Ok(_) => {
+            Ok(resp) => {
                 broker.registration.last_accepted_ms.store(broker.clock.now_ms(), Ordering::Release);
+                if broker.config.broker_id != 0 {
+                    // A replica learns where its master is (Java: `RegisterBrokerResult`).
+                    let field = |k: &str| resp.ext_fields.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+                    broker.ha.learn_master(field("masterAddr"), field("haServerAddr"));
+                }
                 tracing::debug!(namesrv = %addr, "registered")
             }
             Err(e) => tracing::warn!(namesrv = %addr, error = %e, "broker registration failed"),

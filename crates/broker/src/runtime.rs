@@ -23,6 +23,10 @@ impl BrokerRole {
         }
     }
 
+    pub fn is_master(self) -> bool {
+        self != BrokerRole::Slave
+    }
+
     fn from_u8(v: u8) -> BrokerRole {
         match v {
             1 => BrokerRole::SyncMaster,
@@ -37,6 +41,24 @@ impl BrokerRole {
             BrokerRole::SyncMaster => 1,
             BrokerRole::Slave => 2,
         }
+    }
+}
+
+impl std::str::FromStr for BrokerRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ASYNC_MASTER" => Ok(BrokerRole::AsyncMaster),
+            "SYNC_MASTER" => Ok(BrokerRole::SyncMaster),
+            "SLAVE" => Ok(BrokerRole::Slave),
+            other => Err(format!("{other}: expected ASYNC_MASTER, SYNC_MASTER or SLAVE")),
+        }
+    }
+}
+
+impl std::fmt::Display for BrokerRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

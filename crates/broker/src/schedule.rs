@@ -51,6 +51,29 @@ fn path(b: &Broker) -> PathBuf {
     b.config.store_path_root_dir.join("config").join("delayOffset.json")
 }
 
+/// GET_ALL_DELAY_OFFSET's body: the progress as delayOffset.json holds it (the scheduler's
+/// in memory, else the file's).
+pub(crate) fn progress_json(b: &Broker) -> Vec<u8> {
+    let p = &b.delay_progress;
+    if p.loaded.load(Ordering::Acquire) {
+        return serde_json::to_vec(&*p.offsets.lock().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
+    }
+    let file = persist::load::<DelayOffsets>(&path(b)).unwrap_or_default();
+    serde_json::to_vec(&file).unwrap_or_default()
+}
+
+/// A replica keeps its master's delay progress in its file, for when it serves as a master
+/// (its scheduler does not run while it is a replica).
+pub(crate) fn take_master_progress(b: &Broker, body: &[u8]) -> Result<(), String> {
+    let value = protocol::body::fastjson_value(body).map_err(|e| e.to_string())?;
+    let file: DelayOffsets = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if persist::load::<DelayOffsets>(&path(b)).is_ok_and(|mine| mine.offset_table == file.offset_table) {
+        return Ok(());
+    }
+    let body = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
+    persist::write_atomic(&path(b), &body).map_err(|e| e.to_string())
+}
+
 /// Writes the progress if it changed since the last save.
 pub(crate) fn save(b: &Broker) {
     let p = &b.delay_progress;

@@ -98,6 +98,20 @@ impl TopicManager {
         true
     }
 
+    /// A replica takes its master's whole table (`ha::sync`), when its data version differs:
+    /// returns whether it did. The NameServers hear of it at the next registration.
+    pub fn replace_all(&self, master: TopicConfigSerializeWrapper) -> bool {
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if s.data_version == master.data_version {
+            return false;
+        }
+        *s = master;
+        drop(s);
+        self.persist();
+        self.changed.request();
+        true
+    }
+
     /// Creates the topic unless it exists; returns the topic and whether it is new.
     pub fn get_or_create(&self, config: TopicConfig) -> (TopicConfig, bool) {
         if let Some(t) = self.get(&config.topic_name) {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use broker::push::ClientConn;
 use broker::service::pop::{PopStart, Popped};
-use broker::service::send::SendRequest;
+use broker::service::send::{SendRequest, SendStatus};
 use broker::service::send_back::SendBack;
 use broker::service::transaction::EndTransaction;
 use broker::Broker;
@@ -249,7 +249,13 @@ impl Service {
         };
         let req = SendRequest { header, body: msg.body.clone(), batch: false, born_host: peer, auto_create: false };
         let sent = b.send(&req).await.map_err(|e| from_broker(&e))?;
-        let s = if sent.flush_timed_out { status(Code::MasterPersistenceTimeout, "stored, but not flushed within syncFlushTimeout") } else { ok() };
+        // As the Java proxy: a stored message that is less durable or replicated than asked.
+        let s = match sent.status {
+            SendStatus::Ok => ok(),
+            SendStatus::FlushDiskTimeout => status(Code::MasterPersistenceTimeout, "stored, but not flushed within syncFlushTimeout"),
+            SendStatus::FlushSlaveTimeout => status(Code::SlavePersistenceTimeout, "stored, but the replicas did not confirm it within slaveTimeout"),
+            SendStatus::SlaveNotAvailable => status(Code::HaNotAvailable, "stored, but too few replicas are in sync to confirm it"),
+        };
         Ok(pb::SendResultEntry {
             status: Some(s),
             message_id: msg.message_id.clone(),

@@ -123,6 +123,40 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// GET_BROKER_HA_STATUS's answer (`HARuntimeInfo`): a master's replicas, or a replica's view
+/// of its master.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HaRuntimeInfo {
+    pub master: bool,
+    pub master_commit_log_max_offset: i64,
+    pub in_sync_slave_nums: i32,
+    pub ha_connection_info: Vec<HaConnectionRuntimeInfo>,
+    pub ha_client_runtime_info: HaClientRuntimeInfo,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HaConnectionRuntimeInfo {
+    pub addr: String,
+    pub slave_ack_offset: i64,
+    pub diff: i64,
+    pub in_sync: bool,
+    pub transferred_byte_in_second: i64,
+    pub transfer_from_where: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HaClientRuntimeInfo {
+    pub master_addr: String,
+    pub transferred_byte_in_second: i64,
+    pub max_offset: i64,
+    pub last_read_timestamp: i64,
+    pub last_write_timestamp: i64,
+    pub master_flush_offset: i64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DataVersion {

@@ -9,7 +9,7 @@
 //!
 //! | kind | direction | fields |
 //! |---|---|---|
-//! | 1 `Hello` | replica → master | `u32` magic `RQHA`, `u16` version, `i64` broker id, `u64` log end, cluster, broker name |
+//! | 1 `Hello` | replica → master | `u32` magic `RQHA`, `u16` version, `i64` broker id, `u64` log end, `u32` most bytes of records it takes in one frame, cluster, broker name |
 //! | 2 `Welcome` | master → replica | `u64` where the master starts sending, `u64` master's log end |
 //! | 3 `Refused` | master → replica | reason (the master closes the connection) |
 //! | 4 `Data` | master → replica | `u64` offset, `u64` master's log end, then whole records to the frame's end |
@@ -29,7 +29,7 @@ pub const DATA_HEAD_BYTES: usize = FRAME_HEAD_BYTES + 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    Hello { version: u16, broker_id: i64, end: u64, cluster: String, broker_name: String },
+    Hello { version: u16, broker_id: i64, end: u64, max_chunk: u32, cluster: String, broker_name: String },
     Welcome { start: u64, master_end: u64 },
     Refused { reason: String },
     Data { offset: u64, master_end: u64, records: Bytes },
@@ -75,12 +75,13 @@ impl Frame {
         let start = out.len();
         out.put_u32(0);
         match self {
-            Frame::Hello { version, broker_id, end, cluster, broker_name } => {
+            Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name } => {
                 out.put_u8(1);
                 out.put_u32(MAGIC);
                 out.put_u16(*version);
                 out.put_i64(*broker_id);
                 out.put_u64(*end);
+                out.put_u32(*max_chunk);
                 put_str(out, cluster);
                 put_str(out, broker_name);
             }
@@ -141,7 +142,7 @@ impl Frame {
         let kind = f.get_u8();
         let frame = match kind {
             1 => {
-                if f.remaining() < 4 + 2 + 8 + 8 {
+                if f.remaining() < 4 + 2 + 8 + 8 + 4 {
                     return Err(bad("hello cut short"));
                 }
                 if f.get_u32() != MAGIC {
@@ -150,9 +151,10 @@ impl Frame {
                 let version = f.get_u16();
                 let broker_id = f.get_i64();
                 let end = f.get_u64();
+                let max_chunk = f.get_u32();
                 let cluster = get_str(&mut f)?;
                 let broker_name = get_str(&mut f)?;
-                Frame::Hello { version, broker_id, end, cluster, broker_name }
+                Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name }
             }
             2 => Frame::Welcome { start: get_u64(&mut f)?, master_end: get_u64(&mut f)? },
             3 => Frame::Refused { reason: get_str(&mut f)? },
@@ -177,7 +179,7 @@ mod tests {
 
     fn all() -> Vec<Frame> {
         vec![
-            Frame::Hello { version: VERSION, broker_id: 2, end: 1 << 40, cluster: "DefaultCluster".into(), broker_name: "broker-ä".into() },
+            Frame::Hello { version: VERSION, broker_id: 2, end: 1 << 40, max_chunk: 1 << 20, cluster: "DefaultCluster".into(), broker_name: "broker-ä".into() },
             Frame::Welcome { start: 4096, master_end: 9000 },
             Frame::Refused { reason: "ahead of the master".into() },
             Frame::Data { offset: 1 << 33, master_end: 1 << 34, records: Bytes::from_static(b"records") },
@@ -227,7 +229,7 @@ mod tests {
             assert!(Frame::decode(&mut BytesMut::from(raw), 1024).is_err(), "{raw:?}");
         }
         let mut hello = BytesMut::new();
-        Frame::Hello { version: 1, broker_id: 1, end: 0, cluster: "c".into(), broker_name: "b".into() }.encode(&mut hello);
+        Frame::Hello { version: 1, broker_id: 1, end: 0, max_chunk: 1, cluster: "c".into(), broker_name: "b".into() }.encode(&mut hello);
         hello[5] ^= 1; // the magic
         assert!(Frame::decode(&mut hello, 1024).is_err());
     }

@@ -47,4 +47,21 @@ pub enum PutError {
     /// The append queue stayed full for longer than the configured wait: flow control.
     #[error("{0}")]
     Busy(String),
+    /// Stored on the master, but its replicas did not confirm it in time (SYNC_MASTER).
+    #[error("replicas did not confirm in time")]
+    FlushSlaveTimeout(PutResult),
+    /// Stored on the master, but too few replicas are connected and in sync to wait for.
+    #[error("not enough replicas in sync")]
+    SlaveNotAvailable(PutResult),
+}
+
+impl PutError {
+    /// What was stored despite the error: the puts that are stored but not as durable, or
+    /// not as replicated, as asked.
+    pub fn stored(&self) -> Option<&PutResult> {
+        match self {
+            PutError::FlushDiskTimeout(r) | PutError::FlushSlaveTimeout(r) | PutError::SlaveNotAvailable(r) => Some(r),
+            _ => None,
+        }
+    }
 }

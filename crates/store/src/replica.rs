@@ -17,8 +17,9 @@ use crate::StoreError;
 /// What a master has for a replica at an offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaRead {
-    /// Whole records from the offset (possibly ending with a file's closing blank).
-    Records(Bytes),
+    /// Whole records from the offset (possibly ending with a file's closing blank), and the
+    /// offset that follows them (past a blank: the next file's start).
+    Records { bytes: Bytes, next: u64 },
     /// Nothing past the offset yet.
     UpToDate,
     /// The offset lies below the CommitLog's first retained byte (retention removed it);
@@ -70,7 +71,7 @@ pub(crate) fn read_chunk(shared: &Shared, from: u64, max_bytes: usize) -> Result
     let buf = cl.read(from, want)?;
     let (size, magic) = (i32_at(&buf, 0), i32_at(&buf, 4));
     match magic {
-        BLANK_MAGIC if size >= 8 && from + size as u64 == seg_end => return Ok(ReplicaRead::Records(buf.slice(..8))),
+        BLANK_MAGIC if size >= 8 && from + size as u64 == seg_end => return Ok(ReplicaRead::Records { bytes: buf.slice(..8), next: seg_end }),
         MAGIC_V1 | MAGIC_V2 if size as usize >= pos::PHYSICAL_OFFSET + 8 && from + size as u64 <= limit => {}
         _ => return Ok(ReplicaRead::Misaligned),
     }
@@ -80,11 +81,12 @@ pub(crate) fn read_chunk(shared: &Shared, from: u64, max_bytes: usize) -> Result
     if stamped != from as i64 {
         return Ok(ReplicaRead::Misaligned);
     }
-    let mut at = 0usize;
+    let (mut at, mut next) = (0usize, None);
     while at + 8 <= buf.len() {
         let (size, magic) = (i32_at(&buf, at), i32_at(&buf, at + 4));
         if magic == BLANK_MAGIC {
             at += 8;
+            next = Some(seg_end);
             break;
         }
         if size < 8 || at + size as usize > buf.len() {
@@ -92,7 +94,7 @@ pub(crate) fn read_chunk(shared: &Shared, from: u64, max_bytes: usize) -> Result
         }
         at += size as usize;
     }
-    Ok(ReplicaRead::Records(buf.slice(..at)))
+    Ok(ReplicaRead::Records { next: next.unwrap_or(from + at as u64), bytes: buf.slice(..at) })
 }
 
 /// A received chunk, checked: its records (decoded, for the dispatchers) and whether it

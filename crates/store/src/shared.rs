@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub dirty_queues: Mutex<HashSet<(String, i32)>>,
     /// The published write end, for those who wait for it to move (replication's senders).
     pub written: tokio::sync::watch::Sender<u64>,
+    /// A replica's store takes records only from its master (`append_replicated`).
+    pub replica: AtomicBool,
 }
 
 impl Shared {
@@ -59,6 +61,7 @@ impl Shared {
             dispatched_end: AtomicU64::new(0),
             dirty_queues: Mutex::new(HashSet::new()),
             written: tokio::sync::watch::Sender::new(0),
+            replica: AtomicBool::new(false),
         }
     }
 

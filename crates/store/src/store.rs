@@ -68,6 +68,9 @@ impl Store {
 
     /// Appends records; resolves when they are as durable as the flush mode promises.
     pub async fn put(&self, msg: PutMessage) -> Result<PutResult, PutError> {
+        if self.shared.replica.load(Ordering::Acquire) {
+            return Err(PutError::ServiceUnavailable("this broker is a replica (SLAVE): it stores only what its master writes".into()));
+        }
         let (tx, rx) = oneshot::channel();
         let shut = || PutError::ServiceUnavailable("store is shut down".into());
         match self.jobs.try_send(Job::Put(msg, tx)) {
@@ -230,6 +233,11 @@ impl Store {
     /// For a master's replication sender: whole records from `from` (see [`ReplicaRead`]).
     pub fn replica_read(&self, from: u64, max_bytes: usize) -> Result<ReplicaRead, StoreError> {
         replica::read_chunk(&self.shared, from, max_bytes)
+    }
+
+    /// A replica's store refuses puts (and takes `append_replicated`); a master's takes them.
+    pub fn set_replica(&self, replica: bool) {
+        self.shared.replica.store(replica, Ordering::Release);
     }
 
     /// The CommitLog's published write end, watched: it changes after each written batch.

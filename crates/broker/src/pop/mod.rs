@@ -158,8 +158,11 @@ impl Broker {
         let body = Bytes::from(serde_json::to_vec(record).unwrap_or_default());
         let msg = NewMessage::journal(&pop.revive_topic, record.tag(), body, self.store_host, self.clock.now_ms());
         let stored = match self.put_internal(msg).await {
-            Ok(r) | Err(PutError::FlushDiskTimeout(r)) => r,
-            Err(e) => return Err(e),
+            Ok(r) => r,
+            Err(e) => match e.stored() {
+                Some(r) => r.clone(),
+                None => return Err(e),
+            },
         };
         // The write ends after its entries are in, under the same lock.
         let mut table = pop.table();
@@ -247,7 +250,7 @@ impl Broker {
             let copy = NewMessage::from_record(&m, topic, 0, m.reconsume_times.saturating_add(1), props);
             let traced = self.config.broker_trace_enable.then(|| copy.clone());
             match self.put(vec![copy], false).await {
-                Ok(_) | Err(PutError::FlushDiskTimeout(_)) => {
+                Ok(_) | Err(PutError::FlushDiskTimeout(_) | PutError::FlushSlaveTimeout(_) | PutError::SlaveNotAvailable(_)) => {
                     if dead_letter {
                         self.metrics.dead_lettered(&key.group, &protocol::pop::original_topic(&key.topic, &key.group), 1);
                     }

@@ -72,6 +72,18 @@ pub fn all_groups(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<Remoti
     Ok(ok(req).with_body(body::encode(&b.groups.snapshot())))
 }
 
+pub fn all_offsets(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+    Ok(ok(req).with_body(b.offsets.snapshot_json()))
+}
+
+pub fn all_delay_offsets(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+    Ok(ok(req).with_body(crate::schedule::progress_json(b)))
+}
+
+pub fn ha_status(b: &Arc<Broker>, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+    Ok(ok(req).with_body(body::encode(&b.ha_runtime_info())))
+}
+
 pub fn group_config(b: &Arc<Broker>, req: &RemotingCommand, group: &str) -> BrokerResult<RemotingCommand> {
     Ok(ok(req).with_body(body::encode(&b.group_config(group)?)))
 }

@@ -22,11 +22,15 @@ pub async fn pull(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand, h: &Pull
             parking.wait(ch.closed()).await?
         }
     };
-    Ok(respond(req, queue_offset, pulled))
+    let suggest = match &pulled {
+        Pulled::Read(r) => b.suggest_broker_id(&h.consumer_group, &r.messages),
+        Pulled::Reset { .. } => 0,
+    };
+    Ok(respond(req, queue_offset, pulled, suggest))
 }
 
 /// Status mapping as the Java broker's: FOUND 0, nothing new 19, no match 20, offset moved 21.
-fn respond(req: &RemotingCommand, queue_offset: i64, pulled: Pulled) -> RemotingCommand {
+fn respond(req: &RemotingCommand, queue_offset: i64, pulled: Pulled, suggest_which_broker_id: i64) -> RemotingCommand {
     let r = match pulled {
         Pulled::Read(r) => r,
         Pulled::Reset { next_begin_offset, min_offset, max_offset } => {
@@ -45,7 +49,7 @@ fn respond(req: &RemotingCommand, queue_offset: i64, pulled: Pulled) -> Remoting
         GetStatus::OffsetTooSmall => (rs::PULL_OFFSET_MOVED, "OFFSET_TOO_SMALL"),
     };
     let mut resp = RemotingCommand::response_to(req, code).with_remark(remark).with_body(r.messages);
-    PullMessageResponseHeader { suggest_which_broker_id: 0, next_begin_offset: r.next_begin_offset, min_offset: r.min_offset, max_offset: r.max_offset }
+    PullMessageResponseHeader { suggest_which_broker_id, next_begin_offset: r.next_begin_offset, min_offset: r.min_offset, max_offset: r.max_offset }
         .encode(&mut resp.ext_fields);
     resp
 }

@@ -104,6 +104,12 @@ pub enum Request<'a> {
         clean_offset: bool,
     },
     AllGroups,
+    /// A replica's copy of its master's consumer offsets (GET_ALL_CONSUMER_OFFSET).
+    AllOffsets,
+    /// A replica's copy of its master's delay-level progress (GET_ALL_DELAY_OFFSET).
+    AllDelayOffsets,
+    /// Replication's state (GET_BROKER_HA_STATUS, `mqadmin haStatus`).
+    HaStatus,
     GroupConfig {
         group: &'a str,
     },
@@ -258,6 +264,9 @@ impl<'a> Request<'a> {
             rq::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => Request::CreateGroup(body::decode(&cmd.body)?),
             rq::DELETE_SUBSCRIPTIONGROUP => Request::DeleteGroup { group: ext.req_str("groupName")?, clean_offset: ext.flag("cleanOffset") },
             rq::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => Request::AllGroups,
+            rq::GET_ALL_CONSUMER_OFFSET => Request::AllOffsets,
+            rq::GET_ALL_DELAY_OFFSET => Request::AllDelayOffsets,
+            rq::GET_BROKER_HA_STATUS => Request::HaStatus,
             rq::GET_SUBSCRIPTIONGROUP_CONFIG => Request::GroupConfig { group: ext.req_str("group")? },
             rq::GET_BROKER_RUNTIME_INFO => Request::RuntimeInfo,
             rq::GET_BROKER_CONFIG => Request::BrokerConfig,
@@ -368,7 +377,15 @@ impl<'a> Request<'a> {
                 checks
             }
             Request::ResetOffset(r) => vec![Check::group(&r.group, UPDATE), Check::topic(&r.topic, UPDATE)],
-            Request::AllTopicConfig | Request::TopicNames | Request::SystemTopics | Request::AllGroups | Request::RuntimeInfo | Request::BrokerConfig => {
+            Request::AllTopicConfig
+            | Request::TopicNames
+            | Request::SystemTopics
+            | Request::AllGroups
+            | Request::AllOffsets
+            | Request::AllDelayOffsets
+            | Request::HaStatus
+            | Request::RuntimeInfo
+            | Request::BrokerConfig => {
                 vec![Check::cluster(cluster, GET)]
             }
             Request::UpdateBrokerConfig(_) => vec![Check::cluster(cluster, UPDATE)],

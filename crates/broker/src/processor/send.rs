@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use protocol::codes::response as rs;
 use protocol::header::SendMessageResponseHeader;
 use protocol::message::push_offset_msg_id;
 use protocol::RemotingCommand;
@@ -38,8 +37,7 @@ fn answer(b: &Broker, req: &RemotingCommand, sent: Sent) -> RemotingCommand {
         transaction_id: sent.uniq_key,
         recall_handle: sent.recall_handle,
     };
-    let code = if sent.flush_timed_out { rs::FLUSH_DISK_TIMEOUT } else { rs::SUCCESS };
-    let mut resp = RemotingCommand::response_to(req, code);
+    let mut resp = RemotingCommand::response_to(req, sent.status.code());
     header.encode(&mut resp.ext_fields, &b.config.region_id, b.config.trace_on);
     resp
 }

@@ -59,6 +59,28 @@ pub enum Pulled {
     Reset { next_begin_offset: i64, min_offset: i64, max_offset: i64 },
 }
 
+impl Broker {
+    /// Which broker of the group the consumer should pull from next (the pull answer's
+    /// `suggestWhichBrokerId`), as Java decides it: without `slaveReadEnable` the master;
+    /// with it, the group's `whichBrokerWhenConsumeSlowly` for a consumer reading further
+    /// behind the CommitLog's end than `accessMessageInMemoryMaxRatio` of memory, else the
+    /// group's `brokerId`.
+    pub fn suggest_broker_id(&self, group: &str, messages: &bytes::Bytes) -> i64 {
+        if !self.config.slave_read_enable {
+            return 0;
+        }
+        let Some(g) = self.groups.get(group) else { return 0 };
+        let at = protocol::message::pos::PHYSICAL_OFFSET;
+        let Some(first) = messages.get(at..at + 8).map(|b| i64::from_be_bytes(b.try_into().unwrap_or_default())) else { return g.broker_id };
+        let in_memory = crate::total_memory_bytes() as f64 * self.config.access_message_in_memory_max_ratio as f64 / 100.0;
+        if (self.store.commit_log_max_offset() - first) as f64 > in_memory {
+            g.which_broker_when_consume_slowly
+        } else {
+            g.broker_id
+        }
+    }
+}
+
 /// The result of asking for messages: an answer now, or a pull to hold until one is due.
 pub enum PullStart {
     Now(Pulled),

@@ -57,8 +57,8 @@ impl Broker {
         let kind = crate::metrics::message_type(&props);
         let out = new_message(h, queue_id, req.born_host, h.flag, req.body.clone(), props);
         // As the Java broker: the reply was pushed, but the answer reports how storing it went.
-        let (put, flush_timed_out) = stored(self.put(vec![out], true).await).inspect_err(|e| tracing::warn!(error = %e, "reply delivered but not stored"))?;
+        let (put, status) = stored(self.put(vec![out], true).await).inspect_err(|e| tracing::warn!(error = %e, "reply delivered but not stored"))?;
         self.metrics.sent(&h.topic, kind, 1, put.wrote_bytes);
-        Ok(Sent { queue_id, put, uniq_key: None, flush_timed_out, recall_handle: None })
+        Ok(Sent { queue_id, put, uniq_key: None, status, recall_handle: None })
     }
 }

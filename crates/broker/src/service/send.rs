@@ -38,8 +38,8 @@ pub struct Sent {
     pub put: PutResult,
     /// The UNIQ_KEY of a single message (a batch has none).
     pub uniq_key: Option<String>,
-    /// Stored, but not flushed within `syncFlushTimeout` (FLUSH_DISK_TIMEOUT).
-    pub flush_timed_out: bool,
+    /// Stored; how durable and replicated (Java's `SendStatus`).
+    pub status: SendStatus,
     /// A timer message's recall handle.
     pub recall_handle: Option<String>,
 }
@@ -136,7 +136,7 @@ impl Broker {
             (topic, crate::metrics::message_type(&msgs[0].props), msgs.len() as u64)
         });
         let mut recall_handle = None;
-        let (put, flush_timed_out) = if transactional {
+        let (put, status) = if transactional {
             let m = msgs.pop().ok_or_else(|| BrokerError::illegal("no message"))?;
             self.put_half(m, wait_flush).await?
         } else if let Some(due) = due.filter(|d| *d > now) {
@@ -154,12 +154,19 @@ impl Broker {
         if let Some((topic, kind, count)) = metric {
             self.metrics.sent(topic, kind, count, put.wrote_bytes);
         }
-        Ok(Sent { queue_id, put, uniq_key, flush_timed_out, recall_handle })
+        Ok(Sent { queue_id, put, uniq_key, status, recall_handle })
     }
 
     /// Permission, size, name and queue checks in the Java broker's order (`msgCheck`),
     /// auto-creating the topic when allowed.
     pub async fn check_send(&self, h: &SendMessageRequestHeader<'_>, body_bytes: usize, auto_create: bool) -> BrokerResult<TopicConfig> {
+        if !self.runtime.role().is_master() {
+            // Java answers SYSTEM_BUSY "[REJECTREQUEST]"; the clients retry either on another broker.
+            return Err(BrokerError::new(
+                rs::SERVICE_NOT_AVAILABLE,
+                format!("the broker[{}] is a replica (SLAVE) of {}: messages are sent to its master", self.config.broker_addr(), self.config.broker_name),
+            ));
+        }
         if self.runtime.permission() & perm::WRITE == 0 {
             return Err(BrokerError::no_permission(format!("the broker[{}] sending message is forbidden", self.config.broker_ip1)));
         }
@@ -234,12 +241,38 @@ pub(crate) fn new_message(h: &SendMessageRequestHeader, queue_id: i32, born_host
     }
 }
 
-/// A put's result as (what was stored, whether its flush timed out): a flush timeout still
-/// stored the messages, and the client is told so with FLUSH_DISK_TIMEOUT.
-pub(crate) fn stored(result: Result<PutResult, PutError>) -> BrokerResult<(PutResult, bool)> {
+/// How durable and replicated a stored send is: Java's `SendStatus`, each answered with
+/// its response code (the message is stored in every case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendStatus {
+    Ok,
+    /// Not flushed within `syncFlushTimeout`.
+    FlushDiskTimeout,
+    /// Not confirmed by the replicas a SYNC_MASTER waits for within `slaveTimeout`.
+    FlushSlaveTimeout,
+    /// Too few replicas in sync for a SYNC_MASTER to wait for.
+    SlaveNotAvailable,
+}
+
+impl SendStatus {
+    pub fn code(self) -> i32 {
+        match self {
+            SendStatus::Ok => rs::SUCCESS,
+            SendStatus::FlushDiskTimeout => rs::FLUSH_DISK_TIMEOUT,
+            SendStatus::FlushSlaveTimeout => rs::FLUSH_SLAVE_TIMEOUT,
+            SendStatus::SlaveNotAvailable => rs::SLAVE_NOT_AVAILABLE,
+        }
+    }
+}
+
+/// A put's result as (what was stored, its status): a put stored but less durable or less
+/// replicated than asked still stored the messages, and the client is told so.
+pub(crate) fn stored(result: Result<PutResult, PutError>) -> BrokerResult<(PutResult, SendStatus)> {
     match result {
-        Ok(r) => Ok((r, false)),
-        Err(PutError::FlushDiskTimeout(r)) => Ok((r, true)),
+        Ok(r) => Ok((r, SendStatus::Ok)),
+        Err(PutError::FlushDiskTimeout(r)) => Ok((r, SendStatus::FlushDiskTimeout)),
+        Err(PutError::FlushSlaveTimeout(r)) => Ok((r, SendStatus::FlushSlaveTimeout)),
+        Err(PutError::SlaveNotAvailable(r)) => Ok((r, SendStatus::SlaveNotAvailable)),
         Err(e) => Err(e.into()),
     }
 }

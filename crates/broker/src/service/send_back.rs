@@ -68,7 +68,7 @@ impl Broker {
         let out = NewMessage::from_record(&m, topic, queue_id, m.reconsume_times + 1, props);
         let traced = self.config.broker_trace_enable.then(|| out.clone());
         match self.put(vec![out], true).await {
-            Ok(_) | Err(store::PutError::FlushDiskTimeout(_)) => {
+            Ok(_) | Err(store::PutError::FlushDiskTimeout(_) | store::PutError::FlushSlaveTimeout(_) | store::PutError::SlaveNotAvailable(_)) => {
                 if dead_letter {
                     self.metrics.dead_lettered(group, &origin_topic, 1);
                 }

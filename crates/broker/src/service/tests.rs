@@ -177,7 +177,7 @@ async fn a_sent_message_is_pulled_back_with_the_clocks_store_time() {
     let f = broker().await;
     let b = &f.broker;
     let sent = b.send(&send_request("TopicA", "TAGS\u{1}a\u{2}UNIQ_KEY\u{1}U1\u{2}", b"hello")).await.expect("sent");
-    assert_eq!((sent.queue_id, sent.put.first_queue_offset, sent.flush_timed_out), (0, 0, false));
+    assert_eq!((sent.queue_id, sent.put.first_queue_offset, sent.status), (0, 0, crate::service::send::SendStatus::Ok));
     assert_eq!(sent.uniq_key.as_deref(), Some("U1"), "the answer's transactionId");
     let got = pull_now(b, "TopicA", 0).await;
     assert_eq!(got.status, GetStatus::Found);

@@ -42,7 +42,7 @@ pub enum Decision {
 
 impl Broker {
     /// Stores a transactional message as a half message and remembers it undecided.
-    pub(crate) async fn put_half(&self, mut m: NewMessage, wait_flush: bool) -> BrokerResult<(PutResult, bool)> {
+    pub(crate) async fn put_half(&self, mut m: NewMessage, wait_flush: bool) -> BrokerResult<(PutResult, crate::service::send::SendStatus)> {
         if m.props.get(protocol::message_type::PRODUCER_GROUP).is_none_or(|g| g.trim().is_empty()) {
             return Err(BrokerError::illegal("a transactional message needs its producer group (PGROUP)"));
         }

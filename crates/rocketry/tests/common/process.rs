@@ -13,6 +13,9 @@ pub struct Server {
     pub br: u16,
     /// Extra environment of the process (set before `start`).
     pub env: Vec<(String, String)>,
+    /// A broker alone (`rocketry broker`) registering with this NameServer, rather than
+    /// `standalone` (which runs its own on `ns`).
+    pub namesrv_addr: Option<String>,
     child: Option<Child>,
 }
 
@@ -20,7 +23,15 @@ impl Server {
     /// A server on free ports in `dir`, with `conf` as its broker.conf; not started yet.
     pub fn new(dir: &std::path::Path, conf: &str) -> Server {
         std::fs::write(dir.join("broker.conf"), conf).unwrap();
-        Server { dir: dir.to_path_buf(), ns: free_port(), br: free_port(), env: Vec::new(), child: None }
+        Server { dir: dir.to_path_buf(), ns: free_port(), br: free_port(), env: Vec::new(), namesrv_addr: None, child: None }
+    }
+
+    /// A broker alone (`rocketry broker`) on a free port in `dir`, registering with
+    /// `namesrv`, with `conf` as its broker.conf; not started yet.
+    pub fn broker_only(dir: &std::path::Path, conf: &str, namesrv: &str) -> Server {
+        let mut s = Server::new(dir, conf);
+        s.namesrv_addr = Some(namesrv.to_string());
+        s
     }
 
     pub fn namesrv(&self) -> String {
@@ -46,12 +57,24 @@ impl Server {
             }
             None => Command::new(env!("CARGO_BIN_EXE_rocketry")),
         };
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        match &self.namesrv_addr {
+            None => command
+                .args(["standalone", "--grpc-port", "0", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
+                .arg(self.dir.join("broker.conf"))
+                .arg("--data-dir")
+                .arg(self.dir.join("data")),
+            Some(ns) => {
+                let conf = self.dir.join("broker.conf");
+                let mut text = std::fs::read_to_string(&conf).unwrap();
+                if !text.contains("storePathRootDir=") {
+                    text.push_str(&format!("\nlistenPort={}\nstorePathRootDir={}\ngrpcServerPort=0\n", self.br, self.dir.join("data").display()));
+                    std::fs::write(&conf, text).unwrap();
+                }
+                command.args(["broker", "-n", ns, "-c"]).arg(conf)
+            }
+        };
         let child = command
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .args(["standalone", "--grpc-port", "0", "--namesrv-port", &self.ns.to_string(), "--broker-port", &self.br.to_string(), "-c"])
-            .arg(self.dir.join("broker.conf"))
-            .arg("--data-dir")
-            .arg(self.dir.join("data"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

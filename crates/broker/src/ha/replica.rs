@@ -1,0 +1,111 @@
+//! A replica's side of replication: connect to the master's replication port
+//! (`haMasterAddress`, or what the NameServer says the master registered), say where the
+//! local log ends, then append each chunk where it lay on the master (the store checks every
+//! record first) and acknowledge the new end. A dropped or refused link is tried again every
+//! second; the reason is logged when it changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use protocol::ha::{Frame, DATA_HEAD_BYTES, VERSION};
+use tokio::net::TcpStream;
+
+use super::{read_frame, write_frame};
+use crate::Broker;
+
+/// Follows the master until the broker stops.
+pub async fn follow(b: Arc<Broker>) {
+    let mut last_error: Option<String> = None;
+    loop {
+        let changed = b.ha.master_changed.notified();
+        let Some(addr) = b.config.ha_master_address.clone().or_else(|| b.ha.learned_ha_addr()) else {
+            // Until a registration names the master.
+            let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
+            continue;
+        };
+        b.ha.update_follower(|f| f.master_ha_addr = Some(addr.clone()));
+        let error = match session(&b, &addr).await {
+            Ok(()) => "the master closed the link".to_string(),
+            Err(e) => e,
+        };
+        b.ha.update_follower(|f| {
+            f.connected = false;
+            f.last_error = Some(error.clone());
+        });
+        if last_error.as_deref() != Some(error.as_str()) {
+            tracing::warn!(master = %addr, %error, "not following the master; trying again every second");
+            last_error = Some(error);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
+    }
+}
+
+async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
+    let stream = match tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("cannot connect to {addr}: {e}")),
+        Err(_) => return Err(format!("cannot connect to {addr}: timed out")),
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let silent = Duration::from_millis(b.config.ha_housekeeping_interval_ms.max(100));
+    let max_chunk = b.config.ha_transfer_batch_size;
+    // One record larger than a chunk comes alone.
+    let max_frame = max_chunk.max(b.config.max_message_size + 64 * 1024) + DATA_HEAD_BYTES;
+    let end = b.store.commit_log_max_offset() as u64;
+    let hello = Frame::Hello {
+        version: VERSION,
+        broker_id: b.config.broker_id,
+        end,
+        max_chunk: max_chunk.min(u32::MAX as usize) as u32,
+        cluster: b.config.broker_cluster_name.clone(),
+        broker_name: b.config.broker_name.clone(),
+    };
+    write_frame(&mut wr, &hello).await?;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    match read_frame(&mut rd, &mut buf, max_frame, silent).await? {
+        Frame::Welcome { start, master_end } => {
+            tracing::info!(master = %addr, start, master_end, local_end = end, "following the master");
+            b.ha.update_follower(|f| {
+                f.connected = true;
+                f.master_end = master_end;
+                f.last_error = None;
+            });
+        }
+        Frame::Refused { reason } => return Err(format!("the master refused this replica: {reason}")),
+        other => return Err(format!("unexpected answer to hello: {other:?}")),
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(b.config.ha_send_heartbeat_interval_ms.max(100)));
+    loop {
+        tokio::select! {
+            frame = read_frame(&mut rd, &mut buf, max_frame, silent) => match frame? {
+                Frame::Data { offset, master_end, records } => {
+                    let n = records.len() as u64;
+                    let end = b.store.append_replicated(offset, records).await.map_err(|e| e.to_string())?;
+                    write_frame(&mut wr, &Frame::Ack { end }).await?;
+                    let now = b.clock.now_ms();
+                    b.ha.update_follower(|f| {
+                        f.master_end = master_end;
+                        f.received_bytes += n;
+                        f.last_read_ms = now;
+                        f.last_write_ms = now;
+                    });
+                }
+                Frame::Heartbeat { master_end } => {
+                    let now = b.clock.now_ms();
+                    b.ha.update_follower(|f| {
+                        f.master_end = master_end;
+                        f.last_read_ms = now;
+                    });
+                }
+                other => return Err(format!("unexpected frame from the master: {other:?}")),
+            },
+            _ = tick.tick() => {
+                write_frame(&mut wr, &Frame::Ack { end: b.store.commit_log_max_offset() as u64 }).await?;
+                let now = b.clock.now_ms();
+                b.ha.update_follower(|f| f.last_write_ms = now);
+            }
+        }
+    }
+}

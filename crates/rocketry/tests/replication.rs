@@ -1,0 +1,155 @@
+//! Master/slave replication between two `rocketry` processes on loopback: a replica copies
+//! the master's CommitLog byte for byte, serves reads, refuses writes, follows its topics,
+//! catches up after a SIGKILL, and a SYNC_MASTER answers a send only once a replica holds it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use client::{Client, ClientError};
+use protocol::codes::{request as rq, response as rs};
+use protocol::header::PullMessageRequestHeader;
+use protocol::message::{decode_records, Properties};
+use protocol::RemotingCommand;
+
+mod common;
+
+use common::process::{free_port, Server};
+
+const TOPIC: &str = "ReplicatedTopic";
+
+fn conf(extra: &str) -> String {
+    format!(
+        "dashboardEnable=false\nflushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=262144\nmaxMessageSize=65536\ndefaultTopicQueueNums=2\n\
+         diskCapacityBytes=1099511627776\nhaListenPort={}\nslaveSynchronizeIntervalMs=200\nregisterNameServerPeriod=10000\n{extra}",
+        free_port()
+    )
+}
+
+fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir.join("data").join("commitlog"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn send(client: &Client, addr: &str, i: usize) -> Result<(), ClientError> {
+    let body = Bytes::from(format!("m{i}:{}", "x".repeat(i * 31 % 3000)));
+    client.send(addr, TOPIC, (i % 2) as i32, body, Properties::default()).await.map(|_| ())
+}
+
+async fn commitlog_end(client: &Client, addr: &str) -> i64 {
+    let resp = client.invoke_ok(addr, RemotingCommand::request(rq::GET_BROKER_RUNTIME_INFO)).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    v["table"]["commitLogMaxOffset"].as_str().unwrap().parse().unwrap()
+}
+
+async fn ha_status(client: &Client, addr: &str) -> serde_json::Value {
+    let resp = client.invoke_ok(addr, RemotingCommand::request(rq::GET_BROKER_HA_STATUS)).await.unwrap();
+    serde_json::from_slice(&resp.body).unwrap()
+}
+
+/// Waits until `f` holds, at most 20 s.
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+    for _ in 0..400 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+async fn bodies(client: &Client, addr: &str, queue_id: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let h = PullMessageRequestHeader::for_queue("ReplicaReader", TOPIC, queue_id, offset);
+        let r = client.pull_raw(addr, &h).await.unwrap();
+        if r.code != rs::SUCCESS {
+            return out;
+        }
+        out.extend(decode_records(&r.records).unwrap().into_iter().map(|m| String::from_utf8(m.body.to_vec()).unwrap()));
+        offset = r.header.next_begin_offset;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_follows_its_master_and_a_sync_master_waits_for_it() {
+    let (mdir, sdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut master = Server::new(mdir.path(), &conf("brokerRole=SYNC_MASTER\nslaveTimeout=3000\n"));
+    let client = master.start_ready().await;
+    let maddr = master.broker();
+    common::process::one_queue_topic(&client, &maddr, "Probe").await;
+    client.create_topic(&maddr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 2, write_queue_nums: 2, perm: 6, ..Default::default() }).await.unwrap();
+
+    // No replica yet: stored, but SLAVE_NOT_AVAILABLE at once.
+    match send(&client, &maddr, 0).await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, rs::SLAVE_NOT_AVAILABLE),
+        other => panic!("{other:?}"),
+    }
+
+    let mut slave = Server::broker_only(sdir.path(), &conf("brokerRole=SLAVE\nbrokerId=1\n"), &master.namesrv());
+    slave.start();
+    let saddr = slave.broker();
+    slave.wait_ready(&client).await;
+    until("the replica is connected and in sync", || async { ha_status(&client, &maddr).await["inSyncSlaveNums"] == 1 }).await;
+
+    // With the replica: every send is confirmed by it.
+    for i in 1..200 {
+        send(&client, &maddr, i).await.unwrap();
+    }
+    assert_eq!(commitlog_end(&client, &saddr).await, commitlog_end(&client, &maddr).await, "a confirmed send is on the replica");
+    let status = ha_status(&client, &maddr).await;
+    assert_eq!(status["master"], true);
+    assert_eq!(status["haConnectionInfo"][0]["slaveAckOffset"].as_i64(), Some(commitlog_end(&client, &maddr).await));
+    let replica_view = ha_status(&client, &saddr).await;
+    assert_eq!(replica_view["master"], false);
+    assert!(replica_view["haClientRuntimeInfo"]["masterAddr"].as_str().unwrap().ends_with(&master_ha_port(&mdir)));
+
+    // The replica serves the same messages, and refuses writes.
+    for q in 0..2 {
+        let on_master = bodies(&client, &maddr, q).await;
+        assert_eq!(on_master.len(), 100);
+        assert_eq!(bodies(&client, &saddr, q).await, on_master);
+    }
+    match send(&client, &saddr, 1000).await {
+        Err(ClientError::Server { code, remark }) => assert!(code == rs::SERVICE_NOT_AVAILABLE && remark.contains("replica"), "{code} {remark}"),
+        other => panic!("{other:?}"),
+    }
+    // Topics made on the master follow.
+    client.create_topic(&maddr, &protocol::body::TopicConfig { topic_name: "MadeLater".into(), read_queue_nums: 3, write_queue_nums: 3, perm: 6, ..Default::default() }).await.unwrap();
+    until("the replica has the new topic", || async {
+        let resp = client.invoke(&saddr, RemotingCommand::request(rq::GET_ALL_TOPIC_CONFIG)).await.unwrap();
+        String::from_utf8_lossy(&resp.body).contains("MadeLater")
+    })
+    .await;
+
+    // A replica killed mid-stream catches up from where it was.
+    slave.kill();
+    match send(&client, &maddr, 200).await {
+        Err(ClientError::Server { code, .. }) => assert_eq!(code, rs::SLAVE_NOT_AVAILABLE),
+        other => panic!("{other:?}"),
+    }
+    slave.start();
+    slave.wait_ready(&client).await;
+    until("the replica is back in sync", || async { ha_status(&client, &maddr).await["inSyncSlaveNums"] == 1 }).await;
+    for i in 201..260 {
+        send(&client, &maddr, i).await.unwrap();
+    }
+    assert_eq!(commitlog_end(&client, &saddr).await, commitlog_end(&client, &maddr).await);
+    master.stop();
+    slave.stop();
+    assert_eq!(files(sdir.path()), files(mdir.path()), "the replica's CommitLog is the master's, byte for byte");
+}
+
+/// The master's replication port, from its broker.conf.
+fn master_ha_port(dir: &tempfile::TempDir) -> String {
+    let text = std::fs::read_to_string(dir.path().join("broker.conf")).unwrap();
+    let port = text.lines().find_map(|l| l.strip_prefix("haListenPort=")).unwrap();
+    format!(":{port}")
+}
