@@ -99,6 +99,9 @@ broker_config! {
         /// Ours: how often a replica copies its master's topics, subscription groups, consumer
         /// offsets and delay progress (Java: a full copy every 60 s).
         slave_synchronize_interval_ms: u64 = 3000, "slaveSynchronizeIntervalMs", Plain;
+        /// RocketMQ 5's automatic failover through a controller: not built yet, so `true`
+        /// refuses the start rather than run without it.
+        enable_controller_mode: bool = false, "enableControllerMode", Bool;
         namesrv_addr: Option<String> = std::env::var("NAMESRV_ADDR").ok().filter(|s| !s.is_empty()), "namesrvAddr", EmptyIsNone;
         broker_ip1: String = "127.0.0.1".into(), "brokerIP1", Plain;
         listen_port: u16 = 10911, "listenPort", Plain;
@@ -265,7 +268,6 @@ broker_config! {
             "useReentrantLockWhenPutMessage",
             "transientStorePoolEnable",
             "enableDLegerCommitLog",
-            "enableControllerMode",
             "storePathCommitLog",
             "rocketmqHome",
             "serverWorkerThreads",
@@ -600,6 +602,13 @@ impl BrokerConfig {
         if self.broker_role != BrokerRole::Slave && self.broker_id != 0 {
             return bad("brokerId", self.broker_id.to_string(), "a master's brokerId is 0 (brokerRole is ASYNC_MASTER unless set to SLAVE)");
         }
+        if self.enable_controller_mode {
+            return bad(
+                "enableControllerMode",
+                "true".into(),
+                "automatic failover through a controller is not built yet; replicas follow a fixed master (brokerRole)",
+            );
+        }
         if let Some(n) = self.in_sync_replicas.filter(|n| *n == 0) {
             return bad("inSyncReplicas", n.to_string(), "must be at least 1 (the master)");
         }
@@ -772,6 +781,27 @@ mod tests {
 
     /// Found by the `config` fuzz target: a delay level ending in a multi-byte character
     /// panicked (a string split inside a character), and huge levels overflowed.
+    #[test]
+    fn replication_keys() {
+        let mut c = BrokerConfig::default();
+        c.apply(&parse_properties("brokerRole=SLAVE\nbrokerId=2\nhaMasterAddress=10.0.0.1:10912\ninSyncReplicas=3\nhaListenPort=\n")).unwrap();
+        assert_eq!((c.broker_role, c.broker_id, c.in_sync_replicas), (BrokerRole::Slave, 2, Some(3)));
+        assert_eq!(c.ha_port(), c.listen_port + 1);
+        c.apply(&parse_properties("haListenPort=0\nbrokerIP2=10.0.0.2")).unwrap();
+        assert_eq!((c.ha_port(), c.ha_host()), (0, "10.0.0.2"));
+        assert!(c.to_properties().contains("brokerRole=SLAVE\n"));
+        for (bad, key) in [
+            ("brokerRole=SLAVE\nbrokerId=0", "brokerId"),
+            ("brokerRole=SYNC_MASTER\nbrokerId=1", "brokerId"),
+            ("brokerRole=LEADER", "brokerRole"),
+            ("haMasterAddress=nohostport", "haMasterAddress"),
+            ("inSyncReplicas=0", "inSyncReplicas"),
+            ("enableControllerMode=true", "enableControllerMode"),
+        ] {
+            assert_eq!(BrokerConfig::default().apply(&parse_properties(bad)).unwrap_err().key, key, "{bad}");
+        }
+    }
+
     #[test]
     fn fuzz_regressions_are_errors_not_panics() {
         let crash =

@@ -135,7 +135,12 @@ pub fn due_of(m: &MessageRecord) -> Option<i64> {
 
 impl Broker {
     /// Stores a timer message in the timer topic until `due`.
-    pub(crate) async fn put_timer(&self, mut m: crate::put::NewMessage, due: i64, wait_flush: bool) -> crate::error::BrokerResult<(store::PutResult, crate::service::send::SendStatus)> {
+    pub(crate) async fn put_timer(
+        &self,
+        mut m: crate::put::NewMessage,
+        due: i64,
+        wait_flush: bool,
+    ) -> crate::error::BrokerResult<(store::PutResult, crate::service::send::SendStatus)> {
         m.redirect(TIMER_TOPIC, 0);
         m.props.set(TIMER_OUT_MS, due.to_string());
         // The timer topic exists from the start (`replay_timers`); its store time is the
@@ -370,7 +375,9 @@ impl Round {
     /// one and they are to be put one at a time.
     fn settle(&mut self, keys: &[DueTimer], put: Result<store::PutResult, store::PutError>, topic: &str, queue_id: i32) -> bool {
         match put {
-            Ok(_) | Err(store::PutError::FlushDiskTimeout(_) | store::PutError::FlushSlaveTimeout(_) | store::PutError::SlaveNotAvailable(_)) => self.delivered.extend(keys.iter().map(|k| (k.0, k.1))),
+            Ok(_) | Err(store::PutError::FlushDiskTimeout(_) | store::PutError::FlushSlaveTimeout(_) | store::PutError::SlaveNotAvailable(_)) => {
+                self.delivered.extend(keys.iter().map(|k| (k.0, k.1)))
+            }
             Err(store::PutError::MessageIllegal(_)) if keys.len() > 1 => return true,
             Err(store::PutError::MessageIllegal(e)) => {
                 tracing::warn!(%topic, queue_id, offset = keys.first().map(|k| k.0), error = %e, "a due timer message the store refuses; dropped");

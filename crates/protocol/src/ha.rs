@@ -179,7 +179,9 @@ mod tests {
 
     fn all() -> Vec<Frame> {
         vec![
-            Frame::Hello { version: VERSION, broker_id: 2, end: 1 << 40, max_chunk: 1 << 20, cluster: "DefaultCluster".into(), broker_name: "broker-ä".into() },
+            Frame::Hello {
+                version: VERSION, broker_id: 2, end: 1 << 40, max_chunk: 1 << 20, cluster: "DefaultCluster".into(), broker_name: "broker-ä".into()
+            },
             Frame::Welcome { start: 4096, master_end: 9000 },
             Frame::Refused { reason: "ahead of the master".into() },
             Frame::Data { offset: 1 << 33, master_end: 1 << 34, records: Bytes::from_static(b"records") },

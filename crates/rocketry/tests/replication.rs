@@ -85,7 +85,10 @@ async fn a_replica_follows_its_master_and_a_sync_master_waits_for_it() {
     let client = master.start_ready().await;
     let maddr = master.broker();
     common::process::one_queue_topic(&client, &maddr, "Probe").await;
-    client.create_topic(&maddr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 2, write_queue_nums: 2, perm: 6, ..Default::default() }).await.unwrap();
+    client
+        .create_topic(&maddr, &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 2, write_queue_nums: 2, perm: 6, ..Default::default() })
+        .await
+        .unwrap();
 
     // No replica yet: stored, but SLAVE_NOT_AVAILABLE at once.
     match send(&client, &maddr, 0).await {
@@ -111,6 +114,20 @@ async fn a_replica_follows_its_master_and_a_sync_master_waits_for_it() {
     assert_eq!(replica_view["master"], false);
     assert!(replica_view["haClientRuntimeInfo"]["masterAddr"].as_str().unwrap().ends_with(&master_ha_port(&mdir)));
 
+    // `rocketry admin haStatus`, as mqadmin prints it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        .args(["admin", "haStatus", "-n", &master.namesrv(), "-c", "DefaultCluster"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("#InSyncSlaveNum\t1") && text.contains("OK"), "{text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        .args(["admin", "--json", "haStatus", "-n", &master.namesrv(), "-b", &saddr])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[&saddr]["master"], false, "{v}");
+
     // The replica serves the same messages, and refuses writes.
     for q in 0..2 {
         let on_master = bodies(&client, &maddr, q).await;
@@ -121,8 +138,22 @@ async fn a_replica_follows_its_master_and_a_sync_master_waits_for_it() {
         Err(ClientError::Server { code, remark }) => assert!(code == rs::SERVICE_NOT_AVAILABLE && remark.contains("replica"), "{code} {remark}"),
         other => panic!("{other:?}"),
     }
+    // Topics, groups and offsets are changed on the master.
+    let refused = client
+        .create_topic(
+            &saddr,
+            &protocol::body::TopicConfig { topic_name: "OnReplica".into(), read_queue_nums: 1, write_queue_nums: 1, perm: 6, ..Default::default() },
+        )
+        .await;
+    assert!(matches!(&refused, Err(ClientError::Server { code, remark }) if *code == rs::SYSTEM_ERROR && remark.contains("master broker")), "{refused:?}");
     // Topics made on the master follow.
-    client.create_topic(&maddr, &protocol::body::TopicConfig { topic_name: "MadeLater".into(), read_queue_nums: 3, write_queue_nums: 3, perm: 6, ..Default::default() }).await.unwrap();
+    client
+        .create_topic(
+            &maddr,
+            &protocol::body::TopicConfig { topic_name: "MadeLater".into(), read_queue_nums: 3, write_queue_nums: 3, perm: 6, ..Default::default() },
+        )
+        .await
+        .unwrap();
     until("the replica has the new topic", || async {
         let resp = client.invoke(&saddr, RemotingCommand::request(rq::GET_ALL_TOPIC_CONFIG)).await.unwrap();
         String::from_utf8_lossy(&resp.body).contains("MadeLater")

@@ -45,10 +45,7 @@ fn start_for(b: &Broker, version: u16, broker_id: i64, end: u64, cluster: &str, 
         return Err(format!("replication protocol version {version} is not spoken here (this master speaks {VERSION})"));
     }
     if cluster != b.config.broker_cluster_name || broker_name != b.config.broker_name {
-        return Err(format!(
-            "a replica of {cluster}/{broker_name} reached the master of {}/{}",
-            b.config.broker_cluster_name, b.config.broker_name
-        ));
+        return Err(format!("a replica of {cluster}/{broker_name} reached the master of {}/{}", b.config.broker_cluster_name, b.config.broker_name));
     }
     if broker_id <= 0 {
         return Err(format!("a replica's brokerId must be > 0, not {broker_id}"));
@@ -57,12 +54,12 @@ fn start_for(b: &Broker, version: u16, broker_id: i64, end: u64, cluster: &str, 
     let start = if end == 0 { b.store.commit_log_min_offset() as u64 } else { end };
     match b.store.replica_read(start, 8).map_err(|e| e.to_string())? {
         ReplicaRead::Records { .. } | ReplicaRead::UpToDate => Ok(start),
-        ReplicaRead::Gone(min) => Err(format!(
-            "the replica's log ends at {end}, before this master's first retained offset {min}: it cannot catch up (start it with an empty store)"
-        )),
-        ReplicaRead::Ahead(master_end) => Err(format!(
-            "the replica's log ends at {end}, past this master's end {master_end}: it holds records the master does not have"
-        )),
+        ReplicaRead::Gone(min) => {
+            Err(format!("the replica's log ends at {end}, before this master's first retained offset {min}: it cannot catch up (start it with an empty store)"))
+        }
+        ReplicaRead::Ahead(master_end) => {
+            Err(format!("the replica's log ends at {end}, past this master's end {master_end}: it holds records the master does not have"))
+        }
         ReplicaRead::Misaligned => Err(format!("no record of this master's log starts at {end}: the replica's log is not this master's")),
     }
 }

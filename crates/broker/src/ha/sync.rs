@@ -41,7 +41,8 @@ pub async fn run(b: Arc<Broker>) {
 }
 
 async fn fetch(c: &client::Client, master: &str, code: i32) -> Result<bytes::Bytes, String> {
-    let resp = c.invoke_ok(master, RemotingCommand::request(code)).await.map_err(|e| format!("{}: {e}", protocol::code_names::request(code).unwrap_or("request")))?;
+    let resp =
+        c.invoke_ok(master, RemotingCommand::request(code)).await.map_err(|e| format!("{}: {e}", protocol::code_names::request(code).unwrap_or("request")))?;
     Ok(resp.body)
 }
 

@@ -64,7 +64,7 @@ pub fn create_group(b: &Arc<Broker>, req: &RemotingCommand, config: Subscription
 }
 
 pub fn delete_group(b: &Arc<Broker>, req: &RemotingCommand, group: &str, clean_offset: bool) -> BrokerResult<RemotingCommand> {
-    b.delete_group(group, clean_offset);
+    b.delete_group(group, clean_offset)?;
     Ok(ok(req))
 }
 

@@ -40,7 +40,18 @@ pub struct QueueProgress {
 const MAX_QUEUE_NUMS: i32 = 1024;
 
 impl Broker {
+    /// A replica's topics and groups are its master's (`ha::sync`): changes are made there
+    /// (Java has the check, `validateSlave`, but calls it nowhere: a replica took the change
+    /// and lost it at the next copy).
+    pub(crate) fn refuse_on_replica(&self) -> BrokerResult<()> {
+        if self.runtime.role().is_master() {
+            return Ok(());
+        }
+        Err(BrokerError::system("Can't modify topic or subscription group from slave broker, please execute it from master broker."))
+    }
+
     pub async fn create_topic(&self, req: CreateTopic) -> BrokerResult<()> {
+        self.refuse_on_replica()?;
         let name = req.config.topic_name.clone();
         names::validate_topic(&name).map_err(BrokerError::invalid)?;
         let existing = self.topics.get(&name);
@@ -60,6 +71,7 @@ impl Broker {
     }
 
     pub async fn delete_topic(&self, topic: &str) -> BrokerResult<()> {
+        self.refuse_on_replica()?;
         if names::is_not_allowed_send_topic(topic) {
             return Err(BrokerError::invalid(format!("The topic[{topic}] is conflict with system topic.")));
         }
@@ -121,17 +133,20 @@ impl Broker {
     }
 
     pub fn create_group(&self, config: SubscriptionGroupConfig) -> BrokerResult<()> {
+        self.refuse_on_replica()?;
         names::validate_group(&config.group_name).map_err(BrokerError::invalid)?;
         self.groups.upsert(config);
         Ok(())
     }
 
-    pub fn delete_group(&self, group: &str, clean_offset: bool) {
+    pub fn delete_group(&self, group: &str, clean_offset: bool) -> BrokerResult<()> {
+        self.refuse_on_replica()?;
         self.groups.delete(group);
         self.metrics.forget_group(group);
         if clean_offset {
             self.offsets.remove_group(group);
         }
+        Ok(())
     }
 
     pub fn group_config(&self, group: &str) -> BrokerResult<SubscriptionGroupConfig> {

@@ -34,6 +34,9 @@ pub struct ResetOffset {
 impl Broker {
     /// Returns the new offset of each queue.
     pub fn reset_offset(&self, r: &ResetOffset) -> BrokerResult<Vec<(MessageQueue, i64)>> {
+        if !self.runtime.role().is_master() {
+            return Err(BrokerError::system("Can not reset offset in slave broker"));
+        }
         let (topic, group) = (r.topic.as_str(), r.group.as_str());
         let Some(config) = self.topics.get(topic) else {
             return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("[reset-offset] reset offset failed, no topic in this broker. topic={topic}")));

@@ -88,6 +88,15 @@ pub enum InspectCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Replication (GET_BROKER_HA_STATUS): a master's replicas (acknowledged offset, lag, in
+    /// sync or falling behind), or a replica's view of its master; on `-b` or every master of `-c`.
+    ///
+    /// Example: rocketry admin haStatus -n 127.0.0.1:9876 -c DefaultCluster
+    #[command(name = "haStatus")]
+    HaStatus {
+        #[command(flatten)]
+        target: Target,
+    },
     /// A broker's configuration (GET_BROKER_CONFIG), on `-b` or every master of `-c`.
     ///
     /// Example: rocketry admin getBrokerConfig -n 127.0.0.1:9876 -c DefaultCluster
@@ -203,6 +212,40 @@ pub async fn listings(
         print_json(&Value::Object(all));
     }
     Ok(())
+}
+
+/// mqadmin haStatus's layout: a master and a row per replica, or a replica's view.
+fn print_ha_status(addr: &str, info: &body::HaRuntimeInfo) {
+    emit("");
+    if info.master {
+        emit(&format!("#MasterAddr\t{addr}"));
+        emit(&format!("#MasterCommitLogMaxOffset\t{}", info.master_commit_log_max_offset));
+        emit(&format!("#SlaveNum\t{}", info.ha_connection_info.len()));
+        emit(&format!("#InSyncSlaveNum\t{}", info.in_sync_slave_nums));
+        let rows: Vec<Vec<String>> = info
+            .ha_connection_info
+            .iter()
+            .map(|c| {
+                vec![
+                    c.addr.clone(),
+                    c.slave_ack_offset.to_string(),
+                    c.diff.to_string(),
+                    format!("{:.2}", c.transferred_byte_in_second as f64 / 1024.0),
+                    if c.in_sync { "OK" } else { "Fall Behind" }.to_string(),
+                    c.transfer_from_where.to_string(),
+                ]
+            })
+            .collect();
+        table(&["#SlaveAddr", "#SlaveAckOffset", "#Diff", "#TransferSpeed(KB/s)", "#Status", "#TransferFromWhere"], &rows);
+    } else {
+        let c = &info.ha_client_runtime_info;
+        emit(&format!("#MasterAddr\t{}", c.master_addr));
+        emit(&format!("#CommitLogMaxOffset\t{}", c.max_offset));
+        emit(&format!("#TransferSpeed(KB/s)\t{:.2}", c.transferred_byte_in_second as f64 / 1024.0));
+        emit(&format!("#LastReadTime\t{}", ms_to_text(c.last_read_timestamp)));
+        emit(&format!("#LastWriteTime\t{}", ms_to_text(c.last_write_timestamp)));
+        emit(&format!("#MasterFlushOffset\t{}", c.master_flush_offset));
+    }
 }
 
 /// A body of `key=value` lines (a broker's or NameServer's config).
@@ -558,6 +601,22 @@ pub async fn run(cmd: InspectCommand, out: &Output) -> Result<(), crate::Error> 
             let listed =
                 listings(&client, &addrs, rq::GET_BROKER_RUNTIME_INFO, &out, |addr| format!("broker {addr}:"), |b| Ok(body::decode::<KvTable>(b)?.table));
             listed.await?;
+            client.close();
+        }
+        InspectCommand::HaStatus { target } => {
+            let client = target.security.client(&target.namesrv);
+            let addrs = super::addrs_of(&target, &client).await?;
+            let mut all = serde_json::Map::new();
+            for addr in &addrs {
+                let info: body::HaRuntimeInfo = body::decode(&ok_body(&client, addr, RemotingCommand::request(rq::GET_BROKER_HA_STATUS)).await?)?;
+                if !out.json {
+                    print_ha_status(addr, &info);
+                }
+                all.insert(addr.clone(), serde_json::to_value(&info)?);
+            }
+            if out.json {
+                print_json(&Value::Object(all));
+            }
             client.close();
         }
         InspectCommand::GetBrokerConfig { target } => {

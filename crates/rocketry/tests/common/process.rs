@@ -74,11 +74,7 @@ impl Server {
                 command.args(["broker", "-n", ns, "-c"]).arg(conf)
             }
         };
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = command.stdout(Stdio::null()).stderr(log).spawn().unwrap();
         self.child = Some(child);
     }
 
