@@ -32,6 +32,7 @@
 //! | `consume_queue` | one queue's 20-byte entries | commitlog |
 //! | `commitlog` | segments, positional reads | error |
 //! | `index` | the key index files | error |
+//! | `epoch` | a replicated log's epochs and where two logs stop agreeing; the epoch file | commitlog (`sync_dir`) |
 //! | `markers`, `record`, `filter`, `arrivals`, `put`, `retention`, `clock`, `tags`, `error` | `abort`/`clean_shutdown`/`checkpoint` files; fields of stored bytes; `MessageFilter`; pull wake-ups; put types; the retention plan; `Clock`; `TagCodeRule`; `StoreError` | — |
 //!
 //! # Locks
@@ -66,6 +67,7 @@ mod config;
 mod consume_queue;
 mod disk;
 mod dispatch;
+pub mod epoch;
 mod error;
 mod filter;
 mod flusher;
