@@ -50,36 +50,47 @@ fn i32_at(buf: &[u8], at: usize) -> i32 {
 }
 
 /// Whole records of the CommitLog from `from`, at most `max_bytes` of them unless the first
-/// record alone is larger, never past the write end nor across a file's end.
-pub(crate) fn read_chunk(shared: &Shared, from: u64, max_bytes: usize) -> Result<ReplicaRead, StoreError> {
+/// record alone is larger, never past the write end nor across a file's end. With
+/// `cached_only`, `None` when the read would need the disk.
+pub(crate) fn read_chunk(shared: &Shared, from: u64, max_bytes: usize, cached_only: bool) -> Result<Option<ReplicaRead>, StoreError> {
+    let read = |offset: u64, len: usize| -> Result<Option<bytes::Bytes>, StoreError> {
+        let mut buf = bytes::BytesMut::zeroed(len);
+        Ok(shared.commitlog.read_into_with(offset, &mut buf, cached_only)?.then(|| buf.freeze()))
+    };
     let cl = &shared.commitlog;
     let end = cl.max_offset();
     if from > end {
-        return Ok(ReplicaRead::Ahead(end));
+        return Ok(Some(ReplicaRead::Ahead(end)));
     }
     if from == end {
-        return Ok(ReplicaRead::UpToDate);
+        return Ok(Some(ReplicaRead::UpToDate));
     }
     let min = cl.min_offset();
-    let Some(seg) = cl.segment_for(from).filter(|_| from >= min) else { return Ok(ReplicaRead::Gone(min)) };
+    let Some(seg) = cl.segment_for(from).filter(|_| from >= min) else { return Ok(Some(ReplicaRead::Gone(min))) };
     let seg_end = seg.base + cl.file_size;
     let limit = end.min(seg_end);
     let want = ((limit - from) as usize).min(max_bytes.max(8));
     if want < 8 {
-        return Ok(ReplicaRead::Misaligned);
+        return Ok(Some(ReplicaRead::Misaligned));
     }
-    let buf = cl.read(from, want)?;
+    let Some(buf) = read(from, want)? else { return Ok(None) };
     let (size, magic) = (i32_at(&buf, 0), i32_at(&buf, 4));
     match magic {
-        BLANK_MAGIC if size >= 8 && from + size as u64 == seg_end => return Ok(ReplicaRead::Records { bytes: buf.slice(..8), next: seg_end }),
+        BLANK_MAGIC if size >= 8 && from + size as u64 == seg_end => return Ok(Some(ReplicaRead::Records { bytes: buf.slice(..8), next: seg_end })),
         MAGIC_V1 | MAGIC_V2 if size as usize >= pos::PHYSICAL_OFFSET + 8 && from + size as u64 <= limit => {}
-        _ => return Ok(ReplicaRead::Misaligned),
+        _ => return Ok(Some(ReplicaRead::Misaligned)),
     }
     // A first record larger than `max_bytes` goes alone.
-    let buf = if size as usize > want { cl.read(from, size as usize)? } else { buf };
+    let buf = match size as usize > want {
+        true => match read(from, size as usize)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+        false => buf,
+    };
     let stamped = i64::from_be_bytes(buf[pos::PHYSICAL_OFFSET..pos::PHYSICAL_OFFSET + 8].try_into().unwrap_or_default());
     if stamped != from as i64 {
-        return Ok(ReplicaRead::Misaligned);
+        return Ok(Some(ReplicaRead::Misaligned));
     }
     let (mut at, mut next) = (0usize, None);
     while at + 8 <= buf.len() {
@@ -94,7 +105,7 @@ pub(crate) fn read_chunk(shared: &Shared, from: u64, max_bytes: usize) -> Result
         }
         at += size as usize;
     }
-    Ok(ReplicaRead::Records { next: next.unwrap_or(from + at as u64), bytes: buf.slice(..at) })
+    Ok(Some(ReplicaRead::Records { next: next.unwrap_or(from + at as u64), bytes: buf.slice(..at) }))
 }
 
 /// A received chunk, checked: its records (decoded, for the dispatchers) and whether it

@@ -232,7 +232,13 @@ impl Store {
 
     /// For a master's replication sender: whole records from `from` (see [`ReplicaRead`]).
     pub fn replica_read(&self, from: u64, max_bytes: usize) -> Result<ReplicaRead, StoreError> {
-        replica::read_chunk(&self.shared, from, max_bytes)
+        Ok(replica::read_chunk(&self.shared, from, max_bytes, false)?.expect("a blocking read always answers"))
+    }
+
+    /// As `replica_read`, from the page cache only: `None` when the read needs the disk (an
+    /// async caller then reads on a thread where blocking is fine).
+    pub fn replica_read_cached(&self, from: u64, max_bytes: usize) -> Result<Option<ReplicaRead>, StoreError> {
+        replica::read_chunk(&self.shared, from, max_bytes, true)
     }
 
     /// A replica's store refuses puts (and takes `append_replicated`); a master's takes them.

@@ -110,10 +110,16 @@ async fn send(b: &Arc<Broker>, wr: &mut tokio::net::tcp::OwnedWriteHalf, id: u64
     let mut written = b.store.watch_write_end();
     loop {
         written.borrow_and_update();
-        let store = b.clone();
-        // Reads of a replica far behind go to the disk: off the async workers.
-        let read = tokio::task::spawn_blocking(move || store.store.replica_read(next, chunk)).await.map_err(|e| e.to_string())?;
-        match read.map_err(|e| e.to_string())? {
+        // What the page cache holds is read here; a replica far behind needs the disk: read
+        // off the async workers.
+        let read = match b.store.replica_read_cached(next, chunk).map_err(|e| e.to_string())? {
+            Some(read) => read,
+            None => {
+                let store = b.clone();
+                tokio::task::spawn_blocking(move || store.store.replica_read(next, chunk)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?
+            }
+        };
+        match read {
             ReplicaRead::Records { bytes, next: after } => {
                 let head = Frame::data_head(next, b.store.commit_log_max_offset() as u64, bytes.len());
                 let n = bytes.len() as u64;
