@@ -23,12 +23,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     pub cluster: String,
-    /// Broker id → remoting address.
-    pub replicas: BTreeMap<i64, String>,
+    pub replicas: BTreeMap<i64, Replica>,
     pub master: Option<i64>,
     pub master_epoch: u32,
     pub in_sync: BTreeSet<i64>,
     pub in_sync_epoch: u32,
+}
+
+/// Where a replica is reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    /// Remoting address.
+    pub addr: String,
+    /// Replication address.
+    pub ha_addr: String,
 }
 
 /// What a broker reported of its log: the epoch of its last record and where its log ends.
@@ -41,7 +49,7 @@ pub struct Progress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// A broker says it is a replica of `group` at `addr`.
-    Register { cluster: String, group: String, broker_id: i64, addr: String },
+    Register { cluster: String, group: String, broker_id: i64, addr: String, ha_addr: String },
     /// Choose the master of `group`, given which replicas the leader saw alive and how far
     /// their logs reach; `designated` is an operator's choice (a switchover).
     Elect { group: String, alive: BTreeMap<i64, Progress>, designated: Option<i64>, unclean: bool },
@@ -51,14 +59,30 @@ pub enum Command {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
-    Registered { master: Option<i64>, master_epoch: u32 },
-    Elected { master: i64, master_epoch: u32, in_sync_epoch: u32 },
+    Registered {
+        master: Option<i64>,
+        master_epoch: u32,
+    },
+    Elected {
+        master: i64,
+        master_epoch: u32,
+        in_sync_epoch: u32,
+    },
     /// The master is alive: no election.
-    MasterAlive { master: i64, master_epoch: u32 },
+    MasterAlive {
+        master: i64,
+        master_epoch: u32,
+    },
     /// No replica may become master; the group has none.
-    NoMaster { reason: String },
-    InSyncChanged { in_sync_epoch: u32 },
-    Refused { reason: String },
+    NoMaster {
+        reason: String,
+    },
+    InSyncChanged {
+        in_sync_epoch: u32,
+    },
+    Refused {
+        reason: String,
+    },
 }
 
 /// Every broker group, by name.
@@ -74,7 +98,7 @@ fn refused(reason: impl Into<String>) -> Outcome {
 impl Groups {
     pub fn apply(&mut self, cmd: &Command) -> Outcome {
         match cmd {
-            Command::Register { cluster, group, broker_id, addr } => {
+            Command::Register { cluster, group, broker_id, addr, ha_addr } => {
                 if *broker_id < 0 {
                     return refused(format!("broker id {broker_id} is negative"));
                 }
@@ -82,7 +106,7 @@ impl Groups {
                 if g.cluster != *cluster {
                     return refused(format!("{group} belongs to cluster {}, not {cluster}", g.cluster));
                 }
-                g.replicas.insert(*broker_id, addr.clone());
+                g.replicas.insert(*broker_id, Replica { addr: addr.clone(), ha_addr: ha_addr.clone() });
                 Outcome::Registered { master: g.master, master_epoch: g.master_epoch }
             }
             Command::Elect { group, alive, designated, unclean } => {
@@ -154,7 +178,7 @@ mod tests {
     use super::*;
 
     fn register(s: &mut Groups, id: i64) {
-        let cmd = Command::Register { cluster: "c".into(), group: "g".into(), broker_id: id, addr: format!("127.0.0.1:{id}") };
+        let cmd = Command::Register { cluster: "c".into(), group: "g".into(), broker_id: id, addr: format!("127.0.0.1:{id}"), ha_addr: String::new() };
         assert!(matches!(s.apply(&cmd), Outcome::Registered { .. }));
     }
 
@@ -217,7 +241,8 @@ mod tests {
             register(&mut s, id);
         }
         s.apply(&Command::Elect { group: "g".into(), alive: alive(&[(1, 0, 0)]), designated: None, unclean: true });
-        let switch = |s: &mut Groups, id| s.apply(&Command::Elect { group: "g".into(), alive: alive(&[(1, 1, 5), (2, 1, 5)]), designated: Some(id), unclean: false });
+        let switch =
+            |s: &mut Groups, id| s.apply(&Command::Elect { group: "g".into(), alive: alive(&[(1, 1, 5), (2, 1, 5)]), designated: Some(id), unclean: false });
         assert!(matches!(switch(&mut s, 2), Outcome::Refused { .. }), "2 is not in sync yet");
         alter(&mut s, 1, 1, 1, &[1, 2]);
         assert_eq!(switch(&mut s, 2), Outcome::Elected { master: 2, master_epoch: 2, in_sync_epoch: 3 });

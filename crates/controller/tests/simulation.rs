@@ -71,7 +71,13 @@ impl Sim {
             .map(|id| Node { id, up: true, partitioned: false, log: Vec::new(), epochs: EpochLog::default(), reconciled: false, served_epoch: None })
             .collect();
         for n in &nodes {
-            controller.apply(&Command::Register { cluster: "c".into(), group: GROUP.into(), broker_id: n.id, addr: format!("10.0.0.{}:10911", n.id) });
+            controller.apply(&Command::Register {
+                cluster: "c".into(),
+                group: GROUP.into(),
+                broker_id: n.id,
+                addr: format!("10.0.0.{}:10911", n.id),
+                ha_addr: String::new(),
+            });
         }
         let mut sim = Sim {
             seed: seed.max(1),
@@ -210,7 +216,8 @@ impl Sim {
             }
         }
         if set != group.in_sync {
-            let cmd = Command::AlterInSync { group: GROUP.into(), master: m, master_epoch: group.master_epoch, in_sync_epoch: group.in_sync_epoch, in_sync: set };
+            let cmd =
+                Command::AlterInSync { group: GROUP.into(), master: m, master_epoch: group.master_epoch, in_sync_epoch: group.in_sync_epoch, in_sync: set };
             assert!(matches!(self.controller.apply(&cmd), Outcome::InSyncChanged { .. }), "seed {}: the master's change was refused", self.seed);
         }
     }
@@ -220,7 +227,13 @@ impl Sim {
         let group = self.controller.groups[GROUP].clone();
         for n in self.nodes.iter().filter(|n| n.partitioned && n.up) {
             if let Some(epoch) = n.served_epoch.filter(|e| *e < group.master_epoch) {
-                let cmd = Command::AlterInSync { group: GROUP.into(), master: n.id, master_epoch: epoch, in_sync_epoch: group.in_sync_epoch, in_sync: BTreeSet::from([n.id]) };
+                let cmd = Command::AlterInSync {
+                    group: GROUP.into(),
+                    master: n.id,
+                    master_epoch: epoch,
+                    in_sync_epoch: group.in_sync_epoch,
+                    in_sync: BTreeSet::from([n.id]),
+                };
                 assert!(matches!(self.controller.apply(&cmd), Outcome::Refused { .. }), "seed {}: a deposed master changed the in-sync set", self.seed);
             }
         }

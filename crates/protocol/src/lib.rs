@@ -8,6 +8,7 @@ pub mod body;
 pub mod code_names;
 pub mod codes;
 pub mod command;
+pub mod controller;
 pub mod error;
 pub mod ext_fields;
 pub mod frame;
