@@ -52,6 +52,17 @@ enum Command {
         #[arg(short = 'n', long = "namesrv")]
         namesrv: Option<String>,
     },
+    /// Run a controller node (automatic failover): Raft among the nodes of
+    /// `controllerDLegerPeers`, and the brokers' registrations and heartbeats.
+    ///
+    /// Example: rocketry controller -c controller.conf   (controllerDLegerSelfId=n0,
+    /// controllerDLegerPeers=n0-127.0.0.1:9878;n1-127.0.0.1:9868;n2-127.0.0.1:9858,
+    /// controllerStorePath=/var/lib/rocketry/controller)
+    Controller {
+        /// controller.conf (Java properties).
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
     /// Run a NameServer and a Broker in one process with a default config.
     Standalone {
         /// Data directory (storePathRootDir).
@@ -201,6 +212,19 @@ async fn run(cli: Cli) -> Result<(), Error> {
             signal.await;
             stop(grpc, handle).await;
             ns.stop();
+            Ok(())
+        }
+        Command::Controller { config } => {
+            let text = std::fs::read_to_string(&config).map_err(|e| format!("cannot read {}: {e}", config.display()))?;
+            let (cfg, unknown) = controller::ControllerConfig::from_properties(&parse_properties(&text)).map_err(|e| format!("{}: {e}", config.display()))?;
+            for key in unknown {
+                tracing::warn!(key = %key, file = %config.display(), "unknown controller config key ignored");
+            }
+            let signal = shutdown_signal()?;
+            let handle = controller::start(cfg.clone()).await?;
+            say!("rocketry controller n{} listening on {} (peers {:?}), data in {}", cfg.self_id, handle.local_addr, cfg.peers, cfg.store_dir.display());
+            signal.await;
+            handle.shutdown().await;
             Ok(())
         }
         Command::Bench(cmd) => bench::run(cmd).await,
