@@ -41,6 +41,8 @@ pub(crate) enum Job {
     /// A replica's append: the master's CommitLog bytes from this offset (`replica`).
     /// Answered with the new write end.
     Replicate(u64, Bytes, oneshot::Sender<Result<u64, ReplicateError>>),
+    /// A replica drops its log from this offset on (a tail its new master does not have).
+    Truncate(u64, oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// Most puts gathered into one write and one flush.
@@ -255,6 +257,45 @@ impl Appender {
         Ok(self.write_pos)
     }
 
+    /// Drops everything from `offset` on (a record boundary): later files go, the rest of the
+    /// file holding `offset` is zeroed, consume-queue entries pointing there go, and the key
+    /// index takes the records written there again. Readers never see past the new end.
+    fn truncate(&mut self, offset: u64) -> Result<(), StoreError> {
+        if offset >= self.write_pos {
+            return Ok(());
+        }
+        let cl = &self.shared.commitlog;
+        let min = cl.min_offset();
+        let offset = offset.max(min);
+        cl.write_end.store(offset, Ordering::Release);
+        let keep = {
+            let segs = cl.segments.read().unwrap_or_else(|e| e.into_inner());
+            segs.iter().rposition(|s| s.base <= offset).map(|i| segs[i].clone())
+        };
+        let seg = keep.ok_or_else(|| StoreError::Corrupt { path: cl.dir.clone(), offset, reason: "no file holds this offset".into() })?;
+        let later = {
+            let mut segs = cl.segments.write().unwrap_or_else(|e| e.into_inner());
+            let at = segs.iter().position(|s| s.base > seg.base).unwrap_or(segs.len());
+            segs.split_off(at)
+        };
+        for s in later {
+            std::fs::remove_file(&s.path).map_err(|e| StoreError::io(&s.path, e))?;
+        }
+        crate::recovery::truncate_tail(&seg, offset, cl.file_size)?;
+        crate::recovery::trim_consume_queues(&self.shared, offset)?;
+        self.shared.index_skip_below.fetch_min(offset as i64, Ordering::AcqRel);
+        cl.flushed_end.fetch_min(offset, Ordering::AcqRel);
+        self.shared.dispatched_end.store(offset, Ordering::Release);
+        self.segment = seg;
+        self.write_pos = offset;
+        self.last_record = None;
+        self.next_queue_offset.clear();
+        self.publish();
+        self.shared.checkpoint()?;
+        tracing::warn!(offset, "CommitLog truncated");
+        Ok(())
+    }
+
     fn rewind(&mut self, segment: Arc<Segment>, write_pos: u64) {
         let extra = {
             let mut segs = self.shared.commitlog.segments.write().unwrap_or_else(|e| e.into_inner());
@@ -434,6 +475,13 @@ impl Appender {
                 let result = self.replicate(offset, bytes);
                 if let Err(e) = &result {
                     tracing::warn!(error = %e, "replicated chunk refused");
+                }
+                let _ = reply.send(result);
+            }
+            Job::Truncate(offset, reply) => {
+                let result = self.truncate(offset);
+                if let Err(e) = &result {
+                    tracing::error!(offset, error = %e, "truncating the CommitLog failed");
                 }
                 let _ = reply.send(result);
             }

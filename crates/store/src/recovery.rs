@@ -200,7 +200,7 @@ fn scan_start(shared: &Shared, segments: &[Arc<Segment>], clean: bool, unclean: 
 }
 
 /// Zeroes everything after `end` in its segment, so no torn bytes remain.
-fn truncate_tail(seg: &Segment, end: u64, file_size: u64) -> Result<(), StoreError> {
+pub(crate) fn truncate_tail(seg: &Segment, end: u64, file_size: u64) -> Result<(), StoreError> {
     let local = end - seg.base;
     seg.file.set_len(local).map_err(|e| StoreError::io(&seg.path, e))?;
     seg.file.set_len(file_size).map_err(|e| StoreError::io(&seg.path, e))?;
@@ -258,7 +258,7 @@ fn keep_durable_entries(shared: &Shared, from: u64) -> Result<Vec<(String, i32)>
 }
 
 /// Drops consume-queue entries that point at or past the recovered CommitLog end.
-fn trim_consume_queues(shared: &Shared, end: u64) -> Result<(), StoreError> {
+pub(crate) fn trim_consume_queues(shared: &Shared, end: u64) -> Result<(), StoreError> {
     for cq in shared.all_queues() {
         let mut keep = cq.max_offset();
         while keep > cq.min_offset() {

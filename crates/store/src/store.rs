@@ -261,6 +261,15 @@ impl Store {
         rx.await.map_err(|_| ReplicateError::Shutdown)?
     }
 
+    /// A replica drops its log from `offset` (a record boundary) on: the tail a returning old
+    /// master holds that its group's new master does not.
+    pub async fn truncate(&self, offset: u64) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || StoreError::Corrupt { path: self.shared.config.root_dir.clone(), offset, reason: "the store is shut down".into() };
+        self.jobs.send(Job::Truncate(offset, tx)).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
     pub fn flushed_offset(&self) -> i64 {
         self.shared.commitlog.flushed_end.load(Ordering::Acquire) as i64
     }

@@ -198,3 +198,47 @@ async fn the_write_end_is_watched() {
     assert_eq!(*end.borrow(), store.commit_log_max_offset() as u64);
     store.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_replica_takes_another_masters_tail() {
+    let (ad, bd, rd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(config(ad.path())).unwrap();
+    let b = Store::open(config(bd.path())).unwrap();
+    let r = Store::open(config(rd.path())).unwrap();
+    // A shared history, copied by B and R.
+    for i in 0..40 {
+        put(&a, (i % 2) as i32, i).await;
+    }
+    follow(&a, &b, 1 << 20).await;
+    follow(&a, &r, 1 << 20).await;
+    let shared_end = a.commit_log_max_offset() as u64;
+    // R keeps following A while A writes a tail nobody else gets …
+    for i in 40..70 {
+        put(&a, 0, i).await;
+    }
+    follow(&a, &r, 1 << 20).await;
+    assert!(r.commit_log_max_offset() as u64 > shared_end + 4096, "the tail spans a file's end");
+    // … and B, the new master, writes its own.
+    b.set_replica(false);
+    for i in 1000..1010 {
+        put(&b, 1, i).await;
+    }
+    r.truncate(shared_end).await.unwrap();
+    assert_eq!(r.commit_log_max_offset() as u64, shared_end);
+    assert_eq!(r.max_offset("T", 0), 20, "queue entries past the cut are gone");
+    follow(&b, &r, 1 << 20).await;
+    assert_eq!(files(rd.path()), files(bd.path()));
+    for q in 0..2 {
+        assert_eq!(bodies(&r, q, 0), bodies(&b, q, 0));
+    }
+    assert_eq!(r.query_by_key("T", "k1005", 10, 0, i64::MAX).unwrap().len(), 1);
+    // After a restart it is still B's log.
+    r.shutdown().await;
+    drop(r);
+    let r = Store::open(config(rd.path())).unwrap();
+    assert_eq!(bodies(&r, 1, 0), bodies(&b, 1, 0));
+    assert_eq!(r.max_offset("T", 0), b.max_offset("T", 0));
+    for s in [a, b, r] {
+        s.shutdown().await;
+    }
+}
