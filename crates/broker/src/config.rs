@@ -99,9 +99,17 @@ broker_config! {
         /// Ours: how often a replica copies its master's topics, subscription groups, consumer
         /// offsets and delay progress (Java: a full copy every 60 s).
         slave_synchronize_interval_ms: u64 = 3000, "slaveSynchronizeIntervalMs", Plain;
-        /// RocketMQ 5's automatic failover through a controller: not built yet, so `true`
-        /// refuses the start rather than run without it.
+        /// RocketMQ 5's automatic failover: the group's replicas (each its own `brokerId` ≥ 1)
+        /// start as replicas, and the controllers (`controllerAddr`) say which is master; the
+        /// master takes `brokerRole`'s kind (ASYNC_MASTER or SYNC_MASTER).
         enable_controller_mode: bool = false, "enableControllerMode", Bool;
+        /// The controller nodes, `host:port;host:port`.
+        controller_addr: String = String::new(), "controllerAddr", Plain;
+        /// How often a broker in controller mode heartbeats the controller.
+        broker_heartbeat_interval_ms: u64 = 1000, "brokerHeartbeatInterval", Plain;
+        /// A broker unheard this long counts as gone and, if master, is replaced (Java: 10 s;
+        /// ours: 3 s, so a failover takes seconds).
+        controller_heart_beat_timeout_ms: u64 = 3000, "controllerHeartBeatTimeoutMills", Plain;
         namesrv_addr: Option<String> = std::env::var("NAMESRV_ADDR").ok().filter(|s| !s.is_empty()), "namesrvAddr", EmptyIsNone;
         broker_ip1: String = "127.0.0.1".into(), "brokerIP1", Plain;
         listen_port: u16 = 10911, "listenPort", Plain;
@@ -599,15 +607,23 @@ impl BrokerConfig {
         if self.broker_role == BrokerRole::Slave && self.broker_id <= 0 {
             return bad("brokerId", self.broker_id.to_string(), "a SLAVE's brokerId must be > 0");
         }
-        if self.broker_role != BrokerRole::Slave && self.broker_id != 0 {
+        if self.broker_role != BrokerRole::Slave && self.broker_id != 0 && !self.enable_controller_mode {
             return bad("brokerId", self.broker_id.to_string(), "a master's brokerId is 0 (brokerRole is ASYNC_MASTER unless set to SLAVE)");
         }
         if self.enable_controller_mode {
-            return bad(
-                "enableControllerMode",
-                "true".into(),
-                "automatic failover through a controller is not built yet; replicas follow a fixed master (brokerRole)",
-            );
+            if self.controller_addr.trim().is_empty() {
+                return bad("controllerAddr", String::new(), "enableControllerMode needs the controllers' addresses");
+            }
+            if self.broker_id < 1 {
+                return bad("brokerId", self.broker_id.to_string(), "in controller mode each replica of the group has its own brokerId >= 1");
+            }
+            if self.broker_role == BrokerRole::Slave {
+                return bad(
+                    "brokerRole",
+                    "SLAVE".into(),
+                    "in controller mode brokerRole is the kind of master the broker is when elected (ASYNC_MASTER or SYNC_MASTER)",
+                );
+            }
         }
         if let Some(n) = self.in_sync_replicas.filter(|n| *n == 0) {
             return bad("inSyncReplicas", n.to_string(), "must be at least 1 (the master)");
@@ -796,7 +812,9 @@ mod tests {
             ("brokerRole=LEADER", "brokerRole"),
             ("haMasterAddress=nohostport", "haMasterAddress"),
             ("inSyncReplicas=0", "inSyncReplicas"),
-            ("enableControllerMode=true", "enableControllerMode"),
+            ("enableControllerMode=true", "controllerAddr"),
+            ("enableControllerMode=true\ncontrollerAddr=127.0.0.1:9878", "brokerId"),
+            ("enableControllerMode=true\ncontrollerAddr=127.0.0.1:9878\nbrokerId=1\nbrokerRole=SLAVE", "brokerRole"),
         ] {
             assert_eq!(BrokerConfig::default().apply(&parse_properties(bad)).unwrap_err().key, key, "{bad}");
         }

@@ -74,6 +74,7 @@ impl From<PutError> for BrokerError {
             PutError::FlushDiskTimeout(_) => BrokerError::new(rs::FLUSH_DISK_TIMEOUT, "flush to disk timed out"),
             PutError::FlushSlaveTimeout(_) => BrokerError::new(rs::FLUSH_SLAVE_TIMEOUT, "replicas did not confirm in time"),
             PutError::SlaveNotAvailable(_) => BrokerError::new(rs::SLAVE_NOT_AVAILABLE, "not enough replicas in sync"),
+            PutError::InSyncReplicasNotEnough => BrokerError::system("in-sync replicas not enough"),
         }
     }
 }

@@ -124,6 +124,7 @@ impl BrokerHandle {
         for t in &self.tasks {
             t.abort();
         }
+        stop_master_tasks(&self.broker);
         schedule::save(&self.broker);
         self.broker.store.shutdown().await;
         self.broker.offsets.flush();
@@ -199,6 +200,11 @@ impl Broker {
         broker.replay_pop_journal()?;
         broker.replay_timers()?;
         let interrupted = broker.replay_transactions()?;
+        if broker.config.enable_controller_mode {
+            // Every replica starts as one; the controller names the master.
+            broker.runtime.set_role(runtime::BrokerRole::Slave);
+            ha::failover::open_epochs(&broker).map_err(StartError::Config)?;
+        }
         if broker.runtime.role().is_master() {
             broker.finish_commits(interrupted).await;
         } else {
@@ -206,6 +212,15 @@ impl Broker {
             broker.store.set_replica(true);
         }
         Ok(broker)
+    }
+
+    /// Empties what a master keeps in memory of its log (POP's in-flight table and orderly
+    /// batches, timers, transactions), before reading it back when it becomes master again.
+    pub(crate) fn reset_replayed_state(&self) {
+        *self.pop.table() = Default::default();
+        *self.pop.orders() = Default::default();
+        *self.timers.wheel() = Default::default();
+        *self.transactions.table() = Default::default();
     }
 }
 
@@ -281,17 +296,39 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     tasks.push(tokio::spawn(housekeeping(broker.clone())));
     tasks.push(tokio::spawn(stats::sample(broker.clone())));
     tasks.push(tokio::spawn(ha::master::serve(broker.clone(), ha_listener)));
-    if broker.runtime.role().is_master() {
-        // What a master does on its own: a replica's log gets these records from its master.
-        tasks.push(tokio::spawn(schedule::run(broker.clone())));
-        tasks.push(tokio::spawn(pop::run_reviver(broker.clone())));
-        tasks.push(tokio::spawn(transaction::run_checker(broker.clone())));
-        tasks.push(tokio::spawn(timer::run(broker.clone())));
+    if broker.config.enable_controller_mode {
+        // The role changes while serving: a replica follows whoever is master, the master's
+        // tasks start and stop with the role.
+        tasks.push(tokio::spawn(ha::failover::run(broker.clone())));
+        tasks.push(tokio::spawn(ha::replica::follow(broker.clone())));
+        tasks.push(tokio::spawn(ha::sync::run(broker.clone())));
+    } else if broker.runtime.role().is_master() {
+        start_master_tasks(&broker);
     } else {
         tasks.push(tokio::spawn(ha::replica::follow(broker.clone())));
         tasks.push(tokio::spawn(ha::sync::run(broker.clone())));
     }
     Ok(BrokerHandle { broker, local_addr, connections, tasks })
+}
+
+/// Starts what a master does on its own (a replica's log gets these records from its
+/// master): the delay scheduler, POP's reviver, the transaction checker, the timer wheel.
+pub(crate) fn start_master_tasks(broker: &Arc<Broker>) {
+    let mut tasks = broker.ha.master_tasks.lock().unwrap_or_else(|e| e.into_inner());
+    if !tasks.is_empty() {
+        return;
+    }
+    tasks.push(tokio::spawn(schedule::run(broker.clone())));
+    tasks.push(tokio::spawn(pop::run_reviver(broker.clone())));
+    tasks.push(tokio::spawn(transaction::run_checker(broker.clone())));
+    tasks.push(tokio::spawn(timer::run(broker.clone())));
+}
+
+/// Stops the master's own tasks (a master that is one no longer).
+pub(crate) fn stop_master_tasks(broker: &Broker) {
+    for t in broker.ha.master_tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        t.abort();
+    }
 }
 
 /// Offsets flush and expiry of silent client channels.

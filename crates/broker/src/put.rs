@@ -177,10 +177,19 @@ impl Broker {
     /// Stores one of the broker's own records (POP's journal): no UNIQ_KEY, no CLUSTER, not
     /// in the key index, no delay; answered once as durable as the flush mode promises.
     pub(crate) async fn put_internal(&self, msg: NewMessage) -> Result<PutResult, PutError> {
+        self.check_in_sync()?;
         let mut record = self.encode(&msg, None)?;
         record.keys.clear();
         let result = self.store.put(PutMessage { topic: msg.topic, queue_id: msg.queue_id, records: vec![record], wait_flush: true }).await;
         self.replicated(result, true).await
+    }
+
+    /// Controller mode: a SYNC_MASTER whose in-sync set is too small stores nothing.
+    fn check_in_sync(&self) -> Result<(), PutError> {
+        if self.config.enable_controller_mode && self.runtime.role() == crate::runtime::BrokerRole::SyncMaster && !self.ha.enough_in_sync() {
+            return Err(PutError::InSyncReplicasNotEnough);
+        }
+        Ok(())
     }
 
     /// Under SYNC_MASTER a stored put (that waits for its store) waits for its replicas too
@@ -204,6 +213,7 @@ impl Broker {
     }
 
     async fn put_parking(&self, mut msgs: Vec<NewMessage>, wait_flush: bool, park: bool) -> Result<PutResult, PutError> {
+        self.check_in_sync()?;
         for m in &mut msgs {
             if m.props.get(prop::UNIQ_KEY).is_none() {
                 m.props.set(prop::UNIQ_KEY, next_uniq_key(self.store_host.ip(), self.clock.now_ms()));

@@ -79,6 +79,16 @@ impl Registration {
 }
 
 impl Broker {
+    /// The id the NameServers know this broker by: in controller mode the master is brokerId 0
+    /// (clients send to 0), a replica its own id; otherwise `brokerId`.
+    pub fn registered_id(&self) -> i64 {
+        if self.config.enable_controller_mode && self.runtime.role().is_master() {
+            0
+        } else {
+            self.config.broker_id
+        }
+    }
+
     /// TLS for connections the broker's process makes to its NameServers and brokers (the
     /// dashboard's too): `tls.enable`/`useTLS`, or enforcing mode.
     pub fn client_tls(&self) -> Option<remoting::tls::ClientTls> {
@@ -160,7 +170,7 @@ async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
         broker_addr: broker.config.broker_addr(),
         cluster_name: broker.config.broker_cluster_name.clone(),
         ha_server_addr: format!("{}:{}", broker.config.ha_host(), broker.ha.port()),
-        broker_id: broker.config.broker_id,
+        broker_id: broker.registered_id(),
         heartbeat_timeout_ms: None,
         compressed: false,
         body_crc32: protocol::message::crc32(&body),
@@ -171,8 +181,9 @@ async fn register_all(broker: &Broker, client: &Client, addrs: &[String]) {
         match client.invoke_ok(addr, cmd).await {
             Ok(resp) => {
                 broker.registration.last_accepted_ms.store(broker.clock.now_ms(), Ordering::Release);
-                if broker.config.broker_id != 0 {
-                    // A replica learns where its master is (Java: `RegisterBrokerResult`).
+                if broker.config.broker_id != 0 && !broker.config.enable_controller_mode {
+                    // A replica learns where its master is (Java: `RegisterBrokerResult`; in
+                    // controller mode the controller says).
                     let field = |k: &str| resp.ext_fields.get(k).filter(|v| !v.is_empty()).map(str::to_string);
                     broker.ha.learn_master(field("masterAddr"), field("haServerAddr"));
                 }
@@ -191,7 +202,7 @@ pub(crate) async fn unregister_all(broker: &Broker) {
             .with_ext("brokerName", &broker.config.broker_name)
             .with_ext("brokerAddr", broker.config.broker_addr())
             .with_ext("clusterName", &broker.config.broker_cluster_name)
-            .with_ext("brokerId", broker.config.broker_id);
+            .with_ext("brokerId", broker.registered_id());
         if let Err(e) = client.invoke_ok(addr, cmd).await {
             tracing::warn!(namesrv = %addr, error = %e, "unregister failed");
         }

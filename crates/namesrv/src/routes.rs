@@ -58,8 +58,11 @@ impl RouteTable {
         });
         // The same address re-registering under another id replaces its old entry.
         bd.broker_addrs.retain(|id, addr| addr != r.broker_addr || *id == r.broker_id);
-        bd.broker_addrs.insert(r.broker_id, r.broker_addr.to_string());
-        let changed = self.live.get(r.broker_addr).is_none_or(|l| l.data_version != r.data_version);
+        let previous = bd.broker_addrs.insert(r.broker_id, r.broker_addr.to_string());
+        // New under this id (a replica promoted to master registers as id 0 with the same
+        // topics' data version): its topics are taken, as Java's `registerFirst`.
+        let first = previous.as_deref() != Some(r.broker_addr);
+        let changed = first || self.live.get(r.broker_addr).is_none_or(|l| l.data_version != r.data_version);
         if r.broker_id == 0 && changed {
             for (name, tc) in r.topics {
                 let qd = QueueData {

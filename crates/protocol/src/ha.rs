@@ -9,12 +9,13 @@
 //!
 //! | kind | direction | fields |
 //! |---|---|---|
-//! | 1 `Hello` | replica → master | `u32` magic `RQHA`, `u16` version, `i64` broker id, `u64` log end, `u32` most bytes of records it takes in one frame, cluster, broker name |
-//! | 2 `Welcome` | master → replica | `u64` where the master starts sending, `u64` master's log end |
+//! | 1 `Hello` | replica → master | `u32` magic `RQHA`, `u16` version, `i64` broker id, `u64` log end, `u32` most bytes of records it takes in one frame, cluster, broker name, `u16` count then `{u32 epoch, u64 start}` of its epochs (failover) |
+//! | 2 `Welcome` | master → replica | `u64` where the master starts sending, `u64` master's log end, its epochs as in `Hello` |
 //! | 3 `Refused` | master → replica | reason (the master closes the connection) |
 //! | 4 `Data` | master → replica | `u64` offset, `u64` master's log end, then whole records to the frame's end |
 //! | 5 `Ack` | replica → master | `u64` the replica's log end (after writing what it received) |
 //! | 6 `Heartbeat` | master → replica | `u64` master's log end |
+//! | 7 `Truncate` | master → replica | `u64` where the replica's log stops agreeing with the master's: it drops everything from there and says hello again |
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -29,13 +30,17 @@ pub const DATA_HEAD_BYTES: usize = FRAME_HEAD_BYTES + 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    Hello { version: u16, broker_id: i64, end: u64, max_chunk: u32, cluster: String, broker_name: String },
-    Welcome { start: u64, master_end: u64 },
+    Hello { version: u16, broker_id: i64, end: u64, max_chunk: u32, cluster: String, broker_name: String, epochs: Vec<(u32, u64)> },
+    Welcome { start: u64, master_end: u64, epochs: Vec<(u32, u64)> },
     Refused { reason: String },
     Data { offset: u64, master_end: u64, records: Bytes },
     Ack { end: u64 },
     Heartbeat { master_end: u64 },
+    Truncate { offset: u64 },
 }
+
+/// Most epochs a hello carries (a log's epochs, one per failover it saw).
+pub const MAX_EPOCHS: usize = 4096;
 
 fn bad(why: &str) -> ProtocolError {
     ProtocolError::BadBody(format!("replication frame: {why}"))
@@ -69,13 +74,34 @@ fn get_u64(buf: &mut Bytes) -> Result<u64, ProtocolError> {
     Ok(buf.get_u64())
 }
 
+/// A log's epochs: the newest `MAX_EPOCHS` (the ones a comparison needs).
+fn put_epochs(out: &mut BytesMut, epochs: &[(u32, u64)]) {
+    let n = epochs.len().min(MAX_EPOCHS);
+    out.put_u16(n as u16);
+    for (epoch, start) in &epochs[epochs.len() - n..] {
+        out.put_u32(*epoch);
+        out.put_u64(*start);
+    }
+}
+
+fn get_epochs(f: &mut Bytes) -> Result<Vec<(u32, u64)>, ProtocolError> {
+    if f.remaining() < 2 {
+        return Err(bad("epochs cut short"));
+    }
+    let n = f.get_u16() as usize;
+    if n > MAX_EPOCHS || f.remaining() < n * 12 {
+        return Err(bad("epochs cut short or too many"));
+    }
+    Ok((0..n).map(|_| (f.get_u32(), f.get_u64())).collect())
+}
+
 impl Frame {
     /// Appends the whole frame to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
         let start = out.len();
         out.put_u32(0);
         match self {
-            Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name } => {
+            Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name, epochs } => {
                 out.put_u8(1);
                 out.put_u32(MAGIC);
                 out.put_u16(*version);
@@ -84,11 +110,13 @@ impl Frame {
                 out.put_u32(*max_chunk);
                 put_str(out, cluster);
                 put_str(out, broker_name);
+                put_epochs(out, epochs);
             }
-            Frame::Welcome { start, master_end } => {
+            Frame::Welcome { start, master_end, epochs } => {
                 out.put_u8(2);
                 out.put_u64(*start);
                 out.put_u64(*master_end);
+                put_epochs(out, epochs);
             }
             Frame::Refused { reason } => {
                 out.put_u8(3);
@@ -105,6 +133,10 @@ impl Frame {
             Frame::Heartbeat { master_end } => {
                 out.put_u8(6);
                 out.put_u64(*master_end);
+            }
+            Frame::Truncate { offset } => {
+                out.put_u8(7);
+                out.put_u64(*offset);
             }
         }
         let len = (out.len() - start - 4) as u32;
@@ -154,9 +186,10 @@ impl Frame {
                 let max_chunk = f.get_u32();
                 let cluster = get_str(&mut f)?;
                 let broker_name = get_str(&mut f)?;
-                Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name }
+                let epochs = get_epochs(&mut f)?;
+                Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name, epochs }
             }
-            2 => Frame::Welcome { start: get_u64(&mut f)?, master_end: get_u64(&mut f)? },
+            2 => Frame::Welcome { start: get_u64(&mut f)?, master_end: get_u64(&mut f)?, epochs: get_epochs(&mut f)? },
             3 => Frame::Refused { reason: get_str(&mut f)? },
             4 => {
                 let (offset, master_end) = (get_u64(&mut f)?, get_u64(&mut f)?);
@@ -164,6 +197,7 @@ impl Frame {
             }
             5 => Frame::Ack { end: get_u64(&mut f)? },
             6 => Frame::Heartbeat { master_end: get_u64(&mut f)? },
+            7 => Frame::Truncate { offset: get_u64(&mut f)? },
             other => return Err(bad(&format!("unknown kind {other}"))),
         };
         if f.has_remaining() {
@@ -180,14 +214,21 @@ mod tests {
     fn all() -> Vec<Frame> {
         vec![
             Frame::Hello {
-                version: VERSION, broker_id: 2, end: 1 << 40, max_chunk: 1 << 20, cluster: "DefaultCluster".into(), broker_name: "broker-ä".into()
+                version: VERSION,
+                broker_id: 2,
+                end: 1 << 40,
+                max_chunk: 1 << 20,
+                cluster: "DefaultCluster".into(),
+                broker_name: "broker-ä".into(),
+                epochs: vec![(0, 0), (3, 1 << 35)],
             },
-            Frame::Welcome { start: 4096, master_end: 9000 },
+            Frame::Welcome { start: 4096, master_end: 9000, epochs: vec![(1, 0)] },
             Frame::Refused { reason: "ahead of the master".into() },
             Frame::Data { offset: 1 << 33, master_end: 1 << 34, records: Bytes::from_static(b"records") },
             Frame::Data { offset: 0, master_end: 0, records: Bytes::new() },
             Frame::Ack { end: 77 },
             Frame::Heartbeat { master_end: 78 },
+            Frame::Truncate { offset: 4096 },
         ]
     }
 
@@ -231,7 +272,7 @@ mod tests {
             assert!(Frame::decode(&mut BytesMut::from(raw), 1024).is_err(), "{raw:?}");
         }
         let mut hello = BytesMut::new();
-        Frame::Hello { version: 1, broker_id: 1, end: 0, max_chunk: 1, cluster: "c".into(), broker_name: "b".into() }.encode(&mut hello);
+        Frame::Hello { version: 1, broker_id: 1, end: 0, max_chunk: 1, cluster: "c".into(), broker_name: "b".into(), epochs: Vec::new() }.encode(&mut hello);
         hello[5] ^= 1; // the magic
         assert!(Frame::decode(&mut hello, 1024).is_err());
     }

@@ -42,8 +42,8 @@ impl EpochLog {
     }
 
     /// Records a new epoch starting at `start`. An epoch not newer than the last, or a start
-    /// before the last one's, is refused; an epoch starting where the last one starts replaces
-    /// it (that epoch wrote nothing).
+    /// before the last one's, is refused. (An epoch that wrote nothing stays, empty: another log
+    /// may know it, and the comparison needs a shared epoch.)
     pub fn begin(&mut self, epoch: u32, start: u64) -> Result<(), String> {
         if let Some(last) = self.last() {
             if epoch <= last.epoch {
@@ -51,9 +51,6 @@ impl EpochLog {
             }
             if start < last.start {
                 return Err(format!("epoch {epoch} cannot start at {start}, before epoch {} at {}", last.epoch, last.start));
-            }
-            if start == last.start {
-                self.entries.pop();
             }
         }
         self.entries.push(Epoch { epoch, start });
@@ -166,8 +163,8 @@ mod tests {
     fn epochs_only_move_forward() {
         let mut l = log(&[(1, 0)]);
         assert!(l.begin(1, 10).is_err());
-        assert!(l.begin(2, 0).is_ok(), "an epoch that wrote nothing is replaced");
-        assert_eq!(l.entries(), &[Epoch { epoch: 2, start: 0 }]);
+        assert!(l.begin(2, 0).is_ok(), "an epoch that wrote nothing stays");
+        assert_eq!(l.entries(), &[Epoch { epoch: 1, start: 0 }, Epoch { epoch: 2, start: 0 }]);
         l.begin(3, 100).unwrap();
         assert!(l.begin(4, 50).is_err());
         assert_eq!(l.epoch_at(99), Some(2));
@@ -188,6 +185,10 @@ mod tests {
         assert_eq!(log(&[(1, 0), (2, 400)]).consistent_point(450, &master, 1200), Some(400));
         assert_eq!(log(&[(7, 0)]).consistent_point(10, &master, 1200), None);
         assert_eq!(EpochLog::default().consistent_point(0, &master, 1200), Some(0));
+        // The first master's epoch began on an empty log: a replica's epoch 0 tail goes.
+        let first = log(&[(0, 0), (1, 0)]);
+        assert_eq!(log(&[(0, 0)]).consistent_point(300, &first, 900), Some(0));
+        assert_eq!(log(&[(0, 0)]).consistent_point(0, &first, 900), Some(0));
     }
 
     #[test]

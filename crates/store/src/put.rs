@@ -53,6 +53,10 @@ pub enum PutError {
     /// Stored on the master, but too few replicas are connected and in sync to wait for.
     #[error("not enough replicas in sync")]
     SlaveNotAvailable(PutResult),
+    /// Not stored: a SYNC_MASTER under a controller whose in-sync set is smaller than
+    /// `inSyncReplicas` takes no sends (Java's IN_SYNC_REPLICAS_NOT_ENOUGH).
+    #[error("in-sync replicas not enough")]
+    InSyncReplicasNotEnough,
 }
 
 impl PutError {

@@ -36,8 +36,16 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener) {
     }
 }
 
-/// Where a replica whose log ends at `end` can follow from, or why it cannot.
-fn start_for(b: &Broker, version: u16, broker_id: i64, end: u64, cluster: &str, broker_name: &str) -> Result<u64, String> {
+/// What a replica is told after its hello.
+enum Start {
+    /// It follows from this offset.
+    From(u64),
+    /// Its log stops agreeing with the master's here: it drops the rest first.
+    Truncate(u64),
+}
+
+/// Where a replica whose log ends at `end`, with `epochs`, can follow from, or why it cannot.
+fn start_for(b: &Broker, version: u16, broker_id: i64, end: u64, epochs: &[(u32, u64)], cluster: &str, broker_name: &str) -> Result<Start, String> {
     if !b.runtime.role().is_master() {
         return Err(format!("{} is a {}, not a master", b.config.broker_addr(), b.runtime.role()));
     }
@@ -50,10 +58,20 @@ fn start_for(b: &Broker, version: u16, broker_id: i64, end: u64, cluster: &str, 
     if broker_id <= 0 {
         return Err(format!("a replica's brokerId must be > 0, not {broker_id}"));
     }
+    // Failover: a log that served another epoch is cut where it stops agreeing with this one.
+    if let (Some(mine), false) = (b.ha.epoch_log(), epochs.is_empty()) {
+        let entries = epochs.iter().map(|&(epoch, start)| store::epoch::Epoch { epoch, start }).collect();
+        let theirs = store::epoch::EpochLog::new(entries).map_err(|e| format!("the replica's epochs: {e}"))?;
+        match theirs.consistent_point(end, &mine, b.store.commit_log_max_offset() as u64) {
+            None => return Err("the replica's log shares no epoch with this master's (start it with an empty store)".into()),
+            Some(point) if point < end => return Ok(Start::Truncate(point)),
+            Some(_) => {}
+        }
+    }
     // A replica with an empty log starts where this log starts.
     let start = if end == 0 { b.store.commit_log_min_offset() as u64 } else { end };
     match b.store.replica_read(start, 8).map_err(|e| e.to_string())? {
-        ReplicaRead::Records { .. } | ReplicaRead::UpToDate => Ok(start),
+        ReplicaRead::Records { .. } | ReplicaRead::UpToDate => Ok(Start::From(start)),
         ReplicaRead::Gone(min) => {
             Err(format!("the replica's log ends at {end}, before this master's first retained offset {min}: it cannot catch up (start it with an empty store)"))
         }
@@ -69,11 +87,18 @@ async fn link(b: &Arc<Broker>, stream: TcpStream, peer: SocketAddr) -> Result<()
     let (mut rd, mut wr) = stream.into_split();
     let silent = Duration::from_millis(b.config.ha_housekeeping_interval_ms.max(100));
     let mut buf = BytesMut::with_capacity(1024);
-    let Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name } = read_frame(&mut rd, &mut buf, 64 * 1024, silent).await? else {
+    let Frame::Hello { version, broker_id, end, max_chunk, cluster, broker_name, epochs } =
+        read_frame(&mut rd, &mut buf, 64 * 1024 + protocol::ha::MAX_EPOCHS * 12, silent).await?
+    else {
         return Err("the first frame is not a hello".into());
     };
-    let start = match start_for(b, version, broker_id, end, &cluster, &broker_name) {
-        Ok(start) => start,
+    let start = match start_for(b, version, broker_id, end, &epochs, &cluster, &broker_name) {
+        Ok(Start::From(start)) => start,
+        Ok(Start::Truncate(offset)) => {
+            tracing::warn!(%peer, broker_id, replica_end = end, offset, "the replica holds a tail this master does not: it truncates");
+            write_frame(&mut wr, &Frame::Truncate { offset }).await?;
+            return Ok(());
+        }
         Err(reason) => {
             tracing::warn!(%peer, broker_id, %reason, "replica refused");
             let _ = write_frame(&mut wr, &Frame::Refused { reason: reason.clone() }).await;
@@ -81,7 +106,7 @@ async fn link(b: &Arc<Broker>, stream: TcpStream, peer: SocketAddr) -> Result<()
         }
     };
     let master_end = b.store.commit_log_max_offset() as u64;
-    write_frame(&mut wr, &Frame::Welcome { start, master_end }).await?;
+    write_frame(&mut wr, &Frame::Welcome { start, master_end, epochs: b.ha.epoch_entries() }).await?;
     let id = b.ha.add_link(broker_id, peer, start, b.clock.now_ms());
     tracing::info!(%peer, broker_id, start, master_end, "replica connected");
     let acks = {

@@ -13,6 +13,7 @@
 //!   what they acknowledged (a SYNC_MASTER send waits on it), the replica's view of its
 //!   master, and the addresses the NameServer gives a replica.
 
+pub mod failover;
 pub mod master;
 pub mod replica;
 pub mod sync;
@@ -84,6 +85,17 @@ pub struct Ha {
     pub(crate) master_changed: Notify,
     /// The replication port this broker listens on (0 until bound).
     pub(crate) port: std::sync::atomic::AtomicU16,
+    /// Controller mode: the log's epochs (`<storePathRootDir>/epoch`).
+    pub(crate) epochs: Mutex<Option<store::epoch::EpochFile>>,
+    /// Controller mode: the group as the controller last answered.
+    pub(crate) view: Mutex<Option<protocol::controller::GroupView>>,
+    /// Controller mode: the tasks only a master runs, while it is one.
+    pub(crate) master_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Woken when this broker's role changes (a replica's link to a former master ends).
+    pub(crate) role_changed: Notify,
+    /// Controller mode: SYNC_MASTER acknowledgements count the in-sync set's members, all of
+    /// them (the broker ids of the set but the master).
+    in_sync_members: Mutex<Option<Vec<i64>>>,
 }
 
 impl Ha {
@@ -99,6 +111,11 @@ impl Ha {
             learned: Mutex::new((None, None)),
             master_changed: Notify::new(),
             port: Default::default(),
+            epochs: Mutex::new(None),
+            view: Mutex::new(None),
+            master_tasks: Mutex::new(Vec::new()),
+            role_changed: Notify::new(),
+            in_sync_members: Mutex::new(None),
         }
     }
 
@@ -151,14 +168,24 @@ impl Ha {
         self.recompute();
     }
 
-    /// The end the `needed`-th best replica holds: every send ending there is confirmed.
+    /// The end every send up to is confirmed: what the `needed`-th best replica holds, or in
+    /// controller mode what every other member of the in-sync set holds.
     fn recompute(&self) {
         if self.needed == 0 {
             return;
         }
-        let mut acks: Vec<u64> = self.links().iter().map(|l| l.acked).collect();
-        acks.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = acks.get(self.needed - 1).copied().unwrap_or(0);
+        let members = self.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let links = self.links();
+        let confirmed = match members {
+            Some(members) if members.is_empty() => 0,
+            Some(members) => members.iter().map(|id| links.iter().filter(|l| l.broker_id == *id).map(|l| l.acked).max().unwrap_or(0)).min().unwrap_or(0),
+            None => {
+                let mut acks: Vec<u64> = links.iter().map(|l| l.acked).collect();
+                acks.sort_unstable_by(|a, b| b.cmp(a));
+                acks.get(self.needed - 1).copied().unwrap_or(0)
+            }
+        };
+        drop(links);
         self.confirmed.send_if_modified(|c| {
             let changed = *c != confirmed;
             *c = confirmed;
@@ -166,12 +193,29 @@ impl Ha {
         });
     }
 
+    /// Controller mode: the in-sync set's members but the master, whose acknowledgements a
+    /// SYNC_MASTER send waits for.
+    pub(crate) fn set_in_sync_members(&self, members: Vec<i64>) {
+        *self.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()) = Some(members);
+        self.recompute();
+    }
+
+    /// Controller mode: whether the in-sync set is large enough for a SYNC_MASTER to take a
+    /// send at all (Java refuses it before storing: "in-sync replicas not enough").
+    pub fn enough_in_sync(&self) -> bool {
+        match &*self.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(members) => members.len() >= self.needed,
+            None => true,
+        }
+    }
+
     /// Waits until the replicas a SYNC_MASTER send needs hold the log up to `end`.
     pub async fn confirm(&self, end: u64, master_end: u64) -> Result<(), Unconfirmed> {
         if self.needed == 0 {
             return Ok(());
         }
-        if self.in_sync(master_end) < self.needed {
+        let controlled = self.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if !controlled && self.in_sync(master_end) < self.needed {
             return Err(Unconfirmed::NotAvailable);
         }
         let mut rx = self.confirmed.subscribe();

@@ -19,6 +19,11 @@ pub async fn follow(b: Arc<Broker>) {
     let mut last_error: Option<String> = None;
     loop {
         let changed = b.ha.master_changed.notified();
+        if b.runtime.role().is_master() {
+            // Controller mode: a master follows no one (until it is told otherwise).
+            let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
+            continue;
+        }
         let Some(addr) = b.config.ha_master_address.clone().or_else(|| b.ha.learned_ha_addr()) else {
             // Until a registration names the master.
             let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
@@ -61,11 +66,24 @@ async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
         max_chunk: max_chunk.min(u32::MAX as usize) as u32,
         cluster: b.config.broker_cluster_name.clone(),
         broker_name: b.config.broker_name.clone(),
+        epochs: b.ha.epoch_entries(),
     };
     write_frame(&mut wr, &hello).await?;
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    let role_changed = b.ha.role_changed.notified();
+    tokio::pin!(role_changed);
+    // The master's epochs this replica has not recorded yet, recorded as its copy reaches them.
+    let mut pending_epochs: Vec<(u32, u64)>;
     match read_frame(&mut rd, &mut buf, max_frame, silent).await? {
-        Frame::Welcome { start, master_end } => {
+        Frame::Truncate { offset } => {
+            b.store.truncate(offset).await.map_err(|e| e.to_string())?;
+            b.ha.with_epochs(|f| f.truncate(offset))?;
+            return Err(format!("truncated the log at {offset}, where it stops agreeing with the master's; following again"));
+        }
+        Frame::Welcome { start, master_end, epochs } => {
+            let mine = b.ha.epoch_entries();
+            pending_epochs = epochs.into_iter().filter(|e| !mine.contains(e) && mine.last().is_none_or(|m| e.0 > m.0)).collect();
+            record_epochs(b, &mut pending_epochs)?;
             tracing::info!(master = %addr, start, master_end, local_end = end, "following the master");
             b.ha.update_follower(|f| {
                 f.connected = true;
@@ -83,6 +101,7 @@ async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
                 Frame::Data { offset, master_end, records } => {
                     let n = records.len() as u64;
                     let end = b.store.append_replicated(offset, records).await.map_err(|e| e.to_string())?;
+                    record_epochs(b, &mut pending_epochs)?;
                     write_frame(&mut wr, &Frame::Ack { end }).await?;
                     let now = b.clock.now_ms();
                     b.ha.update_follower(|f| {
@@ -101,6 +120,7 @@ async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
                 }
                 other => return Err(format!("unexpected frame from the master: {other:?}")),
             },
+            _ = &mut role_changed => return Err("this broker's role changed".into()),
             _ = tick.tick() => {
                 write_frame(&mut wr, &Frame::Ack { end: b.store.commit_log_max_offset() as u64 }).await?;
                 let now = b.clock.now_ms();
@@ -108,4 +128,18 @@ async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Records the master's epochs that start at or before where this log now ends (controller
+/// mode; a replica outside it has no epoch file and the master sends none).
+fn record_epochs(b: &Broker, pending: &mut Vec<(u32, u64)>) -> Result<(), String> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let end = b.store.commit_log_max_offset() as u64;
+    while let Some(&(epoch, start)) = pending.first().filter(|(_, start)| *start <= end) {
+        b.ha.with_epochs(|f| f.begin(epoch, start))?;
+        pending.remove(0);
+    }
+    Ok(())
 }
