@@ -138,6 +138,23 @@ final class Rocketry implements AutoCloseable {
             namesrvPort, brokerPort);
     }
 
+    /** `rocketry controller -c <conf>`: node {@code self} of {@code ports} (one per node), data under {@code storeDir}. */
+    Proc controller(String name, int[] ports, int self, Path storeDir, String... extraConf) {
+        Path conf = dir.resolve(name + ".conf");
+        StringBuilder peers = new StringBuilder();
+        for (int i = 0; i < ports.length; i++) {
+            peers.append(i == 0 ? "" : ";").append('n').append(i).append('-').append(LOOPBACK).append(':').append(ports[i]);
+        }
+        String text = String.join("\n", "controllerDLegerSelfId=n" + self, "controllerDLegerPeers=" + peers,
+            "controllerStorePath=" + storeDir, String.join("\n", extraConf), "");
+        try {
+            Files.writeString(conf, text, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return start(name, List.of("controller", "-c", conf.toString()), ports[self]);
+    }
+
     Proc namesrv(String name, int port) {
         return start(name, List.of("namesrv", "--port", String.valueOf(port)), port);
     }
