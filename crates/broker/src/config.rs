@@ -92,6 +92,9 @@ broker_config! {
         ha_send_heartbeat_interval_ms: u64 = 5000, "haSendHeartbeatInterval", Plain;
         /// A replication connection silent this long is closed (and a replica reconnects).
         ha_housekeeping_interval_ms: u64 = 20_000, "haHousekeepingInterval", Plain;
+        /// Controller mode: an in-sync replica that has not acknowledged anything for this long
+        /// leaves the in-sync set (until then a SYNC_MASTER's sends wait for it).
+        ha_max_time_slave_not_catchup_ms: u64 = 15_000, "haMaxTimeSlaveNotCatchup", Plain;
         /// Consumers may read from replicas: a master suggests a replica to a consumer that
         /// lags by more than `accessMessageInMemoryMaxRatio` of memory, and a replica suggests
         /// itself. Replicas serve pulls either way (when the master is gone a client reads there).

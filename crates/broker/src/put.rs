@@ -206,6 +206,10 @@ impl Broker {
         };
         let end = put.phys_offsets.first().map_or(0, |p| *p as u64) + put.wrote_bytes;
         match self.ha.confirm(end, self.store.commit_log_max_offset() as u64).await {
+            // Confirmed while this broker was master: a master deposed meanwhile does not say so.
+            Ok(()) if self.config.enable_controller_mode && self.runtime.role() != crate::runtime::BrokerRole::SyncMaster => {
+                Err(PutError::FlushSlaveTimeout(put.clone()))
+            }
             Ok(()) => result,
             Err(crate::ha::Unconfirmed::NotAvailable) => Err(PutError::SlaveNotAvailable(put.clone())),
             Err(crate::ha::Unconfirmed::Timeout) => Err(PutError::FlushSlaveTimeout(put.clone())),

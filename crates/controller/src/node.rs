@@ -181,8 +181,9 @@ pub struct Controller {
     pub raft: Raft,
     sm: StateMachine,
     seen: Mutex<HashMap<(String, i64), Seen>>,
-    /// When this node last became leader (liveness is judged only a timeout after).
-    leader_since: Mutex<Option<Instant>>,
+    /// When this node last became leader, and in which term (liveness is judged only a
+    /// timeout after).
+    leader_since: Mutex<Option<(Instant, u64)>>,
     /// The last reason each group was left without a master (logged once).
     no_master: Mutex<HashMap<String, String>>,
 }
@@ -195,10 +196,18 @@ impl Controller {
         self.raft.metrics().borrow().current_leader
     }
 
+    /// Leader, and heard by a quorum recently: a leader cut off from the others does not step
+    /// down by itself (openraft 0.9), and must not answer from a state the others moved past.
     fn is_leader(&self) -> bool {
         let m = self.raft.metrics();
         let m = m.borrow();
-        m.state == ServerState::Leader && m.current_leader == Some(self.config.self_id)
+        let lease = (self.config.raft_heartbeat.as_millis() as u64) * 8;
+        let heard = self.config.peers.len() == 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms <= lease);
+        m.state == ServerState::Leader && m.current_leader == Some(self.config.self_id) && heard
+    }
+
+    fn term(&self) -> u64 {
+        self.raft.metrics().borrow().current_term
     }
 
     fn not_leader(&self) -> Refusal {
@@ -321,11 +330,16 @@ impl Controller {
     async fn scan(&self) {
         let since = {
             let mut since = self.leader_since.lock().unwrap_or_else(|e| e.into_inner());
+            let term = self.term();
             if !self.is_leader() {
                 *since = None;
                 return;
             }
-            *since.get_or_insert_with(Instant::now)
+            // Leadership lost and won again between two scans is a new leadership.
+            if since.is_some_and(|(_, t)| t != term) {
+                *since = None;
+            }
+            since.get_or_insert_with(|| (Instant::now(), term)).0
         };
         let longest = self.seen.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.timeout).max().unwrap_or(Duration::from_secs(3));
         if since.elapsed() < longest {

@@ -104,7 +104,8 @@ impl LogStore {
             inner.vote = serde_json::from_str(&t).map_err(|e| bad("vote", e))?;
         }
         if let Some(t) = read_json("committed")? {
-            inner.committed = serde_json::from_str(&t).map_err(|e| bad("committed", e))?;
+            // Only an optimization: an unreadable one is learned again from the leader.
+            inner.committed = serde_json::from_str(&t).unwrap_or(None);
         }
         if let Some(t) = read_json("purged")? {
             inner.purged = serde_json::from_str(&t).map_err(|e| bad("purged", e))?;
@@ -165,10 +166,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StoreResult<()> {
         let mut g = self.0.lock().await;
-        // Not synced: a committed index lost in a crash is learned again from the leader; it
-        // only lets a restart re-apply the log before hearing from one.
+        // Written whole (aside, then renamed): a restart re-applies the log up to it.
         let text = serde_json::to_vec(&committed).map_err(|e| StorageIOError::write(&e))?;
-        std::fs::write(g.path("committed"), text).map_err(|e| StorageIOError::write(&e))?;
+        replace_file(&g.path("committed"), &text).map_err(|e| StorageIOError::write(&e))?;
         g.committed = committed;
         Ok(())
     }

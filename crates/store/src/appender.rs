@@ -205,6 +205,9 @@ impl Appender {
     /// dispatches its records as recovery does and, under SYNC_FLUSH, flushes.
     fn replicate(&mut self, offset: u64, bytes: Bytes) -> Result<u64, ReplicateError> {
         let io = |e: StoreError| ReplicateError::Io(e.to_string());
+        if !self.shared.replica.load(Ordering::Acquire) {
+            return Err(ReplicateError::NotReplica);
+        }
         let file_size = self.shared.config.commit_log_file_bytes;
         if offset != self.write_pos {
             // A fresh store follows a master whose log starts later (retention removed its
@@ -267,7 +270,12 @@ impl Appender {
         let cl = &self.shared.commitlog;
         let min = cl.min_offset();
         let offset = offset.max(min);
-        cl.write_end.store(offset, Ordering::Release);
+        {
+            let mut truncations = self.shared.truncations.lock().unwrap_or_else(|e| e.into_inner());
+            *truncations += 1;
+            cl.write_end.store(offset, Ordering::Release);
+            cl.flushed_end.fetch_min(offset, Ordering::AcqRel);
+        }
         let keep = {
             let segs = cl.segments.read().unwrap_or_else(|e| e.into_inner());
             segs.iter().rposition(|s| s.base <= offset).map(|i| segs[i].clone())
@@ -284,7 +292,6 @@ impl Appender {
         crate::recovery::truncate_tail(&seg, offset, cl.file_size)?;
         crate::recovery::trim_consume_queues(&self.shared, offset)?;
         self.shared.index_skip_below.fetch_min(offset as i64, Ordering::AcqRel);
-        cl.flushed_end.fetch_min(offset, Ordering::AcqRel);
         self.shared.dispatched_end.store(offset, Ordering::Release);
         self.segment = seg;
         self.write_pos = offset;

@@ -16,6 +16,7 @@ use crate::StoreError;
 /// fdatasyncs every segment holding bytes between the flushed end and the write end.
 pub(crate) fn flush_segments(shared: &Shared) -> Result<(), StoreError> {
     let cl = &shared.commitlog;
+    let truncations = *shared.truncations.lock().unwrap_or_else(|e| e.into_inner());
     let end = cl.write_end.load(Ordering::Acquire);
     let flushed = cl.flushed_end.load(Ordering::Acquire);
     if end <= flushed {
@@ -29,7 +30,10 @@ pub(crate) fn flush_segments(shared: &Shared) -> Result<(), StoreError> {
             seg.file.sync_data().map_err(|e| StoreError::io(&seg.path, e))?;
         }
     }
-    cl.flushed_end.fetch_max(end, Ordering::AcqRel);
+    let now = shared.truncations.lock().unwrap_or_else(|e| e.into_inner());
+    if *now == truncations {
+        cl.flushed_end.fetch_max(end, Ordering::AcqRel);
+    }
     Ok(())
 }
 

@@ -49,6 +49,7 @@
 //! | `KeyIndex::files` (RwLock) | the list of index files | appender (new file), cleaner (drop the oldest); others copy |
 //! | `IndexFile::map` (Mutex) | one index file's memory map | appender (add), readers (lookup), cleaner (end offset), flusher (msync) |
 //! | `Store::threads`, `Store::lock` (Mutex) | thread handles, the directory's flock | shutdown |
+//! | `Shared::truncations` (Mutex) | the truncation count, and moves of the flushed end | flushes (around one sync), the appender's truncation |
 //!
 //! **Rule: no store code holds two of them at once**, so there is no order to keep. A lock
 //! is held to read or change what it guards, or to clone an `Arc` out of it; the work is

@@ -43,6 +43,9 @@ pub enum ReplicateError {
     Io(String),
     #[error("the store is shut down")]
     Shutdown,
+    /// This store takes puts (its broker is a master): nothing is copied into it.
+    #[error("this store is not a replica's")]
+    NotReplica,
 }
 
 fn i32_at(buf: &[u8], at: usize) -> i32 {

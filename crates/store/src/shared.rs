@@ -37,6 +37,9 @@ pub(crate) struct Shared {
     pub written: tokio::sync::watch::Sender<u64>,
     /// A replica's store takes records only from its master (`append_replicated`).
     pub replica: AtomicBool,
+    /// Truncations so far, and the lock under which the flushed end moves: a flush that began
+    /// before a truncation does not claim bytes written after it.
+    pub truncations: Mutex<u64>,
 }
 
 impl Shared {
@@ -62,6 +65,7 @@ impl Shared {
             dirty_queues: Mutex::new(HashSet::new()),
             written: tokio::sync::watch::Sender::new(0),
             replica: AtomicBool::new(false),
+            truncations: Mutex::new(0),
         }
     }
 

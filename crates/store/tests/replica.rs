@@ -95,6 +95,7 @@ async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
     let (md, rd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let master = Store::open(config(md.path())).unwrap();
     let replica = Store::open(config(rd.path())).unwrap();
+    replica.set_replica(true);
     for i in 0..120 {
         put(&master, (i % 3) as i32, i).await;
     }
@@ -118,6 +119,7 @@ async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
     replica.shutdown().await;
     drop(replica);
     let replica = Store::open(config(rd.path())).unwrap();
+    replica.set_replica(true);
     for i in 130..150 {
         put(&master, 1, i).await;
     }
@@ -141,6 +143,12 @@ async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
     replica.append_replicated(end, good).await.unwrap();
     assert_eq!(bodies(&replica, 2, 0), bodies(&master, 2, 0));
 
+    // A store that takes puts takes no replicated bytes.
+    let end = master.commit_log_max_offset() as u64;
+    assert_eq!(master.append_replicated(end, Bytes::from_static(&[0; 16])).await, Err(ReplicateError::NotReplica));
+    // A replica's store takes no puts.
+    let refused = replica.put(PutMessage { topic: "T".into(), queue_id: 0, records: vec![record("T", 0, b"x", "k")], wait_flush: true }).await;
+    assert!(refused.is_err());
     // The master tells where a replica stands against it.
     let end = master.commit_log_max_offset() as u64;
     assert_eq!(master.replica_read(end, 100).unwrap(), ReplicaRead::UpToDate);
@@ -168,6 +176,7 @@ async fn a_fresh_replica_starts_where_the_masters_log_starts() {
     let min = master.commit_log_min_offset() as u64;
     assert!(min > 0, "retention removed the first files");
     let replica = Store::open(config(rd.path())).unwrap();
+    replica.set_replica(true);
     assert_eq!(master.replica_read(0, 1 << 20).unwrap(), ReplicaRead::Gone(min));
     let ReplicaRead::Records { bytes: first, .. } = master.replica_read(min, 1 << 20).unwrap() else { panic!() };
     replica.append_replicated(min, first).await.unwrap();
@@ -180,6 +189,7 @@ async fn a_fresh_replica_starts_where_the_masters_log_starts() {
     drop(replica);
     // Reopened, the queue still begins where the master's log did.
     let replica = Store::open(config(rd.path())).unwrap();
+    replica.set_replica(true);
     assert_eq!(replica.min_offset("T", 0), qmin);
     assert_eq!(replica.get("T", 0, 0, 4, &|_| true).unwrap().status, GetStatus::OffsetTooSmall);
     assert_eq!(bodies(&replica, 0, qmin), bodies(&master, 0, qmin));
@@ -205,6 +215,8 @@ async fn a_truncated_replica_takes_another_masters_tail() {
     let a = Store::open(config(ad.path())).unwrap();
     let b = Store::open(config(bd.path())).unwrap();
     let r = Store::open(config(rd.path())).unwrap();
+    b.set_replica(true);
+    r.set_replica(true);
     // A shared history, copied by B and R.
     for i in 0..40 {
         put(&a, (i % 2) as i32, i).await;
@@ -236,6 +248,7 @@ async fn a_truncated_replica_takes_another_masters_tail() {
     r.shutdown().await;
     drop(r);
     let r = Store::open(config(rd.path())).unwrap();
+    r.set_replica(true);
     assert_eq!(bodies(&r, 1, 0), bodies(&b, 1, 0));
     assert_eq!(r.max_offset("T", 0), b.max_offset("T", 0));
     for s in [a, b, r] {

@@ -26,8 +26,14 @@ use crate::runtime::BrokerRole;
 use crate::Broker;
 
 /// Opens the epoch file; a log from before controller mode (or an empty one) is epoch 0.
+/// Epochs that start past where the recovered log ends (a crash cut records they began with)
+/// are dropped.
 pub(crate) fn open_epochs(b: &Broker) -> Result<(), String> {
     let mut file = store::epoch::EpochFile::open(&b.config.store_path_root_dir)?;
+    let end = b.store.commit_log_max_offset() as u64;
+    if file.log().last().is_some_and(|e| e.start > end) {
+        file.truncate(end + 1)?;
+    }
     if file.log().last().is_none() {
         file.begin(0, 0)?;
     }
@@ -107,13 +113,51 @@ impl Controllers {
     }
 }
 
-/// Heartbeats the controllers and follows their word until the broker stops.
+/// Heartbeats the controllers and follows their word until the broker stops. Heartbeats go
+/// out on their own task, so a slow role change (reading a large log back) never makes the
+/// controller think this broker is gone.
 pub async fn run(b: Arc<Broker>) {
+    let (views, mut word) = tokio::sync::watch::channel::<Option<GroupView>>(None);
+    let heartbeats = tokio::spawn(heartbeat(b.clone(), views));
+    let mut controllers = controllers(&b);
+    while word.changed().await.is_ok() {
+        let view = word.borrow_and_update().clone();
+        let Some(view) = view else {
+            // No word for too long: a master may have been replaced meanwhile.
+            if b.runtime.role().is_master() {
+                tracing::error!("no word from the controllers for twice controllerHeartBeatTimeoutMills: no longer taking sends");
+                become_replica(&b);
+            }
+            continue;
+        };
+        if let Err(e) = follow_word(&b, &view).await {
+            tracing::error!(error = %e, "taking the role the controller gave failed");
+            continue;
+        }
+        if b.runtime.role().is_master() {
+            if let Err(e) = keep_in_sync(&b, &mut controllers, &view).await {
+                tracing::warn!(error = %e, "in-sync set not changed");
+            }
+        }
+    }
+    heartbeats.abort();
+}
+
+fn controllers(b: &Broker) -> Controllers {
     let mut pool = client::ConnectionPool::new(Arc::new(client::IgnoreRequests));
     pool.set_tls(b.client_tls());
     let addrs = b.config.controller_addr.split(';').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect();
-    let mut controllers = Controllers { client: pool, addrs, leader: None };
+    Controllers { client: pool, addrs, leader: None }
+}
+
+/// Sends a heartbeat every `brokerHeartbeatInterval` and publishes each answer; `None` once
+/// no answer came for twice `controllerHeartBeatTimeoutMills` (the controller has surely
+/// replaced a master it did not hear from by then).
+async fn heartbeat(b: Arc<Broker>, views: tokio::sync::watch::Sender<Option<GroupView>>) {
+    let mut controllers = controllers(&b);
     let mut tick = tokio::time::interval(Duration::from_millis(b.config.broker_heartbeat_interval_ms.max(50)));
+    let lease = Duration::from_millis(b.config.controller_heart_beat_timeout_ms.saturating_mul(2));
+    let mut last_word = tokio::time::Instant::now();
     let mut last_error: Option<String> = None;
     loop {
         tick.tick().await;
@@ -128,26 +172,20 @@ pub async fn run(b: Arc<Broker>) {
             Ok(resp) => Err(format!("the controller answered {}: {}", resp.code, resp.remark.unwrap_or_default())),
             Err(e) => Err(e),
         };
-        let view = match answer {
+        match answer {
             Ok(v) => {
                 last_error = None;
-                v
+                last_word = tokio::time::Instant::now();
+                views.send_replace(Some(v));
             }
             Err(e) => {
                 if last_error.as_deref() != Some(e.as_str()) {
-                    tracing::warn!(error = %e, "no word from the controllers; keeping the current role");
+                    tracing::warn!(error = %e, "no word from the controllers; keeping the current role for now");
                 }
                 last_error = Some(e);
-                continue;
-            }
-        };
-        if let Err(e) = follow_word(&b, &view).await {
-            tracing::error!(error = %e, "taking the role the controller gave failed");
-            continue;
-        }
-        if b.runtime.role().is_master() {
-            if let Err(e) = keep_in_sync(&b, &mut controllers, &view).await {
-                tracing::warn!(error = %e, "in-sync set not changed");
+                if last_word.elapsed() > lease && views.borrow().is_some() {
+                    views.send_replace(None);
+                }
             }
         }
     }
@@ -160,7 +198,7 @@ async fn follow_word(b: &Arc<Broker>, view: &GroupView) -> Result<(), String> {
     let my_epoch = b.ha.epoch_log().and_then(|l| l.last()).map_or(0, |e| e.epoch);
     if view.master == Some(me) {
         if !b.runtime.role().is_master() || my_epoch < view.master_epoch {
-            become_master(b, view.master_epoch).await?;
+            become_master(b, view.master_epoch, my_epoch).await?;
         }
         let members: Vec<i64> = view.in_sync.iter().copied().filter(|id| *id != me).collect();
         b.ha.set_in_sync_members(members);
@@ -173,18 +211,23 @@ async fn follow_word(b: &Arc<Broker>, view: &GroupView) -> Result<(), String> {
     Ok(())
 }
 
-async fn become_master(b: &Arc<Broker>, epoch: u32) -> Result<(), String> {
-    let end = b.store.commit_log_max_offset() as u64;
-    // No more records from a former master: its link ends here.
+async fn become_master(b: &Arc<Broker>, epoch: u32, my_epoch: u32) -> Result<(), String> {
+    // No more records from a former master: the store refuses them from here, and the flush
+    // waits for any chunk being written, so `end` is final.
+    b.store.set_replica(false);
     b.ha.role_changed.notify_waiters();
-    b.ha.with_epochs(|f| f.begin(epoch, end))?;
+    b.store.flush().await.map_err(|e| e.to_string())?;
+    let end = b.store.commit_log_max_offset() as u64;
+    if my_epoch < epoch {
+        b.ha.with_epochs(|f| f.begin(epoch, end))?;
+    }
+    // (The same epoch: this broker was its master and restarted before anyone replaced it.)
     b.ha.set_in_sync_members(vec![]);
     // What a master keeps in memory, read back from the log it now owns.
     b.reset_replayed_state();
     b.replay_pop_journal().map_err(|e| e.to_string())?;
     b.replay_timers().map_err(|e| e.to_string())?;
     let interrupted = b.replay_transactions().map_err(|e| e.to_string())?;
-    b.store.set_replica(false);
     b.runtime.set_role(b.config.broker_role);
     b.finish_commits(interrupted).await;
     crate::start_master_tasks(b);
@@ -197,7 +240,7 @@ fn become_replica(b: &Arc<Broker>) {
     b.runtime.set_role(BrokerRole::Slave);
     b.store.set_replica(true);
     crate::stop_master_tasks(b);
-    *b.ha.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    b.ha.confirm_nothing();
     b.ha.role_changed.notify_waiters();
     b.registration.request();
     tracing::warn!("no longer the master of {}: following the controller's master", b.config.broker_name);
@@ -214,15 +257,17 @@ async fn keep_in_sync(b: &Arc<Broker>, controllers: &mut Controllers, view: &Gro
         _ => end.saturating_sub(b.config.ha_max_gap_not_in_sync),
     };
     let links = b.ha.replicas();
+    let now = b.clock.now_ms();
+    let stale = b.config.ha_max_time_slave_not_catchup_ms as i64;
     let mut wanted: Vec<i64> = vec![me];
     for id in view.replicas.keys().copied().filter(|id| *id != me) {
-        let best = links.iter().filter(|l| l.broker_id == id).map(|l| l.acked).max();
+        let best = links.iter().filter(|l| l.broker_id == id).max_by_key(|l| l.acked);
         let member = view.in_sync.contains(&id);
         let keep = match best {
-            // A member stays while linked and not too far behind; a newcomer joins once it
-            // holds everything confirmed and the epoch's start.
-            Some(acked) if member => end.saturating_sub(acked) < b.config.ha_max_gap_not_in_sync,
-            Some(acked) => acked >= frontier.max(epoch_start),
+            // A member stays while linked, acknowledging, and not too far behind; a newcomer
+            // joins once it holds everything confirmed and the epoch's start.
+            Some(l) if member => end.saturating_sub(l.acked) < b.config.ha_max_gap_not_in_sync && now - l.last_ack_ms < stale,
+            Some(l) => l.acked >= frontier.max(epoch_start),
             None => false,
         };
         if keep {
@@ -235,11 +280,22 @@ async fn keep_in_sync(b: &Arc<Broker>, controllers: &mut Controllers, view: &Gro
     if wanted == current {
         return Ok(());
     }
+    // Newcomers count for confirmations before the controller has them (they could be
+    // elected as soon as it does); leavers only after.
+    let others = |set: &[i64]| set.iter().copied().filter(|id| *id != me).collect::<Vec<i64>>();
+    let mut union = others(&current);
+    union.extend(others(&wanted).into_iter().filter(|id| !current.contains(id)));
+    b.ha.set_in_sync_members(union);
     let alter =
         AlterInSync { group: view.group.clone(), master: me, master_epoch: view.master_epoch, in_sync_epoch: view.in_sync_epoch, in_sync: wanted.clone() };
-    let resp = controllers.ask(code::ALTER_IN_SYNC, serde_json::to_vec(&alter).unwrap_or_default()).await?;
-    if resp.code != 0 {
-        return Err(format!("the controller answered {}: {}", resp.code, resp.remark.unwrap_or_default()));
+    let refused = match controllers.ask(code::ALTER_IN_SYNC, serde_json::to_vec(&alter).unwrap_or_default()).await {
+        Ok(resp) if resp.code == 0 => None,
+        Ok(resp) => Some(format!("the controller answered {}: {}", resp.code, resp.remark.unwrap_or_default())),
+        Err(e) => Some(e),
+    };
+    if let Some(why) = refused {
+        // Unknown whether it took the change: the union counts until the next view.
+        return Err(why);
     }
     tracing::info!(from = ?current, to = ?wanted, "in-sync set changed");
     // Shrinking takes effect for confirmations once the controller has it.

@@ -60,6 +60,10 @@ fn start_for(b: &Broker, version: u16, broker_id: i64, end: u64, epochs: &[(u32,
     }
     // Failover: a log that served another epoch is cut where it stops agreeing with this one.
     if let (Some(mine), false) = (b.ha.epoch_log(), epochs.is_empty()) {
+        let (my_epoch, their_epoch) = (mine.last().map_or(0, |e| e.epoch), epochs.last().map_or(0, |e| e.0));
+        if their_epoch > my_epoch {
+            return Err(format!("the replica has seen epoch {their_epoch}, this master only {my_epoch}: it is no longer the master"));
+        }
         let entries = epochs.iter().map(|&(epoch, start)| store::epoch::Epoch { epoch, start }).collect();
         let theirs = store::epoch::EpochLog::new(entries).map_err(|e| format!("the replica's epochs: {e}"))?;
         match theirs.consistent_point(end, &mine, b.store.commit_log_max_offset() as u64) {
@@ -134,6 +138,9 @@ async fn send(b: &Arc<Broker>, wr: &mut tokio::net::tcp::OwnedWriteHalf, id: u64
     let heartbeat = Duration::from_millis(b.config.ha_send_heartbeat_interval_ms.max(100));
     let mut written = b.store.watch_write_end();
     loop {
+        if !b.runtime.role().is_master() {
+            return Err("this broker is no longer a master".into());
+        }
         written.borrow_and_update();
         // What the page cache holds is read here; a replica far behind needs the disk: read
         // off the async workers.

@@ -162,7 +162,8 @@ impl Ha {
 
     pub(crate) fn acked(&self, id: u64, end: u64, now_ms: i64) {
         if let Some(l) = self.links().iter_mut().find(|l| l.id == id) {
-            l.acked = l.acked.max(end);
+            // A replica cannot hold what it was never sent.
+            l.acked = l.acked.max(end.min(l.sent_to));
             l.last_ack_ms = now_ms;
         }
         self.recompute();
@@ -177,7 +178,7 @@ impl Ha {
         let members = self.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let links = self.links();
         let confirmed = match members {
-            Some(members) if members.is_empty() => 0,
+            Some(members) if members.is_empty() || members.contains(&i64::MIN) => 0,
             Some(members) => members.iter().map(|id| links.iter().filter(|l| l.broker_id == *id).map(|l| l.acked).max().unwrap_or(0)).min().unwrap_or(0),
             None => {
                 let mut acks: Vec<u64> = links.iter().map(|l| l.acked).collect();
@@ -200,11 +201,18 @@ impl Ha {
         self.recompute();
     }
 
+    /// Controller mode: confirms nothing more (a master that is one no longer): waiting sends
+    /// time out rather than be confirmed by replicas that may be cut back.
+    pub(crate) fn confirm_nothing(&self) {
+        *self.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![i64::MIN]);
+        self.confirmed.send_replace(0);
+    }
+
     /// Controller mode: whether the in-sync set is large enough for a SYNC_MASTER to take a
     /// send at all (Java refuses it before storing: "in-sync replicas not enough").
     pub fn enough_in_sync(&self) -> bool {
         match &*self.in_sync_members.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(members) => members.len() >= self.needed,
+            Some(members) => !members.contains(&i64::MIN) && members.len() >= self.needed,
             None => true,
         }
     }
@@ -334,13 +342,20 @@ mod tests {
         "127.0.0.1:1".parse().unwrap()
     }
 
+    /// A replica link that was sent everything (acknowledgements are capped by what was sent).
+    fn link(h: &Ha, broker_id: i64) -> u64 {
+        let id = h.add_link(broker_id, addr(), 0, 0);
+        h.sent(id, 1 << 40, 0);
+        id
+    }
+
     #[tokio::test]
     async fn a_send_is_confirmed_once_enough_replicas_acknowledge_it() {
         let h = ha(3);
         assert_eq!(h.confirm(100, 100).await, Err(Unconfirmed::NotAvailable));
-        let a = h.add_link(1, addr(), 0, 0);
+        let a = link(&h, 1);
         assert_eq!(h.confirm(100, 100).await, Err(Unconfirmed::NotAvailable), "one of two replicas");
-        let b = h.add_link(2, addr(), 0, 0);
+        let b = link(&h, 2);
         h.acked(a, 150, 1);
         assert_eq!(h.confirm(100, 150).await, Err(Unconfirmed::Timeout), "only one acknowledged");
         h.acked(b, 120, 1);
@@ -350,6 +365,12 @@ mod tests {
         let wait = h.confirm(140, 150);
         h.acked(b, 140, 2);
         assert_eq!(wait.await, Ok(()));
+        // Nor past what was sent.
+        let c = h.add_link(3, addr(), 0, 0);
+        h.sent(c, 50, 50);
+        h.acked(c, 10_000, 4);
+        assert_eq!(h.replicas().iter().find(|l| l.id == c).unwrap().acked, 50);
+        h.remove_link(c);
         // Acknowledgements never go back.
         h.acked(b, 10, 3);
         assert_eq!(h.replicas().iter().find(|l| l.id == b).unwrap().acked, 140);
@@ -361,7 +382,7 @@ mod tests {
     async fn a_replica_too_far_behind_is_not_in_sync() {
         let config = BrokerConfig { ha_max_gap_not_in_sync: 1000, slave_timeout_ms: 50, ..Default::default() };
         let h = Ha::new(&config);
-        let a = h.add_link(1, addr(), 0, 0);
+        let a = link(&h, 1);
         assert_eq!(h.in_sync(999), 1);
         assert_eq!(h.in_sync(1000), 0);
         assert_eq!(h.confirm(5000, 5000).await, Err(Unconfirmed::NotAvailable));

@@ -24,7 +24,9 @@ pub async fn follow(b: Arc<Broker>) {
             let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
             continue;
         }
-        let Some(addr) = b.config.ha_master_address.clone().or_else(|| b.ha.learned_ha_addr()) else {
+        // In controller mode only the controller names the master.
+        let configured = b.config.ha_master_address.clone().filter(|_| !b.config.enable_controller_mode);
+        let Some(addr) = configured.or_else(|| b.ha.learned_ha_addr()) else {
             // Until a registration names the master.
             let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
             continue;
@@ -76,8 +78,10 @@ async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
     let mut pending_epochs: Vec<(u32, u64)>;
     match read_frame(&mut rd, &mut buf, max_frame, silent).await? {
         Frame::Truncate { offset } => {
-            b.store.truncate(offset).await.map_err(|e| e.to_string())?;
+            // The epochs first: a crash between the two leaves records the epochs do not
+            // claim, which the next comparison cuts again (never the other way round).
             b.ha.with_epochs(|f| f.truncate(offset))?;
+            b.store.truncate(offset).await.map_err(|e| e.to_string())?;
             return Err(format!("truncated the log at {offset}, where it stops agreeing with the master's; following again"));
         }
         Frame::Welcome { start, master_end, epochs } => {
@@ -95,9 +99,21 @@ async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
         other => return Err(format!("unexpected answer to hello: {other:?}")),
     }
     let mut tick = tokio::time::interval(Duration::from_millis(b.config.ha_send_heartbeat_interval_ms.max(100)));
+    let mut last_read = tokio::time::Instant::now();
+    let master_changed = b.ha.master_changed.notified();
+    tokio::pin!(master_changed);
     loop {
         tokio::select! {
-            frame = read_frame(&mut rd, &mut buf, max_frame, silent) => match frame? {
+            _ = &mut master_changed => {
+                let learned = b.config.ha_master_address.is_none() || b.config.enable_controller_mode;
+                if learned && b.ha.learned_ha_addr().as_deref() != Some(addr) {
+                    return Err("the master changed".into());
+                }
+                master_changed.set(b.ha.master_changed.notified());
+            }
+            frame = read_frame(&mut rd, &mut buf, max_frame, silent) => {
+                last_read = tokio::time::Instant::now();
+                match frame? {
                 Frame::Data { offset, master_end, records } => {
                     let n = records.len() as u64;
                     let end = b.store.append_replicated(offset, records).await.map_err(|e| e.to_string())?;
@@ -119,9 +135,14 @@ async fn session(b: &Arc<Broker>, addr: &str) -> Result<(), String> {
                     });
                 }
                 other => return Err(format!("unexpected frame from the master: {other:?}")),
-            },
+                }
+            }
             _ = &mut role_changed => return Err("this broker's role changed".into()),
             _ = tick.tick() => {
+                // The read above starts its wait again each round: silence is measured here.
+                if last_read.elapsed() > silent {
+                    return Err(format!("nothing from the master for {} ms", silent.as_millis()));
+                }
                 write_frame(&mut wr, &Frame::Ack { end: b.store.commit_log_max_offset() as u64 }).await?;
                 let now = b.clock.now_ms();
                 b.ha.update_follower(|f| f.last_write_ms = now);

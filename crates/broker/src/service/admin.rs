@@ -275,6 +275,24 @@ impl Broker {
             put(&format!("{pool}ThreadPoolQueueCapacity"), "0".into());
             put(&format!("{pool}ThreadPoolQueueHeadWaitTimeMills"), "0".into());
         }
+        // Ours: replication (mqadmin haStatus has the detail).
+        let role = self.runtime.role();
+        put("brokerRole", role.name().into());
+        if role.is_master() {
+            let links = self.ha.replicas();
+            let max_lag = links.iter().map(|l| (max_phys as u64).saturating_sub(l.acked)).max().unwrap_or(0);
+            put("haReplicaNum", links.len().to_string());
+            put("haInSyncReplicaNum", self.ha.in_sync(max_phys as u64).to_string());
+            put("haMaxReplicaLagBytes", max_lag.to_string());
+        } else {
+            let f = self.ha.follower();
+            put("haMasterAddr", f.master_ha_addr.unwrap_or_default());
+            put("haLagBytes", f.master_end.saturating_sub(max_phys as u64).to_string());
+        }
+        if let Some(v) = self.ha.view() {
+            put("haMasterEpoch", v.master_epoch.to_string());
+            put("haInSyncSet", v.in_sync.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(","));
+        }
         put("EndTransactionQueueSize", "0".into());
         put("EndTransactionThreadPoolQueueCapacity", "0".into());
         // Timers: the Java keys (nothing is read behind or congested in our design; the offset

@@ -1,7 +1,8 @@
 //! `rocketry admin`: operator commands with mqadmin's names and flags. So far: `updateTopic`,
 //! `updateSubGroup`, `setConsumeMode`, ACL 2.0's users and ACLs ([`users`]), and the reading
-//! commands of [`inspect`] (tables, or `--json`).
+//! commands of [`inspect`] (tables, or `--json`), and the controller's ([`controller`]).
 
+mod controller;
 pub(crate) mod inspect;
 mod manage;
 pub(crate) mod messages;
@@ -129,6 +130,8 @@ pub enum AdminCommand {
     Manage(manage::ManageCommand),
     #[command(flatten)]
     Messages(messages::MessageCommand),
+    #[command(flatten)]
+    Controller(controller::ControllerCommand),
     /// A message's life from the trace topic: its send, each consumption (group, client, time,
     /// cost, result, retries), transaction ends and recalls.
     ///
@@ -203,6 +206,7 @@ pub async fn run(args: AdminArgs) -> Result<(), crate::Error> {
         AdminCommand::Inspect(cmd) => inspect::run(cmd, out).await,
         AdminCommand::Manage(cmd) => manage::run(cmd, out).await,
         AdminCommand::Messages(cmd) => messages::run(cmd, out).await,
+        AdminCommand::Controller(cmd) => controller::run(cmd, out).await,
         AdminCommand::QueryMsgTraceById(args) => trace::run(args, out).await,
         AdminCommand::ConsumerStatus(args) => status::run(args, out).await,
     }
