@@ -228,8 +228,8 @@ async fn a_replica_takes_over_with_every_acknowledged_message_and_the_old_master
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let second = second.unwrap_or_else(|| panic!("no new master took a send:\n{}", logs()));
+    // Printed, not asserted (timings are for bench/failover.sh): the bound above is liveness.
     let failover = killed_at.elapsed();
-    assert!(failover < Duration::from_secs(10), "failover took {failover:?}");
     let on_second = bodies(&client, &second).await;
     let missing: Vec<_> = acked.difference(&on_second).collect();
     assert!(missing.is_empty(), "acknowledged but missing on the new master: {missing:?}");
