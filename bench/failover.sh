@@ -56,14 +56,13 @@ try:
     print(r["brokerDatas"][0]["brokerAddrs"].get("0", ""))
 except Exception:
     print("")'; }
-send() { "$bin" admin sendMessage -n "$ns" -t BenchFailover -p "m$1" >/dev/null 2>&1; }
+send() { "$bin" admin sendMessage -n "$ns" -t BenchFailover -p "m$1" >/dev/null 2>>"$work/send.err"; }
 # A master elected, the topic made, a replica in sync (a send is acknowledged).
 end=$((SECONDS + 60))
-until "$bin" admin updateTopic -n "$ns" -c DefaultCluster -t BenchFailover -r 4 -w 4 >/dev/null 2>&1; do
-    [ $SECONDS -lt $end ] || { echo "no master came up; logs in $work" >&2; exit 1; }
+until "$bin" admin updateTopic -n "$ns" -c DefaultCluster -t BenchFailover -r 4 -w 4 >/dev/null 2>&1 && send 0; do
+    [ $SECONDS -lt $end ] || { echo "no master took a send; logs in $work" >&2; exit 1; }
     sleep 0.2
 done
-until send 0; do [ $SECONDS -lt $end ] || { echo "no send was acknowledged; logs in $work" >&2; exit 1; }; sleep 0.2; done
 
 echo "== $ROUNDS rounds; a send every ${INTERVAL_MS} ms; controllerHeartBeatTimeoutMills=$CONTROLLER_TIMEOUT_MS"
 seq=1

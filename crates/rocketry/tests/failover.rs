@@ -16,7 +16,7 @@ use protocol::message::{decode_records, Properties};
 
 mod common;
 
-use common::process::free_port;
+use common::process::{commitlog_files, free_port};
 
 const TOPIC: &str = "FailoverTopic";
 
@@ -104,18 +104,6 @@ async fn bodies(client: &Client, addr: &str) -> BTreeSet<String> {
             offset = r.header.next_begin_offset;
         }
     }
-    out
-}
-
-fn commitlog(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir.join("data").join("commitlog"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
-        })
-        .collect();
-    out.sort();
     out
 }
 
@@ -343,7 +331,7 @@ async fn a_replica_takes_over_with_every_acknowledged_message_and_the_old_master
     for p in brokers.procs.iter_mut() {
         p.kill();
     }
-    assert_eq!(commitlog(&brokers.dirs[si]), commitlog(&brokers.dirs[ti]), "the returning master's CommitLog is the new master's, byte for byte");
+    assert_eq!(commitlog_files(&brokers.dirs[si]), commitlog_files(&brokers.dirs[ti]), "the returning master's CommitLog is the new master's, byte for byte");
     assert!(unconfirmed > 0, "the frozen replicas confirmed sends");
     let returned = std::fs::read_to_string(&brokers.procs[si].log).unwrap();
     assert!(returned.contains("CommitLog truncated"), "the returning master kept its unconfirmed tail");

@@ -13,7 +13,7 @@ use protocol::RemotingCommand;
 
 mod common;
 
-use common::process::{free_port, Server};
+use common::process::{commitlog_files, free_port, Server};
 
 const TOPIC: &str = "ReplicatedTopic";
 
@@ -23,18 +23,6 @@ fn conf(extra: &str) -> String {
          diskCapacityBytes=1099511627776\nhaListenPort={}\nslaveSynchronizeIntervalMs=200\nregisterNameServerPeriod=10000\n{extra}",
         free_port()
     )
-}
-
-fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir.join("data").join("commitlog"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 async fn send(client: &Client, addr: &str, i: usize) -> Result<(), ClientError> {
@@ -175,7 +163,7 @@ async fn a_replica_follows_its_master_and_a_sync_master_waits_for_it() {
     assert_eq!(commitlog_end(&client, &saddr).await, commitlog_end(&client, &maddr).await);
     master.stop();
     slave.stop();
-    assert_eq!(files(sdir.path()), files(mdir.path()), "the replica's CommitLog is the master's, byte for byte");
+    assert_eq!(commitlog_files(sdir.path()), commitlog_files(mdir.path()), "the replica's CommitLog is the master's, byte for byte");
 }
 
 /// The master's replication port, from its broker.conf.

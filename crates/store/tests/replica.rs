@@ -1,12 +1,15 @@
 //! Replication at the store: a replica that appends what a master reads out holds the same
 //! CommitLog byte for byte and serves the same queues.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use protocol::message::{decode_records, tags_code, NewRecord, Properties};
-use store::{EncodedRecord, GetStatus, PutMessage, ReplicaRead, ReplicateError, Store, StoreConfig};
+use protocol::message::decode_records;
+use store::{GetStatus, PutMessage, ReplicaRead, ReplicateError, Store, StoreConfig};
+
+mod common;
+
+use common::{commitlog_files, record};
 
 fn config(dir: &std::path::Path) -> StoreConfig {
     let mut c = StoreConfig::new(dir);
@@ -17,34 +20,9 @@ fn config(dir: &std::path::Path) -> StoreConfig {
     c
 }
 
-fn record(topic: &str, queue_id: i32, body: &[u8], key: &str) -> EncodedRecord {
-    let host: SocketAddr = "127.0.0.1:10911".parse().unwrap();
-    let mut props = Properties::default();
-    props.set("TAGS", "t");
-    props.set("KEYS", key);
-    let props = props.encode();
-    let mut bytes = BytesMut::new();
-    NewRecord {
-        topic,
-        queue_id,
-        flag: 0,
-        sys_flag: 0,
-        born_timestamp: 1,
-        born_host: host,
-        store_host: host,
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-        body,
-        properties: &props,
-    }
-    .encode(&mut bytes)
-    .unwrap();
-    EncodedRecord { bytes, tags_code: tags_code(Some("t")), keys: vec![key.to_string()] }
-}
-
 async fn put(store: &Store, queue_id: i32, i: usize) {
     let body = format!("message-{i}-{}", "x".repeat(i % 90));
-    let msg = PutMessage { topic: "T".into(), queue_id, records: vec![record("T", queue_id, body.as_bytes(), &format!("k{i}"))], wait_flush: true };
+    let msg = PutMessage { topic: "T".into(), queue_id, records: vec![record("T", queue_id, body.as_bytes(), "t", &format!("k{i}"))], wait_flush: true };
     store.put(msg).await.unwrap();
 }
 
@@ -78,18 +56,6 @@ fn bodies(store: &Store, queue_id: i32, from: i64) -> Vec<String> {
     }
 }
 
-fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir.join("commitlog"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
     let (md, rd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -107,8 +73,8 @@ async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
     }
     follow(&master, &replica, 16).await;
     assert_eq!(replica.commit_log_max_offset(), master.commit_log_max_offset());
-    assert!(files(md.path()).len() > 3, "the log spans several files");
-    assert_eq!(files(rd.path()), files(md.path()));
+    assert!(commitlog_files(md.path()).len() > 3, "the log spans several files");
+    assert_eq!(commitlog_files(rd.path()), commitlog_files(md.path()));
     for q in 0..3 {
         assert_eq!(bodies(&replica, q, 0), bodies(&master, q, 0));
         assert_eq!(replica.max_offset("T", q), master.max_offset("T", q));
@@ -125,7 +91,7 @@ async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
     }
     follow(&master, &replica, 1 << 20).await;
     assert_eq!(bodies(&replica, 1, 0), bodies(&master, 1, 0));
-    assert_eq!(files(rd.path()), files(md.path()));
+    assert_eq!(commitlog_files(rd.path()), commitlog_files(md.path()));
 
     // What does not continue the log is refused and changes nothing.
     let end = replica.commit_log_max_offset() as u64;
@@ -147,7 +113,7 @@ async fn a_replica_holds_the_masters_log_byte_for_byte_and_serves_its_queues() {
     let end = master.commit_log_max_offset() as u64;
     assert_eq!(master.append_replicated(end, Bytes::from_static(&[0; 16])).await, Err(ReplicateError::NotReplica));
     // A replica's store takes no puts.
-    let refused = replica.put(PutMessage { topic: "T".into(), queue_id: 0, records: vec![record("T", 0, b"x", "k")], wait_flush: true }).await;
+    let refused = replica.put(PutMessage { topic: "T".into(), queue_id: 0, records: vec![record("T", 0, b"x", "t", "k")], wait_flush: true }).await;
     assert!(refused.is_err());
     // The master tells where a replica stands against it.
     let end = master.commit_log_max_offset() as u64;
@@ -167,7 +133,7 @@ async fn a_fresh_replica_starts_where_the_masters_log_starts() {
     // Until the disk is full: then retention removes the oldest files.
     for i in 0.. {
         let body = format!("message-{i}");
-        let msg = PutMessage { topic: "T".into(), queue_id: 0, records: vec![record("T", 0, body.as_bytes(), &format!("k{i}"))], wait_flush: true };
+        let msg = PutMessage { topic: "T".into(), queue_id: 0, records: vec![record("T", 0, body.as_bytes(), "t", &format!("k{i}"))], wait_flush: true };
         if master.put(msg).await.is_err() {
             break;
         }
@@ -239,7 +205,7 @@ async fn a_truncated_replica_takes_another_masters_tail() {
     assert_eq!(r.commit_log_max_offset() as u64, shared_end);
     assert_eq!(r.max_offset("T", 0), 20, "queue entries past the cut are gone");
     follow(&b, &r, 1 << 20).await;
-    assert_eq!(files(rd.path()), files(bd.path()));
+    assert_eq!(commitlog_files(rd.path()), commitlog_files(bd.path()));
     for q in 0..2 {
         assert_eq!(bodies(&r, q, 0), bodies(&b, q, 0));
     }

@@ -1,10 +1,10 @@
-use std::net::SocketAddr;
-
-use bytes::BytesMut;
-use protocol::message::{decode_records, tags_code, NewRecord, Properties};
+use protocol::message::{decode_records, tags_code, Properties};
 use std::time::Duration;
 
-use store::{AcceptAll, BoundaryType, EncodedRecord, FlushMode, GetStatus, MessageFilter, PutError, PutMessage, Store, StoreConfig};
+mod common;
+
+use common::record;
+use store::{AcceptAll, BoundaryType, FlushMode, GetStatus, MessageFilter, PutError, PutMessage, Store, StoreConfig};
 
 fn config(dir: &std::path::Path) -> StoreConfig {
     let mut c = StoreConfig::new(dir);
@@ -13,32 +13,6 @@ fn config(dir: &std::path::Path) -> StoreConfig {
     // Usage against a fixed capacity, not the host's disk (which may be nearly full).
     c.disk_capacity_bytes = Some(1 << 40);
     c
-}
-
-fn record(topic: &str, queue_id: i32, body: &[u8], tag: &str, key: &str) -> EncodedRecord {
-    let host: SocketAddr = "127.0.0.1:10911".parse().unwrap();
-    let mut props = Properties::default();
-    props.set("TAGS", tag);
-    props.set("KEYS", key);
-    props.set("UNIQ_KEY", format!("U-{key}"));
-    let props = props.encode();
-    let mut bytes = BytesMut::new();
-    NewRecord {
-        topic,
-        queue_id,
-        flag: 0,
-        sys_flag: 0,
-        born_timestamp: 1,
-        born_host: host,
-        store_host: host,
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-        body,
-        properties: &props,
-    }
-    .encode(&mut bytes)
-    .unwrap();
-    EncodedRecord { bytes, tags_code: tags_code(Some(tag)), keys: vec![key.to_string(), format!("U-{key}")] }
 }
 
 async fn put(store: &Store, topic: &str, queue_id: i32, i: usize) -> i64 {

@@ -279,7 +279,11 @@ async fn addrs_of(target: &Target, client: &Client) -> Result<Vec<String>, crate
 async fn masters_of(client: &Client, cluster: &str) -> Result<Vec<String>, crate::Error> {
     let info = client.cluster_info().await?;
     let names = info.cluster_addr_table.get(cluster).ok_or_else(|| format!("no cluster named {cluster}"))?;
-    Ok(names.iter().filter_map(|n| info.broker_addr_table.get(n)?.broker_addrs.get(&0).cloned()).collect())
+    let masters: Vec<String> = names.iter().filter_map(|n| info.broker_addr_table.get(n)?.broker_addrs.get(&0).cloned()).collect();
+    if masters.is_empty() {
+        return Err(format!("cluster {cluster} has no master now (its brokers are all replicas)").into());
+    }
+    Ok(masters)
 }
 
 /// A progress bar on stderr counting `unit`s, drawn only when `shown` and stderr is a terminal

@@ -151,6 +151,20 @@ impl Server {
     }
 }
 
+/// Each CommitLog file under `<dir>/data` (name, bytes), in order: to compare replicas' logs.
+#[allow(dead_code, reason = "not every test file compares logs")]
+pub fn commitlog_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir.join("data").join("commitlog"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Creates `topic` with one queue on the broker at `addr`.
 pub async fn one_queue_topic(client: &client::Client, addr: &str, topic: &str) {
     let config = protocol::body::TopicConfig { topic_name: topic.into(), read_queue_nums: 1, write_queue_nums: 1, ..Default::default() };
