@@ -278,9 +278,15 @@ pub async fn start(mut config: BrokerConfig) -> Result<BrokerHandle, StartError>
     config.listen_port = local_addr.port();
     let ha_socket = TcpSocket::new_v4()?;
     ha_socket.set_reuseaddr(true)?;
-    ha_socket
-        .bind(SocketAddr::from(([0, 0, 0, 0], config.ha_port())))
-        .map_err(|e| std::io::Error::new(e.kind(), format!("replication port (haListenPort) {}: {e}", config.ha_port())))?;
+    if let Err(e) = ha_socket.bind(SocketAddr::from(([0, 0, 0, 0], config.ha_port()))) {
+        // listenPort + 1 taken by something else: any free port serves as well, since replicas
+        // learn it from the NameServer. A port set in broker.conf must be that port.
+        if config.ha_listen_port.is_some() {
+            return Err(std::io::Error::new(e.kind(), format!("replication port (haListenPort) {}: {e}", config.ha_port())).into());
+        }
+        tracing::warn!(port = config.ha_port(), error = %e, "replication port listenPort + 1 is taken; listening on a free port (replicas learn it from the NameServer; set haListenPort to choose)");
+        ha_socket.bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
+    }
     let broker = Broker::open(config, Arc::new(SystemClock)).await?;
     broker.ha.port.store(ha_socket.local_addr()?.port(), std::sync::atomic::Ordering::Release);
     let ha_listener = ha_socket.listen(64)?;

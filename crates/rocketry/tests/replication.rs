@@ -172,3 +172,33 @@ fn master_ha_port(dir: &tempfile::TempDir) -> String {
     let port = text.lines().find_map(|l| l.strip_prefix("haListenPort=")).unwrap();
     format!(":{port}")
 }
+
+/// listenPort + 1 taken by something else: a broker still starts (the replication port moves
+/// to a free one, which replicas learn from the NameServer); a haListenPort set in broker.conf
+/// that is taken stops the start, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_default_replication_port_moves_a_set_one_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::new(dir.path(), "dashboardEnable=false\ndiskCapacityBytes=1099511627776\n");
+    let _squatter = std::net::TcpListener::bind(("0.0.0.0", server.br + 1));
+    let client = server.start_ready().await;
+    client.close();
+    server.stop();
+    let log = std::fs::read_to_string(dir.path().join("rocketry.log")).unwrap();
+    assert!(log.contains("replication port listenPort + 1 is taken"), "{log}");
+
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::new(dir.path(), &format!("dashboardEnable=false\ndiskCapacityBytes=1099511627776\nhaListenPort={port}\n"));
+    server.start();
+    for _ in 0..100 {
+        if !server.is_running() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!server.is_running(), "started on a taken haListenPort");
+    let log = std::fs::read_to_string(dir.path().join("rocketry.log")).unwrap();
+    assert!(log.contains("haListenPort"), "{log}");
+}
