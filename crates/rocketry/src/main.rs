@@ -78,6 +78,11 @@ enum Command {
         /// The RocketMQ 5.x gRPC port; overrides grpcServerPort (default 8081; 0: any free port).
         #[arg(long)]
         grpc_port: Option<u16>,
+        /// Also run a one-node controller on this port (automatic failover): this broker
+        /// follows it (controller mode, brokerId 1 unless set), and brokers of other processes
+        /// may join the group with `controllerAddr` pointing here.
+        #[arg(long)]
+        controller_port: Option<u16>,
     },
     /// Load generators.
     #[command(subcommand)]
@@ -186,7 +191,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             stop(grpc, handle).await;
             Ok(())
         }
-        Command::Standalone { data_dir, namesrv_port, broker_port, config, grpc_port } => {
+        Command::Standalone { data_dir, namesrv_port, broker_port, config, grpc_port, controller_port } => {
             let mut cfg = BrokerConfig { store_path_root_dir: data_dir.clone(), listen_port: broker_port, ..BrokerConfig::default() };
             if let Some(path) = config.as_deref() {
                 apply_file(&mut cfg, path)?;
@@ -201,6 +206,30 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let signal = shutdown_signal()?;
             let ns = Arc::new(namesrv::start(ns_cfg).await?);
             cfg.namesrv_addr = Some(format!("127.0.0.1:{}", ns.local_addr.port()));
+            let controller = match controller_port {
+                Some(port) => {
+                    let port = if port == 0 { std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port() } else { port };
+                    let ccfg = controller::ControllerConfig {
+                        self_id: 0,
+                        peers: [(0, format!("127.0.0.1:{port}"))].into(),
+                        store_dir: data_dir.join("controller"),
+                        scan_interval: std::time::Duration::from_millis(1000),
+                        elect_unclean: false,
+                        raft_heartbeat: std::time::Duration::from_millis(100),
+                    };
+                    let handle = controller::start(ccfg).await?;
+                    cfg.enable_controller_mode = true;
+                    if cfg.controller_addr.is_empty() {
+                        cfg.controller_addr = format!("127.0.0.1:{port}");
+                    }
+                    if cfg.broker_id == 0 {
+                        cfg.broker_id = 1;
+                    }
+                    say!("rocketry standalone: controller listening on {}", handle.local_addr);
+                    Some(handle)
+                }
+                None => None,
+            };
             let handle = broker::start(cfg.clone()).await?;
             let grpc = serve_grpc(&handle).await?;
             say!("rocketry standalone: namesrv listening on {}", ns.local_addr);
@@ -211,6 +240,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let _http = serve_http("rocketry standalone", &handle.broker, Arc::new(move || standalone_metrics(&broker, &names))).await?;
             signal.await;
             stop(grpc, handle).await;
+            if let Some(c) = controller {
+                c.shutdown().await;
+            }
             ns.stop();
             Ok(())
         }

@@ -202,3 +202,45 @@ async fn a_taken_default_replication_port_moves_a_set_one_refuses() {
     let log = std::fs::read_to_string(dir.path().join("rocketry.log")).unwrap();
     assert!(log.contains("haListenPort"), "{log}");
 }
+
+/// `rocketry standalone --controller-port`: a one-node controller in the process, which its
+/// broker follows (elected master), and which `rocketry admin` reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_embeds_a_controller() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ns, br, cport) = (free_port(), free_port(), free_port());
+    std::fs::write(dir.path().join("broker.conf"), "dashboardEnable=false\ndiskCapacityBytes=1099511627776\nbrokerHeartbeatInterval=200\n").unwrap();
+    let log = std::fs::File::create(dir.path().join("rocketry.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        .args(["standalone", "--grpc-port", "0", "--namesrv-port", &ns.to_string(), "--broker-port", &br.to_string(), "--controller-port", &cport.to_string()])
+        .arg("-c")
+        .arg(dir.path().join("broker.conf"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let client = Client::new(vec![format!("127.0.0.1:{ns}")]);
+    let addr = format!("127.0.0.1:{br}");
+    until("the embedded controller made the broker master", || async {
+        client
+            .create_topic(
+                &addr,
+                &protocol::body::TopicConfig { topic_name: TOPIC.into(), read_queue_nums: 2, write_queue_nums: 2, perm: 6, ..Default::default() },
+            )
+            .await
+            .is_ok()
+            && send(&client, &addr, 1).await.is_ok()
+    })
+    .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rocketry"))
+        .args(["admin", "--json", "getSyncStateSet", "-a", &format!("127.0.0.1:{cport}"), "-b", "broker-a"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!((v["broker-a"]["master"].as_i64(), v["broker-a"]["masterEpoch"].as_i64()), (Some(1), Some(1)), "{v}");
+    client.close();
+    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
