@@ -5,10 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod controllers;
 mod pool;
 mod pop;
 mod transaction;
 
 pub use api::{Client, ClientError, PullResult, RawPullResult, SendResult};
+pub use controllers::Controllers;
 pub use pool::{ConnectionPool, Credentials, IgnoreRequests};
 pub use pop::{PopResult, Popped};

@@ -83,6 +83,22 @@ async fn master(client: &Client) -> Option<String> {
     route.broker_datas.first()?.broker_addrs.get(&0).cloned()
 }
 
+/// Within 20 s: a master other than `old` in the route that acknowledges a send (recorded).
+async fn next_master(client: &Client, old: &str, seq: &mut usize, acked: &mut BTreeSet<String>) -> Option<String> {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Some(m) = master(client).await.filter(|m| m != old) {
+            if send(client, &m, *seq + 1).await.is_ok() {
+                *seq += 1;
+                acked.insert(format!("m{seq}"));
+                return Some(m);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
 async fn send(client: &Client, addr: &str, seq: usize) -> Result<(), ClientError> {
     let body = Bytes::from(format!("m{seq}:{}", "x".repeat(seq * 17 % 900)));
     client.send(addr, TOPIC, (seq % 2) as i32, body, Properties::default()).await.map(|_| ())
@@ -202,20 +218,7 @@ async fn a_replica_takes_over_with_every_acknowledged_message_and_the_old_master
     let mi = brokers.addrs.iter().position(|a| *a == first).unwrap();
     brokers.procs[mi].kill();
     let killed_at = Instant::now();
-    let mut second = None;
-    while killed_at.elapsed() < Duration::from_secs(20) {
-        if let Some(m) = master(&client).await.filter(|m| *m != first) {
-            seq += 1;
-            if send(&client, &m, seq).await.is_ok() {
-                acked.insert(format!("m{seq}"));
-                second = Some(m);
-                break;
-            }
-            seq -= 1;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let second = second.unwrap_or_else(|| panic!("no new master took a send:\n{}", logs()));
+    let second = next_master(&client, &first, &mut seq, &mut acked).await.unwrap_or_else(|| panic!("no new master took a send:\n{}", logs()));
     // Printed, not asserted (timings are for bench/failover.sh): the bound above is liveness.
     let failover = killed_at.elapsed();
     let on_second = bodies(&client, &second).await;
@@ -261,21 +264,7 @@ async fn a_replica_takes_over_with_every_acknowledged_message_and_the_old_master
     for i in &replicas {
         brokers.procs[*i].signal("-CONT");
     }
-    let mut third = None;
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        if let Some(m) = master(&client).await.filter(|m| *m != second) {
-            seq += 1;
-            if send(&client, &m, seq).await.is_ok() {
-                acked.insert(format!("m{seq}"));
-                third = Some(m);
-                break;
-            }
-            seq -= 1;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let third = third.unwrap_or_else(|| panic!("no master after the second failover:\n{}", logs()));
+    let third = next_master(&client, &second, &mut seq, &mut acked).await.unwrap_or_else(|| panic!("no master after the second failover:\n{}", logs()));
     let on_third = bodies(&client, &third).await;
     let missing: Vec<_> = acked.difference(&on_third).collect();
     assert!(missing.is_empty(), "acknowledged but missing after the second failover: {missing:?}");

@@ -19,8 +19,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::controller::{code, status, AlterInSync, BrokerRecord, GroupView, Heartbeat};
-use protocol::RemotingCommand;
+use client::Controllers;
+use protocol::controller::{code, AlterInSync, BrokerRecord, GroupView, Heartbeat};
 
 use crate::runtime::BrokerRole;
 use crate::Broker;
@@ -74,45 +74,6 @@ fn record(b: &Broker) -> BrokerRecord {
     }
 }
 
-/// The controllers, asked in turn; a follower's answer names the leader, asked next.
-struct Controllers {
-    client: client::ConnectionPool,
-    addrs: Vec<String>,
-    leader: Option<String>,
-}
-
-impl Controllers {
-    async fn ask(&mut self, code: i32, body: Vec<u8>) -> Result<RemotingCommand, String> {
-        let mut order: Vec<String> = self.leader.iter().cloned().collect();
-        order.extend(self.addrs.iter().filter(|a| Some(*a) != self.leader.as_ref()).cloned());
-        let mut last = "no controller is configured".to_string();
-        for addr in order {
-            let cmd = RemotingCommand::request(code).with_body(body.clone());
-            match self.client.invoke(&addr, cmd, Duration::from_secs(3)).await {
-                Ok(resp) if resp.code == status::NOT_LEADER => {
-                    last = format!("{addr} is not the controllers' leader");
-                    if let Some(leader) = resp.ext_fields.get("leaderAddr").filter(|l| !l.is_empty()).map(str::to_string) {
-                        self.leader = Some(leader.clone());
-                        let cmd = RemotingCommand::request(code).with_body(body.clone());
-                        if let Ok(resp) = self.client.invoke(&leader, cmd, Duration::from_secs(3)).await {
-                            if resp.code != status::NOT_LEADER {
-                                return Ok(resp);
-                            }
-                        }
-                    }
-                }
-                Ok(resp) => {
-                    self.leader = Some(addr);
-                    return Ok(resp);
-                }
-                Err(e) => last = format!("{addr}: {e}"),
-            }
-        }
-        self.leader = None;
-        Err(last)
-    }
-}
-
 /// Heartbeats the controllers and follows their word until the broker stops. Heartbeats go
 /// out on their own task, so a slow role change (reading a large log back) never makes the
 /// controller think this broker is gone.
@@ -144,10 +105,7 @@ pub async fn run(b: Arc<Broker>) {
 }
 
 fn controllers(b: &Broker) -> Controllers {
-    let mut pool = client::ConnectionPool::new(Arc::new(client::IgnoreRequests));
-    pool.set_tls(b.client_tls());
-    let addrs = b.config.controller_addr.split(';').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect();
-    Controllers { client: pool, addrs, leader: None }
+    Controllers::new(&b.config.controller_addr, b.client_tls())
 }
 
 /// Sends a heartbeat every `brokerHeartbeatInterval` and publishes each answer; `None` once

@@ -3,11 +3,8 @@
 //! protocol (`protocol::controller`), not the Java controller's, and follow a node's word on
 //! who leads.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use clap::Subcommand;
-use protocol::controller::{code, status, ElectMaster, GroupQuery, GroupView, Metadata};
+use protocol::controller::{code, ElectMaster, GroupQuery, GroupView, Metadata};
 use protocol::RemotingCommand;
 
 use super::inspect::{emit, print_json, table, Output};
@@ -57,29 +54,13 @@ pub enum ControllerCommand {
     },
 }
 
-/// Asks the controllers, following NOT_LEADER to the leader; a refusal is an error with its
-/// remark.
+/// Asks the controllers (the leader answers); a refusal is an error with its remark.
 async fn ask(addrs: &str, code: i32, body: Vec<u8>) -> Result<RemotingCommand, crate::Error> {
-    let pool = client::ConnectionPool::new(Arc::new(client::IgnoreRequests));
-    let mut order: Vec<String> = addrs.split(';').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect();
-    let mut last = String::from("no controller address given");
-    let mut i = 0;
-    while i < order.len() && i < 8 {
-        let addr = order[i].clone();
-        i += 1;
-        match pool.invoke(&addr, RemotingCommand::request(code).with_body(body.clone()), Duration::from_secs(5)).await {
-            Ok(resp) if resp.code == status::NOT_LEADER => {
-                last = format!("{addr} is not the leader");
-                if let Some(leader) = resp.ext_fields.get("leaderAddr").filter(|l| !l.is_empty()) {
-                    order.insert(i, leader.to_string());
-                }
-            }
-            Ok(resp) if resp.code == 0 => return Ok(resp),
-            Ok(resp) => return Err(format!("{addr}: code {}: {}", resp.code, resp.remark.unwrap_or_default()).into()),
-            Err(e) => last = format!("{addr}: {e}"),
-        }
+    let resp = client::Controllers::new(addrs, None).ask(code, body).await?;
+    if resp.code != 0 {
+        return Err(format!("code {}: {}", resp.code, resp.remark.unwrap_or_default()).into());
     }
-    Err(last.into())
+    Ok(resp)
 }
 
 fn print_group(v: &GroupView) {
