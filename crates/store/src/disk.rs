@@ -61,9 +61,13 @@ impl DiskUsage {
         match self.capacity_bytes {
             Some(cap) => (self.store_bytes(cl) as f64 / cap as f64, 0),
             None => match nix::sys::statvfs::statvfs(&self.root) {
+                // As Java's `UtilAll.getDiskPartitionSpaceUsedPercent` and df's Use%: used over
+                // used plus what this user may still write. Blocks reserved for root (or hidden
+                // by a thin-provisioned volume) count neither way; counting them as used
+                // refused sends on a disk df shows at 68%.
                 Ok(s) if s.blocks() > 0 => {
-                    let total = s.blocks() as f64;
-                    ((total - s.blocks_available() as f64) / total, s.blocks() as u64 * s.fragment_size() as u64)
+                    let (ratio, entire) = used_of(s.blocks() as u64, s.blocks_free() as u64, s.blocks_available() as u64);
+                    (ratio, entire * s.fragment_size() as u64)
                 }
                 _ => (0.0, 0),
             },
@@ -108,5 +112,34 @@ impl DiskUsage {
         (ratio > limit).then(|| {
             format!("disk full: usage {:.1}% is over diskSpaceWarningLevelRatio {:.0}%; sends are refused until space is freed", ratio * 100.0, limit * 100.0)
         })
+    }
+}
+
+/// Used fraction of a filesystem of `blocks` with `free` blocks, `available` of them to this
+/// user, and the blocks that fraction is of (used plus available).
+fn used_of(blocks: u64, free: u64, available: u64) -> (f64, u64) {
+    let used = blocks.saturating_sub(free);
+    let entire = used + available;
+    if entire == 0 {
+        (0.0, 0)
+    } else {
+        (used as f64 / entire as f64, entire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::used_of;
+
+    #[test]
+    fn usage_is_used_over_used_plus_available_as_df_and_java() {
+        // A thin-provisioned volume: 66M blocks, 49.9M free, only 7.7M available to us.
+        // df says 68%; counting the unavailable free blocks as used would say 88%.
+        let (ratio, entire) = used_of(66_053_021, 49_893_602, 7_715_897);
+        assert_eq!((ratio * 100.0).round(), 68.0);
+        assert_eq!(entire, 66_053_021 - 49_893_602 + 7_715_897);
+        // Root's reserved blocks: free 10, available 5 of 100 → 90 used of 95.
+        assert_eq!(used_of(100, 10, 5).0, 90.0 / 95.0);
+        assert_eq!(used_of(0, 0, 0), (0.0, 0));
     }
 }
