@@ -33,7 +33,11 @@ bash "$here/../../scripts/install-chromium.sh"
 echo "== compat/java: official Java client and admin tools against $bin"
 rm -rf "$here/java/target/surefire-reports"
 java_rc=0
-(cd "$here/java" && mvn -B -q -Dstyle.color=never test -DrocketryBin="$bin") || java_rc=$?
+# The differential tests compare with the Java 5.3.3 broker: its classpath from Maven Central.
+java_broker_cp="$here/java/target/java-broker-cp.txt"
+mkdir -p "$here/java/target"
+(cd "$here/../../bench/compare" && mvn -B -q -Dstyle.color=never dependency:build-classpath -Dmdep.outputFile="$java_broker_cp") || java_rc=$?
+(cd "$here/java" && mvn -B -q -Dstyle.color=never test -DrocketryBin="$bin" -DjavaBrokerCp="$java_broker_cp") || java_rc=$?
 echo
 java_run=0 java_fail=0 java_err=0 java_skip=0
 shopt -s nullglob

@@ -124,6 +124,8 @@ broker_config! {
         cluster_topic_enable: bool = true, "clusterTopicEnable", Bool;
         broker_topic_enable: bool = true, "brokerTopicEnable", Bool;
         trace_topic_enable: bool = false, "traceTopicEnable", Bool;
+        /// UPDATE_AND_CREATE_TOPIC refuses system topics (Java's key and default).
+        validate_system_topic_when_update_topic: bool = true, "validateSystemTopicWhenUpdateTopic", Bool;
         msg_trace_topic_name: String = "RMQ_SYS_TRACE_TOPIC".into(), "msgTraceTopicName", Plain;
         /// Ours: the broker writes trace records of retries, DLQ moves, delayed and timer
         /// deliveries and transaction ends to the trace topic (`trace.rs`).

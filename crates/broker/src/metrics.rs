@@ -267,32 +267,10 @@ fn flag(b: bool) -> &'static str {
     }
 }
 
-/// Java's `TopicValidator` system topics, before the broker adds its own.
-const SYSTEM_TOPICS: &[&str] = &[
-    "TBW102",
-    "SCHEDULE_TOPIC_XXXX",
-    "BenchmarkTest",
-    "RMQ_SYS_TRANS_HALF_TOPIC",
-    "RMQ_SYS_TRACE_TOPIC",
-    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-    "TRANS_CHECK_MAX_TIME_TOPIC",
-    "SELF_TEST_TOPIC",
-    "OFFSET_MOVED_EVENT",
-    "CHECKPOINT_TOPIC",
-];
-
 impl Broker {
-    /// Whether Java's metrics count `topic` as a system topic (the `is_system` label): its built-in set,
-    /// `rmq_sys_*`, and the topics a broker makes for itself (its cluster's and its own name,
-    /// the reply and trace topics).
+    /// Whether Java's metrics count `topic` as a system topic (the `is_system` label).
     pub fn counts_as_system_topic(&self, topic: &str) -> bool {
-        let c = &self.config;
-        SYSTEM_TOPICS.contains(&topic)
-            || topic.starts_with("rmq_sys_")
-            || topic == c.broker_cluster_name
-            || topic == c.broker_name
-            || topic == c.msg_trace_topic_name
-            || topic.strip_suffix("_REPLY_TOPIC") == Some(c.broker_cluster_name.as_str())
+        self.is_system_topic(topic)
     }
 
     /// The metrics in Prometheus' text format: the broker's, the store's, the remoting

@@ -229,11 +229,17 @@ impl Broker {
         let (topic, queue_id) = (first.topic.clone(), first.queue_id);
         let records = msgs.iter().map(|m| self.encode(m, deliver_at)).collect::<Result<Vec<_>, _>>()?;
         let count = records.len() as u64;
+        let started = std::time::Instant::now();
         let result = self.store.put(PutMessage { topic, queue_id, records, wait_flush }).await;
         let result = self.replicated(result, wait_flush).await;
         if was_stored(&result) {
             self.stats.put_total.fetch_add(count, Ordering::Relaxed);
         }
+        let wrote = match &result {
+            Ok(r) => Some(r.wrote_bytes),
+            Err(e) => e.stored().map(|r| r.wrote_bytes),
+        };
+        self.stats.puts.put(started.elapsed(), wrote);
         result
     }
 

@@ -205,6 +205,12 @@ impl RouteTable {
         self.clusters.iter().flat_map(|(c, names)| std::iter::once(c.clone()).chain(names.iter().cloned())).collect()
     }
 
+    /// A broker to ask for the rest of the system topics (Java's GET_SYSTEM_TOPIC_LIST_FROM_NS
+    /// names one; the client then asks it): any address of the first broker that has one.
+    pub fn system_topics_broker(&self) -> Option<String> {
+        self.brokers.values().find_map(|b| b.broker_addrs.values().next().cloned())
+    }
+
     /// Deletes a topic, from the given cluster's brokers only when one is named.
     pub fn delete_topic(&mut self, topic: &str, cluster: Option<&str>) {
         match cluster.and_then(|c| self.clusters.get(c)) {
@@ -304,5 +310,7 @@ mod tests {
         assert!(rt.route("T").is_none());
         assert!(rt.route("U").is_some());
         assert_eq!(rt.system_topics(), BTreeSet::from(["DefaultCluster".to_string(), "a".to_string()]));
+        assert_eq!(rt.system_topics_broker().as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(RouteTable::default().system_topics_broker(), None);
     }
 }

@@ -197,7 +197,10 @@ impl NameServer {
             }
             rq::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => topic_list(req, self.routes().topics(), None),
             rq::GET_TOPICS_BY_CLUSTER => topic_list(req, self.routes().topics_of_cluster(ext.req_str("cluster")?), None),
-            rq::GET_SYSTEM_TOPIC_LIST_FROM_NS => topic_list(req, self.routes().system_topics(), None),
+            rq::GET_SYSTEM_TOPIC_LIST_FROM_NS => {
+                let routes = self.routes();
+                topic_list(req, routes.system_topics(), routes.system_topics_broker())
+            }
             rq::WIPE_WRITE_PERM_OF_BROKER => {
                 let count = self.routes_mut().set_write_perm(ext.req_str("brokerName")?, false);
                 ok().with_ext("wipeTopicCount", count)
@@ -284,7 +287,8 @@ impl NameServer {
     fn route(&self, req: &RemotingCommand) -> Result<RemotingCommand, ProtocolError> {
         let topic = req.ext_fields.req_str("topic")?;
         let Some(mut route) = self.routes().route(topic) else {
-            return Ok(RemotingCommand::response_to(req, rs::TOPIC_NOT_EXIST).with_remark(format!("No topic route info in name server for the topic: {topic}")));
+            return Ok(RemotingCommand::response_to(req, rs::TOPIC_NOT_EXIST)
+                .with_remark(format!("No topic route info in name server for the topic: {topic}{}", protocol::names::APPLY_TOPIC_TIP)));
         };
         if self.config.order_message_enable {
             route.order_topic_conf = self.kv.get("ORDER_TOPIC_CONFIG", topic);

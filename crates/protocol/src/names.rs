@@ -14,6 +14,26 @@ pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
 pub const NOT_ALLOWED_SEND_TOPICS: &[&str] =
     &["SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"];
 
+/// What Java appends to the remarks of a missing topic (`FAQUrl.suggestTodo(APPLY_TOPIC_URL)`).
+pub const APPLY_TOPIC_TIP: &str = "\nSee https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details.";
+
+/// Java's `TopicValidator` system topics, before a broker adds its own (`Broker::system_topics`).
+pub const SYSTEM_TOPICS: &[&str] = &[
+    "TBW102",
+    "SCHEDULE_TOPIC_XXXX",
+    "BenchmarkTest",
+    "RMQ_SYS_TRANS_HALF_TOPIC",
+    "RMQ_SYS_TRACE_TOPIC",
+    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+    "TRANS_CHECK_MAX_TIME_TOPIC",
+    "SELF_TEST_TOPIC",
+    "OFFSET_MOVED_EVENT",
+    "CHECKPOINT_TOPIC",
+];
+
+/// The prefix Java gives the broker's own system topics (`rmq_sys_…`).
+pub const SYSTEM_TOPIC_PREFIX: &str = "rmq_sys_";
+
 /// The prefix of the topics that journal POP's state (`rmq_sys_REVIVE_LOG_<cluster>`).
 pub const REVIVE_LOG_TOPIC_PREFIX: &str = "rmq_sys_REVIVE_LOG_";
 
@@ -40,17 +60,18 @@ pub fn dlq_topic(group: &str) -> String {
     format!("{DLQ_GROUP_TOPIC_PREFIX}{group}")
 }
 
-/// Checks a topic name; the error text is what the client sees in the remark.
+/// Checks a topic name; the error text is what the client sees in the remark (Java's
+/// `TopicValidator.validateTopic`: its checks in its order, its words).
 pub fn validate_topic(topic: &str) -> Result<(), String> {
     if topic.trim().is_empty() {
-        return Err("the specified topic is blank".into());
+        return Err("The specified topic is blank.".into());
+    }
+    if !valid_chars(topic) {
+        return Err("The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$".into());
     }
     let max = if is_group_topic(topic) { SYSTEM_TOPIC_MAX_CHARS } else { TOPIC_MAX_CHARS };
     if topic.len() > max {
-        return Err(format!("the specified topic is longer than topic max length {max}"));
-    }
-    if !valid_chars(topic) {
-        return Err(format!("the specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"));
+        return Err("The specified topic is longer than topic max length.".into());
     }
     Ok(())
 }

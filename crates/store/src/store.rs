@@ -181,6 +181,15 @@ impl Store {
         self.shared.disk.used_ratio(&self.shared.commitlog)
     }
 
+    /// The size and free bytes of the filesystem the CommitLog is on (Java's
+    /// `commitLogDirCapacity`), when it can be measured.
+    #[allow(clippy::unnecessary_cast, reason = "statvfs's field types differ between platforms")]
+    pub fn commit_log_dir_space(&self) -> Option<(u64, u64)> {
+        let s = nix::sys::statvfs::statvfs(&self.shared.config.commit_log_dir()).ok()?;
+        let block = s.fragment_size() as u64;
+        Some((s.blocks() as u64 * block, s.blocks_free() as u64 * block))
+    }
+
     /// Flushes everything written so far.
     pub async fn flush(&self) -> Result<(), PutError> {
         let (tx, rx) = oneshot::channel();

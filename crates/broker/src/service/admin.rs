@@ -54,6 +54,9 @@ impl Broker {
         self.refuse_on_replica()?;
         let name = req.config.topic_name.clone();
         names::validate_topic(&name).map_err(BrokerError::invalid)?;
+        if self.config.validate_system_topic_when_update_topic && self.is_system_topic(&name) {
+            return Err(BrokerError::invalid(format!("The topic[{name}] is conflict with system topic.")));
+        }
         let existing = self.topics.get(&name);
         let current = existing.as_ref().map(|t| t.attributes.clone()).unwrap_or_default();
         let attributes = alter_attributes(existing.is_none(), &current, &req.attributes).map_err(BrokerError::system)?;
@@ -85,23 +88,40 @@ impl Broker {
         self.topics.get(topic).ok_or_else(|| BrokerError::new(rs::TOPIC_NOT_EXIST, format!("No topic in this broker. topic: {topic}")))
     }
 
-    /// Topics clients may not send to, the auto-create template, and the cluster's and
-    /// broker's own topics.
+    /// Java's system topics as its broker lists them (GET_SYSTEM_TOPIC_LIST_FROM_BROKER):
+    /// `TopicValidator`'s set, and those the broker adds at start: its cluster's and its own
+    /// name, the reply, POP journal, broker-member and timer topics, and the trace topic
+    /// when `traceTopicEnable`.
     pub fn system_topics(&self) -> BTreeSet<String> {
-        let mut list: BTreeSet<String> = names::NOT_ALLOWED_SEND_TOPICS.iter().map(|s| s.to_string()).collect();
-        list.insert(names::AUTO_CREATE_TOPIC_KEY.into());
-        list.insert(self.config.broker_cluster_name.clone());
-        list.insert(self.config.broker_name.clone());
+        let c = &self.config;
+        let mut list: BTreeSet<String> = names::SYSTEM_TOPICS.iter().map(|s| s.to_string()).collect();
+        list.extend([
+            c.broker_cluster_name.clone(),
+            c.broker_name.clone(),
+            format!("{}_REPLY_TOPIC", c.broker_cluster_name),
+            crate::pop::journal::revive_topic(&c.broker_cluster_name),
+            format!("{}SYNC_BROKER_MEMBER_{}", names::SYSTEM_TOPIC_PREFIX, c.broker_name),
+        ]);
+        if c.timer_wheel_enable {
+            list.insert(crate::timer::TIMER_TOPIC.into());
+        }
+        if c.trace_topic_enable {
+            list.insert(c.msg_trace_topic_name.clone());
+        }
         list
     }
 
-    /// Whether `topic` is one of [`Broker::system_topics`] or a journal topic clients may not
-    /// send to (no set made: clients' sends and receives ask this).
+    /// Whether `topic` is a system topic (Java's `TopicValidator.isSystemTopic`): one of
+    /// `system_topics`, or named `rmq_sys_…`. The gRPC front end refuses clients these.
     pub fn is_system_topic(&self, topic: &str) -> bool {
-        names::is_not_allowed_send_topic(topic)
-            || topic == names::AUTO_CREATE_TOPIC_KEY
-            || topic == self.config.broker_cluster_name
-            || topic == self.config.broker_name
+        // Without building the set: clients' sends and receives and every scrape ask this.
+        let c = &self.config;
+        topic.starts_with(names::SYSTEM_TOPIC_PREFIX)
+            || names::SYSTEM_TOPICS.contains(&topic)
+            || topic == c.broker_cluster_name
+            || topic == c.broker_name
+            || topic.strip_suffix("_REPLY_TOPIC") == Some(c.broker_cluster_name.as_str())
+            || (c.trace_topic_enable && topic == c.msg_trace_topic_name)
     }
 
     pub fn message_queue(&self, topic: &str, queue_id: i32) -> MessageQueue {
@@ -242,6 +262,12 @@ impl Broker {
         let mut put = |k: &str, v: String| {
             table.insert(k.to_string(), v);
         };
+        self.stats.puts.runtime_info(puts, &mut put);
+        // Java's: the CommitLog directory's size and free space, and its used ratio by path.
+        if let Some((total, free)) = store.commit_log_dir_space() {
+            put("commitLogDirCapacity", format!("Total : {}, Free : {}.", human_bytes(total), human_bytes(free)));
+        }
+        put(&format!("commitLogDiskRatio_{}", store.config().commit_log_dir().display()), disk_ratio.to_string());
         put("brokerVersionDesc", "V5_3_3".into());
         put("brokerVersion", protocol::codes::version::CURRENT.to_string());
         put("brokerActive", "true".into());
@@ -323,5 +349,25 @@ impl Broker {
         put("transactionUndecidedTopics", by_topic.iter().map(|(t, (n, age))| format!("{t}:{n}:{age}")).collect::<Vec<_>>().join(";"));
         put("runtime", format!("[ {} seconds ]", self.started.elapsed().as_secs()));
         table
+    }
+}
+
+/// Bytes as Java's `MixAll.humanReadableByteCount(bytes, false)` writes them ("1.5 GiB").
+fn human_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let exp = ((bytes as f64).ln() / 1024f64.ln()) as i32;
+    let unit = b"KMGTPE"[(exp - 1).clamp(0, 5) as usize] as char;
+    format!("{:.1} {unit}iB", bytes as f64 / 1024f64.powi(exp))
+}
+
+#[cfg(test)]
+mod human_tests {
+    #[test]
+    fn bytes_are_written_as_javas_human_readable_count() {
+        assert_eq!(super::human_bytes(512), "512 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+        assert_eq!(super::human_bytes(270_000_000_000), "251.5 GiB");
     }
 }

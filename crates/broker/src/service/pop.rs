@@ -188,7 +188,7 @@ impl Broker {
 
     fn check_readable_queue(&self, topic: &str, queue_id: i32, verb: &str) -> BrokerResult<()> {
         let Some(t) = self.topics.get(topic) else {
-            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist, apply first please!")));
+            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist, apply first please! {}", protocol::names::APPLY_TOPIC_TIP)));
         };
         if t.perm & perm::READ == 0 {
             return Err(BrokerError::no_permission(format!("the topic[{topic}] {verb} message is forbidden")));
@@ -500,7 +500,10 @@ impl Broker {
     /// The checks an ack and a change make, in the Java broker's order; returns the handle.
     fn check_ack(&self, h: &AckMessageRequestHeader, change: bool) -> BrokerResult<ExtraInfo> {
         let Some(t) = self.topics.get(&h.topic) else {
-            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+            return Err(BrokerError::new(
+                rs::TOPIC_NOT_EXIST,
+                format!("topic[{}] not exist, apply first please! {}", h.topic, protocol::names::APPLY_TOPIC_TIP),
+            ));
         };
         if h.queue_id < 0 || h.queue_id >= t.read_queue_nums {
             return Err(BrokerError::new(

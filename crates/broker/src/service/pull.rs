@@ -140,7 +140,7 @@ impl Parking {
                     break;
                 }
             }
-            let waiting = matches!(result.status, GetStatus::OffsetOverflowOne | GetStatus::NoMatchedMessage);
+            let waiting = result.status == GetStatus::NoMatchedMessage || nothing_yet(result.status, self.header.queue_offset);
             if !waiting || Instant::now() >= deadline {
                 return Ok(b.answer(&self.header, result));
             }
@@ -152,6 +152,13 @@ impl Parking {
             }
         }
     }
+}
+
+/// Whether a pull found nothing yet where a message will come: at the queue's end, or at
+/// offset 0 of a queue that has never had a message (Java answers both PULL_NOT_FOUND and
+/// holds them; answered at once, an empty queue's consumer pulls again at once, forever).
+fn nothing_yet(status: GetStatus, offset: i64) -> bool {
+    status == GetStatus::OffsetOverflowOne || (matches!(status, GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue) && offset == 0)
 }
 
 impl Broker {
@@ -168,7 +175,7 @@ impl Broker {
         let max_msgs = h.max_msg_nums.max(1) as usize;
         let result = self.read(h, max_msgs, &filter).await?;
         let suspend = h.sys_flag & pull_flag::SUSPEND != 0;
-        if !suspend || result.status != GetStatus::OffsetOverflowOne {
+        if !suspend || !nothing_yet(result.status, h.queue_offset) {
             return Ok(PullStart::Now(self.answer(h, result)));
         }
         let hold = if self.config.long_polling_enable {
@@ -208,7 +215,10 @@ impl Broker {
     /// blocking pool instead, so a cold backlog neither stalls the runtime's workers nor is
     /// limited to one disk read per worker.
     async fn read(self: &Arc<Self>, h: &PullMessageRequestHeader, max_msgs: usize, filter: &SubscriptionFilter) -> BrokerResult<GetResult> {
-        self.read_queue(&h.topic, h.queue_id, h.queue_offset, max_msgs, filter).await
+        let started = std::time::Instant::now();
+        let result = self.read_queue(&h.topic, h.queue_id, h.queue_offset, max_msgs, filter).await;
+        self.stats.puts.get(started.elapsed());
+        result
     }
 
     /// A queue's messages from `offset` (pulls and pops): from the page cache on this task,
@@ -241,7 +251,10 @@ impl Broker {
             return Err(BrokerError::no_permission(format!("subscription group no permission, {}", h.consumer_group)));
         }
         let Some(topic) = self.topics.get(&h.topic) else {
-            return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+            return Err(BrokerError::new(
+                rs::TOPIC_NOT_EXIST,
+                format!("topic[{}] not exist, apply first please! {}", h.topic, protocol::names::APPLY_TOPIC_TIP),
+            ));
         };
         if topic.perm & perm::READ == 0 {
             return Err(BrokerError::no_permission(format!("the topic[{}] pulling message is forbidden", h.topic)));

@@ -36,7 +36,7 @@ pub struct SendRequest<'a> {
 pub struct Sent {
     pub queue_id: i32,
     pub put: PutResult,
-    /// The UNIQ_KEY of a single message (a batch has none).
+    /// The UNIQ_KEY of a single message, or of the batch (the request's properties).
     pub uniq_key: Option<String>,
     /// Stored; how durable and replicated (Java's `SendStatus`).
     pub status: SendStatus,
@@ -120,7 +120,13 @@ impl Broker {
             }
         }
         let wait_flush = msgs.iter().all(|m| m.props.get(prop::WAIT) != Some("false"));
-        let uniq_key = if req.batch { None } else { msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string) };
+        // A batch's is the id the client gave the batch itself (in the request's properties), as
+        // Java answers it.
+        let uniq_key = if req.batch {
+            Properties::parse(&h.properties).get(prop::UNIQ_KEY).map(str::to_string)
+        } else {
+            msgs[0].props.get(prop::UNIQ_KEY).map(str::to_string)
+        };
         // Counted as Java counts a send (when metrics are read at all): under the topic it is
         // stored in (a half message's, a timer's or a delay level's system topic; the header's
         // otherwise — a copy redirected to a DLQ came for a retry topic, and neither is
@@ -171,7 +177,10 @@ impl Broker {
             return Err(BrokerError::no_permission(format!("the broker[{}] sending message is forbidden", self.config.broker_ip1)));
         }
         if body_bytes > self.config.max_message_size {
-            return Err(BrokerError::illegal(format!("the message body size over max value, MAX: {}", self.config.max_message_size)));
+            return Err(BrokerError::illegal(format!(
+                "the message is illegal, maybe msg body or properties length not matched. msg body length limit {}B, msg properties length limit 32KB.",
+                self.config.max_message_size
+            )));
         }
         names::validate_topic(&h.topic).map_err(BrokerError::invalid)?;
         names::validate_group(&h.producer_group).map_err(BrokerError::invalid)?;
@@ -192,7 +201,7 @@ impl Broker {
                     None
                 };
                 let Some(topic) = created else {
-                    return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!", h.topic)));
+                    return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!{}", h.topic, names::APPLY_TOPIC_TIP)));
                 };
                 // Routed before the answer, as Java registers a topic made on send.
                 self.registration.settled(crate::register::SETTLE_WAIT).await;

@@ -410,6 +410,32 @@ async fn a_parked_pull_wakes_when_a_message_arrives_and_ends_when_its_client_goe
 }
 
 #[tokio::test]
+async fn a_pull_at_offset_zero_of_a_queue_that_never_had_a_message_parks_as_javas() {
+    let f = broker().await;
+    let b = &f.broker;
+    b.send(&send_request("TopicE", "", b"on queue 0")).await.expect("sent");
+    // Queue 1 has never had a message: Java answers PULL_NOT_FOUND and holds it; answered at
+    // once, the official client pulls again at once, for as long as the queue stays empty.
+    let mut h = PullMessageRequestHeader::for_queue("CG", "TopicE", 1, 0).long_poll(30_000);
+    h.sys_flag |= pull_flag::SUSPEND;
+    let PullStart::Park(parking) = b.pull(&h).await.expect("pull") else { panic!("an empty queue at offset 0 parks") };
+    let waiting = tokio::spawn(parking.wait(std::future::pending()));
+    tokio::task::yield_now().await;
+    let mut wake = send_request("TopicE", "", b"wake");
+    wake.header.queue_id = 1;
+    b.send(&wake).await.expect("sent");
+    let Pulled::Read(r) = tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("woken").expect("task").expect("pull") else {
+        panic!("no reset")
+    };
+    assert_eq!((r.status, r.message_count), (GetStatus::Found, 1));
+    // Past offset 0 an empty queue is answered at once (PULL_OFFSET_MOVED).
+    h.queue_id = 2;
+    assert!(matches!(b.pull(&h).await.expect("pull"), PullStart::Park(_)));
+    h.queue_offset = 5;
+    assert!(matches!(b.pull(&h).await.expect("pull"), PullStart::Now(_)));
+}
+
+#[tokio::test]
 async fn heartbeats_register_consumers_make_the_retry_topic_and_tell_members_of_changes() {
     let f = broker().await;
     let b = &f.broker;

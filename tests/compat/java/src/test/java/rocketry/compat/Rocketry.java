@@ -196,6 +196,18 @@ final class Rocketry implements AutoCloseable {
         }
     }
 
+    /**
+     * Another program (not the rocketry binary): {@code command} is the whole command line. Used for
+     * the Java broker the differential tests compare against.
+     */
+    Proc command(String name, List<String> command, int... ports) {
+        Proc p = new Proc(this, name, command, ports);
+        p.raw = true;
+        procs.add(p);
+        p.start();
+        return p;
+    }
+
     private Proc start(String name, List<String> args, int... ports) {
         Proc p = new Proc(this, name, args, ports);
         procs.add(p);
@@ -243,6 +255,8 @@ final class Rocketry implements AutoCloseable {
         private final Rocketry env;
         private volatile Process process;
         private int starts;
+        /** {@code args} is the whole command line, not arguments of the rocketry binary. */
+        private boolean raw;
 
         Proc(Rocketry env, String name, List<String> args, int[] ports) {
             this.env = env;
@@ -265,7 +279,9 @@ final class Rocketry implements AutoCloseable {
                 }
             }
             List<String> cmd = new ArrayList<>();
-            cmd.add(env.binary.toString());
+            if (!raw) {
+                cmd.add(env.binary.toString());
+            }
             cmd.addAll(args);
             ProcessBuilder pb = new ProcessBuilder(cmd)
                 .directory(env.dir.toFile())
