@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Compatibility suites: drive a rocketry binary with the official Apache RocketMQ clients.
 #   Java: rocketmq-client + rocketmq-tools 5.3.3 (Maven Central), JUnit 5  -> tests/compat/java
+#         (with DifferentialTest: the same scenarios against the Java 5.3.3 broker)
 #   Go:   github.com/apache/rocketmq-client-go/v2                         -> tests/compat/go
+#   C++:  apache/rocketmq-client-cpp 2.2.0 (../shared/clients) and PyPI
+#         rocketmq-client-python 2.0.0 on it                               -> tests/compat/cpp
 # Usage: tests/compat/run.sh /path/to/rocketry
 # Needs JDK 17+, Maven and Go; both fetch their dependencies from their registries.
 # Runs both suites (the Go suite also when the Java suite failed) and exits non-zero if either failed.
@@ -73,8 +76,25 @@ else
 fi
 echo "== compat/go: $go_status ($go_passed passed, $go_failed failed; go test exit $go_rc)"
 
-echo "== compat summary: java $java_status, go $go_status"
-echo "compat: $((java_passed + go_passed)) passed, $((java_failed + go_failed)) failed"
-if [[ $java_status != PASS || $go_status != PASS ]]; then
+# ---- C++ and Python (the C++ client's library)
+echo "== compat/cpp: official C++ client 2.2.0 and the Python client on it against $bin"
+cpp_log="$(mktemp)"
+cpp_rc=0
+bash "$here/cpp/run.sh" "$bin" 2>&1 | tee "$cpp_log" || cpp_rc=$?
+cpp_passed="$(grep -c -- ' PASSED' "$cpp_log" || true)"
+cpp_failed="$(grep -c -- ' FAILED\| ERROR' "$cpp_log" || true)"
+if grep -q "compat/cpp: SKIPPED" "$cpp_log"; then
+    cpp_status=SKIPPED
+elif [[ $cpp_rc -eq 0 && $cpp_passed -gt 0 ]]; then
+    cpp_status=PASS
+else
+    cpp_status=FAIL
+fi
+rm -f "$cpp_log"
+echo "== compat/cpp: $cpp_status ($cpp_passed passed; run.sh exit $cpp_rc)"
+
+echo "== compat summary: java $java_status, go $go_status, cpp $cpp_status"
+echo "compat: $((java_passed + go_passed + cpp_passed)) passed, $((java_failed + go_failed + cpp_failed)) failed"
+if [[ $java_status != PASS || $go_status != PASS || $cpp_status == FAIL ]]; then
     exit 1
 fi
