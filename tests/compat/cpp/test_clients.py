@@ -9,6 +9,7 @@ Known client-side bugs of 2.2.0 that are not tested here: a batch send goes as o
 the pull consumer never commits offsets.
 """
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ import uuid
 
 import pytest
 
+from capture import Proxy
 from rocketmq.client import ConsumeStatus, Message, Producer, PushConsumer
 from rocketmq.ffi import MessageModel
 
@@ -69,7 +71,7 @@ def broker():
             assert time.time() < deadline, "no send succeeded within 30 s"
             time.sleep(0.3)
     producer.shutdown()
-    yield {"namesrv": namesrv, "log": os.path.join(work, "rocketry.log")}
+    yield {"namesrv": namesrv, "log": os.path.join(work, "rocketry.log"), "ports": (ns, br)}
     proc.terminate()
     try:
         proc.wait(20)
@@ -347,3 +349,47 @@ def test_a_failed_message_comes_back_through_the_retry_topic(broker):
     for body in ("cpp-0", "cpp-1"):
         # Redelivered as the same message: tags, keys and properties intact.
         assert again[body][3:] == first[body][3:], (first[body], again[body])
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "crates", "protocol", "tests", "cpp")
+
+
+def normalized(body):
+    """A body with what changes from run to run (client id, subscription versions, the queue
+    locked first) replaced."""
+    text = body.decode()
+    text = re.sub(r'"(clientID|clientId)":"[^"]*"', r'"\1":"CLIENT_ID"', text)
+    text = re.sub(r'"subVersion":"?\d+"?', '"subVersion":"SUB_VERSION"', text)
+    # Which of its queues the client locks first is its own choice.
+    return re.sub(r'"queueId":\d+', '"queueId":"QUEUE_ID"', text)
+
+
+def test_request_bodies_are_the_pinned_fixtures(broker):
+    """The bodies cargo test reads (crates/protocol/tests/cpp/) are what the running client sends:
+    its heartbeat and lock request, recorded by a proxy between it and rocketry, equal the
+    fixtures but for the client id and the subscription versions."""
+    ns, br = broker["ports"]
+    # The fixtures' names: a fresh topic TopicTest with a message, group cpp_group.
+    p = python_producer(broker["namesrv"])
+    try:
+        p.send_sync(message("TopicTest", "for the fixtures", "TagA", None))
+    finally:
+        p.shutdown()
+    proxy = Proxy(ns, br, codes={34, 41})
+    try:
+        cpp("consume", proxy.namesrv, "cpp_group", "TopicTest", "TagA || TagB", "orderly", 1, 60)
+    finally:
+        proxy.close()
+    heartbeats = [b for b in proxy.captured(34) if b"consumerDataSet" in b]
+    locks = proxy.captured(41)
+    assert heartbeats and locks, f"nothing recorded: heartbeats {proxy.captured(34)} locks {locks}"
+    out = os.path.join(os.environ["HOME"], "captured")
+    os.makedirs(out, exist_ok=True)
+    for name, body in (("heartbeat.json", heartbeats[-1]), ("lock_batch_request.json", locks[0])):
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(body)
+        with open(os.path.join(FIXTURES, name), "rb") as f:
+            fixture = f.read()
+        assert normalized(body) == normalized(fixture), (
+            f"the C++ client's {name} is not the fixture's shape (captured into {out}/{name}):\n"
+            f"  sent:    {body!r}\n  fixture: {fixture!r}")

@@ -134,7 +134,8 @@ pub fn consume_stats(b: &Arc<Broker>, req: &RemotingCommand, group: &str, topic:
         .map(|(mq, p)| {
             let wrapper = OffsetWrapper {
                 broker_offset: p.broker_offset,
-                consumer_offset: p.consumer_offset,
+                // Java answers 0 for a queue the group has no offset of.
+                consumer_offset: p.consumer_offset.max(0),
                 last_timestamp: p.last_timestamp_ms,
                 pull_offset: p.consumer_offset.max(0),
             };

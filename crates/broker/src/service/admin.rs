@@ -177,19 +177,21 @@ impl Broker {
 
     /// GET_CONSUME_STATS: a group's progress on each queue of `topic`, or of every topic it
     /// committed offsets for or subscribes to.
+    /// GET_CONSUME_STATS, as Java's `getConsumeStats`: the topics the group has offsets of (or
+    /// the one asked for), less those its online members do not subscribe to (when any is
+    /// online). A group with no offsets (a broadcasting one, one that never committed) has
+    /// none: an empty answer, which the Java admin reports as "not consume any message" or
+    /// "under the broadcast mode".
     pub fn consume_stats(&self, group: &str, topic: Option<&str>) -> BrokerResult<Vec<(MessageQueue, QueueProgress)>> {
-        let topics: Vec<String> = match topic {
+        let mut topics: Vec<String> = match topic {
             Some(t) => vec![t.to_string()],
-            None => {
-                let mut t = self.offsets.topics_of_group(group);
-                if let Some(g) = self.clients.consumer_group(group) {
-                    t.extend(g.subscriptions.keys().cloned());
-                }
-                t.sort();
-                t.dedup();
-                t
-            }
+            None => self.offsets.topics_of_group(group),
         };
+        if let Some(g) = self.clients.consumer_group(group).filter(|g| !g.subscriptions.is_empty()) {
+            topics.retain(|t| g.subscriptions.contains_key(t));
+        }
+        topics.sort();
+        topics.dedup();
         let mut entries = Vec::new();
         for topic in &topics {
             let Some(config) = self.topics.get(topic) else { continue };
@@ -199,9 +201,6 @@ impl Broker {
                 let last = if consumer_offset > 0 { self.store_time_before(topic, q, consumer_offset) } else { 0 };
                 entries.push((self.message_queue(topic, q), QueueProgress { broker_offset, consumer_offset, last_timestamp_ms: last }));
             }
-        }
-        if entries.is_empty() {
-            return Err(BrokerError::new(rs::CONSUMER_NOT_ONLINE, format!("the consumer group[{group}] has no offsets or subscriptions here")));
         }
         Ok(entries)
     }

@@ -422,6 +422,13 @@ pub(crate) fn diff_total(rows: &[Value]) -> i64 {
 /// `consumerProgress -g`: the group's queues; with `show_client`, the client holding each.
 async fn group_progress(client: &Client, group: &str, topic: Option<&str>, show_client: bool, out: &Output) -> Result<(), crate::Error> {
     let (mut rows, tps) = consume_stats(client, group, topic).await?;
+    if rows.is_empty() {
+        // The Java admin's words for a group with no offsets on any broker.
+        return Err(format!(
+            "Not found the consumer group {group} consume stats, because return offset table is empty, maybe the consumer not consume any message (or it consumes in broadcast mode)"
+        )
+        .into());
+    }
     if show_client {
         // Queue → the address of the client whose running info lists it.
         let mut holders = BTreeMap::new();

@@ -131,6 +131,7 @@ final class Differential {
         private static final Pattern HEX_ID = Pattern.compile("\\b(?:[0-9A-F]{2}){16,}\\b");
         private static final Pattern NUMBER = Pattern.compile("\\b\\d{13}\\b");
         private static final Pattern HOST = Pattern.compile("127\\.0\\.0\\.1:(\\d+)");
+        private static final Pattern UUID = Pattern.compile("\\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\b");
 
         String normalize(String v) {
             v = v.replace(target.brokerAddr(), "BROKER").replace(target.namesrv(), "NAMESRV").replace("\n", "\\n");
@@ -150,6 +151,10 @@ final class Differential {
                 n.appendReplacement(sb, Math.abs(x - now) < 86_400_000L ? "<time>" : n.group());
             }
             n.appendTail(sb);
+            // Request-reply's correlation ids are random UUIDs; the requester's client id names
+            // its instance, which is per broker.
+            sb = new StringBuilder(UUID.matcher(sb.toString()).replaceAll("<uuid>")
+                .replace("diff-requester-" + target.name(), "diff-requester-TARGET"));
             // Client ports: their number is the operating system's choice.
             return HOST.matcher(sb.toString()).replaceAll("127.0.0.1:<port>");
         }
@@ -291,7 +296,7 @@ final class Differential {
                 unexpected.add(line);
                 System.out.println("[differential] DIFFERENT " + line);
             } else {
-                System.out.println("[differential] intended  " + line + " (" + why.reason() + ")");
+                System.out.println("[differential] intended  " + line + " (docs/compatibility.md: `" + why.path() + "`)");
             }
         }
         System.out.println("[differential] " + scenario + ": " + keys.size() + " values compared, " + unexpected.size()

@@ -12,6 +12,8 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.apache.rocketmq.client.consumer.DefaultMQPullConsumer;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
@@ -40,6 +42,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import rocketry.compat.Differential.Obs;
 import rocketry.compat.Differential.Target;
 
@@ -47,13 +51,22 @@ import rocketry.compat.Differential.Target;
  * The differential harness: each scenario runs with the official Java client against the Java
  * 5.3.3 broker and against rocketry at the same time, records everything the client can observe
  * ({@link Obs}), and fails on any difference that docs/compatibility.md does not list as intended.
- * Both brokers are started once for the class. The records are written to
+ * Both brokers are started once for the class, and the scenarios (independent: each its own
+ * topics and groups) run side by side. The records are written to
  * target/compat-work/differential/ for reading.
  */
-@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+@Execution(ExecutionMode.CONCURRENT)
 class DifferentialTest {
     @RegisterExtension
     static final Harness H = new Harness("differential");
+
+    /** Runs each scenario's two sides at once. */
+    private static final ExecutorService SIDES = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "differential-side");
+        t.setDaemon(true);
+        return t;
+    });
 
     private static Target java;
     private static Target rocketry;
@@ -82,8 +95,9 @@ class DifferentialTest {
     private static void both(String name, Scenario s) throws Exception {
         Obs jo = new Obs(java);
         Obs ro = new Obs(rocketry);
-        CompletableFuture<Void> j = CompletableFuture.runAsync(() -> run(s, java, jo));
-        CompletableFuture<Void> r = CompletableFuture.runAsync(() -> run(s, rocketry, ro));
+        // Threads of their own: the common pool has one thread on a 2-core machine.
+        CompletableFuture<Void> j = CompletableFuture.runAsync(() -> run(s, java, jo), SIDES);
+        CompletableFuture<Void> r = CompletableFuture.runAsync(() -> run(s, rocketry, ro), SIDES);
         j.get(100, TimeUnit.SECONDS);
         r.get(100, TimeUnit.SECONDS);
         List<String> unexpected = Differential.compare(name, jo, ro, intended);
@@ -461,6 +475,114 @@ class DifferentialTest {
                 c.shutdown();
                 o.put("sentOffset." + from.name(), r.getQueueOffset());
             }
+        });
+    }
+
+    /**
+     * Request-reply: the request as the replier receives it, and the reply as the requester's
+     * callback gets it (the broker pushes it to the requesting client).
+     */
+    @Test
+    void requestReply() throws Exception {
+        both("reply", (t, o) -> {
+            String topic = "DiffRequest";
+            DefaultMQAdminExt a = admin(t);
+            createTopic(a, t, topic, 1, 6);
+            DefaultMQProducer replier = producer(t);
+            ConcurrentLinkedQueue<MessageExt> requests = new ConcurrentLinkedQueue<>();
+            DefaultMQPushConsumer server = Clients.pushWith(H, t.namesrv(), "DiffReplyServer", topic,
+                (MessageListenerConcurrently) (msgs, ctx) -> {
+                    for (MessageExt m : msgs) {
+                        requests.add(m);
+                        try {
+                            Message reply = org.apache.rocketmq.client.utils.MessageUtil.createReplyMessage(m,
+                                ("answer to " + new String(m.getBody(), StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
+                            o.outcome("replySend", () -> replier.send(reply, 5000));
+                        } catch (Exception e) {
+                            o.put("createReply.exception", e.getClass().getSimpleName());
+                        }
+                    }
+                    return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+                }, c -> { });
+            Wait.until("the replier placed the topic's queues", 30_000,
+                () -> server.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().keySet().stream()
+                    .filter(mq -> mq.getTopic().equals(topic)).count(), n -> n > 0);
+            DefaultMQProducer requester = new DefaultMQProducer("DiffRequester");
+            requester.setNamesrvAddr(t.namesrv());
+            requester.setInstanceName("diff-requester-" + t.name());
+            requester.setClientIP(Rocketry.LOOPBACK);
+            requester.start();
+            H.track(requester::shutdown);
+            Message request = msg(topic, "TagQ", "qkey", "question");
+            CompletableFuture<Message> reply = new CompletableFuture<>();
+            requester.request(request, new org.apache.rocketmq.client.producer.RequestCallback() {
+                @Override
+                public void onSuccess(Message m) {
+                    if (m != null) {
+                        reply.complete(m);
+                    }
+                }
+
+                @Override
+                public void onException(Throwable e) {
+                    reply.completeExceptionally(e);
+                }
+            }, 20_000);
+            Message m = reply.get(30, TimeUnit.SECONDS);
+            for (MessageExt r : await(requests, 1, 10_000)) {
+                o.message("request", r);
+            }
+            o.put("reply.topic", m.getTopic());
+            o.put("reply.body", new String(m.getBody(), StandardCharsets.UTF_8));
+            o.put("reply.flag", m.getFlag());
+            for (Map.Entry<String, String> e : new TreeMap<>(m.getProperties()).entrySet()) {
+                o.put("reply.property." + e.getKey(), e.getValue());
+            }
+        });
+    }
+
+    /** Broadcasting: two consumers of one group each get every message; what the broker says of the group. */
+    @Test
+    void broadcast() throws Exception {
+        both("broadcast", (t, o) -> {
+            String topic = "DiffBroadcast";
+            String group = "DiffBroadcastGroup";
+            DefaultMQAdminExt a = admin(t);
+            createTopic(a, t, topic, 2, 6);
+            List<ConcurrentLinkedQueue<MessageExt>> got = List.of(new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>());
+            List<DefaultMQPushConsumer> consumers = new ArrayList<>();
+            for (ConcurrentLinkedQueue<MessageExt> q : got) {
+                consumers.add(Clients.pushWith(H, t.namesrv(), group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
+                    q.addAll(msgs);
+                    return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+                }, c -> c.setMessageModel(org.apache.rocketmq.remoting.protocol.heartbeat.MessageModel.BROADCASTING)));
+            }
+            for (DefaultMQPushConsumer c : consumers) {
+                Wait.until("a broadcast consumer placed both queues", 30_000,
+                    () -> c.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().keySet().stream()
+                        .filter(mq -> mq.getTopic().equals(topic)).count(), n -> n == 2);
+            }
+            Thread.sleep(1000);
+            DefaultMQProducer p = producer(t);
+            for (int i = 0; i < 4; i++) {
+                o.sent("send" + i, sendTo(p, msg(topic, "TagW", null, "broadcast" + i), i % 2));
+            }
+            for (int c = 0; c < 2; c++) {
+                List<MessageExt> l = await(got.get(c), 4, 30_000);
+                o.put("consumer" + c + ".deliveries", l.size());
+                for (MessageExt m : l) {
+                    o.message("consumer" + c + "." + m.getUserProperty("seq"), m);
+                }
+            }
+            o.outcome("consumeStats", () -> consumeStats(o, "consumeStats", a.examineConsumeStats(group)));
+            o.outcome("consumerConnection", () -> {
+                var cc = a.examineConsumerConnectionInfo(group);
+                o.put("consumerConnection.count", cc.getConnectionSet().size());
+                o.put("consumerConnection.model", cc.getMessageModel());
+                o.put("consumerConnection.type", cc.getConsumeType());
+                o.put("consumerConnection.from", cc.getConsumeFromWhere());
+                o.put("consumerConnection.subscriptions", new TreeMap<>(cc.getSubscriptionTable()).keySet());
+            });
         });
     }
 
