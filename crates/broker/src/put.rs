@@ -35,6 +35,12 @@ pub struct NewMessage {
 
 /// Takes `REAL_TOPIC` and `REAL_QID` out of a parked message's properties: where it really
 /// goes (`None` without a topic; queue 0 if its queue cannot be read).
+/// The real topic and queue a parked message keeps (`REAL_TOPIC`, `REAL_QID`), left in place.
+pub fn real_of(props: &Properties) -> Option<(String, i32)> {
+    let topic = props.get(REAL_TOPIC)?.to_string();
+    Some((topic, props.get(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0)))
+}
+
 pub fn take_real(props: &mut Properties) -> Option<(String, i32)> {
     let topic = props.remove(REAL_TOPIC)?;
     let queue_id = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);

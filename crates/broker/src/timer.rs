@@ -27,6 +27,8 @@ pub const DONE_TOPIC: &str = "rmq_sys_wheel_timer_done";
 pub const SYS_GROUP: &str = "CID_SYS_RMQ_TIMER";
 pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
 pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
+/// When a timer message entered the timer (on its delivered copy, as Java's).
+pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
 /// A done record's tag.
 pub const DONE_TAG: &str = "done";
 /// The most timers one delivery round takes.
@@ -144,7 +146,7 @@ impl Broker {
         m.redirect(TIMER_TOPIC, 0);
         m.props.set(TIMER_OUT_MS, due.to_string());
         // The timer topic exists from the start (`replay_timers`); its store time is the
-        // enqueue time, so no TIMER_ENQUEUE_MS is written (fewer bytes per timer).
+        // enqueue time, so TIMER_ENQUEUE_MS is written only on the delivered copy.
         let _floor = self.timers.journal.records.enter(self.store.max_offset(TIMER_TOPIC, 0));
         let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
         let phys = put.phys_offsets.first().copied().unwrap_or(-1);
@@ -331,8 +333,12 @@ impl Broker {
             return Ok(None);
         };
         let mut props = Properties::parse(&m.properties);
-        let Some((topic, queue_id)) = crate::put::take_real(&mut props) else { return Ok(None) };
+        // As Java's delivered copy: REAL_TOPIC and REAL_QID stay (its properties are written
+        // before they are cleared), and it says when it entered the timer (the timer record's
+        // store time, so nothing more is stored per timer) and left it.
+        let Some((topic, queue_id)) = crate::put::real_of(&props) else { return Ok(None) };
         props.set(TIMER_OUT_MS, due.to_string());
+        props.set(TIMER_ENQUEUE_MS, m.store_timestamp.to_string());
         props.set(TIMER_DEQUEUE_MS, now.to_string());
         if self.topics.get(&topic).is_none() {
             tracing::warn!(%topic, "a due timer message's topic is gone; dropped");
@@ -438,7 +444,9 @@ pub fn due_time(props: &Properties, now: i64, max_delay_ms: i64) -> Result<Optio
         return Ok(None);
     };
     if due.saturating_sub(now) > max_delay_ms {
-        return Err(format!("timer message illegal, the delay time should not be bigger than the max delay {max_delay_ms}ms"));
+        return Err(format!(
+            "timer message illegal, the delay time should not be bigger than the max delay {max_delay_ms}ms; or if set del msg, the delay time should be bigger than the current time"
+        ));
     }
     Ok(Some(due))
 }

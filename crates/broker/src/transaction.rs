@@ -46,9 +46,11 @@ pub const OP_TAG: &str = "d";
 /// An op record written before a commit stores its message ("c", ours): after a crash, a
 /// commit intent with no decision after it is finished if the message was stored.
 pub const INTENT_TAG: &str = "c";
-/// `TRANSACTION_CHECK_TIMES`: how often a half message was checked (set on what goes to
-/// the check-max topic).
+/// `TRANSACTION_CHECK_TIMES`: how often a half message was checked (on a check-back, a
+/// message committed after checks, and what goes to the check-max topic).
 pub const CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
+/// `__transactionId__`: the half message's UNIQ_KEY, set when it is stored (Java's).
+pub const TRANSACTION_ID: &str = "__transactionId__";
 
 /// An undecided half message.
 #[derive(Debug, Clone, PartialEq)]

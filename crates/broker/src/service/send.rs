@@ -78,7 +78,10 @@ impl Broker {
         for NewMessage { props, .. } in &msgs {
             // A batch with a transactional message is refused below: past this loop, this is
             // the one message's.
-            transactional = props.get(prop::TRAN_MSG) == Some("true");
+            // A consumer's re-send of a committed message (which keeps TRAN_MSG, as Java's) is
+            // no new transaction: Java's exemption for a reconsumed message with a delay level.
+            let resent = h.reconsume_times > 0 && props.get(prop::DELAY).and_then(|d| d.parse::<i32>().ok()).is_some_and(|l| l > 0);
+            transactional = props.get(prop::TRAN_MSG) == Some("true") && !resent;
             if !transactional {
                 due = crate::timer::due_time(props, now, self.config.timer_max_delay_sec.saturating_mul(1000)).map_err(BrokerError::illegal)?;
                 if due.is_some() && req.batch {

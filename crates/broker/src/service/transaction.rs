@@ -10,8 +10,8 @@ use store::PutResult;
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::push::{CheckTransaction, ClientPush};
-use crate::put::{take_real, NewMessage};
-use crate::transaction::{Half, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, INTENT_TAG, OP_TAG, OP_TOPIC};
+use crate::put::{real_of, take_real, NewMessage};
+use crate::transaction::{Half, CHECK_MAX_TOPIC, CHECK_TIMES, HALF_TOPIC, INTENT_TAG, OP_TAG, OP_TOPIC, TRANSACTION_ID};
 use crate::Broker;
 
 /// Half messages by queue offset.
@@ -51,6 +51,11 @@ impl Broker {
         // Its transaction id, set here if the producer sent none (as the put would).
         if m.props.get(prop::UNIQ_KEY).is_none() {
             m.props.set(prop::UNIQ_KEY, crate::put::next_uniq_key(self.store_host.ip(), self.clock.now_ms()));
+        }
+        // As Java's `parseHalfMessageInner`: the transaction id rides along as a property, and
+        // stays on the committed message.
+        if let Some(id) = m.props.get(prop::UNIQ_KEY).map(str::to_string) {
+            m.props.set(TRANSACTION_ID, &id);
         }
         let half = Half::of_props(&m.props, self.config.transaction_time_out_ms);
         let _floor = self.transactions.journal.records.enter(self.store.max_offset(HALF_TOPIC, 0));
@@ -125,12 +130,17 @@ impl Broker {
             }
         }
         if decision == Decision::Commit {
-            let (topic, queue_id) = take_real(&mut props).unwrap_or_default();
+            // As Java's `endMessageTransaction`, the committed message keeps every property of
+            // the half message (its properties are written before REAL_TOPIC and REAL_QID are
+            // cleared, so those stay too; TRAN_MSG too), and how often it was checked.
+            let (topic, queue_id) = real_of(&props).unwrap_or_default();
+            if half.checks > 0 {
+                props.set(CHECK_TIMES, half.checks.to_string());
+            }
             if self.topics.get(&topic).is_none() {
                 return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist, apply first please!")));
             }
             self.journal_op(offset, INTENT_TAG).await?;
-            props.remove(prop::TRAN_MSG);
             let mut m = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
             m.sys_flag = (m.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT;
             m.prepared_transaction_offset = half.phys_offset;
@@ -263,15 +273,18 @@ impl Broker {
         };
         let record = decode_half(raw)?;
         let mut props = Properties::parse(&record.properties);
-        let (topic, queue_id) = take_real(&mut props).unwrap_or_default();
-        // The message as its producer sent it: in its real topic and queue, at the half
-        // message's offsets.
+        let (topic, queue_id) = real_of(&props).unwrap_or_default();
+        // As the Java broker's check: the half message in its real topic and queue (its
+        // properties, REAL_TOPIC and REAL_QID among them), the count of checks with this one,
+        // and WAIT=false (Java checks with the copy it stores again for each check).
+        props.set(CHECK_TIMES, (half.checks + 1).to_string());
+        props.set(prop::WAIT, "false");
         let mut bytes = BytesMut::new();
         NewRecord {
             topic: &topic,
             queue_id,
             flag: record.flag,
-            sys_flag: record.sys_flag | sys_flag::TRANSACTION_PREPARED,
+            sys_flag: record.sys_flag,
             born_timestamp: record.born_timestamp,
             born_host: record.born_host,
             store_host: record.store_host,

@@ -44,7 +44,13 @@ async fn a_half_message_is_invisible_until_committed_and_is_committed_once() {
     let got = pull_now(&b, TOPIC, 0).await;
     let m = decode_record(&got.messages, false).expect("record");
     let props = protocol::message::Properties::parse(&m.properties);
-    assert_eq!((props.get("UNIQ_KEY"), props.get("KEYS"), props.get("TRAN_MSG"), props.get("REAL_TOPIC")), (Some("T1"), Some("k-T1"), None, None));
+    // As Java's committed message (pinned against it by the differential harness): every
+    // property of the half message stays, TRAN_MSG and REAL_TOPIC among them, and the
+    // transaction id is one.
+    assert_eq!(
+        (props.get("UNIQ_KEY"), props.get("KEYS"), props.get("TRAN_MSG"), props.get("REAL_TOPIC"), props.get("__transactionId__")),
+        (Some("T1"), Some("k-T1"), Some("true"), Some(TOPIC), Some("T1"))
+    );
     assert_eq!(m.sys_flag & sys_flag::TRANSACTION_MASK, sys_flag::TRANSACTION_COMMIT);
     assert_eq!(m.prepared_transaction_offset, sent.put.phys_offsets[0], "the half message it came from, as Java");
     assert_eq!(&m.body[..], b"tx-body");
