@@ -203,6 +203,14 @@ class DifferentialTest {
         o.put(name + ".diffTotal", s.computeTotalDiff());
     }
 
+    /** Every delivered message, by its seq property, and how many there were. */
+    private static void deliveries(Obs o, List<MessageExt> l) {
+        o.put("deliveries", l.size());
+        for (MessageExt m : l) {
+            o.message("recv." + m.getUserProperty("seq"), m);
+        }
+    }
+
     /** The group's consume stats once it has committed offsets of the topic's queues, all caught up. */
     private static ConsumeStats committed(DefaultMQAdminExt a, String group, String topic) throws Exception {
         return Wait.until("offsets of " + topic + " committed", 20_000, () -> a.examineConsumeStats(group),
@@ -243,12 +251,8 @@ class DifferentialTest {
             ConcurrentLinkedQueue<MessageExt> got = new ConcurrentLinkedQueue<>();
             consume(t, "DiffPlainGroup", topic, "*", got, ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
             List<MessageExt> l = await(got, 8, 30_000);
-            o.put("deliveries", l.size());
-            for (MessageExt m : l) {
-                o.message("recv." + m.getUserProperty("seq"), m);
-            }
-            ConsumeStats s = committed(a, "DiffPlainGroup", topic);
-            consumeStats(o, "consumeStats", s);
+            deliveries(o, l);
+            consumeStats(o, "consumeStats", committed(a, "DiffPlainGroup", topic));
         });
     }
 
@@ -297,12 +301,8 @@ class DifferentialTest {
             ConcurrentLinkedQueue<MessageExt> got = new ConcurrentLinkedQueue<>();
             consume(t, "DiffTagsGroup", topic, "TagA || TagC", got, ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
             List<MessageExt> l = await(got, 4, 30_000);
-            o.put("deliveries", l.size());
-            for (MessageExt m : l) {
-                o.message("recv." + m.getUserProperty("seq"), m);
-            }
-            ConsumeStats s = committed(a, "DiffTagsGroup", topic);
-            consumeStats(o, "consumeStats", s);
+            deliveries(o, l);
+            consumeStats(o, "consumeStats", committed(a, "DiffTagsGroup", topic));
         });
     }
 
@@ -357,10 +357,7 @@ class DifferentialTest {
             ConcurrentLinkedQueue<MessageExt> got = new ConcurrentLinkedQueue<>();
             consume(t, "DiffDelayGroup", topic, "*", got, ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
             List<MessageExt> l = await(got, 2, 30_000);
-            o.put("deliveries", l.size());
-            for (MessageExt m : l) {
-                o.message("recv." + m.getUserProperty("seq"), m);
-            }
+            deliveries(o, l);
             topicStats(o, "topicStats", a.examineTopicStats(topic));
         });
     }
@@ -637,10 +634,7 @@ class DifferentialTest {
             ConcurrentLinkedQueue<MessageExt> got = new ConcurrentLinkedQueue<>();
             consume(t, "DiffTxConsumer", topic, "*", got, ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
             List<MessageExt> l = await(got, 2, 60_000);
-            o.put("deliveries", l.size());
-            for (MessageExt m : l) {
-                o.message("recv." + m.getUserProperty("seq"), m);
-            }
+            deliveries(o, l);
             MessageExt check = Wait.until("a check-back", 30_000, checks::peek, Objects::nonNull);
             o.message("checkBack", check);
             topicStats(o, "topicStats", a.examineTopicStats(topic));
@@ -707,8 +701,7 @@ class DifferentialTest {
             for (MessageExt m : l) {
                 o.message("recv." + m.getUserProperty("seq"), m);
             }
-            ConsumeStats s = committed(a, "DiffSqlGroup", topic);
-            consumeStats(o, "consumeStats", s);
+            consumeStats(o, "consumeStats", committed(a, "DiffSqlGroup", topic));
             o.outcome("badSelector", () -> {
                 DefaultMQPushConsumer c = new DefaultMQPushConsumer("DiffSqlBadGroup");
                 c.setNamesrvAddr(t.namesrv());
