@@ -551,23 +551,18 @@ class DifferentialTest {
             String group = "DiffBroadcastGroup";
             DefaultMQAdminExt a = admin(t);
             createTopic(a, t, topic, 2, 6);
-            List<ConcurrentLinkedQueue<MessageExt>> got = List.of(new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>());
-            List<DefaultMQPushConsumer> consumers = new ArrayList<>();
-            for (ConcurrentLinkedQueue<MessageExt> q : got) {
-                consumers.add(Clients.pushWith(H, t.namesrv(), group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
-                    q.addAll(msgs);
-                    return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-                }, c -> c.setMessageModel(org.apache.rocketmq.remoting.protocol.heartbeat.MessageModel.BROADCASTING)));
-            }
-            for (DefaultMQPushConsumer c : consumers) {
-                Wait.until("a broadcast consumer placed both queues", 30_000,
-                    () -> c.getDefaultMQPushConsumerImpl().getRebalanceImpl().getProcessQueueTable().keySet().stream()
-                        .filter(mq -> mq.getTopic().equals(topic)).count(), n -> n == 2);
-            }
-            Thread.sleep(1000);
+            // Sent before the consumers start (broadcasting consumers new to their queues start
+            // from the first offset): what each pull finds, and so MAX_OFFSET, is then fixed.
             DefaultMQProducer p = producer(t);
             for (int i = 0; i < 4; i++) {
                 o.sent("send" + i, sendTo(p, msg(topic, "TagW", null, "broadcast" + i), i % 2));
+            }
+            List<ConcurrentLinkedQueue<MessageExt>> got = List.of(new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>());
+            for (ConcurrentLinkedQueue<MessageExt> q : got) {
+                Clients.pushWith(H, t.namesrv(), group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
+                    q.addAll(msgs);
+                    return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+                }, c -> c.setMessageModel(org.apache.rocketmq.remoting.protocol.heartbeat.MessageModel.BROADCASTING));
             }
             for (int c = 0; c < 2; c++) {
                 List<MessageExt> l = await(got.get(c), 4, 30_000);
