@@ -712,6 +712,42 @@ class DifferentialTest {
         });
     }
 
+    /**
+     * POP: a group switched to POP mode, a 5.3.3 push consumer that asks the broker for its
+     * queues and pops; each message as popped (with its receipt properties), and the group's
+     * offsets after the acks.
+     */
+    @Test
+    void pop() throws Exception {
+        both("pop", (t, o) -> {
+            String topic = "DiffPop";
+            String group = "DiffPopGroup";
+            DefaultMQAdminExt a = admin(t);
+            createTopic(a, t, topic, 2, 6);
+            org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig g =
+                new org.apache.rocketmq.remoting.protocol.subscription.SubscriptionGroupConfig();
+            g.setGroupName(group);
+            a.createAndUpdateSubscriptionGroupConfig(t.brokerAddr(), g);
+            o.outcome("setConsumeMode", () -> a.setMessageRequestMode(t.brokerAddr(), topic, group,
+                org.apache.rocketmq.common.message.MessageRequestMode.POP, 8, 5000));
+            DefaultMQProducer p = producer(t);
+            for (int i = 0; i < 4; i++) {
+                o.sent("send" + i, sendTo(p, msg(topic, "TagP", "pk" + i, "pop" + i), i % 2));
+            }
+            ConcurrentLinkedQueue<MessageExt> got = new ConcurrentLinkedQueue<>();
+            Clients.pushWith(H, t.namesrv(), group, topic, (MessageListenerConcurrently) (msgs, ctx) -> {
+                got.addAll(msgs);
+                return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+            }, c -> {
+                c.setClientRebalance(false);
+                c.setPopInvisibleTime(5000);
+                c.setConsumeMessageBatchMaxSize(1);
+            });
+            deliveries(o, await(got, 4, 60_000));
+            consumeStats(o, "consumeStats", committed(a, group, topic));
+        });
+    }
+
     /** Every message of one queue from offset 0, with a pull consumer. */
     private static final class PullAll {
         final List<MessageExt> messages = new ArrayList<>();
