@@ -268,11 +268,6 @@ fn flag(b: bool) -> &'static str {
 }
 
 impl Broker {
-    /// Whether Java's metrics count `topic` as a system topic (the `is_system` label).
-    pub fn counts_as_system_topic(&self, topic: &str) -> bool {
-        self.is_system_topic(topic)
-    }
-
     /// The metrics in Prometheus' text format: the broker's, the store's, the remoting
     /// latency, and the process'.
     pub fn metrics_text(&self) -> String {
@@ -321,7 +316,7 @@ impl Broker {
             inbound.iter().flat_map(|(topic, t)| {
                 (0..4)
                     .filter(|i| t.counts[*i].get().0 > 0)
-                    .map(move |i| (topic.as_str(), MESSAGE_TYPES[i], self.counts_as_system_topic(topic), &t.counts[i], &t.sizes[i]))
+                    .map(move |i| (topic.as_str(), MESSAGE_TYPES[i], self.is_system_topic(topic), &t.counts[i], &t.sizes[i]))
             })
         };
         for (name, help, bytes) in
@@ -350,7 +345,7 @@ impl Broker {
         {
             out.family(name, "counter", help);
             for (topic, group, c) in &outbound {
-                let system = self.counts_as_system_topic(topic) || group.starts_with("CID_RMQ_SYS_");
+                let system = self.is_system_topic(topic) || group.starts_with("CID_RMQ_SYS_");
                 for (retry, counts) in c.counts.iter().enumerate() {
                     let (msgs, b) = counts.get();
                     if msgs > 0 {
@@ -363,7 +358,7 @@ impl Broker {
         }
         out.family("rocketmq_send_to_dlq_messages_total", "counter", "Messages moved to a group's dead-letter topic.");
         for ((group, topic), n) in m.dead_lettered.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let system = self.counts_as_system_topic(topic) || is_system_group(group);
+            let system = self.is_system_topic(topic) || is_system_group(group);
             out.sample("rocketmq_send_to_dlq_messages_total", &[("consumer_group", group), ("topic", topic), ("is_system", flag(system))], n);
         }
         self.write_connections(out);
@@ -433,7 +428,7 @@ impl Broker {
         for (i, (name, help)) in families.iter().enumerate() {
             out.family(name, "gauge", help);
             for (group, topic, retry, lag) in &rows {
-                let system = self.counts_as_system_topic(topic) || is_system_group(group);
+                let system = self.is_system_topic(topic) || is_system_group(group);
                 let labels = [("consumer_group", group.as_str()), ("topic", topic.as_str()), ("is_retry", flag(*retry)), ("is_system", flag(system))];
                 let v = [lag.lag, lag.lag_latency_ms, lag.inflight, lag.queueing_latency_ms, lag.ready][i];
                 out.sample(name, &labels, v);

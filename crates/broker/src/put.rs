@@ -33,18 +33,19 @@ pub struct NewMessage {
     pub prepared_transaction_offset: i64,
 }
 
-/// Takes `REAL_TOPIC` and `REAL_QID` out of a parked message's properties: where it really
-/// goes (`None` without a topic; queue 0 if its queue cannot be read).
-/// The real topic and queue a parked message keeps (`REAL_TOPIC`, `REAL_QID`), left in place.
+/// Where a parked message really goes, from its `REAL_TOPIC` and `REAL_QID`, left in place
+/// (`None` without a topic; queue 0 if its queue cannot be read).
 pub fn real_of(props: &Properties) -> Option<(String, i32)> {
     let topic = props.get(REAL_TOPIC)?.to_string();
     Some((topic, props.get(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0)))
 }
 
+/// `real_of`, and takes `REAL_TOPIC` and `REAL_QID` out of the properties.
 pub fn take_real(props: &mut Properties) -> Option<(String, i32)> {
-    let topic = props.remove(REAL_TOPIC)?;
-    let queue_id = props.remove(REAL_QID).and_then(|q| q.parse().ok()).unwrap_or(0);
-    Some((topic, queue_id))
+    let real = real_of(props)?;
+    props.remove(REAL_TOPIC);
+    props.remove(REAL_QID);
+    Some(real)
 }
 
 impl NewMessage {

@@ -119,12 +119,12 @@ fn fine_upper(i: usize) -> f64 {
 
 /// Puts' latency, size and failures, and reads' longest latency, since the broker started
 /// (Java's figures are those of the last minute: ours are cumulative, as the other totals).
+/// Java's coarse ranges are sums of the fine buckets, whose bounds include theirs.
 pub struct PutStats {
     size_total: AtomicU64,
     failed: AtomicU64,
     max_ms: AtomicU64,
     get_max_ms: AtomicU64,
-    ranges: [AtomicU64; PUT_RANGES.len()],
     fine: [AtomicU64; FINE_BUCKETS],
 }
 
@@ -135,7 +135,6 @@ impl Default for PutStats {
             failed: AtomicU64::new(0),
             max_ms: AtomicU64::new(0),
             get_max_ms: AtomicU64::new(0),
-            ranges: std::array::from_fn(|_| AtomicU64::new(0)),
             fine: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -146,8 +145,6 @@ impl PutStats {
     pub fn put(&self, elapsed: Duration, bytes: Option<u64>) {
         let ms = elapsed.as_millis() as u64;
         self.max_ms.fetch_max(ms, Ordering::Relaxed);
-        let range = PUT_RANGES.iter().position(|(_, upper)| ms < *upper).unwrap_or(PUT_RANGES.len() - 1);
-        self.ranges[range].fetch_add(1, Ordering::Relaxed);
         self.fine[fine_index(ms)].fetch_add(1, Ordering::Relaxed);
         match bytes {
             Some(b) => self.size_total.fetch_add(b, Ordering::Relaxed),
@@ -189,7 +186,14 @@ impl PutStats {
         put("putMessageFailedTimes", self.failed.load(Ordering::Relaxed).to_string());
         put("putMessageEntireTimeMax", self.max_ms.load(Ordering::Relaxed).to_string());
         put("getMessageEntireTimeMax", self.get_max_ms.load(Ordering::Relaxed).to_string());
-        let ranges: String = PUT_RANGES.iter().zip(&self.ranges).map(|((name, _), n)| format!("{name}:{} ", n.load(Ordering::Relaxed))).collect();
+        // Each fine bucket counts in the first of Java's ranges that ends at or past its end.
+        let mut ranges = [0u64; PUT_RANGES.len()];
+        for (i, count) in self.fine.iter().enumerate() {
+            let end = if i == FINE_BUCKETS - 1 { u64::MAX } else { fine_upper(i) as u64 };
+            let r = PUT_RANGES.iter().position(|(_, upper)| end <= *upper).unwrap_or(PUT_RANGES.len() - 1);
+            ranges[r] += count.load(Ordering::Relaxed);
+        }
+        let ranges: String = PUT_RANGES.iter().zip(ranges).map(|((name, _), n)| format!("{name}:{n} ")).collect();
         put("putMessageDistributeTime", ranges);
         put("putLatency99", format!("{:.2}", self.latency_px(0.99)));
         put("putLatency999", format!("{:.2}", self.latency_px(0.999)));
@@ -243,6 +247,19 @@ mod tests {
             none.insert(k.to_string(), v);
         });
         assert_eq!((none["putMessageTimesTotal"].as_str(), none["putLatency99"].as_str()), ("1", "0.00"));
+        // Java's ranges at their edges, summed from the fine buckets.
+        let edges = PutStats::default();
+        for ms in [1, 9, 10, 199, 200, 999, 1000, 9999, 10_000] {
+            edges.put(Duration::from_millis(ms), Some(1));
+        }
+        let mut kv = BTreeMap::new();
+        edges.runtime_info(9, &mut |k, v| {
+            kv.insert(k.to_string(), v);
+        });
+        assert_eq!(
+            kv["putMessageDistributeTime"],
+            "[<=0ms]:0 [0~10ms]:2 [10~50ms]:1 [50~100ms]:0 [100~200ms]:1 [200~500ms]:1 [500ms~1s]:1 [1~2s]:1 [2~3s]:0 [3~4s]:0 [4~5s]:0 [5~10s]:1 [10s~]:1 "
+        );
         for ms in [0, 99, 100, 999, 1000, 9999, 10_000, 50_000] {
             let i = fine_index(ms);
             assert!((ms as f64) < fine_upper(i) || i == FINE_BUCKETS - 1, "{ms} in bucket {i}");

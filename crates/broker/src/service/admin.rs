@@ -175,8 +175,6 @@ impl Broker {
             .ok_or_else(|| BrokerError::new(rs::SUBSCRIPTION_GROUP_NOT_EXIST, format!("No subscription group in this broker. group: {group}")))
     }
 
-    /// GET_CONSUME_STATS: a group's progress on each queue of `topic`, or of every topic it
-    /// committed offsets for or subscribes to.
     /// GET_CONSUME_STATS, as Java's `getConsumeStats`: the topics the group has offsets of (or
     /// the one asked for), less those its online members do not subscribe to (when any is
     /// online). A group with no offsets (a broadcasting one, one that never committed) has

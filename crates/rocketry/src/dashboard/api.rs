@@ -144,7 +144,7 @@ pub async fn topics(State(d): State<Dashboard>, headers: HeaderMap) -> ApiResult
             r["writeQueues"] = json!(t.write_queue_nums);
             r["perm"] = json!(t.perm);
             r["messageType"] = json!(protocol::message_type::MessageType::of_topic(&t).as_str());
-            r["system"] = json!(d.broker.counts_as_system_topic(&topic));
+            r["system"] = json!(d.broker.is_system_topic(&topic));
         }
         r["inRate"] = json!(rates.get(&topic).copied().unwrap_or(0.0));
     }

@@ -395,13 +395,8 @@ class DifferentialTest {
                 o.put("topicConfig." + name, "read " + c.getReadQueueNums() + " write " + c.getWriteQueueNums() + " perm "
                     + c.getPerm() + " sysFlag " + c.getTopicSysFlag() + " order " + c.isOrder());
             }
-            DefaultMQPullConsumer pull = new DefaultMQPullConsumer(Clients.unique("DiffDlqReader"));
-            pull.setNamesrvAddr(t.namesrv());
-            pull.setInstanceName(Clients.unique("dlqreader"));
-            pull.start();
-            H.track(pull::shutdown);
             o.outcome("dlqPull", () -> {
-                PullResult r = pull.pull(new MessageQueue(dlq, "broker-a", 0), "*", 0, 32);
+                PullResult r = pullFromStart(t, dlq, 0);
                 o.put("dlqPull.status", r.getPullStatus());
                 o.put("dlqPull.nextBeginOffset", r.getNextBeginOffset());
                 o.put("dlqPull.minOffset", r.getMinOffset());
@@ -454,8 +449,8 @@ class DifferentialTest {
                 }
             }
             // Search by each stored message's own time, both boundaries.
-            PullAll all = new PullAll(t, topic, 1);
-            for (MessageExt m : all.messages) {
+            List<MessageExt> stored = Objects.requireNonNullElse(pullFromStart(t, topic, 1).getMsgFoundList(), List.of());
+            for (MessageExt m : stored) {
                 MessageQueue mq = new MessageQueue(topic, "broker-a", 1);
                 for (org.apache.rocketmq.common.BoundaryType b : org.apache.rocketmq.common.BoundaryType.values()) {
                     o.put("searchOwnTime." + m.getQueueOffset() + "." + b, api.searchOffset(t.brokerAddr(), mq, m.getStoreTimestamp(), b, 5000));
@@ -748,23 +743,16 @@ class DifferentialTest {
         });
     }
 
-    /** Every message of one queue from offset 0, with a pull consumer. */
-    private static final class PullAll {
-        final List<MessageExt> messages = new ArrayList<>();
-
-        PullAll(Target t, String topic, int queue) throws Exception {
-            DefaultMQPullConsumer pull = new DefaultMQPullConsumer(Clients.unique("DiffReader"));
-            pull.setNamesrvAddr(t.namesrv());
-            pull.setInstanceName(Clients.unique("reader"));
-            pull.start();
-            try {
-                PullResult r = pull.pull(new MessageQueue(topic, "broker-a", queue), "*", 0, 32);
-                if (r.getMsgFoundList() != null) {
-                    messages.addAll(r.getMsgFoundList());
-                }
-            } finally {
-                pull.shutdown();
-            }
+    /** One pull (up to 32 messages) from offset 0 of a queue, with a pull consumer of its own. */
+    private static PullResult pullFromStart(Target t, String topic, int queue) throws Exception {
+        DefaultMQPullConsumer pull = new DefaultMQPullConsumer(Clients.unique("DiffReader"));
+        pull.setNamesrvAddr(t.namesrv());
+        pull.setInstanceName(Clients.unique("reader"));
+        pull.start();
+        try {
+            return pull.pull(new MessageQueue(topic, "broker-a", queue), "*", 0, 32);
+        } finally {
+            pull.shutdown();
         }
     }
 
@@ -831,17 +819,7 @@ class DifferentialTest {
             createTopic(a, t, "DiffReadOnly", 1, 4);
             o.outcome("sendReadOnly", () -> o.sent("sendReadOnly", sendTo(p, msg("DiffReadOnly", null, null, "ro"), 0)));
             createTopic(a, t, "DiffWriteOnly", 1, 2);
-            o.outcome("pullWriteOnly", () -> {
-                DefaultMQPullConsumer pull = new DefaultMQPullConsumer(Clients.unique("DiffWoReader"));
-                pull.setNamesrvAddr(t.namesrv());
-                pull.setInstanceName(Clients.unique("woreader"));
-                pull.start();
-                try {
-                    o.put("pullWriteOnly.status", pull.pull(new MessageQueue("DiffWriteOnly", "broker-a", 0), "*", 0, 32).getPullStatus());
-                } finally {
-                    pull.shutdown();
-                }
-            });
+            o.outcome("pullWriteOnly", () -> o.put("pullWriteOnly.status", pullFromStart(t, "DiffWriteOnly", 0).getPullStatus()));
             createTopic(a, t, "DiffBig", 1, 6);
             // Random, so the client's compression (bodies over 4 KiB) cannot shrink it under the limit.
             byte[] big = new byte[4 * 1024 * 1024 + 1];
