@@ -196,6 +196,13 @@ broker_config! {
         /// `filterScanMaxEntries` (ours): consume-queue entries one pull or pop with a SQL92
         /// filter may look at before it answers with the matches it has.
         filter_scan_max_entries: usize = 16_000, "filterScanMaxEntries", Plain;
+        /// `enableCalcFilterBitMap` (Java's key; our own layout, `sql92::bitmap`): which SQL92
+        /// expressions each message of a filtered topic matches, judged once at dispatch, so a
+        /// filtered read skips non-matching messages without reading them.
+        enable_calc_filter_bit_map: bool = true, "enableCalcFilterBitMap", Bool;
+        /// `filterBitMapMaxBytes` (ours): memory for those words (8 bytes per message of a
+        /// filtered topic); past it the oldest are dropped and their messages read to be checked.
+        filter_bit_map_max_bytes: usize = 64 << 20, "filterBitMapMaxBytes", Plain;
         /// Pops of one group that may wait on one topic and queue id (more get POLLING_FULL).
         pop_polling_size: usize = 1024, "popPollingSize", Plain;
         /// Percent of pops that read the group's POP retry topic first.
@@ -590,6 +597,9 @@ impl BrokerConfig {
         // Parsing, checking and dropping an expression recurse as deep as it is long.
         if !(1..=16_384).contains(&self.filter_expression_max_length) {
             return bad("filterExpressionMaxLength", self.filter_expression_max_length.to_string(), "must be 1-16384");
+        }
+        if self.filter_bit_map_max_bytes > 16 << 30 {
+            return bad("filterBitMapMaxBytes", self.filter_bit_map_max_bytes.to_string(), "must be at most 16 GiB");
         }
         if !(1..=1024).contains(&self.filter_expression_max_depth) {
             return bad("filterExpressionMaxDepth", self.filter_expression_max_depth.to_string(), "must be 1-1024");

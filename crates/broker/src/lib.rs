@@ -92,6 +92,8 @@ pub struct Broker {
     pub ha: ha::Ha,
     /// Compiled SQL92 expressions by their text.
     pub(crate) sql_filters: std::sync::Mutex<std::collections::HashMap<String, Arc<sql92::SqlFilter>>>,
+    /// Which SQL92 expressions each message matches, judged at dispatch (`enableCalcFilterBitMap`).
+    pub(crate) filter_bitmaps: Arc<sql92::bitmap::FilterBitmaps>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,8 +163,12 @@ impl Broker {
             "CommitLog page cache (commitLogCacheWindowBytes, warmCommitLogAheadBytes)"
         );
         // Recovery reads files: keep it off the async workers.
-        let store =
-            tokio::task::spawn_blocking(move || Store::open(store_config)).await.map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
+        let bitmap_bytes = if config.enable_calc_filter_bit_map { config.filter_bit_map_max_bytes } else { 0 };
+        let filter_bitmaps = Arc::new(sql92::bitmap::FilterBitmaps::new(bitmap_bytes));
+        let added: Vec<Box<dyn store::Dispatcher>> = vec![Box::new(sql92::bitmap::BitmapDispatcher(filter_bitmaps.clone()))];
+        let store = tokio::task::spawn_blocking(move || Store::open_with(store_config, added))
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
         let root = config.store_path_root_dir.clone();
         let registration = Arc::new(register::Registration::default());
         let broker = Arc::new(Broker {
@@ -188,6 +194,7 @@ impl Broker {
             client_tls,
             inner_credentials,
             sql_filters: Default::default(),
+            filter_bitmaps,
             transactions: Default::default(),
             timers: Default::default(),
             runtime: runtime::RuntimeState::new(config.broker_permission, config.broker_role),

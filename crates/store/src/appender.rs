@@ -292,6 +292,7 @@ impl Appender {
         crate::recovery::truncate_tail(&seg, offset, cl.file_size)?;
         crate::recovery::trim_consume_queues(&self.shared, offset)?;
         self.shared.index_skip_below.fetch_min(offset as i64, Ordering::AcqRel);
+        self.dispatchers.truncated(offset);
         self.shared.dispatched_end.store(offset, Ordering::Release);
         self.segment = seg;
         self.write_pos = offset;
@@ -469,6 +470,7 @@ impl Appender {
                     }
                 }
                 let _ = std::fs::remove_dir(self.shared.config.consume_queue_dir().join(&topic));
+                self.dispatchers.topic_deleted(&topic);
                 let _ = reply.send(result);
             }
             Job::DropQueuesBelow(commitlog_min, reply) => {

@@ -12,10 +12,12 @@
 //! 2. [`IndexDispatcher`]: each record's keys (KEYS entries and UNIQ_KEY) in the key index,
 //!    except below `index_skip_below` (recovery: indexed already).
 //!
-//! A new dispatcher (a timer log, a transaction op log, a SQL92 filter bitmap) implements
-//! [`Dispatcher`] and is registered in [`Dispatchers::standard`]. It sees every record,
-//! with its properties on request ([`DispatchRequest::properties`]), and must skip what it
-//! has already, since recovery may hand it records again.
+//! 3. Then the dispatchers the store's owner added ([`crate::Store::open_with`]), in the order
+//!    given: a [`Dispatcher`] outside the store (the broker's SQL92 filter bitmap) sees every
+//!    record, with its properties on request ([`DispatchRequest::properties`]), and must skip
+//!    what it has already, since recovery may hand it records again. It is told when the
+//!    CommitLog's tail is cut off ([`Dispatcher::truncated`]) and when a topic's queues are
+//!    deleted ([`Dispatcher::topic_deleted`]), so nothing it derived outlives its record.
 
 use std::sync::atomic::Ordering;
 
@@ -27,7 +29,7 @@ use crate::shared::Shared;
 use crate::StoreError;
 
 /// One appended record, as every dispatcher sees it.
-pub(crate) struct DispatchRequest<'a> {
+pub struct DispatchRequest<'a> {
     pub topic: &'a str,
     pub queue_id: i32,
     pub queue_offset: i64,
@@ -54,40 +56,68 @@ impl DispatchRequest<'_> {
     }
 
     /// The record's properties (wire form), found in its bytes only when a dispatcher asks.
-    #[cfg_attr(not(test), expect(dead_code, reason = "for the dispatchers to come: timer log, transaction op log, SQL92 bitmap"))]
     pub fn properties(&self) -> Option<&str> {
         record::properties(self.record)
     }
 }
 
-/// Derives something from appended records.
-pub(crate) trait Dispatcher: Send {
+/// Derives something from appended records, outside the store: registered with
+/// [`crate::Store::open_with`], run on the appender's thread after the store's own.
+pub trait Dispatcher: Send {
     /// Names the dispatcher in logs.
     fn name(&self) -> &'static str;
 
-    /// Writes what `batch` (records in CommitLog order) means for this dispatcher. Writes
-    /// what it can of the batch and returns the first error.
+    /// Derives what `batch` (records in CommitLog order, each with its queue offset) means
+    /// for this dispatcher. Runs on the append path: it must be quick and never block.
+    fn dispatch(&self, batch: &[DispatchRequest<'_>]) -> Result<(), StoreError>;
+
+    /// The CommitLog was cut back to `offset` (a replica fenced by a new epoch): queue
+    /// offsets past what remains will be given to other records.
+    fn truncated(&self, _offset: u64) {}
+
+    /// A topic's queues were deleted: its queue offsets start again from 0 if it comes back.
+    fn topic_deleted(&self, _topic: &str) {}
+}
+
+/// One of the store's own dispatchers, which write the store's files.
+pub(crate) trait StoreDispatcher: Send {
+    fn name(&self) -> &'static str;
+
+    /// Writes what the batch means for this dispatcher: what it can, returning the first error.
     fn dispatch(&self, shared: &Shared, batch: &[DispatchRequest<'_>]) -> Result<(), StoreError>;
 }
 
 /// The ordered list of dispatchers.
 pub(crate) struct Dispatchers {
-    list: Vec<Box<dyn Dispatcher>>,
+    list: Vec<Box<dyn StoreDispatcher>>,
+    added: Vec<Box<dyn Dispatcher>>,
 }
 
 impl Dispatchers {
-    /// The store's dispatchers, in the order they run. A new dispatcher is registered here.
-    pub fn standard() -> Dispatchers {
-        Dispatchers { list: vec![Box::new(ConsumeQueueDispatcher), Box::new(IndexDispatcher)] }
+    /// The store's dispatchers, in the order they run, then `added`.
+    pub fn standard(added: Vec<Box<dyn Dispatcher>>) -> Dispatchers {
+        Dispatchers { list: vec![Box::new(ConsumeQueueDispatcher), Box::new(IndexDispatcher)], added }
+    }
+
+    /// Tells the added dispatchers the CommitLog now ends at `offset`.
+    pub fn truncated(&self, offset: u64) {
+        self.added.iter().for_each(|d| d.truncated(offset));
+    }
+
+    /// Tells the added dispatchers `topic`'s queues are gone.
+    pub fn topic_deleted(&self, topic: &str) {
+        self.added.iter().for_each(|d| d.topic_deleted(topic));
     }
 
     /// Runs every dispatcher over `batch` in order, the later ones even when an earlier one
     /// fails; logs each failure and returns the first.
     pub fn dispatch(&self, shared: &Shared, batch: &[DispatchRequest<'_>]) -> Result<(), StoreError> {
         let mut result = Ok(());
-        for d in &self.list {
-            if let Err(e) = d.dispatch(shared, batch) {
-                tracing::error!(dispatcher = d.name(), error = %e, records = batch.len(), "dispatch failed");
+        let own = self.list.iter().map(|d| (d.name(), d.dispatch(shared, batch)));
+        let added = self.added.iter().map(|d| (d.name(), d.dispatch(batch)));
+        for (name, outcome) in own.chain(added) {
+            if let Err(e) = outcome {
+                tracing::error!(dispatcher = name, error = %e, records = batch.len(), "dispatch failed");
                 result = result.and(Err(e));
             }
         }
@@ -106,7 +136,7 @@ struct Run<'a> {
     entries: Vec<CqEntry>,
 }
 
-impl Dispatcher for ConsumeQueueDispatcher {
+impl StoreDispatcher for ConsumeQueueDispatcher {
     fn name(&self) -> &'static str {
         "consume queue"
     }
@@ -159,7 +189,7 @@ fn write_run(shared: &Shared, run: &Run<'_>) -> Result<(), StoreError> {
 /// Key-index entries. See the module doc.
 pub(crate) struct IndexDispatcher;
 
-impl Dispatcher for IndexDispatcher {
+impl StoreDispatcher for IndexDispatcher {
     fn name(&self) -> &'static str {
         "index"
     }
@@ -231,7 +261,7 @@ mod tests {
         let shape: Vec<_> = runs.iter().map(|r| (r.topic, r.queue_id, r.first, r.entries.len())).collect();
         assert_eq!(shape, vec![("A", 0, 0, 3), ("B", 0, 0, 1), ("C", 1, 0, 0)]);
 
-        let list = Dispatchers::standard();
+        let list = Dispatchers::standard(Vec::new());
         list.dispatch(&shared, &batch).unwrap();
         let a = shared.queue("A", 0).unwrap();
         assert_eq!(a.read(0, 8).unwrap().iter().map(|e| e.phys_offset).collect::<Vec<_>>(), vec![0, 100, 300]);
@@ -263,7 +293,7 @@ mod tests {
             "recorder"
         }
 
-        fn dispatch(&self, _: &Shared, batch: &[DispatchRequest<'_>]) -> Result<(), StoreError> {
+        fn dispatch(&self, batch: &[DispatchRequest<'_>]) -> Result<(), StoreError> {
             let mut seen = self.seen.lock().unwrap();
             seen.extend(batch.iter().map(|r| r.properties().unwrap_or("?").to_string()));
             if self.fail {
@@ -278,18 +308,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let shared = shared(dir.path());
         let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let list = Dispatchers {
-            list: vec![
-                Box::new(Recorder { seen: seen.clone(), fail: true }),
-                Box::new(ConsumeQueueDispatcher),
-                Box::new(Recorder { seen: seen.clone(), fail: false }),
-            ],
-        };
+        let list = Dispatchers::standard(vec![Box::new(Recorder { seen: seen.clone(), fail: true }), Box::new(Recorder { seen: seen.clone(), fail: false })]);
         let specs = [("A", 0, 0, 0), ("A", 0, 1, 0)];
         let recs = records(&specs);
         let err = list.dispatch(&shared, &requests(&specs, &recs)).unwrap_err();
         assert!(err.to_string().contains("told to"), "the first failure is returned");
-        assert_eq!(shared.queue("A", 0).unwrap().max_offset(), 2, "a failure does not stop the dispatchers after it");
+        assert_eq!(shared.queue("A", 0).unwrap().max_offset(), 2, "the store's own run first");
         let tags = |i| format!("TAGS\u{1}t{i}\u{2}");
         assert_eq!(*seen.lock().unwrap(), vec![tags(0), tags(1), tags(0), tags(1)]);
     }

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use protocol::message::decode_record;
 
 use crate::consume_queue::ConsumeQueue;
-use crate::filter::MessageFilter;
+use crate::filter::{MessageFilter, Verdict};
 use crate::record;
 use crate::shared::Shared;
 use crate::StoreError;
@@ -70,27 +70,33 @@ pub(crate) fn get(
         return Ok(Some(empty_result(GetStatus::OffsetOverflowBadly, max, min, max)));
     }
     let cfg = &shared.config;
-    let (mut picked, mut next) = pick(shared, &cq, offset, max_msgs, cfg.max_transfer_bytes, filter)?;
+    let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
+    // Scan more entries than wanted so a sparse tag filter still makes progress.
+    let (mut picked, mut next) = pick(shared, &cq, (topic, queue_id), offset, want, cfg.max_transfer_bytes, filter, want * 4)?;
     let Some(mut out) = read(shared, &picked, cached_only)? else { return Ok(None) };
     if filter.needs_properties() {
+        let mut checked = picked.iter().filter(|p| p.check).count();
         keep_matching_properties(shared, &mut out, &mut picked, filter)?;
-        // A sparse property filter: read on while the answer is short, within the scan budget
-        // (a smaller one on an async worker: a longer scan is the blocking pool's) and the
-        // answer's byte limit.
-        let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
-        let budget = if cached_only { cfg.max_filter_scan_entries.min(CACHED_SCAN_ENTRIES) } else { cfg.max_filter_scan_entries };
-        while picked.len() < want && next < max && ((next - offset) as usize) < budget {
+        // A sparse property filter: read on while the answer is short, within the scan budgets
+        // and the answer's byte limit. Records read to be checked are what costs (a smaller
+        // budget on an async worker: a longer scan is the blocking pool's); entries the filter
+        // judges without a read (its bitmap) only count towards `max_filter_scan_entries`.
+        let check_budget = if cached_only { cfg.max_filter_scan_entries.min(CACHED_SCAN_ENTRIES) } else { cfg.max_filter_scan_entries };
+        while picked.len() < want && next < max && checked < check_budget {
+            let scanned = (next - offset) as usize;
             let room = cfg.max_transfer_bytes.saturating_sub(out.len());
-            if room == 0 && !picked.is_empty() {
+            if scanned >= cfg.max_filter_scan_entries || (room == 0 && !picked.is_empty()) {
                 break;
             }
-            let (mut more, after) = pick(shared, &cq, next, want - picked.len(), room, filter)?;
+            let scan = SCAN_ENTRIES.min(cfg.max_filter_scan_entries - scanned);
+            let (mut more, after) = pick(shared, &cq, (topic, queue_id), next, want - picked.len(), room, filter, scan)?;
             // Nothing more to look at (the queue's start moved past it): answer what was found.
             if after == next {
                 break;
             }
             // What needs the disk waits for the next read; this answer has what it found.
             let Some(mut more_out) = read(shared, &more, cached_only)? else { break };
+            checked += more.iter().filter(|p| p.check).count();
             keep_matching_properties(shared, &mut more_out, &mut more, filter)?;
             // A first record larger than the room is kept only in an answer still empty.
             if !picked.is_empty() && more_out.len() > room {
@@ -110,36 +116,49 @@ pub(crate) fn get(
     Ok(Some(GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: out, message_count: count }))
 }
 
-/// How many consume-queue entries a property-filtered read from the page cache may look at on
-/// an async worker before it answers with what it has.
+/// How many consume-queue entries a property-filtered read from the page cache may read to
+/// check on an async worker before it answers with what it has.
 const CACHED_SCAN_ENTRIES: usize = 1024;
 
-/// The records (CommitLog offset, size) of the entries from `offset` on whose tag code
-/// matches, within the answer's limits, and the offset after the last entry looked at.
+/// How many consume-queue entries a property-filtered read takes at a time while it reads on.
+const SCAN_ENTRIES: usize = 1024;
+
+/// A record to read: where it lies, and whether the filter must check its properties.
+#[derive(Debug, Clone, Copy)]
+struct Picked {
+    phys: u64,
+    size: usize,
+    check: bool,
+}
+
+/// The records of up to `scan` entries from `offset` on that the filter does not drop,
+/// within the answer's limits, and the offset after the last entry looked at.
+#[expect(clippy::too_many_arguments, reason = "one read's position, limits and filter")]
 fn pick(
     shared: &Shared,
     cq: &ConsumeQueue,
+    (topic, queue_id): (&str, i32),
     offset: i64,
-    max_msgs: usize,
+    want: usize,
     max_bytes: usize,
     filter: &dyn MessageFilter,
-) -> Result<(Vec<(u64, usize)>, i64), StoreError> {
-    let cfg = &shared.config;
-    let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
-    // Scan more entries than wanted so a sparse tag filter still makes progress.
-    let entries = cq.read(offset, want * 4)?;
+    scan: usize,
+) -> Result<(Vec<Picked>, i64), StoreError> {
+    let entries = cq.read(offset, scan.max(1))?;
+    let mut verdicts = Vec::with_capacity(entries.len());
+    filter.judge(topic, queue_id, offset, &entries, &mut verdicts);
     let cl_min = shared.commitlog.min_offset() as i64;
-    let mut picked: Vec<(u64, usize)> = Vec::with_capacity(want.min(entries.len()));
+    let mut picked: Vec<Picked> = Vec::with_capacity(want.min(entries.len()));
     let (mut total, mut next) = (0usize, offset);
-    for e in &entries {
+    for (e, verdict) in entries.iter().zip(&verdicts) {
         if picked.len() >= want || (!picked.is_empty() && total + e.size as usize > max_bytes) {
             break;
         }
         next += 1;
-        if e.phys_offset < cl_min || !filter.matches_tag_code(e.tags_code) {
+        if e.phys_offset < cl_min || *verdict == Verdict::Drop {
             continue;
         }
-        picked.push((e.phys_offset as u64, e.size as usize));
+        picked.push(Picked { phys: e.phys_offset as u64, size: e.size as usize, check: *verdict == Verdict::Check });
         total += e.size as usize;
     }
     Ok((picked, next))
@@ -148,34 +167,37 @@ fn pick(
 /// Reads the picked records into one buffer, with one read per run of records that lie
 /// back to back in the CommitLog (a batch, or a queue written alone): a backlog streams in
 /// large reads, not one read per record. `None` if `cached_only` and the disk is needed.
-fn read(shared: &Shared, picked: &[(u64, usize)], cached_only: bool) -> Result<Option<BytesMut>, StoreError> {
-    let mut out = BytesMut::zeroed(picked.iter().map(|r| r.1).sum());
+fn read(shared: &Shared, picked: &[Picked], cached_only: bool) -> Result<Option<BytesMut>, StoreError> {
+    let mut out = BytesMut::zeroed(picked.iter().map(|r| r.size).sum());
     let mut at = 0;
     for run in adjacent_runs(picked) {
-        let len: usize = run.iter().map(|r| r.1).sum();
-        if !shared.commitlog.read_into_with(run[0].0, &mut out[at..at + len], cached_only)? {
+        let len: usize = run.iter().map(|r| r.size).sum();
+        if !shared.commitlog.read_into_with(run[0].phys, &mut out[at..at + len], cached_only)? {
             return Ok(None);
         }
         at += len;
     }
     if let (Some(first), Some(last)) = (picked.first(), picked.last()) {
-        shared.commitlog.drop_read_behind(first.0, last.0 + last.1 as u64);
+        shared.commitlog.drop_read_behind(first.phys, last.phys + last.size as u64);
     }
     Ok(Some(out))
 }
 
-/// Leaves out of `out` (and `picked`) the records whose properties `filter` rejects,
-/// moving the kept ones together.
-fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, picked: &mut Vec<(u64, usize)>, filter: &dyn MessageFilter) -> Result<(), StoreError> {
+/// Leaves out of `out` (and `picked`) the records to check whose properties `filter`
+/// rejects, moving the kept ones together.
+fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, picked: &mut Vec<Picked>, filter: &dyn MessageFilter) -> Result<(), StoreError> {
     let (mut from, mut to, mut kept) = (0, 0, 0);
     for i in 0..picked.len() {
-        let (phys, size) = picked[i];
-        let properties = record::properties(&out[from..from + size]).ok_or_else(|| StoreError::Corrupt {
-            path: shared.config.commit_log_dir(),
-            offset: phys,
-            reason: "the record's lengths do not add up to its size".into(),
-        })?;
-        if filter.matches_properties(properties) {
+        let Picked { phys, size, check } = picked[i];
+        let keep = !check || {
+            let properties = record::properties(&out[from..from + size]).ok_or_else(|| StoreError::Corrupt {
+                path: shared.config.commit_log_dir(),
+                offset: phys,
+                reason: "the record's lengths do not add up to its size".into(),
+            })?;
+            filter.matches_properties(properties)
+        };
+        if keep {
             out.copy_within(from..from + size, to);
             picked[kept] = picked[i];
             (to, kept) = (to + size, kept + 1);
@@ -188,9 +210,9 @@ fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, picked: &mut Ve
 }
 
 /// `checkCrcOnRead`: every record's body CRC must match.
-fn check_crcs(shared: &Shared, out: &Bytes, picked: &[(u64, usize)]) -> Result<(), StoreError> {
+fn check_crcs(shared: &Shared, out: &Bytes, picked: &[Picked]) -> Result<(), StoreError> {
     let mut at = 0;
-    for &(phys, size) in picked {
+    for &Picked { phys, size, .. } in picked {
         decode_record(&out.slice(at..at + size), true).map_err(|err| StoreError::Corrupt {
             path: shared.config.commit_log_dir(),
             offset: phys,
@@ -205,7 +227,7 @@ fn empty_result(status: GetStatus, next: i64, min: i64, max: i64) -> GetResult {
     GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: Bytes::new(), message_count: 0 }
 }
 
-/// Splits (offset, size) pairs into runs where each record starts where the previous ends.
-fn adjacent_runs(records: &[(u64, usize)]) -> impl Iterator<Item = &[(u64, usize)]> {
-    records.chunk_by(|a, b| a.0 + a.1 as u64 == b.0)
+/// Splits the records into runs where each starts where the previous ends.
+fn adjacent_runs(records: &[Picked]) -> impl Iterator<Item = &[Picked]> {
+    records.chunk_by(|a, b| a.phys + a.size as u64 == b.phys)
 }

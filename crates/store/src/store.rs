@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::appender::Job;
 use crate::arrivals::Arrivals;
 use crate::config::StoreConfig;
-use crate::dispatch::Dispatchers;
+use crate::dispatch::{Dispatcher, Dispatchers};
 use crate::filter::MessageFilter;
 use crate::get::{self, GetResult};
 use crate::index::KeyIndex;
@@ -46,11 +46,17 @@ impl Store {
     /// Opens the store, recovering the CommitLog tail and rebuilding what is missing
     /// from the consume queues and the index, then starts the appender.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        Store::open_with(config, Vec::new())
+    }
+
+    /// [`Store::open`], with dispatchers of the owner's that see every appended record
+    /// after the store's own (recovery's re-dispatch included).
+    pub fn open_with(config: StoreConfig, added: Vec<Box<dyn Dispatcher>>) -> Result<Store, StoreError> {
         let lock = lock_root(&config.root_dir)?;
         let index = KeyIndex::open(config.index_dir(), config.index_limits)?;
         let shared = Arc::new(Shared::new(config, index));
         let started = std::time::Instant::now();
-        let dispatchers = Dispatchers::standard();
+        let dispatchers = Dispatchers::standard(added);
         let tail = recovery::recover(&shared, &dispatchers)?;
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "recovery finished");
         shared.dispatched_end.store(tail.write_pos, Ordering::Release);

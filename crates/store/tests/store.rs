@@ -194,6 +194,97 @@ async fn a_filter_on_properties_leaves_out_what_it_rejects_and_the_offset_moves_
     store.shutdown().await;
 }
 
+/// What an added dispatcher saw: (topic, queue id, queue offset) → the message's KEYS; and
+/// the hooks it was called with.
+#[derive(Default)]
+struct Seen {
+    keys: std::collections::HashMap<(String, i32, i64), String>,
+    hooks: Vec<String>,
+}
+
+struct KeyDispatcher(std::sync::Arc<std::sync::Mutex<Seen>>);
+
+impl store::Dispatcher for KeyDispatcher {
+    fn name(&self) -> &'static str {
+        "keys"
+    }
+
+    fn dispatch(&self, batch: &[store::DispatchRequest<'_>]) -> Result<(), store::StoreError> {
+        let mut seen = self.0.lock().unwrap();
+        for r in batch {
+            let keys = Properties::parse(r.properties().unwrap()).get("KEYS").unwrap().to_string();
+            seen.keys.insert((r.topic.to_string(), r.queue_id, r.queue_offset), keys);
+        }
+        Ok(())
+    }
+
+    fn truncated(&self, offset: u64) {
+        self.0.lock().unwrap().hooks.push(format!("truncated {offset}"));
+    }
+
+    fn topic_deleted(&self, topic: &str) {
+        self.0.lock().unwrap().hooks.push(format!("deleted {topic}"));
+    }
+}
+
+/// Judges from what the dispatcher saw: k0..: multiples of 3 dropped, other evens kept, odds
+/// (and what it never saw) checked; the properties check keeps everything and counts.
+struct ByDispatch {
+    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+    checked: std::cell::Cell<usize>,
+}
+
+impl MessageFilter for ByDispatch {
+    fn matches_tag_code(&self, _: i64) -> bool {
+        true
+    }
+
+    fn needs_properties(&self) -> bool {
+        true
+    }
+
+    fn matches_properties(&self, _: &str) -> bool {
+        self.checked.set(self.checked.get() + 1);
+        true
+    }
+
+    fn judge(&self, topic: &str, queue_id: i32, first: i64, entries: &[store::CqEntry], verdicts: &mut Vec<store::Verdict>) {
+        let seen = self.seen.lock().unwrap();
+        for i in 0..entries.len() as i64 {
+            let n = seen.keys.get(&(topic.to_string(), queue_id, first + i)).map(|k| k[1..].parse::<i64>().unwrap());
+            verdicts.push(match n {
+                Some(n) if n % 3 == 0 => store::Verdict::Drop,
+                Some(n) if n % 2 == 0 => store::Verdict::Keep,
+                _ => store::Verdict::Check,
+            });
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_added_dispatcher_sees_every_record_and_a_filter_judges_entries_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let store = Store::open_with(config(dir.path()), vec![Box::new(KeyDispatcher(seen.clone()))]).unwrap();
+    for i in 0..12 {
+        put(&store, "T", 0, i).await;
+    }
+    let expected: Vec<_> = (0..12).map(|i| (("T".to_string(), 0, i as i64), format!("k{i}"))).collect();
+    assert_eq!(seen.lock().unwrap().keys.clone(), expected.into_iter().collect(), "every record, with its queue offset and properties");
+
+    // Offsets 0-11 hold k0-k11: 0, 3, 6, 9 dropped unread; 2, 4, 8, 10 kept unchecked; the odd checked.
+    let filter = ByDispatch { seen: seen.clone(), checked: Default::default() };
+    let r = store.get("T", 0, 0, 32, &filter).unwrap();
+    assert_eq!(keys_of(&r.messages), ["k1", "k2", "k4", "k5", "k7", "k8", "k10", "k11"]);
+    assert_eq!((r.message_count, r.next_begin_offset), (8, 12));
+    assert_eq!(filter.checked.get(), 4, "only the entries judged Check are checked");
+
+    store.delete_topic("T").await.unwrap();
+    store.truncate(0).await.unwrap();
+    assert_eq!(seen.lock().unwrap().hooks, ["deleted T".to_string(), "truncated 0".to_string()]);
+    store.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn torn_tail_is_truncated() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ use protocol::codes::response as rs;
 
 use super::pull::TagFilter;
 use crate::error::{BrokerError, BrokerResult};
+use crate::sql92::bitmap::BitSlot;
 use crate::sql92::{Limits, SqlFilter};
 use crate::Broker;
 
@@ -57,6 +58,35 @@ impl store::MessageFilter for SubscriptionFilter {
     }
 }
 
+/// A subscription's filter for one read, with its SQL92 expression's bit in the topic's
+/// filter bitmap when it has one: entries the bitmap judges are kept or dropped without
+/// reading their records.
+pub(crate) struct ReadFilter<'a> {
+    pub filter: &'a SubscriptionFilter,
+    pub slot: Option<BitSlot>,
+}
+
+impl store::MessageFilter for ReadFilter<'_> {
+    fn matches_tag_code(&self, tags_code: i64) -> bool {
+        self.filter.matches_tag_code(tags_code)
+    }
+
+    fn needs_properties(&self) -> bool {
+        self.filter.needs_properties()
+    }
+
+    fn matches_properties(&self, properties: &str) -> bool {
+        self.filter.matches_properties(properties)
+    }
+
+    fn judge(&self, topic: &str, queue_id: i32, first: i64, entries: &[store::CqEntry], verdicts: &mut Vec<store::Verdict>) {
+        match &self.slot {
+            Some(slot) => slot.judge(topic, queue_id, first, entries, verdicts),
+            None => self.filter.judge(topic, queue_id, first, entries, verdicts),
+        }
+    }
+}
+
 /// Where a subscription comes from: SQL92 over pulls (and CHECK_CLIENT_CONFIG) needs
 /// `enablePropertyFilter`; POP does not, as in the Java broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +125,16 @@ impl Broker {
             return Ok(SubscriptionFilter::all());
         }
         self.compiled_sql(text).map(SubscriptionFilter::Sql)
+    }
+
+    /// A read's filter: a SQL92 expression with its bit in `topic`'s filter bitmap (taken
+    /// now if it has none, so the messages stored from now on are judged at dispatch).
+    pub(crate) fn read_filter<'a>(&self, topic: &str, filter: &'a SubscriptionFilter) -> ReadFilter<'a> {
+        let slot = match filter {
+            SubscriptionFilter::Sql(sql) => self.filter_bitmaps.slot(topic, sql),
+            SubscriptionFilter::Tag(_) => None,
+        };
+        ReadFilter { filter, slot }
     }
 
     fn compiled_sql(&self, text: &str) -> BrokerResult<Arc<SqlFilter>> {

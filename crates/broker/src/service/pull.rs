@@ -231,11 +231,11 @@ impl Broker {
         max_msgs: usize,
         filter: &SubscriptionFilter,
     ) -> BrokerResult<GetResult> {
-        if let Some(r) = self.store.get_cached(topic, queue_id, offset, max_msgs, filter)? {
+        if let Some(r) = self.store.get_cached(topic, queue_id, offset, max_msgs, &self.read_filter(topic, filter))? {
             return Ok(r);
         }
         let (b, topic, filter) = (self.clone(), topic.to_string(), filter.clone());
-        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max_msgs, &filter));
+        let read = tokio::task::spawn_blocking(move || b.store.get(&topic, queue_id, offset, max_msgs, &b.read_filter(&topic, &filter)));
         Ok(read.await.map_err(|e| BrokerError::system(format!("store read failed: {e}")))??)
     }
 

@@ -599,6 +599,88 @@ async fn sql92_pulls_need_enable_property_filter_and_skip_what_does_not_match() 
     assert!(e.remark.contains("position 3"), "{}", e.remark);
 }
 
+/// The `n` of every message of queue 0 a SQL92 pull with `expr` gets, read to the end.
+async fn sql_pulled(b: &Arc<Broker>, topic: &str, expr: &str) -> Vec<Option<String>> {
+    let (mut offset, mut got) = (0, Vec::new());
+    loop {
+        let mut h = PullMessageRequestHeader::for_queue("CG", topic, 0, offset);
+        h.subscription = Some(expr.to_string());
+        h.expression_type = Some("SQL92".into());
+        let PullStart::Now(Pulled::Read(r)) = b.pull(&h).await.expect("pull") else { panic!("answered at once") };
+        for m in decode_records(&r.messages).expect("records") {
+            got.push(Properties::parse(&m.properties).get("n").map(str::to_string));
+        }
+        if r.next_begin_offset >= r.max_offset {
+            return got;
+        }
+        offset = r.next_begin_offset;
+    }
+}
+
+#[tokio::test]
+async fn sql92_pulls_judged_by_the_filter_bitmap_get_what_reading_gets() {
+    use crate::sql92::bitmap::CHUNK;
+    use store::{CqEntry, MessageFilter, Verdict};
+    // Room for two chunks of words: the first of three is dropped.
+    let on = broker_with(|c| {
+        c.enable_property_filter = true;
+        c.filter_bit_map_max_bytes = 2 * crate::sql92::bitmap::CHUNK_BYTES;
+    })
+    .await;
+    let off = broker_with(|c| {
+        c.enable_property_filter = true;
+        c.enable_calc_filter_bit_map = false;
+    })
+    .await;
+    // Message k: n = k % 10, none where k % 7 == 0.
+    let n_of = |k: usize| (!k.is_multiple_of(7)).then(|| (k % 10).to_string());
+    let send = |b: Arc<Broker>, ks: std::ops::Range<usize>| async move {
+        for k in ks {
+            let props = n_of(k).map_or("m\u{1}1\u{2}".to_string(), |n| format!("n\u{1}{n}\u{2}"));
+            b.send(&send_request("TopicB", &props, b"x")).await.expect("sent");
+        }
+    };
+    let total = 2 * CHUNK + 100;
+    for f in [&on, &off] {
+        f.broker.topics.ensure_system_topic("TopicB", 1);
+        send(f.broker.clone(), 0..5).await;
+        // The first pull with "n < 3" takes its slot: what is stored from now on is judged.
+        assert_eq!(sql_pulled(&f.broker, "TopicB", "n < 3").await.len(), 2);
+        send(f.broker.clone(), 5..total).await;
+    }
+    for expr in ["n < 3", "n = 5", "n IS NULL", "n BETWEEN 2 AND 4 OR n = 9"] {
+        let want = sql_pulled(&off.broker, "TopicB", expr).await;
+        assert!(!want.is_empty(), "{expr}");
+        assert_eq!(sql_pulled(&on.broker, "TopicB", expr).await, want, "{expr}: the bitmap changes nothing that is kept");
+    }
+    assert_eq!(on.broker.filter_bitmaps.bytes(), 2 * crate::sql92::bitmap::CHUNK_BYTES, "within filterBitMapMaxBytes");
+    assert_eq!(off.broker.filter_bitmaps.bytes(), 0);
+
+    let verdicts = |expr: &str, topic: &str, first: usize, n: usize| {
+        let filter = on.broker.subscription_filter(Some("SQL92"), Some(expr), None, super::filter::Via::Pull).expect("compiles");
+        let entries = vec![CqEntry { phys_offset: 0, size: 0, tags_code: 0 }; n];
+        let mut v = Vec::new();
+        on.broker.read_filter("TopicB", &filter).judge(topic, 0, first as i64, &entries, &mut v);
+        v
+    };
+    // Judged at dispatch: kept or dropped without a read.
+    let last = 2 * CHUNK;
+    let exact: Vec<Verdict> =
+        (last..last + 20).map(|k| if n_of(k).is_some_and(|n| n.parse::<u32>().unwrap() < 3) { Verdict::Keep } else { Verdict::Drop }).collect();
+    assert_eq!(verdicts("n < 3", "TopicB", last, 20), exact);
+    // Before the slot was taken, in a dropped chunk, past the end, of another topic, or an
+    // expression whose slot is newer than the words: read and checked.
+    assert_eq!(verdicts("n < 3", "TopicB", 0, 5), vec![Verdict::Check; 5]);
+    assert_eq!(verdicts("n < 3", "TopicB", CHUNK - 10, 5), vec![Verdict::Check; 5], "the oldest chunk was dropped");
+    assert_eq!(verdicts("n < 3", "TopicB", total, 5), vec![Verdict::Check; 5]);
+    assert_eq!(verdicts("n < 3", "Other", last, 5), vec![Verdict::Check; 5]);
+    assert_eq!(verdicts("n = 7", "TopicB", last, 5), vec![Verdict::Check; 5]);
+
+    // A deleted topic's words go with it.
+    on.broker.store.delete_topic("TopicB").await.expect("deleted");
+    assert_eq!(on.broker.filter_bitmaps.bytes(), 0);
+}
+
 #[tokio::test]
 async fn a_parked_sql92_pull_steps_over_arrivals_that_do_not_match() {
     let f = broker_with(|c| c.enable_property_filter = true).await;

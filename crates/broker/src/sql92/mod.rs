@@ -10,6 +10,7 @@
 //! position: input after a complete expression (Java ignores it: `a = 1 garbage` is `a = 1`),
 //! and `NOT x = …`, which Java reads as `(NOT x) = …` and fails on every message.
 
+pub mod bitmap;
 mod parse;
 
 use std::cmp::Ordering;
