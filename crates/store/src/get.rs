@@ -88,7 +88,7 @@ pub(crate) fn get(
             if scanned >= cfg.max_filter_scan_entries || (room == 0 && !picked.is_empty()) {
                 break;
             }
-            let scan = SCAN_ENTRIES.min(cfg.max_filter_scan_entries - scanned);
+            let scan = cfg.max_filter_scan_entries - scanned;
             let (mut more, after) = pick(shared, &cq, (topic, queue_id), next, want - picked.len(), room, filter, scan)?;
             // Nothing more to look at (the queue's start moved past it): answer what was found.
             if after == next {
@@ -120,7 +120,7 @@ pub(crate) fn get(
 /// check on an async worker before it answers with what it has.
 const CACHED_SCAN_ENTRIES: usize = 1024;
 
-/// How many consume-queue entries a property-filtered read takes at a time while it reads on.
+/// The most consume-queue entries read at a time.
 const SCAN_ENTRIES: usize = 1024;
 
 /// A record to read: where it lies, and whether the filter must check its properties.
@@ -132,7 +132,9 @@ struct Picked {
 }
 
 /// The records of up to `scan` entries from `offset` on that the filter does not drop,
-/// within the answer's limits, and the offset after the last entry looked at.
+/// within the answer's limits, and the offset after the last entry looked at. Entries are
+/// read four per record still wanted, then twice as many each time a read leaves the answer
+/// short (what the filter drops unread), never past the consume-queue file's end.
 #[expect(clippy::too_many_arguments, reason = "one read's position, limits and filter")]
 fn pick(
     shared: &Shared,
@@ -144,24 +146,32 @@ fn pick(
     filter: &dyn MessageFilter,
     scan: usize,
 ) -> Result<(Vec<Picked>, i64), StoreError> {
-    let entries = cq.read(offset, scan.max(1))?;
-    let mut verdicts = Vec::with_capacity(entries.len());
-    filter.judge(topic, queue_id, offset, &entries, &mut verdicts);
     let cl_min = shared.commitlog.min_offset() as i64;
-    let mut picked: Vec<Picked> = Vec::with_capacity(want.min(entries.len()));
+    let mut picked: Vec<Picked> = Vec::with_capacity(want.min(scan));
     let (mut total, mut next) = (0usize, offset);
-    for (e, verdict) in entries.iter().zip(&verdicts) {
-        if picked.len() >= want || (!picked.is_empty() && total + e.size as usize > max_bytes) {
-            break;
+    let mut verdicts = Vec::new();
+    let mut batch = want * 4;
+    loop {
+        let n = batch.min(scan - (next - offset) as usize).max(1);
+        let entries = cq.read(next, n)?;
+        verdicts.clear();
+        filter.judge(topic, queue_id, next, &entries, &mut verdicts);
+        for (e, verdict) in entries.iter().zip(&verdicts) {
+            if picked.len() >= want || (!picked.is_empty() && total + e.size as usize > max_bytes) {
+                return Ok((picked, next));
+            }
+            next += 1;
+            if e.phys_offset < cl_min || *verdict == Verdict::Drop {
+                continue;
+            }
+            picked.push(Picked { phys: e.phys_offset as u64, size: e.size as usize, check: *verdict == Verdict::Check });
+            total += e.size as usize;
         }
-        next += 1;
-        if e.phys_offset < cl_min || *verdict == Verdict::Drop {
-            continue;
+        if entries.len() < n || verdicts.len() < entries.len() || (next - offset) as usize >= scan {
+            return Ok((picked, next));
         }
-        picked.push(Picked { phys: e.phys_offset as u64, size: e.size as usize, check: *verdict == Verdict::Check });
-        total += e.size as usize;
+        batch = (batch * 2).min(SCAN_ENTRIES);
     }
-    Ok((picked, next))
 }
 
 /// Reads the picked records into one buffer, with one read per run of records that lie
