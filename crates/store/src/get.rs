@@ -75,29 +75,37 @@ pub(crate) fn get(
     let (mut picked, mut next) = pick(shared, &cq, (topic, queue_id), offset, want, cfg.max_transfer_bytes, filter, want * 4)?;
     let Some(mut out) = read(shared, &picked, cached_only)? else { return Ok(None) };
     if filter.needs_properties() {
-        let mut checked = picked.iter().filter(|p| p.check).count();
-        keep_matching_properties(shared, &mut out, &mut picked, filter)?;
+        let mut checked = Checked::default();
+        checked.count(&mut picked, |p| keep_matching_properties(shared, &mut out, p, filter))?;
         // A sparse property filter: read on while the answer is short, within the scan budgets
         // and the answer's byte limit. Records read to be checked are what costs (a smaller
         // budget on an async worker: a longer scan is the blocking pool's); entries the filter
         // judges without a read (its bitmap) only count towards `max_filter_scan_entries`.
         let check_budget = if cached_only { cfg.max_filter_scan_entries.min(CACHED_SCAN_ENTRIES) } else { cfg.max_filter_scan_entries };
-        while picked.len() < want && next < max && checked < check_budget {
+        while picked.len() < want && next < max && checked.read < check_budget {
             let scanned = (next - offset) as usize;
             let room = cfg.max_transfer_bytes.saturating_sub(out.len());
             if scanned >= cfg.max_filter_scan_entries || (room == 0 && !picked.is_empty()) {
                 break;
             }
-            let scan = cfg.max_filter_scan_entries - scanned;
-            let (mut more, after) = pick(shared, &cq, (topic, queue_id), next, want - picked.len(), room, filter, scan)?;
+            // As many as the share kept so far says will leave what is missing after the check.
+            let need = want - picked.len();
+            let ask = checked.enough_for(need).min(want * 4);
+            let (mut more, mut after) = pick(shared, &cq, (topic, queue_id), next, ask, room, filter, cfg.max_filter_scan_entries - scanned)?;
             // Nothing more to look at (the queue's start moved past it): answer what was found.
             if after == next {
                 break;
             }
             // What needs the disk waits for the next read; this answer has what it found.
             let Some(mut more_out) = read(shared, &more, cached_only)? else { break };
-            checked += more.iter().filter(|p| p.check).count();
-            keep_matching_properties(shared, &mut more_out, &mut more, filter)?;
+            checked.count(&mut more, |p| keep_matching_properties(shared, &mut more_out, p, filter))?;
+            // More kept than missing: the answer ends at the last one it takes, and the next
+            // read starts after it.
+            if more.len() > need {
+                after = more[need - 1].offset + 1;
+                more_out.truncate(more[..need].iter().map(|p| p.size).sum());
+                more.truncate(need);
+            }
             // A first record larger than the room is kept only in an answer still empty.
             if !picked.is_empty() && more_out.len() > room {
                 break;
@@ -116,6 +124,29 @@ pub(crate) fn get(
     Ok(Some(GetResult { status, next_begin_offset: next, min_offset: min, max_offset: max, messages: out, message_count: count }))
 }
 
+/// Records a property-filtered read has read to check, and how many of those it kept.
+#[derive(Default)]
+struct Checked {
+    read: usize,
+    kept: usize,
+}
+
+impl Checked {
+    /// Runs `check` over `picked` (which it shortens to what it keeps) and counts.
+    fn count(&mut self, picked: &mut Vec<Picked>, check: impl FnOnce(&mut Vec<Picked>) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let (to_check, before) = (picked.iter().filter(|p| p.check).count(), picked.len());
+        check(picked)?;
+        self.read += to_check;
+        self.kept += to_check - (before - picked.len());
+        Ok(())
+    }
+
+    /// Records to read so that `need` are likely kept, at the share kept so far.
+    fn enough_for(&self, need: usize) -> usize {
+        need.saturating_mul(self.read.max(1)).div_ceil(self.kept.max(1)).max(need)
+    }
+}
+
 /// How many consume-queue entries a property-filtered read from the page cache may read to
 /// check on an async worker before it answers with what it has.
 const CACHED_SCAN_ENTRIES: usize = 1024;
@@ -126,6 +157,8 @@ const SCAN_ENTRIES: usize = 1024;
 /// A record to read: where it lies, and whether the filter must check its properties.
 #[derive(Debug, Clone, Copy)]
 struct Picked {
+    /// The entry's queue offset.
+    offset: i64,
     phys: u64,
     size: usize,
     check: bool,
@@ -164,7 +197,7 @@ fn pick(
             if e.phys_offset < cl_min || *verdict == Verdict::Drop {
                 continue;
             }
-            picked.push(Picked { phys: e.phys_offset as u64, size: e.size as usize, check: *verdict == Verdict::Check });
+            picked.push(Picked { offset: next - 1, phys: e.phys_offset as u64, size: e.size as usize, check: *verdict == Verdict::Check });
             total += e.size as usize;
         }
         if entries.len() < n || verdicts.len() < entries.len() || (next - offset) as usize >= scan {
@@ -198,7 +231,7 @@ fn read(shared: &Shared, picked: &[Picked], cached_only: bool) -> Result<Option<
 fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, picked: &mut Vec<Picked>, filter: &dyn MessageFilter) -> Result<(), StoreError> {
     let (mut from, mut to, mut kept) = (0, 0, 0);
     for i in 0..picked.len() {
-        let Picked { phys, size, check } = picked[i];
+        let Picked { phys, size, check, .. } = picked[i];
         let keep = !check || {
             let properties = record::properties(&out[from..from + size]).ok_or_else(|| StoreError::Corrupt {
                 path: shared.config.commit_log_dir(),

@@ -194,6 +194,40 @@ async fn a_filter_on_properties_leaves_out_what_it_rejects_and_the_offset_moves_
     store.shutdown().await;
 }
 
+/// Keeps every message whose KEYS are not in the list.
+struct KeysNotIn(Vec<&'static str>);
+
+impl MessageFilter for KeysNotIn {
+    fn matches_tag_code(&self, _: i64) -> bool {
+        true
+    }
+
+    fn needs_properties(&self) -> bool {
+        true
+    }
+
+    fn matches_properties(&self, properties: &str) -> bool {
+        !self.0.contains(&Properties::parse(properties).get("KEYS").unwrap_or_default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filtered_read_that_finds_more_than_it_wants_ends_at_the_last_it_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    for i in 0..20 {
+        put(&store, "T", 0, i).await;
+    }
+    // k0-k3 read first, one kept: reading on, it asks for three times what is missing, keeps
+    // all it reads and answers only the 4 wanted, ending after k6.
+    let filter = KeysNotIn(vec!["k1", "k2", "k3"]);
+    let r = store.get("T", 0, 0, 4, &filter).unwrap();
+    assert_eq!((keys_of(&r.messages), r.message_count, r.next_begin_offset), (vec!["k0".into(), "k4".into(), "k5".into(), "k6".into()], 4, 7));
+    let r = store.get("T", 0, 7, 4, &filter).unwrap();
+    assert_eq!((keys_of(&r.messages), r.next_begin_offset), (vec!["k7".into(), "k8".into(), "k9".into(), "k10".into()], 11));
+    store.shutdown().await;
+}
+
 /// What an added dispatcher saw: (topic, queue id, queue offset) → the message's KEYS; and
 /// the hooks it was called with.
 #[derive(Default)]
