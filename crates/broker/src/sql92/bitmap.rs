@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use store::{CqEntry, DispatchRequest, StoreError, Verdict};
 
-use super::SqlFilter;
+use super::{split_properties, Fields, SqlFilter};
 
 /// Expressions per topic with a bit of their own.
 pub const SLOTS: usize = 32;
@@ -210,6 +210,8 @@ impl FilterBitmaps {
         // Each topic's slots as the batch found them, and the queue last written.
         let mut judges: Vec<(&str, Option<Judge>)> = Vec::new();
         let mut last: Option<(usize, i32, i64, Arc<Chunk>)> = None;
+        // Each message's properties, split once for all the topic's expressions.
+        let mut fields = Fields::default();
         for r in batch.iter().filter(|r| r.consumable()) {
             let at = match judges.iter().position(|(t, _)| *t == r.topic) {
                 Some(i) => i,
@@ -220,7 +222,8 @@ impl FilterBitmaps {
             };
             let Some(judge) = &judges[at].1 else { continue };
             let Some(properties) = r.properties() else { continue };
-            let bits = judge.filters.iter().enumerate().filter(|(_, f)| f.matches_raw(properties)).fold(0u64, |b, (i, _)| b | 1 << i);
+            split_properties(properties, &mut fields);
+            let bits = judge.filters.iter().enumerate().filter(|(_, f)| f.matches_fields(&fields)).fold(0u64, |b, (i, _)| b | 1 << i);
             let word = (judge.generation as u64) << 32 | bits;
             let base = base_of(r.queue_offset);
             if !matches!(&last, Some((j, q, b, _)) if *j == at && *q == r.queue_id && *b == base) {

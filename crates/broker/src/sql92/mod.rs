@@ -58,6 +58,12 @@ impl SqlFilter {
     pub fn matches_raw(&self, raw: &str) -> bool {
         matches!(truth(&self.expr, &Raw(raw)), Ok(Some(true)))
     }
+
+    /// As [`SqlFilter::matches`], over properties split once by [`split_properties`] (for
+    /// several expressions over one message).
+    pub fn matches_fields(&self, fields: &Fields<'_>) -> bool {
+        matches!(truth(&self.expr, fields), Ok(Some(true)))
+    }
 }
 
 /// Where property values come from.
@@ -78,6 +84,24 @@ struct Raw<'a>(&'a str);
 impl<'a> Lookup<'a> for Raw<'a> {
     fn get(&self, key: &str) -> Option<&'a str> {
         protocol::message::property_in(self.0, key)
+    }
+}
+
+/// A message's properties as (key, value) pairs, in stored order.
+#[derive(Debug, Default)]
+pub struct Fields<'a>(Vec<(&'a str, &'a str)>);
+
+/// Splits a properties string as stored into `fields` (cleared first), leaving out empty values
+/// as `protocol::message::property_in` does.
+pub fn split_properties<'a>(raw: &'a str, fields: &mut Fields<'a>) {
+    fields.0.clear();
+    fields.0.extend(raw.split('\u{2}').filter_map(|seg| seg.split_once('\u{1}')).filter(|(_, v)| !v.is_empty()));
+}
+
+impl<'a> Lookup<'a> for Fields<'a> {
+    /// The last value of `key`, as the map Java builds keeps it.
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.0.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 }
 

@@ -17,6 +17,9 @@ fn verdict(expr: &str, pairs: &str) -> bool {
     let p = props(pairs);
     let parsed = f.matches(&p);
     assert_eq!(f.matches_raw(p.as_wire()), parsed, "{expr} over the stored string");
+    let mut fields = super::Fields::default();
+    super::split_properties(p.as_wire(), &mut fields);
+    assert_eq!(f.matches_fields(&fields), parsed, "{expr} over the split string");
     parsed
 }
 
