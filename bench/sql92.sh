@@ -60,6 +60,7 @@ run_one() { # kind run
         record "$kind" "send_${topic}_msgs_per_sec" "$(field "$json" msgs_per_sec 0)"
     done
     stop_brokers
+    rm -rf "$dir/data" "$dir/store"   # gigabytes of sends; the logs stay
 }
 
 for n in $(seq 1 "$RUNS"); do
