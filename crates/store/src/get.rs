@@ -73,10 +73,13 @@ pub(crate) fn get(
     let want = max_msgs.clamp(1, cfg.max_transfer_count.max(1));
     // Scan more entries than wanted so a sparse tag filter still makes progress.
     let (mut picked, mut next) = pick(shared, &cq, (topic, queue_id), offset, want, cfg.max_transfer_bytes, filter, want * 4)?;
-    let Some(mut out) = read(shared, &picked, cached_only)? else { return Ok(None) };
+    let mut out = BytesMut::new();
+    if !read(shared, &picked, cached_only, &mut out)? {
+        return Ok(None);
+    }
     if filter.needs_properties() {
         let mut checked = Checked::default();
-        checked.count(&mut picked, |p| keep_matching_properties(shared, &mut out, p, filter))?;
+        checked.count(&mut picked, |p| keep_matching_properties(shared, &mut out, 0, p, filter))?;
         // A sparse property filter: read on while the answer is short, within the scan budgets
         // and the answer's byte limit. Records read to be checked are what costs (a smaller
         // budget on an async worker: a longer scan is the blocking pool's); entries the filter
@@ -96,21 +99,25 @@ pub(crate) fn get(
             if after == next {
                 break;
             }
-            // What needs the disk waits for the next read; this answer has what it found.
-            let Some(mut more_out) = read(shared, &more, cached_only)? else { break };
-            checked.count(&mut more, |p| keep_matching_properties(shared, &mut more_out, p, filter))?;
+            // Read onto the answer's end. What needs the disk waits for the next read; this
+            // answer has what it found.
+            let start = out.len();
+            if !read(shared, &more, cached_only, &mut out)? {
+                break;
+            }
+            checked.count(&mut more, |p| keep_matching_properties(shared, &mut out, start, p, filter))?;
             // More kept than missing: the answer ends at the last one it takes, and the next
             // read starts after it.
             if more.len() > need {
                 after = more[need - 1].offset + 1;
-                more_out.truncate(more[..need].iter().map(|p| p.size).sum());
+                out.truncate(start + more[..need].iter().map(|p| p.size).sum::<usize>());
                 more.truncate(need);
             }
             // A first record larger than the room is kept only in an answer still empty.
-            if !picked.is_empty() && more_out.len() > room {
+            if !picked.is_empty() && out.len() - start > room {
+                out.truncate(start);
                 break;
             }
-            out.extend_from_slice(&more_out);
             picked.append(&mut more);
             next = after;
         }
@@ -207,29 +214,32 @@ fn pick(
     }
 }
 
-/// Reads the picked records into one buffer, with one read per run of records that lie
+/// Reads the picked records onto the end of `out`, with one read per run of records that lie
 /// back to back in the CommitLog (a batch, or a queue written alone): a backlog streams in
-/// large reads, not one read per record. `None` if `cached_only` and the disk is needed.
-fn read(shared: &Shared, picked: &[Picked], cached_only: bool) -> Result<Option<BytesMut>, StoreError> {
-    let mut out = BytesMut::zeroed(picked.iter().map(|r| r.size).sum());
-    let mut at = 0;
+/// large reads, not one read per record. False (and `out` as it was) if `cached_only` and the
+/// disk is needed.
+fn read(shared: &Shared, picked: &[Picked], cached_only: bool, out: &mut BytesMut) -> Result<bool, StoreError> {
+    let start = out.len();
+    out.resize(start + picked.iter().map(|r| r.size).sum::<usize>(), 0);
+    let mut at = start;
     for run in adjacent_runs(picked) {
         let len: usize = run.iter().map(|r| r.size).sum();
         if !shared.commitlog.read_into_with(run[0].phys, &mut out[at..at + len], cached_only)? {
-            return Ok(None);
+            out.truncate(start);
+            return Ok(false);
         }
         at += len;
     }
     if let (Some(first), Some(last)) = (picked.first(), picked.last()) {
         shared.commitlog.drop_read_behind(first.phys, last.phys + last.size as u64);
     }
-    Ok(Some(out))
+    Ok(true)
 }
 
-/// Leaves out of `out` (and `picked`) the records to check whose properties `filter`
-/// rejects, moving the kept ones together.
-fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, picked: &mut Vec<Picked>, filter: &dyn MessageFilter) -> Result<(), StoreError> {
-    let (mut from, mut to, mut kept) = (0, 0, 0);
+/// Leaves out of `out[start..]` (which holds `picked`'s records) and `picked` the records to
+/// check whose properties `filter` rejects, moving the kept ones together.
+fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, start: usize, picked: &mut Vec<Picked>, filter: &dyn MessageFilter) -> Result<(), StoreError> {
+    let (mut from, mut to, mut kept) = (start, start, 0);
     for i in 0..picked.len() {
         let Picked { phys, size, check, .. } = picked[i];
         let keep = !check || {
@@ -241,7 +251,9 @@ fn keep_matching_properties(shared: &Shared, out: &mut BytesMut, picked: &mut Ve
             filter.matches_properties(properties)
         };
         if keep {
-            out.copy_within(from..from + size, to);
+            if from != to {
+                out.copy_within(from..from + size, to);
+            }
             picked[kept] = picked[i];
             (to, kept) = (to + size, kept + 1);
         }
