@@ -85,7 +85,7 @@ pub struct Broker {
     /// What the broker's own requests are signed with (`innerClientAuthenticationCredentials`).
     inner_credentials: Option<client::Credentials>,
     /// Timer messages waiting for their time (`timer`).
-    pub timers: timer::TimerState,
+    pub timers: Arc<timer::TimerState>,
     /// Transactions: undecided half messages (`transaction`).
     pub transactions: transaction::TransactionState,
     /// Replication: a master's replicas, a replica's view of its master.
@@ -165,7 +165,9 @@ impl Broker {
         // Recovery reads files: keep it off the async workers.
         let bitmap_bytes = if config.enable_calc_filter_bit_map { config.filter_bit_map_max_bytes } else { 0 };
         let filter_bitmaps = Arc::new(sql92::bitmap::FilterBitmaps::new(bitmap_bytes));
-        let added: Vec<Box<dyn store::Dispatcher>> = vec![Box::new(sql92::bitmap::BitmapDispatcher(filter_bitmaps.clone()))];
+        let timers = Arc::new(timer::TimerState::default());
+        let added: Vec<Box<dyn store::Dispatcher>> =
+            vec![Box::new(sql92::bitmap::BitmapDispatcher(filter_bitmaps.clone())), Box::new(timer::TimerDispatcher(timers.clone()))];
         let store = tokio::task::spawn_blocking(move || Store::open_with(store_config, added))
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))??;
@@ -196,7 +198,7 @@ impl Broker {
             sql_filters: Default::default(),
             filter_bitmaps,
             transactions: Default::default(),
-            timers: Default::default(),
+            timers,
             runtime: runtime::RuntimeState::new(config.broker_permission, config.broker_role),
             ha: ha::Ha::new(&config),
             clock,

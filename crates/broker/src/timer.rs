@@ -4,7 +4,8 @@
 //! Our design, the transactions' pattern: a timer message is stored in `rmq_sys_wheel_timer`
 //! (queue 0, the Java broker's timer topic) with `REAL_TOPIC`/`REAL_QID` and its due time in
 //! `TIMER_OUT_MS`; in memory an ordered index (due time, queue offset) → CommitLog offset, about
-//! 60 bytes a timer. A task delivers what is due, in due order and in batches, each a copy in its
+//! 60 bytes a timer, kept by a store dispatcher ([`TimerDispatcher`]) from the records as they are
+//! appended — a master's sends and a replica's copies alike. A task delivers what is due, in due order and in batches, each a copy in its
 //! real topic and queue, then journals the batch as delivered: one record in
 //! `rmq_sys_wheel_timer_done` (ours) listing `offset:due` pairs. A recall journals the same way.
 //! Two progress offsets (the consumer offsets of `CID_SYS_RMQ_TIMER` on the two topics) bound
@@ -107,11 +108,65 @@ pub struct TimerState {
     pub(crate) last_lateness_ms: std::sync::atomic::AtomicI64,
     /// The last round delivered nothing and failed some: the store refuses puts for now.
     failing: std::sync::atomic::AtomicBool,
+    /// The dispatcher indexes what is appended (from the first `replay_timers` on: before it,
+    /// recovery's re-dispatch of records the replay reads anyway, from the progress offsets).
+    live: std::sync::atomic::AtomicBool,
 }
 
 impl TimerState {
     pub fn wheel(&self) -> MutexGuard<'_, Wheel> {
         self.wheel.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The store dispatcher that keeps the wheel: every timer message appended to the timer topic
+/// is indexed, and every done record's timers taken out, as the master writes them and as a
+/// replica copies them (so a replica's wheel is current when it takes over).
+pub struct TimerDispatcher(pub Arc<TimerState>);
+
+impl store::Dispatcher for TimerDispatcher {
+    fn name(&self) -> &'static str {
+        "timer wheel"
+    }
+
+    fn dispatch(&self, batch: &[store::DispatchRequest<'_>]) -> Result<(), store::StoreError> {
+        let state = &self.0;
+        if !state.live.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut ours = batch.iter().filter(|r| r.topic == TIMER_TOPIC || r.topic == DONE_TOPIC).peekable();
+        if ours.peek().is_none() {
+            return Ok(());
+        }
+        let mut wheel = state.wheel();
+        let first_due = wheel.next_due();
+        let mut unreadable = 0;
+        for r in ours {
+            if r.topic == TIMER_TOPIC {
+                match r.properties().and_then(|p| protocol::message::property_in(p, TIMER_OUT_MS)).and_then(|d| d.parse().ok()) {
+                    Some(due) => wheel.insert(due, r.queue_offset, r.phys_offset),
+                    None => unreadable += 1,
+                }
+            } else {
+                let done = protocol::message::decode_record(&bytes::Bytes::copy_from_slice(r.record), false).ok().and_then(|m| decode_done(&m.body));
+                match done {
+                    Some(done) => {
+                        wheel.remove(&done);
+                        wheel.journaled(r.queue_offset, &done);
+                    }
+                    None => unreadable += 1,
+                }
+            }
+        }
+        let earlier = wheel.next_due().is_some_and(|d| first_due.is_none_or(|f| d < f));
+        drop(wheel);
+        if unreadable > 0 {
+            tracing::warn!(unreadable, "timer records without a due time or a readable done list: not indexed");
+        }
+        if earlier {
+            state.wake.notify_one();
+        }
+        Ok(())
     }
 }
 
@@ -147,19 +202,9 @@ impl Broker {
         m.props.set(TIMER_OUT_MS, due.to_string());
         // The timer topic exists from the start (`replay_timers`); its store time is the
         // enqueue time, so TIMER_ENQUEUE_MS is written only on the delivered copy.
+        // Indexed by `TimerDispatcher` as it is appended.
         let _floor = self.timers.journal.records.enter(self.store.max_offset(TIMER_TOPIC, 0));
-        let (put, timed_out) = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
-        let phys = put.phys_offsets.first().copied().unwrap_or(-1);
-        let earliest = {
-            let mut wheel = self.timers.wheel();
-            let earliest = wheel.next_due().is_none_or(|d| due < d);
-            wheel.insert(due, put.first_queue_offset, phys);
-            earliest
-        };
-        if earliest {
-            self.timers.wake.notify_one();
-        }
-        Ok((put, timed_out))
+        crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)
     }
 
     /// RECALL_MESSAGE (370): cancels a pending timer message by its recall handle; returns its
@@ -210,6 +255,9 @@ impl Broker {
 
     /// Reads pending timers back at start (module docs).
     pub(crate) fn replay_timers(&self) -> Result<(), store::StoreError> {
+        // From here on the dispatcher indexes what is appended; what it indexes twice with the
+        // replay below is the same entry.
+        self.timers.live.store(true, std::sync::atomic::Ordering::Release);
         for topic in [TIMER_TOPIC, DONE_TOPIC] {
             self.topics.ensure_system_topic(topic, 1);
         }
@@ -248,11 +296,8 @@ impl Broker {
         let body = encode_done(done);
         let m = crate::put::NewMessage::journal(DONE_TOPIC, DONE_TAG, body.into(), self.store_host, self.clock.now_ms());
         let _floor = self.timers.journal.ops.enter(self.store.max_offset(DONE_TOPIC, 0));
-        let put = self.put_internal(m).await?;
-        let mut wheel = self.timers.wheel();
-        wheel.remove(done);
-        wheel.journaled(put.first_queue_offset, done);
-        drop(wheel);
+        // Taken out of the wheel by `TimerDispatcher` as it is appended.
+        self.put_internal(m).await?;
         self.advance_timer_progress();
         Ok(())
     }

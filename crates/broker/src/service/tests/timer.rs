@@ -102,3 +102,31 @@ async fn timers_delivered_out_of_offset_order_are_not_delivered_again_after_a_re
     b.deliver_due_timers().await;
     assert_eq!(delivered(&b).await, ["a", "c", "b"], "each once");
 }
+
+/// Copies `master`'s CommitLog into `replica`'s from `from` on, as replication does; returns
+/// where it stopped.
+async fn replicate(master: &Broker, replica: &Broker, mut from: u64) -> u64 {
+    while let store::ReplicaRead::Records { bytes, next } = master.store.replica_read(from, 1 << 20).expect("read") {
+        replica.store.append_replicated(from, bytes).await.expect("appended");
+        from = next;
+    }
+    from
+}
+
+#[tokio::test]
+async fn a_replica_indexes_timers_and_done_records_as_it_copies_them() {
+    let (mdir, master) = restartable(TOPIC).await;
+    let (_rdir, replica) = restartable(TOPIC).await;
+    replica.store.set_replica(true);
+    master.send(&timer_request("a", "TIMER_DELAY_SEC\u{1}1\u{2}")).await.expect("stored");
+    master.send(&timer_request("b", "TIMER_DELAY_SEC\u{1}100\u{2}")).await.expect("stored");
+    let at = replicate(&master, &replica, 0).await;
+    // Indexed by the dispatcher as the records were appended: nothing was sent to the replica.
+    let pending = |b: &Broker| b.timers.wheel().by_due.keys().map(|k| k.0 - NOW_MS).collect::<Vec<_>>();
+    assert_eq!(pending(&replica), [1_000, 100_000]);
+    mdir.clock.set(NOW_MS + 2_000);
+    assert_eq!(master.deliver_due_timers().await, 1);
+    replicate(&master, &replica, at).await;
+    assert_eq!(pending(&replica), [100_000], "the master's done record took a out");
+    assert_eq!((replica.timers.wheel().len(), master.timers.wheel().len()), (1, 1));
+}
