@@ -3,7 +3,7 @@
 //!
 //! Writes have one owner: `appender` runs on its own thread, takes batches of put
 //! requests from a bounded queue, writes them with one `pwritev`, hands them to the
-//! dispatchers (`dispatch`: consume queues, then index), group-commits with one
+//! dispatchers (`dispatch`: consume queues, index, then the owner's from `Store::open_with`), group-commits with one
 //! `fdatasync` when the flush mode asks for it, and only then answers each sender. Readers
 //! share the files through positional reads and never see bytes past the published write
 //! end; a read keeps what its [`MessageFilter`] accepts.
@@ -29,11 +29,12 @@
 //! | `shared` | the state the threads share | config, commitlog, consume_queue, index, arrivals, disk, markers |
 //! | `disk` | disk usage and the disk-full check | config, commitlog |
 //! | `config` | `StoreConfig`, `FlushMode` | clock, tags, index, retention |
+//! | `filter` | `MessageFilter`, its `Verdict` on consume-queue entries | consume_queue |
 //! | `consume_queue` | one queue's 20-byte entries | commitlog |
 //! | `commitlog` | segments, positional reads | error |
 //! | `index` | the key index files | error |
 //! | `epoch` | a replicated log's epochs and where two logs stop agreeing; the epoch file | commitlog (`sync_dir`) |
-//! | `markers`, `record`, `filter`, `arrivals`, `put`, `retention`, `clock`, `tags`, `error` | `abort`/`clean_shutdown`/`checkpoint` files; fields of stored bytes; `MessageFilter`; pull wake-ups; put types; the retention plan; `Clock`; `TagCodeRule`; `StoreError` | — |
+//! | `markers`, `record`, `arrivals`, `put`, `retention`, `clock`, `tags`, `error` | `abort`/`clean_shutdown`/`checkpoint` files; fields of stored bytes; pull wake-ups; put types; the retention plan; `Clock`; `TagCodeRule`; `StoreError` | — |
 //!
 //! # Locks
 //!
