@@ -99,17 +99,19 @@ impl TopicManager {
     }
 
     /// A replica takes its master's whole table (`ha::sync`), when its data version differs:
-    /// returns whether it did. The NameServers hear of it at the next registration.
-    pub fn replace_all(&self, master: TopicConfigSerializeWrapper) -> bool {
+    /// returns the topics it had that the master does not (None: the same version). The
+    /// NameServers hear of it at the next registration.
+    pub fn replace_all(&self, master: TopicConfigSerializeWrapper) -> Option<Vec<String>> {
         let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
         if s.data_version == master.data_version {
-            return false;
+            return None;
         }
+        let gone = s.topic_config_table.keys().filter(|t| !master.topic_config_table.contains_key(*t)).cloned().collect();
         *s = master;
         drop(s);
         self.persist();
         self.changed.request();
-        true
+        Some(gone)
     }
 
     /// Creates the topic unless it exists; returns the topic and whether it is new.

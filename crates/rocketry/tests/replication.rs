@@ -148,6 +148,36 @@ async fn a_replica_follows_its_master_and_a_sync_master_waits_for_it() {
     })
     .await;
 
+    // A topic the master deletes goes from the replica, queues included; made again, the
+    // replica serves the new topic's messages, not the old one's.
+    let recreated = protocol::body::TopicConfig { topic_name: "Recreated".into(), read_queue_nums: 1, write_queue_nums: 1, perm: 6, ..Default::default() };
+    let read_recreated = |addr: String| {
+        let client = &client;
+        async move {
+            // Not there yet (or no more): nothing read.
+            let Ok(r) = client.pull_raw(&addr, &PullMessageRequestHeader::for_queue("ReplicaReader", "Recreated", 0, 0)).await else { return Vec::new() };
+            if r.code != rs::SUCCESS {
+                return Vec::new();
+            }
+            decode_records(&r.records).unwrap().into_iter().map(|m| String::from_utf8(m.body.to_vec()).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    client.create_topic(&maddr, &recreated).await.unwrap();
+    for i in 0..3 {
+        client.send(&maddr, "Recreated", 0, Bytes::from(format!("old{i}")), Properties::default()).await.unwrap();
+    }
+    until("the replica serves the topic", || async { read_recreated(saddr.clone()).await.len() == 3 }).await;
+    let del = client.invoke(&maddr, RemotingCommand::request(rq::DELETE_TOPIC_IN_BROKER).with_ext("topic", "Recreated")).await.unwrap();
+    assert_eq!(del.code, rs::SUCCESS, "{:?}", del.remark);
+    let queues = sdir.path().join("data/consumequeue/Recreated");
+    until("the replica drops the topic's queues", || async { !queues.exists() }).await;
+    client.create_topic(&maddr, &recreated).await.unwrap();
+    for i in 0..2 {
+        client.send(&maddr, "Recreated", 0, Bytes::from(format!("new{i}")), Properties::default()).await.unwrap();
+    }
+    assert_eq!(read_recreated(maddr.clone()).await, ["new0", "new1"]);
+    until("the replica serves the new topic", || async { read_recreated(saddr.clone()).await == ["new0", "new1"] }).await;
+
     // A replica killed mid-stream catches up from where it was.
     slave.kill();
     match send(&client, &maddr, 200).await {

@@ -176,9 +176,24 @@ fn runs<'a>(batch: &[DispatchRequest<'a>]) -> Vec<Run<'a>> {
 }
 
 /// Writes a run's entries from the queue's max offset on: recovery meets records whose
-/// entries are there already; the appender's runs always start at the max offset.
+/// entries are there already; the appender's runs always start at the max offset. A run
+/// whose first entry is there already but for another record is a queue the master deleted
+/// and made again, copied by a replica: the queue here is the old one's and is dropped first.
 fn write_run(shared: &Shared, run: &Run<'_>) -> Result<(), StoreError> {
-    let cq = shared.queue_or_create(run.topic, run.queue_id)?;
+    let mut cq = shared.queue_or_create(run.topic, run.queue_id)?;
+    if let Some(first) = run.entries.first().filter(|_| run.first < cq.max_offset()) {
+        if let Some(there) = cq.entry(run.first)?.filter(|e| e.phys_offset != first.phys_offset) {
+            tracing::warn!(
+                topic = run.topic,
+                queue_id = run.queue_id,
+                offset = run.first,
+                there = there.phys_offset,
+                arriving = first.phys_offset,
+                "a queue offset taken by another record: the queue was made again on the master; the old entries are dropped"
+            );
+            cq = shared.reset_queue(run.topic, run.queue_id)?;
+        }
+    }
     let skip = (cq.max_offset() - run.first).clamp(0, run.entries.len() as i64) as usize;
     if skip < run.entries.len() {
         cq.put_run(run.first + skip as i64, &run.entries[skip..])?;
@@ -276,10 +291,32 @@ mod tests {
         let specs = [("A", 0, 1, 0), ("A", 0, 2, 0), ("A", 0, 3, 0)];
         let recs = records(&specs);
         let mut again = requests(&specs, &recs);
-        again[2].phys_offset = 500;
+        // The same records where they lie, then a new one.
+        (again[0].phys_offset, again[1].phys_offset, again[2].phys_offset) = (100, 300, 500);
         list.dispatch(&shared, &again).unwrap();
         assert_eq!(a.read(0, 8).unwrap().iter().map(|e| e.phys_offset).collect::<Vec<_>>(), vec![0, 100, 300, 500]);
         assert_eq!(shared.index.candidates("A", "k0", 8, 0, i64::MAX), vec![0], "keys below index_skip_below are not indexed twice");
+    }
+
+    #[test]
+    fn a_queue_offset_taken_by_another_record_drops_the_old_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = shared(dir.path());
+        let list = Dispatchers::standard(Vec::new());
+        let specs = [("A", 0, 0, 0), ("A", 0, 1, 0), ("A", 0, 2, 0), ("A", 0, 3, 0), ("A", 0, 4, 0), ("A", 0, 5, 0)];
+        let recs = records(&specs);
+        list.dispatch(&shared, &requests(&specs, &recs)).unwrap();
+        assert_eq!(shared.queue("A", 0).unwrap().max_offset(), 6);
+        // The master deleted A and made it again: its offset 0 is now a record further on.
+        let specs = [("A", 0, 0, 0), ("A", 0, 1, 0)];
+        let recs = records(&specs);
+        let mut again = requests(&specs, &recs);
+        again[0].phys_offset = 1000;
+        again[1].phys_offset = 1100;
+        list.dispatch(&shared, &again).unwrap();
+        let a = shared.queue("A", 0).unwrap();
+        assert_eq!(a.max_offset(), 2, "the old entries are gone");
+        assert_eq!(a.read(0, 8).unwrap().iter().map(|e| e.phys_offset).collect::<Vec<_>>(), vec![1000, 1100]);
     }
 
     /// Records what it is given; fails when told to.

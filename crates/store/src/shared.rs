@@ -108,4 +108,13 @@ impl Shared {
         let mut map = self.queues.write().unwrap_or_else(|e| e.into_inner());
         Ok(map.entry((topic.to_string(), queue_id)).or_insert(q).clone())
     }
+
+    /// Drops a queue's entries and files, and opens it again empty.
+    pub fn reset_queue(&self, topic: &str, queue_id: i32) -> Result<Arc<ConsumeQueue>, StoreError> {
+        let old = self.queues.write().unwrap_or_else(|e| e.into_inner()).remove(&(topic.to_string(), queue_id));
+        if let Some(q) = old {
+            q.remove_files()?;
+        }
+        self.queue_or_create(topic, queue_id)
+    }
 }

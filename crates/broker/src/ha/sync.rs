@@ -49,8 +49,16 @@ async fn fetch(c: &client::Client, master: &str, code: i32) -> Result<bytes::Byt
 /// One round: each table in turn; the first failure ends the round.
 pub(crate) async fn copy(b: &Broker, c: &client::Client, master: &str) -> Result<(), String> {
     let topics: TopicConfigSerializeWrapper = body::decode(&fetch(c, master, rq::GET_ALL_TOPIC_CONFIG).await?).map_err(|e| e.to_string())?;
-    if b.topics.replace_all(topics) {
+    if let Some(gone) = b.topics.replace_all(topics) {
         tracing::info!(%master, "took the master's topics");
+        // Topics the master deleted: their queues and offsets go here too (its own topics,
+        // made at start, are the master's as well).
+        for topic in gone.iter().filter(|t| !b.is_system_topic(t)) {
+            tracing::info!(%master, topic, "the master deleted the topic: its queues and offsets are dropped");
+            b.offsets.remove_topic(topic);
+            b.metrics.forget_topic(topic);
+            b.store.delete_topic(topic).await.map_err(|e| format!("deleting topic {topic}: {e}"))?;
+        }
     }
     let groups: SubscriptionGroupWrapper = body::decode(&fetch(c, master, rq::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await?).map_err(|e| e.to_string())?;
     if b.groups.replace_all(groups) {
