@@ -482,7 +482,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, String>
         tokio::net::TcpListener::bind(SocketAddr::new([0, 0, 0, 0].into(), addr.port())).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let log = LogStore::open(&config.store_dir.join("raft")).map_err(|e| format!("raft log in {}: {e}", config.store_dir.display()))?;
-    let sm = StateMachine::default();
+    let sm = StateMachine::open(&config.store_dir.join("raft")).map_err(|e| format!("raft snapshot in {}: {e}", config.store_dir.display()))?;
     let beat = config.raft_heartbeat.as_millis() as u64;
     let raft_config = openraft::Config {
         cluster_name: "rocketry-controller".into(),
@@ -490,7 +490,8 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, String>
         election_timeout_min: beat * 4,
         election_timeout_max: beat * 8,
         install_snapshot_timeout: beat * 10,
-        snapshot_policy: openraft::SnapshotPolicy::Never,
+        // A snapshot every so many entries, and the log it covers purged (`raft.rs`).
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(crate::raft::SNAPSHOT_EVERY),
         ..Default::default()
     }
     .validate()

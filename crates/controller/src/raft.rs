@@ -5,8 +5,10 @@
 //! whole: `raft/log` holds one JSON entry per line, appended and synced before openraft hears
 //! it is durable; a truncation rewrites the file (written aside, synced, renamed). The vote is
 //! its own file, written the same way before `save_vote` returns. The state machine lives in
-//! memory and is rebuilt at start by re-applying the log up to the saved committed index.
-//! Snapshots are built on request only (`SnapshotPolicy::Never`): a lagging node gets the log.
+//! memory; a snapshot of it is built every `SNAPSHOT_EVERY` applied entries and written to
+//! `raft/snapshot` (aside, synced, renamed) before openraft purges the log entries it covers, so
+//! the log stays bounded. At start the state machine is the snapshot's, and openraft re-applies
+//! the log after it up to the saved committed index. A node too far behind gets the snapshot.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -227,11 +229,56 @@ pub struct Applied {
 /// The last snapshot built or installed, with its bytes.
 type StoredSnapshot = Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>;
 
-/// The state machine (shared handle): [`Groups`] in memory.
+/// Applied entries between two snapshots (and so, with openraft's default of keeping 1,000
+/// entries behind a snapshot, about the most the log holds).
+pub const SNAPSHOT_EVERY: u64 = 1_000;
+
+/// A snapshot as `raft/snapshot` holds it.
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta<NodeId, BasicNode>,
+    state: Applied,
+}
+
+/// The state machine (shared handle): [`Groups`] in memory, its snapshots in `dir` (none kept
+/// without one: openraft's test suite).
 #[derive(Clone, Default)]
 pub struct StateMachine {
     pub state: Arc<Mutex<Applied>>,
     snapshot: Arc<Mutex<StoredSnapshot>>,
+    dir: Option<PathBuf>,
+}
+
+impl StateMachine {
+    /// The state machine of `dir`: its last snapshot's state, or empty.
+    pub fn open(dir: &Path) -> std::io::Result<StateMachine> {
+        std::fs::create_dir_all(dir)?;
+        let sm = StateMachine { dir: Some(dir.to_path_buf()), ..Default::default() };
+        match std::fs::read(dir.join("snapshot")) {
+            Ok(bytes) => {
+                let file: SnapshotFile = serde_json::from_slice(&bytes)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}/snapshot: {e}", dir.display())))?;
+                let data = serde_json::to_vec(&file.state).map_err(std::io::Error::other)?;
+                *sm.state.try_lock().map_err(std::io::Error::other)? = file.state;
+                *sm.snapshot.try_lock().map_err(std::io::Error::other)? = Some((file.meta, data));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(sm)
+    }
+
+    /// Keeps `state` as the snapshot `meta` (written whole before it counts), and as the
+    /// current one.
+    async fn keep(&self, meta: &SnapshotMeta<NodeId, BasicNode>, state: &Applied, data: Vec<u8>) -> StoreResult<()> {
+        if let Some(dir) = &self.dir {
+            let file = serde_json::to_vec(&SnapshotFile { meta: meta.clone(), state: state.clone() })
+                .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+            replace_file(&dir.join("snapshot"), &file).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        }
+        *self.snapshot.lock().await = Some((meta.clone(), data));
+        Ok(())
+    }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
@@ -240,7 +287,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let bytes = serde_json::to_vec(&state).map_err(|e| StorageIOError::read_state_machine(&e))?;
         let meta =
             SnapshotMeta { last_log_id: state.last, last_membership: state.membership.clone(), snapshot_id: format!("{}", state.last.map_or(0, |l| l.index)) };
-        *self.snapshot.lock().await = Some((meta.clone(), bytes.clone()));
+        self.keep(&meta, &state, bytes.clone()).await?;
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
     }
 }
@@ -285,8 +332,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn install_snapshot(&mut self, meta: &SnapshotMeta<NodeId, BasicNode>, snapshot: Box<Cursor<Vec<u8>>>) -> StoreResult<()> {
         let bytes = snapshot.into_inner();
         let state: Applied = serde_json::from_slice(&bytes).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        self.keep(meta, &state, bytes).await?;
         *self.state.lock().await = state;
-        *self.snapshot.lock().await = Some((meta.clone(), bytes));
         Ok(())
     }
 
@@ -313,6 +360,42 @@ mod tests {
     #[test]
     fn openraft_suite() {
         openraft::testing::Suite::test_all(Builder).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_survives_a_reopen_and_the_log_it_covers_can_go() {
+        use crate::groups::Command;
+        use openraft::CommittedLeaderId;
+        let dir = tempfile::tempdir().unwrap();
+        let id = |i: u64| LogId::new(CommittedLeaderId::new(1, 1), i);
+        let register = |i: u64| Entry::<TypeConfig> {
+            log_id: id(i),
+            payload: EntryPayload::Normal(Command::Register {
+                cluster: "C".into(),
+                group: format!("g{i}"),
+                broker_id: 0,
+                addr: format!("127.0.0.1:{i}"),
+                ha_addr: format!("127.0.0.1:{}", i + 1),
+            }),
+        };
+        let mut sm = StateMachine::open(dir.path()).unwrap();
+        sm.apply((1..=5).map(register)).await.unwrap();
+        let built = sm.build_snapshot().await.unwrap();
+        assert_eq!(built.meta.last_log_id, Some(id(5)));
+        let mut log = LogStore::open(dir.path()).unwrap();
+        log.purge(id(5)).await.unwrap();
+        // After a restart: the snapshot's state and last applied entry, the log empty up to it.
+        let mut again = StateMachine::open(dir.path()).unwrap();
+        assert_eq!(again.applied_state().await.unwrap().0, Some(id(5)));
+        assert_eq!(again.state.lock().await.groups.groups.len(), 5);
+        let current = again.get_current_snapshot().await.unwrap().expect("kept");
+        assert_eq!(current.meta.last_log_id, Some(id(5)));
+        let mut log = LogStore::open(dir.path()).unwrap();
+        assert_eq!(log.get_log_state().await.unwrap().last_purged_log_id, Some(id(5)));
+        assert!(log.try_get_log_entries(0..).await.unwrap().is_empty());
+        // A damaged snapshot file is an error at start, not an empty state machine.
+        std::fs::write(dir.path().join("snapshot"), b"{").unwrap();
+        assert!(StateMachine::open(dir.path()).is_err());
     }
 
     #[tokio::test]
