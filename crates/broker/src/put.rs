@@ -223,8 +223,49 @@ impl Broker {
         }
     }
 
-    async fn put_parking(&self, mut msgs: Vec<NewMessage>, wait_flush: bool, park: bool) -> Result<PutResult, PutError> {
+    async fn put_parking(&self, msgs: Vec<NewMessage>, wait_flush: bool, park: bool) -> Result<PutResult, PutError> {
         self.check_in_sync()?;
+        let (put, count) = self.prepared(msgs, wait_flush, park)?;
+        let started = std::time::Instant::now();
+        let result = self.store.put(put).await;
+        self.finished(result, count, started, wait_flush).await
+    }
+
+    /// A message put between two of the broker's own records (`put_internal`'s), all appended
+    /// in one write and flush, in this order: a crash keeps the first, the first two, or all
+    /// three. Once one is refused, the ones after it are too. The message is put as
+    /// [`Broker::put`] puts it; `after` is left out when None. Transactions' commits.
+    pub(crate) async fn put_between(
+        &self,
+        before: NewMessage,
+        msgs: Vec<NewMessage>,
+        after: Option<NewMessage>,
+    ) -> Result<(PutResult, Result<PutResult, PutError>, Option<Result<PutResult, PutError>>), PutError> {
+        self.check_in_sync()?;
+        let internal = |m: &NewMessage| -> Result<PutMessage, PutError> {
+            let mut record = self.encode(m, None)?;
+            record.keys.clear();
+            Ok(PutMessage { topic: m.topic.clone(), queue_id: m.queue_id, records: vec![record], wait_flush: true })
+        };
+        let mut puts = vec![internal(&before)?];
+        let (put, count) = self.prepared(msgs, true, true)?;
+        puts.push(put);
+        if let Some(a) = &after {
+            puts.push(internal(a)?);
+        }
+        let started = std::time::Instant::now();
+        let mut results = self.store.put_all(puts).await.into_iter();
+        let first = results.next().unwrap_or_else(|| Err(PutError::ServiceUnavailable("store is shut down".into())))?;
+        let main = results.next().unwrap_or_else(|| Err(PutError::ServiceUnavailable("store is shut down".into())));
+        let last = results.next();
+        // Waiting for replicas on the message covers the record before it.
+        let main = self.finished(main, count, started, true).await;
+        Ok((first, main, last))
+    }
+
+    /// Messages made ready for the store: UNIQ_KEY and CLUSTER set, a delayed one parked
+    /// (`park`), encoded. Also how many they are.
+    fn prepared(&self, mut msgs: Vec<NewMessage>, wait_flush: bool, park: bool) -> Result<(PutMessage, u64), PutError> {
         for m in &mut msgs {
             if m.props.get(prop::UNIQ_KEY).is_none() {
                 m.props.set(prop::UNIQ_KEY, next_uniq_key(self.store_host.ip(), self.clock.now_ms()));
@@ -236,8 +277,11 @@ impl Broker {
         let (topic, queue_id) = (first.topic.clone(), first.queue_id);
         let records = msgs.iter().map(|m| self.encode(m, deliver_at)).collect::<Result<Vec<_>, _>>()?;
         let count = records.len() as u64;
-        let started = std::time::Instant::now();
-        let result = self.store.put(PutMessage { topic, queue_id, records, wait_flush }).await;
+        Ok((PutMessage { topic, queue_id, records, wait_flush }, count))
+    }
+
+    /// A put's result once replicas confirmed it (SYNC_MASTER), counted in the runtime stats.
+    async fn finished(&self, result: Result<PutResult, PutError>, count: u64, started: std::time::Instant, wait_flush: bool) -> Result<PutResult, PutError> {
         let result = self.replicated(result, wait_flush).await;
         if was_stored(&result) {
             self.stats.put_total.fetch_add(count, Ordering::Relaxed);

@@ -31,6 +31,9 @@ use crate::StoreError;
 
 pub(crate) enum Job {
     Put(PutMessage, oneshot::Sender<Result<PutResult, PutError>>),
+    /// Puts written in order in the same batch (one write, one flush); once one is refused,
+    /// the ones after it are too.
+    PutAll(Vec<(PutMessage, oneshot::Sender<Result<PutResult, PutError>>)>),
     DeleteTopic(String, oneshot::Sender<Result<(), PutError>>),
     /// Retention removed CommitLog files: every consume queue moves its min offset to this
     /// CommitLog offset and deletes its files below it (see `cleaner`).
@@ -137,19 +140,21 @@ impl Appender {
         for job in batch.drain(..) {
             match job {
                 Job::Put(mut msg, reply) => {
-                    let result = match &failed {
-                        Some(e) => Err(e.clone()),
-                        None => match self.place(&mut msg, &placed, &mut unwritten) {
-                            Ok(r) => Ok(r),
-                            Err(PlaceError::Illegal(e)) => Err(e),
-                            Err(PlaceError::Io(e)) => {
-                                tracing::error!(error = %e, "CommitLog write failed");
-                                failed = Some(PutError::Io(e.to_string()));
-                                Err(PutError::Io(e.to_string()))
-                            }
-                        },
-                    };
+                    let result = self.place_or_fail(&mut msg, &placed, &mut unwritten, &mut failed);
                     placed.push(Placed { msg, reply, result });
+                }
+                Job::PutAll(parts) => {
+                    let mut refused: Option<PutError> = None;
+                    for (mut msg, reply) in parts {
+                        let result = match &refused {
+                            Some(e) => Err(e.clone()),
+                            None => self.place_or_fail(&mut msg, &placed, &mut unwritten, &mut failed),
+                        };
+                        if let (Err(e), None) = (&result, &refused) {
+                            refused = Some(e.clone());
+                        }
+                        placed.push(Placed { msg, reply, result });
+                    }
                 }
                 Job::Shutdown(reply) => shutdown = Some(reply),
                 other => others.push(other),
@@ -323,6 +328,28 @@ impl Appender {
     /// from where they lie (`placed` holds the puts before it, `unwritten` where the bytes
     /// not yet written begin). A put that does not fit in the segment first has those written,
     /// closed by a blank, and continues in a fresh segment.
+    /// Places a put unless the batch has failed already; an I/O failure fails the batch.
+    fn place_or_fail(
+        &mut self,
+        msg: &mut PutMessage,
+        placed: &[Placed],
+        unwritten: &mut Unwritten,
+        failed: &mut Option<PutError>,
+    ) -> Result<PutResult, PutError> {
+        if let Some(e) = failed {
+            return Err(e.clone());
+        }
+        match self.place(msg, placed, unwritten) {
+            Ok(r) => Ok(r),
+            Err(PlaceError::Illegal(e)) => Err(e),
+            Err(PlaceError::Io(e)) => {
+                tracing::error!(error = %e, "CommitLog write failed");
+                *failed = Some(PutError::Io(e.to_string()));
+                Err(PutError::Io(e.to_string()))
+            }
+        }
+    }
+
     fn place(&mut self, msg: &mut PutMessage, placed: &[Placed], unwritten: &mut Unwritten) -> Result<PutResult, PlaceError> {
         let total: u64 = msg.records.iter().map(|r| r.bytes.len() as u64).sum();
         if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {
@@ -494,7 +521,7 @@ impl Appender {
                 }
                 let _ = reply.send(result);
             }
-            Job::Put(..) | Job::Shutdown(..) => {}
+            Job::Put(..) | Job::PutAll(..) | Job::Shutdown(..) => {}
         }
     }
 }

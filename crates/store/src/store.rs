@@ -74,12 +74,40 @@ impl Store {
 
     /// Appends records; resolves when they are as durable as the flush mode promises.
     pub async fn put(&self, msg: PutMessage) -> Result<PutResult, PutError> {
+        let (tx, rx) = oneshot::channel();
+        self.send_job(Job::Put(msg, tx)).await?;
+        rx.await.map_err(|_| PutError::ServiceUnavailable("store is shut down".into()))?
+    }
+
+    /// Appends several puts in this order in one write (and one flush): a crash keeps a
+    /// prefix of them. Once one is refused, the ones after it are refused too. Each result
+    /// as [`Store::put`]'s.
+    pub async fn put_all(&self, msgs: Vec<PutMessage>) -> Vec<Result<PutResult, PutError>> {
+        let shut = || PutError::ServiceUnavailable("store is shut down".into());
+        let (parts, replies): (Vec<_>, Vec<_>) = msgs
+            .into_iter()
+            .map(|m| {
+                let (tx, rx) = oneshot::channel();
+                ((m, tx), rx)
+            })
+            .unzip();
+        if let Err(e) = self.send_job(Job::PutAll(parts)).await {
+            return replies.iter().map(|_| Err(e.clone())).collect();
+        }
+        let mut out = Vec::with_capacity(replies.len());
+        for rx in replies {
+            out.push(rx.await.unwrap_or_else(|_| Err(shut())));
+        }
+        out
+    }
+
+    /// Queues a put job, waiting for room as `append_wait` says.
+    async fn send_job(&self, job: Job) -> Result<(), PutError> {
         if self.shared.replica.load(Ordering::Acquire) {
             return Err(PutError::ServiceUnavailable("this broker is a replica (SLAVE): it stores only what its master writes".into()));
         }
-        let (tx, rx) = oneshot::channel();
         let shut = || PutError::ServiceUnavailable("store is shut down".into());
-        match self.jobs.try_send(Job::Put(msg, tx)) {
+        match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(shut()),
             // Only a full queue needs the wait (and its timer).
@@ -95,7 +123,7 @@ impl Store {
                 None => self.jobs.send(job).await.map_err(|_| shut())?,
             },
         }
-        rx.await.map_err(|_| shut())?
+        Ok(())
     }
 
     /// Removes a topic's consume queues (its CommitLog records age out with retention).

@@ -760,3 +760,30 @@ async fn a_cache_window_drops_flushed_pages_behind_it_and_reads_there_do_not_kee
 fn uncached(file: &std::fs::File, offset: u64, len: usize) -> bool {
     (0..len.div_ceil(4096)).all(|p| !cached(file, offset + p as u64 * 4096, 4096))
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn puts_made_together_lie_in_order_and_a_refused_one_refuses_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    let one = |topic: &str, body: &[u8], key: &str| PutMessage {
+        topic: topic.into(),
+        queue_id: 0,
+        records: vec![record(topic, 0, body, "t", key)],
+        wait_flush: true,
+    };
+    let got = store.put_all(vec![one("A", b"a", "ka"), one("B", b"b", "kb"), one("A", b"c", "kc")]).await;
+    let got: Vec<_> = got.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(got.iter().map(|r| r.first_queue_offset).collect::<Vec<_>>(), [0, 0, 1]);
+    for pair in got.windows(2) {
+        assert_eq!(pair[1].phys_offsets[0] as u64, pair[0].phys_offsets[0] as u64 + pair[0].wrote_bytes, "back to back, in order");
+    }
+    // Larger than a CommitLog file: refused, and so is what comes after it; what came before is stored.
+    let huge = one("A", &vec![b'x'; 8192], "kh");
+    let got = store.put_all(vec![one("A", b"d", "kd"), huge, one("B", b"e", "ke")]).await;
+    assert!(got[0].is_ok());
+    assert!(matches!(&got[1], Err(PutError::MessageIllegal(_))), "{:?}", got[1]);
+    assert!(matches!(&got[2], Err(PutError::MessageIllegal(_))), "{:?}", got[2]);
+    assert_eq!(bodies(&store, "A", 0, 0), ["a", "c", "d"]);
+    assert_eq!(bodies(&store, "B", 0, 0), ["b"]);
+    store.shutdown().await;
+}

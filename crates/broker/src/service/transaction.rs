@@ -140,24 +140,40 @@ impl Broker {
             if self.topics.get(&topic).is_none() {
                 return Err(BrokerError::new(rs::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist, apply first please!")));
             }
-            self.journal_op(offset, INTENT_TAG).await?;
             let mut m = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);
             m.sys_flag = (m.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT;
             m.prepared_transaction_offset = half.phys_offset;
             let traced = self.config.broker_trace_enable.then(|| m.clone());
-            crate::service::send::stored(self.put(vec![m], true).await)?;
+            // The intent, the committed message and the decision, appended in this order in one
+            // write and one flush: a crash keeps none, the intent, the intent and the message
+            // (a restart finishes the commit), or all three.
+            self.topics.ensure_system_topic(OP_TOPIC, 1);
+            let now = self.clock.now_ms();
+            let op = |tag: &str| NewMessage::journal(OP_TOPIC, tag, offset.to_string().into(), self.store_host, now);
+            let floor = self.transactions.journal.ops.enter(self.store.max_offset(OP_TOPIC, 0));
+            let (intent, stored, decided) = self
+                .put_between(op(INTENT_TAG), vec![m], (!crash_after_store).then(|| op(OP_TAG)))
+                .await
+                .map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
+            self.transactions.table().intent(offset, intent.first_queue_offset);
+            crate::service::send::stored(stored)?;
             if let Some(copy) = traced {
                 self.trace(crate::trace::Event::Committed { from_check: e.from_transaction_check }, &e.producer_group, &copy).await;
             }
-            if crash_after_store {
-                return Ok(());
-            }
             // Stored: whatever happens to the journal now, it must not be committed again. A
-            // decision that cannot be journaled is left to the restart, which finds the intent
+            // decision that was not journaled is left to the restart, which finds the intent
             // and the stored message.
-            if let Err(e) = self.journal_decision(offset).await {
-                tracing::error!(offset, error = %e, "a commit was stored but its decision not journaled; a restart finishes it");
-                self.transactions.table().forget(offset);
+            match decided.map(|d| d.or_else(|e| e.stored().cloned().ok_or(e))) {
+                Some(Ok(op)) => {
+                    self.transactions.table().decided(offset, op.first_queue_offset);
+                    drop(floor);
+                    self.advance_transaction_progress();
+                }
+                Some(Err(e)) => {
+                    tracing::error!(offset, error = %e, "a commit was stored but its decision not journaled; a restart finishes it");
+                    self.transactions.table().forget(offset);
+                }
+                None => {}
             }
             return Ok(());
         }
@@ -172,7 +188,7 @@ impl Broker {
 
     /// Journals that a half message is decided (an op record) and forgets it.
     async fn journal_decision(&self, offset: i64) -> BrokerResult<()> {
-        let op = self.journal_op(offset, OP_TAG).await?;
+        let op = self.journal_op(offset).await?;
         self.transactions.table().decided(offset, op);
         self.advance_transaction_progress();
         Ok(())
@@ -189,15 +205,14 @@ impl Broker {
         }
     }
 
-    /// Writes an op record about the half message at `offset`; returns its op offset.
-    async fn journal_op(&self, offset: i64, tag: &str) -> BrokerResult<i64> {
+    /// Writes the op record that decides the half message at `offset` (a rollback, a give-up,
+    /// a restart finishing a commit); returns its op offset. A commit writes its own with
+    /// the committed message.
+    async fn journal_op(&self, offset: i64) -> BrokerResult<i64> {
         self.topics.ensure_system_topic(OP_TOPIC, 1);
-        let op = NewMessage::journal(OP_TOPIC, tag, offset.to_string().into(), self.store_host, self.clock.now_ms());
+        let op = NewMessage::journal(OP_TOPIC, OP_TAG, offset.to_string().into(), self.store_host, self.clock.now_ms());
         let _floor = self.transactions.journal.ops.enter(self.store.max_offset(OP_TOPIC, 0));
         let put = self.put_internal(op).await.map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
-        if tag == INTENT_TAG {
-            self.transactions.table().intent(offset, put.first_queue_offset);
-        }
         Ok(put.first_queue_offset)
     }
 
