@@ -87,6 +87,10 @@ pub struct Metrics {
     dead_lettered: Mutex<BTreeMap<(String, String), u64>>,
     /// The next offset each group pulls each queue from (Java's pull offsets).
     pull_offsets: Mutex<PullOffsets>,
+    /// (topic, committed) → transactions decided.
+    decided: Mutex<BTreeMap<(String, bool), u64>>,
+    /// (topic, delivered) → timer messages taken into the timer (false) or delivered (true).
+    timers: Mutex<BTreeMap<(String, bool), u64>>,
 }
 
 /// group → topic → queue → next offset to pull, and how many entries.
@@ -108,7 +112,34 @@ impl Metrics {
             outbound: RwLock::default(),
             dead_lettered: Mutex::default(),
             pull_offsets: Mutex::default(),
+            decided: Mutex::default(),
+            timers: Mutex::default(),
         }
+    }
+
+    /// Adds `n` to a (topic, flag) counter, within the cardinality limit.
+    fn count(&self, map: &Mutex<BTreeMap<(String, bool), u64>>, topic: &str, which: bool, n: u64, family: &'static str) {
+        if !self.on {
+            return;
+        }
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(&(topic.to_string(), which)) {
+            *c += n;
+        } else if !self.over_limit(map.len(), family) {
+            map.insert((topic.to_string(), which), n);
+        }
+    }
+
+    /// A transaction of `topic` was committed (or rolled back).
+    pub fn decided(&self, topic: &str, committed: bool) {
+        let family = if committed { "rocketmq_commit_messages_total" } else { "rocketmq_rollback_messages_total" };
+        self.count(&self.decided, topic, committed, 1, family);
+    }
+
+    /// `n` timer messages of `topic` were taken into the timer (or delivered).
+    pub fn timers(&self, topic: &str, delivered: bool, n: u64) {
+        let family = if delivered { "rocketmq_timer_dequeue_total" } else { "rocketmq_timer_enqueue_total" };
+        self.count(&self.timers, topic, delivered, n, family);
     }
 
     pub fn on(&self) -> bool {
@@ -207,6 +238,8 @@ impl Metrics {
         self.inbound.write().unwrap_or_else(|e| e.into_inner()).remove(topic);
         self.outbound.write().unwrap_or_else(|e| e.into_inner()).remove(topic);
         self.dead_lettered.lock().unwrap_or_else(|e| e.into_inner()).retain(|(_, t), _| t != topic);
+        self.decided.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, _), _| t != topic);
+        self.timers.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, _), _| t != topic);
         let mut offsets = self.pull_offsets.lock().unwrap_or_else(|e| e.into_inner());
         let mut removed = 0;
         for topics in offsets.by_group.values_mut() {
@@ -364,6 +397,65 @@ impl Broker {
         self.write_connections(out);
         self.write_lag(out);
         self.write_storage(out);
+        self.write_transactions(out);
+        self.write_timers(out);
+    }
+
+    /// Java's transaction families: decisions by topic, and the half messages undecided now.
+    fn write_transactions(&self, out: &mut Exposition) {
+        let decided = self.metrics.decided.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (name, help, committed) in [
+            ("rocketmq_commit_messages_total", "Transactional messages committed.", true),
+            ("rocketmq_rollback_messages_total", "Transactional messages rolled back.", false),
+        ] {
+            out.family(name, "counter", help);
+            for ((topic, _), n) in decided.iter().filter(|((_, c), _)| *c == committed) {
+                out.sample(name, &[("topic", topic.as_str())], n);
+            }
+        }
+        let mut half: BTreeMap<String, u64> = BTreeMap::new();
+        for h in self.transactions.table().pending.values() {
+            *half.entry(h.topic.clone()).or_default() += 1;
+        }
+        out.family("rocketmq_half_messages", "gauge", "Half messages not decided yet, by their topic.");
+        for (topic, n) in half {
+            out.sample("rocketmq_half_messages", &[("topic", topic.as_str())], n);
+        }
+    }
+
+    /// Java's timer families (with its store labels): messages taken into the timer and
+    /// delivered by topic, those pending, and how far delivery is behind what is due.
+    fn write_timers(&self, out: &mut Exposition) {
+        let store = [("storage_type", "local"), ("storage_medium", "disk")];
+        let moved = self.metrics.timers.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (name, help, delivered) in [
+            ("rocketmq_timer_enqueue_total", "Timer messages taken into the timer.", false),
+            ("rocketmq_timer_dequeue_total", "Timer messages delivered to their topic.", true),
+        ] {
+            out.family(name, "counter", help);
+            for ((topic, _), n) in moved.iter().filter(|((_, d), _)| *d == delivered) {
+                out.sample(name, &[("topic", topic.as_str()), store[0], store[1]], n);
+            }
+        }
+        let now = self.clock.now_ms();
+        let (pending, due, oldest_due) = {
+            let wheel = self.timers.wheel();
+            let due: Vec<i64> = wheel.by_due.range(..=(now, i64::MAX)).map(|(k, _)| k.0).collect();
+            (wheel.len(), due.len(), due.first().copied())
+        };
+        let gauges = [
+            ("rocketmq_timing_messages", "Timer messages waiting for their time (all topics).", pending as i64),
+            ("rocketmq_timer_dequeue_lag", "Timer messages due and not delivered yet.", due as i64),
+            (
+                "rocketmq_timer_dequeue_latency_milliseconds",
+                "How long ago the oldest timer message not delivered yet fell due (ms).",
+                oldest_due.map_or(0, |d| now.saturating_sub(d)),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            out.family(name, "gauge", help);
+            out.sample(name, &store, v);
+        }
     }
 
     fn write_connections(&self, out: &mut Exposition) {

@@ -198,13 +198,16 @@ impl Broker {
         due: i64,
         wait_flush: bool,
     ) -> crate::error::BrokerResult<(store::PutResult, crate::service::send::SendStatus)> {
+        let topic = m.topic.clone();
         m.redirect(TIMER_TOPIC, 0);
         m.props.set(TIMER_OUT_MS, due.to_string());
         // The timer topic exists from the start (`replay_timers`); its store time is the
         // enqueue time, so TIMER_ENQUEUE_MS is written only on the delivered copy.
         // Indexed by `TimerDispatcher` as it is appended.
         let _floor = self.timers.journal.records.enter(self.store.max_offset(TIMER_TOPIC, 0));
-        crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)
+        let stored = crate::service::send::stored(self.put_unparked(vec![m], wait_flush).await)?;
+        self.metrics.timers(&topic, false, 1);
+        Ok(stored)
     }
 
     /// RECALL_MESSAGE (370): cancels a pending timer message by its recall handle; returns its
@@ -340,7 +343,10 @@ impl Broker {
                 }
             }
         }
-        let Round { delivered, failed } = round;
+        let Round { delivered, failed, by_topic } = round;
+        for (topic, n) in by_topic {
+            self.metrics.timers(&topic, true, n);
+        }
         if !failed.is_empty() {
             self.timers.failing.store(delivered.is_empty(), std::sync::atomic::Ordering::Relaxed);
         }
@@ -402,6 +408,8 @@ type DueTimer = (i64, i64, i64);
 struct Round {
     delivered: Vec<(i64, i64)>,
     failed: Vec<DueTimer>,
+    /// Delivered by topic (metrics).
+    by_topic: BTreeMap<String, u64>,
 }
 
 impl Round {
@@ -427,7 +435,8 @@ impl Round {
     fn settle(&mut self, keys: &[DueTimer], put: Result<store::PutResult, store::PutError>, topic: &str, queue_id: i32) -> bool {
         match put {
             Ok(_) | Err(store::PutError::FlushDiskTimeout(_) | store::PutError::FlushSlaveTimeout(_) | store::PutError::SlaveNotAvailable(_)) => {
-                self.delivered.extend(keys.iter().map(|k| (k.0, k.1)))
+                self.delivered.extend(keys.iter().map(|k| (k.0, k.1)));
+                *self.by_topic.entry(topic.to_string()).or_default() += keys.len() as u64;
             }
             Err(store::PutError::MessageIllegal(_)) if keys.len() > 1 => return true,
             Err(store::PutError::MessageIllegal(e)) => {

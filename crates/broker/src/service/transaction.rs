@@ -157,6 +157,7 @@ impl Broker {
                 .map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
             self.transactions.table().intent(offset, intent.first_queue_offset);
             crate::service::send::stored(stored)?;
+            self.metrics.decided(&half.topic, true);
             if let Some(copy) = traced {
                 self.trace(crate::trace::Event::Committed { from_check: e.from_transaction_check }, &e.producer_group, &copy).await;
             }
@@ -178,6 +179,7 @@ impl Broker {
             return Ok(());
         }
         self.journal_decision(offset).await?;
+        self.metrics.decided(&half.topic, false);
         if self.config.broker_trace_enable {
             let (topic, queue_id) = take_real(&mut props).unwrap_or_default();
             let half = NewMessage::from_record(&record, topic, queue_id, record.reconsume_times, props);

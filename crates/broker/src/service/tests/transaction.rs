@@ -232,3 +232,24 @@ async fn transaction_ends_are_traced_when_asked() {
     let keys: Vec<String> = records.iter().map(|(m, _)| Properties::parse(&m.properties).get("KEYS").unwrap_or("").to_string()).collect();
     assert_eq!(keys, ["TC", "TR"], "found by the message's id");
 }
+
+/// The value of the first sample of `family` in the broker's exposition.
+fn metric(b: &Broker, family: &str) -> Option<String> {
+    let text = b.metrics_text();
+    text.lines().find(|l| l.starts_with(&format!("{family}{{"))).and_then(|l| l.rsplit(' ').next()).map(str::to_string)
+}
+
+#[tokio::test]
+async fn transaction_metrics_count_decisions_and_undecided_halves() {
+    let (_dir, b) = restartable(TOPIC).await;
+    let first = b.send(&half_request("M1")).await.expect("half");
+    let second = b.send(&half_request("M2")).await.expect("half");
+    assert_eq!(metric(&b, "rocketmq_half_messages"), Some("2".into()));
+    assert_eq!(metric(&b, "rocketmq_commit_messages_total"), None);
+    b.end_transaction(&end(&first, sys_flag::TRANSACTION_COMMIT)).await.expect("committed");
+    b.end_transaction(&end(&second, sys_flag::TRANSACTION_ROLLBACK)).await.expect("rolled back");
+    assert_eq!(metric(&b, "rocketmq_commit_messages_total"), Some("1".into()));
+    assert_eq!(metric(&b, "rocketmq_rollback_messages_total"), Some("1".into()));
+    assert_eq!(metric(&b, "rocketmq_half_messages"), None, "none undecided");
+    assert!(b.metrics_text().contains(&format!("topic=\"{TOPIC}\"")));
+}
