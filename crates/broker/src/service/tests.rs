@@ -95,6 +95,12 @@ fn trace_records(b: &Broker) -> Vec<(protocol::message::MessageRecord, Vec<Strin
 }
 
 /// A broker that can be reopened on its data, as after a crash.
+/// The value of the first sample of `family` in the broker's exposition.
+pub(super) fn metric(b: &Broker, family: &str) -> Option<String> {
+    let text = b.metrics_text();
+    text.lines().find(|l| l.starts_with(&format!("{family}{{"))).and_then(|l| l.rsplit(' ').next()).map(str::to_string)
+}
+
 pub(super) struct Restartable {
     _dir: tempfile::TempDir,
     config: BrokerConfig,

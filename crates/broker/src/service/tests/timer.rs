@@ -134,10 +134,7 @@ async fn a_replica_indexes_timers_and_done_records_as_it_copies_them() {
 #[tokio::test]
 async fn timer_metrics_follow_what_is_taken_in_falls_due_and_is_delivered() {
     let (dir, b) = restartable(TOPIC).await;
-    let metric = |family: &str| {
-        let text = b.metrics_text();
-        text.lines().find(|l| l.starts_with(&format!("{family}{{"))).and_then(|l| l.rsplit(' ').next()).map(str::to_string)
-    };
+    let metric = |family: &str| metric(&b, family);
     b.send(&timer_request("m", "TIMER_DELAY_SEC\u{1}10\u{2}")).await.expect("stored");
     assert_eq!(metric("rocketmq_timer_enqueue_total"), Some("1".into()));
     assert_eq!((metric("rocketmq_timing_messages"), metric("rocketmq_timer_dequeue_lag")), (Some("1".into()), Some("0".into())));

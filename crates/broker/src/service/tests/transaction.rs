@@ -233,12 +233,6 @@ async fn transaction_ends_are_traced_when_asked() {
     assert_eq!(keys, ["TC", "TR"], "found by the message's id");
 }
 
-/// The value of the first sample of `family` in the broker's exposition.
-fn metric(b: &Broker, family: &str) -> Option<String> {
-    let text = b.metrics_text();
-    text.lines().find(|l| l.starts_with(&format!("{family}{{"))).and_then(|l| l.rsplit(' ').next()).map(str::to_string)
-}
-
 #[tokio::test]
 async fn transaction_metrics_count_decisions_and_undecided_halves() {
     let (_dir, b) = restartable(TOPIC).await;
