@@ -186,6 +186,10 @@ pub struct Controller {
     leader_since: Mutex<Option<(Instant, u64)>>,
     /// The last reason each group was left without a master (logged once).
     no_master: Mutex<HashMap<String, String>>,
+    /// Per group, what a scan's election that found no master saw (term, live replicas and
+    /// their logs, the group): while nothing of it changes, no scan writes the same election
+    /// to the Raft log again.
+    no_master_seen: Mutex<HashMap<String, (u64, BTreeMap<i64, Progress>, Group)>>,
 }
 
 /// How long a Raft write may wait for a quorum: after that the cluster is said to have none.
@@ -345,14 +349,24 @@ impl Controller {
         if since.elapsed() < longest {
             return; // a new leader has not heard everyone yet
         }
-        let groups: Vec<(String, Option<i64>)> = self.sm.state.lock().await.groups.groups.iter().map(|(n, g)| (n.clone(), g.master)).collect();
-        for (group, master) in groups {
+        let groups: Vec<(String, Group)> = self.sm.state.lock().await.groups.groups.iter().map(|(n, g)| (n.clone(), g.clone())).collect();
+        for (group, state) in groups {
             let alive = self.alive(&group);
-            if master.is_some_and(|m| alive.contains_key(&m)) || alive.is_empty() {
+            if state.master.is_some_and(|m| alive.contains_key(&m)) || alive.is_empty() {
                 continue;
             }
-            if let Err(Refusal(code, why)) = self.elect(&group, None).await {
-                tracing::warn!(group, code, %why, "election not decided");
+            let seen = (self.term(), alive, state);
+            if self.no_master_seen.lock().unwrap_or_else(|e| e.into_inner()).get(&group) == Some(&seen) {
+                continue;
+            }
+            match self.elect(&group, None).await {
+                Ok(Outcome::NoMaster { .. }) => {
+                    self.no_master_seen.lock().unwrap_or_else(|e| e.into_inner()).insert(group, seen);
+                }
+                Ok(_) => {
+                    self.no_master_seen.lock().unwrap_or_else(|e| e.into_inner()).remove(&group);
+                }
+                Err(Refusal(code, why)) => tracing::warn!(group, code, %why, "election not decided"),
             }
         }
     }
@@ -505,8 +519,15 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, String>
             tracing::debug!(error = %e, "raft already initialized");
         }
     }
-    let controller =
-        Arc::new(Controller { config, raft, sm, seen: Mutex::new(HashMap::new()), leader_since: Mutex::new(None), no_master: Mutex::new(HashMap::new()) });
+    let controller = Arc::new(Controller {
+        config,
+        raft,
+        sm,
+        seen: Mutex::new(HashMap::new()),
+        leader_since: Mutex::new(None),
+        no_master: Mutex::new(HashMap::new()),
+        no_master_seen: Mutex::new(HashMap::new()),
+    });
     let server = remoting::serve(listener, Arc::new(Server(controller.clone())), remoting::ServerConfig::default(), Arc::new(remoting::Connections::default()));
     let mut tasks = vec![tokio::spawn(server)];
     let c = controller.clone();
