@@ -189,8 +189,11 @@ pub struct Controller {
     /// Per group, what a scan's election that found no master saw (term, live replicas and
     /// their logs, the group): while nothing of it changes, no scan writes the same election
     /// to the Raft log again.
-    no_master_seen: Mutex<HashMap<String, (u64, BTreeMap<i64, Progress>, Group)>>,
+    no_master_seen: Mutex<HashMap<String, ElectionSeen>>,
 }
+
+/// What an election saw: the Raft term, the live replicas with their logs, the group.
+type ElectionSeen = (u64, BTreeMap<i64, Progress>, Group);
 
 /// How long a Raft write may wait for a quorum: after that the cluster is said to have none.
 const WRITE_WAIT: Duration = Duration::from_secs(3);
