@@ -255,7 +255,10 @@ impl Broker {
         }
         let started = std::time::Instant::now();
         let mut results = self.store.put_all(puts).await.into_iter();
-        let first = results.next().unwrap_or_else(|| Err(PutError::ServiceUnavailable("store is shut down".into())))?;
+        // Stored but less durable than asked (a flush timeout) is stored: the records after it
+        // may be in the log too.
+        let first =
+            results.next().unwrap_or_else(|| Err(PutError::ServiceUnavailable("store is shut down".into()))).or_else(|e| e.stored().cloned().ok_or(e))?;
         let main = results.next().unwrap_or_else(|| Err(PutError::ServiceUnavailable("store is shut down".into())));
         let last = results.next();
         // Waiting for replicas on the message covers the record before it.

@@ -150,9 +150,10 @@ impl store::Dispatcher for TimerDispatcher {
             } else {
                 let done = protocol::message::decode_record(&bytes::Bytes::copy_from_slice(r.record), false).ok().and_then(|m| decode_done(&m.body));
                 match done {
+                    // The done records' bookkeeping for the progress is the master's
+                    // (`journal_timers_done`, `replay_timers`): a replica keeps no progress.
                     Some(done) => {
                         wheel.remove(&done);
-                        wheel.journaled(r.queue_offset, &done);
                     }
                     None => unreadable += 1,
                 }
@@ -300,7 +301,8 @@ impl Broker {
         let m = crate::put::NewMessage::journal(DONE_TOPIC, DONE_TAG, body.into(), self.store_host, self.clock.now_ms());
         let _floor = self.timers.journal.ops.enter(self.store.max_offset(DONE_TOPIC, 0));
         // Taken out of the wheel by `TimerDispatcher` as it is appended.
-        self.put_internal(m).await?;
+        let put = self.put_internal(m).await?;
+        self.timers.wheel().journaled(put.first_queue_offset, done);
         self.advance_timer_progress();
         Ok(())
     }

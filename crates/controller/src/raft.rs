@@ -126,6 +126,10 @@ impl LogStore {
                 }
             }
         }
+        // A crash between writing `purged` and rewriting the log leaves purged entries in it.
+        if let Some(p) = inner.purged {
+            inner.log = inner.log.split_off(&(p.index + 1));
+        }
         if torn {
             inner.rewrite()?;
         } else {
@@ -271,12 +275,18 @@ impl StateMachine {
     /// Keeps `state` as the snapshot `meta` (written whole before it counts), and as the
     /// current one.
     async fn keep(&self, meta: &SnapshotMeta<NodeId, BasicNode>, state: &Applied, data: Vec<u8>) -> StoreResult<()> {
+        // Held across the write: a build and an install (openraft may run both at once) write
+        // one after the other, and an older snapshot never replaces a newer one.
+        let mut current = self.snapshot.lock().await;
+        if current.as_ref().is_some_and(|(m, _)| m.last_log_id > meta.last_log_id) {
+            return Ok(());
+        }
         if let Some(dir) = &self.dir {
             let file = serde_json::to_vec(&SnapshotFile { meta: meta.clone(), state: state.clone() })
                 .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
             replace_file(&dir.join("snapshot"), &file).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         }
-        *self.snapshot.lock().await = Some((meta.clone(), data));
+        *current = Some((meta.clone(), data));
         Ok(())
     }
 }

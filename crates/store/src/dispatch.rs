@@ -182,12 +182,17 @@ fn runs<'a>(batch: &[DispatchRequest<'a>]) -> Vec<Run<'a>> {
 fn write_run(shared: &Shared, run: &Run<'_>) -> Result<(), StoreError> {
     let mut cq = shared.queue_or_create(run.topic, run.queue_id)?;
     if let Some(first) = run.entries.first().filter(|_| run.first < cq.max_offset()) {
-        if let Some(there) = cq.entry(run.first)?.filter(|e| e.phys_offset != first.phys_offset) {
+        // Re-dispatched records lie at or before the queue's last entry; one after it that
+        // claims an offset the queue has passed belongs to a queue made again.
+        let last = cq.entry(cq.max_offset() - 1)?;
+        let there = cq.entry(run.first)?;
+        let newer = last.is_some_and(|l| first.phys_offset > l.phys_offset);
+        if newer || there.is_some_and(|e| e.phys_offset != first.phys_offset) {
             tracing::warn!(
                 topic = run.topic,
                 queue_id = run.queue_id,
                 offset = run.first,
-                there = there.phys_offset,
+                there = there.map(|e| e.phys_offset),
                 arriving = first.phys_offset,
                 "a queue offset taken by another record: the queue was made again on the master; the old entries are dropped"
             );
@@ -317,6 +322,27 @@ mod tests {
         let a = shared.queue("A", 0).unwrap();
         assert_eq!(a.max_offset(), 2, "the old entries are gone");
         assert_eq!(a.read(0, 8).unwrap().iter().map(|e| e.phys_offset).collect::<Vec<_>>(), vec![1000, 1100]);
+    }
+
+    #[test]
+    fn a_newer_record_below_a_queue_start_drops_the_old_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = shared(dir.path());
+        let list = Dispatchers::standard(Vec::new());
+        // A replica's copy of a queue whose start retention removed: it begins at offset 4.
+        let specs = [("A", 0, 4, 0), ("A", 0, 5, 0)];
+        let recs = records(&specs);
+        list.dispatch(&shared, &requests(&specs, &recs)).unwrap();
+        assert_eq!(shared.queue("A", 0).unwrap().min_offset(), 4);
+        // The queue made again on the master: offset 0, a record after everything in it.
+        let specs = [("A", 0, 0, 0)];
+        let recs = records(&specs);
+        let mut again = requests(&specs, &recs);
+        again[0].phys_offset = 1000;
+        list.dispatch(&shared, &again).unwrap();
+        let a = shared.queue("A", 0).unwrap();
+        assert_eq!((a.min_offset(), a.max_offset()), (0, 1));
+        assert_eq!(a.read(0, 8).unwrap().iter().map(|e| e.phys_offset).collect::<Vec<_>>(), vec![1000]);
     }
 
     /// Records what it is given; fails when told to.

@@ -682,6 +682,20 @@ async fn sql92_pulls_judged_by_the_filter_bitmap_get_what_reading_gets() {
     assert_eq!(verdicts("n < 3", "Other", last, 5), vec![Verdict::Check; 5]);
     assert_eq!(verdicts("n = 7", "TopicB", last, 5), vec![Verdict::Check; 5]);
 
+    // A read that holds a slot which is then given to another expression (33 more take the
+    // topic's 32 slots) trusts no word judged after that: the bit means something else there.
+    let held_filter = on.broker.subscription_filter(Some("SQL92"), Some("n < 3"), None, super::filter::Via::Pull).expect("compiles");
+    let held = on.broker.read_filter("TopicB", &held_filter);
+    for i in 0..33 {
+        let f = on.broker.subscription_filter(Some("SQL92"), Some(&format!("n = {}", 100 + i)), None, super::filter::Via::Pull).expect("compiles");
+        on.broker.read_filter("TopicB", &f);
+    }
+    send(on.broker.clone(), total..total + 5).await;
+    let entries = vec![CqEntry { phys_offset: 0, size: 0, tags_code: 0 }; 5];
+    let mut v = Vec::new();
+    held.judge("TopicB", 0, total as i64, &entries, &mut v);
+    assert_eq!(v, vec![Verdict::Check; 5]);
+
     // A deleted topic's words go with it.
     on.broker.store.delete_topic("TopicB").await.expect("deleted");
     assert_eq!(on.broker.filter_bitmaps.bytes(), 0);

@@ -104,6 +104,7 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 #[derive(Clone)]
 pub struct BitSlot {
     bits: Arc<TopicBits>,
+    index: usize,
     mask: u64,
     since: u32,
 }
@@ -118,8 +119,14 @@ impl BitSlot {
     /// Verdicts on consecutive entries of `topic`'s queue `queue_id` from `first`: Keep or
     /// Drop where a word judged under this slot says, else Check.
     pub fn judge(&self, topic: &str, queue_id: i32, first: i64, entries: &[CqEntry], verdicts: &mut Vec<Verdict>) {
-        let queue = if topic == self.bits.name { read(&self.bits.queues).get(&queue_id).cloned() } else { None };
-        let Some(queue) = queue else {
+        // Words judged under this slot's generation up to now; a word of a later generation
+        // may come after the slot's bit was given to another expression.
+        let upper = {
+            let slots = lock(&self.bits.slots);
+            slots.list.get(self.index).filter(|s| s.since == self.since).map(|_| slots.generation)
+        };
+        let queue = if topic == self.bits.name { upper.and_then(|_| read(&self.bits.queues).get(&queue_id).cloned()) } else { None };
+        let (Some(queue), Some(upper)) = (queue, upper) else {
             verdicts.extend(entries.iter().map(|_| Verdict::Check));
             return;
         };
@@ -135,7 +142,7 @@ impl BitSlot {
                 _ => 0,
             };
             let generation = (word >> 32) as u32;
-            verdicts.push(if generation == 0 || generation < self.since {
+            verdicts.push(if generation == 0 || generation < self.since || generation > upper {
                 Verdict::Check
             } else if word & self.mask != 0 {
                 Verdict::Keep
@@ -199,7 +206,7 @@ impl FilterBitmaps {
         slot.used = used;
         let since = slot.since;
         drop(slots);
-        Some(BitSlot { bits, mask: 1 << index, since })
+        Some(BitSlot { bits, index, mask: 1 << index, since })
     }
 
     /// Judges a dispatched batch: each consumable message of a topic with slots gets its word.
