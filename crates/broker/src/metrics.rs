@@ -292,6 +292,20 @@ impl Metrics {
     }
 }
 
+/// Two counter families kept in one (topic, flag) map: each family's series are those with
+/// its flag, labelled by topic and `extra`.
+fn write_by_topic(out: &mut Exposition, map: &Mutex<BTreeMap<(String, bool), u64>>, families: [(&str, &str, bool); 2], extra: &[(&str, &str)]) {
+    let counts = map.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for (name, help, which) in families {
+        out.family(name, "counter", help);
+        for ((topic, _), n) in counts.iter().filter(|((_, f), _)| *f == which) {
+            let mut labels = vec![("topic", topic.as_str())];
+            labels.extend_from_slice(extra);
+            out.sample(name, &labels, n);
+        }
+    }
+}
+
 fn flag(b: bool) -> &'static str {
     if b {
         "true"
@@ -403,16 +417,11 @@ impl Broker {
 
     /// Java's transaction families: decisions by topic, and the half messages undecided now.
     fn write_transactions(&self, out: &mut Exposition) {
-        let decided = self.metrics.decided.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for (name, help, committed) in [
+        let families = [
             ("rocketmq_commit_messages_total", "Transactional messages committed.", true),
             ("rocketmq_rollback_messages_total", "Transactional messages rolled back.", false),
-        ] {
-            out.family(name, "counter", help);
-            for ((topic, _), n) in decided.iter().filter(|((_, c), _)| *c == committed) {
-                out.sample(name, &[("topic", topic.as_str())], n);
-            }
-        }
+        ];
+        write_by_topic(out, &self.metrics.decided, families, &[]);
         let mut half: BTreeMap<String, u64> = BTreeMap::new();
         for h in self.transactions.table().pending.values() {
             *half.entry(h.topic.clone()).or_default() += 1;
@@ -427,21 +436,17 @@ impl Broker {
     /// delivered by topic, those pending, and how far delivery is behind what is due.
     fn write_timers(&self, out: &mut Exposition) {
         let store = [("storage_type", "local"), ("storage_medium", "disk")];
-        let moved = self.metrics.timers.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for (name, help, delivered) in [
+        let families = [
             ("rocketmq_timer_enqueue_total", "Timer messages taken into the timer.", false),
             ("rocketmq_timer_dequeue_total", "Timer messages delivered to their topic.", true),
-        ] {
-            out.family(name, "counter", help);
-            for ((topic, _), n) in moved.iter().filter(|((_, d), _)| *d == delivered) {
-                out.sample(name, &[("topic", topic.as_str()), store[0], store[1]], n);
-            }
-        }
+        ];
+        write_by_topic(out, &self.metrics.timers, families, &store);
         let now = self.clock.now_ms();
         let (pending, due, oldest_due) = {
             let wheel = self.timers.wheel();
-            let due: Vec<i64> = wheel.by_due.range(..=(now, i64::MAX)).map(|(k, _)| k.0).collect();
-            (wheel.len(), due.len(), due.first().copied())
+            let mut due = wheel.by_due.range(..=(now, i64::MAX)).map(|(k, _)| k.0);
+            let oldest = due.next();
+            (wheel.len(), oldest.map_or(0, |_| 1 + due.count()), oldest)
         };
         let gauges = [
             ("rocketmq_timing_messages", "Timer messages waiting for their time (all topics).", pending as i64),

@@ -185,10 +185,15 @@ impl Broker {
     /// in the key index, no delay; answered once as durable as the flush mode promises.
     pub(crate) async fn put_internal(&self, msg: NewMessage) -> Result<PutResult, PutError> {
         self.check_in_sync()?;
-        let mut record = self.encode(&msg, None)?;
-        record.keys.clear();
-        let result = self.store.put(PutMessage { topic: msg.topic, queue_id: msg.queue_id, records: vec![record], wait_flush: true }).await;
+        let result = self.store.put(self.internal(&msg)?).await;
         self.replicated(result, true).await
+    }
+
+    /// One of the broker's own records, ready for the store: not in the key index.
+    fn internal(&self, msg: &NewMessage) -> Result<PutMessage, PutError> {
+        let mut record = self.encode(msg, None)?;
+        record.keys.clear();
+        Ok(PutMessage { topic: msg.topic.clone(), queue_id: msg.queue_id, records: vec![record], wait_flush: true })
     }
 
     /// Controller mode: a SYNC_MASTER whose in-sync set is too small stores nothing.
@@ -242,16 +247,11 @@ impl Broker {
         after: Option<NewMessage>,
     ) -> Result<(PutResult, Result<PutResult, PutError>, Option<Result<PutResult, PutError>>), PutError> {
         self.check_in_sync()?;
-        let internal = |m: &NewMessage| -> Result<PutMessage, PutError> {
-            let mut record = self.encode(m, None)?;
-            record.keys.clear();
-            Ok(PutMessage { topic: m.topic.clone(), queue_id: m.queue_id, records: vec![record], wait_flush: true })
-        };
-        let mut puts = vec![internal(&before)?];
+        let mut puts = vec![self.internal(&before)?];
         let (put, count) = self.prepared(msgs, true, true)?;
         puts.push(put);
         if let Some(a) = &after {
-            puts.push(internal(a)?);
+            puts.push(self.internal(a)?);
         }
         let started = std::time::Instant::now();
         let mut results = self.store.put_all(puts).await.into_iter();

@@ -609,17 +609,15 @@ pub fn property_in<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
     found
 }
 
+/// The (key, value) pairs of a properties string as stored, in order, those with an empty
+/// value left out (as [`property_in`] reads them).
+pub fn property_pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
+    raw.split('\u{2}').filter_map(|seg| seg.split_once('\u{1}')).filter(|(_, v)| !v.is_empty())
+}
+
 /// [`property_in`] by splitting every segment: for keys with separator characters in them.
 fn property_in_segments<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
-    let mut found = None;
-    for seg in raw.split('\u{2}') {
-        if let Some((k, v)) = seg.split_once('\u{1}') {
-            if k == key && !v.is_empty() {
-                found = Some(v);
-            }
-        }
-    }
-    found
+    property_pairs(raw).filter(|(k, _)| *k == key).last().map(|(_, v)| v)
 }
 
 /// The queue offsets of concatenated stored records (a pull's or pop's body), read in

@@ -324,10 +324,6 @@ impl Appender {
         self.next_queue_offset.clear();
     }
 
-    /// Assigns offsets to a put and patches them into its records, which are written later
-    /// from where they lie (`placed` holds the puts before it, `unwritten` where the bytes
-    /// not yet written begin). A put that does not fit in the segment first has those written,
-    /// closed by a blank, and continues in a fresh segment.
     /// Places a put unless the batch has failed already; an I/O failure fails the batch.
     fn place_or_fail(
         &mut self,
@@ -350,6 +346,10 @@ impl Appender {
         }
     }
 
+    /// Assigns offsets to a put and patches them into its records, which are written later
+    /// from where they lie (`placed` holds the puts before it, `unwritten` where the bytes
+    /// not yet written begin). A put that does not fit in the segment first has those written,
+    /// closed by a blank, and continues in a fresh segment.
     fn place(&mut self, msg: &mut PutMessage, placed: &[Placed], unwritten: &mut Unwritten) -> Result<PutResult, PlaceError> {
         let total: u64 = msg.records.iter().map(|r| r.bytes.len() as u64).sum();
         if total + BLANK_HEADER_BYTES > self.shared.config.commit_log_file_bytes {

@@ -55,9 +55,7 @@ pub(crate) async fn copy(b: &Broker, c: &client::Client, master: &str) -> Result
         // made at start, are the master's as well).
         for topic in gone.iter().filter(|t| !b.is_system_topic(t)) {
             tracing::info!(%master, topic, "the master deleted the topic: its queues and offsets are dropped");
-            b.offsets.remove_topic(topic);
-            b.metrics.forget_topic(topic);
-            b.store.delete_topic(topic).await.map_err(|e| format!("deleting topic {topic}: {e}"))?;
+            b.drop_topic_data(topic).await.map_err(|e| format!("deleting topic {topic}: {e}"))?;
         }
     }
     let groups: SubscriptionGroupWrapper = body::decode(&fetch(c, master, rq::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await?).map_err(|e| e.to_string())?;

@@ -79,9 +79,15 @@ impl Broker {
             return Err(BrokerError::invalid(format!("The topic[{topic}] is conflict with system topic.")));
         }
         self.topics.delete(topic);
+        self.drop_topic_data(topic).await.map_err(|e| BrokerError::system(e.to_string()))
+    }
+
+    /// What a deleted topic leaves behind goes: its consumer offsets, its metric series and its
+    /// consume queues (its CommitLog records age out with retention).
+    pub(crate) async fn drop_topic_data(&self, topic: &str) -> Result<(), store::PutError> {
         self.offsets.remove_topic(topic);
         self.metrics.forget_topic(topic);
-        self.store.delete_topic(topic).await.map_err(|e| BrokerError::system(e.to_string()))
+        self.store.delete_topic(topic).await
     }
 
     pub fn topic_config(&self, topic: &str) -> BrokerResult<TopicConfig> {

@@ -147,12 +147,9 @@ impl Broker {
             // The intent, the committed message and the decision, appended in this order in one
             // write and one flush: a crash keeps none, the intent, the intent and the message
             // (a restart finishes the commit), or all three.
-            self.topics.ensure_system_topic(OP_TOPIC, 1);
-            let now = self.clock.now_ms();
-            let op = |tag: &str| NewMessage::journal(OP_TOPIC, tag, offset.to_string().into(), self.store_host, now);
             let floor = self.transactions.journal.ops.enter(self.store.max_offset(OP_TOPIC, 0));
             let (intent, stored, decided) = self
-                .put_between(op(INTENT_TAG), vec![m], (!crash_after_store).then(|| op(OP_TAG)))
+                .put_between(self.op_record(offset, INTENT_TAG), vec![m], (!crash_after_store).then(|| self.op_record(offset, OP_TAG)))
                 .await
                 .map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
             self.transactions.table().intent(offset, intent.first_queue_offset);
@@ -211,11 +208,16 @@ impl Broker {
     /// a restart finishing a commit); returns its op offset. A commit writes its own with
     /// the committed message.
     async fn journal_op(&self, offset: i64) -> BrokerResult<i64> {
-        self.topics.ensure_system_topic(OP_TOPIC, 1);
-        let op = NewMessage::journal(OP_TOPIC, OP_TAG, offset.to_string().into(), self.store_host, self.clock.now_ms());
+        let op = self.op_record(offset, OP_TAG);
         let _floor = self.transactions.journal.ops.enter(self.store.max_offset(OP_TOPIC, 0));
         let put = self.put_internal(op).await.map_err(|e| BrokerError::system(format!("the decision could not be recorded: {e}")))?;
         Ok(put.first_queue_offset)
+    }
+
+    /// An op record (`tag`: intent or decision) about the half message at `offset`.
+    fn op_record(&self, offset: i64, tag: &str) -> NewMessage {
+        self.topics.ensure_system_topic(OP_TOPIC, 1);
+        NewMessage::journal(OP_TOPIC, tag, offset.to_string().into(), self.store_host, self.clock.now_ms())
     }
 
     fn half_record(&self, phys_offset: i64) -> BrokerResult<MessageRecord> {

@@ -105,13 +105,12 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 pub struct BitSlot {
     bits: Arc<TopicBits>,
     index: usize,
-    mask: u64,
     since: u32,
 }
 
 impl fmt::Debug for BitSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BitSlot({}, mask {:#x}, since {})", self.bits.name, self.mask, self.since)
+        write!(f, "BitSlot({}, bit {}, since {})", self.bits.name, self.index, self.since)
     }
 }
 
@@ -144,7 +143,7 @@ impl BitSlot {
             let generation = (word >> 32) as u32;
             verdicts.push(if generation == 0 || generation < self.since || generation > upper {
                 Verdict::Check
-            } else if word & self.mask != 0 {
+            } else if word & (1 << self.index) != 0 {
                 Verdict::Keep
             } else {
                 Verdict::Drop
@@ -206,7 +205,7 @@ impl FilterBitmaps {
         slot.used = used;
         let since = slot.since;
         drop(slots);
-        Some(BitSlot { bits, index, mask: 1 << index, since })
+        Some(BitSlot { bits, index, since })
     }
 
     /// Judges a dispatched batch: each consumable message of a topic with slots gets its word.
@@ -339,15 +338,15 @@ mod tests {
         let bits = FilterBitmaps::new(1 << 20);
         let filters: Vec<_> = (0..=SLOTS).map(|i| compiled(&format!("n = {i}"))).collect();
         let slots: Vec<_> = filters[..SLOTS].iter().map(|f| bits.slot("T", f).expect("on")).collect();
-        let masks: std::collections::BTreeSet<u64> = slots.iter().map(|s| s.mask).collect();
-        assert_eq!(masks.len(), SLOTS, "a bit each");
+        let bits_taken: std::collections::BTreeSet<usize> = slots.iter().map(|s| s.index).collect();
+        assert_eq!(bits_taken.len(), SLOTS, "a bit each");
         assert_eq!(slots.iter().map(|s| s.since).collect::<Vec<_>>(), (1..=SLOTS as u32).collect::<Vec<_>>());
         // The same expression (even compiled again) keeps its slot, and is used again.
         let again = bits.slot("T", &compiled("n = 0")).expect("on");
-        assert_eq!((again.mask, again.since), (slots[0].mask, 1));
+        assert_eq!((again.index, again.since), (slots[0].index, 1));
         // Full: the newcomer takes the least recently used one's bit ("n = 1"), a new generation.
         let newcomer = bits.slot("T", &filters[SLOTS]).expect("on");
-        assert_eq!((newcomer.mask, newcomer.since), (slots[1].mask, SLOTS as u32 + 1));
+        assert_eq!((newcomer.index, newcomer.since), (slots[1].index, SLOTS as u32 + 1));
         let back = bits.slot("T", &filters[1]).expect("on");
         assert_eq!(back.since, SLOTS as u32 + 2, "an expression that lost its slot starts again");
         // Another topic has slots of its own; 0 bytes turns the bitmap off.

@@ -91,11 +91,11 @@ impl<'a> Lookup<'a> for Raw<'a> {
 #[derive(Debug, Default)]
 pub struct Fields<'a>(Vec<(&'a str, &'a str)>);
 
-/// Splits a properties string as stored into `fields` (cleared first), leaving out empty values
-/// as `protocol::message::property_in` does.
+/// Splits a properties string as stored into `fields` (cleared first), as
+/// `protocol::message::property_in` reads it.
 pub fn split_properties<'a>(raw: &'a str, fields: &mut Fields<'a>) {
     fields.0.clear();
-    fields.0.extend(raw.split('\u{2}').filter_map(|seg| seg.split_once('\u{1}')).filter(|(_, v)| !v.is_empty()));
+    fields.0.extend(protocol::message::property_pairs(raw));
 }
 
 impl<'a> Lookup<'a> for Fields<'a> {
